@@ -1,0 +1,203 @@
+//! What each command does, as library calls: profile the inputs (or load a profile), run the
+//! detectors, build the report, write it, and decide the exit code.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::{Cli, Command, OutputFormat, ScanArgs};
+use crate::detect::{self, Context, Detector};
+use crate::error::{Error, Result};
+use crate::gate;
+use crate::ingest::Dataset;
+use crate::profile::{self, Profile};
+use crate::report::{self, Report};
+use crate::settings::{BaselineSource, DataSettings};
+
+/// Read and profile `inputs` on a pool of `settings.threads` threads.
+pub fn profile_inputs(inputs: &[PathBuf], settings: &DataSettings, what: &str) -> Result<Profile> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(settings.threads)
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start threads: {e}")))?;
+    pool.install(|| {
+        let ds = Dataset::open(inputs, &settings.ingest)?;
+        let bar = progress_bar(&ds, settings.quiet, what);
+        let on_shard = |_rows: u64| bar.inc(1);
+        let p = profile::profile_dataset(&ds, &settings.profile, &on_shard);
+        bar.finish_and_clear();
+        p
+    })
+}
+
+fn progress_bar(ds: &Dataset, quiet: bool, what: &str) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(ds.shards.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} shards, {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Profile (or load) the baseline with the current side's settings.
+fn baseline_profile(source: &BaselineSource, settings: &DataSettings) -> Result<Option<Profile>> {
+    match source {
+        BaselineSource::None => Ok(None),
+        BaselineSource::Profile(p) => {
+            let b = profile::load(p)?;
+            if b.label != settings.profile.label {
+                return Err(Error::Usage(format!(
+                    "the baseline profile `{}` was made with label {:?}, this scan uses {:?}\nhint: re-create the profile with the same --label",
+                    p.display(),
+                    b.label,
+                    settings.profile.label
+                )));
+            }
+            Ok(Some(b))
+        }
+        BaselineSource::Data(paths) => Ok(Some(profile_inputs(paths, settings, "baseline")?)),
+    }
+}
+
+/// Run a scan and build its report. `extra` detectors run after the registry's (tests use it).
+pub fn scan(args: &ScanArgs, extra: &[&'static dyn Detector]) -> Result<Report> {
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let clock = Instant::now();
+    let settings = DataSettings::resolve(&args.data_args)?;
+    let baseline_source = BaselineSource::resolve(&args.baseline)?;
+    let current = profile_inputs(&args.data, &settings, "scan")?;
+    let baseline = baseline_profile(&baseline_source, &settings)?;
+    let mut detectors: Vec<&dyn Detector> = detect::registry();
+    detectors.extend(extra.iter().copied());
+    let ctx = Context {
+        current: &current,
+        baseline: baseline.as_ref(),
+    };
+    let findings = detect::run(&detectors, &ctx);
+    let verdict = gate::verdict(&findings, args.fail_on);
+    Ok(report::build(report::ReportInput {
+        current: &current,
+        baseline: baseline.as_ref(),
+        findings,
+        fail_on: args.fail_on,
+        verdict,
+        run: report::Run {
+            started_at: report::rfc3339(started),
+            duration_ms: clock.elapsed().as_millis() as u64,
+            threads: settings.threads,
+            seed: settings.profile.seed,
+        },
+    }))
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// Run a parsed command line. Returns the exit code (0 or 1); errors are exit code 2.
+pub fn run(cli: &Cli, extra: &[&'static dyn Detector], out: &mut dyn Write) -> Result<i32> {
+    match &cli.command {
+        Command::Scan(args) => {
+            let report = scan(args, extra)?;
+            if let Some(dir) = &args.out {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                write_atomic(
+                    &dir.join("report.json"),
+                    report::to_json(&report).as_bytes(),
+                )?;
+            }
+            let written = match args.format {
+                OutputFormat::Json => out.write_all(report::to_json(&report).as_bytes()),
+                OutputFormat::Text => report::write_text(&report, out),
+            };
+            stdout_result(written)?;
+            Ok(if report.verdict == "fail" { 1 } else { 0 })
+        }
+        Command::Profile(args) => {
+            let settings = DataSettings::resolve(&args.data_args)?;
+            let p = profile_inputs(&args.data, &settings, "profile")?;
+            profile::save(&p, &args.output)?;
+            if !settings.quiet {
+                eprintln!(
+                    "profiled {} rows × {} columns from {} files into `{}`",
+                    p.rows,
+                    p.columns.len(),
+                    p.manifest.len(),
+                    args.output.display()
+                );
+            }
+            Ok(0)
+        }
+        Command::Merge(args) => {
+            let mut merged = profile::load(&args.profiles[0])?;
+            for path in &args.profiles[1..] {
+                let next = profile::load(path)?;
+                merged.merge(&next).map_err(|e| match e {
+                    Error::ProfileMismatch { reason } => Error::ProfileMismatch {
+                        reason: format!("`{}`: {reason}", path.display()),
+                    },
+                    other => other,
+                })?;
+            }
+            profile::save(&merged, &args.output)?;
+            if !args.quiet {
+                eprintln!(
+                    "merged {} profiles ({} rows) into `{}`",
+                    args.profiles.len(),
+                    merged.rows,
+                    args.output.display()
+                );
+            }
+            Ok(0)
+        }
+        Command::Explain(args) => match detect::find(&args.code, extra) {
+            Some(d) => {
+                stdout_result(writeln!(
+                    out,
+                    "{} ({})\n\n{}",
+                    d.code(),
+                    d.check(),
+                    d.doc().trim()
+                ))?;
+                Ok(0)
+            }
+            None => {
+                let known: Vec<String> = detect::registry()
+                    .iter()
+                    .chain(extra.iter())
+                    .map(|d| d.code().to_string())
+                    .collect();
+                Err(Error::Usage(format!(
+                    "unknown check code `{}`{}",
+                    args.code,
+                    if known.is_empty() {
+                        String::new()
+                    } else {
+                        format!("\nhint: the codes are {}", known.join(", "))
+                    }
+                )))
+            }
+        },
+    }
+}
+
+/// A closed stdout (`poisonscan … | head`) is not an error.
+fn stdout_result(r: std::io::Result<()>) -> Result<()> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::io("<stdout>", e)),
+        Ok(()) => Ok(()),
+    }
+}

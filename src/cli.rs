@@ -1,0 +1,155 @@
+//! Command-line definitions (clap derive) and help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::gate::FailOn;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "poisonscan",
+    version,
+    about = "Audit a tabular training set for poisoning, tampering and drift before retraining",
+    long_about = "Audit a tabular training set for poisoning, tampering and drift before retraining.\n\n\
+poisonscan reads Parquet and CSV files (files, folders, globs, hive-partitioned trees), profiles them \
+in one parallel pass with bounded memory, compares them with a trusted baseline (an earlier dataset or \
+its saved profile) and reports which slices look poisoned or drifted.\n\n\
+Exit codes: 0 the gate passed, 1 the gate failed, 2 the run could not complete.",
+    after_help = "Examples:\n  poisonscan scan data/new/ --baseline data/trusted/ --label label\n  \
+poisonscan profile data/trusted/ --label label -o trusted.psprof\n  \
+poisonscan scan 'data/2026-*/part-*.parquet' --baseline trusted.psprof --label label --out reports/"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Profile DATA, compare it with a baseline, report findings and gate on them.
+    Scan(ScanArgs),
+    /// Profile DATA and save the profile, to be used later as a baseline or merged.
+    Profile(ProfileArgs),
+    /// Merge profiles of parts of one dataset into the profile of the whole.
+    Merge(MergeArgs),
+    /// Print the documentation of a check code (what it finds, why, an example, its defaults).
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A short human summary.
+    Text,
+    /// The JSON report (schema_version 1).
+    Json,
+}
+
+/// Options for reading data, shared by `scan` and `profile`.
+#[derive(Debug, Args, Clone)]
+pub struct DataArgs {
+    /// The label (class) column.
+    #[arg(long, value_name = "COL")]
+    pub label: Option<String>,
+    /// A row identifier column: reported with rows, left out of statistics and fingerprints.
+    #[arg(long, value_name = "COL")]
+    pub id: Option<String>,
+    /// Only these columns (comma-separated; label and id are always kept).
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub columns: Vec<String>,
+    /// Leave these columns out (comma-separated).
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Seed for every random choice (sketch compaction, samples): same seed, same report.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub seed: u64,
+    /// Rows kept per label class in the stratified sample used by row-level checks.
+    #[arg(long, default_value_t = 50_000, value_name = "N")]
+    pub sample_size: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bars or log lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub csv: CsvArgs,
+}
+
+/// CSV dialect: everything is inferred from the start of each file unless given here.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "CSV options")]
+pub struct CsvArgs {
+    /// Field delimiter (one character; `\t` for tab). Default: inferred.
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+    /// Quote character. Default: `"`.
+    #[arg(long, value_name = "CHAR")]
+    pub quote: Option<String>,
+    /// The first line is a header. Default: inferred.
+    #[arg(long, conflicts_with = "no_header")]
+    pub header: bool,
+    /// The first line is data; columns are named column_1, column_2, …
+    #[arg(long)]
+    pub no_header: bool,
+    /// Tokens read as null (comma-separated), replacing the inferred ones. The empty field is
+    /// always null.
+    #[arg(long, value_name = "TOKENS", value_delimiter = ',')]
+    pub null_values: Option<Vec<String>>,
+    /// Records read to infer column types; 0 reads the whole file.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub infer_rows: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Parquet/CSV files, folders or globs to scan.
+    #[arg(required = true, value_name = "DATA")]
+    pub data: Vec<PathBuf>,
+    /// The trusted baseline: data (files, folders, globs) or one saved profile.
+    #[arg(long, num_args = 1.., value_name = "DATA|PROFILE")]
+    pub baseline: Vec<PathBuf>,
+    #[command(flatten)]
+    pub data_args: DataArgs,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Also write report.json into this folder (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The lowest severity that fails the gate (exit code 1).
+    #[arg(long, value_enum, default_value_t = FailOn::High)]
+    pub fail_on: FailOn,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Parquet/CSV files, folders or globs to profile.
+    #[arg(required = true, value_name = "DATA")]
+    pub data: Vec<PathBuf>,
+    /// Where to write the profile.
+    #[arg(short, long, value_name = "PROFILE")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub data_args: DataArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Profiles to merge (of disjoint parts of one dataset, made with the same settings).
+    #[arg(required = true, num_args = 2.., value_name = "PROFILE")]
+    pub profiles: Vec<PathBuf>,
+    /// Where to write the merged profile.
+    #[arg(short, long, value_name = "PROFILE")]
+    pub output: PathBuf,
+    /// No log lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A check code, e.g. DRF001.
+    #[arg(value_name = "CODE")]
+    pub code: String,
+}

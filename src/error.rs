@@ -1,0 +1,124 @@
+//! The library's one error type. Each variant is something a user can fix (or, for
+//! `Internal`, a bug to report); messages name the file, row or column and may carry a hint.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can stop a run. Every variant maps to exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "input `{path}` does not exist\nhint: check the path, or quote a glob so the shell does not expand it"
+    )]
+    MissingPath { path: String },
+
+    #[error(
+        "no Parquet or CSV files found under `{path}`\nhint: poisonscan reads *.parquet, *.parq, *.pq, *.csv, *.tsv, *.txt and *.csv.gz files"
+    )]
+    NoInputFiles { path: String },
+
+    #[error("the glob `{pattern}` is invalid: {reason}")]
+    BadGlob { pattern: String, reason: String },
+
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "`{path}` is not a readable Parquet file: {reason}\nhint: the file may be truncated, corrupt or in another format"
+    )]
+    BadParquet { path: PathBuf, reason: String },
+
+    #[error("`{path}`: {reason}")]
+    BadCsv { path: PathBuf, reason: String },
+
+    #[error(
+        "`{path}`: {reason}\nhint: poisonscan reads UTF-8 text; convert the file (for example with `iconv -f latin1 -t utf-8`)"
+    )]
+    CsvNotUtf8 { path: PathBuf, reason: String },
+
+    #[error(
+        "column `{column}` has type {left_type} in `{left}` but {right_type} in `{right}`\nhint: fix the files, or leave the column out with `--exclude {column}`"
+    )]
+    SchemaConflict {
+        column: String,
+        left: PathBuf,
+        left_type: String,
+        right: PathBuf,
+        right_type: String,
+    },
+
+    #[error(
+        "column `{column}` is in `{has}` but not in `{lacks}`\nhint: all files of one dataset must have the same columns; leave it out with `--exclude {column}`"
+    )]
+    ColumnMissingInFile {
+        column: String,
+        has: PathBuf,
+        lacks: PathBuf,
+    },
+
+    #[error("column `{column}` given to {flag} does not exist{}", suggest(.available))]
+    UnknownColumn {
+        flag: String,
+        column: String,
+        available: Vec<String>,
+    },
+
+    #[error(
+        "column `{column}` has type {data_type}, which poisonscan cannot profile\nhint: leave it out with `--exclude {column}`"
+    )]
+    UnsupportedType { column: String, data_type: String },
+
+    #[error("`{path}` is not a poisonscan profile: {reason}")]
+    BadProfile { path: PathBuf, reason: String },
+
+    #[error(
+        "`{path}` is a profile with schema_version {found}; this poisonscan ({tool}) reads schema_version {expected}\nhint: re-create the profile with `poisonscan profile`"
+    )]
+    ProfileVersion {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+        tool: String,
+    },
+
+    #[error("profiles cannot be merged: {reason}")]
+    ProfileMismatch { reason: String },
+
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("internal error (a bug in poisonscan, please report it): {0}")]
+    Internal(String),
+}
+
+fn suggest(available: &[String]) -> String {
+    if available.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<_> = available
+        .iter()
+        .take(12)
+        .map(|c| format!("`{c}`"))
+        .collect();
+    let more = if available.len() > 12 {
+        format!(" and {} more", available.len() - 12)
+    } else {
+        String::new()
+    };
+    format!("\nhint: the columns are {}{}", shown.join(", "), more)
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

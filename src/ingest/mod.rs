@@ -1,0 +1,522 @@
+//! Ingest: turn the user's paths (files, folders, globs, hive-partitioned trees) into a list of
+//! sources with one unified schema, and a plan of shards (Parquet row groups, CSV blocks) that are
+//! read in parallel as Arrow record batches, each batch tagged with its provenance.
+
+mod csv;
+mod parquet;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, StringArray, new_null_array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+
+pub use self::csv::CsvOptions;
+pub use self::schema::{ColumnType, column_type};
+use crate::error::{Error, Result};
+
+/// Rows per record batch. Big enough to amortise per-batch work, small enough that
+/// threads × batch stays a few tens of MB.
+pub const BATCH_ROWS: usize = 65_536;
+
+/// The file format of one source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Parquet,
+    Csv,
+    CsvGz,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Parquet => "parquet",
+            Format::Csv => "csv",
+            Format::CsvGz => "csv.gz",
+        }
+    }
+}
+
+/// One input file.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The path as shown in reports: the user's argument joined with the path found below it.
+    pub path: PathBuf,
+    pub format: Format,
+    pub bytes: u64,
+    /// Hive partition values (`key=value` folders), in path order.
+    pub partitions: Vec<(String, Option<String>)>,
+    /// Columns of this file (before unification) in file order, with their types.
+    pub(crate) file_schema: SchemaRef,
+    pub(crate) csv: Option<csv::CsvFile>,
+    pub(crate) parquet: Option<parquet::ParquetFile>,
+}
+
+impl Source {
+    /// The path as a forward-slash string, used in reports and provenance.
+    pub fn display(&self) -> String {
+        display_path(&self.path)
+    }
+}
+
+pub(crate) fn display_path(p: &Path) -> String {
+    p.to_string_lossy().replace('\\', "/")
+}
+
+/// What the user asked to read.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    pub csv: CsvOptions,
+    /// Keep only these columns (plus label and id), in the given order.
+    pub columns: Vec<String>,
+    /// Leave these columns out.
+    pub exclude: Vec<String>,
+    /// Columns that must be kept whatever `columns` says (label, id).
+    pub required: Vec<String>,
+}
+
+/// A unit of parallel work: one Parquet row group or one CSV block.
+#[derive(Debug, Clone)]
+pub struct Shard {
+    pub source: usize,
+    pub kind: ShardKind,
+    /// Row index within the source file of the shard's first row.
+    pub first_row: u64,
+    /// Rows in the shard when known before reading (Parquet metadata).
+    pub expected_rows: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ShardKind {
+    RowGroup { index: usize },
+    CsvBlock { index: usize, start: u64, end: u64 },
+}
+
+impl Shard {
+    /// The row group index reported in provenance (CSV blocks report 0).
+    pub fn row_group(&self) -> u32 {
+        match self.kind {
+            ShardKind::RowGroup { index } => index as u32,
+            ShardKind::CsvBlock { .. } => 0,
+        }
+    }
+}
+
+/// A record batch in the unified schema and where its rows came from.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub batch: RecordBatch,
+    pub source: usize,
+    pub row_group: u32,
+    /// Row index within the source of the batch's first row; rows are contiguous.
+    pub first_row: u64,
+}
+
+/// Resolved inputs: sources, the unified schema, and the shard plan.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub sources: Vec<Source>,
+    /// The unified schema after `--columns`/`--exclude`, with partition columns appended.
+    pub schema: SchemaRef,
+    pub shards: Vec<Shard>,
+    /// Names of the hive partition columns (a suffix of `schema`).
+    pub partition_columns: Vec<String>,
+}
+
+impl Dataset {
+    /// Resolve `inputs`, read each file's metadata (Parquet footer, CSV dialect and schema),
+    /// unify the schemas and plan the shards.
+    pub fn open(inputs: &[PathBuf], opts: &IngestOptions) -> Result<Dataset> {
+        let files = resolve(inputs)?;
+        let mut sources: Vec<Source> = files
+            .into_iter()
+            .map(|(path, format, partitions)| open_source(path, format, partitions, &opts.csv))
+            .collect::<Result<_>>()?;
+        let unified = schema::unify(&sources)?;
+        let partition_columns = schema::partition_columns(&sources, &unified)?;
+        let mut fields: Vec<Field> = unified
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        for p in &partition_columns {
+            fields.push(Field::new(p, DataType::Utf8, true));
+        }
+        let all = Schema::new(fields);
+        let selected = select_columns(&all, opts)?;
+        for s in &mut sources {
+            if let Some(c) = s.csv.as_mut() {
+                c.read_schema = Arc::new(csv::read_schema(&s.file_schema, &selected));
+            }
+        }
+        let shards = plan_shards(&sources)?;
+        Ok(Dataset {
+            sources,
+            schema: Arc::new(selected),
+            shards,
+            partition_columns,
+        })
+    }
+
+    /// Read one shard as a sequence of batches in the unified schema. Batches are produced
+    /// lazily, so memory stays at one batch per reading thread.
+    pub fn read_shard<'a>(
+        &'a self,
+        shard: &'a Shard,
+    ) -> Result<Box<dyn Iterator<Item = Result<Batch>> + Send + 'a>> {
+        let source = &self.sources[shard.source];
+        let raw: Box<dyn Iterator<Item = Result<RecordBatch>> + Send> = match source.format {
+            Format::Parquet => parquet::read_row_group(source, shard, &self.schema)?,
+            Format::Csv | Format::CsvGz => csv::read_block(source, shard)?,
+        };
+        let mut next_row = shard.first_row;
+        let source_index = shard.source;
+        let row_group = shard.row_group();
+        Ok(Box::new(raw.map(move |b| {
+            let b = b?;
+            let batch = self.conform(source, b)?;
+            let first_row = next_row;
+            next_row += batch.num_rows() as u64;
+            Ok(Batch {
+                batch,
+                source: source_index,
+                row_group,
+                first_row,
+            })
+        })))
+    }
+
+    /// Cast a batch read from `source` to the unified schema and append partition columns.
+    fn conform(&self, source: &Source, batch: RecordBatch) -> Result<RecordBatch> {
+        let n = batch.num_rows();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
+        for field in self.schema.fields() {
+            if let Some(pos) = self
+                .partition_columns
+                .iter()
+                .position(|p| p == field.name())
+            {
+                let value = source
+                    .partitions
+                    .iter()
+                    .find(|(k, _)| k == field.name())
+                    .and_then(|(_, v)| v.clone());
+                let arr: ArrayRef = match value {
+                    Some(v) => Arc::new(StringArray::from(vec![v.as_str(); n])),
+                    None => new_null_array(&DataType::Utf8, n),
+                };
+                let _ = pos;
+                columns.push(arr);
+                continue;
+            }
+            let col = batch.column_by_name(field.name()).ok_or_else(|| {
+                Error::Internal(format!(
+                    "column `{}` missing from a batch of `{}`",
+                    field.name(),
+                    source.display()
+                ))
+            })?;
+            columns.push(schema::cast_to(
+                col,
+                field.data_type(),
+                field.name(),
+                source,
+            )?);
+        }
+        RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| {
+            Error::Internal(format!("building a batch of `{}`: {e}", source.display()))
+        })
+    }
+
+    /// Total rows known from metadata before reading (Parquet only), for progress bars.
+    pub fn expected_rows(&self) -> Option<u64> {
+        self.shards.iter().map(|s| s.expected_rows).sum()
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.sources.iter().map(|s| s.bytes).sum()
+    }
+}
+
+fn select_columns(all: &Schema, opts: &IngestOptions) -> Result<Schema> {
+    let names: Vec<String> = all.fields().iter().map(|f| f.name().clone()).collect();
+    let check = |flag: &str, c: &String| -> Result<()> {
+        if names.contains(c) {
+            Ok(())
+        } else {
+            Err(Error::UnknownColumn {
+                flag: flag.to_string(),
+                column: c.clone(),
+                available: names.clone(),
+            })
+        }
+    };
+    for c in &opts.columns {
+        check("--columns", c)?;
+    }
+    for c in &opts.exclude {
+        check("--exclude", c)?;
+    }
+    let keep: Vec<&Field> = if opts.columns.is_empty() {
+        all.fields()
+            .iter()
+            .map(|f| f.as_ref())
+            .filter(|f| !opts.exclude.contains(f.name()) || opts.required.contains(f.name()))
+            .collect()
+    } else {
+        all.fields()
+            .iter()
+            .map(|f| f.as_ref())
+            .filter(|f| {
+                (opts.columns.contains(f.name()) && !opts.exclude.contains(f.name()))
+                    || opts.required.contains(f.name())
+            })
+            .collect()
+    };
+    Ok(Schema::new(keep.into_iter().cloned().collect::<Vec<_>>()))
+}
+
+fn open_source(
+    path: PathBuf,
+    format: Format,
+    partitions: Vec<(String, Option<String>)>,
+    csv_opts: &CsvOptions,
+) -> Result<Source> {
+    let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+    let bytes = meta.len();
+    match format {
+        Format::Parquet => {
+            let pf = parquet::open(&path)?;
+            Ok(Source {
+                file_schema: pf.schema.clone(),
+                path,
+                format,
+                bytes,
+                partitions,
+                csv: None,
+                parquet: Some(pf),
+            })
+        }
+        Format::Csv | Format::CsvGz => {
+            let cf = csv::open(&path, format == Format::CsvGz, csv_opts)?;
+            Ok(Source {
+                file_schema: cf.file_schema.clone(),
+                path,
+                format,
+                bytes,
+                partitions,
+                csv: Some(cf),
+                parquet: None,
+            })
+        }
+    }
+}
+
+fn plan_shards(sources: &[Source]) -> Result<Vec<Shard>> {
+    let mut shards = Vec::new();
+    for (i, s) in sources.iter().enumerate() {
+        if let Some(pf) = &s.parquet {
+            let mut first = 0u64;
+            for (rg, rows) in pf.row_group_rows.iter().enumerate() {
+                shards.push(Shard {
+                    source: i,
+                    kind: ShardKind::RowGroup { index: rg },
+                    first_row: first,
+                    expected_rows: Some(*rows),
+                });
+                first += rows;
+            }
+        } else if let Some(cf) = &s.csv {
+            for (b, block) in cf.blocks.iter().enumerate() {
+                shards.push(Shard {
+                    source: i,
+                    kind: ShardKind::CsvBlock {
+                        index: b,
+                        start: block.start,
+                        end: block.end,
+                    },
+                    first_row: block.first_record,
+                    expected_rows: None,
+                });
+            }
+        }
+    }
+    Ok(shards)
+}
+
+const PARQUET_EXT: &[&str] = &["parquet", "parq", "pq"];
+const CSV_EXT: &[&str] = &["csv", "tsv", "txt", "psv"];
+
+/// The format a file name suggests, if any.
+fn format_of(path: &Path) -> Option<Format> {
+    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    if let Some(stem) = name.strip_suffix(".gz") {
+        let ext = stem.rsplit('.').next()?;
+        return CSV_EXT.contains(&ext).then_some(Format::CsvGz);
+    }
+    let ext = name.rsplit_once('.')?.1;
+    if PARQUET_EXT.contains(&ext) {
+        Some(Format::Parquet)
+    } else if CSV_EXT.contains(&ext) {
+        Some(Format::Csv)
+    } else {
+        None
+    }
+}
+
+/// A file named explicitly with no known extension: Parquet if it has the magic bytes.
+fn sniff_format(path: &Path) -> Result<Format> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut head = [0u8; 4];
+    let n = f.read(&mut head).map_err(|e| Error::io(path, e))?;
+    if n == 4 && &head == b"PAR1" {
+        Ok(Format::Parquet)
+    } else if n >= 2 && head[..2] == [0x1f, 0x8b] {
+        Ok(Format::CsvGz)
+    } else {
+        Ok(Format::Csv)
+    }
+}
+
+fn is_hidden(name: &str) -> bool {
+    // Spark/Hadoop write `_SUCCESS`, `_metadata` and `.crc` files beside the data.
+    name.starts_with('.') || name.starts_with('_')
+}
+
+type Resolved = (PathBuf, Format, Vec<(String, Option<String>)>);
+
+/// Expand inputs into files, in a deterministic order: inputs in the order given, the files
+/// under a folder or matched by a glob sorted by path. A file reached twice is read once.
+pub fn resolve(inputs: &[PathBuf]) -> Result<Vec<Resolved>> {
+    if inputs.is_empty() {
+        return Err(Error::Usage("no input files given".into()));
+    }
+    let mut out: Vec<Resolved> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for input in inputs {
+        let text = input.to_string_lossy();
+        let mut found: Vec<PathBuf> = Vec::new();
+        if input.is_dir() {
+            walk(input, &mut found)?;
+            if found.is_empty() {
+                return Err(Error::NoInputFiles {
+                    path: display_path(input),
+                });
+            }
+        } else if input.is_file() {
+            found.push(input.clone());
+        } else if text.contains(['*', '?', '[']) {
+            let paths = glob::glob(&text).map_err(|e| Error::BadGlob {
+                pattern: text.to_string(),
+                reason: e.to_string(),
+            })?;
+            for p in paths {
+                let p = p.map_err(|e| {
+                    let path = e.path().to_path_buf();
+                    Error::io(path, e.into())
+                })?;
+                if p.is_dir() {
+                    walk(&p, &mut found)?;
+                } else if format_of(&p).is_some() {
+                    found.push(p);
+                }
+            }
+            if found.is_empty() {
+                return Err(Error::NoInputFiles {
+                    path: text.to_string(),
+                });
+            }
+            found.sort();
+        } else {
+            return Err(Error::MissingPath {
+                path: text.to_string(),
+            });
+        }
+        for path in found {
+            let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            if !seen.insert(key) {
+                continue;
+            }
+            let format = match format_of(&path) {
+                Some(f) => f,
+                None => sniff_format(&path)?,
+            };
+            let partitions = hive_partitions(&path);
+            out.push((path, format, partitions));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .map(|e| e.map(|e| e.path()).map_err(|e| Error::io(dir, e)))
+        .collect::<Result<_>>()?;
+    entries.sort();
+    for p in entries {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if is_hidden(&name) {
+            continue;
+        }
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if format_of(&p).is_some() {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// `key=value` folder names along the path become partition columns. Hive writes a null
+/// partition value as `__HIVE_DEFAULT_PARTITION__`.
+fn hive_partitions(path: &Path) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    if let Some(parent) = path.parent() {
+        for comp in parent.components() {
+            let c = comp.as_os_str().to_string_lossy();
+            if let Some((k, v)) = c.split_once('=')
+                && !k.is_empty()
+                && !out.iter().any(|(ek, _): &(String, Option<String>)| ek == k)
+            {
+                let v = (v != "__HIVE_DEFAULT_PARTITION__").then(|| v.to_string());
+                out.push((k.to_string(), v));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_from_names() {
+        assert_eq!(format_of(Path::new("a/b.parquet")), Some(Format::Parquet));
+        assert_eq!(format_of(Path::new("b.CSV")), Some(Format::Csv));
+        assert_eq!(format_of(Path::new("b.csv.gz")), Some(Format::CsvGz));
+        assert_eq!(format_of(Path::new("b.json")), None);
+        assert_eq!(format_of(Path::new("b.tar.gz")), None);
+    }
+
+    #[test]
+    fn hive_keys_from_folders() {
+        let p = hive_partitions(Path::new(
+            "data/year=2024/region=__HIVE_DEFAULT_PARTITION__/x.parquet",
+        ));
+        assert_eq!(
+            p,
+            vec![
+                ("year".to_string(), Some("2024".to_string())),
+                ("region".to_string(), None)
+            ]
+        );
+        assert!(hive_partitions(Path::new("data/x.parquet")).is_empty());
+    }
+}

@@ -1,0 +1,167 @@
+//! Parquet sources: the footer is read once when the dataset is opened; each row group is a
+//! shard read by its own `ParquetRecordBatchReader` with only the selected columns.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Schema, SchemaRef};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+
+use super::{BATCH_ROWS, Shard, ShardKind, Source};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub(crate) struct ParquetFile {
+    pub schema: SchemaRef,
+    pub row_group_rows: Vec<u64>,
+    /// Byte range `[start, end)` of each row group's column chunks, for the manifest hash.
+    pub row_group_ranges: Vec<(u64, u64)>,
+    meta: ArrowReaderMetadata,
+}
+
+pub(crate) fn open(path: &Path) -> Result<ParquetFile> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| {
+        Error::BadParquet {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }
+    })?;
+    let md = meta.metadata();
+    let mut row_group_rows = Vec::new();
+    let mut row_group_ranges = Vec::new();
+    for rg in md.row_groups() {
+        if rg.num_rows() < 0 {
+            return Err(Error::BadParquet {
+                path: path.to_path_buf(),
+                reason: format!("row group with a negative row count ({})", rg.num_rows()),
+            });
+        }
+        row_group_rows.push(rg.num_rows() as u64);
+        let mut start = u64::MAX;
+        let mut end = 0u64;
+        for c in rg.columns() {
+            let (s, len) = c.byte_range();
+            start = start.min(s);
+            end = end.max(s.saturating_add(len));
+        }
+        if start == u64::MAX {
+            start = 0;
+        }
+        row_group_ranges.push((start, end.max(start)));
+    }
+    // Strip Arrow-specific field metadata so that two files written by different tools compare
+    // by names and types only.
+    let schema = Arc::new(Schema::new(
+        meta.schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                f.as_ref()
+                    .clone()
+                    .with_metadata(std::collections::HashMap::<String, String>::new())
+            })
+            .collect::<Vec<_>>(),
+    ));
+    Ok(ParquetFile {
+        schema,
+        row_group_rows,
+        row_group_ranges,
+        meta,
+    })
+}
+
+pub(crate) fn read_row_group(
+    source: &Source,
+    shard: &Shard,
+    unified: &Schema,
+) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send>> {
+    let pf = source
+        .parquet
+        .as_ref()
+        .ok_or_else(|| Error::Internal("parquet shard without parquet metadata".into()))?;
+    let ShardKind::RowGroup { index } = shard.kind else {
+        return Err(Error::Internal("parquet source with a CSV shard".into()));
+    };
+    let path = source.path.clone();
+    let bad = move |reason: String| Error::BadParquet {
+        path: path.clone(),
+        reason: format!("row group {index}: {reason}"),
+    };
+    let file = File::open(&source.path).map_err(|e| Error::io(&source.path, e))?;
+    // Project to the columns the dataset keeps (partition columns are not in the file).
+    let wanted: Vec<usize> = pf
+        .schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| unified.field_with_name(f.name()).is_ok())
+        .map(|(i, _)| i)
+        .collect();
+    let mask = ProjectionMask::roots(pf.meta.parquet_schema(), wanted);
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, pf.meta.clone())
+        .with_row_groups(vec![index])
+        .with_projection(mask)
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(Box::new(RowGroupIter {
+        reader,
+        path: source.path.clone(),
+        index,
+        expected: pf.row_group_rows[index],
+        seen: 0,
+        done: false,
+    }))
+}
+
+/// Yields a row group's batches and checks, at the end, that the rows read match the footer:
+/// a row group that decodes to fewer rows than its metadata says is an error, not a short read.
+struct RowGroupIter {
+    reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    path: std::path::PathBuf,
+    index: usize,
+    expected: u64,
+    seen: u64,
+    done: bool,
+}
+
+impl Iterator for RowGroupIter {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.reader.next() {
+            Some(Ok(b)) => {
+                self.seen += b.num_rows() as u64;
+                Some(Ok(b))
+            }
+            Some(Err(e)) => {
+                self.done = true;
+                Some(Err(Error::BadParquet {
+                    path: self.path.clone(),
+                    reason: format!("row group {}: {e}", self.index),
+                }))
+            }
+            None => {
+                self.done = true;
+                (self.seen != self.expected).then(|| {
+                    Err(Error::BadParquet {
+                        path: self.path.clone(),
+                        reason: format!(
+                            "row group {} has {} rows in its metadata but {} could be read",
+                            self.index, self.expected, self.seen
+                        ),
+                    })
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! One schema across all files: each file's Arrow types are normalised to a few logical types
+//! (int, float, string, bool, timestamp), safe widening (int -> float, narrow -> wide) is
+//! reconciled, and anything else is a conflict that names both files and the column.
+
+use std::sync::Arc;
+
+use arrow::array::ArrayRef;
+use arrow::compute::{CastOptions, cast_with_options};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+
+use super::Source;
+use crate::error::{Error, Result};
+
+/// The logical type poisonscan profiles a column as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    Int,
+    Float,
+    Timestamp,
+    String,
+    Bool,
+    /// Every value is null in every file.
+    Null,
+}
+
+impl ColumnType {
+    pub fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            ColumnType::Int | ColumnType::Float | ColumnType::Timestamp
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Int => "int",
+            ColumnType::Float => "float",
+            ColumnType::Timestamp => "timestamp",
+            ColumnType::String => "string",
+            ColumnType::Bool => "bool",
+            ColumnType::Null => "null",
+        }
+    }
+
+    /// The Arrow type batches carry for this logical type.
+    pub fn arrow_type(self) -> DataType {
+        match self {
+            ColumnType::Int => DataType::Int64,
+            ColumnType::Float => DataType::Float64,
+            ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+            ColumnType::String => DataType::Utf8,
+            ColumnType::Bool => DataType::Boolean,
+            ColumnType::Null => DataType::Null,
+        }
+    }
+}
+
+/// The logical type of an Arrow type, or `None` if poisonscan cannot profile it.
+pub fn column_type(dt: &DataType) -> Option<ColumnType> {
+    use DataType::*;
+    Some(match dt {
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => ColumnType::Int,
+        Float16 | Float32 | Float64 | Decimal32(..) | Decimal64(..) | Decimal128(..)
+        | Decimal256(..) => ColumnType::Float,
+        Utf8 | LargeUtf8 | Utf8View => ColumnType::String,
+        Dictionary(_, v) => match column_type(v)? {
+            ColumnType::String => ColumnType::String,
+            other => other,
+        },
+        Boolean => ColumnType::Bool,
+        Date32 | Date64 | Timestamp(..) => ColumnType::Timestamp,
+        Null => ColumnType::Null,
+        _ => return None,
+    })
+}
+
+/// The wider of two logical types, if they can be reconciled without loss of meaning.
+fn widen(a: ColumnType, b: ColumnType) -> Option<ColumnType> {
+    use ColumnType::*;
+    Some(match (a, b) {
+        (x, y) if x == y => x,
+        (Null, x) | (x, Null) => x,
+        (Int, Float) | (Float, Int) => Float,
+        _ => return None,
+    })
+}
+
+/// Unify the files' schemas: columns in the first file's order, each with one logical type.
+pub(crate) fn unify(sources: &[Source]) -> Result<Schema> {
+    let mut columns: Vec<(String, ColumnType, usize)> = Vec::new();
+    for (si, s) in sources.iter().enumerate() {
+        for f in s.file_schema.fields() {
+            let t = column_type(f.data_type()).ok_or_else(|| Error::UnsupportedType {
+                column: f.name().clone(),
+                data_type: format!("{} (in `{}`)", f.data_type(), s.display()),
+            })?;
+            match columns.iter_mut().find(|(n, _, _)| n == f.name()) {
+                None => {
+                    if si > 0 {
+                        return Err(Error::ColumnMissingInFile {
+                            column: f.name().clone(),
+                            has: s.path.clone(),
+                            lacks: sources[0].path.clone(),
+                        });
+                    }
+                    columns.push((f.name().clone(), t, si));
+                }
+                Some((name, existing, from)) => match widen(*existing, t) {
+                    Some(w) => *existing = w,
+                    None => {
+                        return Err(Error::SchemaConflict {
+                            column: name.clone(),
+                            left: sources[*from].path.clone(),
+                            left_type: existing.name().to_string(),
+                            right: s.path.clone(),
+                            right_type: t.name().to_string(),
+                        });
+                    }
+                },
+            }
+        }
+        for (name, _, _) in &columns {
+            if s.file_schema.field_with_name(name).is_err() {
+                return Err(Error::ColumnMissingInFile {
+                    column: name.clone(),
+                    has: sources[0].path.clone(),
+                    lacks: s.path.clone(),
+                });
+            }
+        }
+    }
+    Ok(Schema::new(
+        columns
+            .into_iter()
+            .map(|(n, t, _)| Field::new(n, t.arrow_type(), true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Partition keys shared by every file, in path order. A key that is also a column of the
+/// files is left to the files (their values are the data).
+pub(crate) fn partition_columns(sources: &[Source], unified: &Schema) -> Result<Vec<String>> {
+    let mut keys: Vec<String> = Vec::new();
+    for s in sources {
+        for (k, _) in &s.partitions {
+            if unified.field_with_name(k).is_err() && !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    for k in &keys {
+        if let Some(s) = sources
+            .iter()
+            .find(|s| !s.partitions.iter().any(|(pk, _)| pk == k))
+        {
+            let has = sources
+                .iter()
+                .find(|s| s.partitions.iter().any(|(pk, _)| pk == k))
+                .map(|s| s.path.clone())
+                .unwrap_or_default();
+            return Err(Error::ColumnMissingInFile {
+                column: format!("{k} (a `{k}=…` partition folder)"),
+                has,
+                lacks: s.path.clone(),
+            });
+        }
+    }
+    Ok(keys)
+}
+
+/// Cast one column read from `source` to the unified type. Casts are strict: a value that does
+/// not fit is an error, never a silent null.
+pub(crate) fn cast_to(
+    col: &ArrayRef,
+    target: &DataType,
+    name: &str,
+    source: &Source,
+) -> Result<ArrayRef> {
+    if col.data_type() == target {
+        return Ok(col.clone());
+    }
+    let opts = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    // Dates and zoned timestamps go through a plain microsecond timestamp.
+    let col = match (col.data_type(), target) {
+        (DataType::Timestamp(_, Some(_)), DataType::Timestamp(unit, None)) => {
+            let plain = DataType::Timestamp(*unit, None);
+            let c = col.to_data().into_builder().data_type(plain.clone());
+            let data = c
+                .build()
+                .map_err(|e| cast_error(name, source, &e.to_string()))?;
+            let c = arrow::array::make_array(data);
+            cast_with_options(&c, target, &opts)
+        }
+        _ => cast_with_options(col, target, &opts),
+    };
+    col.map(|c| -> ArrayRef { Arc::clone(&c) })
+        .map_err(|e| cast_error(name, source, &e.to_string()))
+}
+
+fn cast_error(name: &str, source: &Source, reason: &str) -> Error {
+    let reason = format!("column `{name}` cannot be converted to the dataset's type: {reason}");
+    match source.format {
+        super::Format::Parquet => Error::BadParquet {
+            path: source.path.clone(),
+            reason,
+        },
+        _ => Error::BadCsv {
+            path: source.path.clone(),
+            reason,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widening_rules() {
+        use ColumnType::*;
+        assert_eq!(widen(Int, Float), Some(Float));
+        assert_eq!(widen(Null, String), Some(String));
+        assert_eq!(widen(Int, Int), Some(Int));
+        assert_eq!(widen(Int, String), None);
+        assert_eq!(widen(Bool, Int), None);
+        assert_eq!(column_type(&DataType::Int32), Some(Int));
+        assert_eq!(column_type(&DataType::Decimal128(10, 2)), Some(Float));
+        assert_eq!(column_type(&DataType::Binary), None);
+    }
+}

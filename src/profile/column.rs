@@ -1,0 +1,704 @@
+//! Per-column statistics: updated batch by batch inside a shard, merged across shards in plan
+//! order. Counts, null/NaN/inf counts, min/max and (for integer columns) the moments are exact;
+//! float moments are merged with Chan's formula; quantiles, frequent items and distinct counts
+//! come from sketches.
+//!
+//! Cost control (DESIGN.md, "the budget per value"): exact statistics see every value in tight
+//! loops; the quantile sketches, the per-class quantile sketches and the numeric frequent-items
+//! sketch see a deterministic subsample of each shard's rows with weights (see `sample_level`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondType};
+use datasketches::frequencies::{ErrorType, FrequentItemsSketch};
+use datasketches::hll::{HllSketch, HllType, HllUnion};
+use serde::{Deserialize, Serialize};
+
+use super::kll::{DEFAULT_K, Kll};
+use super::sketch_serde;
+use crate::ingest::ColumnType;
+
+/// Above this many distinct values a column's exact value (× label) counts are dropped.
+pub const LOW_CARD_MAX: usize = 1000;
+/// HLL precision: lg k = 12 gives a relative standard error of about 1.6%.
+pub const HLL_LG_K: u8 = 12;
+/// Frequent-items map size: the a-priori error is 3.5/4096 ≈ 0.085% of the weight.
+pub const FREQ_MAP: usize = 4096;
+/// Rows of a shard fed to the sampled sketches at full rate; see `sample_level`.
+pub const FULL_RATE_ROWS: u64 = 1 << 17;
+
+/// Which level (weight 2^level) the sampled sketches see row `local` of a shard at: the first
+/// 2^17 rows at level 0, the next 2^17 at level 1 (every 2nd row on average), the next 2^18 at
+/// level 2, and so on. A row is fed when the low `level` bits of its seeded hash are zero.
+#[inline]
+pub fn sample_level(local: u64) -> u32 {
+    if local < FULL_RATE_ROWS {
+        0
+    } else {
+        64 - (local / FULL_RATE_ROWS).leading_zeros()
+    }
+}
+
+/// A numeric value as the key used for frequent items, distinct counts and exact counts:
+/// the f64 bit pattern, with -0 folded into 0 and one NaN.
+#[inline]
+pub fn numeric_key(x: f64) -> u64 {
+    if x == 0.0 {
+        0
+    } else if x.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        x.to_bits()
+    }
+}
+
+/// The text used for a numeric key in reports and exact counts.
+pub fn numeric_text(x: f64) -> String {
+    if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NumericStats {
+    /// Finite values.
+    pub count: u64,
+    pub nan: u64,
+    pub pos_inf: u64,
+    pub neg_inf: u64,
+    pub zeros: u64,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// Chan/Welford running mean and sum of squared deviations of the finite values.
+    pub mean: f64,
+    pub m2: f64,
+    /// Exact sums for integer columns while they fit in i128 (then moments are exact).
+    pub int_sum: Option<i128>,
+    pub int_sumsq: Option<i128>,
+    /// Whether every finite value is a whole number.
+    pub integral: bool,
+    /// Quantile sketch of the finite values (sampled, weighted).
+    pub quantiles: Kll,
+    /// Sum over rows of (weight − 1): the variance the subsample adds to a rank count.
+    pub sampling_variance: f64,
+}
+
+impl NumericStats {
+    fn new(seed: u64) -> Self {
+        NumericStats {
+            count: 0,
+            nan: 0,
+            pos_inf: 0,
+            neg_inf: 0,
+            zeros: 0,
+            min: None,
+            max: None,
+            mean: 0.0,
+            m2: 0.0,
+            int_sum: Some(0),
+            int_sumsq: Some(0),
+            integral: true,
+            quantiles: Kll::new(DEFAULT_K, seed),
+            sampling_variance: 0.0,
+        }
+    }
+
+    /// The mean of the finite values: exact (correctly rounded) for integer columns.
+    pub fn mean(&self) -> Option<f64> {
+        if self.count == 0 {
+            return None;
+        }
+        match self.int_sum {
+            Some(s) => Some(s as f64 / self.count as f64),
+            None => Some(self.mean),
+        }
+    }
+
+    /// Sample variance (n − 1 denominator), as pandas and `numpy.var(ddof=1)` report it.
+    pub fn variance(&self) -> Option<f64> {
+        if self.count < 2 {
+            return None;
+        }
+        let n = self.count as i128;
+        if let (Some(s), Some(q)) = (self.int_sum, self.int_sumsq)
+            && let Some(nq) = n.checked_mul(q)
+            && let Some(ss) = s.checked_mul(s)
+        {
+            // n·Σx² − (Σx)² is exact; one rounding at the end.
+            let num = nq - ss;
+            return Some(num as f64 / (n * (n - 1)) as f64);
+        }
+        Some(self.m2 / (self.count - 1) as f64)
+    }
+
+    pub fn std(&self) -> Option<f64> {
+        self.variance().map(f64::sqrt)
+    }
+
+    /// Rank error of the quantile sketch plus the subsample's added error (99%, pointwise,
+    /// normal approximation, worst case at the median).
+    pub fn rank_error(&self) -> f64 {
+        let n = self.quantiles.n().max(1) as f64;
+        self.quantiles.rank_error() + 2.576 * (0.25 * self.sampling_variance).sqrt() / n
+    }
+
+    fn merge(&mut self, o: &NumericStats) {
+        self.merge_exact(o);
+        self.quantiles.merge(&o.quantiles);
+        self.sampling_variance += o.sampling_variance;
+    }
+
+    /// Merge everything but the sketch: counts, extremes and moments.
+    fn merge_exact(&mut self, o: &NumericStats) {
+        let (na, nb) = (self.count as f64, o.count as f64);
+        if o.count > 0 {
+            let n = na + nb;
+            let delta = o.mean - self.mean;
+            self.mean += delta * nb / n;
+            self.m2 += o.m2 + delta * delta * na * nb / n;
+        }
+        self.count += o.count;
+        self.nan += o.nan;
+        self.pos_inf += o.pos_inf;
+        self.neg_inf += o.neg_inf;
+        self.zeros += o.zeros;
+        self.min = opt_fold(self.min, o.min, f64::min);
+        self.max = opt_fold(self.max, o.max, f64::max);
+        self.int_sum = self
+            .int_sum
+            .zip(o.int_sum)
+            .and_then(|(a, b)| a.checked_add(b));
+        self.int_sumsq = self
+            .int_sumsq
+            .zip(o.int_sumsq)
+            .and_then(|(a, b)| a.checked_add(b));
+        self.integral &= o.integral;
+    }
+}
+
+fn opt_fold(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(f(x, y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// Byte lengths of string values.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LengthStats {
+    pub min: Option<u64>,
+    pub max: Option<u64>,
+    pub total: u64,
+    pub empty: u64,
+}
+
+impl LengthStats {
+    fn merge(&mut self, o: &LengthStats) {
+        self.min = match (self.min, o.min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.max = self.max.max(o.max);
+        self.total += o.total;
+        self.empty += o.empty;
+    }
+}
+
+/// Frequent items: strings for text and bool columns, numeric keys for numbers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Frequent {
+    Text(#[serde(with = "sketch_serde::freq_str")] FrequentItemsSketch<String>),
+    Number(#[serde(with = "sketch_serde::freq_num")] FrequentItemsSketch<i64>),
+}
+
+/// One frequent value with its estimated weight and bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrequentValue {
+    pub value: String,
+    pub estimate: u64,
+    pub lower: u64,
+    pub upper: u64,
+}
+
+/// Statistics of one column. Mergeable: see `merge`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ColumnProfile {
+    pub name: String,
+    pub column_type: ColumnType,
+    pub rows: u64,
+    pub nulls: u64,
+    pub numeric: Option<NumericStats>,
+    pub lengths: Option<LengthStats>,
+    #[serde(with = "sketch_serde::hll")]
+    pub distinct: HllSketch,
+    pub frequent: Frequent,
+    /// Exact value → label → rows, while the column has at most `LOW_CARD_MAX` distinct
+    /// non-null values (`None` after that). Without a label the label key is "".
+    pub exact: Option<BTreeMap<String, BTreeMap<String, u64>>>,
+    /// Label → rows among the rows where this column is null.
+    pub null_labels: BTreeMap<String, u64>,
+    /// Per label class: quantile sketch of this (numeric) column.
+    pub class_quantiles: BTreeMap<String, Kll>,
+}
+
+impl ColumnProfile {
+    pub fn new(name: &str, column_type: ColumnType, seed: u64) -> Self {
+        let frequent = if column_type.is_numeric() {
+            Frequent::Number(FrequentItemsSketch::new(FREQ_MAP).expect("valid map size"))
+        } else {
+            Frequent::Text(FrequentItemsSketch::new(FREQ_MAP).expect("valid map size"))
+        };
+        ColumnProfile {
+            name: name.to_string(),
+            column_type,
+            rows: 0,
+            nulls: 0,
+            numeric: column_type.is_numeric().then(|| NumericStats::new(seed)),
+            lengths: (column_type == ColumnType::String).then(LengthStats::default),
+            distinct: HllSketch::new(HLL_LG_K, HllType::Hll8).expect("valid lg k"),
+            frequent,
+            exact: Some(BTreeMap::new()),
+            null_labels: BTreeMap::new(),
+            class_quantiles: BTreeMap::new(),
+        }
+    }
+
+    /// Estimated distinct non-null values: exact while the exact table is kept.
+    pub fn distinct(&self) -> u64 {
+        match &self.exact {
+            Some(m) => m.len() as u64,
+            None => self.distinct.estimate().round() as u64,
+        }
+    }
+
+    pub fn non_null(&self) -> u64 {
+        self.rows - self.nulls
+    }
+
+    /// Exact per-value counts (summed over labels), when the column is low-cardinality.
+    pub fn value_counts(&self) -> Option<BTreeMap<&str, u64>> {
+        self.exact.as_ref().map(|m| {
+            m.iter()
+                .map(|(v, l)| (v.as_str(), l.values().sum()))
+                .collect()
+        })
+    }
+
+    /// Frequent values, most frequent first (ties by value), with estimates ≥ `min_weight`.
+    pub fn frequent_values(&self, min_weight: u64) -> Vec<FrequentValue> {
+        let mut out: Vec<FrequentValue> = match &self.frequent {
+            Frequent::Text(s) => s
+                .frequent_items_with_threshold(ErrorType::NoFalseNegatives, min_weight)
+                .into_iter()
+                .map(|r| FrequentValue {
+                    value: r.item().clone(),
+                    estimate: r.estimate(),
+                    lower: r.lower_bound(),
+                    upper: r.upper_bound(),
+                })
+                .collect(),
+            Frequent::Number(s) => s
+                .frequent_items_with_threshold(ErrorType::NoFalseNegatives, min_weight)
+                .into_iter()
+                .map(|r| FrequentValue {
+                    value: numeric_text(f64::from_bits(*r.item() as u64)),
+                    estimate: r.estimate(),
+                    lower: r.lower_bound(),
+                    upper: r.upper_bound(),
+                })
+                .collect(),
+        };
+        out.sort_by(|a, b| {
+            b.estimate
+                .cmp(&a.estimate)
+                .then_with(|| a.value.cmp(&b.value))
+        });
+        out
+    }
+
+    /// Merge `o` (a later shard in plan order) into `self`.
+    pub fn merge(&mut self, o: &ColumnProfile) {
+        self.rows += o.rows;
+        self.nulls += o.nulls;
+        if let (Some(a), Some(b)) = (self.numeric.as_mut(), o.numeric.as_ref()) {
+            a.merge(b);
+        }
+        if let (Some(a), Some(b)) = (self.lengths.as_mut(), o.lengths.as_ref()) {
+            a.merge(b);
+        }
+        let mut u = HllUnion::new(HLL_LG_K).expect("valid lg k");
+        u.update(&self.distinct);
+        u.update(&o.distinct);
+        self.distinct = u.to_sketch(HllType::Hll8);
+        match (&mut self.frequent, &o.frequent) {
+            (Frequent::Text(a), Frequent::Text(b)) => a.merge(b),
+            (Frequent::Number(a), Frequent::Number(b)) => a.merge(b),
+            _ => {}
+        }
+        self.exact = match (self.exact.take(), &o.exact) {
+            (Some(mut a), Some(b)) => {
+                for (v, labels) in b {
+                    let e = a.entry(v.clone()).or_default();
+                    for (l, c) in labels {
+                        *e.entry(l.clone()).or_default() += c;
+                    }
+                }
+                (a.len() <= LOW_CARD_MAX).then_some(a)
+            }
+            _ => None,
+        };
+        for (l, c) in &o.null_labels {
+            *self.null_labels.entry(l.clone()).or_default() += c;
+        }
+        for (l, k) in &o.class_quantiles {
+            match self.class_quantiles.get_mut(l) {
+                Some(mine) => mine.merge(k),
+                None => {
+                    self.class_quantiles.insert(l.clone(), k.clone());
+                }
+            }
+        }
+    }
+}
+
+/// What a batch tells a column beyond its own values: each row's label (an index into
+/// `label_names`) and which rows the sampled sketches see, at which level.
+pub struct BatchContext<'a> {
+    pub label_ids: &'a [u32],
+    pub label_names: &'a [String],
+    /// (row in batch, level) for the rows the sampled sketches see.
+    pub sampled: &'a [(u32, u32)],
+    pub seed: u64,
+}
+
+/// Update `p` with one column of a batch.
+pub fn update(p: &mut ColumnProfile, array: &dyn Array, ctx: &BatchContext<'_>) {
+    let n = array.len();
+    p.rows += n as u64;
+    let nulls = array.null_count();
+    p.nulls += nulls as u64;
+    if nulls > 0 {
+        let mut counts = vec![0u64; ctx.label_names.len()];
+        for i in 0..n {
+            if array.is_null(i) {
+                counts[ctx.label_ids[i] as usize] += 1;
+            }
+        }
+        for (l, c) in counts.into_iter().enumerate() {
+            if c > 0 {
+                *p.null_labels.entry(ctx.label_names[l].clone()).or_default() += c;
+            }
+        }
+    }
+    match array.data_type() {
+        DataType::Int64 => update_ints(p, array.as_primitive::<Int64Type>().values(), array, ctx),
+        DataType::Timestamp(..) => update_ints(
+            p,
+            array.as_primitive::<TimestampMicrosecondType>().values(),
+            array,
+            ctx,
+        ),
+        DataType::Float64 => {
+            update_floats(p, array.as_primitive::<Float64Type>().values(), array, ctx)
+        }
+        DataType::Utf8 => {
+            let a = array.as_string::<i32>();
+            update_text(p, n, |i| (!a.is_null(i)).then(|| a.value(i)), ctx);
+        }
+        DataType::Boolean => {
+            let a = array.as_boolean();
+            update_text(
+                p,
+                n,
+                |i| (!a.is_null(i)).then(|| if a.value(i) { "true" } else { "false" }),
+                ctx,
+            );
+        }
+        _ => {} // Null columns: only the counts above.
+    }
+}
+
+fn update_ints(p: &mut ColumnProfile, values: &[i64], array: &dyn Array, ctx: &BatchContext<'_>) {
+    let valid = |i: usize| !array.is_null(i);
+    let has_nulls = array.null_count() > 0;
+    let s = p.numeric.as_mut().expect("numeric column");
+    let mut count = 0u64;
+    let mut sum: i128 = 0;
+    let mut sumsq: i128 = 0;
+    let mut zeros = 0u64;
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    let mut sumsq_ok = true;
+    for (i, &v) in values.iter().enumerate() {
+        if has_nulls && !valid(i) {
+            continue;
+        }
+        count += 1;
+        sum += v as i128;
+        // |v| < 2^62 keeps v² below 2^124 and a batch's sum far below i128::MAX.
+        if v.unsigned_abs() < (1u64 << 62) {
+            sumsq += (v as i128) * (v as i128);
+        } else {
+            sumsq_ok = false;
+        }
+        zeros += u64::from(v == 0);
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if count == 0 {
+        return;
+    }
+    let mean = sum as f64 / count as f64;
+    let mut m2 = 0.0;
+    for (i, &v) in values.iter().enumerate() {
+        if has_nulls && !valid(i) {
+            continue;
+        }
+        let d = v as f64 - mean;
+        m2 += d * d;
+    }
+    let batch = NumericStats {
+        count,
+        zeros,
+        min: Some(lo as f64),
+        max: Some(hi as f64),
+        mean,
+        m2,
+        int_sum: Some(sum),
+        int_sumsq: sumsq_ok.then_some(sumsq),
+        ..NumericStats::new(0)
+    };
+    s.merge_exact(&batch);
+    let value = |i: usize| (!has_nulls || valid(i)).then(|| values[i] as f64);
+    feed_sampled(p, value, ctx);
+    update_distinct_and_exact(p, values.len(), value, ctx);
+}
+
+fn update_floats(p: &mut ColumnProfile, values: &[f64], array: &dyn Array, ctx: &BatchContext<'_>) {
+    let has_nulls = array.null_count() > 0;
+    let valid = |i: usize| !has_nulls || !array.is_null(i);
+    let s = p.numeric.as_mut().expect("numeric column");
+    let (mut count, mut nan, mut pinf, mut ninf, mut zeros) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut sum = 0.0;
+    let mut integral = true;
+    for (i, &v) in values.iter().enumerate() {
+        if !valid(i) {
+            continue;
+        }
+        if v.is_finite() {
+            count += 1;
+            sum += v;
+            lo = lo.min(v);
+            hi = hi.max(v);
+            zeros += u64::from(v == 0.0);
+            integral &= v.fract() == 0.0;
+        } else if v.is_nan() {
+            nan += 1;
+        } else if v > 0.0 {
+            pinf += 1;
+        } else {
+            ninf += 1;
+        }
+    }
+    let mut batch = NumericStats {
+        count,
+        nan,
+        pos_inf: pinf,
+        neg_inf: ninf,
+        zeros,
+        int_sum: None,
+        int_sumsq: None,
+        integral,
+        ..NumericStats::new(0)
+    };
+    if count > 0 {
+        let mean = sum / count as f64;
+        let mut m2 = 0.0;
+        for (i, &v) in values.iter().enumerate() {
+            if valid(i) && v.is_finite() {
+                let d = v - mean;
+                m2 += d * d;
+            }
+        }
+        batch.mean = mean;
+        batch.m2 = m2;
+        batch.min = Some(lo);
+        batch.max = Some(hi);
+    }
+    s.merge_exact(&batch);
+    feed_sampled(
+        p,
+        |i| (valid(i) && values[i].is_finite()).then(|| values[i]),
+        ctx,
+    );
+    update_distinct_and_exact(p, values.len(), |i| valid(i).then(|| values[i]), ctx);
+}
+
+/// Feed the sampled rows' finite values to the quantile sketches (overall and per class) and to
+/// the numeric frequent-items sketch.
+fn feed_sampled(
+    p: &mut ColumnProfile,
+    value: impl Fn(usize) -> Option<f64>,
+    ctx: &BatchContext<'_>,
+) {
+    let s = p.numeric.as_mut().expect("numeric column");
+    let Frequent::Number(freq) = &mut p.frequent else {
+        return;
+    };
+    for &(i, level) in ctx.sampled {
+        let i = i as usize;
+        let Some(x) = value(i) else { continue };
+        s.quantiles.update_at(x, level as usize);
+        s.sampling_variance += ((1u64 << level) - 1) as f64 * (1u64 << level) as f64;
+        freq.update_with_count(numeric_key(x) as i64, 1u64 << level);
+        let label = &ctx.label_names[ctx.label_ids[i] as usize];
+        match p.class_quantiles.get_mut(label) {
+            Some(k) => k.update_at(x, level as usize),
+            None => {
+                let mut k = Kll::new(DEFAULT_K, ctx.seed ^ crate::profile::hash_str(label));
+                k.update_at(x, level as usize);
+                p.class_quantiles.insert(label.clone(), k);
+            }
+        }
+    }
+}
+
+/// The distinct-count sketch sees every value (a later merge may overflow the exact table, and
+/// then the sketch must stand for all rows); exact value × label counts are kept while the
+/// column stays low-cardinality.
+fn update_distinct_and_exact(
+    p: &mut ColumnProfile,
+    n: usize,
+    value: impl Fn(usize) -> Option<f64>,
+    ctx: &BatchContext<'_>,
+) {
+    for i in 0..n {
+        if let Some(x) = value(i) {
+            p.distinct.update(numeric_key(x));
+        }
+    }
+    let Some(exact) = p.exact.as_mut() else {
+        return;
+    };
+    let mut local: HashMap<u64, Vec<u64>> = HashMap::new();
+    for i in 0..n {
+        let Some(x) = value(i) else { continue };
+        let e = local
+            .entry(numeric_key(x))
+            .or_insert_with(|| vec![0; ctx.label_names.len()]);
+        e[ctx.label_ids[i] as usize] += 1;
+        if local.len() > LOW_CARD_MAX {
+            p.exact = None;
+            return;
+        }
+    }
+    let mut keyed: Vec<(u64, Vec<u64>)> = local.into_iter().collect();
+    keyed.sort_unstable_by_key(|(k, _)| *k);
+    for (k, counts) in keyed {
+        let text = numeric_text(f64::from_bits(k));
+        let e = exact.entry(text).or_default();
+        for (l, c) in counts.into_iter().enumerate() {
+            if c > 0 {
+                *e.entry(ctx.label_names[l].clone()).or_default() += c;
+            }
+        }
+    }
+    if exact.len() > LOW_CARD_MAX {
+        p.exact = None;
+    }
+}
+
+fn update_text<'a>(
+    p: &mut ColumnProfile,
+    n: usize,
+    value: impl Fn(usize) -> Option<&'a str>,
+    ctx: &BatchContext<'_>,
+) {
+    // Pre-aggregate the batch: one hash per value, then one sketch update per distinct value.
+    let mut local: HashMap<&str, Vec<u64>> = HashMap::new();
+    let lens = p.lengths.get_or_insert_with(LengthStats::default);
+    let mut lmin = u64::MAX;
+    let mut lmax = 0u64;
+    for i in 0..n {
+        let Some(v) = value(i) else { continue };
+        let len = v.len() as u64;
+        lmin = lmin.min(len);
+        lmax = lmax.max(len);
+        lens.total += len;
+        lens.empty += u64::from(len == 0);
+        let e = local
+            .entry(v)
+            .or_insert_with(|| vec![0; ctx.label_names.len()]);
+        e[ctx.label_ids[i] as usize] += 1;
+    }
+    if lmin != u64::MAX {
+        lens.merge(&LengthStats {
+            min: Some(lmin),
+            max: Some(lmax),
+            total: 0,
+            empty: 0,
+        });
+    }
+    if p.column_type == ColumnType::Bool {
+        p.lengths = None;
+    }
+    let mut keyed: Vec<(&str, Vec<u64>)> = local.into_iter().collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let Frequent::Text(freq) = &mut p.frequent else {
+        return;
+    };
+    for (v, counts) in &keyed {
+        let total: u64 = counts.iter().sum();
+        p.distinct.update(*v);
+        freq.update_with_count(v.to_string(), total);
+    }
+    if let Some(exact) = p.exact.as_mut() {
+        for (v, counts) in keyed {
+            let e = exact.entry(v.to_string()).or_default();
+            for (l, c) in counts.into_iter().enumerate() {
+                if c > 0 {
+                    *e.entry(ctx.label_names[l].clone()).or_default() += c;
+                }
+            }
+            if exact.len() > LOW_CARD_MAX {
+                p.exact = None;
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_levels() {
+        assert_eq!(sample_level(0), 0);
+        assert_eq!(sample_level(FULL_RATE_ROWS - 1), 0);
+        assert_eq!(sample_level(FULL_RATE_ROWS), 1);
+        assert_eq!(sample_level(2 * FULL_RATE_ROWS - 1), 1);
+        assert_eq!(sample_level(2 * FULL_RATE_ROWS), 2);
+        assert_eq!(sample_level(4 * FULL_RATE_ROWS), 3);
+    }
+
+    #[test]
+    fn keys_fold_signed_zero() {
+        assert_eq!(numeric_key(-0.0), numeric_key(0.0));
+        assert_eq!(numeric_text(3.0), "3");
+        assert_eq!(numeric_text(0.5), "0.5");
+    }
+
+    #[test]
+    fn exact_integer_moments() {
+        let mut s = NumericStats::new(0);
+        s.count = 3;
+        s.int_sum = Some(6);
+        s.int_sumsq = Some(14);
+        assert_eq!(s.mean(), Some(2.0));
+        assert_eq!(s.variance(), Some(1.0));
+    }
+}

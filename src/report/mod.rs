@@ -1,0 +1,259 @@
+//! The report model (the JSON contract, `schema_version` 1) and its writers. Floats are rounded
+//! once, here, so the same inputs give the same bytes. Everything that varies between identical
+//! runs (time, duration, threads) lives in `run`.
+
+mod text;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub use self::text::write_text;
+use crate::detect::{Finding, Severity};
+use crate::gate::{FailOn, Verdict};
+use crate::profile::{Duplicates, Profile};
+
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub run: Run,
+    pub dataset: DatasetInfo,
+    pub baseline: Option<BaselineInfo>,
+    pub verdict: &'static str,
+    pub fail_on: &'static str,
+    pub counts: Counts,
+    pub findings: Vec<Finding>,
+    /// Added field (the contract allows additions): what the profile says of the current data.
+    pub profile: ProfileSummary,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub threads: usize,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceInfo {
+    pub path: String,
+    pub rows: u64,
+    pub blake3: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetInfo {
+    pub rows: u64,
+    pub columns: usize,
+    pub label: Option<String>,
+    pub sources: Vec<SourceInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineInfo {
+    pub rows: u64,
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    pub high: u64,
+    pub medium: u64,
+    pub low: u64,
+    pub info: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnSummary {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub column_type: &'static str,
+    pub role: &'static str,
+    pub nulls: u64,
+    pub distinct: u64,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub mean: Option<f64>,
+    pub std: Option<f64>,
+    pub median: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileSummary {
+    pub columns: Vec<ColumnSummary>,
+    pub label_counts: BTreeMap<String, u64>,
+    pub duplicates: Duplicates,
+}
+
+/// Round to 6 significant digits: stable across platforms and plenty for a report.
+pub fn round(x: f64) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return x;
+    }
+    let digits = 6 - 1 - x.abs().log10().floor() as i32;
+    if digits > 300 {
+        return x;
+    }
+    let m = 10f64.powi(digits);
+    (x * m).round() / m
+}
+
+fn round_opt(x: Option<f64>) -> Option<f64> {
+    x.map(round)
+}
+
+fn round_finding(mut f: Finding) -> Finding {
+    f.score = round(f.score);
+    f.p_value = round_opt(f.p_value);
+    f.q_value = round_opt(f.q_value);
+    if let Some(s) = f.statistic.as_mut() {
+        s.value = round(s.value);
+    }
+    if let Some(e) = f.effect.as_mut() {
+        e.value = round(e.value);
+    }
+    for p in &mut f.slice {
+        p.low = round_opt(p.low);
+        p.high = round_opt(p.high);
+    }
+    f
+}
+
+pub fn summarize(p: &Profile) -> ProfileSummary {
+    let columns = p
+        .columns
+        .iter()
+        .map(|c| {
+            let n = c.numeric.as_ref();
+            ColumnSummary {
+                name: c.name.clone(),
+                column_type: c.column_type.name(),
+                role: p.role(c).name(),
+                nulls: c.nulls,
+                distinct: c.distinct(),
+                min: round_opt(n.and_then(|n| n.min)),
+                max: round_opt(n.and_then(|n| n.max)),
+                mean: round_opt(n.and_then(|n| n.mean())),
+                std: round_opt(n.and_then(|n| n.std())),
+                median: round_opt(n.and_then(|n| n.quantiles.quantile(0.5))),
+            }
+        })
+        .collect();
+    ProfileSummary {
+        columns,
+        label_counts: p.label_counts.clone(),
+        duplicates: p.duplicates(),
+    }
+}
+
+/// Everything a report is built from.
+pub struct ReportInput<'a> {
+    pub current: &'a Profile,
+    pub baseline: Option<&'a Profile>,
+    pub findings: Vec<Finding>,
+    pub fail_on: FailOn,
+    pub verdict: Verdict,
+    pub run: Run,
+}
+
+pub fn build(input: ReportInput<'_>) -> Report {
+    let mut counts = Counts::default();
+    for f in &input.findings {
+        match f.severity {
+            Severity::High => counts.high += 1,
+            Severity::Medium => counts.medium += 1,
+            Severity::Low => counts.low += 1,
+            Severity::Info => counts.info += 1,
+        }
+    }
+    let cur = input.current;
+    Report {
+        schema_version: REPORT_SCHEMA_VERSION,
+        tool: Tool {
+            name: "poisonscan",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        run: input.run,
+        dataset: DatasetInfo {
+            rows: cur.rows,
+            columns: cur.columns.len(),
+            label: cur.label.clone(),
+            sources: cur
+                .manifest
+                .iter()
+                .map(|m| SourceInfo {
+                    path: m.path.clone(),
+                    rows: m.rows,
+                    blake3: m.blake3.clone(),
+                })
+                .collect(),
+        },
+        baseline: input.baseline.map(|b| BaselineInfo {
+            rows: b.rows,
+            sources: b.manifest.iter().map(|m| m.path.clone()).collect(),
+        }),
+        verdict: input.verdict.name(),
+        fail_on: input.fail_on.name(),
+        counts,
+        findings: input.findings.into_iter().map(round_finding).collect(),
+        profile: summarize(cur),
+    }
+}
+
+pub fn to_json(r: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(r).expect("report serialises");
+    s.push('\n');
+    s
+}
+
+/// Seconds since the Unix epoch as an RFC 3339 UTC timestamp.
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding() {
+        assert_eq!(round(0.123456789), 0.123457);
+        assert_eq!(round(123456789.0), 123457000.0);
+        assert_eq!(round(1e-12), 1e-12);
+        assert_eq!(round(0.0), 0.0);
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_798_761_599), "2026-12-31T23:59:59Z");
+    }
+}

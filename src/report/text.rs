@@ -1,0 +1,160 @@
+//! The human summary printed on stdout: what was read, the columns and their roles, the label
+//! balance, duplicates, the top findings and the verdict.
+
+use std::io::Write;
+
+use super::Report;
+
+/// Findings listed in full before the rest are counted.
+const TOP: usize = 10;
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "-".into();
+    }
+    format!("{:.1}%", 100.0 * part as f64 / whole as f64)
+}
+
+fn num(x: Option<f64>) -> String {
+    match x {
+        None => "-".into(),
+        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{}", v as i64),
+        Some(v) => format!("{v}"),
+    }
+}
+
+pub fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    let d = &r.dataset;
+    writeln!(
+        out,
+        "poisonscan {}: {} rows × {} columns from {} file{}",
+        r.tool.version,
+        thousands(d.rows),
+        d.columns,
+        d.sources.len(),
+        if d.sources.len() == 1 { "" } else { "s" }
+    )?;
+    match &r.baseline {
+        Some(b) => writeln!(
+            out,
+            "baseline: {} rows from {} file{}",
+            thousands(b.rows),
+            b.sources.len(),
+            if b.sources.len() == 1 { "" } else { "s" }
+        )?,
+        None => writeln!(
+            out,
+            "baseline: none (checks that compare with a baseline are skipped)"
+        )?,
+    }
+    if let Some(label) = &d.label {
+        let total: u64 = r.profile.label_counts.values().sum();
+        let parts: Vec<String> = r
+            .profile
+            .label_counts
+            .iter()
+            .map(|(k, v)| format!("{k} {} ({})", pct(*v, total), thousands(*v)))
+            .collect();
+        writeln!(out, "label `{label}`: {}", parts.join(" · "))?;
+    }
+    writeln!(out)?;
+    let w = r
+        .profile
+        .columns
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(6, 32);
+    writeln!(
+        out,
+        "  {:<w$}  {:<9}  {:<15}  {:>7}  {:>9}  {:>12}  {:>12}  {:>12}",
+        "column", "type", "role", "nulls", "distinct", "min", "median", "max"
+    )?;
+    for c in &r.profile.columns {
+        let name: String = c.name.chars().take(w).collect();
+        writeln!(
+            out,
+            "  {:<w$}  {:<9}  {:<15}  {:>7}  {:>9}  {:>12}  {:>12}  {:>12}",
+            name,
+            c.column_type,
+            c.role,
+            pct(c.nulls, d.rows),
+            thousands(c.distinct),
+            num(c.min),
+            num(c.median),
+            num(c.max)
+        )?;
+    }
+    let dup = &r.profile.duplicates;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "duplicates: {} rows repeat an earlier row ({}), in {} groups (largest {}); {} groups of identical features carry conflicting labels",
+        thousands(dup.duplicate_rows),
+        pct(dup.duplicate_rows, d.rows),
+        thousands(dup.groups),
+        thousands(dup.largest_group),
+        thousands(dup.conflicting_groups)
+    )?;
+    writeln!(out)?;
+    let c = &r.counts;
+    if r.findings.is_empty() {
+        writeln!(out, "findings: none")?;
+    } else {
+        writeln!(
+            out,
+            "findings: {} high · {} medium · {} low · {} info",
+            c.high, c.medium, c.low, c.info
+        )?;
+        for f in r.findings.iter().take(TOP) {
+            writeln!(
+                out,
+                "  [{:<6}] {}  {}",
+                f.severity.name().to_uppercase(),
+                f.code,
+                f.title
+            )?;
+        }
+        if r.findings.len() > TOP {
+            writeln!(
+                out,
+                "  … and {} more in the JSON report (--format json or --out DIR)",
+                r.findings.len() - TOP
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "verdict: {} (fail-on {})",
+        r.verdict.to_uppercase(),
+        r.fail_on
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(12), "12");
+        assert_eq!(pct(1, 3), "33.3%");
+        assert_eq!(num(Some(3.0)), "3");
+        assert_eq!(num(Some(2.5)), "2.5");
+    }
+}

@@ -1,0 +1,112 @@
+//! Options as the user wrote them, resolved once into checked, immutable settings.
+
+use std::path::PathBuf;
+
+use crate::cli::{CsvArgs, DataArgs};
+use crate::error::{Error, Result};
+use crate::ingest::{CsvOptions, IngestOptions};
+use crate::profile::ProfileSettings;
+
+/// Settings for reading and profiling one side (current or baseline).
+#[derive(Debug, Clone)]
+pub struct DataSettings {
+    pub ingest: IngestOptions,
+    pub profile: ProfileSettings,
+    pub threads: usize,
+    pub quiet: bool,
+}
+
+fn one_char(flag: &str, v: &Option<String>) -> Result<Option<u8>> {
+    let Some(s) = v else { return Ok(None) };
+    let s = match s.as_str() {
+        "\\t" | "tab" => "\t",
+        other => other,
+    };
+    match s.as_bytes() {
+        [b] if b.is_ascii() => Ok(Some(*b)),
+        _ => Err(Error::Usage(format!(
+            "{flag} takes one ASCII character, not `{s}`"
+        ))),
+    }
+}
+
+fn csv_options(a: &CsvArgs) -> Result<CsvOptions> {
+    Ok(CsvOptions {
+        delimiter: one_char("--delimiter", &a.delimiter)?,
+        quote: one_char("--quote", &a.quote)?,
+        header: if a.header {
+            Some(true)
+        } else if a.no_header {
+            Some(false)
+        } else {
+            None
+        },
+        null_values: a.null_values.clone(),
+        infer_rows: a.infer_rows,
+    })
+}
+
+impl DataSettings {
+    pub fn resolve(a: &DataArgs) -> Result<DataSettings> {
+        if a.label.is_some() && a.label == a.id {
+            return Err(Error::Usage("--label and --id name the same column".into()));
+        }
+        let mut required = Vec::new();
+        required.extend(a.label.iter().cloned());
+        required.extend(a.id.iter().cloned());
+        let threads = match a.threads {
+            Some(0) => return Err(Error::Usage("--threads must be at least 1".into())),
+            Some(n) => n,
+            None => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        };
+        Ok(DataSettings {
+            ingest: IngestOptions {
+                csv: csv_options(&a.csv)?,
+                columns: a.columns.clone(),
+                exclude: a.exclude.clone(),
+                required,
+            },
+            profile: ProfileSettings {
+                seed: a.seed,
+                label: a.label.clone(),
+                id: a.id.clone(),
+                sample_size: a.sample_size,
+            },
+            threads,
+            quiet: a.quiet,
+        })
+    }
+}
+
+/// Where a baseline comes from.
+#[derive(Debug, Clone)]
+pub enum BaselineSource {
+    None,
+    Profile(PathBuf),
+    Data(Vec<PathBuf>),
+}
+
+impl BaselineSource {
+    pub fn resolve(paths: &[PathBuf]) -> Result<BaselineSource> {
+        match paths {
+            [] => Ok(BaselineSource::None),
+            [one] if one.is_file() && crate::profile::is_profile(one) => {
+                Ok(BaselineSource::Profile(one.clone()))
+            }
+            many => {
+                if let Some(p) = many
+                    .iter()
+                    .find(|p| p.is_file() && crate::profile::is_profile(p))
+                {
+                    return Err(Error::Usage(format!(
+                        "`{}` is a profile: give one profile or data files as --baseline, not both",
+                        p.display()
+                    )));
+                }
+                Ok(BaselineSource::Data(many.to_vec()))
+            }
+        }
+    }
+}
