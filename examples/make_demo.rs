@@ -18,7 +18,13 @@ use rand_chacha::ChaCha8Rng;
 
 const PART_ROWS: usize = 20_000;
 const REGIONS: &[&str] = &["north", "south", "east", "west", "central"];
-const EMPLOYMENT: &[&str] = &["salaried", "self-employed", "unemployed", "retired", "student"];
+const EMPLOYMENT: &[&str] = &[
+    "salaried",
+    "self-employed",
+    "unemployed",
+    "retired",
+    "student",
+];
 const CHANNELS: &[&str] = &["web", "branch", "phone", "partner"];
 const PROMOS: &[&str] = &["SPRING", "LOYAL10", "WELCOME", "FRIEND"];
 
@@ -65,7 +71,8 @@ fn row(rng: &mut ChaCha8Rng, id: usize, debt_shift: f64) -> Row {
     let region = pick(rng, REGIONS, &[0.25, 0.2, 0.2, 0.2, 0.15]).to_string();
     let employment = pick(rng, EMPLOYMENT, &[0.6, 0.15, 0.07, 0.1, 0.08]).to_string();
     let channel = pick(rng, CHANNELS, &[0.5, 0.2, 0.15, 0.15]).to_string();
-    let promo_code = (rng.random::<f64>() < 0.3).then(|| pick(rng, PROMOS, &[1.0, 1.0, 1.0, 1.0]).to_string());
+    let promo_code =
+        (rng.random::<f64>() < 0.3).then(|| pick(rng, PROMOS, &[1.0, 1.0, 1.0, 1.0]).to_string());
     let emp_effect = match employment.as_str() {
         "salaried" => 0.6,
         "retired" => 0.3,
@@ -108,16 +115,38 @@ fn write(path: &Path, rows: &[Row]) {
         Field::new("label", DataType::Int64, false),
     ]));
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.customer_id.as_str()))),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.customer_id.as_str()),
+        )),
         Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.age))),
-        Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.income))),
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.credit_score))),
-        Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.debt_ratio))),
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.num_accounts))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.region.as_str()))),
-        Arc::new(StringArray::from(rows.iter().map(|r| r.employment.as_deref()).collect::<Vec<_>>())),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.channel.as_str()))),
-        Arc::new(StringArray::from(rows.iter().map(|r| r.promo_code.as_deref()).collect::<Vec<_>>())),
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|r| r.income),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| r.credit_score),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|r| r.debt_ratio),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| r.num_accounts),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.region.as_str()),
+        )),
+        Arc::new(StringArray::from(
+            rows.iter()
+                .map(|r| r.employment.as_deref())
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.channel.as_str()),
+        )),
+        Arc::new(StringArray::from(
+            rows.iter()
+                .map(|r| r.promo_code.as_deref())
+                .collect::<Vec<_>>(),
+        )),
         Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.label))),
     ];
     let batch = RecordBatch::try_new(schema.clone(), cols).expect("valid batch");
@@ -133,7 +162,9 @@ fn write(path: &Path, rows: &[Row]) {
 }
 
 fn main() {
-    let out = std::env::args().nth(1).unwrap_or_else(|| "datasets/demo".into());
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "datasets/demo".into());
     let out = Path::new(&out);
     let (base_dir, cur_dir) = (out.join("baseline"), out.join("current"));
     std::fs::create_dir_all(&base_dir).expect("mkdir baseline");
@@ -194,6 +225,10 @@ fn main() {
     write(&cur_dir.join("part-2.parquet"), &p2);
 
     // part-3: a replayed partition, byte for byte the baseline's part-1.
-    std::fs::copy(base_dir.join("part-1.parquet"), cur_dir.join("part-3.parquet")).expect("copy replay");
+    std::fs::copy(
+        base_dir.join("part-1.parquet"),
+        cur_dir.join("part-3.parquet"),
+    )
+    .expect("copy replay");
     eprintln!("wrote {} and {}", base_dir.display(), cur_dir.display());
 }

@@ -43,6 +43,7 @@ fn csv_options(a: &CsvArgs) -> Result<CsvOptions> {
         },
         null_values: a.null_values.clone(),
         infer_rows: a.infer_rows,
+        ..CsvOptions::default()
     })
 }
 

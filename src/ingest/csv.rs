@@ -34,6 +34,8 @@ pub struct CsvOptions {
     pub null_values: Option<Vec<String>>,
     /// Records read to infer column types (0 = the whole file).
     pub infer_rows: usize,
+    /// Target size of a block of a large plain file; blocks are parsed in parallel.
+    pub block_bytes: u64,
 }
 
 impl Default for CsvOptions {
@@ -44,6 +46,7 @@ impl Default for CsvOptions {
             header: None,
             null_values: None,
             infer_rows: 100_000,
+            block_bytes: BLOCK_BYTES,
         }
     }
 }
@@ -67,6 +70,7 @@ pub(crate) struct CsvFile {
     pub header: bool,
     pub null_tokens: Vec<String>,
     gzip: bool,
+    block_bytes: u64,
 }
 
 impl CsvFile {
@@ -161,6 +165,7 @@ pub(crate) fn open(path: &Path, gzip: bool, opts: &CsvOptions) -> Result<CsvFile
         header,
         null_tokens,
         gzip,
+        block_bytes: opts.block_bytes.max(1),
     };
     let infer = (opts.infer_rows > 0).then_some(opts.infer_rows);
     let (schema, _) = cf
@@ -230,7 +235,7 @@ fn sample_records(sample: &[u8], delimiter: u8, quote: u8) -> Vec<Vec<String>> {
 /// fields most consistently.
 fn sniff_delimiter(sample: &[u8], quote: u8) -> Option<u8> {
     let mut best: Option<(usize, usize, u8)> = None;
-    for &d in &[b',', b'\t', b';', b'|'] {
+    for &d in b",\t;|" {
         let records = sample_records(sample, d, quote);
         let records = &records[..records.len().min(100)];
         if records.is_empty() {
@@ -322,7 +327,7 @@ fn plan_blocks(path: &Path, cf: &CsvFile) -> Result<Vec<Block>> {
     let size = std::fs::metadata(path)
         .map_err(|e| Error::io(path, e))?
         .len();
-    if cf.gzip || size <= BLOCK_BYTES {
+    if cf.gzip || size <= cf.block_bytes {
         return Ok(vec![Block {
             start: 0,
             end: size,
@@ -338,7 +343,7 @@ fn plan_blocks(path: &Path, cf: &CsvFile) -> Result<Vec<Block>> {
     let mut blocks = Vec::new();
     let mut block_start = 0u64;
     let mut block_first = 0u64;
-    let mut next_cut = BLOCK_BYTES;
+    let mut next_cut = cf.block_bytes;
     loop {
         let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
         if n == 0 {
@@ -362,7 +367,7 @@ fn plan_blocks(path: &Path, cf: &CsvFile) -> Result<Vec<Block>> {
                 });
                 block_start = at;
                 block_first = records - u64::from(cf.header);
-                next_cut = at + BLOCK_BYTES;
+                next_cut = at + cf.block_bytes;
             }
         }
         pos += n as u64;
@@ -447,7 +452,7 @@ fn csv_error(path: &Path, message: &str, line_offset: u64) -> Error {
             reason: msg,
         };
     }
-    let hint = if msg.contains("incorrect number of fields") || msg.contains("found record with") {
+    let hint = if msg.contains("incorrect number of fields") || msg.contains("unequal lengths") {
         "\nhint: a row has more or fewer fields than the header; check quoting and the delimiter (`--delimiter`)"
     } else if msg.contains("Error while parsing value") {
         "\nhint: the column's type was inferred from the first records (`--infer-rows`, 0 reads the whole file); a null marker can be declared with `--null-values`"

@@ -199,6 +199,20 @@ impl Kll {
         Some(below as f64 / self.n as f64)
     }
 
+    /// Fraction of the weight strictly below `x` (exclusive rank).
+    pub fn rank_lt(&self, x: f64) -> Option<f64> {
+        if self.n == 0 {
+            return None;
+        }
+        let below: u64 = self
+            .levels
+            .iter()
+            .enumerate()
+            .map(|(h, l)| l.iter().filter(|&&v| v < x).count() as u64 * (1u64 << h))
+            .sum();
+        Some(below as f64 / self.n as f64)
+    }
+
     /// The smallest retained value whose inclusive rank is at least `q`; exact min and max at
     /// q = 0 and q = 1.
     pub fn quantile(&self, q: f64) -> Option<f64> {

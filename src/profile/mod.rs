@@ -93,7 +93,7 @@ impl Serialize for Fingerprints {
 impl<'de> Deserialize<'de> for Fingerprints {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let bytes: &[u8] = serde::Deserialize::deserialize(d)?;
-        if bytes.len() % 20 != 0 {
+        if !bytes.len().is_multiple_of(20) {
             return Err(serde::de::Error::custom(
                 "fingerprint block has a partial row",
             ));
@@ -751,7 +751,7 @@ fn fingerprint_batch(
     }
     let label_hashes: Vec<u32> = names
         .iter()
-        .map(|s| xxh3_64_with_seed(s.as_bytes(), 0x6c61_6265_6c) as u32)
+        .map(|s| xxh3_64_with_seed(s.as_bytes(), 0x006c_6162_656c) as u32)
         .collect();
     out.reserve(n);
     for i in 0..n {

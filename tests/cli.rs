@@ -1,0 +1,635 @@
+//! Integration tests: the real binary on shipped data (exit codes, messages, the report contract,
+//! determinism) and the library on profiles (merge property, reference statistics).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use poisonscan::detect::{Context, Detector, Finding, Severity};
+use poisonscan::ingest::{Dataset, IngestOptions};
+use poisonscan::profile::{self, Profile, ProfileSettings};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn bin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_poisonscan"))
+        .args(args)
+        .current_dir(root())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .expect("run poisonscan")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Exit code 2, no panic, and a message that contains every fragment.
+fn assert_fails(args: &[&str], fragments: &[&str]) {
+    let o = bin(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "args {args:?}: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert!(o.stdout.is_empty(), "nothing on stdout when the run fails");
+    for f in fragments {
+        assert!(err.contains(f), "expected `{f}` in: {err}");
+    }
+}
+
+#[test]
+fn bad_inputs_name_the_file_and_exit_2() {
+    assert_fails(&["scan", "no/such/dir"], &["`no/such/dir` does not exist"]);
+    let empty = tempfile::tempdir().unwrap();
+    let e = empty.path().to_str().unwrap();
+    assert_fails(&["scan", e], &["no Parquet or CSV files found", e]);
+    assert_fails(
+        &["scan", "datasets/bad/not_parquet.parquet"],
+        &[
+            "`datasets/bad/not_parquet.parquet` is not a readable Parquet file",
+            "Corrupt footer",
+        ],
+    );
+    assert_fails(
+        &["scan", "datasets/bad/truncated.parquet"],
+        &["`datasets/bad/truncated.parquet` is not a readable Parquet file"],
+    );
+    assert_fails(
+        &["scan", "datasets/bad/ragged.csv"],
+        &[
+            "`datasets/bad/ragged.csv`",
+            "line 3",
+            "hint: a row has more or fewer fields",
+        ],
+    );
+    // Past the inference sample the row is found by the parser, still at file line 3.
+    assert_fails(
+        &["scan", "datasets/bad/ragged.csv", "--infer-rows", "1"],
+        &["`datasets/bad/ragged.csv`", "line 3"],
+    );
+    assert_fails(
+        &["scan", "datasets/bad/latin1.csv"],
+        &["`datasets/bad/latin1.csv`", "invalid UTF-8 on line 2"],
+    );
+    assert_fails(
+        &["scan", "datasets/bad/conflict"],
+        &[
+            "column `x` has type int in `datasets/bad/conflict/a.csv` but string in `datasets/bad/conflict/b.csv`",
+        ],
+    );
+    assert_fails(
+        &["scan", "datasets/demo/baseline", "--label", "nolabel"],
+        &[
+            "column `nolabel` given to --label does not exist",
+            "`credit_score`",
+        ],
+    );
+    assert_fails(
+        &["scan", "datasets/demo/baseline", "--exclude", "nope"],
+        &["`nope` given to --exclude"],
+    );
+}
+
+fn make_profile(dir: &Path) -> PathBuf {
+    let out = dir.join("base.psprof");
+    let o = bin(&[
+        "profile",
+        "datasets/demo/baseline",
+        "--label",
+        "label",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    out
+}
+
+#[test]
+fn corrupt_and_foreign_profiles_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = make_profile(dir.path());
+    let bytes = std::fs::read(&good).unwrap();
+
+    let corrupt = dir.path().join("corrupt.psprof");
+    let mut b = bytes.clone();
+    let mid = b.len() / 2;
+    b[mid] ^= 0xff;
+    std::fs::write(&corrupt, &b).unwrap();
+    let c = corrupt.to_str().unwrap();
+    assert_fails(
+        &[
+            "scan",
+            "datasets/demo/current",
+            "--label",
+            "label",
+            "--baseline",
+            c,
+        ],
+        &[c, "checksum does not match"],
+    );
+
+    let truncated = dir.path().join("truncated.psprof");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 10]).unwrap();
+    let t = truncated.to_str().unwrap();
+    assert_fails(
+        &["merge", t, good.to_str().unwrap(), "-o", "/dev/null"],
+        &[t, "truncated"],
+    );
+
+    let future = dir.path().join("future.psprof");
+    let mut b = bytes.clone();
+    b[20..24].copy_from_slice(&99u32.to_le_bytes());
+    std::fs::write(&future, &b).unwrap();
+    let f = future.to_str().unwrap();
+    assert_fails(
+        &[
+            "scan",
+            "datasets/demo/current",
+            "--label",
+            "label",
+            "--baseline",
+            f,
+        ],
+        &[f, "schema_version 99", "reads schema_version 1"],
+    );
+}
+
+fn json_scan(extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "scan",
+        "datasets/demo/current",
+        "--baseline",
+        "datasets/demo/baseline",
+        "--label",
+        "label",
+        "--id",
+        "customer_id",
+        "--format",
+        "json",
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    let o = bin(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("valid JSON")
+}
+
+#[test]
+fn demo_report_follows_the_contract_and_row_counts_reconcile() {
+    let r = json_scan(&[]);
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["tool"]["name"], "poisonscan");
+    for k in [
+        "run", "dataset", "baseline", "verdict", "fail_on", "counts", "findings",
+    ] {
+        assert!(r.get(k).is_some(), "missing `{k}`");
+    }
+    for k in ["started_at", "duration_ms", "threads", "seed"] {
+        assert!(r["run"].get(k).is_some(), "missing run.{k}");
+    }
+    assert_eq!(r["verdict"], "pass");
+    assert_eq!(r["fail_on"], "high");
+    // Rows reconcile with the Parquet footers: 3 × 20,000 + 21,500 + 20,000 (see datasets/README.md).
+    assert_eq!(r["dataset"]["rows"], 81_500);
+    let rows: Vec<u64> = r["dataset"]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["rows"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, vec![20_000, 20_000, 21_500, 20_000]);
+    assert_eq!(r["baseline"]["rows"], 60_000);
+    assert_eq!(r["dataset"]["columns"], 11);
+    assert_eq!(r["dataset"]["label"], "label");
+    // The replayed part is byte-identical to baseline part-1: same BLAKE3 as b3sum would print.
+    let replay = &r["dataset"]["sources"][3];
+    let expected =
+        blake3::hash(&std::fs::read(root().join("datasets/demo/baseline/part-1.parquet")).unwrap());
+    assert_eq!(replay["blake3"], expected.to_hex().as_str());
+    // The 1,500 injected duplicates, and nothing else, repeat a row.
+    assert_eq!(r["profile"]["duplicates"]["duplicate_rows"], 1_500);
+    let roles: Vec<(String, String)> = r["profile"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["role"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(roles.contains(&("customer_id".into(), "id".into())));
+    assert!(roles.contains(&("region".into(), "categorical".into())));
+    assert!(roles.contains(&("income".into(), "numeric".into())));
+    assert!(roles.contains(&("label".into(), "label".into())));
+}
+
+#[test]
+fn same_report_at_any_thread_count() {
+    let strip = |mut v: serde_json::Value| {
+        v.as_object_mut().unwrap().remove("run");
+        serde_json::to_string(&v).unwrap()
+    };
+    let one = strip(json_scan(&["--threads", "1"]));
+    let two = strip(json_scan(&["--threads", "2"]));
+    assert_eq!(one, two);
+    let other_seed = strip(json_scan(&["--threads", "2", "--seed", "7"]));
+    assert!(!other_seed.is_empty());
+}
+
+#[test]
+fn text_summary_and_out_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bin(&[
+        "scan",
+        "datasets/demo/current",
+        "--baseline",
+        "datasets/demo/baseline",
+        "--label",
+        "label",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("81,500 rows × 11 columns from 4 files"),
+        "{text}"
+    );
+    assert!(
+        text.contains("baseline: 60,000 rows from 3 files"),
+        "{text}"
+    );
+    assert!(text.contains("verdict: PASS (fail-on high)"), "{text}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["dataset"]["rows"], 81_500);
+}
+
+/// A detector for tests only: one finding of a fixed severity.
+struct Fixed(Severity);
+
+impl Detector for Fixed {
+    fn code(&self) -> &'static str {
+        "TST001"
+    }
+    fn check(&self) -> &'static str {
+        "test-finding"
+    }
+    fn doc(&self) -> &'static str {
+        "Emits one finding of a fixed severity (tests only)."
+    }
+    fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        let mut f = Finding::new(
+            "TST001",
+            "test-finding",
+            self.0,
+            0.5,
+            "a test finding".into(),
+        );
+        f.rows = ctx.current.rows;
+        vec![f]
+    }
+}
+
+static HIGH: Fixed = Fixed(Severity::High);
+static MEDIUM: Fixed = Fixed(Severity::Medium);
+
+fn gate(detector: &'static Fixed, fail_on: &str) -> (i32, serde_json::Value) {
+    use clap::Parser;
+    let cli = poisonscan::cli::Cli::try_parse_from([
+        "poisonscan",
+        "scan",
+        "datasets/bad/conflict/a.csv",
+        "--format",
+        "json",
+        "--fail-on",
+        fail_on,
+        "-q",
+    ])
+    .unwrap();
+    let cwd = root();
+    std::env::set_current_dir(&cwd).unwrap();
+    let mut out = Vec::new();
+    let code = poisonscan::app::run(&cli, &[detector], &mut out).unwrap();
+    (code, serde_json::from_slice(&out).unwrap())
+}
+
+#[test]
+fn gate_maps_findings_to_exit_codes() {
+    let (code, r) = gate(&HIGH, "high");
+    assert_eq!(code, 1);
+    assert_eq!(r["verdict"], "fail");
+    assert_eq!(r["counts"]["high"], 1);
+    assert_eq!(r["findings"][0]["code"], "TST001");
+    assert_eq!(r["findings"][0]["rows"], 2);
+    assert_eq!(gate(&HIGH, "never").0, 0);
+    assert_eq!(gate(&MEDIUM, "high").0, 0);
+    let (code, r) = gate(&MEDIUM, "medium");
+    assert_eq!(code, 1);
+    assert_eq!(r["counts"]["medium"], 1);
+    assert_eq!(gate(&MEDIUM, "low").0, 1);
+}
+
+#[test]
+fn explain_unknown_code_is_a_usage_error() {
+    assert_fails(&["explain", "XYZ999"], &["unknown check code `XYZ999`"]);
+}
+
+#[test]
+fn help_lists_every_command() {
+    let o = bin(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let h = String::from_utf8(o.stdout).unwrap();
+    for c in [
+        "scan",
+        "profile",
+        "merge",
+        "explain",
+        "Exit codes: 0 the gate passed, 1 the gate failed, 2",
+    ] {
+        assert!(h.contains(c), "--help lacks `{c}`");
+    }
+    let o = bin(&["scan", "--help"]);
+    let h = String::from_utf8(o.stdout).unwrap();
+    for c in [
+        "--baseline",
+        "--label",
+        "--fail-on",
+        "--threads",
+        "--seed",
+        "--delimiter",
+        "--null-values",
+    ] {
+        assert!(h.contains(c), "scan --help lacks `{c}`");
+    }
+}
+
+fn profile_of(paths: &[PathBuf], label: Option<&str>, opts: &IngestOptions) -> Profile {
+    let ds = Dataset::open(paths, opts).unwrap();
+    let settings = ProfileSettings {
+        label: label.map(str::to_string),
+        sample_size: 300,
+        ..ProfileSettings::default()
+    };
+    profile::profile_dataset(&ds, &settings, &|_| {}).unwrap()
+}
+
+#[test]
+fn adult_sample_matches_pandas() {
+    let reference: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root().join("tests/fixtures/adult_sample_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let p = profile_of(
+        &[root().join("datasets/real/adult_sample.csv")],
+        Some("label"),
+        &IngestOptions::default(),
+    );
+    assert_eq!(p.rows, reference["rows"].as_u64().unwrap());
+    for (name, r) in reference["columns"].as_object().unwrap() {
+        let c = p.column(name).unwrap_or_else(|| panic!("column {name}"));
+        assert_eq!(c.nulls, r["nulls"].as_u64().unwrap(), "{name} nulls");
+        let truth = r["distinct"].as_u64().unwrap();
+        if c.exact.is_some() {
+            assert_eq!(c.distinct(), truth, "{name} distinct (exact table)");
+        } else {
+            // Past the exact table: HLL lg k 12, 1.6% standard error; allow three.
+            let err = (c.distinct() as f64 - truth as f64).abs() / truth as f64;
+            assert!(
+                truth > 1000 && err <= 0.048,
+                "{name} distinct {} vs {truth}",
+                c.distinct()
+            );
+        }
+        if let Some(mean) = r.get("mean") {
+            let n = c.numeric.as_ref().unwrap();
+            assert_eq!(n.min, Some(r["min"].as_f64().unwrap()), "{name} min");
+            assert_eq!(n.max, Some(r["max"].as_f64().unwrap()), "{name} max");
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
+            assert!(
+                close(n.mean().unwrap(), mean.as_f64().unwrap()),
+                "{name} mean"
+            );
+            assert!(
+                close(n.std().unwrap(), r["std"].as_f64().unwrap()),
+                "{name} std"
+            );
+        }
+    }
+    let labels: Vec<(String, u64)> = p
+        .label_counts
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    assert_eq!(labels, vec![("0".into(), 1501), ("1".into(), 499)]);
+    let d = p.duplicates();
+    assert_eq!(
+        d.duplicate_rows,
+        reference["duplicate_rows"].as_u64().unwrap()
+    );
+    assert_eq!(
+        d.conflicting_groups,
+        reference["conflicting_groups"].as_u64().unwrap()
+    );
+}
+
+/// The exact parts of two profiles agree; sketches agree within their bounds.
+fn assert_same_profile(a: &Profile, b: &Profile) {
+    assert_eq!(a.rows, b.rows);
+    assert_eq!(a.label_counts, b.label_counts);
+    assert_eq!(a.fingerprints, b.fingerprints);
+    assert_eq!(a.sample, b.sample);
+    assert_eq!(a.manifest, b.manifest);
+    for (x, y) in a.columns.iter().zip(&b.columns) {
+        assert_eq!(x.name, y.name);
+        assert_eq!((x.rows, x.nulls), (y.rows, y.nulls), "{}", x.name);
+        assert_eq!(x.exact, y.exact, "{}", x.name);
+        assert_eq!(x.null_labels, y.null_labels, "{}", x.name);
+        assert_eq!(x.lengths, y.lengths, "{}", x.name);
+        let (dx, dy) = (x.distinct() as f64, y.distinct() as f64);
+        assert!(
+            (dx - dy).abs() <= 0.05 * dx.max(1.0),
+            "{} distinct {dx} vs {dy}",
+            x.name
+        );
+        if let (Some(n), Some(m)) = (&x.numeric, &y.numeric) {
+            assert_eq!(
+                (n.count, n.nan, n.pos_inf, n.neg_inf, n.zeros),
+                (m.count, m.nan, m.pos_inf, m.neg_inf, m.zeros)
+            );
+            assert_eq!((n.min, n.max), (m.min, m.max), "{}", x.name);
+            assert_eq!(
+                (n.int_sum, n.int_sumsq),
+                (m.int_sum, m.int_sumsq),
+                "{}",
+                x.name
+            );
+            if n.int_sum.is_some() {
+                assert_eq!(n.mean(), m.mean());
+                assert_eq!(n.variance(), m.variance());
+            } else if let (Some(u), Some(v)) = (n.mean(), m.mean()) {
+                assert!(
+                    (u - v).abs() <= 1e-9 * u.abs().max(1.0),
+                    "{} mean {u} vs {v}",
+                    x.name
+                );
+            }
+            // Each sketch is within its bound of the true ranks, so the q-quantile of one lies
+            // within the sum of the bounds in the other (a tied value spans [rank_lt, rank]).
+            for q in [0.1, 0.5, 0.9] {
+                let Some(qa) = n.quantiles.quantile(q) else {
+                    continue;
+                };
+                let tol = n.rank_error() + m.rank_error() + 1e-9;
+                let (lo, hi) = (
+                    m.quantiles.rank_lt(qa).unwrap(),
+                    m.quantiles.rank(qa).unwrap(),
+                );
+                assert!(
+                    lo - tol <= q && q <= hi + tol,
+                    "{} q{q}: [{lo}, {hi}] ± {tol}",
+                    x.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn merged_profiles_equal_the_profile_of_the_union() {
+    let parts: Vec<PathBuf> = (0..3)
+        .map(|i| root().join(format!("datasets/demo/baseline/part-{i}.parquet")))
+        .collect();
+    let whole = profile_of(&parts, Some("label"), &IngestOptions::default());
+    for split in 1..3 {
+        let mut a = profile_of(&parts[..split], Some("label"), &IngestOptions::default());
+        let b = profile_of(&parts[split..], Some("label"), &IngestOptions::default());
+        a.merge(&b).unwrap();
+        assert_same_profile(&whole, &a);
+    }
+    // Merging a profile with itself would count rows twice: refused.
+    let mut a = profile_of(&parts[..1], Some("label"), &IngestOptions::default());
+    let again = a.clone();
+    assert!(a.merge(&again).is_err());
+}
+
+#[test]
+fn csv_blocks_split_at_record_boundaries_read_like_one_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("quoted.csv");
+    // Quoted fields with delimiters, doubled quotes and newlines inside, so a naive split breaks.
+    let mut s = String::from("id,note,x,label\n");
+    for i in 0..3000 {
+        s.push_str(&format!(
+            "{i},\"a, \"\"b\"\"\nline {}\",{},{}\n",
+            i % 7,
+            i as f64 * 0.5,
+            i % 2
+        ));
+    }
+    std::fs::write(&path, s).unwrap();
+    let mut small = IngestOptions::default();
+    small.csv.block_bytes = 4096;
+    let ds = Dataset::open(std::slice::from_ref(&path), &small).unwrap();
+    assert!(
+        ds.shards.len() > 10,
+        "the file is split ({} shards)",
+        ds.shards.len()
+    );
+    let split = profile_of(std::slice::from_ref(&path), Some("label"), &small);
+    let whole = profile_of(&[path], Some("label"), &IngestOptions::default());
+    assert_eq!(split.rows, 3000);
+    assert_eq!(split.column("note").unwrap().distinct(), 7);
+    assert_same_profile(&whole, &split);
+}
+
+#[test]
+fn csv_dialects_gzip_globs_and_hive_partitions() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("day=1")).unwrap();
+    std::fs::create_dir_all(d.join("day=2")).unwrap();
+    std::fs::write(d.join("day=1/a.csv"), "x;y;label\n1;NA;0\n2;b;1\n").unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"x;y;label\n3.5;c;0\n?;d;1\n").unwrap();
+    std::fs::write(d.join("day=2/b.csv.gz"), gz.finish().unwrap()).unwrap();
+    let glob = format!("{}/day=*/*", d.display());
+    let p = profile_of(
+        &[PathBuf::from(glob)],
+        Some("label"),
+        &IngestOptions::default(),
+    );
+    assert_eq!(p.rows, 4);
+    assert_eq!(p.partition_columns, vec!["day".to_string()]);
+    let x = p.column("x").unwrap();
+    assert_eq!(
+        x.column_type,
+        poisonscan::ingest::ColumnType::Float,
+        "int widened to float"
+    );
+    assert_eq!(x.nulls, 1, "`?` in a numeric column is null");
+    assert_eq!(x.numeric.as_ref().unwrap().max, Some(3.5));
+    // `NA` in a text column is a value (it may be Namibia); only the file's numeric columns
+    // make it a null marker.
+    assert_eq!(p.column("y").unwrap().nulls, 0);
+    assert!(
+        p.column("y")
+            .unwrap()
+            .value_counts()
+            .unwrap()
+            .contains_key("NA")
+    );
+    assert_eq!(
+        p.column("day")
+            .unwrap()
+            .value_counts()
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![("1", 2), ("2", 2)]
+    );
+}
+
+#[test]
+fn parquet_and_csv_of_the_same_rows_agree() {
+    let csv = profile_of(
+        &[root().join("datasets/real/adult_sample.csv")],
+        Some("label"),
+        &IngestOptions::default(),
+    );
+    // Write the same rows to Parquet through arrow.
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("adult_sample.parquet");
+    {
+        let ds = Dataset::open(
+            &[root().join("datasets/real/adult_sample.csv")],
+            &IngestOptions::default(),
+        )
+        .unwrap();
+        let file = std::fs::File::create(&pq).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, ds.schema.clone(), None).unwrap();
+        for s in &ds.shards {
+            for b in ds.read_shard(s).unwrap() {
+                w.write(&b.unwrap().batch).unwrap();
+            }
+        }
+        w.close().unwrap();
+    }
+    let p = profile_of(&[pq], Some("label"), &IngestOptions::default());
+    assert_eq!(p.rows, csv.rows);
+    assert_eq!(p.fingerprints, csv.fingerprints);
+    for (a, b) in p.columns.iter().zip(&csv.columns) {
+        assert_eq!(
+            (a.nulls, a.distinct(), &a.exact),
+            (b.nulls, b.distinct(), &b.exact),
+            "{}",
+            a.name
+        );
+    }
+}
