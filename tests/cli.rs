@@ -443,7 +443,12 @@ fn assert_same_profile(a: &Profile, b: &Profile) {
     assert_eq!(a.rows, b.rows);
     assert_eq!(a.label_counts, b.label_counts);
     assert_eq!(a.fingerprints, b.fingerprints);
-    assert_eq!(a.sample, b.sample);
+    assert!(
+        a.sample == b.sample,
+        "samples differ ({} and {} rows)",
+        a.sample.len(),
+        b.sample.len()
+    );
     assert_eq!(a.manifest, b.manifest);
     for (x, y) in a.columns.iter().zip(&b.columns) {
         assert_eq!(x.name, y.name);
@@ -631,5 +636,81 @@ fn parquet_and_csv_of_the_same_rows_agree() {
             "{}",
             a.name
         );
+    }
+}
+
+mod merge_property {
+    use super::*;
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    type Row = (Option<i64>, f64, Option<String>, i64);
+
+    fn write(path: &Path, rows: &[Row], row_group: usize) {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, true),
+            Field::new("f", DataType::Float64, true),
+            Field::new("s", DataType::Utf8, true),
+            Field::new("label", DataType::Int64, true),
+        ]));
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(
+                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from(
+                rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            )),
+        ];
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(row_group.max(1)))
+            .build();
+        let mut w = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(path).unwrap(),
+            schema.clone(),
+            Some(props),
+        )
+        .unwrap();
+        w.write(&RecordBatch::try_new(schema, cols).unwrap())
+            .unwrap();
+        w.close().unwrap();
+    }
+
+    fn row() -> impl Strategy<Value = Row> {
+        (
+            proptest::option::weighted(0.9, -50i64..50),
+            prop_oneof![8 => -1e3f64..1e3, 1 => Just(f64::NAN), 1 => Just(f64::INFINITY)],
+            proptest::option::weighted(0.8, "[a-e]{1,2}"),
+            0i64..3,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// profile(A ∪ B) == merge(profile(A), profile(B)) for any split and row-group size.
+        #[test]
+        fn profile_of_union_is_merge_of_profiles(
+            rows in proptest::collection::vec(row(), 2..2500),
+            split in 0.0f64..1.0,
+            row_group in 1usize..700,
+        ) {
+            let k = ((rows.len() as f64 * split) as usize).clamp(1, rows.len() - 1);
+            let dir = tempfile::tempdir().unwrap();
+            let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+            write(&a, &rows[..k], row_group);
+            write(&b, &rows[k..], row_group);
+            let whole = profile_of(&[a.clone(), b.clone()], Some("label"), &IngestOptions::default());
+            let mut merged = profile_of(&[a], Some("label"), &IngestOptions::default());
+            merged.merge(&profile_of(&[b], Some("label"), &IngestOptions::default())).unwrap();
+            assert_same_profile(&whole, &merged);
+            prop_assert_eq!(whole.rows, rows.len() as u64);
+        }
     }
 }

@@ -8,12 +8,26 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondType};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum SampleValue {
     Null,
     Number(f64),
     Text(String),
     Bool(bool),
+}
+
+/// Values are equal when they are the same value: numbers compare by bit pattern, so a NaN
+/// equals itself (a sample that holds a NaN is still equal to its own copy).
+impl PartialEq for SampleValue {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (SampleValue::Number(a), SampleValue::Number(b)) => a.to_bits() == b.to_bits(),
+            (SampleValue::Text(a), SampleValue::Text(b)) => a == b,
+            (SampleValue::Bool(a), SampleValue::Bool(b)) => a == b,
+            (SampleValue::Null, SampleValue::Null) => true,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
