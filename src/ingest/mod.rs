@@ -206,7 +206,6 @@ impl Dataset {
                     Some(v) => Arc::new(StringArray::from(vec![v.as_str(); n])),
                     None => new_null_array(&DataType::Utf8, n),
                 };
-                let _ = pos;
                 columns.push(arr);
                 continue;
             }

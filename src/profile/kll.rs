@@ -185,32 +185,23 @@ impl Kll {
         v
     }
 
-    /// Fraction of the weight at or below `x` (inclusive rank).
-    pub fn rank(&self, x: f64) -> Option<f64> {
-        if self.n == 0 {
-            return None;
-        }
-        let below: u64 = self
-            .levels
+    /// Weight of the retained items that satisfy `keep`.
+    fn weight_where(&self, keep: impl Fn(f64) -> bool) -> u64 {
+        self.levels
             .iter()
             .enumerate()
-            .map(|(h, l)| l.iter().filter(|&&v| v <= x).count() as u64 * (1u64 << h))
-            .sum();
-        Some(below as f64 / self.n as f64)
+            .map(|(h, l)| l.iter().filter(|&&v| keep(v)).count() as u64 * (1u64 << h))
+            .sum()
+    }
+
+    /// Fraction of the weight at or below `x` (inclusive rank).
+    pub fn rank(&self, x: f64) -> Option<f64> {
+        (self.n > 0).then(|| self.weight_where(|v| v <= x) as f64 / self.n as f64)
     }
 
     /// Fraction of the weight strictly below `x` (exclusive rank).
     pub fn rank_lt(&self, x: f64) -> Option<f64> {
-        if self.n == 0 {
-            return None;
-        }
-        let below: u64 = self
-            .levels
-            .iter()
-            .enumerate()
-            .map(|(h, l)| l.iter().filter(|&&v| v < x).count() as u64 * (1u64 << h))
-            .sum();
-        Some(below as f64 / self.n as f64)
+        (self.n > 0).then(|| self.weight_where(|v| v < x) as f64 / self.n as f64)
     }
 
     /// The smallest retained value whose inclusive rank is at least `q`; exact min and max at
