@@ -192,11 +192,7 @@ impl Dataset {
         let n = batch.num_rows();
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
         for field in self.schema.fields() {
-            if let Some(pos) = self
-                .partition_columns
-                .iter()
-                .position(|p| p == field.name())
-            {
+            if self.partition_columns.contains(field.name()) {
                 let value = source
                     .partitions
                     .iter()
