@@ -68,6 +68,7 @@ impl DataSettings {
                 columns: a.columns.clone(),
                 exclude: a.exclude.clone(),
                 required,
+                shard_rows: 0,
             },
             profile: ProfileSettings {
                 seed: a.seed,

@@ -152,7 +152,7 @@ fn corrupt_and_foreign_profiles_are_rejected() {
             "--baseline",
             f,
         ],
-        &[f, "schema_version 99", "reads schema_version 1"],
+        &[f, "schema_version 99", "reads schema_version 2"],
     );
 }
 
@@ -636,6 +636,77 @@ fn parquet_and_csv_of_the_same_rows_agree() {
             "{}",
             a.name
         );
+    }
+}
+
+/// Splitting row groups into parts (shards that start inside a row group) changes nothing
+/// exact: counts, moments, extremes, exact tables, fingerprints, the sample and the manifest.
+#[test]
+fn split_row_groups_give_the_same_exact_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("adult_sample.parquet");
+    {
+        let ds = Dataset::open(
+            &[root().join("datasets/real/adult_sample.csv")],
+            &IngestOptions::default(),
+        )
+        .unwrap();
+        let file = std::fs::File::create(&pq).unwrap();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(700))
+            .set_data_page_row_count_limit(64)
+            .set_write_batch_size(64)
+            .build();
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(file, ds.schema.clone(), Some(props)).unwrap();
+        for s in &ds.shards {
+            for b in ds.read_shard(s).unwrap() {
+                w.write(&b.unwrap().batch).unwrap();
+            }
+        }
+        w.close().unwrap();
+    }
+    let whole = profile_of(
+        std::slice::from_ref(&pq),
+        Some("label"),
+        &IngestOptions::default(),
+    );
+    let split_opts = IngestOptions {
+        shard_rows: 97,
+        ..IngestOptions::default()
+    };
+    let ds = Dataset::open(std::slice::from_ref(&pq), &split_opts).unwrap();
+    assert!(ds.shards.len() >= 21, "{} shards", ds.shards.len());
+    let split = profile_of(&[pq], Some("label"), &split_opts);
+    assert_eq!(split.rows, 2000);
+    assert_eq!(split.rows, whole.rows);
+    assert_eq!(split.fingerprints, whole.fingerprints);
+    assert_eq!(split.sample, whole.sample);
+    // The label pre-pass bounds must never cut the sample short: each class holds
+    // min(capacity, rows of the class).
+    for (label, rows) in &split.sample.strata {
+        let n = whole.label_counts[label] as usize;
+        assert_eq!(rows.len(), n.min(split.sample.capacity), "class {label}");
+    }
+    assert_eq!(split.manifest, whole.manifest);
+    assert_eq!(split.label_counts, whole.label_counts);
+    for (a, b) in split.columns.iter().zip(&whole.columns) {
+        assert_eq!(
+            (a.rows, a.nulls, &a.exact, &a.null_labels),
+            (b.rows, b.nulls, &b.exact, &b.null_labels),
+            "{}",
+            a.name
+        );
+        if let (Some(x), Some(y)) = (&a.numeric, &b.numeric) {
+            assert_eq!(
+                (x.count, x.min, x.max, x.int_sum, x.int_sumsq, x.zeros),
+                (y.count, y.min, y.max, y.int_sum, y.int_sumsq, y.zeros),
+                "{}",
+                a.name
+            );
+            let (mx, my) = (x.mean().unwrap(), y.mean().unwrap());
+            assert!((mx - my).abs() <= 1e-12 * my.abs().max(1.0), "{}", a.name);
+        }
     }
 }
 

@@ -19,6 +19,8 @@ use crate::error::{Error, Result};
 /// Rows per record batch. Big enough to amortise per-batch work, small enough that
 /// threads × batch stays a few tens of MB.
 pub const BATCH_ROWS: usize = 65_536;
+/// Parquet row groups above this many rows are read as several shards.
+pub const SHARD_ROWS: u64 = 1 << 19;
 
 /// The file format of one source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +76,8 @@ pub struct IngestOptions {
     pub exclude: Vec<String>,
     /// Columns that must be kept whatever `columns` says (label, id).
     pub required: Vec<String>,
+    /// Split Parquet row groups into shards of at most this many rows (0: `SHARD_ROWS`).
+    pub shard_rows: u64,
 }
 
 /// A unit of parallel work: one Parquet row group or one CSV block.
@@ -89,15 +93,25 @@ pub struct Shard {
 
 #[derive(Debug, Clone)]
 pub enum ShardKind {
-    RowGroup { index: usize },
-    CsvBlock { index: usize, start: u64, end: u64 },
+    /// Rows `[skip, skip + take)` of row group `index` (large row groups are split so that
+    /// even a single-row-group file is profiled on every core).
+    RowGroup {
+        index: usize,
+        skip: u64,
+        take: u64,
+    },
+    CsvBlock {
+        index: usize,
+        start: u64,
+        end: u64,
+    },
 }
 
 impl Shard {
     /// The row group index reported in provenance (CSV blocks report 0).
     pub fn row_group(&self) -> u32 {
         match self.kind {
-            ShardKind::RowGroup { index } => index as u32,
+            ShardKind::RowGroup { index, .. } => index as u32,
             ShardKind::CsvBlock { .. } => 0,
         }
     }
@@ -150,7 +164,12 @@ impl Dataset {
                 c.read_schema = Arc::new(csv::read_schema(&s.file_schema, &selected));
             }
         }
-        let shards = plan_shards(&sources)?;
+        let shard_rows = if opts.shard_rows == 0 {
+            SHARD_ROWS
+        } else {
+            opts.shard_rows
+        };
+        let shards = plan_shards(&sources, shard_rows)?;
         Ok(Dataset {
             sources,
             schema: Arc::new(selected),
@@ -185,6 +204,36 @@ impl Dataset {
                 first_row,
             })
         })))
+    }
+
+    /// Read one column of a Parquet shard in the unified type (`None` for CSV shards and
+    /// partition columns). Used for cheap pre-passes that need one column only.
+    pub fn read_parquet_column<'a>(
+        &'a self,
+        shard: &'a Shard,
+        name: &str,
+    ) -> Result<Option<Box<dyn Iterator<Item = Result<ArrayRef>> + Send + 'a>>> {
+        let source = &self.sources[shard.source];
+        if source.format != Format::Parquet || self.partition_columns.iter().any(|p| p == name) {
+            return Ok(None);
+        }
+        let Ok(field) = self.schema.field_with_name(name) else {
+            return Ok(None);
+        };
+        let field = field.clone();
+        let one = Schema::new(vec![field.clone()]);
+        let raw = parquet::read_row_group(source, shard, &one)?;
+        Ok(Some(Box::new(raw.map(move |b| {
+            let b = b?;
+            let col = b.column_by_name(field.name()).ok_or_else(|| {
+                Error::Internal(format!(
+                    "column `{}` missing from a batch of `{}`",
+                    field.name(),
+                    source.display()
+                ))
+            })?;
+            schema::cast_to(col, field.data_type(), field.name(), source)
+        }))))
     }
 
     /// Cast a batch read from `source` to the unified schema and append partition columns.
@@ -308,18 +357,29 @@ fn open_source(
     }
 }
 
-fn plan_shards(sources: &[Source]) -> Result<Vec<Shard>> {
+fn plan_shards(sources: &[Source], shard_rows: u64) -> Result<Vec<Shard>> {
     let mut shards = Vec::new();
     for (i, s) in sources.iter().enumerate() {
         if let Some(pf) = &s.parquet {
             let mut first = 0u64;
-            for (rg, rows) in pf.row_group_rows.iter().enumerate() {
-                shards.push(Shard {
-                    source: i,
-                    kind: ShardKind::RowGroup { index: rg },
-                    first_row: first,
-                    expected_rows: Some(*rows),
-                });
+            for (rg, &rows) in pf.row_group_rows.iter().enumerate() {
+                // Split into equal parts of at most `shard_rows` rows; the plan depends on the
+                // file only, never on the thread count.
+                let parts = rows.div_ceil(shard_rows).max(1);
+                for part in 0..parts {
+                    let skip = rows * part / parts;
+                    let take = rows * (part + 1) / parts - skip;
+                    shards.push(Shard {
+                        source: i,
+                        kind: ShardKind::RowGroup {
+                            index: rg,
+                            skip,
+                            take,
+                        },
+                        first_row: first + skip,
+                        expected_rows: Some(take),
+                    });
+                }
                 first += rows;
             }
         } else if let Some(cf) = &s.csv {

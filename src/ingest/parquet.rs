@@ -9,8 +9,10 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
 };
+use parquet::file::metadata::PageIndexPolicy;
 
 use super::{BATCH_ROWS, Shard, ShardKind, Source};
 use crate::error::{Error, Result};
@@ -26,11 +28,14 @@ pub(crate) struct ParquetFile {
 
 pub(crate) fn open(path: &Path) -> Result<ParquetFile> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| {
-        Error::BadParquet {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        }
+    // The page index lets a shard that starts inside a row group skip whole pages.
+    let meta = ArrowReaderMetadata::load(
+        &file,
+        ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional),
+    )
+    .map_err(|e| Error::BadParquet {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
     })?;
     let md = meta.metadata();
     let mut row_group_rows = Vec::new();
@@ -85,7 +90,7 @@ pub(crate) fn read_row_group(
         .parquet
         .as_ref()
         .ok_or_else(|| Error::Internal("parquet shard without parquet metadata".into()))?;
-    let ShardKind::RowGroup { index } = shard.kind else {
+    let ShardKind::RowGroup { index, skip, take } = shard.kind else {
         return Err(Error::Internal("parquet source with a CSV shard".into()));
     };
     let path = source.path.clone();
@@ -104,9 +109,18 @@ pub(crate) fn read_row_group(
         .map(|(i, _)| i)
         .collect();
     let mask = ProjectionMask::roots(pf.meta.parquet_schema(), wanted);
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, pf.meta.clone())
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, pf.meta.clone())
         .with_row_groups(vec![index])
-        .with_projection(mask)
+        .with_projection(mask);
+    if skip > 0 || take < pf.row_group_rows[index] {
+        let mut sel = Vec::new();
+        if skip > 0 {
+            sel.push(RowSelector::skip(skip as usize));
+        }
+        sel.push(RowSelector::select(take as usize));
+        builder = builder.with_row_selection(RowSelection::from(sel));
+    }
+    let reader = builder
         .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(|e| bad(e.to_string()))?;
@@ -114,7 +128,8 @@ pub(crate) fn read_row_group(
         reader,
         path: source.path.clone(),
         index,
-        expected: pf.row_group_rows[index],
+        expected: take,
+        skip,
         seen: 0,
         done: false,
     }))
@@ -127,6 +142,7 @@ struct RowGroupIter {
     path: std::path::PathBuf,
     index: usize,
     expected: u64,
+    skip: u64,
     seen: u64,
     done: bool,
 }
@@ -156,8 +172,8 @@ impl Iterator for RowGroupIter {
                     Err(Error::BadParquet {
                         path: self.path.clone(),
                         reason: format!(
-                            "row group {} has {} rows in its metadata but {} could be read",
-                            self.index, self.expected, self.seen
+                            "row group {} has {} rows from row {} on in its metadata but {} could be read",
+                            self.index, self.expected, self.skip, self.seen
                         ),
                     })
                 })

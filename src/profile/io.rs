@@ -22,28 +22,69 @@ pub fn is_profile(path: &Path) -> bool {
 }
 
 /// Write a profile atomically: to a temporary file beside it, then renamed into place, so a
-/// failed run never leaves a half-written profile.
+/// failed run never leaves a half-written profile. The body is streamed (postcard into zstd into
+/// the file, hashed on the way), so writing needs no second copy of the profile in memory; the
+/// header's length and hash are filled in at the end.
 pub fn save(profile: &Profile, path: &Path) -> Result<()> {
-    let raw = postcard::to_stdvec(profile)
-        .map_err(|e| Error::Internal(format!("encoding the profile: {e}")))?;
-    let body = zstd::encode_all(&raw[..], 3).map_err(|e| Error::io(path, e))?;
-    let mut out = Vec::with_capacity(HEADER + body.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&PROFILE_SCHEMA_VERSION.to_le_bytes());
-    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    out.extend_from_slice(blake3::hash(&body).as_bytes());
-    out.extend_from_slice(&body);
+    use std::io::{Seek, SeekFrom};
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile_in(dir, path)?;
-    tmp.1.write_all(&out).map_err(|e| Error::io(path, e))?;
-    tmp.1.sync_all().map_err(|e| Error::io(path, e))?;
-    std::fs::rename(&tmp.0, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp.0);
+    let (tmp_path, file) = tempfile_in(dir, path)?;
+    let result = (|| -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        out.write_all(&[0u8; HEADER])?;
+        let mut body = HashingWriter {
+            inner: out,
+            hasher: blake3::Hasher::new(),
+            len: 0,
+        };
+        // Level 1: the bulk of a large profile is fingerprints, which do not compress.
+        let mut z = zstd::Encoder::new(&mut body, 1)?;
+        postcard::to_io(profile, &mut z).map_err(|e| std::io::Error::other(e.to_string()))?;
+        z.finish()?;
+        let HashingWriter {
+            inner, hasher, len, ..
+        } = body;
+        let mut file = inner.into_inner().map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(0))?;
+        let mut header = Vec::with_capacity(HEADER);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&PROFILE_SCHEMA_VERSION.to_le_bytes());
+        header.extend_from_slice(&len.to_le_bytes());
+        header.extend_from_slice(hasher.finalize().as_bytes());
+        file.write_all(&header)?;
+        file.sync_all()
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp_path);
+        return Err(Error::io(path, e));
+    }
+    std::fs::rename(&tmp_path, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp_path);
         Error::io(path, e)
     })
+}
+
+/// Counts and hashes the bytes on their way to the file.
+struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: blake3::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn tempfile_in(dir: &Path, target: &Path) -> Result<(std::path::PathBuf, std::fs::File)> {

@@ -38,9 +38,20 @@ fn splitmix(state: &mut u64) -> u64 {
 }
 
 /// Capacity of level `height` in a sketch with `num_levels` levels: k·(2/3)^depth, at least 8.
+#[inline]
 fn level_capacity(k: u16, num_levels: usize, height: usize) -> usize {
-    let depth = (num_levels - height - 1) as i32;
-    let cap = (f64::from(k) * (2.0f64 / 3.0).powi(depth)).round() as usize;
+    let depth = num_levels - height - 1;
+    if k == DEFAULT_K && depth < 64 {
+        // The hot path: a table computed once with the same formula.
+        static TABLE: std::sync::OnceLock<[usize; 64]> = std::sync::OnceLock::new();
+        return TABLE.get_or_init(|| std::array::from_fn(|d| capacity_formula(DEFAULT_K, d)))
+            [depth];
+    }
+    capacity_formula(k, depth)
+}
+
+fn capacity_formula(k: u16, depth: usize) -> usize {
+    let cap = (f64::from(k) * (2.0f64 / 3.0).powi(depth as i32)).round() as usize;
     cap.max(MIN_WIDTH)
 }
 
@@ -131,7 +142,8 @@ impl Kll {
             if h + 1 == nl {
                 self.levels.push(Vec::new());
             }
-            let mut items = std::mem::take(&mut self.levels[h]);
+            let (low, high) = self.levels.split_at_mut(h + 1);
+            let items = &mut low[h];
             items.sort_unstable_by(f64::total_cmp);
             // An odd item stays behind so that the weight promoted is exactly preserved.
             let keep = if items.len() % 2 == 1 {
@@ -140,10 +152,10 @@ impl Kll {
                 None
             };
             let offset = (splitmix(&mut self.rng) & 1) as usize;
-            let promoted: Vec<f64> = items.iter().skip(offset).step_by(2).copied().collect();
-            self.levels[h + 1].extend(promoted);
+            high[0].extend(items.iter().skip(offset).step_by(2).copied());
+            items.clear();
             if let Some(x) = keep {
-                self.levels[h].push(x);
+                items.push(x);
             }
         }
     }

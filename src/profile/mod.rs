@@ -5,6 +5,7 @@
 //! quantiles and distinct counts within their sketches' stated bounds.
 
 pub mod column;
+pub mod hll;
 mod io;
 pub mod kll;
 mod sample;
@@ -20,12 +21,12 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed, xxh3_128};
 
 pub use self::column::{ColumnProfile, FrequentValue, LengthStats, NumericStats};
 pub use self::io::{is_profile, load, save};
-pub use self::sample::{Sample, SampleRow, SampleValue};
+pub use self::sample::{Sample, SampleRow, SampleValue, SharedBounds};
 use crate::error::{Error, Result};
-use crate::ingest::{ColumnType, Dataset, Shard, ShardKind};
+use crate::ingest::{ColumnType, Dataset, Shard};
 
 /// Version of the profile file format; bump on any incompatible change.
-pub const PROFILE_SCHEMA_VERSION: u32 = 1;
+pub const PROFILE_SCHEMA_VERSION: u32 = 2;
 /// Label key used for rows whose label is null.
 pub const NULL_LABEL: &str = "<null>";
 /// A label column with more classes than this is not a classification label.
@@ -72,42 +73,85 @@ pub struct RowGroupEntry {
     pub blake3: String,
 }
 
-/// Row fingerprints: xxh3-128 of each row's canonical encoding over the feature columns (label,
-/// id and partition columns left out), with a 32-bit hash of the row's label. Kept sorted.
+/// Row fingerprints, one `u128` a row: the top 96 bits of the xxh3-128 of the row's canonical
+/// encoding over the feature columns (label, id and partition columns left out), then a 32-bit
+/// hash of the row's label. Sorting them groups identical feature vectors, and within those,
+/// identical labels. 96 bits keep the chance of any false match below 10⁻¹⁴ at 10⁸ rows.
+/// Kept sorted.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fingerprints {
-    pub rows: Vec<(u128, u32)>,
+    pub rows: Vec<u128>,
 }
 
-impl Serialize for Fingerprints {
+/// Rows per serialized block: the fingerprints are written in blocks of bytes so that saving
+/// a large profile needs one small buffer, not a copy of the whole column.
+const FP_BLOCK: usize = 1 << 16;
+
+struct FpBlock<'a>(&'a [u128]);
+
+impl Serialize for FpBlock<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut bytes = Vec::with_capacity(self.rows.len() * 20);
-        for (f, l) in &self.rows {
+        let mut bytes = Vec::with_capacity(self.0.len() * 16);
+        for f in self.0 {
             bytes.extend_from_slice(&f.to_le_bytes());
-            bytes.extend_from_slice(&l.to_le_bytes());
         }
         s.serialize_bytes(&bytes)
     }
 }
 
+impl Serialize for Fingerprints {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.rows.len().div_ceil(FP_BLOCK)))?;
+        for block in self.rows.chunks(FP_BLOCK) {
+            seq.serialize_element(&FpBlock(block))?;
+        }
+        seq.end()
+    }
+}
+
 impl<'de> Deserialize<'de> for Fingerprints {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let bytes: &[u8] = serde::Deserialize::deserialize(d)?;
-        if !bytes.len().is_multiple_of(20) {
-            return Err(serde::de::Error::custom(
-                "fingerprint block has a partial row",
-            ));
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Fingerprints;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("blocks of fingerprint bytes")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Fingerprints, A::Error> {
+                let mut rows = Vec::new();
+                while let Some(bytes) = seq.next_element::<&[u8]>()? {
+                    if !bytes.len().is_multiple_of(16) {
+                        return Err(serde::de::Error::custom(
+                            "fingerprint block has a partial row",
+                        ));
+                    }
+                    rows.extend(
+                        bytes
+                            .chunks_exact(16)
+                            .map(|c| u128::from_le_bytes(c.try_into().expect("16 bytes"))),
+                    );
+                }
+                Ok(Fingerprints { rows })
+            }
         }
-        let rows = bytes
-            .chunks_exact(20)
-            .map(|c| {
-                let f = u128::from_le_bytes(c[..16].try_into().expect("16 bytes"));
-                let l = u32::from_le_bytes(c[16..].try_into().expect("4 bytes"));
-                (f, l)
-            })
-            .collect();
-        Ok(Fingerprints { rows })
+        d.deserialize_seq(V)
     }
+}
+
+/// The feature part of a fingerprint.
+#[inline]
+fn features(f: u128) -> u128 {
+    f >> 32
+}
+
+/// The label part of a fingerprint.
+#[inline]
+fn label_part(f: u128) -> u32 {
+    f as u32
 }
 
 /// Duplicate statistics derived from the fingerprints.
@@ -129,21 +173,8 @@ impl Fingerprints {
     }
 
     fn merge(&mut self, other: &Fingerprints) {
-        let mut out = Vec::with_capacity(self.rows.len() + other.rows.len());
-        let (mut i, mut j) = (0, 0);
-        let (a, b) = (&self.rows, &other.rows);
-        while i < a.len() && j < b.len() {
-            if a[i] <= b[j] {
-                out.push(a[i]);
-                i += 1;
-            } else {
-                out.push(b[j]);
-                j += 1;
-            }
-        }
-        out.extend_from_slice(&a[i..]);
-        out.extend_from_slice(&b[j..]);
-        self.rows = out;
+        self.rows.extend_from_slice(&other.rows);
+        self.sort();
     }
 
     pub fn duplicates(&self) -> Duplicates {
@@ -152,7 +183,7 @@ impl Fingerprints {
         let mut i = 0;
         while i < rows.len() {
             let mut j = i + 1;
-            while j < rows.len() && rows[j].0 == rows[i].0 {
+            while j < rows.len() && features(rows[j]) == features(rows[i]) {
                 j += 1;
             }
             // rows[i..j] share features; count exact (feature+label) runs inside.
@@ -160,7 +191,7 @@ impl Fingerprints {
             let mut k = i;
             while k < j {
                 let mut m = k + 1;
-                while m < j && rows[m].1 == rows[k].1 {
+                while m < j && label_part(rows[m]) == label_part(rows[k]) {
                     m += 1;
                 }
                 let size = (m - k) as u64;
@@ -184,9 +215,10 @@ impl Fingerprints {
     }
 }
 
-/// Sort fingerprints in O(n): bucket by the top 12 bits (hashes are uniform), then sort the
-/// small buckets in parallel.
-fn sort_fingerprints(v: &mut Vec<(u128, u32)>) {
+/// Sort fingerprints in place in O(n): one American-flag pass on the top 12 bits (hashes are
+/// uniform, so the buckets are even), then the small buckets sorted in parallel. No second copy
+/// of the column is made.
+fn sort_fingerprints(v: &mut [u128]) {
     if v.len() < 1 << 16 {
         v.sort_unstable();
         return;
@@ -194,31 +226,39 @@ fn sort_fingerprints(v: &mut Vec<(u128, u32)>) {
     const BITS: u32 = 12;
     let bucket = |f: u128| (f >> (128 - BITS)) as usize;
     let mut counts = vec![0usize; 1 << BITS];
-    for (f, _) in v.iter() {
-        counts[bucket(*f)] += 1;
+    for &f in v.iter() {
+        counts[bucket(f)] += 1;
     }
-    let mut starts = Vec::with_capacity(counts.len());
+    let mut next = Vec::with_capacity(counts.len());
+    let mut ends = Vec::with_capacity(counts.len());
     let mut acc = 0;
     for c in &counts {
-        starts.push(acc);
+        next.push(acc);
         acc += c;
+        ends.push(acc);
     }
-    let mut out = vec![(0u128, 0u32); v.len()];
-    let mut next = starts.clone();
-    for &x in v.iter() {
-        let b = bucket(x.0);
-        out[next[b]] = x;
-        next[b] += 1;
+    for b in 0..counts.len() {
+        while next[b] < ends[b] {
+            let mut x = v[next[b]];
+            let mut t = bucket(x);
+            // Follow the cycle until an element of bucket b comes back.
+            while t != b {
+                std::mem::swap(&mut x, &mut v[next[t]]);
+                next[t] += 1;
+                t = bucket(x);
+            }
+            v[next[b]] = x;
+            next[b] += 1;
+        }
     }
-    let mut slices: Vec<&mut [(u128, u32)]> = Vec::with_capacity(counts.len());
-    let mut rest: &mut [(u128, u32)] = &mut out;
+    let mut slices: Vec<&mut [u128]> = Vec::with_capacity(counts.len());
+    let mut rest: &mut [u128] = v;
     for c in &counts {
         let (head, tail) = rest.split_at_mut(*c);
         slices.push(head);
         rest = tail;
     }
     slices.par_iter_mut().for_each(|s| s.sort_unstable());
-    *v = out;
 }
 
 /// The role poisonscan infers for a column; it decides which checks apply.
@@ -415,7 +455,6 @@ struct ShardResult {
     profile: Profile,
     source: usize,
     rows: u64,
-    row_group: Option<RowGroupEntry>,
 }
 
 enum Task<'a> {
@@ -425,7 +464,116 @@ enum Task<'a> {
 
 enum TaskResult {
     Shard(Box<ShardResult>),
-    FileHash(usize, String),
+    FileHash(usize, String, Vec<RowGroupEntry>),
+}
+
+struct Fold {
+    profile: Profile,
+    /// Per source: the file's hash and its row groups' hashes.
+    file_hashes: Vec<(String, Vec<RowGroupEntry>)>,
+    source_rows: Vec<u64>,
+}
+
+/// Run `tasks` on the current pool's thread count and fold their results strictly in task
+/// order, so the result does not depend on the thread count or on timing. Workers take tasks in
+/// order; a finished result waits in a reorder buffer until every earlier one is folded, and
+/// whichever worker finds the next result ready folds it while the others keep working. A
+/// worker does not start a new task while `2 × threads` results wait, which bounds memory.
+/// On failure the error of the earliest failing task is returned.
+fn run_ordered<T: Sync, R: Send>(
+    tasks: &[T],
+    work: impl Fn(&T) -> Result<R> + Sync,
+    fold: impl FnMut(R) + Send,
+) -> Result<()> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Condvar, Mutex};
+    struct Queue<R> {
+        ready: BTreeMap<usize, Result<R>>,
+        next_fold: usize,
+        error: Option<Error>,
+    }
+    fn lock<Q>(m: &Mutex<Q>) -> std::sync::MutexGuard<'_, Q> {
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    let threads = rayon::current_num_threads().max(1);
+    let window = 2 * threads;
+    let next_task = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let queue = Mutex::new(Queue {
+        ready: BTreeMap::new(),
+        next_fold: 0,
+        error: None,
+    });
+    let space = Condvar::new();
+    let folder = Mutex::new(fold);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    {
+                        let mut q = lock(&queue);
+                        while q.ready.len() >= window && !failed.load(Ordering::Relaxed) {
+                            q = space.wait(q).unwrap_or_else(|e| e.into_inner());
+                        }
+                    }
+                    if failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let i = next_task.fetch_add(1, Ordering::Relaxed);
+                    if i >= tasks.len() {
+                        break;
+                    }
+                    let r = work(&tasks[i]);
+                    lock(&queue).ready.insert(i, r);
+                    // Fold whatever is ready in order; if another worker is folding, it will
+                    // see our result when it looks again.
+                    while let Ok(mut f) = folder.try_lock() {
+                        loop {
+                            let item = {
+                                let mut q = lock(&queue);
+                                let n = q.next_fold;
+                                let item = q.ready.remove(&n);
+                                if item.is_some() {
+                                    q.next_fold += 1;
+                                    space.notify_all();
+                                }
+                                item
+                            };
+                            match item {
+                                Some(Ok(r)) => (*f)(r),
+                                Some(Err(e)) => {
+                                    let mut q = lock(&queue);
+                                    q.error.get_or_insert(e);
+                                    failed.store(true, Ordering::Relaxed);
+                                    space.notify_all();
+                                    break;
+                                }
+                                None => break,
+                            }
+                        }
+                        drop(f);
+                        // A result may have arrived after we looked and before we let go.
+                        let q = lock(&queue);
+                        if failed.load(Ordering::Relaxed) || !q.ready.contains_key(&q.next_fold) {
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let q = queue.into_inner().unwrap_or_else(|e| e.into_inner());
+    if let Some(e) = q.error {
+        return Err(e);
+    }
+    if q.next_fold != tasks.len() {
+        return Err(Error::Internal(format!(
+            "{} of {} profiling tasks were folded",
+            q.next_fold,
+            tasks.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Profile a dataset. `on_shard` is called after each shard (for progress).
@@ -454,39 +602,48 @@ pub fn profile_dataset(
             });
         }
     }
-    let mut tasks: Vec<Task<'_>> = ds.shards.iter().map(Task::Shard).collect();
-    tasks.extend((0..ds.sources.len()).map(Task::FileHash));
-    let mut profile = Profile::empty(&schema, settings, &ds.partition_columns);
-    let mut file_hashes = vec![String::new(); ds.sources.len()];
-    let mut source_rows = vec![0u64; ds.sources.len()];
-    let mut row_groups: Vec<Vec<RowGroupEntry>> = vec![Vec::new(); ds.sources.len()];
-    // Bounded memory: profile a window of tasks in parallel, then fold it in plan order.
-    let window = (rayon::current_num_threads() * 2).max(2);
-    for chunk in tasks.chunks(window) {
-        let results: Vec<Result<TaskResult>> = chunk
-            .par_iter()
-            .map(|t| match t {
-                Task::Shard(s) => {
-                    let r = profile_shard(ds, s, &schema, settings)?;
-                    on_shard(r.rows);
-                    Ok(TaskResult::Shard(Box::new(r)))
-                }
-                Task::FileHash(i) => Ok(TaskResult::FileHash(*i, hash_file(&ds.sources[*i].path)?)),
-            })
-            .collect();
-        for r in results {
-            match r? {
-                TaskResult::Shard(r) => {
-                    source_rows[r.source] += r.rows;
-                    if let Some(rg) = r.row_group {
-                        row_groups[r.source].push(rg);
-                    }
-                    merge_shard(&mut profile, r.profile);
-                }
-                TaskResult::FileHash(i, h) => file_hashes[i] = h,
-            }
-        }
+    // Each file's hash task comes right before its shards, so hashing overlaps with profiling.
+    let mut tasks: Vec<Task<'_>> = Vec::with_capacity(ds.shards.len() + ds.sources.len());
+    for (i, _) in ds.sources.iter().enumerate() {
+        tasks.push(Task::FileHash(i));
+        tasks.extend(ds.shards.iter().filter(|s| s.source == i).map(Task::Shard));
     }
+    let mut profile = Profile::empty(&schema, settings, &ds.partition_columns);
+    if let Some(rows) = ds.expected_rows() {
+        profile.fingerprints.rows.reserve_exact(rows as usize);
+    }
+    let mut fold = Fold {
+        profile,
+        file_hashes: vec![(String::new(), Vec::new()); ds.sources.len()],
+        source_rows: vec![0u64; ds.sources.len()],
+    };
+    let bounds = label_bounds(ds, settings)?;
+    run_ordered(
+        &tasks,
+        |t| match t {
+            Task::Shard(s) => {
+                let r = profile_shard(ds, s, &schema, settings, &bounds)?;
+                on_shard(r.rows);
+                Ok(TaskResult::Shard(Box::new(r)))
+            }
+            Task::FileHash(i) => {
+                let (file, groups) = hash_source(&ds.sources[*i])?;
+                Ok(TaskResult::FileHash(*i, file, groups))
+            }
+        },
+        |r| match r {
+            TaskResult::Shard(r) => {
+                fold.source_rows[r.source] += r.rows;
+                merge_shard(&mut fold.profile, r.profile);
+            }
+            TaskResult::FileHash(i, h, groups) => fold.file_hashes[i] = (h, groups),
+        },
+    )?;
+    let Fold {
+        mut profile,
+        file_hashes,
+        source_rows,
+    } = fold;
     profile.fingerprints.sort();
     profile.manifest = ds
         .sources
@@ -497,12 +654,86 @@ pub fn profile_dataset(
             format: s.format.name().to_string(),
             bytes: s.bytes,
             rows: source_rows[i],
-            blake3: file_hashes[i].clone(),
-            row_groups: row_groups[i].clone(),
+            blake3: file_hashes[i].0.clone(),
+            row_groups: file_hashes[i].1.clone(),
             partitions: s.partitions.clone(),
         })
         .collect();
     Ok(profile)
+}
+
+/// A pre-pass over the label column of the Parquet files (a small fraction of the decode work)
+/// that finds, per class, the key of the last row the sample will keep. The main pass then
+/// copies only rows that make the sample instead of every row that might. Rows of CSV files
+/// are not seen here; the bounds stay valid (a subset's k-th smallest key is an upper bound)
+/// and the main pass tightens them as it goes.
+fn label_bounds(ds: &Dataset, settings: &ProfileSettings) -> Result<SharedBounds> {
+    let bounds = SharedBounds::default();
+    let cap = settings.sample_size;
+    if cap == 0 {
+        return Ok(bounds);
+    }
+    let label = settings.label.as_deref();
+    let per_shard = |shard: &Shard| -> Result<BTreeMap<String, Vec<u64>>> {
+        let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        let source_hash = hash_str(&ds.sources[shard.source].display());
+        let base = mix(settings.seed, source_hash);
+        let mut first = shard.first_row;
+        let push = |name: &str, key: u64, out: &mut BTreeMap<String, Vec<u64>>| {
+            let v = out.entry(name.to_string()).or_default();
+            v.push(key);
+            if v.len() >= 2 * cap {
+                v.select_nth_unstable(cap - 1);
+                v.truncate(cap);
+            }
+        };
+        match label {
+            None => {
+                let Some(rows) = shard.expected_rows else {
+                    return Ok(out);
+                };
+                for r in 0..rows {
+                    push("", mix(base, first + r), &mut out);
+                }
+            }
+            Some(l) => {
+                let Some(it) = ds.read_parquet_column(shard, l)? else {
+                    return Ok(out);
+                };
+                for a in it {
+                    let a = a?;
+                    let (ids, names) = label_ids(l, Some(a.as_ref()), a.len())?;
+                    for (i, &id) in ids.iter().enumerate() {
+                        push(&names[id as usize], mix(base, first + i as u64), &mut out);
+                    }
+                    first += a.len() as u64;
+                }
+            }
+        }
+        Ok(out)
+    };
+    let merged = ds
+        .shards
+        .par_iter()
+        .map(per_shard)
+        .try_reduce(BTreeMap::new, |mut a, b| {
+            for (name, mut keys) in b {
+                let v = a.entry(name).or_default();
+                v.append(&mut keys);
+                if v.len() > cap {
+                    v.select_nth_unstable(cap - 1);
+                    v.truncate(cap);
+                }
+            }
+            Ok(a)
+        })?;
+    for (name, mut keys) in merged {
+        if keys.len() >= cap {
+            let (_, kth, _) = keys.select_nth_unstable(cap - 1);
+            bounds.publish(&name, *kth);
+        }
+    }
+    Ok(bounds)
 }
 
 fn merge_shard(into: &mut Profile, shard: Profile) {
@@ -515,49 +746,130 @@ fn merge_shard(into: &mut Profile, shard: Profile) {
     }
     // Shard fingerprints are appended and sorted once at the end.
     into.fingerprints.rows.extend(shard.fingerprints.rows);
-    into.sample.merge(&shard.sample, 0);
+    into.sample.merge_owned(shard.sample);
 }
 
-fn hash_file(path: &std::path::Path) -> Result<String> {
-    let mut h = blake3::Hasher::new();
-    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    h.update_reader(f).map_err(|e| Error::io(path, e))?;
-    Ok(h.finalize().to_hex().to_string())
-}
-
-fn hash_range(path: &std::path::Path, start: u64, end: u64) -> Result<String> {
-    use std::io::{Read, Seek, SeekFrom};
+/// BLAKE3 of the whole file and of each Parquet row group's byte range, in one read.
+fn hash_source(source: &crate::ingest::Source) -> Result<(String, Vec<RowGroupEntry>)> {
+    use std::io::Read;
+    let path = &source.path;
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    f.seek(SeekFrom::Start(start))
-        .map_err(|e| Error::io(path, e))?;
-    let mut h = blake3::Hasher::new();
-    h.update_reader(f.take(end.saturating_sub(start)))
-        .map_err(|e| Error::io(path, e))?;
-    Ok(h.finalize().to_hex().to_string())
+    let ranges: Vec<(u64, u64)> = source
+        .parquet
+        .as_ref()
+        .map(|p| p.row_group_ranges.clone())
+        .unwrap_or_default();
+    let mut file = blake3::Hasher::new();
+    let mut groups: Vec<blake3::Hasher> = ranges.iter().map(|_| blake3::Hasher::new()).collect();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        file.update(chunk);
+        let (lo, hi) = (pos, pos + n as u64);
+        for (g, &(start, end)) in groups.iter_mut().zip(&ranges) {
+            let (a, b) = (start.max(lo), end.min(hi));
+            if a < b {
+                g.update(&chunk[(a - lo) as usize..(b - lo) as usize]);
+            }
+        }
+        pos = hi;
+    }
+    let rows = source
+        .parquet
+        .as_ref()
+        .map(|p| p.row_group_rows.clone())
+        .unwrap_or_default();
+    let entries = groups
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| RowGroupEntry {
+            index: i as u32,
+            rows: rows[i],
+            blake3: g.finalize().to_hex().to_string(),
+        })
+        .collect();
+    Ok((file.finalize().to_hex().to_string(), entries))
 }
 
 /// The label key of each row of a batch, as indices into a batch-local list of names.
-fn label_ids(array: Option<&dyn Array>, n: usize) -> Result<(Vec<u32>, Vec<String>)> {
+#[inline(never)]
+fn label_ids(label: &str, array: Option<&dyn Array>, n: usize) -> Result<(Vec<u32>, Vec<String>)> {
     let Some(a) = array else {
         return Ok((vec![0; n], vec![String::new()]));
     };
+    let text = |i: usize| label_text(a, i);
+    match a.data_type() {
+        DataType::Int64 => {
+            let v = a.as_primitive::<Int64Type>();
+            intern(label, n, |i| v.is_valid(i).then(|| v.value(i)), text)
+        }
+        DataType::Timestamp(..) => {
+            let v = a.as_primitive::<TimestampMicrosecondType>();
+            intern(label, n, |i| v.is_valid(i).then(|| v.value(i)), text)
+        }
+        DataType::Float64 => {
+            let v = a.as_primitive::<Float64Type>();
+            intern(
+                label,
+                n,
+                |i| v.is_valid(i).then(|| column::numeric_key(v.value(i))),
+                text,
+            )
+        }
+        DataType::Utf8 => {
+            let v = a.as_string::<i32>();
+            intern(label, n, |i| v.is_valid(i).then(|| v.value(i)), text)
+        }
+        DataType::Boolean => {
+            let v = a.as_boolean();
+            intern(label, n, |i| v.is_valid(i).then(|| v.value(i)), text)
+        }
+        _ => Ok((vec![0; n], vec![NULL_LABEL.to_string()])),
+    }
+}
+
+/// Give each distinct key an index in order of first appearance. Label sets are small (at most
+/// `MAX_CLASSES`, checked here), so a scan of the keys seen so far, starting from the last hit,
+/// beats hashing.
+fn intern<K: PartialEq + Copy>(
+    label: &str,
+    n: usize,
+    key: impl Fn(usize) -> Option<K>,
+    text: impl Fn(usize) -> String,
+) -> Result<(Vec<u32>, Vec<String>)> {
+    let mut keys: Vec<Option<K>> = Vec::new();
     let mut names: Vec<String> = Vec::new();
-    let mut index: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
     let mut ids = Vec::with_capacity(n);
+    let mut last = 0usize;
     for i in 0..n {
-        let key = label_text(a, i);
-        let id = match index.get(&key) {
-            Some(&id) => id,
-            None => {
-                let id = names.len() as u32;
-                names.push(key.clone());
-                index.insert(key, id);
-                id
+        let k = key(i);
+        let id = if keys.get(last) == Some(&k) {
+            last
+        } else if let Some(p) = keys.iter().position(|x| *x == k) {
+            p
+        } else {
+            if keys.len() > MAX_CLASSES {
+                return Err(too_many_classes(label));
             }
+            keys.push(k);
+            names.push(text(i));
+            keys.len() - 1
         };
-        ids.push(id);
+        last = id;
+        ids.push(id as u32);
     }
     Ok((ids, names))
+}
+
+fn too_many_classes(label: &str) -> Error {
+    Error::Usage(format!(
+        "the label column `{label}` has more than {MAX_CLASSES} distinct values; poisonscan checks classification labels\nhint: give a class column with --label, or none"
+    ))
 }
 
 /// The text of a label value: integers without a decimal point, null as `<null>`.
@@ -583,6 +895,7 @@ fn profile_shard(
     shard: &Shard,
     schema: &[(String, ColumnType)],
     settings: &ProfileSettings,
+    bounds: &SharedBounds,
 ) -> Result<ShardResult> {
     let source = &ds.sources[shard.source];
     let source_hash = hash_str(&source.display());
@@ -614,22 +927,26 @@ fn profile_shard(
         let batch = batch?;
         let b = &batch.batch;
         let n = b.num_rows();
-        let (ids, names) = label_ids(label_idx.map(|i| b.column(i).as_ref()), n)?;
+        let (ids, names) = label_ids(
+            settings.label.as_deref().unwrap_or_default(),
+            label_idx.map(|i| b.column(i).as_ref()),
+            n,
+        )?;
         for (id, name) in names.iter().enumerate() {
             let count = ids.iter().filter(|&&x| x as usize == id).count() as u64;
             *p.label_counts.entry(name.clone()).or_default() += count;
         }
         if p.label_counts.len() > MAX_CLASSES && label_idx.is_some() {
-            return Err(Error::Usage(format!(
-                "the label column `{}` has more than {MAX_CLASSES} distinct values; poisonscan checks classification labels\nhint: give a class column with --label, or none",
-                settings.label.as_deref().unwrap_or_default()
-            )));
+            return Err(too_many_classes(
+                settings.label.as_deref().unwrap_or_default(),
+            ));
         }
         // Row keys: a seeded hash of (file, row in file), independent of how files are split.
         let keys: Vec<u64> = (0..n as u64)
             .map(|i| mix(mix(settings.seed, source_hash), batch.first_row + i))
             .collect();
-        let local0 = batch.first_row - shard.first_row;
+        // Sampling levels follow the row's index in its file, so they do not depend on the shard plan.
+        let local0 = batch.first_row;
         let sampled: Vec<(u32, u32)> = (0..n)
             .filter_map(|i| {
                 let level = column::sample_level(local0 + i as u64);
@@ -654,109 +971,131 @@ fn profile_shard(
             &mut fp_buf,
             &mut p.fingerprints.rows,
         );
-        p.sample
-            .offer_batch(b, &keys, &ids, &names, shard.source as u32, batch.first_row);
+        p.sample.offer_batch(
+            b,
+            &keys,
+            &ids,
+            &names,
+            shard.source as u32,
+            batch.first_row,
+            bounds,
+        );
         rows += n as u64;
     }
     p.rows = rows;
-    let row_group = match shard.kind {
-        ShardKind::RowGroup { index } => {
-            let pf = source
-                .parquet
-                .as_ref()
-                .ok_or_else(|| Error::Internal("row group without metadata".into()))?;
-            let (start, end) = pf.row_group_ranges[index];
-            Some(RowGroupEntry {
-                index: index as u32,
-                rows,
-                blake3: hash_range(&source.path, start, end)?,
-            })
-        }
-        ShardKind::CsvBlock { .. } => None,
-    };
     Ok(ShardResult {
         profile: p,
         source: shard.source,
         rows,
-        row_group,
     })
 }
 
 /// Canonical row encoding: per feature column a tag byte and 8 value bytes (numbers as their
 /// canonical f64 bits, so int and float columns with equal values agree; text as xxh3-64 of its
-/// bytes; bools as 0/1; null as tag 0), in schema order.
+/// bytes; bools as 0/1; null as tag 0), in schema order. Rows are encoded a block at a time so
+/// the buffer stays in cache.
+#[inline(never)]
 fn fingerprint_batch(
     b: &arrow::array::RecordBatch,
     cols: &[usize],
     ids: &[u32],
     names: &[String],
     buf: &mut Vec<u8>,
-    out: &mut Vec<(u128, u32)>,
+    out: &mut Vec<u128>,
 ) {
+    const BLOCK: usize = 512;
     let n = b.num_rows();
     let stride = cols.len() * 9;
-    buf.clear();
-    buf.resize(n * stride, 0);
-    for (k, &ci) in cols.iter().enumerate() {
-        let a = b.column(ci);
-        let off = k * 9;
-        let mut put = |i: usize, tag: u8, v: u64| {
-            let p = i * stride + off;
-            buf[p] = tag;
-            buf[p + 1..p + 9].copy_from_slice(&v.to_le_bytes());
-        };
-        match a.data_type() {
-            DataType::Int64 => {
-                let v = a.as_primitive::<Int64Type>();
-                for i in 0..n {
-                    if v.is_valid(i) {
-                        put(i, 1, column::numeric_key(v.value(i) as f64));
-                    }
-                }
-            }
-            DataType::Timestamp(..) => {
-                let v = a.as_primitive::<TimestampMicrosecondType>();
-                for i in 0..n {
-                    if v.is_valid(i) {
-                        put(i, 1, column::numeric_key(v.value(i) as f64));
-                    }
-                }
-            }
-            DataType::Float64 => {
-                let v = a.as_primitive::<Float64Type>();
-                for i in 0..n {
-                    if v.is_valid(i) {
-                        put(i, 1, column::numeric_key(v.value(i)));
-                    }
-                }
-            }
-            DataType::Utf8 => {
-                let v = a.as_string::<i32>();
-                for i in 0..n {
-                    if v.is_valid(i) {
-                        put(i, 3, xxh3_64(v.value(i).as_bytes()));
-                    }
-                }
-            }
-            DataType::Boolean => {
-                let v = a.as_boolean();
-                for i in 0..n {
-                    if v.is_valid(i) {
-                        put(i, 2, u64::from(v.value(i)));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
     let label_hashes: Vec<u32> = names
         .iter()
         .map(|s| xxh3_64_with_seed(s.as_bytes(), 0x006c_6162_656c) as u32)
         .collect();
     out.reserve(n);
-    for i in 0..n {
-        let row = &buf[i * stride..(i + 1) * stride];
-        out.push((xxh3_128(row), label_hashes[ids[i] as usize]));
+    let mut start = 0;
+    while start < n {
+        let len = BLOCK.min(n - start);
+        buf.clear();
+        buf.resize(len * stride, 0);
+        for (k, &ci) in cols.iter().enumerate() {
+            encode_column(b.column(ci).as_ref(), start, len, k * 9, stride, buf);
+        }
+        for (r, row) in buf.chunks_exact(stride.max(1)).take(len).enumerate() {
+            let h = xxh3_128(row);
+            let label = label_hashes[ids[start + r] as usize];
+            out.push(((h >> 32) << 32) | u128::from(label));
+        }
+        if stride == 0 {
+            // No feature columns: every row has the empty encoding.
+            let h = xxh3_128(&[]);
+            for r in 0..len {
+                let label = label_hashes[ids[start + r] as usize];
+                out.push(((h >> 32) << 32) | u128::from(label));
+            }
+        }
+        start += len;
+    }
+}
+
+/// Write rows `[start, start + len)` of one column into the row buffer at byte offset `off` of
+/// each `stride`-byte row.
+#[inline]
+fn encode_column(
+    a: &dyn Array,
+    start: usize,
+    len: usize,
+    off: usize,
+    stride: usize,
+    buf: &mut [u8],
+) {
+    let mut put = |r: usize, tag: u8, v: u64| {
+        let cell = &mut buf[r * stride + off..r * stride + off + 9];
+        cell[0] = tag;
+        cell[1..].copy_from_slice(&v.to_le_bytes());
+    };
+    let has_nulls = a.null_count() > 0;
+    let valid = |i: usize| !has_nulls || a.is_valid(i);
+    match a.data_type() {
+        DataType::Int64 => {
+            let v = a.as_primitive::<Int64Type>().values();
+            for r in 0..len {
+                if valid(start + r) {
+                    put(r, 1, column::numeric_key(v[start + r] as f64));
+                }
+            }
+        }
+        DataType::Timestamp(..) => {
+            let v = a.as_primitive::<TimestampMicrosecondType>().values();
+            for r in 0..len {
+                if valid(start + r) {
+                    put(r, 1, column::numeric_key(v[start + r] as f64));
+                }
+            }
+        }
+        DataType::Float64 => {
+            let v = a.as_primitive::<Float64Type>().values();
+            for r in 0..len {
+                if valid(start + r) {
+                    put(r, 1, column::numeric_key(v[start + r]));
+                }
+            }
+        }
+        DataType::Utf8 => {
+            let v = a.as_string::<i32>();
+            for r in 0..len {
+                if valid(start + r) {
+                    put(r, 3, xxh3_64(v.value(start + r).as_bytes()));
+                }
+            }
+        }
+        DataType::Boolean => {
+            let v = a.as_boolean();
+            for r in 0..len {
+                if valid(start + r) {
+                    put(r, 2, u64::from(v.value(start + r)));
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -767,7 +1106,7 @@ mod tests {
     #[test]
     fn duplicate_stats_by_hand() {
         let mut f = Fingerprints {
-            rows: vec![
+            rows: [
                 (1, 7),
                 (1, 7),
                 (1, 7),
@@ -776,7 +1115,10 @@ mod tests {
                 (3, 1),
                 (4, 1),
                 (4, 1),
-            ],
+            ]
+            .iter()
+            .map(|&(f, l): &(u128, u32)| (f << 32) | u128::from(l))
+            .collect(),
         };
         f.sort();
         let d = f.duplicates();
@@ -789,13 +1131,8 @@ mod tests {
 
     #[test]
     fn bucket_sort_matches_std_sort() {
-        let mut v: Vec<(u128, u32)> = (0..200_000u64)
-            .map(|i| {
-                (
-                    ((mix(i, 1) as u128) << 64) | mix(i, 2) as u128,
-                    (i % 3) as u32,
-                )
-            })
+        let mut v: Vec<u128> = (0..200_000u64)
+            .map(|i| ((mix(i, 1) as u128) << 64) | mix(i, 2) as u128)
             .collect();
         let mut w = v.clone();
         w.sort_unstable();

@@ -3,10 +3,29 @@
 //! does not depend on how files are split into shards, and merging two samples is exact.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondType};
 use serde::{Deserialize, Serialize};
+
+/// Per class, the smallest k-th key any shard has reached so far: an upper bound on the key of
+/// every row of the final sample, shared by the shards of one profiling run.
+#[derive(Debug, Default)]
+pub struct SharedBounds(Mutex<BTreeMap<String, u64>>);
+
+impl SharedBounds {
+    fn get(&self, label: &str) -> u64 {
+        let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(label).copied().unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn publish(&self, label: &str, bound: u64) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let e = m.entry(label.to_string()).or_insert(u64::MAX);
+        *e = (*e).min(bound);
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum SampleValue {
@@ -84,7 +103,13 @@ impl Sample {
         rows.truncate(capacity);
     }
 
-    /// Offer every row of a batch; only rows whose key beats the current threshold are copied.
+    /// Offer every row of a batch. Only rows that can still make the sample are copied: a row
+    /// must beat its class's current threshold here and the best bound any other shard has
+    /// published in `shared` (a shard's k-th smallest key of a class bounds the global k-th
+    /// smallest from above, so the filter never drops a row of the final sample, and the result
+    /// does not depend on which shards ran first).
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     pub fn offer_batch(
         &mut self,
         b: &RecordBatch,
@@ -93,40 +118,94 @@ impl Sample {
         names: &[String],
         source: u32,
         first_row: u64,
+        shared: &SharedBounds,
     ) {
         if self.capacity == 0 {
             return;
         }
-        let mut thresholds: Vec<u64> = names
+        let cap = self.capacity;
+        let bounds: Vec<u64> = names
             .iter()
             .map(|n| {
-                self.strata
+                let own = self
+                    .strata
                     .get(n)
-                    .map_or(u64::MAX, |r| Self::threshold(r, self.capacity))
+                    .map_or(u64::MAX, |r| Self::threshold(r, cap));
+                own.min(shared.get(n))
             })
             .collect();
+        let mut candidates: Vec<Vec<(u64, u32)>> = vec![Vec::new(); names.len()];
         for (i, &key) in keys.iter().enumerate() {
             let id = ids[i] as usize;
-            if key >= thresholds[id] {
-                continue;
-            }
-            let rows = self.strata.entry(names[id].clone()).or_default();
-            rows.push(SampleRow {
-                key,
-                source,
-                row: first_row + i as u64,
-                values: (0..b.num_columns())
-                    .map(|c| value_at(b.column(c).as_ref(), i))
-                    .collect(),
-            });
-            if rows.len() >= 2 * self.capacity {
-                Self::trim(rows, self.capacity);
-                thresholds[id] = Self::threshold(rows, self.capacity);
+            if key <= bounds[id] {
+                candidates[id].push((key, i as u32));
             }
         }
-        for rows in self.strata.values_mut() {
-            if rows.len() > self.capacity || !rows.is_sorted_by_key(|r| (r.key, r.source, r.row)) {
-                Self::trim(rows, self.capacity);
+        let mut chosen: Vec<(usize, u64, u32)> = Vec::new();
+        for (id, mut cand) in candidates.into_iter().enumerate() {
+            if cand.is_empty() {
+                continue;
+            }
+            let held = self.strata.get(&names[id]);
+            let held_len = held.map_or(0, Vec::len);
+            if held_len + cand.len() > cap {
+                // The batch's cut: the cap-th smallest key among the rows held and the
+                // candidates; only candidates at or below it are copied.
+                let mut all: Vec<u64> = held.into_iter().flatten().map(|r| r.key).collect();
+                all.extend(cand.iter().map(|c| c.0));
+                let (_, cut, _) = all.select_nth_unstable(cap - 1);
+                let cut = *cut;
+                cand.retain(|c| c.0 <= cut);
+            }
+            chosen.extend(cand.into_iter().map(|(key, i)| (id, key, i)));
+        }
+        if chosen.is_empty() {
+            return;
+        }
+        // Copy the chosen rows column by column (one type dispatch per column).
+        let rows_idx: Vec<usize> = chosen.iter().map(|c| c.2 as usize).collect();
+        let mut values: Vec<Vec<SampleValue>> = (0..chosen.len())
+            .map(|_| Vec::with_capacity(b.num_columns()))
+            .collect();
+        for c in 0..b.num_columns() {
+            gather(b.column(c).as_ref(), &rows_idx, &mut values);
+        }
+        let mut touched = vec![false; names.len()];
+        for ((id, key, i), values) in chosen.into_iter().zip(values) {
+            touched[id] = true;
+            self.strata
+                .entry(names[id].clone())
+                .or_default()
+                .push(SampleRow {
+                    key,
+                    source,
+                    row: first_row + u64::from(i),
+                    values,
+                });
+        }
+        for (id, name) in names.iter().enumerate() {
+            if !touched[id] {
+                continue;
+            }
+            let rows = self.strata.get_mut(name).expect("just filled");
+            Self::trim(rows, cap);
+            if rows.len() >= cap {
+                shared.publish(name, Self::threshold(rows, cap));
+            }
+        }
+    }
+
+    /// Merge a shard's sample (same manifest indices), taking its rows.
+    pub fn merge_owned(&mut self, other: Sample) {
+        for (label, rows) in other.strata {
+            match self.strata.get_mut(&label) {
+                Some(mine) => {
+                    let held = std::mem::take(mine);
+                    *mine = merge_sorted(held, rows, self.capacity);
+                }
+                None => {
+                    self.strata.insert(label, rows);
+                }
             }
         }
     }
@@ -144,18 +223,55 @@ impl Sample {
     }
 }
 
-fn value_at(a: &dyn Array, i: usize) -> SampleValue {
-    if a.is_null(i) {
-        return SampleValue::Null;
+/// Merge two runs sorted by (key, source, row), keeping the first `cap`.
+fn merge_sorted(a: Vec<SampleRow>, b: Vec<SampleRow>, cap: usize) -> Vec<SampleRow> {
+    let order = |r: &SampleRow| (r.key, r.source, r.row);
+    let mut out = Vec::with_capacity((a.len() + b.len()).min(cap));
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    while out.len() < cap {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => order(x) <= order(y),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        out.push(if take_a { a.next() } else { b.next() }.expect("peeked"));
     }
-    match a.data_type() {
-        DataType::Int64 => SampleValue::Number(a.as_primitive::<Int64Type>().value(i) as f64),
-        DataType::Timestamp(..) => {
-            SampleValue::Number(a.as_primitive::<TimestampMicrosecondType>().value(i) as f64)
+    out
+}
+
+/// Append the value of each row in `rows` to the matching entry of `out`.
+fn gather(a: &dyn Array, rows: &[usize], out: &mut [Vec<SampleValue>]) {
+    let put = |out: &mut [Vec<SampleValue>], f: &dyn Fn(usize) -> SampleValue| {
+        for (o, &i) in out.iter_mut().zip(rows) {
+            o.push(if a.is_null(i) {
+                SampleValue::Null
+            } else {
+                f(i)
+            });
         }
-        DataType::Float64 => SampleValue::Number(a.as_primitive::<Float64Type>().value(i)),
-        DataType::Utf8 => SampleValue::Text(a.as_string::<i32>().value(i).to_string()),
-        DataType::Boolean => SampleValue::Bool(a.as_boolean().value(i)),
-        _ => SampleValue::Null,
+    };
+    match a.data_type() {
+        DataType::Int64 => {
+            let v = a.as_primitive::<Int64Type>();
+            put(out, &|i| SampleValue::Number(v.value(i) as f64));
+        }
+        DataType::Timestamp(..) => {
+            let v = a.as_primitive::<TimestampMicrosecondType>();
+            put(out, &|i| SampleValue::Number(v.value(i) as f64));
+        }
+        DataType::Float64 => {
+            let v = a.as_primitive::<Float64Type>();
+            put(out, &|i| SampleValue::Number(v.value(i)));
+        }
+        DataType::Utf8 => {
+            let v = a.as_string::<i32>();
+            put(out, &|i| SampleValue::Text(v.value(i).to_string()));
+        }
+        DataType::Boolean => {
+            let v = a.as_boolean();
+            put(out, &|i| SampleValue::Bool(v.value(i)));
+        }
+        _ => put(out, &|_| SampleValue::Null),
     }
 }

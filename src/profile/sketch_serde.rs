@@ -1,21 +1,7 @@
 //! Serde adapters that store DataSketches sketches in their own (cross-language) binary format.
 
 use datasketches::frequencies::FrequentItemsSketch;
-use datasketches::hll::HllSketch;
 use serde::{Deserializer, Serializer};
-
-pub mod hll {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(s: &HllSketch, ser: S) -> Result<S::Ok, S::Error> {
-        ser.serialize_bytes(&s.serialize())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<HllSketch, D::Error> {
-        let bytes: Vec<u8> = serde_bytes_vec(de)?;
-        HllSketch::deserialize(&bytes).map_err(serde::de::Error::custom)
-    }
-}
 
 pub mod freq_str {
     use super::*;
@@ -53,7 +39,7 @@ pub mod freq_num {
     }
 }
 
-fn serde_bytes_vec<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<u8>, D::Error> {
+pub(crate) fn serde_bytes_vec<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<u8>, D::Error> {
     struct V;
     impl<'de> serde::de::Visitor<'de> for V {
         type Value = Vec<u8>;
