@@ -601,6 +601,23 @@ fn csv_dialects_gzip_globs_and_hive_partitions() {
     );
 }
 
+/// Write the rows of `datasets/real/adult_sample.csv` to a Parquet file through arrow.
+fn adult_sample_as_parquet(pq: &Path, props: Option<parquet::file::properties::WriterProperties>) {
+    let ds = Dataset::open(
+        &[root().join("datasets/real/adult_sample.csv")],
+        &IngestOptions::default(),
+    )
+    .unwrap();
+    let file = std::fs::File::create(pq).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, ds.schema.clone(), props).unwrap();
+    for s in &ds.shards {
+        for b in ds.read_shard(s).unwrap() {
+            w.write(&b.unwrap().batch).unwrap();
+        }
+    }
+    w.close().unwrap();
+}
+
 #[test]
 fn parquet_and_csv_of_the_same_rows_agree() {
     let csv = profile_of(
@@ -611,21 +628,7 @@ fn parquet_and_csv_of_the_same_rows_agree() {
     // Write the same rows to Parquet through arrow.
     let dir = tempfile::tempdir().unwrap();
     let pq = dir.path().join("adult_sample.parquet");
-    {
-        let ds = Dataset::open(
-            &[root().join("datasets/real/adult_sample.csv")],
-            &IngestOptions::default(),
-        )
-        .unwrap();
-        let file = std::fs::File::create(&pq).unwrap();
-        let mut w = parquet::arrow::ArrowWriter::try_new(file, ds.schema.clone(), None).unwrap();
-        for s in &ds.shards {
-            for b in ds.read_shard(s).unwrap() {
-                w.write(&b.unwrap().batch).unwrap();
-            }
-        }
-        w.close().unwrap();
-    }
+    adult_sample_as_parquet(&pq, None);
     let p = profile_of(&[pq], Some("label"), &IngestOptions::default());
     assert_eq!(p.rows, csv.rows);
     assert_eq!(p.fingerprints, csv.fingerprints);
@@ -645,27 +648,12 @@ fn parquet_and_csv_of_the_same_rows_agree() {
 fn split_row_groups_give_the_same_exact_profile() {
     let dir = tempfile::tempdir().unwrap();
     let pq = dir.path().join("adult_sample.parquet");
-    {
-        let ds = Dataset::open(
-            &[root().join("datasets/real/adult_sample.csv")],
-            &IngestOptions::default(),
-        )
-        .unwrap();
-        let file = std::fs::File::create(&pq).unwrap();
-        let props = parquet::file::properties::WriterProperties::builder()
-            .set_max_row_group_row_count(Some(700))
-            .set_data_page_row_count_limit(64)
-            .set_write_batch_size(64)
-            .build();
-        let mut w =
-            parquet::arrow::ArrowWriter::try_new(file, ds.schema.clone(), Some(props)).unwrap();
-        for s in &ds.shards {
-            for b in ds.read_shard(s).unwrap() {
-                w.write(&b.unwrap().batch).unwrap();
-            }
-        }
-        w.close().unwrap();
-    }
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(700))
+        .set_data_page_row_count_limit(64)
+        .set_write_batch_size(64)
+        .build();
+    adult_sample_as_parquet(&pq, Some(props));
     let whole = profile_of(
         std::slice::from_ref(&pq),
         Some("label"),
