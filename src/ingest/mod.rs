@@ -223,17 +223,9 @@ impl Dataset {
         let field = field.clone();
         let one = Schema::new(vec![field.clone()]);
         let raw = parquet::read_row_group(source, shard, &one)?;
-        Ok(Some(Box::new(raw.map(move |b| {
-            let b = b?;
-            let col = b.column_by_name(field.name()).ok_or_else(|| {
-                Error::Internal(format!(
-                    "column `{}` missing from a batch of `{}`",
-                    field.name(),
-                    source.display()
-                ))
-            })?;
-            schema::cast_to(col, field.data_type(), field.name(), source)
-        }))))
+        Ok(Some(Box::new(
+            raw.map(move |b| unified_column(&b?, &field, source)),
+        )))
     }
 
     /// Cast a batch read from `source` to the unified schema and append partition columns.
@@ -254,19 +246,7 @@ impl Dataset {
                 columns.push(arr);
                 continue;
             }
-            let col = batch.column_by_name(field.name()).ok_or_else(|| {
-                Error::Internal(format!(
-                    "column `{}` missing from a batch of `{}`",
-                    field.name(),
-                    source.display()
-                ))
-            })?;
-            columns.push(schema::cast_to(
-                col,
-                field.data_type(),
-                field.name(),
-                source,
-            )?);
+            columns.push(unified_column(&batch, field, source)?);
         }
         RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| {
             Error::Internal(format!("building a batch of `{}`: {e}", source.display()))
@@ -355,6 +335,18 @@ fn open_source(
             })
         }
     }
+}
+
+/// Column `field` of a batch read from `source`, cast to the unified type.
+fn unified_column(batch: &RecordBatch, field: &Field, source: &Source) -> Result<ArrayRef> {
+    let col = batch.column_by_name(field.name()).ok_or_else(|| {
+        Error::Internal(format!(
+            "column `{}` missing from a batch of `{}`",
+            field.name(),
+            source.display()
+        ))
+    })?;
+    schema::cast_to(col, field.data_type(), field.name(), source)
 }
 
 fn plan_shards(sources: &[Source], shard_rows: u64) -> Result<Vec<Shard>> {
