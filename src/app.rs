@@ -75,8 +75,13 @@ pub fn scan(args: &ScanArgs, extra: &[&'static dyn Detector]) -> Result<Report> 
     let clock = Instant::now();
     let settings = DataSettings::resolve(&args.data_args)?;
     let baseline_source = BaselineSource::resolve(&args.baseline)?;
-    let current = profile_inputs(&args.data, &settings, "scan")?;
     let baseline = baseline_profile(&baseline_source, &settings)?;
+    // The current side counts, exactly, the values outside the baseline's range.
+    let mut current_settings = settings.clone();
+    if let Some(b) = &baseline {
+        current_settings.profile.reference_ranges = reference_ranges(b);
+    }
+    let current = profile_inputs(&args.data, &current_settings, "scan")?;
     let mut detectors: Vec<&dyn Detector> = detect::registry();
     detectors.extend(extra.iter().copied());
     let ctx = Context {
@@ -98,6 +103,17 @@ pub fn scan(args: &ScanArgs, extra: &[&'static dyn Detector]) -> Result<Report> 
             seed: settings.profile.seed,
         },
     }))
+}
+
+/// The `[min, max]` of the finite values of each numeric column of a profile.
+pub fn reference_ranges(p: &Profile) -> std::collections::BTreeMap<String, (f64, f64)> {
+    p.columns
+        .iter()
+        .filter_map(|c| {
+            let n = c.numeric.as_ref()?;
+            Some((c.name.clone(), (n.min?, n.max?)))
+        })
+        .collect()
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

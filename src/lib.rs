@@ -17,3 +17,4 @@ pub mod detect;
 pub mod gate;
 pub mod report;
 pub mod settings;
+pub mod stats;

@@ -75,6 +75,7 @@ impl DataSettings {
                 label: a.label.clone(),
                 id: a.id.clone(),
                 sample_size: a.sample_size,
+                reference_ranges: Default::default(),
             },
             threads,
             quiet: a.quiet,

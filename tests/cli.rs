@@ -152,7 +152,14 @@ fn corrupt_and_foreign_profiles_are_rejected() {
             "--baseline",
             f,
         ],
-        &[f, "schema_version 99", "reads schema_version 2"],
+        &[
+            f,
+            "schema_version 99",
+            &format!(
+                "reads schema_version {}",
+                poisonscan::profile::PROFILE_SCHEMA_VERSION
+            ),
+        ],
     );
 }
 

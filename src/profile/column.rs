@@ -225,6 +225,90 @@ pub struct FrequentValue {
     pub upper: u64,
 }
 
+/// Values outside a reference range (a baseline's `[min, max]`), counted exactly per label.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Outside {
+    pub low: f64,
+    pub high: f64,
+    /// Label → finite values below `low`.
+    pub below: BTreeMap<String, u64>,
+    /// Label → finite values above `high`.
+    pub above: BTreeMap<String, u64>,
+    /// The first rows (in plan order) outside the range: (source index, row in source).
+    pub examples: Vec<(u32, u64)>,
+}
+
+/// Example rows kept per column for out-of-range values.
+pub const OUTSIDE_EXAMPLES: usize = 5;
+
+impl Outside {
+    pub fn new(low: f64, high: f64) -> Outside {
+        Outside {
+            low,
+            high,
+            below: BTreeMap::new(),
+            above: BTreeMap::new(),
+            examples: Vec::new(),
+        }
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.below.values().sum::<u64>() + self.above.values().sum::<u64>()
+    }
+
+    /// Label → rows outside the range on either side.
+    pub fn by_label(&self) -> BTreeMap<String, u64> {
+        let mut m = self.below.clone();
+        for (l, c) in &self.above {
+            *m.entry(l.clone()).or_default() += c;
+        }
+        m
+    }
+
+    fn merge(&mut self, o: &Outside, source_offset: u32) {
+        for (l, c) in &o.below {
+            *self.below.entry(l.clone()).or_default() += c;
+        }
+        for (l, c) in &o.above {
+            *self.above.entry(l.clone()).or_default() += c;
+        }
+        for &(s, r) in &o.examples {
+            if self.examples.len() >= OUTSIDE_EXAMPLES {
+                break;
+            }
+            self.examples.push((s + source_offset, r));
+        }
+    }
+
+    /// Count the values of a batch outside the range (the caller has checked that some are).
+    fn count(&mut self, value: impl Fn(usize) -> Option<f64>, n: usize, ctx: &BatchContext<'_>) {
+        let mut below = vec![0u64; ctx.label_names.len()];
+        let mut above = vec![0u64; ctx.label_names.len()];
+        for i in 0..n {
+            let Some(x) = value(i) else { continue };
+            let side = if x < self.low {
+                &mut below
+            } else if x > self.high {
+                &mut above
+            } else {
+                continue;
+            };
+            side[ctx.label_ids[i] as usize] += 1;
+            if self.examples.len() < OUTSIDE_EXAMPLES {
+                self.examples.push((ctx.source, ctx.first_row + i as u64));
+            }
+        }
+        for (l, name) in ctx.label_names.iter().enumerate() {
+            if below[l] > 0 {
+                *self.below.entry(name.clone()).or_default() += below[l];
+            }
+            if above[l] > 0 {
+                *self.above.entry(name.clone()).or_default() += above[l];
+            }
+        }
+    }
+}
+
 /// Statistics of one column. Mergeable: see `merge`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ColumnProfile {
@@ -243,6 +327,8 @@ pub struct ColumnProfile {
     pub null_labels: BTreeMap<String, u64>,
     /// Per label class: quantile sketch of this (numeric) column.
     pub class_quantiles: BTreeMap<String, Kll>,
+    /// Values outside the reference range, when the profile was given one for this column.
+    pub outside: Option<Outside>,
 }
 
 impl ColumnProfile {
@@ -264,6 +350,7 @@ impl ColumnProfile {
             exact: Some(BTreeMap::new()),
             null_labels: BTreeMap::new(),
             class_quantiles: BTreeMap::new(),
+            outside: None,
         }
     }
 
@@ -322,6 +409,18 @@ impl ColumnProfile {
 
     /// Merge `o` (a later shard in plan order) into `self`.
     pub fn merge(&mut self, o: &ColumnProfile) {
+        self.merge_offset(o, 0);
+    }
+
+    /// Merge `o`, whose source indices are shifted by `source_offset` in the merged profile.
+    pub fn merge_offset(&mut self, o: &ColumnProfile, source_offset: u32) {
+        self.outside = match (self.outside.take(), &o.outside) {
+            (Some(mut a), Some(b)) if a.low == b.low && a.high == b.high => {
+                a.merge(b, source_offset);
+                Some(a)
+            }
+            _ => None,
+        };
         self.rows += o.rows;
         self.nulls += o.nulls;
         if let (Some(a), Some(b)) = (self.numeric.as_mut(), o.numeric.as_ref()) {
@@ -370,6 +469,9 @@ pub struct BatchContext<'a> {
     /// (row in batch, level) for the rows the sampled sketches see.
     pub sampled: &'a [(u32, u32)],
     pub seed: u64,
+    /// The batch's source (index into the sources) and the index in it of its first row.
+    pub source: u32,
+    pub first_row: u64,
 }
 
 /// Update `p` with one column of a batch.
@@ -471,6 +573,11 @@ fn update_ints(p: &mut ColumnProfile, values: &[i64], array: &dyn Array, ctx: &B
     };
     s.merge_exact(&batch);
     let value = |i: usize| (!has_nulls || valid(i)).then(|| values[i] as f64);
+    if let Some(o) = p.outside.as_mut()
+        && ((lo as f64) < o.low || (hi as f64) > o.high)
+    {
+        o.count(value, values.len(), ctx);
+    }
     feed_sampled(p, value, ctx);
     update_distinct(p, values.len(), value);
     let span = (hi as i128 - lo as i128) as u64 + 1;
@@ -563,6 +670,16 @@ fn update_floats(p: &mut ColumnProfile, values: &[f64], array: &dyn Array, ctx: 
         batch.max = Some(hi);
     }
     s.merge_exact(&batch);
+    if let Some(o) = p.outside.as_mut()
+        && count > 0
+        && (lo < o.low || hi > o.high)
+    {
+        o.count(
+            |i| (valid(i) && values[i].is_finite()).then(|| values[i]),
+            values.len(),
+            ctx,
+        );
+    }
     feed_sampled(
         p,
         |i| (valid(i) && values[i].is_finite()).then(|| values[i]),

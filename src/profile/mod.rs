@@ -10,6 +10,7 @@ mod io;
 pub mod kll;
 mod sample;
 mod sketch_serde;
+pub mod source;
 
 use std::collections::BTreeMap;
 
@@ -22,11 +23,12 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed, xxh3_128};
 pub use self::column::{ColumnProfile, FrequentValue, LengthStats, NumericStats};
 pub use self::io::{is_profile, load, save};
 pub use self::sample::{Sample, SampleRow, SampleValue, SharedBounds};
+pub use self::source::{SourceColumn, SourceSummary};
 use crate::error::{Error, Result};
 use crate::ingest::{ColumnType, Dataset, Shard};
 
 /// Version of the profile file format; bump on any incompatible change.
-pub const PROFILE_SCHEMA_VERSION: u32 = 2;
+pub const PROFILE_SCHEMA_VERSION: u32 = 3;
 /// Label key used for rows whose label is null.
 pub const NULL_LABEL: &str = "<null>";
 /// A label column with more classes than this is not a classification label.
@@ -40,6 +42,9 @@ pub struct ProfileSettings {
     pub id: Option<String>,
     /// Rows kept per label class in the reservoir sample.
     pub sample_size: usize,
+    /// Per numeric column, a reference range (a baseline's min and max): the profile then counts
+    /// exactly, per label, the values below and above it (`ColumnProfile::outside`).
+    pub reference_ranges: BTreeMap<String, (f64, f64)>,
 }
 
 impl Default for ProfileSettings {
@@ -49,6 +54,7 @@ impl Default for ProfileSettings {
             label: None,
             id: None,
             sample_size: 50_000,
+            reference_ranges: BTreeMap::new(),
         }
     }
 }
@@ -73,11 +79,12 @@ pub struct RowGroupEntry {
     pub blake3: String,
 }
 
-/// Row fingerprints, one `u128` a row: the top 96 bits of the xxh3-128 of the row's canonical
+/// Row fingerprints, one `u128` a row: the top 80 bits of the xxh3-128 of the row's canonical
 /// encoding over the feature columns (label, id and partition columns left out), then a 32-bit
-/// hash of the row's label. Sorting them groups identical feature vectors, and within those,
-/// identical labels. 96 bits keep the chance of any false match below 10⁻¹⁴ at 10⁸ rows.
-/// Kept sorted.
+/// hash of the row's label, then the 16-bit segment (file or Parquet row group, an index into
+/// `Profile::segments`) the row came from. Sorting them groups identical feature vectors, and
+/// within those, identical labels. 80 bits keep the chance of any false match below 10⁻⁸ at
+/// 10⁸ rows. Kept sorted.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fingerprints {
     pub rows: Vec<u128>,
@@ -142,16 +149,45 @@ impl<'de> Deserialize<'de> for Fingerprints {
     }
 }
 
+/// The segment of rows a profile cannot name (past the first 65,535 segments).
+pub const UNKNOWN_SEGMENT: u16 = u16::MAX;
+
 /// The feature part of a fingerprint.
 #[inline]
-fn features(f: u128) -> u128 {
-    f >> 32
+pub fn features(f: u128) -> u128 {
+    f >> 48
 }
 
 /// The label part of a fingerprint.
 #[inline]
-fn label_part(f: u128) -> u32 {
-    f as u32
+pub fn label_part(f: u128) -> u32 {
+    (f >> 16) as u32
+}
+
+/// Features and label: equal for rows that are exact duplicates.
+#[inline]
+pub fn row_key(f: u128) -> u128 {
+    f >> 16
+}
+
+/// The segment a fingerprint's row came from.
+#[inline]
+pub fn segment_of(f: u128) -> u16 {
+    f as u16
+}
+
+/// A fingerprint from its parts.
+#[inline]
+pub fn fingerprint(row_hash: u128, label: u32, segment: u16) -> u128 {
+    ((row_hash >> 48) << 48) | (u128::from(label) << 16) | u128::from(segment)
+}
+
+/// A run of rows fingerprints point back to: a whole file, or one Parquet row group of it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Segment {
+    /// Index into the manifest.
+    pub source: u32,
+    pub row_group: Option<u32>,
 }
 
 /// Duplicate statistics derived from the fingerprints.
@@ -170,11 +206,6 @@ pub struct Duplicates {
 impl Fingerprints {
     fn sort(&mut self) {
         sort_fingerprints(&mut self.rows);
-    }
-
-    fn merge(&mut self, other: &Fingerprints) {
-        self.rows.extend_from_slice(&other.rows);
-        self.sort();
     }
 
     pub fn duplicates(&self) -> Duplicates {
@@ -308,6 +339,10 @@ pub struct Profile {
     pub fingerprints: Fingerprints,
     pub sample: Sample,
     pub manifest: Vec<ManifestEntry>,
+    /// Per source file (parallel to `manifest`): its summary.
+    pub sources: Vec<SourceSummary>,
+    /// The segments fingerprints point to (at most `UNKNOWN_SEGMENT` of them).
+    pub segments: Vec<Segment>,
 }
 
 impl Profile {
@@ -326,13 +361,23 @@ impl Profile {
             columns: ds_schema
                 .iter()
                 .enumerate()
-                .map(|(i, (n, t))| ColumnProfile::new(n, *t, mix(settings.seed, i as u64)))
+                .map(|(i, (n, t))| {
+                    let mut c = ColumnProfile::new(n, *t, mix(settings.seed, i as u64));
+                    if t.is_numeric()
+                        && let Some(&(lo, hi)) = settings.reference_ranges.get(n)
+                    {
+                        c.outside = Some(column::Outside::new(lo, hi));
+                    }
+                    c
+                })
                 .collect(),
             partition_columns: partitions.to_vec(),
             label_counts: BTreeMap::new(),
             fingerprints: Fingerprints::default(),
             sample: Sample::new(settings.sample_size),
             manifest: Vec::new(),
+            sources: Vec::new(),
+            segments: Vec::new(),
         }
     }
 
@@ -424,14 +469,37 @@ impl Profile {
             if a.column_type != b.column_type {
                 a.column_type = ColumnType::Float;
             }
-            a.merge(b);
+            a.merge_offset(b, offset);
         }
         for (l, c) in &other.label_counts {
             *self.label_counts.entry(l.clone()).or_default() += c;
         }
-        self.fingerprints.merge(&other.fingerprints);
+        // The other profile's segments follow ours; fingerprints are re-pointed to them.
+        let seg_offset = self.segments.len();
+        let remap = |seg: u16| -> u16 {
+            let s = seg_offset + seg as usize;
+            if seg == UNKNOWN_SEGMENT || s >= UNKNOWN_SEGMENT as usize {
+                UNKNOWN_SEGMENT
+            } else {
+                s as u16
+            }
+        };
+        for s in &other.segments {
+            if self.segments.len() >= UNKNOWN_SEGMENT as usize {
+                break;
+            }
+            self.segments.push(Segment {
+                source: s.source + offset,
+                row_group: s.row_group,
+            });
+        }
+        self.fingerprints.rows.extend(other.fingerprints.rows.iter().map(|&f| {
+            (f & !u128::from(u16::MAX)) | u128::from(remap(segment_of(f)))
+        }));
+        self.fingerprints.sort();
         self.sample.merge(&other.sample, offset);
         self.manifest.extend(other.manifest.iter().cloned());
+        self.sources.extend(other.sources.iter().cloned());
         Ok(())
     }
 }
@@ -472,6 +540,40 @@ struct Fold {
     /// Per source: the file's hash and its row groups' hashes.
     file_hashes: Vec<(String, Vec<RowGroupEntry>)>,
     source_rows: Vec<u64>,
+    /// The source whose shards are being folded, with their merged columns. A source's shards
+    /// come together in plan order, so one is open at a time.
+    open: Option<(usize, Profile)>,
+    summaries: Vec<SourceSummary>,
+}
+
+impl Fold {
+    fn shard(&mut self, r: ShardResult) {
+        self.source_rows[r.source] += r.rows;
+        if self.open.as_ref().map(|o| o.0) != Some(r.source) {
+            self.close();
+        }
+        let mut part = r.profile;
+        // Fingerprints and the sample go straight to the whole profile (in plan order); the
+        // shard's fingerprints already point to their segment.
+        self.profile
+            .fingerprints
+            .rows
+            .append(&mut part.fingerprints.rows);
+        let sample = std::mem::replace(&mut part.sample, Sample::new(0));
+        self.profile.sample.merge_owned(sample);
+        match &mut self.open {
+            Some((_, acc)) => merge_columns(acc, part),
+            None => self.open = Some((r.source, part)),
+        }
+    }
+
+    /// Summarise the open source and merge it into the whole profile.
+    fn close(&mut self) {
+        if let Some((s, part)) = self.open.take() {
+            self.summaries[s] = SourceSummary::of(part.rows, &part.label_counts, &part.columns);
+            merge_columns(&mut self.profile, part);
+        }
+    }
 }
 
 /// Run `tasks` on the current pool's thread count and fold their results strictly in task
@@ -612,17 +714,47 @@ pub fn profile_dataset(
     if let Some(rows) = ds.expected_rows() {
         profile.fingerprints.rows.reserve_exact(rows as usize);
     }
+    // One segment per Parquet row group or CSV file, in plan order.
+    let mut seg_ids: BTreeMap<(usize, Option<usize>), u16> = BTreeMap::new();
+    for (i, src) in ds.sources.iter().enumerate() {
+        let groups: Vec<Option<usize>> = match &src.parquet {
+            Some(p) => (0..p.row_group_rows.len()).map(Some).collect(),
+            None => vec![None],
+        };
+        for g in groups {
+            if profile.segments.len() >= UNKNOWN_SEGMENT as usize {
+                break;
+            }
+            seg_ids.insert((i, g), profile.segments.len() as u16);
+            profile.segments.push(Segment {
+                source: i as u32,
+                row_group: g.map(|g| g as u32),
+            });
+        }
+    }
+    let segment_for = |shard: &Shard| -> u16 {
+        let group = match shard.kind {
+            crate::ingest::ShardKind::RowGroup { index, .. } => Some(index),
+            _ => None,
+        };
+        seg_ids
+            .get(&(shard.source, group))
+            .copied()
+            .unwrap_or(UNKNOWN_SEGMENT)
+    };
     let mut fold = Fold {
         profile,
         file_hashes: vec![(String::new(), Vec::new()); ds.sources.len()],
         source_rows: vec![0u64; ds.sources.len()],
+        open: None,
+        summaries: vec![SourceSummary::default(); ds.sources.len()],
     };
     let bounds = label_bounds(ds, settings)?;
     run_ordered(
         &tasks,
         |t| match t {
             Task::Shard(s) => {
-                let r = profile_shard(ds, s, &schema, settings, &bounds)?;
+                let r = profile_shard(ds, s, &schema, settings, &bounds, segment_for(s))?;
                 on_shard(r.rows);
                 Ok(TaskResult::Shard(Box::new(r)))
             }
@@ -632,18 +764,28 @@ pub fn profile_dataset(
             }
         },
         |r| match r {
-            TaskResult::Shard(r) => {
-                fold.source_rows[r.source] += r.rows;
-                merge_shard(&mut fold.profile, r.profile);
-            }
+            TaskResult::Shard(r) => fold.shard(*r),
             TaskResult::FileHash(i, h, groups) => fold.file_hashes[i] = (h, groups),
         },
     )?;
+    fold.close();
     let Fold {
         mut profile,
         file_hashes,
         source_rows,
+        summaries,
+        ..
     } = fold;
+    // Files without rows still get a summary of the right shape.
+    profile.sources = summaries
+        .into_iter()
+        .map(|mut s| {
+            if s.columns.is_empty() {
+                s.columns = vec![SourceColumn::default(); profile.columns.len()];
+            }
+            s
+        })
+        .collect();
     profile.fingerprints.sort();
     profile.manifest = ds
         .sources
@@ -736,17 +878,15 @@ fn label_bounds(ds: &Dataset, settings: &ProfileSettings) -> Result<SharedBounds
     Ok(bounds)
 }
 
-fn merge_shard(into: &mut Profile, shard: Profile) {
-    into.rows += shard.rows;
-    for (a, b) in into.columns.iter_mut().zip(&shard.columns) {
+/// Merge a partial profile's rows, columns and label counts (not its fingerprints or sample).
+fn merge_columns(into: &mut Profile, part: Profile) {
+    into.rows += part.rows;
+    for (a, b) in into.columns.iter_mut().zip(&part.columns) {
         a.merge(b);
     }
-    for (l, c) in shard.label_counts {
+    for (l, c) in part.label_counts {
         *into.label_counts.entry(l).or_default() += c;
     }
-    // Shard fingerprints are appended and sorted once at the end.
-    into.fingerprints.rows.extend(shard.fingerprints.rows);
-    into.sample.merge_owned(shard.sample);
 }
 
 /// BLAKE3 of the whole file and of each Parquet row group's byte range, in one read.
@@ -896,6 +1036,7 @@ fn profile_shard(
     schema: &[(String, ColumnType)],
     settings: &ProfileSettings,
     bounds: &SharedBounds,
+    segment: u16,
 ) -> Result<ShardResult> {
     let source = &ds.sources[shard.source];
     let source_hash = hash_str(&source.display());
@@ -959,6 +1100,8 @@ fn profile_shard(
             label_names: &names,
             sampled: &sampled,
             seed: shard_seed,
+            source: shard.source as u32,
+            first_row: batch.first_row,
         };
         for (ci, c) in p.columns.iter_mut().enumerate() {
             column::update(c, b.column(ci).as_ref(), &ctx);
@@ -968,6 +1111,7 @@ fn profile_shard(
             &feature_cols,
             &ids,
             &names,
+            segment,
             &mut fp_buf,
             &mut p.fingerprints.rows,
         );
@@ -1000,6 +1144,7 @@ fn fingerprint_batch(
     cols: &[usize],
     ids: &[u32],
     names: &[String],
+    segment: u16,
     buf: &mut Vec<u8>,
     out: &mut Vec<u128>,
 ) {
@@ -1022,14 +1167,14 @@ fn fingerprint_batch(
         for (r, row) in buf.chunks_exact(stride.max(1)).take(len).enumerate() {
             let h = xxh3_128(row);
             let label = label_hashes[ids[start + r] as usize];
-            out.push(((h >> 32) << 32) | u128::from(label));
+            out.push(fingerprint(h, label, segment));
         }
         if stride == 0 {
             // No feature columns: every row has the empty encoding.
             let h = xxh3_128(&[]);
             for r in 0..len {
                 let label = label_hashes[ids[start + r] as usize];
-                out.push(((h >> 32) << 32) | u128::from(label));
+                out.push(fingerprint(h, label, segment));
             }
         }
         start += len;
@@ -1117,7 +1262,7 @@ mod tests {
                 (4, 1),
             ]
             .iter()
-            .map(|&(f, l): &(u128, u32)| (f << 32) | u128::from(l))
+            .map(|&(f, l): &(u128, u32)| fingerprint(f << 48, l, 3))
             .collect(),
         };
         f.sort();

@@ -1,0 +1,276 @@
+//! The statistics the detectors use: tests (p-values), effect sizes and the Benjamini–Hochberg
+//! adjustment. Special functions come from `statrs`; everything here is checked against scipy
+//! in `tests/stats_reference.rs` (fixture made by `scripts/stats_reference.py`).
+
+use statrs::function::{beta::beta_reg, erf::erfc, gamma::gamma_ur};
+
+use crate::profile::kll::Kll;
+
+/// Benjamini–Hochberg adjusted p-values (q-values), in the input order: the smallest false
+/// discovery rate at which each hypothesis would be rejected. NaN p-values count as 1.
+pub fn bh_adjust(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    let val = |i: usize| if p[i].is_nan() { 1.0 } else { p[i] };
+    order.sort_by(|&a, &b| val(b).total_cmp(&val(a)).then(b.cmp(&a)));
+    let mut q = vec![1.0; m];
+    let mut running = 1.0f64;
+    for (k, &i) in order.iter().enumerate() {
+        let rank = (m - k) as f64; // order is descending by p
+        running = running.min(val(i) * m as f64 / rank);
+        q[i] = running.min(1.0);
+    }
+    q
+}
+
+/// Upper tail of the chi-square distribution with `df` degrees of freedom.
+pub fn chi2_sf(x: f64, df: f64) -> f64 {
+    if x <= 0.0 || df <= 0.0 {
+        return 1.0;
+    }
+    gamma_ur(df / 2.0, x / 2.0)
+}
+
+/// Upper tail of the standard normal distribution.
+pub fn normal_sf(z: f64) -> f64 {
+    0.5 * erfc(z / std::f64::consts::SQRT_2)
+}
+
+/// P(X ≥ k) for X ~ Binomial(n, p): the one-sided binomial test.
+pub fn binom_sf_ge(k: u64, n: u64, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n {
+        return 0.0;
+    }
+    if p <= 0.0 {
+        return 0.0;
+    }
+    if p >= 1.0 {
+        return 1.0;
+    }
+    beta_reg(k as f64, (n - k + 1) as f64, p)
+}
+
+/// The Kolmogorov distribution's upper tail, P(K > λ) (scipy's `kstwobign.sf`).
+pub fn kolmogorov_sf(lambda: f64) -> f64 {
+    if lambda <= 0.0 {
+        return 1.0;
+    }
+    if lambda < 1.0 {
+        // The alternating series converges slowly here; use the dual (theta-function) form.
+        let y = std::f64::consts::PI * std::f64::consts::PI / (8.0 * lambda * lambda);
+        let mut s = 0.0;
+        for k in 0..50 {
+            let j = (2 * k + 1) as f64;
+            s += (-j * j * y).exp();
+        }
+        let cdf = (2.0 * std::f64::consts::PI).sqrt() / lambda * s;
+        return (1.0 - cdf).clamp(0.0, 1.0);
+    }
+    let mut s = 0.0;
+    for k in 1..=100 {
+        let kf = k as f64;
+        let term = (-2.0 * kf * kf * lambda * lambda).exp();
+        s += if k % 2 == 1 { term } else { -term };
+        if term < 1e-300 {
+            break;
+        }
+    }
+    (2.0 * s).clamp(0.0, 1.0)
+}
+
+/// Two-sample Kolmogorov–Smirnov p-value of statistic `d` for sample sizes `n` and `m`, from the
+/// asymptotic distribution with the effective size `n·m/(n+m)` (scipy's `ks_2samp(mode="asymp")`
+/// for large samples, where it and the exact distribution agree).
+pub fn ks_2samp_p(d: f64, n: u64, m: u64) -> f64 {
+    if n == 0 || m == 0 {
+        return 1.0;
+    }
+    let en = (n as f64 * m as f64) / (n as f64 + m as f64);
+    kolmogorov_sf(en.sqrt() * d)
+}
+
+/// The KS statistic between two quantile sketches: the largest gap between their CDFs, checked
+/// at every retained value of either sketch (exact when both sketches hold all their values).
+pub fn ks_statistic(a: &Kll, b: &Kll) -> f64 {
+    let va = a.sorted_view();
+    let vb = b.sorted_view();
+    let (na, nb) = (a.n() as f64, b.n() as f64);
+    if na == 0.0 || nb == 0.0 {
+        return 0.0;
+    }
+    let (mut i, mut j) = (0, 0);
+    let (mut ca, mut cb) = (0u64, 0u64);
+    let mut d = 0.0f64;
+    while i < va.len() || j < vb.len() {
+        let x = match (va.get(i), vb.get(j)) {
+            (Some(p), Some(q)) => p.0.min(q.0),
+            (Some(p), None) => p.0,
+            (None, Some(q)) => q.0,
+            (None, None) => break,
+        };
+        while i < va.len() && va[i].0 <= x {
+            ca += va[i].1;
+            i += 1;
+        }
+        while j < vb.len() && vb[j].0 <= x {
+            cb += vb[j].1;
+            j += 1;
+        }
+        d = d.max((ca as f64 / na - cb as f64 / nb).abs());
+    }
+    d
+}
+
+/// Wasserstein-1 distance between two quantile sketches: ∫₀¹ |Q_a(u) − Q_b(u)| du, integrated
+/// exactly over the two step-function quantile curves.
+pub fn wasserstein(a: &Kll, b: &Kll) -> f64 {
+    let va = a.sorted_view();
+    let vb = b.sorted_view();
+    let (na, nb) = (a.n() as f64, b.n() as f64);
+    if na == 0.0 || nb == 0.0 {
+        return 0.0;
+    }
+    // Walk both quantile functions; between consecutive rank breakpoints both are constant.
+    let (mut i, mut j) = (0, 0);
+    let (mut ua, mut ub) = (va[0].1 as f64 / na, vb[0].1 as f64 / nb);
+    let mut u = 0.0;
+    let mut w = 0.0;
+    loop {
+        let next = ua.min(ub);
+        w += (next - u) * (va[i].0 - vb[j].0).abs();
+        u = next;
+        if u >= 1.0 - 1e-15 {
+            break;
+        }
+        if ua <= next && i + 1 < va.len() {
+            i += 1;
+            ua += va[i].1 as f64 / na;
+        } else if ua <= next {
+            ua = 1.0;
+        }
+        if ub <= next && j + 1 < vb.len() {
+            j += 1;
+            ub += vb[j].1 as f64 / nb;
+        } else if ub <= next {
+            ub = 1.0;
+        }
+    }
+    w
+}
+
+/// Population stability index Σ (c − b)·ln(c / b) over bins given as shares, each share
+/// floored at `floor` so that empty bins stay finite.
+pub fn psi(baseline: &[f64], current: &[f64], floor: f64) -> f64 {
+    baseline
+        .iter()
+        .zip(current)
+        .map(|(&b, &c)| {
+            let (b, c) = (b.max(floor), c.max(floor));
+            (c - b) * (c / b).ln()
+        })
+        .sum()
+}
+
+/// Pearson's chi-square test of homogeneity on a 2 × k table of counts (no continuity
+/// correction, as scipy's `chi2_contingency(correction=False)` for k > 2). Columns empty on
+/// both sides are dropped. Returns (statistic, degrees of freedom, p-value).
+pub fn chi2_homogeneity(a: &[f64], b: &[f64]) -> (f64, f64, f64) {
+    let (na, nb): (f64, f64) = (a.iter().sum(), b.iter().sum());
+    let n = na + nb;
+    if na == 0.0 || nb == 0.0 {
+        return (0.0, 0.0, 1.0);
+    }
+    let mut stat = 0.0;
+    let mut k = 0;
+    for (&x, &y) in a.iter().zip(b) {
+        let col = x + y;
+        if col == 0.0 {
+            continue;
+        }
+        k += 1;
+        let ea = na * col / n;
+        let eb = nb * col / n;
+        stat += (x - ea).powi(2) / ea + (y - eb).powi(2) / eb;
+    }
+    let df = (k as f64 - 1.0).max(0.0);
+    if df == 0.0 {
+        return (0.0, 0.0, 1.0);
+    }
+    (stat, df, chi2_sf(stat, df))
+}
+
+/// Two-proportion z-test (pooled), two-sided: (z, p-value).
+pub fn two_proportion_z(x1: u64, n1: u64, x2: u64, n2: u64) -> (f64, f64) {
+    if n1 == 0 || n2 == 0 {
+        return (0.0, 1.0);
+    }
+    let (p1, p2) = (x1 as f64 / n1 as f64, x2 as f64 / n2 as f64);
+    let p = (x1 + x2) as f64 / (n1 + n2) as f64;
+    let se = (p * (1.0 - p) * (1.0 / n1 as f64 + 1.0 / n2 as f64)).sqrt();
+    if se == 0.0 {
+        return (0.0, 1.0);
+    }
+    let z = (p1 - p2) / se;
+    (z, (2.0 * normal_sf(z.abs())).min(1.0))
+}
+
+/// Cohen's h between two proportions: 2·asin√p1 − 2·asin√p2.
+pub fn cohens_h(p1: f64, p2: f64) -> f64 {
+    2.0 * p1.clamp(0.0, 1.0).sqrt().asin() - 2.0 * p2.clamp(0.0, 1.0).sqrt().asin()
+}
+
+/// Exact conditional test for "values the baseline never had": if the baseline (`n_base` rows)
+/// and the current data (`n_cur` rows) were one exchangeable sample, the `k` rows holding such
+/// values would be a random `k` of the pooled rows, and all of them falling in the current data
+/// has the hypergeometric probability C(n_cur, k) / C(n_base + n_cur, k).
+pub fn absent_in_baseline_p(k: u64, n_base: u64, n_cur: u64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n_cur {
+        return 0.0;
+    }
+    let total = (n_base + n_cur) as f64;
+    let mut log_p = 0.0;
+    for i in 0..k {
+        log_p += ((n_cur - i) as f64 / (total - i as f64)).ln();
+        if log_p < -745.0 {
+            return 0.0;
+        }
+    }
+    log_p.exp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bh_by_hand() {
+        // p sorted: 0.01, 0.02, 0.03, 0.5 with m = 4: 0.04, 0.04, 0.04, 0.5.
+        let q = bh_adjust(&[0.03, 0.01, 0.5, 0.02]);
+        let want = [0.04, 0.04, 0.5, 0.04];
+        for (a, b) in q.iter().zip(want) {
+            assert!((a - b).abs() < 1e-12, "{q:?}");
+        }
+    }
+
+    #[test]
+    fn psi_by_hand() {
+        // (0.6-0.5)ln(1.2) + (0.4-0.5)ln(0.8)
+        let want = 0.1 * 1.2f64.ln() - 0.1 * 0.8f64.ln();
+        assert!((psi(&[0.5, 0.5], &[0.6, 0.4], 1e-4) - want).abs() < 1e-12);
+        assert_eq!(psi(&[0.5, 0.5], &[0.5, 0.5], 1e-4), 0.0);
+    }
+
+    #[test]
+    fn absent_test_by_hand() {
+        assert!((absent_in_baseline_p(1, 100, 100) - 0.5).abs() < 1e-12);
+        // 100/200 · 99/199 · 98/198
+        let want = 100.0 / 200.0 * 99.0 / 199.0 * 98.0 / 198.0;
+        assert!((absent_in_baseline_p(3, 100, 100) - want).abs() < 1e-12);
+    }
+}
