@@ -2,9 +2,18 @@
 //! printing), has a stable code that is never reused, and a documentation block that
 //! `poisonscan explain CODE` prints. The registry lists them in code order.
 
+pub mod drift;
+mod duplicates;
+mod integrity;
+mod schema;
+
 use serde::Serialize;
 
-use crate::profile::Profile;
+use crate::profile::{ColumnProfile, Profile, Role};
+
+/// The false discovery rate at which statistical findings are reported: a finding's
+/// Benjamini–Hochberg q-value (across all the tests of its check) must be at most this.
+pub const ALPHA: f64 = 0.01;
 
 /// How bad a finding is. Ordered: `High` > `Medium` > `Low` > `Info`.
 #[derive(
@@ -45,17 +54,181 @@ pub struct Predicate {
 }
 
 impl Predicate {
-    pub fn eq(column: &str, value: impl Into<serde_json::Value>) -> Predicate {
+    fn with_op(column: &str, op: &'static str) -> Predicate {
         Predicate {
             column: column.to_string(),
-            op: "eq",
-            value: Some(value.into()),
+            op,
+            value: None,
             values: None,
             low: None,
             high: None,
         }
     }
+
+    pub fn eq(column: &str, value: impl Into<serde_json::Value>) -> Predicate {
+        Predicate {
+            value: Some(value.into()),
+            ..Predicate::with_op(column, "eq")
+        }
+    }
+
+    pub fn is_in(column: &str, values: Vec<serde_json::Value>) -> Predicate {
+        Predicate {
+            values: Some(values),
+            ..Predicate::with_op(column, "in")
+        }
+    }
+
+    pub fn lt(column: &str, value: f64) -> Predicate {
+        Predicate {
+            value: Some(exact_num(value)),
+            ..Predicate::with_op(column, "lt")
+        }
+    }
+
+    pub fn gt(column: &str, value: f64) -> Predicate {
+        // `gt` is not an operator of the contract: "greater than x" is "not below the next
+        // float up", written as `ge` of the next representable value.
+        Predicate {
+            value: Some(exact_num(next_up(value))),
+            ..Predicate::with_op(column, "ge")
+        }
+    }
+
+    pub fn is_null(column: &str) -> Predicate {
+        Predicate::with_op(column, "is_null")
+    }
 }
+
+/// The smallest float above `x`.
+fn next_up(x: f64) -> f64 {
+    if x.is_nan() || x == f64::INFINITY {
+        return x;
+    }
+    if x == 0.0 {
+        return f64::from_bits(1);
+    }
+    let b = x.to_bits();
+    f64::from_bits(if x > 0.0 { b + 1 } else { b - 1 })
+}
+
+/// A float as a JSON number, unrounded (slice bounds must select exactly the rows they name).
+fn exact_num(x: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(x)
+        .map(serde_json::Value::Number)
+        .unwrap_or_else(|| serde_json::Value::String(format!("{x}")))
+}
+
+/// A float as a JSON number, rounded once for the report (non-finite values as strings).
+pub fn json_num(x: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(crate::report::round(x))
+        .map(serde_json::Value::Number)
+        .unwrap_or_else(|| serde_json::Value::String(format!("{x}")))
+}
+
+/// Build an evidence map from pairs.
+pub fn evidence(
+    pairs: Vec<(&str, serde_json::Value)>,
+) -> serde_json::Map<String, serde_json::Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// The feature columns of a profile (not the label, id or partition columns), with their role.
+pub fn features(p: &Profile) -> impl Iterator<Item = (&ColumnProfile, Role)> {
+    p.columns.iter().filter_map(move |c| {
+        let r = p.role(c);
+        (!matches!(r, Role::Label | Role::Id | Role::Partition)).then_some((c, r))
+    })
+}
+
+/// The manifest path of a source index.
+pub fn source_path(p: &Profile, source: u32) -> String {
+    p.manifest
+        .get(source as usize)
+        .map(|m| m.path.clone())
+        .unwrap_or_else(|| format!("<source {source}>"))
+}
+
+/// A percentage for titles: one decimal below 10%, none above.
+pub fn pct(x: f64) -> String {
+    let v = 100.0 * x;
+    if v.abs() < 10.0 {
+        format!("{v:.1}%")
+    } else {
+        format!("{v:.0}%")
+    }
+}
+
+/// The severity an effect earns against ascending (low, medium, high) thresholds.
+pub fn tier(effect: f64, low: f64, medium: f64, high: f64) -> Option<Severity> {
+    let e = effect.abs();
+    if e >= high {
+        Some(Severity::High)
+    } else if e >= medium {
+        Some(Severity::Medium)
+    } else if e >= low {
+        Some(Severity::Low)
+    } else {
+        None
+    }
+}
+
+/// How one label dominates some rows: (label, its share among them, the one-sided binomial
+/// p-value of that many rows carrying it given its share in `reference`, add-one smoothed so
+/// that no label is ever certain). A value that always carries one label, beyond what the
+/// reference explains, is how a backdoor trigger looks.
+pub fn label_purity(
+    by_label: &std::collections::BTreeMap<String, u64>,
+    reference: &std::collections::BTreeMap<String, u64>,
+) -> Option<(String, f64, f64)> {
+    let total: u64 = by_label.values().sum();
+    let (label, &top) = by_label
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))?;
+    if total == 0 {
+        return None;
+    }
+    let classes = reference
+        .keys()
+        .chain(by_label.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as f64;
+    let all: u64 = reference.values().sum();
+    let base = (reference.get(label).copied().unwrap_or(0) as f64 + 1.0) / (all as f64 + classes);
+    let p = crate::stats::binom_sf_ge(top, total, base);
+    Some((label.clone(), top as f64 / total as f64, p))
+}
+
+/// Up to `max` sample rows of column `col` whose value satisfies `keep`, by source and row.
+pub fn example_rows(
+    p: &Profile,
+    col: &str,
+    keep: impl Fn(&crate::profile::SampleValue) -> bool,
+    max: usize,
+) -> Vec<RowRef> {
+    let Some(ci) = p.columns.iter().position(|c| c.name == col) else {
+        return Vec::new();
+    };
+    let mut rows: Vec<(u32, u64)> = p
+        .sample
+        .rows()
+        .filter(|(_, r)| r.values.get(ci).is_some_and(&keep))
+        .map(|(_, r)| (r.source, r.row))
+        .collect();
+    rows.sort_unstable();
+    rows.into_iter()
+        .take(max)
+        .map(|(s, row)| RowRef {
+            source: source_path(p, s),
+            row,
+        })
+        .collect()
+}
+
+/// Label purity at or above this (with a significant binomial test) marks a trigger-like slice.
+pub const TRIGGER_PURITY: f64 = 0.95;
+/// … on at least this many rows.
+pub const TRIGGER_MIN_ROWS: u64 = 10;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NamedValue {
@@ -136,7 +309,22 @@ pub trait Detector: Sync {
 /// issues (INT, SCH, DUP, DRF, LBL, TRG, OUT, SLC); the machinery around them is tested with a
 /// test-only detector.
 pub fn registry() -> Vec<&'static dyn Detector> {
-    Vec::new()
+    vec![
+        &integrity::Tampered,
+        &integrity::Replayed,
+        &schema::SchemaChange,
+        &schema::NullRate,
+        &schema::NewCategories,
+        &schema::OutOfRange,
+        &schema::UnitChange,
+        &duplicates::DuplicateRate,
+        &duplicates::ConflictingLabels,
+        &duplicates::NewGroups,
+        &drift::NumericDrift,
+        &drift::CategoricalDrift,
+        &drift::LabelDrift,
+        &drift::SourceDrift,
+    ]
 }
 
 /// Look a detector up by code, case-insensitively.

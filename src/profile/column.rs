@@ -147,6 +147,14 @@ impl NumericStats {
         self.quantiles.rank_error() + 2.576 * (0.25 * self.sampling_variance).sqrt() / n
     }
 
+    /// The same over all ranks at once (for a Kolmogorov–Smirnov distance): the sketch's
+    /// all-ranks bound plus the subsample's: the sup of a Brownian bridge scaled by the
+    /// subsample's standard deviation, at the Kolmogorov distribution's 99% point (1.628).
+    pub fn rank_error_all(&self) -> f64 {
+        let n = self.quantiles.n().max(1) as f64;
+        self.quantiles.rank_error_all() + 1.628 * self.sampling_variance.sqrt() / n
+    }
+
     fn merge(&mut self, o: &NumericStats) {
         self.merge_exact(o);
         self.quantiles.merge(&o.quantiles);

@@ -176,6 +176,11 @@ pub fn segment_of(f: u128) -> u16 {
     f as u16
 }
 
+/// The 32-bit hash of a label as fingerprints hold it.
+pub fn label_hash(label: &str) -> u32 {
+    xxh3_64_with_seed(label.as_bytes(), 0x006c_6162_656c) as u32
+}
+
 /// A fingerprint from its parts.
 #[inline]
 pub fn fingerprint(row_hash: u128, label: u32, segment: u16) -> u128 {
@@ -493,9 +498,13 @@ impl Profile {
                 row_group: s.row_group,
             });
         }
-        self.fingerprints.rows.extend(other.fingerprints.rows.iter().map(|&f| {
-            (f & !u128::from(u16::MAX)) | u128::from(remap(segment_of(f)))
-        }));
+        self.fingerprints.rows.extend(
+            other
+                .fingerprints
+                .rows
+                .iter()
+                .map(|&f| (f & !u128::from(u16::MAX)) | u128::from(remap(segment_of(f)))),
+        );
         self.fingerprints.sort();
         self.sample.merge(&other.sample, offset);
         self.manifest.extend(other.manifest.iter().cloned());
@@ -1151,10 +1160,7 @@ fn fingerprint_batch(
     const BLOCK: usize = 512;
     let n = b.num_rows();
     let stride = cols.len() * 9;
-    let label_hashes: Vec<u32> = names
-        .iter()
-        .map(|s| xxh3_64_with_seed(s.as_bytes(), 0x006c_6162_656c) as u32)
-        .collect();
+    let label_hashes: Vec<u32> = names.iter().map(|s| label_hash(s)).collect();
     out.reserve(n);
     let mut start = 0;
     while start < n {

@@ -28,6 +28,20 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Added field (the contract allows additions): what the profile says of the current data.
     pub profile: ProfileSummary,
+    /// Added field: the drift test of every column compared with the baseline (empty without
+    /// one), whether or not it made a finding.
+    pub drift: Vec<DriftRow>,
+}
+
+/// One column's drift test (see DRF001 and DRF002).
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftRow {
+    pub column: String,
+    pub kind: &'static str,
+    pub effect: crate::detect::NamedValue,
+    pub statistic: crate::detect::NamedValue,
+    pub p_value: f64,
+    pub q_value: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -100,12 +114,9 @@ pub fn round(x: f64) -> f64 {
     if !x.is_finite() || x == 0.0 {
         return x;
     }
-    let digits = 6 - 1 - x.abs().log10().floor() as i32;
-    if digits > 300 {
-        return x;
-    }
-    let m = 10f64.powi(digits);
-    (x * m).round() / m
+    // Through decimal text, so the result is the double nearest to the 6-digit decimal and
+    // prints as that decimal.
+    format!("{x:.5e}").parse().unwrap_or(x)
 }
 
 fn round_opt(x: Option<f64>) -> Option<f64> {
@@ -207,6 +218,28 @@ pub fn build(input: ReportInput<'_>) -> Report {
         counts,
         findings: input.findings.into_iter().map(round_finding).collect(),
         profile: summarize(cur),
+        drift: input
+            .baseline
+            .map(|b| {
+                crate::detect::drift::column_drift(cur, b)
+                    .into_iter()
+                    .map(|d| DriftRow {
+                        kind: if d.numeric { "numeric" } else { "categorical" },
+                        effect: crate::detect::NamedValue {
+                            name: if d.numeric { "psi" } else { "linf" }.into(),
+                            value: round(d.effect),
+                        },
+                        statistic: crate::detect::NamedValue {
+                            name: d.statistic.0,
+                            value: round(d.statistic.1),
+                        },
+                        p_value: round(d.p),
+                        q_value: round(d.q),
+                        column: d.column,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

@@ -1,0 +1,440 @@
+//! DUP — duplicates, from the row fingerprints: the duplicate rate against the baseline's,
+//! identical feature vectors with conflicting labels, and large new groups of identical rows.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::{
+    ALPHA, Context, Detector, Finding, NamedValue, Severity, evidence, json_num, pct, tier,
+};
+use crate::profile::{Profile, UNKNOWN_SEGMENT, features, label_hash, label_part, segment_of};
+use crate::stats;
+
+/// Absolute rise of a duplicate or conflict rate for low, medium and high.
+const RATE_TIERS: (f64, f64, f64) = (0.002, 0.01, 0.05);
+/// Sources named in a finding.
+const MAX_SOURCES: usize = 5;
+
+/// Runs of equal feature hashes in sorted fingerprints: `(start, end)` index ranges.
+fn feature_runs(rows: &[u128]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        if i >= rows.len() {
+            return None;
+        }
+        let start = i;
+        let f = features(rows[i]);
+        while i < rows.len() && features(rows[i]) == f {
+            i += 1;
+        }
+        Some((start, i))
+    })
+}
+
+/// Rows per source for the given fingerprints, largest first (ties by path).
+fn sources_of(p: &Profile, fps: impl Iterator<Item = u128>) -> Vec<(String, u64)> {
+    let mut by_source: BTreeMap<String, u64> = BTreeMap::new();
+    for f in fps {
+        let seg = segment_of(f);
+        let name = if seg == UNKNOWN_SEGMENT {
+            "<unknown>".to_string()
+        } else {
+            p.segments
+                .get(seg as usize)
+                .map(|s| super::source_path(p, s.source))
+                .unwrap_or_else(|| "<unknown>".to_string())
+        };
+        *by_source.entry(name).or_default() += 1;
+    }
+    let mut v: Vec<(String, u64)> = by_source.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v
+}
+
+fn top_sources(v: &[(String, u64)]) -> Vec<String> {
+    v.iter().take(MAX_SOURCES).map(|s| s.0.clone()).collect()
+}
+
+/// The rows that repeat an earlier identical row (features and label), as fingerprints.
+fn repeated_rows(p: &Profile) -> Vec<u128> {
+    let rows = &p.fingerprints.rows;
+    let mut out = Vec::new();
+    for w in 1..rows.len() {
+        if crate::profile::row_key(rows[w]) == crate::profile::row_key(rows[w - 1]) {
+            out.push(rows[w]);
+        }
+    }
+    out
+}
+
+/// The rows of feature groups that carry more than one label.
+fn conflicting_rows(p: &Profile) -> Vec<u128> {
+    let rows = &p.fingerprints.rows;
+    let mut out = Vec::new();
+    for (a, b) in feature_runs(rows) {
+        if rows[a..b]
+            .iter()
+            .any(|&f| label_part(f) != label_part(rows[a]))
+        {
+            out.extend_from_slice(&rows[a..b]);
+        }
+    }
+    out
+}
+
+/// A rate test against the baseline's rate: one-sided binomial, effect = absolute rise.
+struct RateTest {
+    cur: u64,
+    n_cur: u64,
+    base: u64,
+    n_base: u64,
+}
+
+impl RateTest {
+    fn rates(&self) -> (f64, f64) {
+        (
+            self.cur as f64 / self.n_cur.max(1) as f64,
+            self.base as f64 / self.n_base.max(1) as f64,
+        )
+    }
+
+    /// (p-value, rise, severity) when the rise is significant and large enough.
+    fn judge(&self) -> Option<(f64, f64, Severity)> {
+        let (rc, rb) = self.rates();
+        // A baseline without any such rows still allows for half a row's worth.
+        let floor = 0.5 / self.n_base.max(1) as f64;
+        let p = stats::binom_sf_ge(self.cur, self.n_cur, rb.max(floor));
+        let sev = tier(rc - rb, RATE_TIERS.0, RATE_TIERS.1, RATE_TIERS.2)?;
+        (rc > rb && p <= ALPHA).then_some((p, rc - rb, sev))
+    }
+}
+
+pub struct DuplicateRate;
+
+impl Detector for DuplicateRate {
+    fn code(&self) -> &'static str {
+        "DUP001"
+    }
+    fn check(&self) -> &'static str {
+        "duplicate-rate-up"
+    }
+    fn doc(&self) -> &'static str {
+        "What it finds: the share of rows that exactly repeat another row (all feature columns \
+and the label; the id column left out) rose compared with the baseline. The finding names the \
+files that hold the extra copies.
+
+Why it matters: duplicated rows up-weight some examples: a cheap way to bias a model towards \
+an attacker's rows, and a common pipeline fault (a retried write, a join that fans out).
+
+Example: 1,500 rows of `current/part-2.parquet` repeat rows of `current/part-0.parquet`: \
+duplicate rate 1.8% against 0.0% in the baseline, medium.
+
+Defaults: one-sided binomial test of the current count against the baseline's rate (floored at \
+half a row), p ≤ 0.01; the rise must be ≥ 0.2 points for low, ≥ 1 point for medium, ≥ 5 points \
+for high. Rows are compared by 80-bit fingerprints (a false match is below 10⁻⁸ at 10⁸ rows)."
+    }
+    fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        let Some(base) = ctx.baseline else {
+            return Vec::new();
+        };
+        let cur = ctx.current;
+        let (dc, db) = (cur.duplicates(), base.duplicates());
+        let t = RateTest {
+            cur: dc.duplicate_rows,
+            n_cur: cur.rows,
+            base: db.duplicate_rows,
+            n_base: base.rows,
+        };
+        let Some((p, rise, sev)) = t.judge() else {
+            return Vec::new();
+        };
+        let (rc, rb) = t.rates();
+        let sources = sources_of(cur, repeated_rows(cur).into_iter());
+        let mut f = Finding::new(
+            self.code(),
+            self.check(),
+            sev,
+            rise,
+            format!(
+                "duplicate rows rose from {} to {} ({} rows repeat another row){}",
+                pct(rb),
+                pct(rc),
+                dc.duplicate_rows,
+                sources
+                    .first()
+                    .map(|s| format!(", most in `{}`", s.0))
+                    .unwrap_or_default()
+            ),
+        );
+        f.sources = top_sources(&sources);
+        f.rows = dc.duplicate_rows;
+        f.baseline_rows = Some(db.duplicate_rows);
+        f.statistic = Some(NamedValue {
+            name: "duplicate_rows".into(),
+            value: dc.duplicate_rows as f64,
+        });
+        f.p_value = Some(p);
+        f.q_value = Some(p);
+        f.effect = Some(NamedValue {
+            name: "duplicate_rate_delta".into(),
+            value: rise,
+        });
+        f.evidence = evidence(vec![
+            ("current_rate", json_num(rc)),
+            ("baseline_rate", json_num(rb)),
+            ("groups", json!(dc.groups)),
+            ("largest_group", json!(dc.largest_group)),
+            (
+                "repeated_rows_by_source",
+                json!(
+                    sources
+                        .iter()
+                        .take(20)
+                        .map(|s| json!({"source": s.0, "rows": s.1}))
+                        .collect::<Vec<_>>()
+                ),
+            ),
+        ]);
+        vec![f]
+    }
+}
+
+pub struct ConflictingLabels;
+
+impl Detector for ConflictingLabels {
+    fn code(&self) -> &'static str {
+        "DUP002"
+    }
+    fn check(&self) -> &'static str {
+        "conflicting-labels"
+    }
+    fn doc(&self) -> &'static str {
+        "What it finds: identical feature vectors that carry different labels, more often than \
+in the baseline (or, without a baseline, at all).
+
+Why it matters: the same input with two labels is label noise by construction; a rise is the \
+footprint of label flipping applied to copies of rows, or of two sources that disagree.
+
+Example: 2,400 rows (3%) sit in 1,150 groups of identical features with more than one label, \
+against 0.1% in the baseline: medium.
+
+Defaults: with a baseline, a one-sided binomial test of the current count against the baseline's \
+rate, p ≤ 0.01, and a rise ≥ 0.2 points (low), ≥ 1 point (medium), ≥ 5 points (high). Without \
+a baseline any conflict is reported as low (real data has some)."
+    }
+    fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        let cur = ctx.current;
+        if cur.label.is_none() {
+            return Vec::new();
+        }
+        let dc = cur.duplicates();
+        if dc.conflicting_rows == 0 {
+            return Vec::new();
+        }
+        let rc = dc.conflicting_rows as f64 / cur.rows.max(1) as f64;
+        let (sev, p, rb, base_rows) = match ctx.baseline {
+            Some(base) => {
+                let db = base.duplicates();
+                let t = RateTest {
+                    cur: dc.conflicting_rows,
+                    n_cur: cur.rows,
+                    base: db.conflicting_rows,
+                    n_base: base.rows,
+                };
+                let Some((p, _, sev)) = t.judge() else {
+                    return Vec::new();
+                };
+                (sev, Some(p), Some(t.rates().1), Some(db.conflicting_rows))
+            }
+            None => (Severity::Low, None, None, None),
+        };
+        let sources = sources_of(cur, conflicting_rows(cur).into_iter());
+        let mut f = Finding::new(
+            self.code(),
+            self.check(),
+            sev,
+            rc - rb.unwrap_or(0.0),
+            format!(
+                "{} rows ({}) share their features with rows of another label{}",
+                dc.conflicting_rows,
+                pct(rc),
+                rb.map(|r| format!(" (baseline {})", pct(r)))
+                    .unwrap_or_default()
+            ),
+        );
+        f.columns = cur.label.iter().cloned().collect();
+        f.sources = top_sources(&sources);
+        f.rows = dc.conflicting_rows;
+        f.baseline_rows = base_rows;
+        f.p_value = p;
+        f.q_value = p;
+        f.effect = Some(NamedValue {
+            name: "conflict_rate_delta".into(),
+            value: rc - rb.unwrap_or(0.0),
+        });
+        f.evidence = evidence(vec![
+            ("conflicting_groups", json!(dc.conflicting_groups)),
+            ("current_rate", json_num(rc)),
+            (
+                "baseline_rate",
+                rb.map(json_num).unwrap_or(serde_json::Value::Null),
+            ),
+            (
+                "rows_by_source",
+                json!(
+                    sources
+                        .iter()
+                        .take(20)
+                        .map(|s| json!({"source": s.0, "rows": s.1}))
+                        .collect::<Vec<_>>()
+                ),
+            ),
+        ]);
+        vec![f]
+    }
+}
+
+pub struct NewGroups;
+
+/// Smallest group size that counts as large.
+const GROUP_MIN: u64 = 10;
+/// A group already in the baseline counts as new when it grew at least this many times.
+const GROUP_GROWTH: u64 = 5;
+/// Groups listed in the evidence.
+const MAX_GROUPS: usize = 10;
+
+impl Detector for NewGroups {
+    fn code(&self) -> &'static str {
+        "DUP003"
+    }
+    fn check(&self) -> &'static str {
+        "new-identical-groups"
+    }
+    fn doc(&self) -> &'static str {
+        "What it finds: large groups of identical rows (same features, one label) that the \
+baseline does not have, or had at most a fifth as many of: up-weighting of chosen examples.
+
+Why it matters: repeating one row many times is the cheapest data-poisoning attack there is; \
+the model's loss is dominated by the repeated rows and their label.
+
+Example: one feature vector repeated 400 times, all labelled 1, absent from the baseline: high.
+
+Defaults: a group is large from 10 rows, and above the baseline's largest group of identical \
+feature vectors (scaled by the ratio of row counts when the current data is larger), so data \
+with many natural repeats raises the bar. Severity by the share of rows in such groups: \
+≥ 1% high, ≥ 0.1% medium, otherwise low."
+    }
+    fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        let Some(base) = ctx.baseline else {
+            return Vec::new();
+        };
+        let cur = ctx.current;
+        let b = &base.fingerprints.rows;
+        // Large means larger than any group the baseline has, scaled to the current size:
+        // data with few, coarse columns repeats rows naturally.
+        let largest = feature_runs(b)
+            .map(|(s, e)| (e - s) as u64)
+            .max()
+            .unwrap_or(0);
+        let scale = (cur.rows as f64 / base.rows.max(1) as f64).max(1.0);
+        let min_size = GROUP_MIN.max((largest as f64 * scale).ceil() as u64 + 1);
+        let names: BTreeMap<u32, &str> = cur
+            .label_counts
+            .keys()
+            .map(|l| (label_hash(l), l.as_str()))
+            .collect();
+        let rows = &cur.fingerprints.rows;
+        // (rows, rows in the baseline, label, rows by source)
+        type Group = (u64, u64, String, Vec<(String, u64)>);
+        let mut groups: Vec<Group> = Vec::new();
+        for (s, e) in feature_runs(rows) {
+            let size = (e - s) as u64;
+            if size < min_size
+                || rows[s..e]
+                    .iter()
+                    .any(|&f| label_part(f) != label_part(rows[s]))
+            {
+                continue;
+            }
+            let feat = features(rows[s]);
+            let lo = b.partition_point(|&x| features(x) < feat);
+            let hi = b.partition_point(|&x| features(x) <= feat);
+            let in_base = (hi - lo) as u64;
+            if in_base > 0 && size < GROUP_GROWTH * in_base {
+                continue;
+            }
+            let label = names
+                .get(&label_part(rows[s]))
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "?".into());
+            groups.push((
+                size,
+                in_base,
+                label,
+                sources_of(cur, rows[s..e].iter().copied()),
+            ));
+        }
+        if groups.is_empty() {
+            return Vec::new();
+        }
+        groups.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then_with(|| a.2.cmp(&b.2))
+                .then_with(|| a.3.cmp(&b.3))
+        });
+        let total: u64 = groups.iter().map(|g| g.0).sum();
+        let share = total as f64 / cur.rows.max(1) as f64;
+        let sev = if share >= 0.01 {
+            Severity::High
+        } else if share >= 0.001 {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        let mut all_sources: BTreeMap<String, u64> = BTreeMap::new();
+        for g in &groups {
+            for (s, n) in &g.3 {
+                *all_sources.entry(s.clone()).or_default() += n;
+            }
+        }
+        let mut srcs: Vec<(String, u64)> = all_sources.into_iter().collect();
+        srcs.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut f = Finding::new(
+            self.code(),
+            self.check(),
+            sev,
+            share,
+            format!(
+                "{} new group{} of identical single-label rows ({} rows, {}; the largest: {} copies labelled `{}`)",
+                groups.len(),
+                if groups.len() == 1 { "" } else { "s" },
+                total,
+                pct(share),
+                groups[0].0,
+                groups[0].2
+            ),
+        );
+        f.columns = cur.label.iter().cloned().collect();
+        f.sources = top_sources(&srcs);
+        f.rows = total;
+        f.baseline_rows = Some(groups.iter().map(|g| g.1).sum());
+        f.effect = Some(NamedValue {
+            name: "share_of_rows".into(),
+            value: share,
+        });
+        f.evidence = evidence(vec![
+            ("min_group_size", json!(min_size)),
+            (
+                "groups",
+                json!(groups.iter().take(MAX_GROUPS).map(|g| json!({
+                    "rows": g.0,
+                    "baseline_rows": g.1,
+                    "label": g.2,
+                    "sources": g.3.iter().map(|s| json!({"source": s.0, "rows": s.1})).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>()),
+            ),
+        ]);
+        vec![f]
+    }
+}

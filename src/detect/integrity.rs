@@ -1,0 +1,317 @@
+//! INT — integrity and provenance: files changed since the baseline was profiled, and content
+//! the baseline already holds (a replayed or stale partition).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::{Context, Detector, Finding, Predicate, Severity, evidence, pct};
+use crate::profile::{Profile, UNKNOWN_SEGMENT, row_key, segment_of};
+
+/// A file whose rows are at least this share already in the baseline is replayed content.
+pub const REPLAY_SHARE: f64 = 0.9;
+/// … and at least this much above the baseline's own duplicate rate (what fresh rows of a
+/// dataset with many natural duplicates would show).
+pub const REPLAY_MARGIN: f64 = 0.5;
+/// Files or row groups with fewer rows are not judged by their fingerprints.
+pub const REPLAY_MIN_ROWS: u64 = 20;
+
+pub struct Tampered;
+
+impl Detector for Tampered {
+    fn code(&self) -> &'static str {
+        "INT001"
+    }
+    fn check(&self) -> &'static str {
+        "file-changed-since-baseline"
+    }
+    fn doc(&self) -> &'static str {
+        "What it finds: a file listed in the baseline's manifest is present again at the same path \
+with different content (its BLAKE3 hash differs), so it was modified after the baseline was \
+validated.
+
+Why it matters: data that was reviewed and trusted has been rewritten in place: by a broken \
+job, or by someone who wants the change to pass as the old file. The finding lists which row \
+groups changed and the row counts before and after.
+
+Example: `data/part-3.parquet` was 20,000 rows with hash 3f2a… in the baseline; now it has \
+20,150 rows and hash 91c0…: high.
+
+Defaults: always high. It needs a baseline (a dataset or a saved profile) whose manifest has the \
+same paths: profile the baseline from the same location you scan."
+    }
+    fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        let Some(base) = ctx.baseline else {
+            return Vec::new();
+        };
+        let by_path: BTreeMap<&str, _> =
+            base.manifest.iter().map(|m| (m.path.as_str(), m)).collect();
+        let mut out = Vec::new();
+        for m in &ctx.current.manifest {
+            let Some(b) = by_path.get(m.path.as_str()) else {
+                continue;
+            };
+            if b.blake3 == m.blake3 {
+                continue;
+            }
+            let changed: Vec<u32> = m
+                .row_groups
+                .iter()
+                .filter(|g| {
+                    b.row_groups
+                        .get(g.index as usize)
+                        .is_none_or(|bg| bg.blake3 != g.blake3)
+                })
+                .map(|g| g.index)
+                .collect();
+            let mut f = Finding::new(
+                self.code(),
+                self.check(),
+                Severity::High,
+                1.0,
+                format!(
+                    "`{}` changed since the baseline was profiled ({} rows then, {} now)",
+                    m.path, b.rows, m.rows
+                ),
+            );
+            f.slice = vec![Predicate::eq("__source", m.path.clone())];
+            f.sources = vec![m.path.clone()];
+            f.rows = m.rows;
+            f.baseline_rows = Some(b.rows);
+            f.evidence = evidence(vec![
+                ("baseline_blake3", json!(b.blake3)),
+                ("current_blake3", json!(m.blake3)),
+                ("baseline_bytes", json!(b.bytes)),
+                ("current_bytes", json!(m.bytes)),
+                ("changed_row_groups", json!(changed)),
+            ]);
+            out.push(f);
+        }
+        out
+    }
+}
+
+pub struct Replayed;
+
+/// Rows per segment of the current profile, and how many of them (features and label) the
+/// baseline holds: one merge of the two sorted fingerprint columns.
+fn overlap_by_segment(cur: &Profile, base: &Profile) -> Vec<(u64, u64)> {
+    let mut out = vec![(0u64, 0u64); cur.segments.len()];
+    let b = &base.fingerprints.rows;
+    let mut j = 0;
+    for &f in &cur.fingerprints.rows {
+        let k = row_key(f);
+        while j < b.len() && row_key(b[j]) < k {
+            j += 1;
+        }
+        let seg = segment_of(f);
+        if seg == UNKNOWN_SEGMENT || seg as usize >= out.len() {
+            continue;
+        }
+        out[seg as usize].0 += 1;
+        if j < b.len() && row_key(b[j]) == k {
+            out[seg as usize].1 += 1;
+        }
+    }
+    out
+}
+
+impl Detector for Replayed {
+    fn code(&self) -> &'static str {
+        "INT002"
+    }
+    fn check(&self) -> &'static str {
+        "replayed-content"
+    }
+    fn doc(&self) -> &'static str {
+        "What it finds: current content the baseline already holds: a file or Parquet row group \
+whose BLAKE3 hash equals one in the baseline's manifest, or a file or row group at least 90% of \
+whose rows (features and label, by row fingerprint) are rows of the baseline.
+
+Why it matters: a replayed or stale partition (yesterday's data delivered again, a backfill \
+that re-sends old rows) silently up-weights old examples and hides that the new data is missing. \
+Replay is also a way to push a model back towards a state an attacker prefers.
+
+Example: `current/part-3.parquet` is byte for byte `baseline/part-1.parquet`: high. A file of \
+which 97% of the rows are baseline rows: high.
+
+Defaults: identical bytes under another path, or ≥ 90% of rows already in the baseline, are \
+high. An unchanged file at the same path (a cumulative layout re-scanning old files) is medium: \
+scan only the new increment to avoid it. The row share must also exceed the baseline's own \
+duplicate rate by 50 points, so data with many natural repeats (few, coarse columns) is not \
+flagged; files and row groups under 20 rows are not judged by fingerprints."
+    }
+    fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        let Some(base) = ctx.baseline else {
+            return Vec::new();
+        };
+        let cur = ctx.current;
+        let mut out = Vec::new();
+        let by_hash: BTreeMap<&str, &str> = base
+            .manifest
+            .iter()
+            .map(|m| (m.blake3.as_str(), m.path.as_str()))
+            .collect();
+        let group_hash: BTreeMap<&str, (&str, u32)> = base
+            .manifest
+            .iter()
+            .flat_map(|m| {
+                m.row_groups
+                    .iter()
+                    .map(move |g| (g.blake3.as_str(), (m.path.as_str(), g.index)))
+            })
+            .collect();
+        let overlap = overlap_by_segment(cur, base);
+        let natural = base.duplicates().duplicate_rows as f64 / base.rows.max(1) as f64;
+        let replayed_share = |seen: u64, total: u64| {
+            let s = seen as f64 / total.max(1) as f64;
+            total >= REPLAY_MIN_ROWS && s >= REPLAY_SHARE && s - natural >= REPLAY_MARGIN
+        };
+        for (si, m) in cur.manifest.iter().enumerate() {
+            let segs: Vec<usize> = cur
+                .segments
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.source as usize == si)
+                .map(|(i, _)| i)
+                .collect();
+            let (total, seen) = segs
+                .iter()
+                .fold((0, 0), |(t, s), &i| (t + overlap[i].0, s + overlap[i].1));
+            let mut ev = vec![
+                ("rows_in_baseline", json!(seen)),
+                (
+                    "share_in_baseline",
+                    super::json_num(seen as f64 / total.max(1) as f64),
+                ),
+            ];
+            // Whole file, by bytes.
+            if let Some(bpath) = by_hash.get(m.blake3.as_str()) {
+                let same_path = *bpath == m.path;
+                let title = if same_path {
+                    format!(
+                        "`{}` is unchanged since the baseline: its rows are counted again",
+                        m.path
+                    )
+                } else {
+                    format!(
+                        "`{}` is byte for byte the baseline's `{}` (a replayed file)",
+                        m.path, bpath
+                    )
+                };
+                ev.push(("baseline_source", json!(bpath)));
+                ev.push(("match", json!("blake3")));
+                out.push(self.finding(
+                    if same_path {
+                        Severity::Medium
+                    } else {
+                        Severity::High
+                    },
+                    title,
+                    vec![Predicate::eq("__source", m.path.clone())],
+                    m,
+                    m.rows,
+                    ev,
+                ));
+                continue;
+            }
+            // Whole file, by rows.
+            if replayed_share(seen, total) {
+                out.push(self.finding(
+                    Severity::High,
+                    format!(
+                        "{} of the rows of `{}` are already in the baseline (replayed content)",
+                        pct(seen as f64 / total as f64),
+                        m.path
+                    ),
+                    vec![Predicate::eq("__source", m.path.clone())],
+                    m,
+                    total,
+                    {
+                        ev.push(("match", json!("row fingerprints")));
+                        ev
+                    },
+                ));
+                continue;
+            }
+            // Row groups, by bytes or rows.
+            for g in &m.row_groups {
+                let seg = segs
+                    .iter()
+                    .copied()
+                    .find(|&i| cur.segments[i].row_group == Some(g.index));
+                let (gt, gs) = seg.map(|i| overlap[i]).unwrap_or((0, 0));
+                let slice = vec![
+                    Predicate::eq("__source", m.path.clone()),
+                    Predicate::eq("__row_group", g.index),
+                ];
+                let mut gev: Vec<(&str, Value)> = vec![
+                    ("rows_in_baseline", json!(gs)),
+                    (
+                        "share_in_baseline",
+                        super::json_num(gs as f64 / gt.max(1) as f64),
+                    ),
+                ];
+                if let Some((bpath, bidx)) = group_hash.get(g.blake3.as_str()) {
+                    gev.push(("baseline_source", json!(bpath)));
+                    gev.push(("baseline_row_group", json!(bidx)));
+                    gev.push(("match", json!("blake3")));
+                    out.push(self.finding(
+                        Severity::High,
+                        format!(
+                            "row group {} of `{}` is byte for byte row group {} of the baseline's `{}`",
+                            g.index, m.path, bidx, bpath
+                        ),
+                        slice,
+                        m,
+                        g.rows,
+                        gev,
+                    ));
+                } else if replayed_share(gs, gt) {
+                    gev.push(("match", json!("row fingerprints")));
+                    out.push(self.finding(
+                        Severity::High,
+                        format!(
+                            "{} of the rows of row group {} of `{}` are already in the baseline",
+                            pct(gs as f64 / gt as f64),
+                            g.index,
+                            m.path
+                        ),
+                        slice,
+                        m,
+                        gt,
+                        gev,
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Replayed {
+    fn finding(
+        &self,
+        severity: Severity,
+        title: String,
+        slice: Vec<Predicate>,
+        m: &crate::profile::ManifestEntry,
+        rows: u64,
+        ev: Vec<(&str, Value)>,
+    ) -> Finding {
+        let mut f = Finding::new(self.code(), self.check(), severity, 1.0, title);
+        f.slice = slice;
+        f.sources = vec![m.path.clone()];
+        f.rows = rows;
+        f.effect = ev
+            .iter()
+            .find(|(k, _)| *k == "share_in_baseline")
+            .and_then(|(_, v)| v.as_f64())
+            .map(|v| super::NamedValue {
+                name: "share_in_baseline".into(),
+                value: v,
+            });
+        f.evidence = evidence(ev);
+        f
+    }
+}
