@@ -179,7 +179,8 @@ fn json_scan(extra: &[&str]) -> serde_json::Value {
     ];
     args.extend_from_slice(extra);
     let o = bin(&args);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The demo's injected problems fail the default gate (fail-on high).
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     serde_json::from_slice(&o.stdout).expect("valid JSON")
 }
 
@@ -196,8 +197,50 @@ fn demo_report_follows_the_contract_and_row_counts_reconcile() {
     for k in ["started_at", "duration_ms", "threads", "seed"] {
         assert!(r["run"].get(k).is_some(), "missing run.{k}");
     }
-    assert_eq!(r["verdict"], "pass");
+    assert_eq!(r["verdict"], "fail");
     assert_eq!(r["fail_on"], "high");
+    assert!(r["counts"]["high"].as_u64().unwrap() >= 1);
+    // Counts agree with the findings, and findings are ordered by severity then score.
+    let f = r["findings"].as_array().unwrap();
+    let rank = |s: &str| {
+        ["info", "low", "medium", "high"]
+            .iter()
+            .position(|x| *x == s)
+    };
+    let sev: Vec<usize> = f
+        .iter()
+        .map(|x| rank(x["severity"].as_str().unwrap()).unwrap())
+        .collect();
+    assert!(sev.windows(2).all(|w| w[0] >= w[1]), "{sev:?}");
+    for (name, i) in [("high", 3), ("medium", 2), ("low", 1), ("info", 0)] {
+        let n = sev.iter().filter(|&&s| s == i).count() as u64;
+        assert_eq!(r["counts"][name], n, "{name}");
+    }
+    // Every finding carries the contract's fields.
+    for x in f {
+        for k in [
+            "code",
+            "check",
+            "severity",
+            "score",
+            "title",
+            "columns",
+            "slice",
+            "sources",
+            "rows",
+            "baseline_rows",
+            "statistic",
+            "p_value",
+            "q_value",
+            "effect",
+            "example_rows",
+            "evidence",
+        ] {
+            assert!(x.get(k).is_some(), "finding {} lacks `{k}`", x["code"]);
+        }
+    }
+    // The per-column drift table covers the compared feature columns.
+    assert_eq!(r["drift"].as_array().unwrap().len(), 9);
     // Rows reconcile with the Parquet footers: 3 × 20,000 + 21,500 + 20,000 (see datasets/README.md).
     assert_eq!(r["dataset"]["rows"], 81_500);
     let rows: Vec<u64> = r["dataset"]["sources"]
@@ -261,7 +304,7 @@ fn text_summary_and_out_dir() {
         dir.path().to_str().unwrap(),
         "-q",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(
         text.contains("81,500 rows × 11 columns from 4 files"),
@@ -271,7 +314,8 @@ fn text_summary_and_out_dir() {
         text.contains("baseline: 60,000 rows from 3 files"),
         "{text}"
     );
-    assert!(text.contains("verdict: PASS (fail-on high)"), "{text}");
+    assert!(text.contains("verdict: FAIL (fail-on high)"), "{text}");
+    assert!(text.contains("[HIGH  ] INT002"), "{text}");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(report["dataset"]["rows"], 81_500);

@@ -1,0 +1,513 @@
+//! Each INT/SCH/DUP/DRF check on a positive and a negative fixture: synthetic CSV data from a
+//! seeded generator, with one problem injected, scanned by the real binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
+/// One generated row.
+#[derive(Clone)]
+struct Row {
+    x: Option<f64>,
+    amount: f64,
+    k: i64,
+    cat: String,
+    label: u8,
+}
+
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    let (u, v): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random());
+    (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+}
+
+/// Clean rows: x ~ N(0, 1), amount log-normal around 2,000, k uniform 0..500, cat with shares
+/// 40/30/20/10%, label from a logistic model of x and cat.
+fn rows(n: usize, seed: u64) -> Vec<Row> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let x = normal(&mut rng);
+            let amount = (7.6 + 0.5 * normal(&mut rng)).exp();
+            let k = rng.random_range(0..500);
+            let u: f64 = rng.random();
+            let cat = match u {
+                u if u < 0.4 => "a",
+                u if u < 0.7 => "b",
+                u if u < 0.9 => "c",
+                _ => "d",
+            };
+            let z = 1.2 * x + if cat == "a" { 0.8 } else { -0.4 };
+            let label = u8::from(rng.random::<f64>() < 1.0 / (1.0 + (-z).exp()));
+            Row {
+                x: Some(x),
+                amount,
+                k,
+                cat: cat.to_string(),
+                label,
+            }
+        })
+        .collect()
+}
+
+fn write_csv(path: &Path, rows: &[Row]) {
+    let mut s = String::from("x,amount,k,cat,label\n");
+    for r in rows {
+        let x = r.x.map(|x| format!("{x:.6}")).unwrap_or_default();
+        s.push_str(&format!(
+            "{x},{:.2},{},{},{}\n",
+            r.amount, r.k, r.cat, r.label
+        ));
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, s).unwrap();
+}
+
+/// A dataset of `parts` files of `n` rows each under `dir`, rows from `seed`.
+fn dataset(dir: &Path, parts: usize, n: usize, seed: u64) -> Vec<Vec<Row>> {
+    (0..parts)
+        .map(|i| {
+            let r = rows(n, seed * 100 + i as u64);
+            write_csv(&dir.join(format!("part-{i}.csv")), &r);
+            r
+        })
+        .collect()
+}
+
+fn scan(current: &Path, baseline: &Path, extra: &[&str]) -> Vec<Value> {
+    let mut args: Vec<String> = vec![
+        "scan".into(),
+        current.display().to_string(),
+        "--baseline".into(),
+        baseline.display().to_string(),
+        "--label".into(),
+        "label".into(),
+        "--format".into(),
+        "json".into(),
+        "--fail-on".into(),
+        "never".into(),
+        "--quiet".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = Command::new(env!("CARGO_BIN_EXE_poisonscan"))
+        .args(&args)
+        .output()
+        .expect("run poisonscan");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).expect("json report");
+    r["findings"].as_array().unwrap().clone()
+}
+
+fn codes(findings: &[Value]) -> Vec<String> {
+    findings
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn with_code<'a>(findings: &'a [Value], code: &str) -> Vec<&'a Value> {
+    findings.iter().filter(|f| f["code"] == code).collect()
+}
+
+fn severity(f: &Value) -> &str {
+    f["severity"].as_str().unwrap()
+}
+
+fn names(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A baseline of 2 × 3,000 clean rows in `root/baseline`.
+fn baseline(root: &Path) -> PathBuf {
+    let b = root.join("baseline");
+    dataset(&b, 2, 3000, 1);
+    b
+}
+
+/// Every check stays silent on a fresh clean sample (the negative fixture of all of them).
+#[test]
+fn clean_data_raises_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    for seed in [2, 3, 4] {
+        let c = t.path().join(format!("current-{seed}"));
+        dataset(&c, 2, 3000, seed);
+        let f = scan(&c, &b, &[]);
+        assert!(f.is_empty(), "seed {seed}: {:?}", codes(&f));
+    }
+}
+
+#[test]
+fn int001_file_changed_since_the_baseline() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    let parts = dataset(&data, 2, 3000, 1);
+    let prof = t.path().join("base.psprof");
+    let o = Command::new(env!("CARGO_BIN_EXE_poisonscan"))
+        .args([
+            "profile",
+            data.to_str().unwrap(),
+            "-o",
+            prof.to_str().unwrap(),
+        ])
+        .args(["--label", "label", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    // Unchanged: only the (medium) note that the files are the baseline's own.
+    let f = scan(&data, &prof, &[]);
+    assert!(with_code(&f, "INT001").is_empty(), "{:?}", codes(&f));
+    // Edit one row of part-1 in place.
+    let mut rows = parts[1].clone();
+    rows[10].k = 499 - rows[10].k;
+    write_csv(&data.join("part-1.csv"), &rows);
+    let f = scan(&data, &prof, &[]);
+    let hit = with_code(&f, "INT001");
+    assert_eq!(hit.len(), 1, "{:?}", codes(&f));
+    assert_eq!(severity(hit[0]), "high");
+    assert!(names(&hit[0]["sources"])[0].ends_with("part-1.csv"));
+}
+
+#[test]
+fn int002_replayed_file_by_bytes_and_by_rows() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    dataset(&c, 2, 3000, 2);
+    // A byte copy of a baseline file, and a file of baseline rows in another order.
+    std::fs::copy(b.join("part-0.csv"), c.join("part-2.csv")).unwrap();
+    let mut shuffled = rows(3000, 101);
+    shuffled.reverse();
+    write_csv(&c.join("part-3.csv"), &shuffled);
+    let f = scan(&c, &b, &[]);
+    let hit = with_code(&f, "INT002");
+    let sources: Vec<String> = hit.iter().flat_map(|f| names(&f["sources"])).collect();
+    assert_eq!(hit.len(), 2, "{:?}", codes(&f));
+    assert!(sources.iter().any(|s| s.ends_with("part-2.csv")));
+    assert!(sources.iter().any(|s| s.ends_with("part-3.csv")));
+    assert!(hit.iter().all(|f| severity(f) == "high"));
+    let by_rows = hit
+        .iter()
+        .find(|f| names(&f["sources"])[0].ends_with("part-3.csv"))
+        .unwrap();
+    assert_eq!(by_rows["evidence"]["match"], "row fingerprints");
+    assert_eq!(by_rows["evidence"]["share_in_baseline"], 1.0);
+}
+
+#[test]
+fn sch001_columns_added_removed_retyped() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    let r = rows(3000, 7);
+    // Drop `amount`, add `extra`, make `k` text.
+    let mut s = String::from("x,k,cat,label,extra\n");
+    for (i, row) in r.iter().enumerate() {
+        s.push_str(&format!(
+            "{:.6},k{},{},{},{}\n",
+            row.x.unwrap(),
+            row.k,
+            row.cat,
+            row.label,
+            i % 7
+        ));
+    }
+    std::fs::create_dir_all(&c).unwrap();
+    std::fs::write(c.join("part-0.csv"), s).unwrap();
+    let f = scan(&c, &b, &[]);
+    let hit = with_code(&f, "SCH001");
+    let mut got: Vec<(String, String, String)> = hit
+        .iter()
+        .map(|f| {
+            (
+                names(&f["columns"])[0].clone(),
+                f["evidence"]["change"].as_str().unwrap().to_string(),
+                severity(f).to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    let want = [
+        ("amount", "removed", "high"),
+        ("extra", "added", "medium"),
+        ("k", "retyped", "high"),
+    ];
+    assert_eq!(
+        got,
+        want.map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    );
+}
+
+#[test]
+fn sch002_null_rate_jump() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    let mut r = rows(6000, 8);
+    for row in r.iter_mut().step_by(8) {
+        row.x = None; // 12.5% nulls
+    }
+    write_csv(&c.join("part-0.csv"), &r);
+    let f = scan(&c, &b, &[]);
+    let hit = with_code(&f, "SCH002");
+    assert_eq!(hit.len(), 1, "{:?}", codes(&f));
+    assert_eq!(names(&hit[0]["columns"]), ["x"]);
+    // Cohen's h of 0 → 12.5%: 2·asin(√0.125) = 0.7227: high.
+    let h = hit[0]["effect"]["value"].as_f64().unwrap();
+    assert!((h - 0.722734).abs() < 1e-5, "{h}");
+    assert_eq!(severity(hit[0]), "high");
+}
+
+#[test]
+fn sch003_new_category_tied_to_one_label_is_a_trigger() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    let mut r = rows(6000, 9);
+    for row in r.iter_mut().take(60) {
+        row.cat = "zz".into();
+        row.label = 1;
+    }
+    write_csv(&c.join("part-0.csv"), &r);
+    let f = scan(&c, &b, &[]);
+    let hit = with_code(&f, "SCH003");
+    assert_eq!(hit.len(), 1, "{:?}", codes(&f));
+    assert_eq!(hit[0]["slice"][0]["value"], "zz");
+    assert_eq!(hit[0]["rows"], 60);
+    assert_eq!(severity(hit[0]), "high");
+    assert_eq!(hit[0]["evidence"]["label_purity"]["share"], 1.0);
+    // The same value with mixed labels on few rows: reported, but not as a trigger.
+    let mut r = rows(6000, 9);
+    for (i, row) in r.iter_mut().take(20).enumerate() {
+        row.cat = "zz".into();
+        row.label = (i % 2) as u8;
+    }
+    write_csv(&c.join("part-0.csv"), &r);
+    let f = scan(&c, &b, &[]);
+    let hit = with_code(&f, "SCH003");
+    assert_eq!(hit.len(), 1, "{:?}", codes(&f));
+    assert_eq!(severity(hit[0]), "low");
+}
+
+#[test]
+fn sch004_out_of_range_counted_exactly_with_label_purity() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    let mut r = rows(6000, 10);
+    for row in r.iter_mut().skip(100).take(40) {
+        row.x = Some(99.0);
+        row.label = 0;
+    }
+    write_csv(&c.join("part-0.csv"), &r);
+    // The exact count, by hand: the 40 planted values plus the clean rows that fall outside the
+    // baseline's range (values as written, to 6 decimals).
+    let written = |x: f64| format!("{x:.6}").parse::<f64>().unwrap();
+    let base: Vec<f64> = [rows(3000, 100), rows(3000, 101)]
+        .concat()
+        .iter()
+        .map(|r| written(r.x.unwrap()))
+        .collect();
+    let (lo, hi) = base
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    let xs: Vec<f64> = r.iter().map(|r| written(r.x.unwrap())).collect();
+    let above = xs.iter().filter(|&&x| x > hi).count();
+    let below = xs.iter().filter(|&&x| x < lo).count();
+    assert!(above >= 40);
+    let f = scan(&c, &b, &[]);
+    let hit = with_code(&f, "SCH004");
+    assert_eq!(hit.len(), 1, "{:?}", codes(&f));
+    let h = hit[0];
+    assert_eq!(names(&h["columns"]), ["x"]);
+    assert_eq!(h["rows"], above + below);
+    assert_eq!(h["evidence"]["above"], above);
+    assert_eq!(h["evidence"]["below"], below);
+    assert_eq!(h["evidence"]["counts_estimated"], false);
+    assert_eq!(severity(h), "high");
+    assert_eq!(h["slice"][0]["op"], "ge");
+    let first = xs.iter().position(|&x| x > hi || x < lo).unwrap();
+    assert_eq!(h["example_rows"][0]["row"], first);
+}
+
+#[test]
+fn sch005_unit_change_in_one_file() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    let parts = dataset(&c, 4, 3000, 11);
+    let mut r = parts[2].clone();
+    for row in &mut r {
+        row.amount /= 100.0;
+    }
+    write_csv(&c.join("part-2.csv"), &r);
+    let f = scan(&c, &b, &[]);
+    let hit = with_code(&f, "SCH005");
+    assert_eq!(hit.len(), 1, "{:?}", codes(&f));
+    assert_eq!(names(&hit[0]["columns"]), ["amount"]);
+    assert!(names(&hit[0]["sources"])[0].ends_with("part-2.csv"));
+    assert_eq!(hit[0]["effect"]["value"], -2.0);
+}
+
+#[test]
+fn dup001_duplicate_rate_up_names_the_file() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    let parts = dataset(&c, 2, 3000, 12);
+    let mut r = parts[1].clone();
+    r.extend(parts[0].iter().step_by(10).cloned()); // 300 copies
+    write_csv(&c.join("part-1.csv"), &r);
+    let f = scan(&c, &b, &[]);
+    let hit = with_code(&f, "DUP001");
+    assert_eq!(hit.len(), 1, "{:?}", codes(&f));
+    assert_eq!(hit[0]["rows"], 300);
+    assert!(names(&hit[0]["sources"])[0].ends_with("part-1.csv"));
+    // 300 / 6,300 = 4.8% against 0: medium (≥ 1 point, < 5 points).
+    assert_eq!(severity(hit[0]), "medium");
+}
+
+#[test]
+fn dup002_identical_features_with_conflicting_labels() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    let mut r = rows(6000, 13);
+    let flipped: Vec<Row> = r
+        .iter()
+        .take(150)
+        .map(|row| Row {
+            label: 1 - row.label,
+            ..row.clone()
+        })
+        .collect();
+    r.extend(flipped);
+    write_csv(&c.join("part-0.csv"), &r);
+    let f = scan(&c, &b, &[]);
+    let hit = with_code(&f, "DUP002");
+    assert_eq!(hit.len(), 1, "{:?}", codes(&f));
+    assert_eq!(hit[0]["rows"], 300);
+    assert_eq!(hit[0]["evidence"]["conflicting_groups"], 150);
+}
+
+#[test]
+fn dup003_new_large_group_of_one_row() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    let mut r = rows(6000, 14);
+    let mut poison = r[0].clone();
+    poison.label = 1;
+    r.extend(std::iter::repeat_n(poison, 120));
+    write_csv(&c.join("part-0.csv"), &r);
+    let f = scan(&c, &b, &[]);
+    let hit = with_code(&f, "DUP003");
+    assert_eq!(hit.len(), 1, "{:?}", codes(&f));
+    // The group: the original row and its 120 copies, one label.
+    assert_eq!(hit[0]["evidence"]["groups"][0]["rows"], 121);
+    assert_eq!(hit[0]["evidence"]["groups"][0]["label"], "1");
+    assert_eq!(severity(hit[0]), "high"); // 121 / 6,120 ≥ 1%
+}
+
+#[test]
+fn drf001_to_drf003_drifted_columns_and_label() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    let mut r = rows(6000, 15);
+    for (i, row) in r.iter_mut().enumerate() {
+        row.amount *= 1.8;
+        if row.cat == "b" && i % 2 == 0 {
+            row.cat = "d".into();
+        }
+    }
+    // Label drift: drop two thirds of the positive rows.
+    let r: Vec<Row> = r
+        .into_iter()
+        .enumerate()
+        .filter(|(i, row)| row.label == 0 || i % 3 == 0)
+        .map(|(_, row)| row)
+        .collect();
+    write_csv(&c.join("part-0.csv"), &r);
+    let f = scan(&c, &b, &[]);
+    let num = with_code(&f, "DRF001");
+    assert!(
+        num.iter().any(|f| names(&f["columns"]) == ["amount"]),
+        "{:?}",
+        codes(&f)
+    );
+    let cat = with_code(&f, "DRF002");
+    assert!(cat.iter().any(|f| names(&f["columns"]) == ["cat"]));
+    assert_eq!(with_code(&f, "DRF003").len(), 1);
+    // `x` and `k` did not drift (they move only through the label filter on x: x may show).
+    assert!(
+        !cat.iter()
+            .chain(num.iter())
+            .any(|f| names(&f["columns"]) == ["k"])
+    );
+}
+
+#[test]
+fn drf004_drift_in_one_file_is_named() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    let parts = dataset(&c, 4, 3000, 16);
+    let mut r = parts[3].clone();
+    for row in &mut r {
+        row.x = row.x.map(|x| x + 1.0);
+    }
+    write_csv(&c.join("part-3.csv"), &r);
+    let f = scan(&c, &b, &[]);
+    let hit = with_code(&f, "DRF004");
+    assert_eq!(hit.len(), 1, "{:?}", codes(&f));
+    assert!(names(&hit[0]["sources"])[0].ends_with("part-3.csv"));
+    assert_eq!(hit[0]["slice"][0]["column"], "__source");
+    assert!(names(&hit[0]["columns"]).contains(&"x".to_string()));
+    // The same shift in every file is the data's drift, not one file's.
+    for (i, p) in parts.iter().enumerate() {
+        let mut r = p.clone();
+        for row in &mut r {
+            row.x = row.x.map(|x| x + 1.0);
+        }
+        write_csv(&c.join(format!("part-{i}.csv")), &r);
+    }
+    let f = scan(&c, &b, &[]);
+    assert!(with_code(&f, "DRF004").is_empty(), "{:?}", codes(&f));
+    assert!(!with_code(&f, "DRF001").is_empty());
+}
+
+#[test]
+fn explain_prints_every_check() {
+    for code in [
+        "INT001", "INT002", "SCH001", "SCH002", "SCH003", "SCH004", "SCH005", "DUP001", "DUP002",
+        "DUP003", "DRF001", "DRF002", "DRF003", "DRF004",
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_poisonscan"))
+            .args(["explain", &code.to_lowercase()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{code}");
+        for part in [
+            code,
+            "What it finds",
+            "Why it matters",
+            "Example",
+            "Defaults",
+        ] {
+            assert!(text.contains(part), "{code}: missing {part:?} in {text}");
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The baseline checks on real data (copied into `datasets/real/`, see datasets/README.md):
+//! random halves of one dataset raise nothing at medium or high, a real drift is found, and
+//! the demo's injected problems are named at the right column or file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arrow::array::BooleanArray;
+use arrow::compute::filter_record_batch;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scan(current: &[&Path], baseline: &Path, extra: &[&str]) -> Value {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_poisonscan"));
+    cmd.arg("scan")
+        .args(current)
+        .arg("--baseline")
+        .arg(baseline);
+    cmd.args(["--format", "json", "--fail-on", "never", "--quiet"]);
+    cmd.args(extra);
+    let o = cmd.current_dir(root()).output().expect("run poisonscan");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).expect("json report")
+}
+
+fn findings(r: &Value) -> &Vec<Value> {
+    r["findings"].as_array().unwrap()
+}
+
+fn summary(r: &Value) -> Vec<String> {
+    findings(r)
+        .iter()
+        .map(|f| format!("{} {} {}", f["severity"], f["code"], f["title"]))
+        .collect()
+}
+
+/// Split a Parquet file's rows at random (seeded) into two Parquet files.
+fn halves(src: &Path, dir: &Path, seed: u64) -> (PathBuf, PathBuf) {
+    let file = std::fs::File::open(src).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let (a, b) = (dir.join("a.parquet"), dir.join("b.parquet"));
+    let mut wa: Option<ArrowWriter<std::fs::File>> = None;
+    let mut wb: Option<ArrowWriter<std::fs::File>> = None;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for batch in reader {
+        let batch = batch.unwrap();
+        let mask: Vec<bool> = (0..batch.num_rows()).map(|_| rng.random()).collect();
+        let keep = BooleanArray::from(mask.clone());
+        let drop = BooleanArray::from(mask.iter().map(|m| !m).collect::<Vec<_>>());
+        for (w, path, m) in [(&mut wa, &a, &keep), (&mut wb, &b, &drop)] {
+            let part = filter_record_batch(&batch, m).unwrap();
+            w.get_or_insert_with(|| {
+                ArrowWriter::try_new(std::fs::File::create(path).unwrap(), part.schema(), None)
+                    .unwrap()
+            })
+            .write(&part)
+            .unwrap();
+        }
+    }
+    wa.unwrap().close().unwrap();
+    wb.unwrap().close().unwrap();
+    (a, b)
+}
+
+fn assert_quiet_halves(file: &str, extra: &[&str]) {
+    for seed in [1, 2, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = halves(&root().join(file), dir.path(), seed);
+        let r = scan(&[&a], &b, extra);
+        let loud: Vec<String> = findings(&r)
+            .iter()
+            .filter(|f| f["severity"] == "high" || f["severity"] == "medium")
+            .map(|f| format!("{} {}", f["code"], f["title"]))
+            .collect();
+        assert!(loud.is_empty(), "{file} seed {seed}: {loud:?}");
+    }
+}
+
+#[test]
+fn random_halves_of_adult_raise_nothing_loud() {
+    assert_quiet_halves("datasets/real/adult.parquet", &["--label", "label"]);
+}
+
+#[test]
+fn random_halves_of_acs_2015_raise_nothing_loud() {
+    assert_quiet_halves(
+        "datasets/real/acs_ma_2015.parquet",
+        &["--label", "label", "--exclude", "year"],
+    );
+}
+
+/// ACS employment, Massachusetts, 2018 against 2015: the age top-code moved (ages above 94
+/// exist only in 2018) and the ancestry mix shifted by 4 points. Both must be reported, at the
+/// right column, without a medium or high alarm (neither is a poisoning).
+#[test]
+fn acs_2018_against_2015_finds_the_real_changes() {
+    let r = scan(
+        &[&root().join("datasets/real/acs_ma_2018.parquet")],
+        &root().join("datasets/real/acs_ma_2015.parquet"),
+        &["--label", "label", "--exclude", "year"],
+    );
+    let f = findings(&r);
+    let has = |code: &str, col: &str| {
+        f.iter()
+            .any(|x| x["code"] == code && x["columns"][0] == col)
+    };
+    assert!(has("SCH004", "AGEP"), "{:?}", summary(&r));
+    assert!(has("DRF002", "ANC"), "{:?}", summary(&r));
+    let age = f.iter().find(|x| x["code"] == "SCH004").unwrap();
+    assert_eq!(age["evidence"]["baseline_max"], 94.0);
+    assert!(
+        !f.iter().any(|x| x["severity"] == "high"),
+        "{:?}",
+        summary(&r)
+    );
+}
+
+fn demo() -> Value {
+    scan(
+        &[&root().join("datasets/demo/current")],
+        &root().join("datasets/demo/baseline"),
+        &["--label", "label", "--id", "customer_id"],
+    )
+}
+
+/// The demo's injected problems (datasets/README.md) at the right column or file.
+#[test]
+fn demo_problems_are_named_where_they_were_injected() {
+    let r = demo();
+    let f = findings(&r);
+    let find = |code: &str, pred: &dyn Fn(&Value) -> bool| -> Option<&Value> {
+        f.iter().find(|x| x["code"] == code && pred(x))
+    };
+    let source_is = |x: &Value, file: &str| {
+        x["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().ends_with(file))
+    };
+    let column_is = |x: &Value, col: &str| x["columns"][0] == col;
+    let show = summary(&r);
+    // The drifted column.
+    assert!(
+        find("DRF001", &|x| column_is(x, "debt_ratio")).is_some(),
+        "{show:?}"
+    );
+    // The replayed part file.
+    let replay = find("INT002", &|x| source_is(x, "current/part-3.parquet")).expect("replay");
+    assert_eq!(replay["severity"], "high");
+    assert!(
+        replay["evidence"]["baseline_source"]
+            .as_str()
+            .unwrap()
+            .ends_with("baseline/part-1.parquet")
+    );
+    // The duplicated rows: in part-2, copies of part-0.
+    let dup = find("DUP001", &|_| true).expect("duplicates");
+    assert_eq!(dup["rows"], 1500);
+    assert!(source_is(dup, "current/part-2.parquet"));
+    // Schema problems: the new category, the unit change, the null-rate jump, the trigger.
+    assert!(
+        find("SCH003", &|x| column_is(x, "channel")
+            && x["slice"][0]["value"] == "crypto-app"
+            && source_is(x, "current/part-0.parquet"))
+        .is_some(),
+        "{show:?}"
+    );
+    let unit = find("SCH005", &|x| column_is(x, "income")).expect("unit change");
+    assert!(source_is(unit, "current/part-0.parquet"));
+    assert_eq!(unit["effect"]["value"], -3.0);
+    assert!(find("SCH002", &|x| column_is(x, "employment")).is_some());
+    let trigger = find("SCH003", &|x| column_is(x, "promo_code")).expect("trigger value");
+    assert_eq!(trigger["slice"][0]["value"], "ZX-99");
+    assert_eq!(trigger["severity"], "high");
+    assert!(source_is(trigger, "current/part-2.parquet"));
+    // The drift of one file (income in thousands) is pinned to it.
+    let one = find("DRF004", &|x| source_is(x, "current/part-0.parquet")).expect("source drift");
+    assert!(
+        one["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "income")
+    );
+    // The outlier block's num_accounts values are beyond the baseline's range, in part-2.
+    let out = find("SCH004", &|x| column_is(x, "num_accounts")).expect("out of range");
+    assert_eq!(out["rows"], 200);
+    assert!(source_is(out, "current/part-2.parquet"));
+}
