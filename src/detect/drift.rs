@@ -41,8 +41,12 @@ pub const SOURCE_FACTOR: f64 = 2.0;
 /// Sources with fewer rows are not tested on their own.
 pub const SOURCE_MIN_ROWS: u64 = 100;
 
-/// Baseline-decile bins of a numeric column: below the baseline's minimum, the deciles between
-/// its minimum and maximum, above its maximum, and missing (null, NaN, ±inf).
+/// A baseline value with at least this share of the rows gets its own PSI bin.
+pub const POINT_MASS: f64 = 0.05;
+
+/// Baseline-decile bins of a numeric column: below the baseline's minimum, the deciles (and the
+/// 95th and 99th percentiles) between its minimum and maximum, a bin of its own for any value
+/// holding ≥ 5% of the rows, above its maximum, and missing (null, NaN, ±inf).
 #[derive(Debug, Clone)]
 pub struct Bins {
     pub lo: f64,
@@ -55,10 +59,20 @@ impl Bins {
     pub fn of(b: &ColumnProfile) -> Option<Bins> {
         let n = b.numeric.as_ref()?;
         let (lo, hi) = (n.min?, n.max?);
-        let qs = n
-            .quantiles
-            .quantiles(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
-        let mut edges: Vec<f64> = qs.into_iter().filter(|&e| e > lo && e <= hi).collect();
+        let k = &n.quantiles;
+        let qs = k.quantiles(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]);
+        // A value holding a point mass (zero-inflated or discrete columns, where deciles
+        // coincide) gets a bin of its own: an edge just above it.
+        let mut edges: Vec<f64> = Vec::with_capacity(2 * qs.len());
+        for &q in &qs {
+            edges.push(q);
+            let mass = k.rank(q).unwrap_or(0.0) - k.rank_lt(q).unwrap_or(0.0);
+            if mass >= POINT_MASS {
+                edges.push(super::next_up(q));
+            }
+        }
+        edges.retain(|&e| e > lo && e <= hi);
+        edges.sort_by(f64::total_cmp);
         edges.dedup();
         Some(Bins { lo, hi, edges })
     }
@@ -417,9 +431,10 @@ before retraining, or a manipulation of one feature.
 Example: `debt_ratio`: PSI 0.62 on the baseline's deciles, KS 0.31, median 0.31 → 0.46: medium.
 
 Defaults and reasoning:
-- Effect: the population stability index over the baseline's decile bins plus a bin below its \
-minimum, one above its maximum and one for missing values (null, NaN, ±inf); shares floored at \
-10⁻⁴. Info ≥ 0.05, low ≥ 0.1, medium ≥ 0.25 (the customary \"major shift\"), high ≥ 1.0.
+- Effect: the population stability index over the baseline's decile bins (plus the 95th and \
+99th percentiles, and a bin of its own for any value holding ≥ 5% of the rows, so zero-inflated \
+and discrete columns keep their resolution), a bin below its minimum, one above its maximum and \
+one for missing values (null, NaN, ±inf); shares floored at 10⁻⁴. Info ≥ 0.05, low ≥ 0.1, medium ≥ 0.25 (the customary \"major shift\"), high ≥ 1.0.
 - Test: two-sample Kolmogorov–Smirnov on the quantile sketches. The sketches' own error (the \
 KLL all-ranks bound plus the row subsample's) is subtracted from the distance before the \
 asymptotic p-value is taken, so sketch noise can never be significant. Benjamini–Hochberg \

@@ -101,7 +101,7 @@ impl Predicate {
 }
 
 /// The smallest float above `x`.
-fn next_up(x: f64) -> f64 {
+pub fn next_up(x: f64) -> f64 {
     if x.is_nan() || x == f64::INFINITY {
         return x;
     }

@@ -106,6 +106,14 @@ safe widening) is low."
 
 pub struct NullRate;
 
+/// Rows without a usable value: nulls, and NaN or ±inf in numeric columns.
+fn missing(c: &ColumnProfile) -> u64 {
+    c.nulls
+        + c.numeric
+            .as_ref()
+            .map_or(0, |n| n.nan + n.pos_inf + n.neg_inf)
+}
+
 /// Cohen's h thresholds for null-rate changes (low, medium, high).
 const NULL_H: (f64, f64, f64) = (0.1, 0.2, 0.5);
 
@@ -117,7 +125,8 @@ impl Detector for NullRate {
         "null-rate-change"
     }
     fn doc(&self) -> &'static str {
-        "What it finds: a column whose share of nulls changed compared with the baseline.
+        "What it finds: a column whose share of missing values (nulls, and NaN or ±inf in numeric \
+columns) changed compared with the baseline.
 
 Why it matters: a null-rate jump is the most common sign of a broken upstream join or a field \
 dropped by one producer; it also changes what the model learns from the missing-value \
@@ -144,14 +153,14 @@ sides."
             .collect();
         let tests: Vec<(f64, f64)> = pairs
             .iter()
-            .map(|(c, b)| stats::two_proportion_z(c.nulls, c.rows, b.nulls, b.rows))
+            .map(|(c, b)| stats::two_proportion_z(missing(c), c.rows, missing(b), b.rows))
             .collect();
         let q = stats::bh_adjust(&tests.iter().map(|t| t.1).collect::<Vec<_>>());
         let mut out = Vec::new();
         for (i, (c, b)) in pairs.iter().enumerate() {
             let (p1, p0) = (
-                c.nulls as f64 / c.rows.max(1) as f64,
-                b.nulls as f64 / b.rows.max(1) as f64,
+                missing(c) as f64 / c.rows.max(1) as f64,
+                missing(b) as f64 / b.rows.max(1) as f64,
             );
             let h = stats::cohens_h(p1, p0);
             let Some(sev) = tier(h, NULL_H.0, NULL_H.1, NULL_H.2) else {
@@ -166,7 +175,7 @@ sides."
                 sev,
                 h.abs(),
                 format!(
-                    "null rate of `{}` {} from {} to {}",
+                    "missing values in `{}` {} from {} to {}",
                     c.name,
                     if p1 > p0 { "rose" } else { "fell" },
                     pct(p0),
@@ -175,8 +184,8 @@ sides."
             );
             f.columns = vec![c.name.clone()];
             f.slice = vec![Predicate::is_null(&c.name)];
-            f.rows = c.nulls;
-            f.baseline_rows = Some(b.nulls);
+            f.rows = missing(c);
+            f.baseline_rows = Some(missing(b));
             f.statistic = Some(NamedValue {
                 name: "z".into(),
                 value: tests[i].0,
@@ -191,6 +200,10 @@ sides."
             f.evidence = evidence(vec![
                 ("baseline_null_rate", json_num(p0)),
                 ("current_null_rate", json_num(p1)),
+                ("current_nulls", json!(c.nulls)),
+                ("current_non_finite", json!(missing(c) - c.nulls)),
+                ("baseline_nulls", json!(b.nulls)),
+                ("baseline_non_finite", json!(missing(b) - b.nulls)),
                 ("current_null_labels", json!(c.null_labels)),
                 ("baseline_null_labels", json!(b.null_labels)),
             ]);
