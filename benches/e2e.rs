@@ -1,13 +1,19 @@
-//! End-to-end benchmark: `poisonscan profile` against the floor (decoding the same Parquet file
-//! with the `parquet` crate, rayon over row groups, touching every value), measured in the same
-//! run, alternating, as medians; plus the peak memory of each, at two sizes.
+//! End-to-end benchmark, measured in the same run, alternating, as medians, with the peak memory
+//! of each, per size:
+//! - Parquet: profiling against the floor (decoding the same file with the `parquet` crate,
+//!   rayon over row groups, touching every value);
+//! - CSV (`--csv`): profiling the same rows as CSV against the CSV floor (`arrow-csv` decoding
+//!   the file in parallel byte ranges cut at line ends, touching every value);
+//! - scan: `poisonscan scan DATA --baseline PROFILE --format json` (load a baseline profile of
+//!   another synthetic set of the same size, profile against its ranges, run every check, write
+//!   the report) against profiling alone: what comparing with a baseline adds.
 //!
 //! The synthetic data (30 columns: 20 float, 6 int, 3 string, 1 label; 1M-row row groups) is
 //! generated on demand under `bench-data/` and not committed.
 //!
 //! Run (numbers go to reports/bench-e2e.md):
-//!   cargo bench --bench e2e -- 1000000 10000000
-//! Each argument is a row count; default 1000000. POISONSCAN_BENCH_RUNS sets the repetitions (3).
+//!   cargo bench --bench e2e -- 1000000 10000000 [--csv]
+//! Each number is a row count; default 1000000. POISONSCAN_BENCH_RUNS sets the repetitions (3).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,7 +31,7 @@ use rayon::prelude::*;
 
 const ROW_GROUP: usize = 1_000_000;
 
-fn generate(path: &Path, rows: usize) {
+fn generate(path: &Path, rows: usize, seed: u64) {
     if path.exists() {
         return;
     }
@@ -52,7 +58,7 @@ fn generate(path: &Path, rows: usize) {
     )
     .unwrap();
     let cats: Vec<String> = (0..50).map(|i| format!("cat_{i}")).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let batch = 100_000;
     let mut done = 0;
     while done < rows {
@@ -136,6 +142,75 @@ fn touch(a: &dyn Array) -> u64 {
     }
 }
 
+/// The same rows as CSV (header, comma, no quoting needed), written once.
+fn to_csv(parquet: &Path, csv: &Path) {
+    if csv.exists() {
+        return;
+    }
+    let tmp = csv.with_extension("tmp");
+    let r = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(parquet).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp).unwrap());
+    let mut w = arrow_csv::WriterBuilder::new().with_header(true).build(out);
+    for b in r {
+        w.write(&b.unwrap()).unwrap();
+    }
+    drop(w);
+    std::fs::rename(tmp, csv).unwrap();
+}
+
+/// The CSV floor: the file cut into byte ranges at line ends, each decoded by `arrow-csv` with
+/// the known schema on the rayon pool, every value touched.
+fn floor_csv(path: &Path, schema: Arc<Schema>) -> u64 {
+    use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+    let len = std::fs::metadata(path).unwrap().len();
+    let parts = 64u64;
+    // Range starts: after the header, then the first line start after each cut.
+    let mut starts = Vec::new();
+    let mut f = BufReader::new(std::fs::File::open(path).unwrap());
+    let mut line = Vec::new();
+    f.read_until(b'\n', &mut line).unwrap();
+    starts.push(line.len() as u64);
+    for i in 1..parts {
+        let cut = len * i / parts;
+        f.seek(SeekFrom::Start(cut)).unwrap();
+        line.clear();
+        let n = f.read_until(b'\n', &mut line).unwrap() as u64;
+        starts.push((cut + n).min(len));
+    }
+    starts.push(len);
+    starts.dedup();
+    starts
+        .windows(2)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|w| {
+            let mut f = std::fs::File::open(path).unwrap();
+            f.seek(SeekFrom::Start(w[0])).unwrap();
+            let r = arrow_csv::ReaderBuilder::new(schema.clone())
+                .with_batch_size(65_536)
+                .build(BufReader::with_capacity(1 << 20, f.take(w[1] - w[0])))
+                .unwrap();
+            let mut acc = 0u64;
+            for b in r {
+                for c in b.unwrap().columns() {
+                    acc = acc.wrapping_add(touch(c.as_ref()));
+                }
+            }
+            acc
+        })
+        .reduce(|| 0, u64::wrapping_add)
+}
+
+fn bench_schema(parquet: &Path) -> Arc<Schema> {
+    ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(parquet).unwrap())
+        .unwrap()
+        .schema()
+        .clone()
+}
+
 /// Peak resident memory of this process so far (VmHWM), in MB.
 fn peak_mb() -> f64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -152,10 +227,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Run one measurement in a child process so that each peak-memory reading is its own.
-fn child(mode: &str, path: &Path) -> (f64, f64) {
+fn child(mode: &str, path: &Path, extra: &[&Path]) -> (f64, f64) {
     let exe = std::env::current_exe().unwrap();
     let out = Command::new(exe)
         .args(["--child", mode, path.to_str().unwrap()])
+        .args(extra)
         .output()
         .unwrap();
     assert!(
@@ -168,6 +244,72 @@ fn child(mode: &str, path: &Path) -> (f64, f64) {
     (it.next().unwrap(), it.next().unwrap())
 }
 
+fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn run_child(mode: &str, path: &Path, rest: &[String]) {
+    match mode {
+        "floor" => {
+            std::hint::black_box(floor(path));
+        }
+        "floor-csv" => {
+            let schema = bench_schema(Path::new(&rest[0]));
+            std::hint::black_box(floor_csv(path, schema));
+        }
+        "scan" => {
+            use clap::Parser;
+            let cli = poisonscan::cli::Cli::try_parse_from([
+                "poisonscan",
+                "scan",
+                path.to_str().unwrap(),
+                "--baseline",
+                &rest[0],
+                "--label",
+                "label",
+                "--format",
+                "json",
+                "--fail-on",
+                "never",
+                "--quiet",
+            ])
+            .unwrap();
+            let code = poisonscan::app::run(&cli, &[], &mut std::io::sink()).unwrap();
+            std::hint::black_box(code);
+        }
+        _ => {
+            let settings = poisonscan::settings::DataSettings {
+                ingest: Default::default(),
+                profile: poisonscan::profile::ProfileSettings {
+                    label: Some("label".into()),
+                    ..Default::default()
+                },
+                threads: threads(),
+                quiet: true,
+            };
+            let p =
+                poisonscan::app::profile_inputs(&[path.to_path_buf()], &settings, "bench").unwrap();
+            std::hint::black_box(p.rows);
+        }
+    }
+}
+
+/// Time `a` and `b` alternately `runs` times: medians of (seconds, peak MB) for each.
+fn pair(runs: usize, a: &dyn Fn() -> (f64, f64), b: &dyn Fn() -> (f64, f64)) -> [(f64, f64); 2] {
+    let (mut at, mut am, mut bt, mut bm) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..runs {
+        let (t, m) = a();
+        at.push(t);
+        am.push(m);
+        let (t, m) = b();
+        bt.push(t);
+        bm.push(m);
+    }
+    [(median(at), median(am)), (median(bt), median(bm))]
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -176,29 +318,11 @@ fn main() {
     if args.first().map(String::as_str) == Some("--child") {
         let path = PathBuf::from(&args[2]);
         let t = Instant::now();
-        match args[1].as_str() {
-            "floor" => {
-                std::hint::black_box(floor(&path));
-            }
-            _ => {
-                let settings = poisonscan::settings::DataSettings {
-                    ingest: Default::default(),
-                    profile: poisonscan::profile::ProfileSettings {
-                        label: Some("label".into()),
-                        ..Default::default()
-                    },
-                    threads: std::thread::available_parallelism()
-                        .map(|n| n.get())
-                        .unwrap_or(1),
-                    quiet: true,
-                };
-                let p = poisonscan::app::profile_inputs(&[path], &settings, "bench").unwrap();
-                std::hint::black_box(p.rows);
-            }
-        }
+        run_child(&args[1], &path, &args[3..]);
         println!("{} {}", t.elapsed().as_secs_f64(), peak_mb());
         return;
     }
+    let csv = args.iter().any(|a| a == "--csv");
     let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let sizes = if sizes.is_empty() {
         vec![1_000_000]
@@ -211,28 +335,82 @@ fn main() {
         .unwrap_or(3);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench-data");
     std::fs::create_dir_all(&dir).unwrap();
+    let header = |what: &str, base: &str| {
+        println!(
+            "\n{what}\n\n| rows | {base} s (median) | profile s (median) | profile / {base} | {base} peak MB | profile peak MB | runs |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|---:|");
+    };
+    let row = |rows: usize, r: [(f64, f64); 2]| {
+        println!(
+            "| {rows} | {:.3} | {:.3} | {:.2} | {:.0} | {:.0} | {runs} |",
+            r[0].0,
+            r[1].0,
+            r[1].0 / r[0].0,
+            r[0].1,
+            r[1].1
+        );
+    };
+    let data = |rows: usize| {
+        let path = dir.join(format!("synthetic_{rows}.parquet"));
+        generate(&path, rows, 1);
+        path
+    };
+    header("Parquet: profile against the floor", "floor");
+    for &rows in &sizes {
+        let path = data(rows);
+        row(
+            rows,
+            pair(runs, &|| child("floor", &path, &[]), &|| {
+                child("profile", &path, &[])
+            }),
+        );
+    }
+    if csv {
+        header("CSV: profile against the CSV floor", "floor");
+        for &rows in &sizes {
+            let path = data(rows);
+            let c = dir.join(format!("synthetic_{rows}.csv"));
+            to_csv(&path, &c);
+            row(
+                rows,
+                pair(runs, &|| child("floor-csv", &c, &[&path]), &|| {
+                    child("profile", &c, &[])
+                }),
+            );
+        }
+    }
     println!(
-        "| rows | floor s (median) | profile s (median) | profile / floor | floor peak MB | profile peak MB | runs |"
+        "\nScan with a baseline profile against profiling alone\n\n| rows | profile s (median) | scan s (median) | scan / profile | profile peak MB | scan peak MB | runs |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
-    for rows in sizes {
-        let path = dir.join(format!("synthetic_{rows}.parquet"));
-        generate(&path, rows);
-        let (mut ft, mut pt, mut fm, mut pm) = (vec![], vec![], vec![], vec![]);
-        for _ in 0..runs {
-            let (t, m) = child("floor", &path);
-            ft.push(t);
-            fm.push(m);
-            let (t, m) = child("profile", &path);
-            pt.push(t);
-            pm.push(m);
+    for &rows in &sizes {
+        let path = data(rows);
+        let base = dir.join(format!("synthetic_base_{rows}.parquet"));
+        generate(&base, rows, 2);
+        let prof = dir.join(format!("synthetic_base_{rows}.psprof"));
+        if !prof.exists() {
+            let cli = {
+                use clap::Parser;
+                poisonscan::cli::Cli::try_parse_from([
+                    "poisonscan",
+                    "profile",
+                    base.to_str().unwrap(),
+                    "-o",
+                    prof.to_str().unwrap(),
+                    "--label",
+                    "label",
+                    "--quiet",
+                ])
+                .unwrap()
+            };
+            poisonscan::app::run(&cli, &[], &mut std::io::sink()).unwrap();
         }
-        let (f, p) = (median(ft), median(pt));
-        println!(
-            "| {rows} | {f:.3} | {p:.3} | {:.2} | {:.0} | {:.0} | {runs} |",
-            p / f,
-            median(fm),
-            median(pm)
+        row(
+            rows,
+            pair(runs, &|| child("profile", &path, &[]), &|| {
+                child("scan", &path, &[&prof])
+            }),
         );
     }
 }

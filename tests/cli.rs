@@ -501,6 +501,18 @@ fn assert_same_profile(a: &Profile, b: &Profile) {
         b.sample.len()
     );
     assert_eq!(a.manifest, b.manifest);
+    assert_eq!(a.segments, b.segments);
+    // Per-source summaries: the exact parts (grids and float moments follow the shard plan).
+    assert_eq!(a.sources.len(), b.sources.len());
+    for (s, t) in a.sources.iter().zip(&b.sources) {
+        assert_eq!((s.rows, &s.label_counts), (t.rows, &t.label_counts));
+        for (x, y) in s.columns.iter().zip(&t.columns) {
+            assert_eq!(
+                (x.nulls, x.finite, &x.values, x.below, x.above),
+                (y.nulls, y.finite, &y.values, y.below, y.above)
+            );
+        }
+    }
     for (x, y) in a.columns.iter().zip(&b.columns) {
         assert_eq!(x.name, y.name);
         assert_eq!((x.rows, x.nulls), (y.rows, y.nulls), "{}", x.name);

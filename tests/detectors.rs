@@ -489,6 +489,33 @@ fn drf004_drift_in_one_file_is_named() {
 }
 
 #[test]
+fn drf004_names_the_hive_partition() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    for day in 1..=4 {
+        let mut r = rows(2500, 20 + day);
+        if day == 3 {
+            for row in &mut r {
+                row.cat = if row.cat == "a" {
+                    "c".into()
+                } else {
+                    row.cat.clone()
+                };
+            }
+        }
+        write_csv(&c.join(format!("day={day}/part-0.csv")), &r);
+    }
+    let f = scan(&c, &b, &[]);
+    let hit = with_code(&f, "DRF004");
+    assert_eq!(hit.len(), 1, "{:?}", codes(&f));
+    assert_eq!(hit[0]["slice"][0]["column"], "day");
+    assert_eq!(hit[0]["slice"][0]["value"], "3");
+    assert!(names(&hit[0]["sources"])[0].ends_with("day=3/part-0.csv"));
+    assert_eq!(names(&hit[0]["columns"]), ["cat"]);
+}
+
+#[test]
 fn explain_prints_every_check() {
     for code in [
         "INT001", "INT002", "SCH001", "SCH002", "SCH003", "SCH004", "SCH005", "DUP001", "DUP002",

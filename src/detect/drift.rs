@@ -652,22 +652,12 @@ impl Part<'_> {
     }
 }
 
-/// The parts to test: every source (when there are at least two) and every value of every
-/// partition column (when it has at least two).
+/// The parts to test: every value of every partition column (when it has at least two), and
+/// every source (when there are at least two) that is not alone in a partition.
 fn parts(cur: &Profile) -> Vec<Part<'_>> {
     let mut out = Vec::new();
-    if cur.sources.len() >= 2 {
-        for (i, s) in cur.sources.iter().enumerate() {
-            let path = source_path(cur, i as u32);
-            out.push(Part {
-                family: 0,
-                name: format!("`{path}`"),
-                slice: vec![Predicate::eq("__source", path.clone())],
-                sources: vec![path],
-                members: vec![s],
-            });
-        }
-    }
+    // A file alone in its partition is tested as that partition (its name says more).
+    let mut alone = BTreeSet::new();
     for (fi, key) in cur.partition_columns.iter().enumerate() {
         let mut groups: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
         for (i, m) in cur.manifest.iter().enumerate() {
@@ -679,6 +669,9 @@ fn parts(cur: &Profile) -> Vec<Part<'_>> {
             continue;
         }
         for (v, idx) in groups {
+            if let [only] = idx.as_slice() {
+                alone.insert(*only);
+            }
             let value = v.clone().unwrap_or_else(|| "<null>".into());
             out.push(Part {
                 family: fi + 1,
@@ -689,6 +682,21 @@ fn parts(cur: &Profile) -> Vec<Part<'_>> {
                 }],
                 sources: idx.iter().map(|&i| source_path(cur, i as u32)).collect(),
                 members: idx.iter().filter_map(|&i| cur.sources.get(i)).collect(),
+            });
+        }
+    }
+    if cur.sources.len() >= 2 {
+        for (i, s) in cur.sources.iter().enumerate() {
+            if alone.contains(&i) {
+                continue;
+            }
+            let path = source_path(cur, i as u32);
+            out.push(Part {
+                family: 0,
+                name: format!("`{path}`"),
+                slice: vec![Predicate::eq("__source", path.clone())],
+                sources: vec![path],
+                members: vec![s],
             });
         }
     }
