@@ -18,10 +18,7 @@ use crate::settings::{BaselineSource, DataSettings};
 
 /// Read and profile `inputs` on a pool of `settings.threads` threads.
 pub fn profile_inputs(inputs: &[PathBuf], settings: &DataSettings, what: &str) -> Result<Profile> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(settings.threads)
-        .build()
-        .map_err(|e| Error::Internal(format!("cannot start threads: {e}")))?;
+    let pool = thread_pool(settings.threads)?;
     pool.install(|| {
         let ds = Dataset::open(inputs, &settings.ingest)?;
         let bar = progress_bar(&ds, settings.quiet, what);
@@ -75,34 +72,70 @@ pub fn scan(args: &ScanArgs, extra: &[&'static dyn Detector]) -> Result<Report> 
     let clock = Instant::now();
     let settings = DataSettings::resolve(&args.data_args)?;
     let baseline_source = BaselineSource::resolve(&args.baseline)?;
+    let timings = std::env::var_os("POISONSCAN_TIMINGS").is_some();
+    let phase = |name: &str, t: Instant| {
+        if timings {
+            eprintln!("timing: {name} {:.3} s", t.elapsed().as_secs_f64());
+        }
+    };
+    let t = Instant::now();
     let baseline = baseline_profile(&baseline_source, &settings)?;
+    phase("baseline", t);
     // The current side counts, exactly, the values outside the baseline's range.
     let mut current_settings = settings.clone();
     if let Some(b) = &baseline {
         current_settings.profile.reference_ranges = reference_ranges(b);
     }
+    let t = Instant::now();
     let current = profile_inputs(&args.data, &current_settings, "scan")?;
+    phase("profile", t);
     let mut detectors: Vec<&dyn Detector> = detect::registry();
     detectors.extend(extra.iter().copied());
     let ctx = Context {
         current: &current,
         baseline: baseline.as_ref(),
     };
-    let findings = detect::run(&detectors, &ctx);
-    let verdict = gate::verdict(&findings, args.fail_on);
-    Ok(report::build(report::ReportInput {
-        current: &current,
-        baseline: baseline.as_ref(),
-        findings,
-        fail_on: args.fail_on,
-        verdict,
-        run: report::Run {
-            started_at: report::rfc3339(started),
-            duration_ms: clock.elapsed().as_millis() as u64,
-            threads: settings.threads,
-            seed: settings.profile.seed,
-        },
-    }))
+    // Checks that scan the fingerprints use the pool too, with `--threads` workers.
+    let pool = thread_pool(settings.threads)?;
+    let report = pool.install(|| {
+        let t = Instant::now();
+        if timings {
+            for d in &detectors {
+                let t = Instant::now();
+                std::hint::black_box(d.detect(&ctx));
+                phase(d.code(), t);
+            }
+        }
+        let findings = detect::run(&detectors, &ctx);
+        phase("checks", t);
+        let t = Instant::now();
+        let verdict = gate::verdict(&findings, args.fail_on);
+        let r = report::build(report::ReportInput {
+            current: &current,
+            baseline: baseline.as_ref(),
+            findings,
+            fail_on: args.fail_on,
+            verdict,
+            run: report::Run {
+                started_at: report::rfc3339(started),
+                duration_ms: 0,
+                threads: settings.threads,
+                seed: settings.profile.seed,
+            },
+        });
+        phase("report", t);
+        r
+    });
+    let mut report = report;
+    report.run.duration_ms = clock.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start threads: {e}")))
 }
 
 /// The `[min, max]` of the finite values of each numeric column of a profile.

@@ -96,24 +96,48 @@ pub struct Replayed;
 /// Rows per segment of the current profile, and how many of them (features and label) the
 /// baseline holds: one merge of the two sorted fingerprint columns.
 fn overlap_by_segment(cur: &Profile, base: &Profile) -> Vec<(u64, u64)> {
-    let mut out = vec![(0u64, 0u64); cur.segments.len()];
+    use rayon::prelude::*;
+    let segments = cur.segments.len();
+    let rows = &cur.fingerprints.rows;
     let b = &base.fingerprints.rows;
-    let mut j = 0;
-    for &f in &cur.fingerprints.rows {
-        let k = row_key(f);
-        while j < b.len() && row_key(b[j]) < k {
-            j += 1;
-        }
-        let seg = segment_of(f);
-        if seg == UNKNOWN_SEGMENT || seg as usize >= out.len() {
-            continue;
-        }
-        out[seg as usize].0 += 1;
-        if j < b.len() && row_key(b[j]) == k {
-            out[seg as usize].1 += 1;
-        }
-    }
-    out
+    let pieces = (rayon::current_num_threads() * 4).max(1);
+    let bounds: Vec<(usize, usize)> = (0..pieces)
+        .map(|i| (rows.len() * i / pieces, rows.len() * (i + 1) / pieces))
+        .collect();
+    bounds
+        .par_iter()
+        .map(|&(lo, hi)| {
+            let mut out = vec![(0u64, 0u64); segments];
+            let Some(&first) = rows.get(lo) else {
+                return out;
+            };
+            let mut j = b.partition_point(|&x| row_key(x) < row_key(first));
+            for &f in &rows[lo..hi] {
+                let k = row_key(f);
+                while j < b.len() && row_key(b[j]) < k {
+                    j += 1;
+                }
+                let seg = segment_of(f);
+                if seg == UNKNOWN_SEGMENT || seg as usize >= segments {
+                    continue;
+                }
+                out[seg as usize].0 += 1;
+                if j < b.len() && row_key(b[j]) == k {
+                    out[seg as usize].1 += 1;
+                }
+            }
+            out
+        })
+        .reduce(
+            || vec![(0u64, 0u64); segments],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    x.0 += y.0;
+                    x.1 += y.1;
+                }
+                a
+            },
+        )
 }
 
 impl Detector for Replayed {

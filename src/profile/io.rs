@@ -1,6 +1,9 @@
-//! The profile file: a magic line, the schema version, the body's length and BLAKE3 hash, then
-//! the body (postcard, zstd-compressed). The hash catches truncation and corruption before
-//! decoding; the version is checked before anything else is trusted.
+//! The profile file: a header (a magic line, the schema version, the length of the compressed
+//! part, the number of fingerprints and the BLAKE3 hash of the body), then the body: the profile
+//! without its fingerprints (postcard, zstd-compressed), then the fingerprints as raw 16-byte
+//! little-endian words. Fingerprints are hashes and do not compress; kept raw they load at
+//! memory speed. The hash catches truncation and corruption before decoding; the version is
+//! checked before anything else is trusted.
 
 use std::io::Write;
 use std::path::Path;
@@ -9,7 +12,9 @@ use super::{PROFILE_SCHEMA_VERSION, Profile};
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 20] = b"POISONSCAN PROFILE\n\0";
-const HEADER: usize = 20 + 4 + 8 + 32;
+const HEADER: usize = 20 + 4 + 8 + 8 + 32;
+/// Fingerprints are written and read in chunks of this many rows.
+const FP_CHUNK: usize = 1 << 16;
 
 /// Whether `path` starts like a profile file.
 pub fn is_profile(path: &Path) -> bool {
@@ -40,19 +45,26 @@ pub fn save(profile: &Profile, path: &Path) -> Result<()> {
             hasher: blake3::Hasher::new(),
             len: 0,
         };
-        // Level 1: the bulk of a large profile is fingerprints, which do not compress.
         let mut z = zstd::Encoder::new(&mut body, 1)?;
         postcard::to_io(profile, &mut z).map_err(|e| std::io::Error::other(e.to_string()))?;
         z.finish()?;
-        let HashingWriter {
-            inner, hasher, len, ..
-        } = body;
+        let main_len = body.len;
+        let mut buf = Vec::with_capacity(FP_CHUNK * 16);
+        for chunk in profile.fingerprints.rows.chunks(FP_CHUNK) {
+            buf.clear();
+            for f in chunk {
+                buf.extend_from_slice(&f.to_le_bytes());
+            }
+            body.write_all(&buf)?;
+        }
+        let HashingWriter { inner, hasher, .. } = body;
         let mut file = inner.into_inner().map_err(|e| e.into_error())?;
         file.seek(SeekFrom::Start(0))?;
         let mut header = Vec::with_capacity(HEADER);
         header.extend_from_slice(MAGIC);
         header.extend_from_slice(&PROFILE_SCHEMA_VERSION.to_le_bytes());
-        header.extend_from_slice(&len.to_le_bytes());
+        header.extend_from_slice(&main_len.to_le_bytes());
+        header.extend_from_slice(&(profile.fingerprints.rows.len() as u64).to_le_bytes());
         header.extend_from_slice(hasher.finalize().as_bytes());
         file.write_all(&header)?;
         file.sync_all()
@@ -98,20 +110,25 @@ fn tempfile_in(dir: &Path, target: &Path) -> Result<(std::path::PathBuf, std::fs
 }
 
 pub fn load(path: &Path) -> Result<Profile> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    use std::io::Read;
     let bad = |reason: &str| Error::BadProfile {
         path: path.to_path_buf(),
         reason: reason.to_string(),
     };
-    if bytes.len() < 20 || &bytes[..20] != MAGIC {
+    let io = |e| Error::io(path, e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len();
+    let mut header = [0u8; HEADER];
+    let got = read_full(&mut file, &mut header).map_err(io)?;
+    if got < 20 || &header[..20] != MAGIC {
         return Err(bad(
             "it does not start with the profile header\nhint: create one with `poisonscan profile DATA -o FILE`",
         ));
     }
-    if bytes.len() < HEADER {
+    if got < 24 {
         return Err(bad("the file is truncated (shorter than its header)"));
     }
-    let version = u32::from_le_bytes(bytes[20..24].try_into().expect("4 bytes"));
+    let version = u32::from_le_bytes(header[20..24].try_into().expect("4 bytes"));
     if version != PROFILE_SCHEMA_VERSION {
         return Err(Error::ProfileVersion {
             path: path.to_path_buf(),
@@ -120,20 +137,64 @@ pub fn load(path: &Path) -> Result<Profile> {
             tool: env!("CARGO_PKG_VERSION").to_string(),
         });
     }
-    let len = u64::from_le_bytes(bytes[24..32].try_into().expect("8 bytes")) as usize;
-    let body = &bytes[HEADER..];
-    if body.len() != len {
+    if got < HEADER {
+        return Err(bad("the file is truncated (shorter than its header)"));
+    }
+    let main_len = u64::from_le_bytes(header[24..32].try_into().expect("8 bytes"));
+    let fp_rows = u64::from_le_bytes(header[32..40].try_into().expect("8 bytes"));
+    let body_len = file_len - HEADER as u64;
+    let expected = fp_rows
+        .checked_mul(16)
+        .and_then(|f| f.checked_add(main_len));
+    if expected != Some(body_len) {
         return Err(bad(&format!(
-            "the file is truncated or has trailing bytes (body of {} bytes, header says {len})",
-            body.len()
+            "the file is truncated or has trailing bytes (body of {body_len} bytes, header says {} + {fp_rows} fingerprints)",
+            main_len
         )));
     }
-    if blake3::hash(body).as_bytes() != &bytes[32..64] {
+    let mut hasher = blake3::Hasher::new();
+    let mut main = vec![0u8; main_len as usize];
+    file.read_exact(&mut main).map_err(io)?;
+    hasher.update_rayon(&main);
+    let mut rows: Vec<u128> = Vec::with_capacity(fp_rows as usize);
+    let mut buf = vec![0u8; FP_CHUNK * 16];
+    let mut left = fp_rows as usize;
+    while left > 0 {
+        let n = left.min(FP_CHUNK);
+        let chunk = &mut buf[..n * 16];
+        file.read_exact(chunk).map_err(io)?;
+        hasher.update(chunk);
+        rows.extend(
+            chunk
+                .chunks_exact(16)
+                .map(|c| u128::from_le_bytes(c.try_into().expect("16 bytes"))),
+        );
+        left -= n;
+    }
+    if hasher.finalize().as_bytes() != &header[40..72] {
         return Err(bad(
             "its checksum does not match: the file was corrupted or altered",
         ));
     }
-    let raw = zstd::decode_all(body).map_err(|e| bad(&format!("cannot decompress: {e}")))?;
-    let p: Profile = postcard::from_bytes(&raw).map_err(|e| bad(&format!("cannot decode: {e}")))?;
+    let raw = zstd::decode_all(&main[..]).map_err(|e| bad(&format!("cannot decompress: {e}")))?;
+    let mut p: Profile =
+        postcard::from_bytes(&raw).map_err(|e| bad(&format!("cannot decode: {e}")))?;
+    if !rows.is_sorted() {
+        return Err(bad("its fingerprints are not sorted"));
+    }
+    p.fingerprints.rows = rows;
     Ok(p)
+}
+
+/// Read until `buf` is full or the file ends; the number of bytes read.
+fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
 }

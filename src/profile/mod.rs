@@ -90,65 +90,6 @@ pub struct Fingerprints {
     pub rows: Vec<u128>,
 }
 
-/// Rows per serialized block: the fingerprints are written in blocks of bytes so that saving
-/// a large profile needs one small buffer, not a copy of the whole column.
-const FP_BLOCK: usize = 1 << 16;
-
-struct FpBlock<'a>(&'a [u128]);
-
-impl Serialize for FpBlock<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut bytes = Vec::with_capacity(self.0.len() * 16);
-        for f in self.0 {
-            bytes.extend_from_slice(&f.to_le_bytes());
-        }
-        s.serialize_bytes(&bytes)
-    }
-}
-
-impl Serialize for Fingerprints {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = s.serialize_seq(Some(self.rows.len().div_ceil(FP_BLOCK)))?;
-        for block in self.rows.chunks(FP_BLOCK) {
-            seq.serialize_element(&FpBlock(block))?;
-        }
-        seq.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for Fingerprints {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Fingerprints;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("blocks of fingerprint bytes")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> std::result::Result<Fingerprints, A::Error> {
-                let mut rows = Vec::new();
-                while let Some(bytes) = seq.next_element::<&[u8]>()? {
-                    if !bytes.len().is_multiple_of(16) {
-                        return Err(serde::de::Error::custom(
-                            "fingerprint block has a partial row",
-                        ));
-                    }
-                    rows.extend(
-                        bytes
-                            .chunks_exact(16)
-                            .map(|c| u128::from_le_bytes(c.try_into().expect("16 bytes"))),
-                    );
-                }
-                Ok(Fingerprints { rows })
-            }
-        }
-        d.deserialize_seq(V)
-    }
-}
-
 /// The segment of rows a profile cannot name (past the first 65,535 segments).
 pub const UNKNOWN_SEGMENT: u16 = u16::MAX;
 
@@ -203,6 +144,8 @@ pub struct Duplicates {
     /// Groups of two or more identical rows.
     pub groups: u64,
     pub largest_group: u64,
+    /// Rows in the largest group of identical feature vectors (whatever their labels).
+    pub largest_feature_group: u64,
     /// Groups of identical feature vectors that carry more than one label.
     pub conflicting_groups: u64,
     pub conflicting_rows: u64,
@@ -213,42 +156,74 @@ impl Fingerprints {
         sort_fingerprints(&mut self.rows);
     }
 
+    /// Duplicate statistics, computed on the rayon pool: the sorted column is cut into one
+    /// piece per thread at boundaries between feature groups, and the pieces' counts added.
     pub fn duplicates(&self) -> Duplicates {
-        let mut d = Duplicates::default();
         let rows = &self.rows;
-        let mut i = 0;
-        while i < rows.len() {
-            let mut j = i + 1;
-            while j < rows.len() && features(rows[j]) == features(rows[i]) {
-                j += 1;
+        let pieces = (rayon::current_num_threads() * 4).max(1);
+        let mut cuts = vec![0usize];
+        for i in 1..pieces {
+            let mut c = rows.len() * i / pieces;
+            // Move the cut to the start of a feature group.
+            while c > 0 && c < rows.len() && features(rows[c]) == features(rows[c - 1]) {
+                c += 1;
             }
-            // rows[i..j] share features; count exact (feature+label) runs inside.
-            let mut labels = 1;
-            let mut k = i;
-            while k < j {
-                let mut m = k + 1;
-                while m < j && label_part(rows[m]) == label_part(rows[k]) {
-                    m += 1;
-                }
-                let size = (m - k) as u64;
-                if size > 1 {
-                    d.groups += 1;
-                    d.duplicate_rows += size - 1;
-                    d.largest_group = d.largest_group.max(size);
-                }
-                if k > i {
-                    labels += 1;
-                }
-                k = m;
+            if c > *cuts.last().expect("non-empty") && c < rows.len() {
+                cuts.push(c);
             }
-            if labels > 1 {
-                d.conflicting_groups += 1;
-                d.conflicting_rows += (j - i) as u64;
-            }
-            i = j;
         }
-        d
+        cuts.push(rows.len());
+        cuts.windows(2)
+            .collect::<Vec<_>>()
+            .par_iter()
+            .map(|w| duplicates_of(&rows[w[0]..w[1]]))
+            .reduce(Duplicates::default, |a, b| Duplicates {
+                duplicate_rows: a.duplicate_rows + b.duplicate_rows,
+                groups: a.groups + b.groups,
+                largest_group: a.largest_group.max(b.largest_group),
+                largest_feature_group: a.largest_feature_group.max(b.largest_feature_group),
+                conflicting_groups: a.conflicting_groups + b.conflicting_groups,
+                conflicting_rows: a.conflicting_rows + b.conflicting_rows,
+            })
     }
+}
+
+/// Duplicate statistics of sorted fingerprints that do not split a feature group.
+fn duplicates_of(rows: &[u128]) -> Duplicates {
+    let mut d = Duplicates::default();
+    let mut i = 0;
+    while i < rows.len() {
+        let mut j = i + 1;
+        while j < rows.len() && features(rows[j]) == features(rows[i]) {
+            j += 1;
+        }
+        d.largest_feature_group = d.largest_feature_group.max((j - i) as u64);
+        // rows[i..j] share features; count exact (feature+label) runs inside.
+        let mut labels = 1;
+        let mut k = i;
+        while k < j {
+            let mut m = k + 1;
+            while m < j && label_part(rows[m]) == label_part(rows[k]) {
+                m += 1;
+            }
+            let size = (m - k) as u64;
+            if size > 1 {
+                d.groups += 1;
+                d.duplicate_rows += size - 1;
+                d.largest_group = d.largest_group.max(size);
+            }
+            if k > i {
+                labels += 1;
+            }
+            k = m;
+        }
+        if labels > 1 {
+            d.conflicting_groups += 1;
+            d.conflicting_rows += (j - i) as u64;
+        }
+        i = j;
+    }
+    d
 }
 
 /// Sort fingerprints in place in O(n): one American-flag pass on the top 12 bits (hashes are
@@ -341,6 +316,8 @@ pub struct Profile {
     pub columns: Vec<ColumnProfile>,
     pub partition_columns: Vec<String>,
     pub label_counts: BTreeMap<String, u64>,
+    /// Written apart from the rest of the profile, raw (see `io`).
+    #[serde(skip)]
     pub fingerprints: Fingerprints,
     pub sample: Sample,
     pub manifest: Vec<ManifestEntry>,
@@ -348,6 +325,9 @@ pub struct Profile {
     pub sources: Vec<SourceSummary>,
     /// The segments fingerprints point to (at most `UNKNOWN_SEGMENT` of them).
     pub segments: Vec<Segment>,
+    /// `duplicates()`, computed once (several checks and the report need it).
+    #[serde(skip)]
+    duplicates_cache: std::sync::OnceLock<Duplicates>,
 }
 
 impl Profile {
@@ -383,6 +363,7 @@ impl Profile {
             manifest: Vec::new(),
             sources: Vec::new(),
             segments: Vec::new(),
+            duplicates_cache: std::sync::OnceLock::new(),
         }
     }
 
@@ -417,8 +398,11 @@ impl Profile {
         }
     }
 
+    /// Duplicate statistics of the fingerprints (computed once, then cached).
     pub fn duplicates(&self) -> Duplicates {
-        self.fingerprints.duplicates()
+        self.duplicates_cache
+            .get_or_init(|| self.fingerprints.duplicates())
+            .clone()
     }
 
     /// Merge another profile (of other files of the same dataset) into this one.
@@ -469,6 +453,7 @@ impl Profile {
             }
         }
         let offset = self.manifest.len() as u32;
+        self.duplicates_cache = std::sync::OnceLock::new();
         self.rows += other.rows;
         for (a, b) in self.columns.iter_mut().zip(&other.columns) {
             if a.column_type != b.column_type {
