@@ -1,9 +1,10 @@
 //! The profile file: a header (a magic line, the schema version, the length of the compressed
-//! part, the number of fingerprints and the BLAKE3 hash of the body), then the body: the profile
+//! part, the number of fingerprints, and the BLAKE3 hashes of the two parts), then the profile
 //! without its fingerprints (postcard, zstd-compressed), then the fingerprints as raw 16-byte
 //! little-endian words. Fingerprints are hashes and do not compress; kept raw they load at
-//! memory speed. The hash catches truncation and corruption before decoding; the version is
-//! checked before anything else is trusted.
+//! memory speed, while the compressed part is decoded on another thread. Each part's hash is
+//! checked before the part is used (the compressed part before it is decompressed); the version
+//! is checked before anything else is trusted.
 
 use std::io::Write;
 use std::path::Path;
@@ -12,9 +13,9 @@ use super::{PROFILE_SCHEMA_VERSION, Profile};
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 20] = b"POISONSCAN PROFILE\n\0";
-const HEADER: usize = 20 + 4 + 8 + 8 + 32;
+const HEADER: usize = 20 + 4 + 8 + 8 + 32 + 32;
 /// Fingerprints are written and read in chunks of this many rows.
-const FP_CHUNK: usize = 1 << 16;
+const FP_CHUNK: usize = 1 << 18;
 
 /// Whether `path` starts like a profile file.
 pub fn is_profile(path: &Path) -> bool {
@@ -49,6 +50,7 @@ pub fn save(profile: &Profile, path: &Path) -> Result<()> {
         postcard::to_io(profile, &mut z).map_err(|e| std::io::Error::other(e.to_string()))?;
         z.finish()?;
         let main_len = body.len;
+        let main_hash = std::mem::take(&mut body.hasher).finalize();
         let mut buf = Vec::with_capacity(FP_CHUNK * 16);
         for chunk in profile.fingerprints.rows.chunks(FP_CHUNK) {
             buf.clear();
@@ -65,6 +67,7 @@ pub fn save(profile: &Profile, path: &Path) -> Result<()> {
         header.extend_from_slice(&PROFILE_SCHEMA_VERSION.to_le_bytes());
         header.extend_from_slice(&main_len.to_le_bytes());
         header.extend_from_slice(&(profile.fingerprints.rows.len() as u64).to_le_bytes());
+        header.extend_from_slice(main_hash.as_bytes());
         header.extend_from_slice(hasher.finalize().as_bytes());
         file.write_all(&header)?;
         file.sync_all()
@@ -152,36 +155,49 @@ pub fn load(path: &Path) -> Result<Profile> {
             main_len
         )));
     }
-    let mut hasher = blake3::Hasher::new();
+    let mismatch = || bad("its checksum does not match: the file was corrupted or altered");
     let mut main = vec![0u8; main_len as usize];
     file.read_exact(&mut main).map_err(io)?;
-    hasher.update_rayon(&main);
-    let mut rows: Vec<u128> = Vec::with_capacity(fp_rows as usize);
-    let mut buf = vec![0u8; FP_CHUNK * 16];
-    let mut left = fp_rows as usize;
-    while left > 0 {
-        let n = left.min(FP_CHUNK);
-        let chunk = &mut buf[..n * 16];
-        file.read_exact(chunk).map_err(io)?;
-        hasher.update(chunk);
-        rows.extend(
-            chunk
-                .chunks_exact(16)
-                .map(|c| u128::from_le_bytes(c.try_into().expect("16 bytes"))),
-        );
-        left -= n;
+    let mut h = blake3::Hasher::new();
+    h.update_rayon(&main);
+    if h.finalize().as_bytes() != &header[40..72] {
+        return Err(mismatch());
     }
-    if hasher.finalize().as_bytes() != &header[40..72] {
-        return Err(bad(
-            "its checksum does not match: the file was corrupted or altered",
-        ));
-    }
-    let raw = zstd::decode_all(&main[..]).map_err(|e| bad(&format!("cannot decompress: {e}")))?;
-    let mut p: Profile =
-        postcard::from_bytes(&raw).map_err(|e| bad(&format!("cannot decode: {e}")))?;
-    if !rows.is_sorted() {
-        return Err(bad("its fingerprints are not sorted"));
-    }
+    // Decode the verified compressed part while the fingerprints are read and hashed.
+    let (decoded, rows) = rayon::join(
+        || -> Result<Profile> {
+            let raw =
+                zstd::decode_all(&main[..]).map_err(|e| bad(&format!("cannot decompress: {e}")))?;
+            postcard::from_bytes(&raw).map_err(|e| bad(&format!("cannot decode: {e}")))
+        },
+        || -> Result<Vec<u128>> {
+            let mut hasher = blake3::Hasher::new();
+            let mut rows: Vec<u128> = Vec::with_capacity(fp_rows as usize);
+            let mut buf = vec![0u8; FP_CHUNK * 16];
+            let mut left = fp_rows as usize;
+            while left > 0 {
+                let n = left.min(FP_CHUNK);
+                let chunk = &mut buf[..n * 16];
+                file.read_exact(chunk).map_err(io)?;
+                hasher.update_rayon(chunk);
+                rows.extend(
+                    chunk
+                        .chunks_exact(16)
+                        .map(|c| u128::from_le_bytes(c.try_into().expect("16 bytes"))),
+                );
+                left -= n;
+            }
+            if hasher.finalize().as_bytes() != &header[72..104] {
+                return Err(mismatch());
+            }
+            if !rows.is_sorted() {
+                return Err(bad("its fingerprints are not sorted"));
+            }
+            Ok(rows)
+        },
+    );
+    let rows = rows?;
+    let mut p = decoded?;
     p.fingerprints.rows = rows;
     Ok(p)
 }
