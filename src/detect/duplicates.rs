@@ -160,7 +160,7 @@ for high. Rows are compared by 80-bit fingerprints (a false match is below 10⁻
                 "duplicate rows rose from {} to {} ({} rows repeat another row){}",
                 pct(rb),
                 pct(rc),
-                dc.duplicate_rows,
+                crate::report::thousands(dc.duplicate_rows),
                 sources
                     .first()
                     .map(|s| format!(", most in `{}`", s.0))
@@ -257,7 +257,7 @@ a baseline any conflict is reported as low (real data has some)."
             rc - rb.unwrap_or(0.0),
             format!(
                 "{} rows ({}) share their features with rows of another label{}",
-                dc.conflicting_rows,
+                crate::report::thousands(dc.conflicting_rows),
                 pct(rc),
                 rb.map(|r| format!(" (baseline {})", pct(r)))
                     .unwrap_or_default()
@@ -409,7 +409,7 @@ with many natural repeats raises the bar. Severity by the share of rows in such 
                 "{} new group{} of identical single-label rows ({} rows, {}; the largest: {} copies labelled `{}`)",
                 groups.len(),
                 if groups.len() == 1 { "" } else { "s" },
-                total,
+                crate::report::thousands(total),
                 pct(share),
                 groups[0].0,
                 groups[0].2

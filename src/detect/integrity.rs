@@ -71,7 +71,9 @@ same paths: profile the baseline from the same location you scan."
                 1.0,
                 format!(
                     "`{}` changed since the baseline was profiled ({} rows then, {} now)",
-                    m.path, b.rows, m.rows
+                    m.path,
+                    crate::report::thousands(b.rows),
+                    crate::report::thousands(m.rows)
                 ),
             );
             f.slice = vec![Predicate::eq("__source", m.path.clone())];

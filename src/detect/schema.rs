@@ -571,7 +571,7 @@ otherwise."
             let mut title = format!(
                 "{}{} values of `{}` ({}) are {side}",
                 if h.estimated { "about " } else { "" },
-                k,
+                crate::report::thousands(k),
                 h.col.name,
                 pct(share)
             );

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use self::text::write_text;
+pub use self::text::{thousands, write_text};
 use crate::detect::{Finding, Severity};
 use crate::gate::{FailOn, Verdict};
 use crate::profile::{Duplicates, Profile};

@@ -8,7 +8,8 @@ use super::Report;
 /// Findings listed in full before the rest are counted.
 const TOP: usize = 10;
 
-fn thousands(n: u64) -> String {
+/// A count with thousands separators: 21,700.
+pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
