@@ -52,6 +52,16 @@ fn sources_of(p: &Profile, fps: impl Iterator<Item = u128>) -> Vec<(String, u64)
     v
 }
 
+/// Rows by source for the evidence (the first 20).
+fn sources_json(v: &[(String, u64)]) -> serde_json::Value {
+    json!(
+        v.iter()
+            .take(20)
+            .map(|s| json!({"source": s.0, "rows": s.1}))
+            .collect::<Vec<_>>()
+    )
+}
+
 fn top_sources(v: &[(String, u64)]) -> Vec<String> {
     v.iter().take(MAX_SOURCES).map(|s| s.0.clone()).collect()
 }
@@ -185,16 +195,7 @@ for high. Rows are compared by 80-bit fingerprints (a false match is below 10⁻
             ("baseline_rate", json_num(rb)),
             ("groups", json!(dc.groups)),
             ("largest_group", json!(dc.largest_group)),
-            (
-                "repeated_rows_by_source",
-                json!(
-                    sources
-                        .iter()
-                        .take(20)
-                        .map(|s| json!({"source": s.0, "rows": s.1}))
-                        .collect::<Vec<_>>()
-                ),
-            ),
+            ("repeated_rows_by_source", sources_json(&sources)),
         ]);
         vec![f]
     }
@@ -280,16 +281,7 @@ a baseline any conflict is reported as low (real data has some)."
                 "baseline_rate",
                 rb.map(json_num).unwrap_or(serde_json::Value::Null),
             ),
-            (
-                "rows_by_source",
-                json!(
-                    sources
-                        .iter()
-                        .take(20)
-                        .map(|s| json!({"source": s.0, "rows": s.1}))
-                        .collect::<Vec<_>>()
-                ),
-            ),
+            ("rows_by_source", sources_json(&sources)),
         ]);
         vec![f]
     }

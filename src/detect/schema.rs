@@ -213,6 +213,35 @@ sides."
     }
 }
 
+/// Severity of rows holding values the baseline never had (new categories, values outside its
+/// range), and whether they look like a trigger: one label on ≥ 95% of ≥ 10 rows beyond what
+/// the reference explains (binomial p ≤ 0.001; needs exact per-label counts). High when
+/// trigger-like or on ≥ 10% of rows, medium on ≥ 1%, low otherwise.
+fn unseen_severity(
+    labels_known: bool,
+    rows: u64,
+    share: f64,
+    purity: &Option<(String, f64, f64)>,
+) -> (Severity, bool) {
+    let trigger = labels_known
+        && rows >= TRIGGER_MIN_ROWS
+        && purity
+            .as_ref()
+            .is_some_and(|(_, s, bp)| *s >= TRIGGER_PURITY && *bp <= 1e-3);
+    let sev = if trigger || share >= 0.1 {
+        Severity::High
+    } else if share >= 0.01 {
+        Severity::Medium
+    } else {
+        Severity::Low
+    };
+    (sev, trigger)
+}
+
+fn purity_evidence((label, share, p): (String, f64, f64)) -> Value {
+    json!({"label": label, "share": json_num(share), "p_value": json_num(p)})
+}
+
 pub struct NewCategories;
 
 /// A value the baseline never had: (value, rows, rows by label).
@@ -317,19 +346,8 @@ has more values than that, only its frequent values are compared."
                 }
             }
             let purity = label_purity(&by_label, &base.label_counts);
-            let trigger = cur.label.is_some()
-                && !h.estimated
-                && h.k >= TRIGGER_MIN_ROWS
-                && purity
-                    .as_ref()
-                    .is_some_and(|(_, s, bp)| *s >= TRIGGER_PURITY && *bp <= 1e-3);
-            let sev = if trigger || share >= 0.1 {
-                Severity::High
-            } else if share >= 0.01 {
-                Severity::Medium
-            } else {
-                Severity::Low
-            };
+            let (sev, trigger) =
+                unseen_severity(cur.label.is_some() && !h.estimated, h.k, share, &purity);
             h.new
                 .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             let listed: Vec<&NewValue> = h.new.iter().take(MAX_LISTED).collect();
@@ -399,11 +417,8 @@ has more values than that, only its frequent values are compared."
                 ("labels", json!(by_label)),
                 ("counts_estimated", json!(h.estimated)),
             ];
-            if let Some((l, s, bp)) = purity {
-                ev.push((
-                    "label_purity",
-                    json!({"label": l, "share": json_num(s), "p_value": json_num(bp)}),
-                ));
+            if let Some(p) = purity {
+                ev.push(("label_purity", purity_evidence(p)));
             }
             f.evidence = evidence(ev);
             out.push(f);
@@ -546,19 +561,8 @@ otherwise."
                 .filter(|m| m.values().sum::<u64>() > 0)
                 .unwrap_or_else(|| base.label_counts.clone());
             let purity = label_purity(&h.by_label, &reference);
-            let trigger = cur.label.is_some()
-                && !h.estimated
-                && k >= TRIGGER_MIN_ROWS
-                && purity
-                    .as_ref()
-                    .is_some_and(|(_, s, bp)| *s >= TRIGGER_PURITY && *bp <= 1e-3);
-            let sev = if trigger || share >= 0.1 {
-                Severity::High
-            } else if share >= 0.01 {
-                Severity::Medium
-            } else {
-                Severity::Low
-            };
+            let (sev, trigger) =
+                unseen_severity(cur.label.is_some() && !h.estimated, k, share, &purity);
             let side = match (h.below > 0, h.above > 0) {
                 (true, false) => format!("below the baseline's minimum {}", num(h.lo)),
                 (false, true) => format!("above the baseline's maximum {}", num(h.hi)),
@@ -639,11 +643,8 @@ otherwise."
                 ("labels", json!(h.by_label)),
                 ("counts_estimated", json!(h.estimated)),
             ];
-            if let Some((l, s, bp)) = purity {
-                ev.push((
-                    "label_purity",
-                    json!({"label": l, "share": json_num(s), "p_value": json_num(bp)}),
-                ));
+            if let Some(p) = purity {
+                ev.push(("label_purity", purity_evidence(p)));
             }
             f.evidence = evidence(ev);
             out.push(f);
