@@ -971,3 +971,83 @@ finding per part, with every column that counts; severity from the largest effec
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::ColumnType;
+    use crate::profile::kll::Kll;
+
+    /// A float column holding exactly `values` (a sketch that keeps every value).
+    fn column(values: &[f64]) -> ColumnProfile {
+        let mut c = ColumnProfile::new("x", ColumnType::Float, 1);
+        let n = c.numeric.as_mut().unwrap();
+        let mut k = Kll::new(200, 1);
+        for &v in values {
+            k.update(v);
+        }
+        n.quantiles = k;
+        n.count = values.len() as u64;
+        n.min = values.iter().copied().reduce(f64::min);
+        n.max = values.iter().copied().reduce(f64::max);
+        n.mean = values.iter().sum::<f64>() / values.len() as f64;
+        n.m2 = values.iter().map(|v| (v - n.mean).powi(2)).sum();
+        n.int_sum = None;
+        n.int_sumsq = None;
+        c.rows = values.len() as u64;
+        c
+    }
+
+    /// Baseline 1..=100; current the same with 81..=100 replaced by 200. By hand: deciles 10,
+    /// 20, …, 90 and the 95th/99th percentiles 95, 99 cut the baseline into shares 0.09, 0.1 × 8,
+    /// 0.05, 0.04, 0.02 (plus empty below/above/missing bins); the current data has 0.09,
+    /// 0.1 × 7, 0.01 (only 80 is left in [80, 90)), 0, 0, 0 and 0.2 above the maximum.
+    #[test]
+    fn numeric_drift_by_hand() {
+        let base: Vec<f64> = (1..=100).map(f64::from).collect();
+        let cur: Vec<f64> = (1..=100)
+            .map(|v| if v > 80 { 200.0 } else { f64::from(v) })
+            .collect();
+        let (b, c) = (column(&base), column(&cur));
+        let bins = Bins::of(&b).unwrap();
+        assert_eq!(
+            bins.edges,
+            vec![
+                10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 95.0, 99.0
+            ]
+        );
+        let bs = baseline_shares(&b, &bins).unwrap();
+        let want_b = [
+            0.0, 0.09, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.05, 0.04, 0.02, 0.0, 0.0,
+        ];
+        let cs = current_shares(&c, &bins).unwrap();
+        let want_c = [
+            0.0, 0.09, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.01, 0.0, 0.0, 0.0, 0.2, 0.0,
+        ];
+        for (got, want) in [(&bs, &want_b), (&cs, &want_c)] {
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(want.iter()) {
+                assert!((g - w).abs() < 1e-12, "{got:?}");
+            }
+        }
+        // PSI = Σ (c − b)·ln(c / b) with shares floored at 1e-4.
+        let f = |x: f64| x.max(PSI_FLOOR);
+        let psi: f64 = want_b
+            .iter()
+            .zip(want_c)
+            .map(|(&b, c)| (f(c) - f(b)) * (f(c) / f(b)).ln())
+            .sum();
+        let d = numeric_drift(&c, &b).unwrap();
+        assert!((d.effect - psi).abs() < 1e-12, "{} vs {psi}", d.effect);
+        // KS: the CDFs differ most just below 200: 1.0 against 0.8.
+        assert!((d.statistic.1 - 0.2).abs() < 1e-12);
+        // Wasserstein: mean |Q_c − Q_b| = Σ_{v=81}^{100} (200 − v) / 100 = 21.9, and divided by
+        // the baseline's standard deviation (n − 1 denominator) √(100·101/12) = 29.011…
+        let ev: BTreeMap<&str, Value> = d.evidence.iter().cloned().collect();
+        assert_eq!(ev["wasserstein"], json_num(21.9));
+        let sd = (100.0f64 * 101.0 / 12.0).sqrt();
+        assert_eq!(ev["wasserstein_normalized"], json_num(21.9 / sd));
+        // Every value is in the sketch: no sketch error is subtracted from KS.
+        assert_eq!(ev["ks_sketch_error"], json_num(0.0));
+    }
+}

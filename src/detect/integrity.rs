@@ -193,14 +193,15 @@ flagged; files and row groups under 20 rows are not judged by fingerprints."
             let s = seen as f64 / total.max(1) as f64;
             total >= REPLAY_MIN_ROWS && s >= REPLAY_SHARE && s - natural >= REPLAY_MARGIN
         };
+        // Segments by source, in one pass (a scan per file would be files × segments).
+        let mut by_source: Vec<Vec<usize>> = vec![Vec::new(); cur.manifest.len()];
+        for (i, seg) in cur.segments.iter().enumerate() {
+            if let Some(v) = by_source.get_mut(seg.source as usize) {
+                v.push(i);
+            }
+        }
         for (si, m) in cur.manifest.iter().enumerate() {
-            let segs: Vec<usize> = cur
-                .segments
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.source as usize == si)
-                .map(|(i, _)| i)
-                .collect();
+            let segs = &by_source[si];
             let (total, seen) = segs
                 .iter()
                 .fold((0, 0), |(t, s), &i| (t + overlap[i].0, s + overlap[i].1));
