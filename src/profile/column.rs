@@ -15,7 +15,7 @@ use datasketches::frequencies::{ErrorType, FrequentItemsSketch};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::hll::Hll;
+use super::hll::{Hll, fmix64};
 use super::kll::{DEFAULT_K, Kll};
 use super::sketch_serde;
 use crate::ingest::ColumnType;
@@ -482,8 +482,56 @@ pub struct BatchContext<'a> {
     pub first_row: u64,
 }
 
+/// The 64-bit value hash of a null cell (see `value_hashes`).
+pub const NULL_HASH: u64 = 0x6e75_6c6c_2d63_656c;
+const BOOL_HASHES: [u64; 2] = [0xb001_0000_0000_0f00, 0xb001_0000_0000_0f01];
+
+/// One 64-bit hash per row of a column: numbers (integers, floats, timestamps) as the Murmur3
+/// finaliser of their canonical f64 key (`numeric_key`, so an int and a float with equal values
+/// agree), text as the xxh3-64 of its UTF-8 bytes, booleans and nulls as fixed constants.
+/// Computed once per column and batch, it feeds the distinct-count sketch (numbers), the batch's
+/// text count map, and the row fingerprints (`profile::RowHasher`).
+pub fn value_hashes(a: &dyn Array, out: &mut Vec<u64>) {
+    out.clear();
+    let n = a.len();
+    match a.data_type() {
+        DataType::Int64 => {
+            let v = a.as_primitive::<Int64Type>().values();
+            out.extend(v.iter().map(|&x| fmix64(numeric_key(x as f64))));
+        }
+        DataType::Timestamp(..) => {
+            let v = a.as_primitive::<TimestampMicrosecondType>().values();
+            out.extend(v.iter().map(|&x| fmix64(numeric_key(x as f64))));
+        }
+        DataType::Float64 => {
+            let v = a.as_primitive::<Float64Type>().values();
+            out.extend(v.iter().map(|&x| fmix64(numeric_key(x))));
+        }
+        DataType::Utf8 => {
+            let v = a.as_string::<i32>();
+            out.extend((0..n).map(|i| xxh3_64(v.value(i).as_bytes())));
+        }
+        DataType::Boolean => {
+            let v = a.as_boolean();
+            out.extend((0..n).map(|i| BOOL_HASHES[usize::from(v.value(i))]));
+        }
+        _ => out.resize(n, NULL_HASH),
+    }
+    if let Some(nulls) = a.logical_nulls()
+        && nulls.null_count() > 0
+    {
+        for (h, valid) in out.iter_mut().zip(nulls.iter()) {
+            if !valid {
+                *h = NULL_HASH;
+            }
+        }
+    }
+}
+
 /// Update `p` with one column of a batch.
-pub fn update(p: &mut ColumnProfile, array: &dyn Array, ctx: &BatchContext<'_>) {
+///
+/// `hashes` are the column's `value_hashes` for the batch.
+pub fn update(p: &mut ColumnProfile, array: &dyn Array, ctx: &BatchContext<'_>, hashes: &[u64]) {
     let n = array.len();
     p.rows += n as u64;
     let nulls = array.null_count();
@@ -502,19 +550,30 @@ pub fn update(p: &mut ColumnProfile, array: &dyn Array, ctx: &BatchContext<'_>) 
         }
     }
     match array.data_type() {
-        DataType::Int64 => update_ints(p, array.as_primitive::<Int64Type>().values(), array, ctx),
+        DataType::Int64 => update_ints(
+            p,
+            array.as_primitive::<Int64Type>().values(),
+            array,
+            ctx,
+            hashes,
+        ),
         DataType::Timestamp(..) => update_ints(
             p,
             array.as_primitive::<TimestampMicrosecondType>().values(),
             array,
             ctx,
+            hashes,
         ),
-        DataType::Float64 => {
-            update_floats(p, array.as_primitive::<Float64Type>().values(), array, ctx)
-        }
+        DataType::Float64 => update_floats(
+            p,
+            array.as_primitive::<Float64Type>().values(),
+            array,
+            ctx,
+            hashes,
+        ),
         DataType::Utf8 => {
             let a = array.as_string::<i32>();
-            update_text(p, n, |i| (!a.is_null(i)).then(|| a.value(i)), ctx);
+            update_text(p, n, |i| (!a.is_null(i)).then(|| a.value(i)), ctx, hashes);
         }
         DataType::Boolean => {
             let a = array.as_boolean();
@@ -523,6 +582,7 @@ pub fn update(p: &mut ColumnProfile, array: &dyn Array, ctx: &BatchContext<'_>) 
                 n,
                 |i| (!a.is_null(i)).then(|| if a.value(i) { "true" } else { "false" }),
                 ctx,
+                hashes,
             );
         }
         _ => {} // Null columns: only the counts above.
@@ -530,7 +590,13 @@ pub fn update(p: &mut ColumnProfile, array: &dyn Array, ctx: &BatchContext<'_>) 
 }
 
 #[inline(never)]
-fn update_ints(p: &mut ColumnProfile, values: &[i64], array: &dyn Array, ctx: &BatchContext<'_>) {
+fn update_ints(
+    p: &mut ColumnProfile,
+    values: &[i64],
+    array: &dyn Array,
+    ctx: &BatchContext<'_>,
+    hashes: &[u64],
+) {
     let valid = |i: usize| !array.is_null(i);
     let has_nulls = array.null_count() > 0;
     let s = p.numeric.as_mut().expect("numeric column");
@@ -587,7 +653,7 @@ fn update_ints(p: &mut ColumnProfile, values: &[i64], array: &dyn Array, ctx: &B
         o.count(value, values.len(), ctx);
     }
     feed_sampled(p, value, ctx);
-    update_distinct(p, values.len(), value);
+    update_distinct(p, hashes, array);
     let span = (hi as i128 - lo as i128) as u64 + 1;
     if p.exact.is_some() && span <= DENSE_SPAN {
         update_exact_dense(
@@ -604,7 +670,13 @@ fn update_ints(p: &mut ColumnProfile, values: &[i64], array: &dyn Array, ctx: &B
 }
 
 #[inline(never)]
-fn update_floats(p: &mut ColumnProfile, values: &[f64], array: &dyn Array, ctx: &BatchContext<'_>) {
+fn update_floats(
+    p: &mut ColumnProfile,
+    values: &[f64],
+    array: &dyn Array,
+    ctx: &BatchContext<'_>,
+    hashes: &[u64],
+) {
     let has_nulls = array.null_count() > 0;
     let valid = |i: usize| !has_nulls || !array.is_null(i);
     let s = p.numeric.as_mut().expect("numeric column");
@@ -693,7 +765,7 @@ fn update_floats(p: &mut ColumnProfile, values: &[f64], array: &dyn Array, ctx: 
         |i| (valid(i) && values[i].is_finite()).then(|| values[i]),
         ctx,
     );
-    update_distinct(p, values.len(), |i| valid(i).then(|| values[i]));
+    update_distinct(p, hashes, array);
     update_exact(p, values.len(), |i| valid(i).then(|| values[i]), ctx);
 }
 
@@ -829,10 +901,15 @@ fn feed_sampled(
 /// The distinct-count sketch sees every value (a later merge may overflow the exact table, and
 /// then the sketch must stand for all rows).
 #[inline(never)]
-fn update_distinct(p: &mut ColumnProfile, n: usize, value: impl Fn(usize) -> Option<f64>) {
-    for i in 0..n {
-        if let Some(x) = value(i) {
-            p.distinct.update(numeric_key(x));
+fn update_distinct(p: &mut ColumnProfile, hashes: &[u64], array: &dyn Array) {
+    match array.nulls().filter(|n| n.null_count() > 0) {
+        None => p.distinct.update_hashed_all(hashes),
+        Some(nulls) => {
+            for (&h, valid) in hashes.iter().zip(nulls.iter()) {
+                if valid {
+                    p.distinct.update_hashed(h);
+                }
+            }
         }
     }
 }
@@ -920,25 +997,22 @@ fn merge_exact_counts(
     }
 }
 
-/// Hashes strings of the per-batch count maps with xxh3 instead of SipHash.
-#[derive(Default, Clone, Copy)]
-struct StrHash;
+/// A text value with its xxh3-64 (from `value_hashes`): the batch's count map hashes the
+/// hash (through `KeyHash`) and compares the text only on a hash match.
+#[derive(Clone, Copy)]
+struct Prehashed<'a>(u64, &'a str);
 
-impl std::hash::BuildHasher for StrHash {
-    type Hasher = StrHasher;
-    fn build_hasher(&self) -> StrHasher {
-        StrHasher(0)
+impl PartialEq for Prehashed<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        self.0 == o.0 && self.1 == o.1
     }
 }
 
-struct StrHasher(u64);
+impl Eq for Prehashed<'_> {}
 
-impl std::hash::Hasher for StrHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+impl std::hash::Hash for Prehashed<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64(self.0);
     }
 }
 
@@ -974,9 +1048,11 @@ fn update_text<'a>(
     n: usize,
     value: impl Fn(usize) -> Option<&'a str>,
     ctx: &BatchContext<'_>,
+    hashes: &[u64],
 ) {
-    // Pre-aggregate the batch: one hash per value, then one sketch update per distinct value.
-    let mut local: HashMap<&str, Vec<u64>, StrHash> = HashMap::default();
+    // Pre-aggregate the batch by the values' hashes (already computed for the fingerprints),
+    // then one sketch update per distinct value.
+    let mut local: HashMap<Prehashed<'a>, Vec<u64>, KeyHash> = HashMap::default();
     let lens = p.lengths.get_or_insert_with(LengthStats::default);
     let mut lmin = u64::MAX;
     let mut lmax = 0u64;
@@ -988,7 +1064,7 @@ fn update_text<'a>(
         lens.total += len;
         lens.empty += u64::from(len == 0);
         let e = local
-            .entry(v)
+            .entry(Prehashed(hashes[i], v))
             .or_insert_with(|| vec![0; ctx.label_names.len()]);
         e[ctx.label_ids[i] as usize] += 1;
     }
@@ -1003,18 +1079,19 @@ fn update_text<'a>(
     if p.column_type == ColumnType::Bool {
         p.lengths = None;
     }
-    let mut keyed: Vec<(&str, Vec<u64>)> = local.into_iter().collect();
+    let mut keyed: Vec<(&str, u64, Vec<u64>)> =
+        local.into_iter().map(|(k, v)| (k.1, k.0, v)).collect();
     keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let Frequent::Text(freq) = &mut p.frequent else {
         return;
     };
-    for (v, counts) in &keyed {
+    for (v, hash, counts) in &keyed {
         let total: u64 = counts.iter().sum();
-        p.distinct.update(xxh3_64(v.as_bytes()));
+        p.distinct.update(*hash);
         freq.update_with_count(v.to_string(), total);
     }
     if let Some(exact) = p.exact.as_mut() {
-        for (v, counts) in keyed {
+        for (v, _, counts) in keyed {
             let e = exact.entry(v.to_string()).or_default();
             for (l, c) in counts.into_iter().enumerate() {
                 if c > 0 {

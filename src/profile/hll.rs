@@ -54,7 +54,12 @@ impl Hll {
     /// Add a value by its 64-bit key (equal values must give equal keys).
     #[inline]
     pub fn update(&mut self, key: u64) {
-        let h = fmix64(key);
+        self.update_hashed(fmix64(key));
+    }
+
+    /// Add a value by `fmix64` of its key, when the caller has it already.
+    #[inline]
+    pub fn update_hashed(&mut self, h: u64) {
         let idx = (h >> Q) as usize;
         // Rank of the first one bit in the remaining Q bits (Q + 1 if they are all zero).
         let rest = h << LG_M;
@@ -62,6 +67,13 @@ impl Hll {
         let r = &mut self.regs[idx];
         if rank > *r {
             *r = rank;
+        }
+    }
+
+    /// Add every hash of a slice (see `update_hashed`).
+    pub fn update_hashed_all(&mut self, hashes: &[u64]) {
+        for &h in hashes {
+            self.update_hashed(h);
         }
     }
 
