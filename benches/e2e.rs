@@ -388,7 +388,11 @@ fn main() {
         let path = data(rows);
         let base = dir.join(format!("synthetic_base_{rows}.parquet"));
         generate(&base, rows, 2);
-        let prof = dir.join(format!("synthetic_base_{rows}.psprof"));
+        // Named by profile format, so a format change makes a new one.
+        let prof = dir.join(format!(
+            "synthetic_base_{rows}.v{}.psprof",
+            poisonscan::profile::PROFILE_SCHEMA_VERSION
+        ));
         if !prof.exists() {
             let cli = {
                 use clap::Parser;

@@ -16,5 +16,7 @@ pub mod cli;
 pub mod detect;
 pub mod gate;
 pub mod report;
+pub mod rng;
+pub mod rows;
 pub mod settings;
 pub mod stats;

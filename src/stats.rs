@@ -244,6 +244,37 @@ pub fn absent_in_baseline_p(k: u64, n_base: u64, n_cur: u64) -> f64 {
     log_p.exp()
 }
 
+/// Area under the ROC curve of `scores` (higher = more positive) against `positive`, by the
+/// Mann–Whitney statistic with average ranks for ties (scikit-learn's `roc_auc_score`). `None`
+/// when one class is empty or a score is NaN.
+pub fn auroc(scores: &[f64], positive: &[bool]) -> Option<f64> {
+    assert_eq!(scores.len(), positive.len());
+    if scores.iter().any(|s| s.is_nan()) {
+        return None;
+    }
+    let n_pos = positive.iter().filter(|&&p| p).count();
+    let n_neg = positive.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return None;
+    }
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+            j += 1;
+        }
+        // Ranks i+1 ..= j+1 share their average.
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        rank_sum += avg * idx[i..=j].iter().filter(|&&k| positive[k]).count() as f64;
+        i = j + 1;
+    }
+    let (p, q) = (n_pos as f64, n_neg as f64);
+    Some((rank_sum - p * (p + 1.0) / 2.0) / (p * q))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,5 +303,16 @@ mod tests {
         // 100/200 · 99/199 · 98/198
         let want = 100.0 / 200.0 * 99.0 / 199.0 * 98.0 / 198.0;
         assert!((absent_in_baseline_p(3, 100, 100) - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn auroc_by_hand() {
+        // Positives 0.9, 0.4; negatives 0.5, 0.1, 0.4 (a tie with a positive).
+        // Pairs (pos > neg): 0.9 beats all 3; 0.4 beats 0.1, ties 0.4 (½), loses to 0.5 → 4.5/6.
+        let s = [0.9, 0.4, 0.5, 0.1, 0.4];
+        let y = [true, true, false, false, false];
+        assert!((auroc(&s, &y).unwrap() - 0.75).abs() < 1e-12);
+        assert_eq!(auroc(&s, &[true; 5]), None);
+        assert_eq!(auroc(&[1.0, 0.0], &[true, false]), Some(1.0));
     }
 }
