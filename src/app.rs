@@ -89,11 +89,15 @@ pub fn scan(args: &ScanArgs, extra: &[&'static dyn Detector]) -> Result<Report> 
     let t = Instant::now();
     let current = profile_inputs(&args.data, &current_settings, "scan")?;
     phase("profile", t);
+    let t = Instant::now();
+    let row_pass = row_pass(args, &settings, &current, baseline.as_ref())?;
+    phase("row pass", t);
     let mut detectors: Vec<&dyn Detector> = detect::registry();
     detectors.extend(extra.iter().copied());
     let ctx = Context {
         current: &current,
         baseline: baseline.as_ref(),
+        rows: row_pass.as_ref(),
     };
     // Checks that scan the fingerprints use the pool too, with `--threads` workers.
     let pool = thread_pool(settings.threads)?;
@@ -129,6 +133,53 @@ pub fn scan(args: &ScanArgs, extra: &[&'static dyn Detector]) -> Result<Report> 
     let mut report = report;
     report.run.duration_ms = clock.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// The second pass over the current rows (outlier scores, per-group counts, the rows file),
+/// with a model fitted on the baseline's sample, or on the current sample without a baseline.
+/// `None` when no column can be encoded or the reference has no sample.
+fn row_pass(
+    args: &ScanArgs,
+    settings: &DataSettings,
+    current: &Profile,
+    baseline: Option<&Profile>,
+) -> Result<Option<crate::rows::pass::RowPass>> {
+    let pool = thread_pool(settings.threads)?;
+    pool.install(|| {
+        let reference = baseline.unwrap_or(current);
+        let Some(model) =
+            crate::rows::pass::RowModel::fit(reference, current, settings.profile.seed)
+        else {
+            if let Some(path) = &args.rows_out {
+                return Err(Error::Usage(format!(
+                    "cannot write the rows file `{}`: no column can be scored (every column is the label, the id, a partition, constant or identifier-like) or the reference has no sample",
+                    path.display()
+                )));
+            }
+            return Ok(None);
+        };
+        let ds = Dataset::open(&args.data, &settings.ingest)?;
+        let bar = progress_bar(&ds, settings.quiet, "rows");
+        let pass = crate::rows::pass::run(
+            &ds,
+            current,
+            model,
+            &crate::rows::pass::PassSettings {
+                profile: &settings.profile,
+                rows_out: args.rows_out.as_deref(),
+                on_shard: &|| bar.inc(1),
+            },
+        );
+        bar.finish_and_clear();
+        let pass = pass?;
+        if pass.rows != current.rows {
+            return Err(Error::Internal(format!(
+                "the row pass read {} rows, the profile {}",
+                pass.rows, current.rows
+            )));
+        }
+        Ok(Some(pass))
+    })
 }
 
 fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {

@@ -117,6 +117,10 @@ pub struct ScanArgs {
     /// Also write report.json into this folder (created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write one row per current row (source, row, id, outlier_score, label_issue_score,
+    /// duplicate_group, codes) to this Parquet file, for quarantine.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub rows_out: Option<PathBuf>,
     /// The lowest severity that fails the gate (exit code 1).
     #[arg(long, value_enum, default_value_t = FailOn::High)]
     pub fail_on: FailOn,

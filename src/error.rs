@@ -38,6 +38,11 @@ pub enum Error {
     BadCsv { path: PathBuf, reason: String },
 
     #[error(
+        "cannot write the rows file `{path}`: {reason}\nhint: check that the folder exists and is writable"
+    )]
+    RowsFile { path: PathBuf, reason: String },
+
+    #[error(
         "`{path}`: {reason}\nhint: poisonscan reads UTF-8 text; convert the file (for example with `iconv -f latin1 -t utf-8`)"
     )]
     CsvNotUtf8 { path: PathBuf, reason: String },

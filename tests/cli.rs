@@ -836,3 +836,119 @@ mod merge_property {
         }
     }
 }
+
+/// The rows file (`--rows-out`) follows the contract: one row per current row, in file order,
+/// with its provenance and id; scores in [0, 1]; `OUT001` in `codes` exactly for the rows above
+/// the 0.995 threshold; the 1,500 planted duplicates and the rows they copy in duplicate groups;
+/// byte for byte the same at any thread count.
+#[test]
+fn rows_file_follows_the_contract() {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Float64Type, UInt64Type};
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for threads in ["1", "2"] {
+        let path = dir.path().join(format!("rows-{threads}.parquet"));
+        json_scan(&["--rows-out", path.to_str().unwrap(), "--threads", threads]);
+        files.push(std::fs::read(&path).unwrap());
+    }
+    assert_eq!(
+        files[0], files[1],
+        "rows file differs with the thread count"
+    );
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(dir.path().join("rows-1.parquet")).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let schema = arrow::array::RecordBatchReader::schema(&reader);
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "source",
+            "row",
+            "id",
+            "outlier_score",
+            "label_issue_score",
+            "duplicate_group",
+            "codes"
+        ]
+    );
+    let mut per_source: std::collections::BTreeMap<String, u64> = Default::default();
+    let (mut rows, mut dup_rows, mut flagged) = (0u64, 0u64, 0u64);
+    let mut groups: std::collections::BTreeMap<u64, u64> = Default::default();
+    for b in reader {
+        let b = b.unwrap();
+        let source = b.column(0).as_string::<i32>();
+        let row = b.column(1).as_primitive::<UInt64Type>();
+        let id = b.column(2).as_string::<i32>();
+        let score = b.column(3).as_primitive::<Float64Type>();
+        let label_issue = b.column(4);
+        let dup = b.column(5).as_primitive::<UInt64Type>();
+        let codes = b.column(6).as_list::<i32>();
+        for i in 0..b.num_rows() {
+            let next = per_source.entry(source.value(i).to_string()).or_default();
+            assert_eq!(row.value(i), *next, "rows in file order");
+            *next += 1;
+            assert!(id.value(i).starts_with('C'), "{}", id.value(i));
+            let s = score.value(i);
+            assert!((0.0..=1.0).contains(&s));
+            assert!(label_issue.is_null(i));
+            let c = codes.value(i);
+            let c = c.as_string::<i32>();
+            let has_out = (0..c.len()).any(|k| c.value(k) == "OUT001");
+            assert_eq!(has_out, s > 0.995, "row {i}: score {s}");
+            flagged += u64::from(has_out);
+            if dup.is_valid(i) {
+                dup_rows += 1;
+                *groups.entry(dup.value(i)).or_default() += 1;
+            }
+        }
+        rows += b.num_rows() as u64;
+    }
+    assert_eq!(rows, 81_500);
+    assert_eq!(per_source.len(), 4);
+    assert!(per_source.values().all(|&n| n > 0));
+    // part-2's 1,500 copies of part-0 rows: 1,500 groups of two.
+    assert_eq!(dup_rows, 3_000);
+    assert_eq!(groups.len(), 1_500);
+    assert!(groups.values().all(|&n| n == 2));
+    // The report's whole-data OUT001 finding counts the same flagged rows.
+    let r = json_scan(&[]);
+    let all = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["code"] == "OUT001"
+                && f["slice"].as_array().unwrap().is_empty()
+                && f["sources"].as_array().unwrap().is_empty()
+        })
+        .expect("whole-data OUT001");
+    assert_eq!(all["rows"], flagged);
+}
+
+/// A rows file that cannot be written is an error that names it (exit 2), and no partial file
+/// is left behind.
+#[test]
+fn unwritable_rows_file_is_an_error_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing-folder").join("rows.parquet");
+    assert_fails(
+        &[
+            "scan",
+            "datasets/demo/current",
+            "--baseline",
+            "datasets/demo/baseline",
+            "--label",
+            "label",
+            "--rows-out",
+            path.to_str().unwrap(),
+        ],
+        &["rows.parquet"],
+    );
+    assert!(!path.exists());
+    assert!(!dir.path().join("missing-folder").exists());
+}

@@ -341,6 +341,75 @@ fn sch004_out_of_range_counted_exactly_with_label_purity() {
     assert_eq!(h["example_rows"][0]["row"], first);
 }
 
+/// An outlier block in one file: 60 rows with `x` just past the baseline's range and
+/// `amount` 30 times its usual size. OUT001 names the slices past the baseline's maximum (high;
+/// their examples are planted rows) and the file (2% of its rows: low), and says which columns
+/// made the rows extreme.
+#[test]
+fn out001_outlier_block_is_found_where_it_was_planted() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    write_csv(&c.join("part-0.csv"), &rows(3000, 20));
+    let mut r = rows(3000, 21);
+    for row in r.iter_mut().skip(100).take(60) {
+        row.x = Some(4.5 + row.x.unwrap().abs() / 10.0);
+        row.amount *= 30.0;
+    }
+    write_csv(&c.join("part-1.csv"), &r);
+    let f = scan(&c, &b, &[]);
+    let out = with_code(&f, "OUT001");
+    assert!(!out.is_empty(), "{:?}", codes(&f));
+
+    let planted = |e: &Value| {
+        e["source"].as_str().unwrap().ends_with("part-1.csv")
+            && (100..160).contains(&e["row"].as_u64().unwrap())
+    };
+    // The file, and a slice past the baseline's maximum of `amount` or `x`, each high.
+    let file = out
+        .iter()
+        .find(|o| o["slice"].as_array().unwrap().is_empty() && o["sources"][0].is_string())
+        .expect("a finding for the file");
+    assert!(names(&file["sources"])[0].ends_with("part-1.csv"));
+    // Every planted row is flagged, and at most the baseline's 0.5% more (99% bound: 30).
+    let flagged = file["rows"].as_u64().unwrap();
+    assert!((60..=90).contains(&flagged), "{file}");
+    let past_max = out
+        .iter()
+        .find(|o| {
+            o["slice"][0]["op"] == "ge"
+                && ["x", "amount"].contains(&o["slice"][0]["column"].as_str().unwrap())
+        })
+        .expect("a slice past the maximum");
+    assert_eq!(severity(past_max), "high");
+    // Its examples are planted rows (a clean row can lie past the maximum too: at most one).
+    let ex = past_max["example_rows"].as_array().unwrap();
+    assert!(
+        ex.len() == 5 && ex.iter().filter(|e| planted(e)).count() >= 4,
+        "{past_max}"
+    );
+    for o in [file, past_max] {
+        let top: Vec<&str> = o["evidence"]["top_features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["feature"].as_str().unwrap())
+            .collect();
+        assert!(
+            top[..2].contains(&"amount") && top[..2].contains(&"x"),
+            "{top:?}"
+        );
+    }
+    // Nothing points at the clean file.
+    assert!(out.iter().all(|o| {
+        !o["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().ends_with("part-0.csv"))
+    }));
+}
+
 #[test]
 fn sch005_unit_change_in_one_file() {
     let t = tempfile::tempdir().unwrap();

@@ -5,6 +5,7 @@
 pub mod drift;
 mod duplicates;
 mod integrity;
+mod outliers;
 mod schema;
 
 use serde::Serialize;
@@ -292,6 +293,8 @@ impl Finding {
 pub struct Context<'a> {
     pub current: &'a Profile,
     pub baseline: Option<&'a Profile>,
+    /// The row pass over the current data (row-level checks), when it ran.
+    pub rows: Option<&'a crate::rows::pass::RowPass>,
 }
 
 /// A check with a stable code.
@@ -324,6 +327,7 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &drift::CategoricalDrift,
         &drift::LabelDrift,
         &drift::SourceDrift,
+        &outliers::OutlierRate,
     ]
 }
 

@@ -588,7 +588,7 @@ impl Fold {
 /// whichever worker finds the next result ready folds it while the others keep working. A
 /// worker does not start a new task while `2 × threads` results wait, which bounds memory.
 /// On failure the error of the earliest failing task is returned.
-fn run_ordered<T: Sync, R: Send>(
+pub(crate) fn run_ordered<T: Sync, R: Send>(
     tasks: &[T],
     work: impl Fn(&T) -> Result<R> + Sync,
     fold: impl FnMut(R) + Send,

@@ -10,11 +10,15 @@
 //! max(U_l, U_r)). The row's score is the sum over features, and the per-feature terms say which
 //! features made a row extreme.
 //!
-//! One difference from PyOD, for streaming: PyOD recomputes the ECDF on the training rows and
+//! Two differences from PyOD, for streaming: PyOD recomputes the ECDF on the training rows and
 //! the scored rows together; here the reference is fixed and a scored value counts as one more
 //! reference row, F(x) = (W(X ≤ x) + w̄) / (W + w̄) with w̄ the mean weight, which is what PyOD
-//! gives a single new row. Missing values (NaN) add nothing. `reports/adbench.md` compares the
-//! result with PyOD on the ADBench sets.
+//! gives a single new row. And a new value past the reference's minimum or maximum gets the
+//! extreme's tail probability times exp(−distance / θ), θ the mean excess of the reference's
+//! extreme 1% (an exponential tail, as in peaks-over-threshold models), instead of the same
+//! "rarest possible" probability however near or far it is: a baseline whose ages stop at 94
+//! must not make every 95-year-old as extreme as a value 20 times the maximum. Missing values
+//! (NaN) add nothing. `reports/adbench.md` compares the result with PyOD on the ADBench sets.
 
 /// One feature's reference distribution: sorted values with cumulative weights.
 #[derive(Debug, Clone)]
@@ -26,6 +30,9 @@ pub struct Ecdf {
     mean_weight: f64,
     /// Sign of the weighted sample skewness (−1, 0, 1).
     skew_sign: f64,
+    /// Scales of the exponential tails past the reference's minimum and maximum.
+    theta_left: f64,
+    theta_right: f64,
 }
 
 impl Ecdf {
@@ -47,8 +54,11 @@ impl Ecdf {
         } else {
             total / pairs.len() as f64
         };
+        let (theta_left, theta_right) = tail_scales(&values, &cum, total);
         Ecdf {
             skew_sign: skew_sign(&pairs, total),
+            theta_left,
+            theta_right,
             values,
             cum,
             total,
@@ -84,14 +94,83 @@ impl Ecdf {
         if x.is_nan() || self.values.is_empty() {
             return 0.0;
         }
-        let (le, ge) = self.tails(x);
+        let (lo, hi) = (self.values[0], self.values[self.values.len() - 1]);
+        // Past the reference's range a new value is not simply "as rare as can be": its tail
+        // probability is the extreme value's, decayed exponentially with the distance (in units
+        // of the tail's mean excess), so 95 past a maximum of 94 reads like 94, and 10× the
+        // maximum reads as far rarer.
+        let (x_in, past) = if extra > 0.0 && x > hi {
+            (hi, (x - hi) / self.theta_right)
+        } else if extra > 0.0 && x < lo {
+            (lo, (lo - x) / self.theta_left)
+        } else {
+            (x, 0.0)
+        };
+        let (le, ge) = self.tails(x_in);
         let d = self.total + extra;
-        let ul = -((le + extra) / d).ln();
-        let ur = -((ge + extra) / d).ln();
+        let mut ul = -((le + extra) / d).ln();
+        let mut ur = -((ge + extra) / d).ln();
+        if x > hi {
+            ur += past;
+        } else if x < lo {
+            ul += past;
+        }
         let s = self.skew_sign;
         let u_skew = ul * -(s - 1.0).signum_or_zero() + ur * (s + 1.0).signum_or_zero();
         ul.max(ur).max(u_skew)
     }
+}
+
+/// The mean excess of the values past the 99th (else the 90th) percentile on each side: the
+/// scale of an exponential tail fitted to the reference's extremes (peaks over a threshold).
+/// Falls back to a tenth of the range, and to the smallest positive number for a constant.
+fn tail_scales(values: &[f64], cum: &[f64], total: f64) -> (f64, f64) {
+    if values.is_empty() || total <= 0.0 {
+        return (f64::MIN_POSITIVE, f64::MIN_POSITIVE);
+    }
+    // The upper threshold leaves the top q of the weight above it; the lower one the bottom q
+    // below it.
+    let upper = |q: f64| {
+        values[cum
+            .partition_point(|&c| c < (1.0 - q) * total)
+            .min(values.len() - 1)]
+    };
+    let lower = |q: f64| {
+        values[cum
+            .partition_point(|&c| c <= q * total)
+            .min(values.len() - 1)]
+    };
+    let excess = |pick: &dyn Fn(f64) -> Option<f64>| {
+        let (mut s, mut w) = (0.0, 0.0);
+        for (i, &v) in values.iter().enumerate() {
+            if let Some(e) = pick(v) {
+                let wi = cum[i] - if i == 0 { 0.0 } else { cum[i - 1] };
+                s += wi * e;
+                w += wi;
+            }
+        }
+        if w > 0.0 { s / w } else { 0.0 }
+    };
+    let range = values[values.len() - 1] - values[0];
+    let side = |upper_side: bool| {
+        for q in [0.01, 0.1] {
+            let t = if upper_side { upper(q) } else { lower(q) };
+            let e = if upper_side {
+                excess(&|v| (v > t).then_some(v - t))
+            } else {
+                excess(&|v| (v < t).then_some(t - v))
+            };
+            if e > 0.0 && e.is_finite() {
+                return e;
+            }
+        }
+        if range > 0.0 && range.is_finite() {
+            range / 10.0
+        } else {
+            f64::MIN_POSITIVE
+        }
+    };
+    (side(false), side(true))
 }
 
 /// `f64::signum` gives ±1 for ±0; numpy's `sign` gives 0.
@@ -197,9 +276,27 @@ mod tests {
         assert_eq!(e.tails(0.0), (0.0, 5.0));
         // x = 10: P(≤) = (5 + 1)/6, P(≥) = (1 + 1)/6; the term is max(U_l, U_r) = ln 3.
         assert!((e.outlyingness(10.0) - 3f64.ln()).abs() < 1e-12);
-        // x = 0: P(≤) = 1/6 → U_l = ln 6 (the left tail counts even for a right-skewed feature).
-        assert!((e.outlyingness(0.0) - 6f64.ln()).abs() < 1e-12);
+        // x = 0 is 1 below the minimum. No value lies past the 1% or 10% quantiles, so the tail
+        // scale falls back to a tenth of the range, 0.9: U_l = −ln((1 + 1)/6) + 1/0.9 (the left
+        // tail counts even for a right-skewed feature).
+        assert!((e.outlyingness(0.0) - (3f64.ln() + 1.0 / 0.9)).abs() < 1e-12);
+        // x = 12, 2 above the maximum: U_r = −ln((1 + 1)/6) + 2/0.9.
+        assert!((e.outlyingness(12.0) - (3f64.ln() + 2.0 / 0.9)).abs() < 1e-12);
+        // In the reference's own scores nothing is extrapolated.
+        assert!((e.outlyingness_in_reference(1.0) - 5f64.ln()).abs() < 1e-12);
         assert_eq!(e.outlyingness(f64::NAN), 0.0);
+    }
+
+    #[test]
+    fn tail_scale_is_the_mean_excess_of_the_extreme_percent() {
+        // 0..=999: the top 1% (values > 989, the 99th percentile) are 990..=999, mean excess
+        // over 989 of (1 + … + 10)/10 = 5.5; the same below 10 on the left.
+        let e = Ecdf::new((0..1000).map(|v| (v as f64, 1.0)).collect());
+        assert!((e.theta_right - 5.5).abs() < 1e-12, "{}", e.theta_right);
+        assert!((e.theta_left - 5.5).abs() < 1e-12, "{}", e.theta_left);
+        // One step past the maximum costs 1/5.5 more than the maximum itself.
+        let at_max = e.outlyingness(999.0);
+        assert!((e.outlyingness(1000.0) - at_max - 1.0 / 5.5).abs() < 1e-12);
     }
 
     #[test]

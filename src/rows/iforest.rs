@@ -26,6 +26,8 @@ const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
 /// scikit-learn's `FEATURE_THRESHOLD`: a feature whose range on a node is at most this is constant.
 const FEATURE_THRESHOLD: f64 = 1e-7;
 const LEAF: u32 = u32::MAX;
+/// Rows scored together, tree by tree.
+const BLOCK: usize = 512;
 
 /// Average path length of an unsuccessful search in a binary search tree of `n` nodes: the
 /// normalisation c(n) of the Isolation Forest paper (scikit-learn's `_average_path_length`).
@@ -125,6 +127,18 @@ impl Default for ForestSettings {
 impl IsolationForest {
     /// Grow the forest on `x` (at least one row).
     pub fn fit(x: Rows<'_>, settings: ForestSettings) -> IsolationForest {
+        Self::fit_weighted(x, None, settings)
+    }
+
+    /// Grow the forest on `x`, each tree's rows drawn without replacement with probability
+    /// proportional to `weights` (Efraimidis & Spirakis' keys −ln(u)/w, the ψ smallest), so a
+    /// stratified sample stands for the population it was drawn from. Without weights the draw
+    /// is uniform, as in scikit-learn.
+    pub fn fit_weighted(
+        x: Rows<'_>,
+        weights: Option<&[f64]>,
+        settings: ForestSettings,
+    ) -> IsolationForest {
         let n = x.len();
         let psi = settings.max_samples.min(n).max(1);
         let max_depth = (psi as f64).log2().ceil().max(0.0) as usize;
@@ -132,7 +146,10 @@ impl IsolationForest {
             .into_par_iter()
             .map(|t| {
                 let mut r = rng(settings.seed, "iforest", t as u64);
-                let mut rows = subsample(n, psi, &mut r);
+                let mut rows = match weights {
+                    None => subsample(n, psi, &mut r),
+                    Some(w) => weighted_subsample(w, psi, &mut r),
+                };
                 let mut nodes = vec![Node {
                     threshold: 0.0,
                     feature: LEAF,
@@ -200,27 +217,41 @@ impl IsolationForest {
             x.dim, self.dim,
             "rows have another dimension than the forest"
         );
-        const BLOCK: usize = 512;
-        let c = average_path_length(self.max_samples);
-        let t = self.trees.len().max(1) as f64;
         let mut out = vec![0.0; x.len()];
         out.par_chunks_mut(BLOCK)
             .enumerate()
-            .for_each(|(b, chunk)| {
-                let start = b * BLOCK;
-                for tree in &self.trees {
-                    for (k, acc) in chunk.iter_mut().enumerate() {
-                        *acc += tree.path_length(x.row(start + k));
-                    }
-                }
-                for acc in chunk.iter_mut() {
-                    let mean = *acc / t;
-                    // With one training row c(ψ) = 0 and the score is undefined: call every row
-                    // ordinary.
-                    *acc = if c > 0.0 { (-mean / c).exp2() } else { 0.5 };
-                }
-            });
+            .for_each(|(b, chunk)| self.score_block(x, b * BLOCK, chunk));
         out
+    }
+
+    /// `score` on the calling thread (for callers that are already parallel).
+    pub fn score_sequential(&self, x: Rows<'_>, out: &mut Vec<f64>) {
+        assert_eq!(
+            x.dim, self.dim,
+            "rows have another dimension than the forest"
+        );
+        out.clear();
+        out.resize(x.len(), 0.0);
+        for (b, chunk) in out.chunks_mut(BLOCK).enumerate() {
+            self.score_block(x, b * BLOCK, chunk);
+        }
+    }
+
+    /// Scores of rows `start..start + out.len()`, tree by tree so each tree stays in cache.
+    fn score_block(&self, x: Rows<'_>, start: usize, out: &mut [f64]) {
+        let c = average_path_length(self.max_samples);
+        let t = self.trees.len().max(1) as f64;
+        out.fill(0.0);
+        for tree in &self.trees {
+            for (k, acc) in out.iter_mut().enumerate() {
+                *acc += tree.path_length(x.row(start + k));
+            }
+        }
+        for acc in out.iter_mut() {
+            let mean = *acc / t;
+            // With one training row c(ψ) = 0 and the score is undefined: call every row ordinary.
+            *acc = if c > 0.0 { (-mean / c).exp2() } else { 0.5 };
+        }
     }
 }
 
@@ -232,6 +263,27 @@ pub struct SklearnTree {
     pub feature: Vec<i64>,
     pub threshold: Vec<f64>,
     pub n_node_samples: Vec<i64>,
+}
+
+/// `k` distinct indices drawn with probability proportional to their weight (weights ≤ 0 are
+/// never drawn unless nothing else is left).
+fn weighted_subsample(w: &[f64], k: usize, r: &mut impl Rng) -> Vec<u32> {
+    let mut keys: Vec<(f64, u32)> = w
+        .iter()
+        .enumerate()
+        .map(|(i, &wi)| {
+            let u: f64 = r.random::<f64>();
+            // −ln(1 − u) is Exp(1) and finite for u in [0, 1).
+            let e = -(1.0 - u).ln();
+            (if wi > 0.0 { e / wi } else { f64::INFINITY }, i as u32)
+        })
+        .collect();
+    let k = k.min(keys.len());
+    if k < keys.len() {
+        keys.select_nth_unstable_by(k, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        keys.truncate(k);
+    }
+    keys.into_iter().map(|(_, i)| i).collect()
 }
 
 /// `k` distinct indices of `0..n`, by a partial Fisher–Yates shuffle.

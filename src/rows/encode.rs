@@ -1,0 +1,296 @@
+//! The feature encoding every row-level detector shares: one `f64` per feature, read off the
+//! reference profile (the baseline's, or the current data's when there is no baseline), so that
+//! current rows and the reference sample are encoded alike.
+//!
+//! - Numeric columns: `(x − median) / IQR` with the median and quartiles from the reference's
+//!   quantile sketch (the standard deviation when the IQR is 0, else 1), clamped to ±10⁹ so
+//!   that ±inf stays finite and extreme. A missing value (null or NaN) encodes as 0, the median.
+//! - A missing-value indicator (1 when null or NaN, else 0) for every column that has missing
+//!   values in the reference or in the current data: missingness is explicit, never imputed away.
+//! - Categorical columns (text, booleans, integer codes the profile calls categorical):
+//!   frequency encoding, the category's share of the reference rows (0 for a category the
+//!   reference never had, the null share for null). It is target-free, one feature a column
+//!   whatever the cardinality, and puts rare categories at the low end, where the outlier
+//!   detectors look. No one-hot encoding: it would add a feature per category and let a
+//!   high-cardinality column dominate the forest's feature draws.
+//! - Left out: the label, the id, partition columns, identifier-like and constant columns.
+
+use std::collections::HashMap;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondType};
+
+use crate::profile::column::numeric_text;
+use crate::profile::{ColumnProfile, Profile, Role, SampleValue};
+
+/// Encoded values are kept within ±CLAMP.
+pub const CLAMP: f64 = 1e9;
+
+/// Slice code of a missing value (numeric and categorical features).
+pub const NULL_CODE: u32 = u32::MAX;
+/// Slice code of a category the reference never had.
+pub const UNSEEN_CODE: u32 = u32::MAX - 1;
+/// Slice codes of numbers below the reference's minimum and above its maximum.
+pub const BELOW_CODE: u32 = u32::MAX - 2;
+pub const ABOVE_CODE: u32 = u32::MAX - 3;
+
+#[derive(Debug, Clone)]
+pub enum Kind {
+    /// `edges`: the reference's deciles (distinct, increasing); a value's slice code is its bin,
+    /// the number of edges at or below it, or `BELOW_CODE`/`ABOVE_CODE` outside the reference's
+    /// `[min, max]`.
+    Numeric {
+        median: f64,
+        scale: f64,
+        edges: Vec<f64>,
+        min: f64,
+        max: f64,
+    },
+    Missing,
+    /// `shares`: category → (slice code, share of the reference rows); `categories[code]`.
+    Frequency {
+        shares: HashMap<String, (u32, f64)>,
+        categories: Vec<String>,
+        null_share: f64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Feature {
+    /// Shown in evidence: the column, or "`col` is missing".
+    pub name: String,
+    pub column: String,
+    /// Index of the column in the reference profile (and its sample rows).
+    pub reference_index: usize,
+    pub kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    pub features: Vec<Feature>,
+}
+
+/// A cell, from an Arrow column or a sample row.
+enum Cell<'a> {
+    Missing,
+    Number(f64),
+    Text(&'a str),
+}
+
+impl Encoder {
+    /// The encoding for the columns of `reference` that `current` also has.
+    pub fn new(reference: &Profile, current: &Profile) -> Encoder {
+        let mut features = Vec::new();
+        for (ri, c) in reference.columns.iter().enumerate() {
+            let role = reference.role(c);
+            let Some(cur) = current.column(&c.name) else {
+                continue;
+            };
+            if cur.column_type != c.column_type && !(c.numeric.is_some() && cur.numeric.is_some()) {
+                continue;
+            }
+            let kind = match role {
+                Role::Numeric => numeric_kind(c),
+                Role::Categorical => frequency_kind(c),
+                _ => continue,
+            };
+            let Some(kind) = kind else { continue };
+            features.push(Feature {
+                name: c.name.clone(),
+                column: c.name.clone(),
+                reference_index: ri,
+                kind,
+            });
+            let missing =
+                |p: &ColumnProfile| p.nulls > 0 || p.numeric.as_ref().is_some_and(|n| n.nan > 0);
+            if matches!(role, Role::Numeric) && (missing(c) || missing(cur)) {
+                features.push(Feature {
+                    name: format!("`{}` is missing", c.name),
+                    column: c.name.clone(),
+                    reference_index: ri,
+                    kind: Kind::Missing,
+                });
+            }
+        }
+        Encoder { features }
+    }
+
+    pub fn dim(&self) -> usize {
+        self.features.len()
+    }
+
+    /// Encode a batch row-major into `out` and the rows' slice codes into `codes` (both cleared
+    /// first; see `Kind` for the codes). Columns are found by name; a feature whose column the
+    /// batch lacks encodes as missing.
+    pub fn encode_batch(&self, batch: &RecordBatch, out: &mut Vec<f64>, codes: &mut Vec<u32>) {
+        let n = batch.num_rows();
+        let d = self.dim();
+        out.clear();
+        out.resize(n * d, 0.0);
+        codes.clear();
+        codes.resize(n * d, 0);
+        for (j, f) in self.features.iter().enumerate() {
+            let col = batch.column_by_name(&f.column);
+            for i in 0..n {
+                let cell = match col {
+                    Some(a) => cell_of(a.as_ref(), i),
+                    None => Cell::Missing,
+                };
+                let (v, c) = f.kind.encode(&cell);
+                out[i * d + j] = v;
+                codes[i * d + j] = c;
+            }
+        }
+    }
+
+    /// Encode sample rows of the reference profile row-major, with their slice codes.
+    pub fn encode_sample<'a>(
+        &self,
+        rows: impl Iterator<Item = &'a [SampleValue]>,
+        out: &mut Vec<f64>,
+        codes: &mut Vec<u32>,
+    ) {
+        out.clear();
+        codes.clear();
+        for values in rows {
+            for f in &self.features {
+                let cell = match values.get(f.reference_index) {
+                    None | Some(SampleValue::Null) => Cell::Missing,
+                    Some(SampleValue::Number(x)) if x.is_nan() => Cell::Missing,
+                    Some(SampleValue::Number(x)) => Cell::Number(*x),
+                    Some(SampleValue::Text(s)) => Cell::Text(s),
+                    Some(SampleValue::Bool(b)) => Cell::Text(if *b { "true" } else { "false" }),
+                };
+                let (v, c) = f.kind.encode(&cell);
+                out.push(v);
+                codes.push(c);
+            }
+        }
+    }
+}
+
+impl Kind {
+    /// The encoded value and the slice code of a cell.
+    fn encode(&self, cell: &Cell<'_>) -> (f64, u32) {
+        let category = |shares: &HashMap<String, (u32, f64)>, s: &str| {
+            shares
+                .get(s)
+                .map(|&(code, share)| (share, code))
+                .unwrap_or((0.0, UNSEEN_CODE))
+        };
+        match (self, cell) {
+            (Kind::Missing, Cell::Missing) => (1.0, 1),
+            (Kind::Missing, _) => (0.0, 0),
+            (Kind::Numeric { .. }, Cell::Missing) => (0.0, NULL_CODE),
+            (
+                Kind::Numeric {
+                    median,
+                    scale,
+                    edges,
+                    min,
+                    max,
+                },
+                Cell::Number(x),
+            ) => (
+                ((x - median) / scale).clamp(-CLAMP, CLAMP),
+                if x < min {
+                    BELOW_CODE
+                } else if x > max {
+                    ABOVE_CODE
+                } else {
+                    edges.partition_point(|e| e <= x) as u32
+                },
+            ),
+            // Types are checked when the encoder is built; a text cell here counts as missing.
+            (Kind::Numeric { .. }, Cell::Text(_)) => (0.0, NULL_CODE),
+            (Kind::Frequency { null_share, .. }, Cell::Missing) => (*null_share, NULL_CODE),
+            (Kind::Frequency { shares, .. }, Cell::Text(s)) => category(shares, s),
+            (Kind::Frequency { shares, .. }, Cell::Number(x)) => {
+                category(shares, &numeric_text(*x))
+            }
+        }
+    }
+}
+
+fn cell_of(a: &dyn Array, i: usize) -> Cell<'_> {
+    if a.is_null(i) {
+        return Cell::Missing;
+    }
+    let x = match a.data_type() {
+        DataType::Float64 => a.as_primitive::<Float64Type>().value(i),
+        DataType::Int64 => a.as_primitive::<Int64Type>().value(i) as f64,
+        DataType::Timestamp(..) => a.as_primitive::<TimestampMicrosecondType>().value(i) as f64,
+        DataType::Utf8 => return Cell::Text(a.as_string::<i32>().value(i)),
+        DataType::Boolean => {
+            return Cell::Text(if a.as_boolean().value(i) {
+                "true"
+            } else {
+                "false"
+            });
+        }
+        _ => return Cell::Missing,
+    };
+    if x.is_nan() {
+        Cell::Missing
+    } else {
+        Cell::Number(x)
+    }
+}
+
+fn numeric_kind(c: &ColumnProfile) -> Option<Kind> {
+    let n = c.numeric.as_ref()?;
+    let q = n.quantiles.quantiles(&[0.25, 0.5, 0.75]);
+    if q.len() != 3 || q.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let iqr = q[2] - q[0];
+    let std = n.std().unwrap_or(0.0);
+    let scale = if iqr > 0.0 {
+        iqr
+    } else if std > 0.0 && std.is_finite() {
+        std
+    } else {
+        1.0
+    };
+    let mut edges = n
+        .quantiles
+        .quantiles(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
+    edges.retain(|e| e.is_finite());
+    edges.dedup();
+    Some(Kind::Numeric {
+        median: q[1],
+        scale,
+        edges,
+        min: n.min.unwrap_or(f64::NEG_INFINITY),
+        max: n.max.unwrap_or(f64::INFINITY),
+    })
+}
+
+fn frequency_kind(c: &ColumnProfile) -> Option<Kind> {
+    let rows = c.rows.max(1) as f64;
+    // Sorted by value (value_counts is a BTreeMap; frequent values are re-sorted), so codes
+    // do not depend on the sketch's order.
+    let mut counts: Vec<(String, u64)> = match c.value_counts() {
+        Some(counts) => counts
+            .into_iter()
+            .map(|(v, k)| (v.to_string(), k))
+            .collect(),
+        None => c
+            .frequent_values(1)
+            .into_iter()
+            .map(|f| (f.value, f.estimate))
+            .collect(),
+    };
+    counts.sort_unstable();
+    let categories: Vec<String> = counts.iter().map(|(v, _)| v.clone()).collect();
+    let shares = counts
+        .into_iter()
+        .enumerate()
+        .map(|(i, (v, k))| (v, (i as u32, k as f64 / rows)))
+        .collect();
+    Some(Kind::Frequency {
+        shares,
+        categories,
+        null_share: c.nulls as f64 / rows,
+    })
+}
