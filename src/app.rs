@@ -147,9 +147,12 @@ fn row_pass(
     let pool = thread_pool(settings.threads)?;
     pool.install(|| {
         let reference = baseline.unwrap_or(current);
-        let Some(model) =
-            crate::rows::pass::RowModel::fit(reference, current, settings.profile.seed)
-        else {
+        let t = Instant::now();
+        let model = crate::rows::pass::RowModel::fit(reference, current, settings.profile.seed);
+        if std::env::var_os("POISONSCAN_TIMINGS").is_some() {
+            eprintln!("timing: row model fit {:.3} s", t.elapsed().as_secs_f64());
+        }
+        let Some(model) = model else {
             if let Some(path) = &args.rows_out {
                 return Err(Error::Usage(format!(
                     "cannot write the rows file `{}`: no column can be scored (every column is the label, the id, a partition, constant or identifier-like) or the reference has no sample",

@@ -13,8 +13,9 @@
 //! trees, loaded through `from_sklearn`.
 //!
 //! Trees are seeded by (seed, tree index), so fitting is the same at any thread count. Children
-//! are stored side by side, so scoring walks a tree without a branch per node; rows are scored in
-//! blocks, tree by tree, so each tree (≤ 511 nodes, 8 KB) stays in the L1 cache.
+//! are stored side by side and leaves point to themselves, so scoring walks every row exactly
+//! the tree's depth without a branch, sixteen rows at a time; rows are scored in blocks, tree by
+//! tree, so each tree (≤ 511 nodes, 8 KB) stays in the L1 cache.
 
 use rand::Rng;
 use rayon::prelude::*;
@@ -53,10 +54,50 @@ struct Node {
 
 #[derive(Debug, Clone)]
 struct Tree {
+    /// Splits as built; a leaf is `feature == LEAF` with its path length as `threshold`.
     nodes: Vec<Node>,
+    /// The same tree for scoring: a leaf points to itself (`left` = its index, feature 0,
+    /// threshold +∞, so no value moves on), and its path length is in `leaf_value`, so every
+    /// row takes exactly `depth` steps with no branch.
+    walk: Vec<Node>,
+    leaf_value: Vec<f64>,
+    depth: usize,
 }
 
 impl Tree {
+    fn new(nodes: Vec<Node>) -> Tree {
+        let mut walk = nodes.clone();
+        let mut leaf_value = vec![0.0; nodes.len()];
+        for (i, n) in nodes.iter().enumerate() {
+            if n.feature == LEAF {
+                leaf_value[i] = n.threshold;
+                walk[i] = Node {
+                    threshold: f64::INFINITY,
+                    feature: 0,
+                    left: i as u32,
+                };
+            }
+        }
+        // Depth: the longest root-to-leaf path.
+        let mut depth = 0;
+        let mut stack = vec![(0usize, 0usize)];
+        while let Some((i, d)) = stack.pop() {
+            let n = nodes[i];
+            if n.feature == LEAF {
+                depth = depth.max(d);
+            } else {
+                stack.push((n.left as usize, d + 1));
+                stack.push((n.left as usize + 1, d + 1));
+            }
+        }
+        Tree {
+            nodes,
+            walk,
+            leaf_value,
+            depth,
+        }
+    }
+
     #[inline]
     fn path_length(&self, row: &[f64]) -> f64 {
         let mut i = 0usize;
@@ -66,6 +107,32 @@ impl Tree {
                 return n.threshold;
             }
             i = n.left as usize + usize::from(row[n.feature as usize] > n.threshold);
+        }
+    }
+
+    /// Add each row's path length to `acc`: rows sixteen at a time, level by level, so the
+    /// walks overlap in the CPU instead of waiting on each other.
+    fn add_path_lengths(&self, x: Rows<'_>, start: usize, acc: &mut [f64]) {
+        const LANES: usize = 16;
+        let walk = &self.walk[..];
+        let mut k = 0;
+        while k + LANES <= acc.len() {
+            let rows: [&[f64]; LANES] = std::array::from_fn(|r| x.row(start + k + r));
+            let mut idx = [0usize; LANES];
+            for _ in 0..self.depth {
+                for r in 0..LANES {
+                    let n = walk[idx[r]];
+                    idx[r] =
+                        n.left as usize + usize::from(rows[r][n.feature as usize] > n.threshold);
+                }
+            }
+            for r in 0..LANES {
+                acc[k + r] += self.leaf_value[idx[r]];
+            }
+            k += LANES;
+        }
+        for (r, a) in acc[k..].iter_mut().enumerate() {
+            *a += self.path_length(x.row(start + k + r));
         }
     }
 }
@@ -156,7 +223,7 @@ impl IsolationForest {
                     left: 0,
                 }];
                 grow(x, &mut rows, 0, 0, max_depth, &mut r, &mut nodes);
-                Tree { nodes }
+                Tree::new(nodes)
             })
             .collect();
         IsolationForest {
@@ -201,7 +268,7 @@ impl IsolationForest {
                         stack.push((t.children_right[s] as usize, left + 1, depth + 1));
                     }
                 }
-                Tree { nodes }
+                Tree::new(nodes)
             })
             .collect();
         IsolationForest {
@@ -243,9 +310,7 @@ impl IsolationForest {
         let t = self.trees.len().max(1) as f64;
         out.fill(0.0);
         for tree in &self.trees {
-            for (k, acc) in out.iter_mut().enumerate() {
-                *acc += tree.path_length(x.row(start + k));
-            }
+            tree.add_path_lengths(x, start, out);
         }
         for acc in out.iter_mut() {
             let mean = *acc / t;

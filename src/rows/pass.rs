@@ -38,42 +38,41 @@ use crate::profile::{Profile, ProfileSettings};
 pub const TAIL: f64 = 0.005;
 /// Flagged rows kept as examples per group.
 const EXAMPLES: usize = 5;
-/// Categories counted per column for slices (the most frequent in the reference; the rest are
-/// not tested as slices of their own).
+/// Categories counted per column for slices (the first in value order; the rest are not tested
+/// as slices of their own).
 const MAX_SLICE_CATEGORIES: usize = 200;
+/// Counter slots per feature: the ordinary codes, then the four special ones (null, unseen,
+/// below the minimum, above the maximum).
+const SLOTS: usize = MAX_SLICE_CATEGORIES + 4;
 
-/// A weighted empirical CDF: `F(x)` = weight of values `≤ x` / total weight.
-#[derive(Debug, Clone)]
-struct WeightedCdf {
-    values: Vec<f64>,
-    cum: Vec<f64>,
+/// The code a counter slot stands for (the inverse of `RowModel::slot`).
+fn code_of_slot(k: usize) -> u32 {
+    if k < MAX_SLICE_CATEGORIES {
+        k as u32
+    } else {
+        u32::MAX - (k - MAX_SLICE_CATEGORIES) as u32
+    }
 }
+
+/// A weighted empirical CDF, `F(x)` = weight of values `≤ x` / total weight, on ECOD's lookup
+/// table: exact in the top and bottom 1% (where the flagging threshold lies), within 1/1024
+/// in between.
+#[derive(Debug, Clone)]
+struct WeightedCdf(super::ecod::Ecdf);
 
 impl WeightedCdf {
     fn new(values: &[f64], weights: &[f64]) -> WeightedCdf {
-        let mut pairs: Vec<(f64, f64)> = values
-            .iter()
-            .zip(weights)
-            .filter(|(v, w)| !v.is_nan() && **w > 0.0)
-            .map(|(&v, &w)| (v, w))
-            .collect();
-        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let total: f64 = pairs.iter().map(|p| p.1).sum();
-        let mut acc = 0.0;
-        let mut cum = Vec::with_capacity(pairs.len());
-        for p in &pairs {
-            acc += p.1;
-            cum.push(acc / total);
-        }
-        WeightedCdf {
-            values: pairs.into_iter().map(|p| p.0).collect(),
-            cum,
-        }
+        WeightedCdf(super::ecod::Ecdf::new(
+            values
+                .iter()
+                .copied()
+                .zip(weights.iter().copied())
+                .collect(),
+        ))
     }
 
     fn at(&self, x: f64) -> f64 {
-        let k = self.values.partition_point(|&v| v <= x);
-        if k == 0 { 0.0 } else { self.cum[k - 1] }
+        self.0.cdf(x)
     }
 }
 
@@ -84,6 +83,13 @@ impl WeightedCdf {
 /// at 8–100% with eight spurious category slices.
 fn combine(a: f64, b: f64) -> f64 {
     a.max(b)
+}
+
+/// Per-batch buffers of the two detectors' scores.
+#[derive(Default)]
+struct Scratch {
+    forest: Vec<f64>,
+    ecod: Vec<f64>,
 }
 
 /// A group of rows OUT001 tests.
@@ -112,6 +118,19 @@ pub struct GroupCount {
 }
 
 impl GroupCount {
+    fn add_flagged(&mut self, terms: &[f64], example: (u32, u64)) {
+        self.flagged += 1;
+        if self.terms.len() < terms.len() {
+            self.terms.resize(terms.len(), 0.0);
+        }
+        for (a, t) in self.terms.iter_mut().zip(terms) {
+            *a += t;
+        }
+        if self.examples.len() < EXAMPLES {
+            self.examples.push(example);
+        }
+    }
+
     fn merge(&mut self, o: GroupCount) {
         self.rows += o.rows;
         self.flagged += o.flagged;
@@ -221,14 +240,8 @@ impl RowModel {
             },
         );
         let ecod = Ecod::fit(&x, d, &weights);
-        let mut s_forest = Vec::new();
-        forest.score_sequential(rows, &mut s_forest);
-        let s_ecod: Vec<f64> = {
-            let mut terms = vec![0.0; d];
-            x.chunks(d)
-                .map(|row| ecod.score_row(row, &mut terms))
-                .collect()
-        };
+        let s_forest = forest.score(rows);
+        let s_ecod = ecod.score(&x);
         let forest_rank = WeightedCdf::new(&s_forest, &weights);
         let ecod_rank = WeightedCdf::new(&s_ecod, &weights);
         let combined: Vec<f64> = s_forest
@@ -267,16 +280,16 @@ impl RowModel {
         })
     }
 
-    fn score_batch(&self, x: &[f64], forest: &mut Vec<f64>, terms: &mut Vec<f64>) -> Vec<Scored> {
+    fn score_batch(&self, x: &[f64], scratch: &mut Scratch, terms: &mut Vec<f64>) -> Vec<Scored> {
         let d = self.encoder.dim();
-        self.forest.score_sequential(Rows::new(x, d), forest);
-        terms.clear();
-        terms.resize(x.len(), 0.0);
-        x.chunks(d)
-            .zip(terms.chunks_mut(d))
-            .zip(forest.iter())
-            .map(|((row, t), &sf)| {
-                let se = self.ecod.score_row(row, t);
+        self.forest
+            .score_sequential(Rows::new(x, d), &mut scratch.forest);
+        self.ecod.score_batch(x, &mut scratch.ecod, terms);
+        scratch
+            .forest
+            .iter()
+            .zip(&scratch.ecod)
+            .map(|(&sf, &se)| {
                 let c = combine(self.forest_rank.at(sf), self.ecod_rank.at(se));
                 let outlier_score = self.combined_rank.at(c);
                 Scored {
@@ -337,13 +350,17 @@ impl RowModel {
         Some(GroupKey::Slice { feature, code })
     }
 
-    /// Whether a slice group is tested: numeric bins and nulls always; categories among the
-    /// reference's most frequent.
-    fn tested(&self, feature: usize, code: u32) -> bool {
+    /// The counter slot of a slice group, `None` when the group is not tested: numeric bins,
+    /// values past the range and nulls always; categories among the first
+    /// `MAX_SLICE_CATEGORIES` (in value order) and nulls; never the missing indicators.
+    #[inline]
+    fn slot(&self, feature: usize, code: u32) -> Option<usize> {
         match &self.encoder.features[feature].kind {
-            Kind::Missing => false,
-            Kind::Numeric { .. } => true,
-            Kind::Frequency { .. } => code == NULL_CODE || (code as usize) < MAX_SLICE_CATEGORIES,
+            Kind::Missing => None,
+            Kind::Frequency { .. } if code == UNSEEN_CODE => None,
+            _ if (code as usize) < MAX_SLICE_CATEGORIES => Some(code as usize),
+            _ if code >= ABOVE_CODE => Some(MAX_SLICE_CATEGORIES + (u32::MAX - code) as usize),
+            _ => None,
         }
     }
 }
@@ -445,47 +462,43 @@ pub fn run(
         };
         let mut x = Vec::new();
         let mut codes = Vec::new();
-        let mut forest = Vec::new();
+        let mut scratch = Scratch::default();
         let mut terms = Vec::new();
         let mut hashes = Vec::new();
         let mut row_hasher = crate::profile::RowHasher::new();
+        // Dense counters: per feature one slot per tested code (see `slot`), the whole shard,
+        // and the current batch's source.
+        let mut slices: Vec<Vec<GroupCount>> = vec![vec![GroupCount::default(); SLOTS]; d];
+        let mut all = GroupCount::default();
         for batch in ds.read_shard(shard)? {
             let batch = batch?;
             let b = &batch.batch;
             let n = b.num_rows();
             model.encoder.encode_batch(b, &mut x, &mut codes);
-            let scored = model.score_batch(&x, &mut forest, &mut terms);
+            let scored = model.score_batch(&x, &mut scratch, &mut terms);
             let source = batch.source as u32;
+            let mut this_source = GroupCount::default();
             for (i, s) in scored.iter().enumerate() {
                 let row = batch.first_row + i as u64;
-                let mut count = |key: GroupKey| {
-                    let g = out.groups.entry(key).or_default();
+                let row_terms = &terms[i * d..(i + 1) * d];
+                let add = |g: &mut GroupCount| {
                     g.rows += 1;
                     if s.flagged {
-                        g.flagged += 1;
-                        if g.terms.is_empty() {
-                            g.terms = vec![0.0; d];
-                        }
-                        for (a, t) in g.terms.iter_mut().zip(&terms[i * d..(i + 1) * d]) {
-                            *a += t;
-                        }
-                        if g.examples.len() < EXAMPLES {
-                            g.examples.push((source, row));
-                        }
+                        g.add_flagged(row_terms, (source, row));
                     }
                 };
-                count(GroupKey::All);
-                count(GroupKey::Source(source));
-                for j in 0..d {
-                    let code = codes[i * d + j];
-                    if model.tested(j, code) {
-                        count(GroupKey::Slice {
-                            feature: j as u32,
-                            code,
-                        });
+                add(&mut all);
+                add(&mut this_source);
+                for (j, counters) in slices.iter_mut().enumerate() {
+                    if let Some(k) = model.slot(j, codes[i * d + j]) {
+                        add(&mut counters[k]);
                     }
                 }
             }
+            out.groups
+                .entry(GroupKey::Source(source))
+                .or_default()
+                .merge(this_source);
             out.rows += n as u64;
             if writing {
                 row_hasher.reset(n);
@@ -519,6 +532,20 @@ pub fn run(
                     &scored,
                     groups,
                 )?);
+            }
+        }
+        if all.rows > 0 {
+            out.groups.insert(GroupKey::All, all);
+        }
+        for (j, counters) in slices.into_iter().enumerate() {
+            for (k, g) in counters.into_iter().enumerate() {
+                if g.rows > 0 {
+                    let key = GroupKey::Slice {
+                        feature: j as u32,
+                        code: code_of_slot(k),
+                    };
+                    out.groups.insert(key, g);
+                }
             }
         }
         (settings.on_shard)();
