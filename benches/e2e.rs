@@ -7,12 +7,15 @@
 //! - scan: `poisonscan scan DATA --baseline PROFILE --format json` (load a baseline profile of
 //!   another synthetic set of the same size, profile against its ranges, run every check, write
 //!   the report) against profiling alone: what comparing with a baseline adds.
+//! - `--rows` (alone): the row pass against the profile pass, from the phases of one scan; and
+//!   Isolation Forest scoring against scikit-learn's on the same rows (reports/bench-rows.md).
 //!
 //! The synthetic data (30 columns: 20 float, 6 int, 3 string, 1 label; 1M-row row groups) is
 //! generated on demand under `bench-data/` and not committed.
 //!
 //! Run (numbers go to reports/bench-e2e.md):
 //!   cargo bench --bench e2e -- 1000000 10000000 [--csv]
+//!   POISONSCAN_SKLEARN_PYTHON=/tmp/venv/bin/python cargo bench --bench e2e -- 10000000 --rows
 //! Each number is a row count; default 1000000. POISONSCAN_BENCH_RUNS sets the repetitions (3).
 
 use std::path::{Path, PathBuf};
@@ -296,6 +299,58 @@ fn run_child(mode: &str, path: &Path, rest: &[String]) {
     }
 }
 
+/// Isolation Forest scoring alone: the forest fitted (100 trees, ψ = 256) on the baseline
+/// profile's sample, every row of `path` encoded as the row pass encodes it, and only the
+/// scoring timed (`IsolationForest::score`, rayon over blocks of rows, all cores). Seconds.
+fn iforest_scoring(path: &Path, profile: &Path) -> f64 {
+    use poisonscan::rows::encode::Encoder;
+    use poisonscan::rows::iforest::{ForestSettings, IsolationForest, Rows};
+    let base = poisonscan::profile::load(profile).unwrap();
+    let encoder = Encoder::new(&base, &base);
+    let d = encoder.dim();
+    let (mut x, mut codes) = (Vec::new(), Vec::new());
+    encoder.encode_sample(
+        base.sample.rows().map(|(_, r)| r.values.as_slice()),
+        &mut x,
+        &mut codes,
+    );
+    let forest = IsolationForest::fit(Rows::new(&x, d), ForestSettings::default());
+    let ds = poisonscan::ingest::Dataset::open(&[path.to_path_buf()], &Default::default()).unwrap();
+    let mut scoring = 0.0;
+    for shard in &ds.shards {
+        for b in ds.read_shard(shard).unwrap() {
+            encoder.encode_batch(&b.unwrap().batch, &mut x, &mut codes);
+            let t = Instant::now();
+            std::hint::black_box(forest.score(Rows::new(&x, d)));
+            scoring += t.elapsed().as_secs_f64();
+        }
+    }
+    scoring
+}
+
+/// `poisonscan scan` with POISONSCAN_TIMINGS=1: (profile s, row model fit + row pass s).
+fn scan_phases(path: &Path, profile: &Path) -> (f64, f64) {
+    let o = Command::new(env!("CARGO_BIN_EXE_poisonscan"))
+        .args([
+            "scan",
+            path.to_str().unwrap(),
+            "--baseline",
+            profile.to_str().unwrap(),
+        ])
+        .args(["--label", "label", "--fail-on", "never", "--quiet"])
+        .env("POISONSCAN_TIMINGS", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    let phase = |name: &str| -> f64 {
+        err.lines()
+            .filter_map(|l| l.strip_prefix(&format!("timing: {name} ")))
+            .map(|v| v.trim_end_matches(" s").parse::<f64>().unwrap())
+            .sum()
+    };
+    (phase("profile"), phase("row model fit") + phase("row pass"))
+}
+
 /// Time `a` and `b` alternately `runs` times: medians of (seconds, peak MB) for each.
 fn pair(runs: usize, a: &dyn Fn() -> (f64, f64), b: &dyn Fn() -> (f64, f64)) -> [(f64, f64); 2] {
     let (mut at, mut am, mut bt, mut bm) = (vec![], vec![], vec![], vec![]);
@@ -315,6 +370,11 @@ fn main() {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
+    if args.first().map(String::as_str) == Some("--child") && args[1] == "iforest" {
+        let s = iforest_scoring(Path::new(&args[2]), Path::new(&args[3]));
+        println!("{s} {}", peak_mb());
+        return;
+    }
     if args.first().map(String::as_str) == Some("--child") {
         let path = PathBuf::from(&args[2]);
         let t = Instant::now();
@@ -323,6 +383,7 @@ fn main() {
         return;
     }
     let csv = args.iter().any(|a| a == "--csv");
+    let rows_mode = args.iter().any(|a| a == "--rows");
     let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let sizes = if sizes.is_empty() {
         vec![1_000_000]
@@ -356,6 +417,10 @@ fn main() {
         generate(&path, rows, 1);
         path
     };
+    if rows_mode {
+        rows_section(&dir, &sizes, runs, &data);
+        return;
+    }
     header("Parquet: profile against the floor", "floor");
     for &rows in &sizes {
         let path = data(rows);
@@ -386,35 +451,106 @@ fn main() {
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for &rows in &sizes {
         let path = data(rows);
-        let base = dir.join(format!("synthetic_base_{rows}.parquet"));
-        generate(&base, rows, 2);
-        // Named by profile format, so a format change makes a new one.
-        let prof = dir.join(format!(
-            "synthetic_base_{rows}.v{}.psprof",
-            poisonscan::profile::PROFILE_SCHEMA_VERSION
-        ));
-        if !prof.exists() {
-            let cli = {
-                use clap::Parser;
-                poisonscan::cli::Cli::try_parse_from([
-                    "poisonscan",
-                    "profile",
-                    base.to_str().unwrap(),
-                    "-o",
-                    prof.to_str().unwrap(),
-                    "--label",
-                    "label",
-                    "--quiet",
-                ])
-                .unwrap()
-            };
-            poisonscan::app::run(&cli, &[], &mut std::io::sink()).unwrap();
-        }
+        let prof = base_profile(&dir, rows);
         row(
             rows,
             pair(runs, &|| child("profile", &path, &[]), &|| {
                 child("scan", &path, &[&prof])
             }),
         );
+    }
+}
+
+/// The baseline for the scan rows: a second synthetic set (another seed), profiled once.
+fn base_profile(dir: &Path, rows: usize) -> PathBuf {
+    let base = dir.join(format!("synthetic_base_{rows}.parquet"));
+    generate(&base, rows, 2);
+    // Named by profile format, so a format change makes a new one.
+    let prof = dir.join(format!(
+        "synthetic_base_{rows}.v{}.psprof",
+        poisonscan::profile::PROFILE_SCHEMA_VERSION
+    ));
+    if !prof.exists() {
+        use clap::Parser;
+        let cli = poisonscan::cli::Cli::try_parse_from([
+            "poisonscan",
+            "profile",
+            base.to_str().unwrap(),
+            "-o",
+            prof.to_str().unwrap(),
+            "--label",
+            "label",
+            "--quiet",
+        ])
+        .unwrap();
+        poisonscan::app::run(&cli, &[], &mut std::io::sink()).unwrap();
+    }
+    prof
+}
+
+/// `--rows`: the row pass against the profile pass (phases of one scan), and Isolation Forest
+/// scoring throughput against scikit-learn's (when POISONSCAN_SKLEARN_PYTHON names a Python with
+/// scikit-learn, running benches/reference/sklearn_iforest.py on the same file in the same run).
+fn rows_section(dir: &Path, sizes: &[usize], runs: usize, data: &dyn Fn(usize) -> PathBuf) {
+    println!(
+        "\nRow pass against profile pass (one `poisonscan scan` with a baseline profile, POISONSCAN_TIMINGS)\n\n| rows | profile s (median) | row pass s (median, fit included) | row pass / profile | runs |"
+    );
+    println!("|---:|---:|---:|---:|---:|");
+    for &rows in sizes {
+        let path = data(rows);
+        let prof = base_profile(dir, rows);
+        let (mut p, mut r) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let (a, b) = scan_phases(&path, &prof);
+            p.push(a);
+            r.push(b);
+        }
+        let (p, r) = (median(p), median(r));
+        println!("| {rows} | {p:.3} | {r:.3} | {:.2} | {runs} |", r / p);
+    }
+    println!(
+        "\nIsolation Forest scoring (100 trees, ψ = 256, {} threads): poisonscan against scikit-learn\n\n| rows | poisonscan s (median) | poisonscan M rows/s | scikit-learn s (median) | scikit-learn M rows/s | poisonscan / scikit-learn throughput | runs |",
+        threads()
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    let python = std::env::var("POISONSCAN_SKLEARN_PYTHON").ok();
+    for &rows in sizes {
+        let path = data(rows);
+        let prof = base_profile(dir, rows);
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            ours.push(child("iforest", &path, &[&prof]).0);
+            if let Some(py) = &python {
+                let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("benches/reference/sklearn_iforest.py");
+                let o = Command::new(py).arg(script).arg(&path).output().unwrap();
+                let text = String::from_utf8_lossy(&o.stdout);
+                let secs = text
+                    .split_whitespace()
+                    .skip_while(|w| *w != "score")
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok());
+                match secs {
+                    Some(s) => theirs.push(s),
+                    None => panic!(
+                        "scikit-learn run failed: {text} {}",
+                        String::from_utf8_lossy(&o.stderr)
+                    ),
+                }
+            }
+        }
+        let o = median(ours);
+        let mr = |s: f64| rows as f64 / s / 1e6;
+        if theirs.is_empty() {
+            println!("| {rows} | {o:.3} | {:.3} | - | - | - | {runs} |", mr(o));
+        } else {
+            let t = median(theirs);
+            println!(
+                "| {rows} | {o:.3} | {:.3} | {t:.3} | {:.3} | {:.1} | {runs} |",
+                mr(o),
+                mr(t),
+                t / o
+            );
+        }
     }
 }
