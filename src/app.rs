@@ -176,8 +176,8 @@ fn row_pass(
         bar.finish_and_clear();
         let pass = pass?;
         if pass.rows != current.rows {
-            return Err(Error::Internal(format!(
-                "the row pass read {} rows, the profile {}",
+            return Err(Error::Usage(format!(
+                "the input changed while it was scanned: the second pass read {} rows, the first {}\nhint: scan a snapshot of data that is not being written",
                 pass.rows, current.rows
             )));
         }

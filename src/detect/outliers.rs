@@ -381,6 +381,17 @@ mod tests {
     }
 
     #[test]
+    fn wilson_upper_bound_by_hand() {
+        // No event in n rows: the bound is z²/(n + z²), z = Φ⁻¹(0.99) = 2.3263478740408408.
+        let z2 = 2.326_347_874_040_841_f64.powi(2);
+        assert!((wilson_upper(0.0, 100) - z2 / (100.0 + z2)).abs() < 1e-15);
+        // 0.5% of 6,000 rows (30 flagged): 0.76%, from the score-interval formula.
+        assert!((wilson_upper(0.005, 6000) - 0.007_609_942_380_001_966).abs() < 1e-12);
+        assert!((wilson_upper(0.3, 50) - 0.464_072_422_052_706_4).abs() < 1e-12);
+        assert_eq!(wilson_upper(0.5, 0), 1.0);
+    }
+
+    #[test]
     fn severity_tiers() {
         assert_eq!(tier(2.5, 2.0, 5.0, 20.0), Some(Severity::Low));
         assert_eq!(tier(25.0, 2.0, 5.0, 20.0), Some(Severity::High));
