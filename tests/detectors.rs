@@ -389,6 +389,34 @@ fn out001_outlier_block_is_found_where_it_was_planted() {
         "{past_max}"
     );
     for o in [file, past_max] {
+        // The evidence agrees with itself: the rate is flagged / rows, the expected count is
+        // the tested rate (the larger of the baseline's and the rest of the data's) × rows.
+        let e = &o["evidence"];
+        let (n, k) = (
+            e["rows_in_group"].as_f64().unwrap(),
+            e["flagged_rows"].as_f64().unwrap(),
+        );
+        assert_eq!(o["rows"].as_f64().unwrap(), k);
+        assert!(
+            (e["outlier_rate"].as_f64().unwrap() - k / n).abs() < 1e-5,
+            "{e}"
+        );
+        let tested = e["baseline_outlier_rate"]
+            .as_f64()
+            .unwrap()
+            .max(e["current_outlier_rate_elsewhere"].as_f64().unwrap());
+        let expected = e["expected_flagged_rows"].as_f64().unwrap();
+        assert!(
+            (expected - tested * n).abs() <= 1e-4 * expected.max(1.0),
+            "{e}"
+        );
+        assert!(
+            (o["effect"]["value"].as_f64().unwrap()
+                - (k / n) / e["baseline_outlier_rate"].as_f64().unwrap())
+            .abs()
+                < 1e-3 * o["effect"]["value"].as_f64().unwrap(),
+            "{o}"
+        );
         let top: Vec<&str> = o["evidence"]["top_features"]
             .as_array()
             .unwrap()

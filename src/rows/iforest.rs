@@ -54,9 +54,8 @@ struct Node {
 
 #[derive(Debug, Clone)]
 struct Tree {
-    /// Splits as built; a leaf is `feature == LEAF` with its path length as `threshold`.
-    nodes: Vec<Node>,
-    /// The same tree for scoring: a leaf points to itself (`left` = its index, feature 0,
+    /// The tree as scored (built from nodes where a leaf is `feature == LEAF` with its path
+    /// length as `threshold`): a leaf points to itself (`left` = its index, feature 0,
     /// threshold +∞, so no value moves on), and its path length is in `leaf_value`, so every
     /// row takes exactly `depth` steps with no branch.
     walk: Vec<Node>,
@@ -91,23 +90,21 @@ impl Tree {
             }
         }
         Tree {
-            nodes,
             walk,
             leaf_value,
             depth,
         }
     }
 
+    /// One row's path length: the same fixed-depth walk as `add_path_lengths`.
     #[inline]
     fn path_length(&self, row: &[f64]) -> f64 {
         let mut i = 0usize;
-        loop {
-            let n = self.nodes[i];
-            if n.feature == LEAF {
-                return n.threshold;
-            }
+        for _ in 0..self.depth {
+            let n = self.walk[i];
             i = n.left as usize + usize::from(row[n.feature as usize] > n.threshold);
         }
+        self.leaf_value[i]
     }
 
     /// Add each row's path length to `acc`: rows sixteen at a time, level by level, so the
