@@ -161,12 +161,23 @@ fn row_pass(
             }
             return Ok(None);
         };
+        let t = Instant::now();
+        let labels = baseline
+            .and_then(|b| crate::rows::labels::LabelModel::fit(b, current, &model.encoder));
+        if std::env::var_os("POISONSCAN_TIMINGS").is_some() {
+            eprintln!(
+                "timing: label model fit {:.3} s ({} candidate rules)",
+                t.elapsed().as_secs_f64(),
+                labels.as_ref().map_or(0, |l| l.rules.len())
+            );
+        }
         let ds = Dataset::open(&args.data, &settings.ingest)?;
         let bar = progress_bar(&ds, settings.quiet, "rows");
         let pass = crate::rows::pass::run(
             &ds,
             current,
             model,
+            labels,
             &crate::rows::pass::PassSettings {
                 profile: &settings.profile,
                 rows_out: args.rows_out.as_deref(),

@@ -53,6 +53,47 @@ pub fn binom_sf_ge(k: u64, n: u64, p: f64) -> f64 {
     beta_reg(k as f64, (n - k + 1) as f64, p)
 }
 
+/// Fisher's exact test, one-sided: for the 2×2 table `[[a, b], [c, d]]`, the probability of a
+/// top-left cell of at least `a` given the margins (scipy's `fisher_exact(…,
+/// alternative="greater")`): is the first row's share of the first column larger?
+pub fn fisher_greater(a: u64, b: u64, c: u64, d: u64) -> f64 {
+    use statrs::function::factorial::ln_binomial;
+    let (row, col, n) = (a + b, a + c, a + b + c + d);
+    let hi = row.min(col);
+    let lo_support = (row + col).saturating_sub(n);
+    if a <= lo_support {
+        return 1.0;
+    }
+    let ln_total = ln_binomial(n, row);
+    let ln_pmf = |x: u64| ln_binomial(col, x) + ln_binomial(n - col, row - x) - ln_total;
+    // Sum the tail from its largest term (the pmf is unimodal and decreasing past the mode
+    // when a is above it; summing from `a` upwards in log space is stable either way).
+    let first = ln_pmf(a);
+    let mut sum = 0.0;
+    for x in a..=hi {
+        let t = (ln_pmf(x) - first).exp();
+        sum += t;
+        if t < 1e-17 * sum && x > a {
+            break;
+        }
+    }
+    (first.exp() * sum).min(1.0)
+}
+
+/// The one-sided 99% upper bound of a rate observed on `n` rows (Wilson's score interval); 1
+/// without rows.
+pub fn wilson_upper(p: f64, n: u64) -> f64 {
+    if n == 0 {
+        return 1.0;
+    }
+    let z = 2.326_347_874_040_841;
+    let n = n as f64;
+    let z2 = z * z;
+    let centre = p + z2 / (2.0 * n);
+    let spread = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre + spread) / (1.0 + z2 / n)).min(1.0)
+}
+
 /// The Kolmogorov distribution's upper tail, P(K > λ) (scipy's `kstwobign.sf`).
 pub fn kolmogorov_sf(lambda: f64) -> f64 {
     if lambda <= 0.0 {
@@ -295,6 +336,27 @@ mod tests {
         let want = 0.1 * 1.2f64.ln() - 0.1 * 0.8f64.ln();
         assert!((psi(&[0.5, 0.5], &[0.6, 0.4], 1e-4) - want).abs() < 1e-12);
         assert_eq!(psi(&[0.5, 0.5], &[0.5, 0.5], 1e-4), 0.0);
+    }
+
+    /// Against scipy 1.17.1 `fisher_exact([[a, b], [c, d]], alternative="greater")`.
+    #[test]
+    fn fisher_greater_matches_scipy() {
+        let cases: [((u64, u64, u64, u64), f64); 7] = [
+            ((24, 5800, 0, 5850), 5.5170365866714774e-08),
+            ((10, 2, 3, 40), 5.687670026091412e-07),
+            ((175, 30000, 3, 25000), 9.486298090649068e-42),
+            ((5, 5, 5, 5), 0.6718591006516703),
+            ((0, 10, 3, 7), 1.0),
+            ((300, 30116, 0, 27693), 2.243281108497773e-85),
+            ((2, 1_000_000, 0, 50_000), 0.9070296080267268),
+        ];
+        for ((a, b, c, d), want) in cases {
+            let got = fisher_greater(a, b, c, d);
+            assert!(
+                ((got - want) / want).abs() < 1e-9,
+                "{a} {b} {c} {d}: {got} against {want}"
+            );
+        }
     }
 
     #[test]

@@ -341,6 +341,119 @@ fn sch004_out_of_range_counted_exactly_with_label_purity() {
     assert_eq!(h["example_rows"][0]["row"], first);
 }
 
+/// Shares as the report rounds them (6 significant digits).
+fn close(got: &Value, want: f64) -> bool {
+    (got.as_f64().unwrap() - want).abs() <= 1e-5 * want.abs().max(1e-3)
+}
+
+/// LBL001: every label-1 row of one category (`cat` = `c`, a fifth of the rows) relabelled 0.
+/// The finding names that category, with the label shares counted by hand on both sides (the
+/// baseline's sample holds all its rows here); the untouched categories are not reported.
+#[test]
+fn lbl001_flipped_category_is_named_with_its_shares() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    let mut r = rows(6000, 11);
+    for row in r.iter_mut().filter(|r| r.cat == "c") {
+        row.label = 0;
+    }
+    write_csv(&c.join("part-0.csv"), &r);
+    let f = scan(&c, &b, &[]);
+    let hit = with_code(&f, "LBL001");
+    let titles: Vec<String> = hit.iter().map(|h| h["title"].to_string()).collect();
+    // The flipped category comes first. The label depends on `x`, and the flipped rows' labels
+    // were mostly 1 at high `x`: those bins' label mix moved too (what a single-predicate check
+    // sees of the attack elsewhere; SLC explains it away). No other category is reported.
+    let h = hit[0];
+    for other in &hit[1..] {
+        assert_eq!(other["slice"][0]["column"], "x", "{titles:?}");
+        assert!(other["score"].as_f64() < h["score"].as_f64(), "{titles:?}");
+    }
+    assert_eq!(h["slice"][0]["column"], "cat");
+    assert_eq!(h["slice"][0]["op"], "eq");
+    assert_eq!(h["slice"][0]["value"], "c");
+    assert_eq!(severity(h), "high");
+    let in_c: Vec<&Row> = r.iter().filter(|r| r.cat == "c").collect();
+    assert_eq!(h["rows"], in_c.len());
+    let label: u8 = h["evidence"]["label"].as_str().unwrap().parse().unwrap();
+    let share =
+        |rows: &[&Row]| rows.iter().filter(|r| r.label == label).count() as f64 / rows.len() as f64;
+    let base_rows = [rows(3000, 100), rows(3000, 101)].concat();
+    let base_c: Vec<&Row> = base_rows.iter().filter(|r| r.cat == "c").collect();
+    assert!(close(&h["evidence"]["label_share"], share(&in_c)), "{h}");
+    assert!(
+        close(&h["evidence"]["baseline_label_share"], share(&base_c)),
+        "{h}"
+    );
+    assert_eq!(h["baseline_rows"], base_c.len());
+    // The examples are rows of the slice that now carry label 0.
+    for e in h["example_rows"].as_array().unwrap() {
+        let row = &r[e["row"].as_u64().unwrap() as usize];
+        assert_eq!((row.cat.as_str(), row.label), ("c", 0), "{e}");
+    }
+}
+
+/// TRG001 and TRG002: a constant just above the baseline's maximum of `amount` stamped on 30
+/// rows, all labelled 1 (Tabdoor's out-of-range trigger). TRG001 names the rule with its exact
+/// rows; TRG002 the value. The same stamp with mixed labels is no trigger: SCH004 still reports
+/// the values out of range, TRG001 does not, and TRG002 leaves values out of range to SCH004.
+#[test]
+fn trg_out_of_range_trigger_is_named_as_a_rule_and_a_spike() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    let base_max = [rows(3000, 100), rows(3000, 101)]
+        .concat()
+        .iter()
+        .map(|r| format!("{:.2}", r.amount).parse::<f64>().unwrap())
+        .fold(f64::MIN, f64::max);
+    let stamp = (base_max * 1.01).round();
+    for mixed in [false, true] {
+        let mut r = rows(6000, 12);
+        let planted: Vec<usize> = (0..30).map(|i| 150 + 97 * i).collect();
+        for (k, &i) in planted.iter().enumerate() {
+            r[i].amount = stamp;
+            r[i].label = if mixed { (k % 2) as u8 } else { 1 };
+        }
+        write_csv(&c.join("part-0.csv"), &r);
+        let f = scan(&c, &b, &[]);
+        let rule = with_code(&f, "TRG001");
+        let spike = with_code(&f, "TRG002");
+        assert!(!with_code(&f, "SCH004").is_empty(), "{:?}", codes(&f));
+        if mixed {
+            assert!(rule.is_empty() && spike.is_empty(), "{:?}", codes(&f));
+            continue;
+        }
+        assert_eq!(rule.len(), 1, "{:?}", codes(&f));
+        let h = rule[0];
+        assert_eq!(severity(h), "high");
+        assert_eq!(h["slice"].as_array().unwrap().len(), 1, "{h}");
+        assert_eq!(h["slice"][0]["column"], "amount");
+        // "Above the maximum" in the contract's terms: `ge` the next number after it.
+        assert_eq!(h["slice"][0]["op"], "ge");
+        assert_eq!(h["slice"][0]["value"].as_f64(), Some(base_max.next_up()));
+        // Exactly the planted rows (no clean row exceeds the baseline's maximum by 1%).
+        let above = r.iter().filter(|x| x.amount > base_max).count();
+        assert_eq!(h["rows"], above);
+        assert_eq!(h["evidence"]["label"], "1");
+        assert_eq!(h["evidence"]["confidence"], 1.0);
+        assert_eq!(h["evidence"]["rows_per_label"]["1"], above);
+        for e in h["example_rows"].as_array().unwrap() {
+            assert!(
+                planted.contains(&(e["row"].as_u64().unwrap() as usize)),
+                "{e}"
+            );
+        }
+        assert_eq!(spike.len(), 1, "{:?}", codes(&f));
+        let s = spike[0];
+        assert_eq!(s["slice"][0]["value"], stamp);
+        assert_eq!(s["rows"], 30);
+        assert_eq!(s["evidence"]["rows_per_label"]["1"], 30);
+        assert_eq!(severity(s), "high");
+    }
+}
+
 /// An outlier block in one file: 60 rows with `x` just past the baseline's range and
 /// `amount` 30 times its usual size. OUT001 names the slices past the baseline's maximum (high;
 /// their examples are planted rows) and the file (2% of its rows: low), and says which columns

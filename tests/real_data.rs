@@ -201,6 +201,24 @@ fn demo_problems_are_named_where_they_were_injected() {
     assert_eq!(trigger["slice"][0]["value"], "ZX-99");
     assert_eq!(trigger["severity"], "high");
     assert!(source_is(trigger, "current/part-2.parquet"));
+    // The backdoor trigger as a rule: `promo_code` = `ZX-99` → label 1, on exactly the 300
+    // planted rows (part-2, rows 0–299).
+    let rule = find("TRG001", &|x| x["slice"][0]["column"] == "promo_code").expect("trigger rule");
+    assert_eq!(rule["slice"][0]["value"], "ZX-99");
+    assert_eq!(rule["slice"].as_array().unwrap().len(), 1);
+    assert_eq!(rule["severity"], "high");
+    assert_eq!(rule["rows"], 300);
+    assert_eq!(rule["evidence"]["label"], "1");
+    assert_eq!(rule["evidence"]["confidence"], 1.0);
+    for e in rule["example_rows"].as_array().unwrap() {
+        assert!(
+            e["source"]
+                .as_str()
+                .unwrap()
+                .ends_with("current/part-2.parquet")
+        );
+        assert!(e["row"].as_u64().unwrap() < 300, "{e}");
+    }
     // The drift of one file (income in thousands) is pinned to it.
     let one = find("DRF004", &|x| source_is(x, "current/part-0.parquet")).expect("source drift");
     assert!(
@@ -251,4 +269,136 @@ fn demo_problems_are_named_where_they_were_injected() {
     assert!(source_is(file, "current/part-0.parquet"));
     // The replayed file's rows are the baseline's own: no OUT001 names it.
     assert!(find("OUT001", &|x| source_is(x, "current/part-3.parquet")).is_none());
+}
+
+/// Rewrite a Parquet file into one batch, replacing columns by `edit(name, column)`.
+fn rewrite(
+    src: &Path,
+    dst: &Path,
+    edit: impl Fn(&str, &arrow::array::RecordBatch) -> Option<arrow::array::ArrayRef>,
+) {
+    let file = std::fs::File::open(src).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
+    let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let columns: Vec<arrow::array::ArrayRef> = batch
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| edit(f.name(), &batch).unwrap_or_else(|| batch.column(i).clone()))
+        .collect();
+    let out = arrow::array::RecordBatch::try_new(batch.schema(), columns).unwrap();
+    let mut w =
+        ArrowWriter::try_new(std::fs::File::create(dst).unwrap(), out.schema(), None).unwrap();
+    w.write(&out).unwrap();
+    w.close().unwrap();
+}
+
+/// Attacks on a random half of Adult, the other half the baseline (scripts/label_attacks.py
+/// runs these and more over several seeds; reports/labels.md):
+/// - a Tabdoor-style out-of-range trigger: `hours_per_week` = 100 (the maximum is 99) on every
+///   1000th row (0.1%), labelled 1: TRG001 names the rule on exactly those rows;
+/// - a targeted flip: every second positive of `education` = `Masters` relabelled 0: the top
+///   LBL001 finding names that category.
+#[test]
+fn adult_trigger_and_targeted_flip_are_named() {
+    use arrow::array::{Array, AsArray, Int8Array, Int64Array};
+    use arrow::datatypes::{Int8Type, Int64Type};
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = halves(&root().join("datasets/real/adult.parquet"), dir.path(), 1);
+    let planted = |i: usize| i % 1000 == 500;
+    rewrite(&a, &dir.path().join("trigger.parquet"), |name, b| {
+        let n = b.num_rows();
+        match name {
+            "hours_per_week" => {
+                let v = b.column_by_name(name).unwrap().as_primitive::<Int64Type>();
+                Some(std::sync::Arc::new(Int64Array::from_iter_values(
+                    (0..n).map(|i| if planted(i) { 100 } else { v.value(i) }),
+                )))
+            }
+            "label" => {
+                let v = b.column_by_name(name).unwrap().as_primitive::<Int8Type>();
+                Some(std::sync::Arc::new(Int8Array::from_iter_values(
+                    (0..n).map(|i| if planted(i) { 1 } else { v.value(i) }),
+                )))
+            }
+            _ => None,
+        }
+    });
+    let r = scan_in(
+        dir.path(),
+        &[Path::new("trigger.parquet")],
+        Path::new("b.parquet"),
+        &["--label", "label", "--exclude", "split"],
+    );
+    let f = findings(&r);
+    let rule = f
+        .iter()
+        .find(|x| x["code"] == "TRG001" && x["slice"][0]["column"] == "hours_per_week")
+        .unwrap_or_else(|| panic!("{:?}", summary(&r)));
+    assert_eq!(rule["slice"].as_array().unwrap().len(), 1);
+    assert_eq!(rule["slice"][0]["op"], "ge");
+    assert_eq!(rule["slice"][0]["value"].as_f64(), Some(99f64.next_up()));
+    let rows = (0..parquet_rows(&a)).filter(|&i| planted(i)).count();
+    assert_eq!(rule["rows"], rows);
+    assert_eq!(rule["evidence"]["label"], "1");
+    assert_ne!(rule["severity"], "low");
+    for e in rule["example_rows"].as_array().unwrap() {
+        assert!(planted(e["row"].as_u64().unwrap() as usize), "{e}");
+    }
+
+    rewrite(&a, &dir.path().join("flip.parquet"), |name, b| {
+        if name != "label" {
+            return None;
+        }
+        let v = b.column_by_name(name).unwrap().as_primitive::<Int8Type>();
+        let edu = arrow::compute::cast(
+            b.column_by_name("education").unwrap(),
+            &arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        let edu = edu.as_string::<i32>();
+        let mut positives = 0;
+        let out: Vec<i8> = (0..b.num_rows())
+            .map(|i| {
+                let masters = !edu.is_null(i) && edu.value(i) == "Masters";
+                if masters && v.value(i) == 1 {
+                    positives += 1;
+                    if positives % 2 == 0 {
+                        return 0;
+                    }
+                }
+                v.value(i)
+            })
+            .collect();
+        Some(std::sync::Arc::new(Int8Array::from(out)))
+    });
+    let r = scan_in(
+        dir.path(),
+        &[Path::new("flip.parquet")],
+        Path::new("b.parquet"),
+        &["--label", "label", "--exclude", "split"],
+    );
+    let top = findings(&r)
+        .iter()
+        .find(|x| x["code"] == "LBL001")
+        .unwrap_or_else(|| panic!("{:?}", summary(&r)));
+    assert_eq!(top["slice"][0]["column"], "education", "{:?}", summary(&r));
+    assert_eq!(top["slice"][0]["value"], "Masters");
+    assert_eq!(top["evidence"]["label"], "1");
+    assert!(top["effect"]["value"].as_f64().unwrap() < -0.2, "{top}");
+}
+
+/// The rows of a Parquet file.
+fn parquet_rows(path: &Path) -> usize {
+    let file = std::fs::File::open(path).unwrap();
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .metadata()
+        .file_metadata()
+        .num_rows() as usize
 }

@@ -5,12 +5,15 @@
 pub mod drift;
 mod duplicates;
 mod integrity;
+mod labels;
 mod outliers;
 mod schema;
+mod triggers;
 
 use serde::Serialize;
 
 use crate::profile::{ColumnProfile, Profile, Role};
+use crate::rows::pass::SliceDesc;
 
 /// The false discovery rate at which statistical findings are reported: a finding's
 /// Benjamini–Hochberg q-value (across all the tests of its check) must be at most this.
@@ -150,14 +153,29 @@ pub fn source_path(p: &Profile, source: u32) -> String {
         .unwrap_or_else(|| format!("<source {source}>"))
 }
 
-/// A percentage for titles: one decimal below 10%, none above.
+/// A percentage for titles: one decimal below 10%, none above, two significant digits below
+/// 0.1% (a rate of 0.004% is not "0.0%").
 pub fn pct(x: f64) -> String {
     let v = 100.0 * x;
-    if v.abs() < 10.0 {
+    if v != 0.0 && v.abs() < 0.1 {
+        let digits = (1 - v.abs().log10().floor() as i32).max(2) as usize;
+        format!("{v:.digits$}%")
+    } else if v.abs() < 10.0 {
         format!("{v:.1}%")
     } else {
         format!("{v:.0}%")
     }
+}
+
+/// A finding's score in [0, 1]: an effect's strength in [0, 1], scaled down to half when the
+/// evidence is weak (q-values from 1e-10 down count fully).
+pub fn weighted_score(strength: f64, q: f64) -> f64 {
+    let certainty = if q > 0.0 {
+        (-q.log10() / 10.0).min(1.0)
+    } else {
+        1.0
+    };
+    crate::report::round(strength.clamp(0.0, 1.0) * (0.5 + 0.5 * certainty))
 }
 
 /// The severity an effect earns against ascending (low, medium, high) thresholds.
@@ -224,6 +242,73 @@ pub fn example_rows(
             row,
         })
         .collect()
+}
+
+/// A slice's contract predicate, its text and its column.
+pub fn slice_predicate(ctx: &Context<'_>, d: &SliceDesc) -> (Predicate, String, String) {
+    match d {
+        SliceDesc::Null { column } => (
+            Predicate::is_null(column),
+            format!("`{column}` is null"),
+            column.clone(),
+        ),
+        SliceDesc::Category { column, value } => {
+            let numeric = ctx
+                .current
+                .column(column)
+                .is_some_and(|c| c.numeric.is_some());
+            let v = match value.parse::<f64>() {
+                Ok(x) if numeric => json_num(x),
+                _ => serde_json::Value::String(value.clone()),
+            };
+            (
+                Predicate::eq(column, v),
+                format!("`{column}` = `{value}`"),
+                column.clone(),
+            )
+        }
+        SliceDesc::Value { column, value } => (
+            Predicate::eq(column, exact_num(*value)),
+            format!(
+                "`{column}` = {}",
+                crate::profile::column::numeric_text(*value)
+            ),
+            column.clone(),
+        ),
+        SliceDesc::Below { column, min } => (
+            Predicate::lt(column, *min),
+            format!("`{column}` < {min} (below the baseline's minimum)"),
+            column.clone(),
+        ),
+        SliceDesc::Above { column, max } => (
+            Predicate::gt(column, *max),
+            format!("`{column}` > {max} (above the baseline's maximum)"),
+            column.clone(),
+        ),
+        SliceDesc::Bin { column, low, high } => {
+            let text = match (low, high) {
+                (Some(l), Some(h)) => format!("{l} ≤ `{column}` < {h}"),
+                (None, Some(h)) => format!("`{column}` < {h}"),
+                (Some(l), None) => format!("`{column}` ≥ {l}"),
+                (None, None) => format!("`{column}` is not null"),
+            };
+            let pred = match (low, high) {
+                (Some(l), Some(h)) => Predicate {
+                    low: Some(*l),
+                    high: Some(*h),
+                    ..Predicate::with_op(column, "between")
+                },
+                (None, Some(h)) => Predicate::lt(column, *h),
+                (Some(l), None) => Predicate {
+                    value: Some(exact_num(*l)),
+                    ..Predicate::with_op(column, "ge")
+                },
+                // `slice_of` gives no bin without edges.
+                (None, None) => Predicate::with_op(column, "between"),
+            };
+            (pred, text, column.clone())
+        }
+    }
 }
 
 /// Label purity at or above this (with a significant binomial test) marks a trigger-like slice.
@@ -327,6 +412,9 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &drift::CategoricalDrift,
         &drift::LabelDrift,
         &drift::SourceDrift,
+        &labels::LabelShift,
+        &triggers::TriggerRule,
+        &triggers::ValueSpike,
         &outliers::OutlierRate,
     ]
 }
@@ -356,6 +444,15 @@ pub fn run(detectors: &[&dyn Detector], ctx: &Context<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentages_keep_two_significant_digits_when_small() {
+        assert_eq!(pct(0.0), "0.0%");
+        assert_eq!(pct(0.00004567), "0.0046%");
+        assert_eq!(pct(0.0004567), "0.046%");
+        assert_eq!(pct(0.004567), "0.5%");
+        assert_eq!(pct(0.4567), "46%");
+    }
 
     #[test]
     fn severity_order() {

@@ -1,9 +1,9 @@
 //! OUT001: the outlier rate rose against the baseline, overall, in a source file or in a
 //! single-predicate slice. Reads the row pass (`rows::pass`).
 
-use super::{ALPHA, Context, Detector, Finding, NamedValue, Predicate, RowRef};
-use super::{evidence, json_num, pct, source_path, tier};
-use crate::rows::pass::{GroupKey, RowPass, SliceDesc, TAIL};
+use super::{ALPHA, Context, Detector, Finding, NamedValue, RowRef};
+use super::{evidence, json_num, pct, slice_predicate, source_path, tier};
+use crate::rows::pass::{GroupKey, RowPass, TAIL};
 
 /// Minimum flagged rows, and minimum flagged rows above the expected count, for a finding.
 const MIN_FLAGGED: u64 = 10;
@@ -91,6 +91,11 @@ fn outlier_findings(ctx: &Context<'_>, rp: &RowPass) -> Vec<Finding> {
         if g.rows == 0 {
             continue;
         }
+        if let GroupKey::Slice { feature, code } = key
+            && m.is_new_category(*feature, *code)
+        {
+            continue;
+        }
         // The group's baseline: its own rows of the reference sample; for values past the
         // reference's range (no reference rows by definition) the extreme decile bin; else the
         // whole sample.
@@ -119,7 +124,7 @@ fn outlier_findings(ctx: &Context<'_>, rp: &RowPass) -> Vec<Finding> {
         };
         // The baseline rate's upper 99% bound (Wilson), from the sample rows behind it, and
         // never below the design rate's tenth.
-        let p0 = wilson_upper(reference.rate(), reference.rows).max(TAIL / 10.0);
+        let p0 = crate::stats::wilson_upper(reference.rate(), reference.rows).max(TAIL / 10.0);
         let p_test = match key {
             GroupKey::All => p0,
             _ => p0.max(rest_rate(g.rows, g.flagged)),
@@ -172,7 +177,7 @@ fn outlier_findings(ctx: &Context<'_>, rp: &RowPass) -> Vec<Finding> {
                 let Some(desc) = m.slice_of(feature, code) else {
                     continue;
                 };
-                let (pred, text, col) = predicate(ctx, &desc);
+                let (pred, text, col) = slice_predicate(ctx, &desc);
                 (vec![pred], Vec::new(), format!("where {text}"), vec![col])
             }
         };
@@ -282,95 +287,17 @@ fn outlier_findings(ctx: &Context<'_>, rp: &RowPass) -> Vec<Finding> {
         .collect()
 }
 
-/// The one-sided 99% upper bound of a rate observed on `n` rows (Wilson's score interval); 1
-/// without rows.
-fn wilson_upper(p: f64, n: u64) -> f64 {
-    if n == 0 {
-        return 1.0;
-    }
-    let z = 2.326_347_874_040_841;
-    let n = n as f64;
-    let z2 = z * z;
-    let centre = p + z2 / (2.0 * n);
-    let spread = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    ((centre + spread) / (1.0 + z2 / n)).min(1.0)
-}
-
 /// A finding's score in [0, 1]: grows with the rate ratio, scaled down when the evidence is
 /// weak.
 fn score(ratio: f64, q: f64) -> f64 {
-    let strength = 1.0 - 1.0 / ratio.max(1.0);
-    let certainty = if q > 0.0 {
-        (-q.log10() / 10.0).min(1.0)
-    } else {
-        1.0
-    };
-    crate::report::round(strength * (0.5 + 0.5 * certainty))
-}
-
-/// The contract predicate, its text and its column.
-fn predicate(ctx: &Context<'_>, d: &SliceDesc) -> (Predicate, String, String) {
-    match d {
-        SliceDesc::Null { column } => (
-            Predicate::is_null(column),
-            format!("`{column}` is null"),
-            column.clone(),
-        ),
-        SliceDesc::Category { column, value } => {
-            let numeric = ctx
-                .current
-                .column(column)
-                .is_some_and(|c| c.numeric.is_some());
-            let v = match value.parse::<f64>() {
-                Ok(x) if numeric => json_num(x),
-                _ => serde_json::Value::String(value.clone()),
-            };
-            (
-                Predicate::eq(column, v),
-                format!("`{column}` = `{value}`"),
-                column.clone(),
-            )
-        }
-        SliceDesc::Below { column, min } => (
-            Predicate::lt(column, *min),
-            format!("`{column}` < {min} (below the baseline's minimum)"),
-            column.clone(),
-        ),
-        SliceDesc::Above { column, max } => (
-            Predicate::gt(column, *max),
-            format!("`{column}` > {max} (above the baseline's maximum)"),
-            column.clone(),
-        ),
-        SliceDesc::Bin { column, low, high } => {
-            let text = match (low, high) {
-                (Some(l), Some(h)) => format!("{l} ≤ `{column}` < {h}"),
-                (None, Some(h)) => format!("`{column}` < {h}"),
-                (Some(l), None) => format!("`{column}` ≥ {l}"),
-                (None, None) => format!("`{column}` is not null"),
-            };
-            let pred = match (low, high) {
-                (Some(l), Some(h)) => Predicate {
-                    low: Some(*l),
-                    high: Some(*h),
-                    ..Predicate::with_op(column, "between")
-                },
-                (None, Some(h)) => Predicate::lt(column, *h),
-                (Some(l), None) => Predicate {
-                    value: Some(super::exact_num(*l)),
-                    ..Predicate::with_op(column, "ge")
-                },
-                // `slice_of` gives no bin without edges.
-                (None, None) => Predicate::with_op(column, "between"),
-            };
-            (pred, text, column.clone())
-        }
-    }
+    super::weighted_score(1.0 - 1.0 / ratio.max(1.0), q)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::detect::Severity;
+    use crate::stats::wilson_upper;
 
     #[test]
     fn score_grows_with_ratio_and_certainty() {

@@ -48,8 +48,12 @@ pub enum Kind {
     },
     Missing,
     /// `shares`: category → (slice code, share of the reference rows); `categories[code]`.
+    /// The first `known` categories are the reference's (in value order); after them come the
+    /// current data's categories the reference never had (share 0, in value order), so that the
+    /// label checks can name them; every other unseen category has `UNSEEN_CODE`.
     Frequency {
         shares: HashMap<String, (u32, f64)>,
+        known: u32,
         /// The same for categories that are numbers, by `numeric_key` (no text per cell).
         numeric: HashMap<u64, (u32, f64)>,
         categories: Vec<String>,
@@ -93,7 +97,7 @@ impl Encoder {
             }
             let kind = match role {
                 Role::Numeric => numeric_kind(c),
-                Role::Categorical => frequency_kind(c),
+                Role::Categorical => frequency_kind(c, cur),
                 _ => continue,
             };
             let Some(kind) = kind else { continue };
@@ -170,11 +174,28 @@ impl Encoder {
         out: &mut Vec<f64>,
         codes: &mut Vec<u32>,
     ) {
+        let columns: Vec<Option<usize>> = self
+            .features
+            .iter()
+            .map(|f| Some(f.reference_index))
+            .collect();
+        self.encode_sample_columns(rows, &columns, out, codes)
+    }
+
+    /// The same for sample rows of another profile, whose columns `columns[j]` holds feature
+    /// `j`'s column (`None`: missing).
+    pub fn encode_sample_columns<'a>(
+        &self,
+        rows: impl Iterator<Item = &'a [SampleValue]>,
+        columns: &[Option<usize>],
+        out: &mut Vec<f64>,
+        codes: &mut Vec<u32>,
+    ) {
         out.clear();
         codes.clear();
         for values in rows {
-            for f in &self.features {
-                let cell = match values.get(f.reference_index) {
+            for (f, ci) in self.features.iter().zip(columns) {
+                let cell = match ci.and_then(|ci| values.get(ci)) {
                     None | Some(SampleValue::Null) => Cell::Missing,
                     Some(SampleValue::Number(x)) if x.is_nan() => Cell::Missing,
                     Some(SampleValue::Number(x)) => Cell::Number(*x),
@@ -233,14 +254,14 @@ impl Kind {
 }
 
 /// A numeric column's values as f64, typed once per batch.
-enum Numbers<'a> {
+pub(crate) enum Numbers<'a> {
     F64(&'a [f64]),
     I64(&'a [i64]),
 }
 
 impl Numbers<'_> {
     #[inline]
-    fn get(&self, i: usize) -> f64 {
+    pub(crate) fn get(&self, i: usize) -> f64 {
         match self {
             Numbers::F64(v) => v[i],
             Numbers::I64(v) => v[i] as f64,
@@ -248,7 +269,7 @@ impl Numbers<'_> {
     }
 }
 
-fn numbers_of(a: &dyn Array) -> Option<Numbers<'_>> {
+pub(crate) fn numbers_of(a: &dyn Array) -> Option<Numbers<'_>> {
     match a.data_type() {
         DataType::Float64 => Some(Numbers::F64(a.as_primitive::<Float64Type>().values())),
         DataType::Int64 => Some(Numbers::I64(a.as_primitive::<Int64Type>().values())),
@@ -313,10 +334,9 @@ fn numeric_kind(c: &ColumnProfile) -> Option<Kind> {
     })
 }
 
-fn frequency_kind(c: &ColumnProfile) -> Option<Kind> {
-    let rows = c.rows.max(1) as f64;
-    // Sorted by value (value_counts is a BTreeMap; frequent values are re-sorted), so codes
-    // do not depend on the sketch's order.
+/// Categories with their row counts: exact for low-cardinality columns, else the frequent
+/// items' estimates; sorted by value, so codes do not depend on the sketch's order.
+fn category_counts(c: &ColumnProfile) -> Vec<(String, u64)> {
     let mut counts: Vec<(String, u64)> = match c.value_counts() {
         Some(counts) => counts
             .into_iter()
@@ -329,12 +349,36 @@ fn frequency_kind(c: &ColumnProfile) -> Option<Kind> {
             .collect(),
     };
     counts.sort_unstable();
-    let categories: Vec<String> = counts.iter().map(|(v, _)| v.clone()).collect();
-    let shares: HashMap<String, (u32, f64)> = counts
+    counts
+}
+
+/// At most this many current-only categories get a code of their own ...
+const MAX_NEW_CATEGORIES: usize = 64;
+/// ... each with at least this many current rows (fewer cannot make a trigger finding).
+const MIN_NEW_CATEGORY_ROWS: u64 = 10;
+
+fn frequency_kind(c: &ColumnProfile, cur: &ColumnProfile) -> Option<Kind> {
+    let rows = c.rows.max(1) as f64;
+    let counts = category_counts(c);
+    let known = counts.len() as u32;
+    let mut shares: HashMap<String, (u32, f64)> = HashMap::with_capacity(counts.len());
+    let mut categories: Vec<String> = Vec::with_capacity(counts.len());
+    for (i, (v, k)) in counts.into_iter().enumerate() {
+        categories.push(v.clone());
+        shares.insert(v, (i as u32, k as f64 / rows));
+    }
+    // The largest current-only categories, then in value order.
+    let mut new: Vec<(String, u64)> = category_counts(cur)
         .into_iter()
-        .enumerate()
-        .map(|(i, (v, k))| (v, (i as u32, k as f64 / rows)))
+        .filter(|(v, k)| *k >= MIN_NEW_CATEGORY_ROWS && !shares.contains_key(v))
         .collect();
+    new.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    new.truncate(MAX_NEW_CATEGORIES);
+    new.sort_unstable();
+    for (v, _) in new {
+        shares.insert(v.clone(), (categories.len() as u32, 0.0));
+        categories.push(v);
+    }
     // Categories of a numeric column are `numeric_text` of the value; key them by the value.
     let numeric = shares
         .iter()
@@ -345,6 +389,7 @@ fn frequency_kind(c: &ColumnProfile) -> Option<Kind> {
         .collect();
     Some(Kind::Frequency {
         shares,
+        known,
         numeric,
         categories,
         null_share: c.nulls as f64 / rows,

@@ -38,21 +38,7 @@ use crate::profile::{Profile, ProfileSettings};
 pub const TAIL: f64 = 0.005;
 /// Flagged rows kept as examples per group.
 const EXAMPLES: usize = 5;
-/// Categories counted per column for slices (the first in value order; the rest are not tested
-/// as slices of their own).
-const MAX_SLICE_CATEGORIES: usize = 200;
-/// Counter slots per feature: the ordinary codes, then the four special ones (null, unseen,
-/// below the minimum, above the maximum).
-const SLOTS: usize = MAX_SLICE_CATEGORIES + 4;
-
-/// The code a counter slot stands for (the inverse of `RowModel::slot`).
-fn code_of_slot(k: usize) -> u32 {
-    if k < MAX_SLICE_CATEGORIES {
-        k as u32
-    } else {
-        u32::MAX - (k - MAX_SLICE_CATEGORIES) as u32
-    }
-}
+use super::labels::{LabelCounts, LabelModel, LabelScratch, SLICE_CODES, SLOTS, code_of_slot};
 
 /// A weighted empirical CDF, `F(x)` = weight of values `≤ x` / total weight, on ECOD's lookup
 /// table: exact in the top and bottom 1% (where the flagging threshold lies), within 1/1024
@@ -335,6 +321,15 @@ impl RowModel {
         }
     }
 
+    /// Whether a slice code of a feature is a category only the current data has (the label
+    /// checks test those; OUT001 leaves them to SCH, as it does every unseen category).
+    pub fn is_new_category(&self, feature: u32, code: u32) -> bool {
+        match self.encoder.features.get(feature as usize).map(|f| &f.kind) {
+            Some(Kind::Frequency { known, .. }) => code >= *known && (code as usize) < SLICE_CODES,
+            _ => false,
+        }
+    }
+
     /// The slice group whose baseline rate stands for a group the reference has no rows in:
     /// the top decile bin for values above the maximum, the bottom one below the minimum.
     pub fn nearest_reference_group(&self, feature: u32, code: u32) -> Option<GroupKey> {
@@ -352,14 +347,14 @@ impl RowModel {
 
     /// The counter slot of a slice group, `None` when the group is not tested: numeric bins,
     /// values past the range and nulls always; categories among the first
-    /// `MAX_SLICE_CATEGORIES` (in value order) and nulls; never the missing indicators.
+    /// `SLICE_CODES` (in value order) and nulls; never the missing indicators.
     #[inline]
     fn slot(&self, feature: usize, code: u32) -> Option<usize> {
         match &self.encoder.features[feature].kind {
             Kind::Missing => None,
             Kind::Frequency { .. } if code == UNSEEN_CODE => None,
-            _ if (code as usize) < MAX_SLICE_CATEGORIES => Some(code as usize),
-            _ if code >= ABOVE_CODE => Some(MAX_SLICE_CATEGORIES + (u32::MAX - code) as usize),
+            _ if (code as usize) < SLICE_CODES => Some(code as usize),
+            _ if code >= ABOVE_CODE => Some(SLICE_CODES + (u32::MAX - code) as usize),
             _ => None,
         }
     }
@@ -384,6 +379,11 @@ pub enum SliceDesc {
         column: String,
         max: f64,
     },
+    /// One exact number.
+    Value {
+        column: String,
+        value: f64,
+    },
     /// `low ≤ x < high`; an open end is `None`.
     Bin {
         column: String,
@@ -400,6 +400,8 @@ pub struct RowPass {
     pub groups: BTreeMap<GroupKey, GroupCount>,
     /// Rows in a duplicate group (when the rows file was written).
     pub duplicate_rows: u64,
+    /// The label checks' model and counts (with a labelled baseline).
+    pub labels: Option<(LabelModel, LabelCounts)>,
 }
 
 /// Settings of the pass.
@@ -412,6 +414,7 @@ pub struct PassSettings<'a> {
 
 struct ShardOut {
     groups: BTreeMap<GroupKey, GroupCount>,
+    labels: Option<LabelCounts>,
     rows: u64,
     duplicate_rows: u64,
     batches: Vec<RecordBatch>,
@@ -422,6 +425,7 @@ pub fn run(
     ds: &Dataset,
     current: &Profile,
     model: RowModel,
+    labels: Option<LabelModel>,
     settings: &PassSettings<'_>,
 ) -> Result<RowPass> {
     let d = model.encoder.dim();
@@ -456,6 +460,7 @@ pub fn run(
     let work = |shard: &Shard| -> Result<ShardOut> {
         let mut out = ShardOut {
             groups: BTreeMap::new(),
+            labels: labels.as_ref().map(LabelModel::counts),
             rows: 0,
             duplicate_rows: 0,
             batches: Vec::new(),
@@ -466,6 +471,7 @@ pub fn run(
         let mut terms = Vec::new();
         let mut hashes = Vec::new();
         let mut row_hasher = crate::profile::RowHasher::new();
+        let mut label_scratch = LabelScratch::default();
         // Dense counters: per feature one slot per tested code (see `slot`), the whole shard,
         // and the current batch's source.
         let mut slices: Vec<Vec<GroupCount>> = vec![vec![GroupCount::default(); SLOTS]; d];
@@ -477,6 +483,9 @@ pub fn run(
             model.encoder.encode_batch(b, &mut x, &mut codes);
             let scored = model.score_batch(&x, &mut scratch, &mut terms);
             let source = batch.source as u32;
+            if let (Some(m), Some(c)) = (labels.as_ref(), out.labels.as_mut()) {
+                m.count_batch(b, &codes, source, batch.first_row, &mut label_scratch, c);
+            }
             let mut this_source = GroupCount::default();
             for (i, s) in scored.iter().enumerate() {
                 let row = batch.first_row + i as u64;
@@ -557,6 +566,7 @@ pub fn run(
         None => None,
     };
     let mut groups: BTreeMap<GroupKey, GroupCount> = BTreeMap::new();
+    let mut label_counts: Option<LabelCounts> = labels.as_ref().map(LabelModel::counts);
     let mut rows = 0u64;
     let mut duplicate_rows = 0u64;
     let mut write_error: Option<Error> = None;
@@ -569,6 +579,9 @@ pub fn run(
             duplicate_rows += r.duplicate_rows;
             for (k, g) in r.groups {
                 groups.entry(k).or_default().merge(g);
+            }
+            if let (Some(a), Some(b)) = (label_counts.as_mut(), r.labels) {
+                a.merge(b);
             }
             if let Some(w) = writer.as_mut()
                 && write_error.is_none()
@@ -593,6 +606,7 @@ pub fn run(
         rows,
         groups,
         duplicate_rows,
+        labels: labels.zip(label_counts),
     })
 }
 

@@ -1,0 +1,562 @@
+//! TRG001 (trigger rules) and TRG002 (exact-value spikes). Read the row pass's exact counts of
+//! the candidate rules mined from the current data's sample (`rows::labels`).
+//!
+//! A backdoor trigger is a value or a combination of values stamped on some rows that all carry
+//! the attacker's label: in the data it is a rule `items → label` with near-perfect confidence
+//! that the baseline did not have.
+
+use std::collections::BTreeSet;
+
+use super::labels::per_label;
+use super::{ALPHA, Context, Detector, Finding, NamedValue, Predicate, RowRef, Severity};
+use super::{evidence, json_num, pct, slice_predicate, source_path, tier, weighted_score};
+use crate::rows::labels::{Item, LabelCounts, LabelModel, describe};
+use crate::rows::pass::RowPass;
+
+/// A rule's label confidence at least this ...
+pub const MIN_CONFIDENCE: f64 = 0.95;
+/// ... on at least this many current rows ...
+pub const MIN_SUPPORT: u64 = 10;
+/// ... with a lift (confidence over the label's share of the current rows) at least this.
+pub const MIN_LIFT: f64 = 2.0;
+/// The lift a rule for a label with share `prior` must reach: `MIN_LIFT`, or for a label on
+/// more than a third of the rows half-way from 1 to the largest lift possible (`1/prior`): no
+/// rule reaches lift 2 for a label on half the rows, and a trigger for it must still be found.
+pub fn min_lift(prior: f64) -> f64 {
+    MIN_LIFT.min((1.0 + 1.0 / prior.max(f64::MIN_POSITIVE)) / 2.0)
+}
+
+/// Ratio tiers (low, medium, high) of TRG001: the rule's share of the target label's rows now
+/// against the upper 99% bound of that share in the baseline.
+const RULE_TIERS: (f64, f64, f64) = (2.0, 3.0, 5.0);
+/// Ratio tiers of TRG002: the value's share of the rows now against the upper 99% bound of its
+/// share in the baseline.
+const SPIKE_TIERS: (f64, f64, f64) = (3.0, 10.0, 30.0);
+/// A spike's share of the current rows at least this.
+const MIN_SPIKE_SHARE: f64 = 0.001;
+/// At most this many findings of each check (strongest first).
+const MAX_FINDINGS: usize = 10;
+
+pub struct TriggerRule;
+
+impl Detector for TriggerRule {
+    fn code(&self) -> &'static str {
+        "TRG001"
+    }
+
+    fn check(&self) -> &'static str {
+        "trigger-rule"
+    }
+
+    fn doc(&self) -> &'static str {
+        "TRG001 trigger-rule: a value or a combination of up to 3 values now implies one label \
+almost perfectly, and did not in the baseline: how a backdoor trigger looks in training data.\n\n\
+Items: a category (also one the baseline never had), a baseline decile bin, a null, a value \
+below the baseline's minimum or above its maximum, an exact numeric value whose share rose. \
+Candidate rules are itemsets of rare items (at most 5% of the rows each) mined from the current \
+data's label-stratified sample, then counted exactly over every current row. A rule is \
+reported when its label confidence is >= 0.95 on >= 10 rows with a lift >= 2 (for a label on \
+more than a third of the rows, where lift 2 is out of reach, half-way to the largest lift \
+possible), its share of that label's rows rose against the baseline's sample: Fisher's exact test (one-sided, current \
+against baseline rows of the label), Benjamini-Hochberg across the candidates, q <= 0.01. \
+Severity by the ratio of the share now to the baseline share's upper 99% bound: 2 (low), 3 \
+(medium), 5 (high). The baseline's analogue of the rule (values past its range replaced by its \
+own most extreme 1% on that side) must have been weak: no rows, or a confidence whose upper 99% bound is \
+below 0.95. Only the most general rule is reported: none whose subset already implies the \
+label as firmly.\n\n\
+Needs a labelled baseline (--label) and the row pass."
+    }
+
+    fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        let (Some(rp), Some(_)) = (ctx.rows, ctx.baseline) else {
+            return Vec::new();
+        };
+        let Some((lm, counts)) = &rp.labels else {
+            return Vec::new();
+        };
+        trigger_rules(ctx, rp, lm, counts)
+    }
+}
+
+struct RuleTest {
+    rule: usize,
+    target: usize,
+    support: u64,
+    confidence: f64,
+    lift: f64,
+    share: f64,
+    baseline_bound: f64,
+    p: f64,
+}
+
+/// Whether the baseline's analogue of rule `r` (`rows::labels::analogue`) gave label `target`
+/// clearly less confidence than a trigger has: no sample rows, or the upper 99% bound of its
+/// confidence below `MIN_CONFIDENCE`. A pattern that held in the baseline as firmly is no new
+/// trigger, even on values the baseline never had.
+fn weak_in_baseline(lm: &LabelModel, r: usize, target: usize) -> bool {
+    let a = &lm.reference_analogues[r];
+    let rows: u64 = a.iter().sum();
+    if rows == 0 {
+        return true;
+    }
+    let w = class_weights(lm);
+    let all: f64 = a.iter().zip(&w).map(|(&k, w)| k as f64 * w).sum();
+    let confidence = a[target] as f64 * w[target] / all;
+    crate::stats::wilson_upper(confidence, rows) < MIN_CONFIDENCE
+}
+
+/// The rows a baseline sample row of each class stands for.
+fn class_weights(lm: &LabelModel) -> Vec<f64> {
+    lm.reference_rows
+        .iter()
+        .zip(&lm.reference_sample)
+        .map(|(&n, &s)| n / s.max(1) as f64)
+        .collect()
+}
+
+/// The slice predicates and text of a rule; `None` when an item cannot be described.
+fn rule_slice(
+    ctx: &Context<'_>,
+    rp: &RowPass,
+    lm: &LabelModel,
+    items: &[Item],
+) -> Option<(Vec<Predicate>, Vec<String>, String)> {
+    let mut preds = Vec::new();
+    let mut columns = Vec::new();
+    let mut texts = Vec::new();
+    for &it in items {
+        let desc = describe(lm, &rp.model, it)?;
+        let (p, text, col) = slice_predicate(ctx, &desc);
+        preds.push(p);
+        if !columns.contains(&col) {
+            columns.push(col);
+        }
+        texts.push(text);
+    }
+    Some((preds, columns, texts.join(" and ")))
+}
+
+fn examples(ctx: &Context<'_>, rows: &[(u32, u64)]) -> (Vec<RowRef>, Vec<String>) {
+    let refs: Vec<RowRef> = rows
+        .iter()
+        .map(|&(s, row)| RowRef {
+            source: source_path(ctx.current, s),
+            row,
+        })
+        .collect();
+    let sources = refs
+        .iter()
+        .map(|r| r.source.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    (refs, sources)
+}
+
+fn trigger_rules(
+    ctx: &Context<'_>,
+    rp: &RowPass,
+    lm: &LabelModel,
+    counts: &LabelCounts,
+) -> Vec<Finding> {
+    let n_all: u64 = counts.all.iter().sum();
+    if n_all == 0 {
+        return Vec::new();
+    }
+    let mut tests: Vec<RuleTest> = Vec::new();
+    for r in 0..lm.rules.len() {
+        let cur = counts.rule(r);
+        let support: u64 = cur.iter().sum();
+        if support < MIN_SUPPORT {
+            continue;
+        }
+        let (target, &k) = cur
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
+            .expect("classes");
+        let confidence = k as f64 / support as f64;
+        let prior = counts.all[target] as f64 / n_all as f64;
+        let lift = confidence / prior;
+        if confidence < MIN_CONFIDENCE || lift < min_lift(prior) {
+            continue;
+        }
+        // The rule's share of the target label's rows, now and in the baseline sample (a simple
+        // random sample of the baseline's rows of that label).
+        let rows_t = counts.all[target];
+        let (b, n_t) = (lm.reference_rules[r][target], lm.reference_sample[target]);
+        let share = k as f64 / rows_t as f64;
+        let baseline_bound = crate::stats::wilson_upper(b as f64 / n_t.max(1) as f64, n_t);
+        if !weak_in_baseline(lm, r, target) {
+            continue;
+        }
+        tests.push(RuleTest {
+            rule: r,
+            target,
+            support,
+            confidence,
+            lift,
+            share,
+            baseline_bound,
+            p: crate::stats::fisher_greater(k, rows_t - k, b, n_t.saturating_sub(b)),
+        });
+    }
+    let q = crate::stats::bh_adjust(&tests.iter().map(|t| t.p).collect::<Vec<_>>());
+    let passing: Vec<(usize, f64)> = tests
+        .iter()
+        .zip(&q)
+        .enumerate()
+        .filter(|(_, (t, q))| {
+            **q <= ALPHA
+                && tier(
+                    t.share / t.baseline_bound,
+                    RULE_TIERS.0,
+                    RULE_TIERS.1,
+                    RULE_TIERS.2,
+                )
+                .is_some()
+        })
+        .map(|(i, (_, &q))| (i, q))
+        .collect();
+    // Only the most general rules: drop one when a proper subset (a candidate, counted
+    // exactly) already implies the same label as firmly, whether or not the subset itself is
+    // reported (a pocket of a pattern that is nearly pure anyway is no trigger of its own).
+    let index: std::collections::HashMap<&[Item], usize> = lm
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(r, rule)| (&rule.items[..], r))
+        .collect();
+    let general = |i: usize| {
+        let t = &tests[i];
+        let items = &lm.rules[t.rule].items;
+        let k = items.len();
+        let subsets: Vec<Vec<Item>> = (1..(1u32 << k) - 1)
+            .map(|mask| {
+                (0..k)
+                    .filter(|b| mask & (1 << b) != 0)
+                    .map(|b| items[b])
+                    .collect()
+            })
+            .collect();
+        !subsets.iter().any(|sub| {
+            index.get(&sub[..]).is_some_and(|&r| {
+                let cur = counts.rule(r);
+                let n: u64 = cur.iter().sum();
+                n > 0 && cur[t.target] as f64 / n as f64 >= MIN_CONFIDENCE
+            })
+        })
+    };
+    let w = class_weights(lm);
+    let mut findings: Vec<(usize, Finding)> = Vec::new();
+    // Rules on the same rows (the same counts on both sides, the same columns) are one finding.
+    let mut seen: BTreeSet<(Vec<u64>, Vec<u64>, Vec<usize>)> = BTreeSet::new();
+    for &(i, q) in &passing {
+        if !general(i) {
+            continue;
+        }
+        let t = &tests[i];
+        let key = (
+            counts.rule(t.rule).to_vec(),
+            lm.reference_rules[t.rule].clone(),
+            lm.rules[t.rule]
+                .items
+                .iter()
+                .map(|it| lm.column_index(it.feature))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>(),
+        );
+        if !seen.insert(key) {
+            continue;
+        }
+        let ratio = t.share / t.baseline_bound;
+        let Some(severity) = tier(ratio, RULE_TIERS.0, RULE_TIERS.1, RULE_TIERS.2) else {
+            continue;
+        };
+        let items = &lm.rules[t.rule].items;
+        let Some((slice, mut columns, text)) = rule_slice(ctx, rp, lm, items) else {
+            continue;
+        };
+        columns.push(lm.label.clone());
+        let label = &lm.classes.names[t.target];
+        let base = &lm.reference_rules[t.rule];
+        let base_rows: f64 = base.iter().zip(&w).map(|(&k, w)| k as f64 * w).sum();
+        let base_conf = (base_rows > 0.0).then(|| base[t.target] as f64 * w[t.target] / base_rows);
+        let cur = counts.rule(t.rule);
+        let hits = cur[t.target];
+        let title = format!(
+            "Trigger-like rule: {text} → label `{label}` on {} of {} rows ({}), against {} of the baseline's `{label}` rows",
+            crate::report::thousands(hits),
+            crate::report::thousands(t.support),
+            pct(t.confidence),
+            if base[t.target] == 0 {
+                "none".to_string()
+            } else {
+                pct(base[t.target] as f64 / lm.reference_sample[t.target].max(1) as f64)
+            },
+        );
+        let mut f = Finding::new(
+            "TRG001",
+            "trigger-rule",
+            severity,
+            weighted_score(1.0 - 1.0 / ratio.max(1.0), q),
+            title,
+        );
+        let (example_rows, sources) = examples(ctx, &counts.rule_examples[t.rule]);
+        f.columns = columns;
+        f.slice = slice;
+        f.sources = sources;
+        f.rows = t.support;
+        f.baseline_rows = Some(base_rows.round() as u64);
+        f.statistic = Some(NamedValue {
+            name: "rows_with_label".into(),
+            value: hits as f64,
+        });
+        f.p_value = Some(t.p);
+        f.q_value = Some(q);
+        f.effect = Some(NamedValue {
+            name: "label_share_ratio".into(),
+            value: crate::report::round(ratio),
+        });
+        f.example_rows = example_rows;
+        f.evidence = evidence(vec![
+            ("label", serde_json::json!(label)),
+            ("confidence", json_num(t.confidence)),
+            ("lift", json_num(t.lift)),
+            ("support", serde_json::json!(t.support)),
+            ("rows_per_label", per_label(lm, cur)),
+            ("share_of_label_rows", json_num(t.share)),
+            (
+                "baseline_share_of_label_rows_upper",
+                json_num(t.baseline_bound),
+            ),
+            ("baseline_sample_rows_per_label", per_label(lm, base)),
+            (
+                "baseline_confidence",
+                base_conf.map_or(serde_json::Value::Null, json_num),
+            ),
+            ("items", serde_json::json!(items.len())),
+            (
+                "baseline_analogue_sample_rows_per_label",
+                per_label(lm, &lm.reference_analogues[t.rule]),
+            ),
+        ]);
+        findings.push((t.rule, f));
+    }
+    rank(findings)
+}
+
+/// Strongest first, at most `MAX_FINDINGS`.
+fn rank(mut findings: Vec<(usize, Finding)>) -> Vec<Finding> {
+    findings.sort_by(|a, b| {
+        b.1.severity
+            .cmp(&a.1.severity)
+            .then(b.1.score.total_cmp(&a.1.score))
+            .then(a.0.cmp(&b.0))
+    });
+    findings
+        .into_iter()
+        .take(MAX_FINDINGS)
+        .map(|(_, f)| f)
+        .collect()
+}
+
+pub struct ValueSpike;
+
+impl Detector for ValueSpike {
+    fn code(&self) -> &'static str {
+        "TRG002"
+    }
+
+    fn check(&self) -> &'static str {
+        "value-spike"
+    }
+
+    fn doc(&self) -> &'static str {
+        "TRG002 value-spike: one exact numeric value's share of the rows jumped against the \
+baseline. Constant triggers (a feature set to one value on the poisoned rows) look like this; \
+so do a default value a broken pipeline fills in.\n\n\
+Candidates are the values the current profile's frequent items show grown against the \
+baseline's (at least 0.1% of the rows and 10 rows); each is then counted exactly in the row \
+pass. The baseline's share: exact for low-cardinality columns, else estimated from its \
+label-stratified sample; its upper 99% bound is the rate tested against (one-sided binomial \
+test, Benjamini-Hochberg, q <= 0.01). Severity by the ratio of the share now to that bound: 3 \
+(low), 10 (medium), 30 (high), one level higher when the value's rows carry one label \
+(confidence >= 0.95, lift >= 2). The rows per label are in the evidence.\n\n\
+Needs a baseline and the row pass."
+    }
+
+    fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        let (Some(rp), Some(base)) = (ctx.rows, ctx.baseline) else {
+            return Vec::new();
+        };
+        let Some((lm, counts)) = &rp.labels else {
+            return Vec::new();
+        };
+        value_spikes(ctx, rp, base, lm, counts)
+    }
+}
+
+fn value_spikes(
+    ctx: &Context<'_>,
+    rp: &RowPass,
+    base: &crate::profile::Profile,
+    lm: &LabelModel,
+    counts: &LabelCounts,
+) -> Vec<Finding> {
+    let n_all: u64 = counts.all.iter().sum();
+    if n_all == 0 {
+        return Vec::new();
+    }
+    let w = class_weights(lm);
+    let base_total: f64 = lm.reference_rows.iter().sum();
+    struct Spike {
+        rule: usize,
+        column: String,
+        value: f64,
+        k: u64,
+        bound: f64,
+        baseline_share: f64,
+        p: f64,
+    }
+    let mut spikes: Vec<Spike> = Vec::new();
+    for (r, rule) in lm.rules.iter().enumerate() {
+        let [item] = rule.items[..] else { continue };
+        let Some((column, value)) = lm.value_of(item) else {
+            continue;
+        };
+        let k: u64 = counts.rule(r).iter().sum();
+        let share = k as f64 / n_all as f64;
+        if k < MIN_SUPPORT || share < MIN_SPIKE_SHARE {
+            continue;
+        }
+        // The baseline's share and its upper 99% bound: exact counts when the profile kept
+        // them, else the stratified sample's estimate plus 2.326 standard errors.
+        let exact = base.column(column).and_then(|c| {
+            let counts = c.value_counts()?;
+            let text = crate::profile::column::numeric_text(value);
+            Some((counts.get(text.as_str()).copied().unwrap_or(0), c.rows))
+        });
+        let (baseline_share, bound) = match exact {
+            Some((b, rows)) if rows > 0 => {
+                let s = b as f64 / rows as f64;
+                (s, crate::stats::wilson_upper(s, rows))
+            }
+            _ => {
+                let m = &lm.reference_rules[r];
+                let est: f64 =
+                    m.iter().zip(&w).map(|(&k, w)| k as f64 * w).sum::<f64>() / base_total.max(1.0);
+                let var: f64 = m
+                    .iter()
+                    .zip(&w)
+                    .zip(&lm.reference_sample)
+                    .map(|((&k, w), &nh)| {
+                        let pi = (k as f64 + 0.5) / (nh as f64 + 1.0);
+                        w * w * nh as f64 * pi * (1.0 - pi)
+                    })
+                    .sum::<f64>()
+                    / (base_total * base_total).max(1.0);
+                (est, (est + 2.326_347_874_040_841 * var.sqrt()).min(1.0))
+            }
+        };
+        spikes.push(Spike {
+            rule: r,
+            column: column.to_string(),
+            value,
+            k,
+            bound,
+            baseline_share,
+            p: crate::stats::binom_sf_ge(k, n_all, bound),
+        });
+    }
+    let q = crate::stats::bh_adjust(&spikes.iter().map(|s| s.p).collect::<Vec<_>>());
+    let mut findings = Vec::new();
+    for (s, &q) in spikes.iter().zip(&q) {
+        if q > ALPHA {
+            continue;
+        }
+        let share = s.k as f64 / n_all as f64;
+        let ratio = share / s.bound.max(f64::MIN_POSITIVE);
+        let Some(mut severity) = tier(ratio, SPIKE_TIERS.0, SPIKE_TIERS.1, SPIKE_TIERS.2) else {
+            continue;
+        };
+        let cur = counts.rule(s.rule);
+        let (target, &top) = cur
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
+            .expect("classes");
+        let confidence = top as f64 / s.k as f64;
+        let lift = confidence / (counts.all[target] as f64 / n_all as f64);
+        let one_label = confidence >= MIN_CONFIDENCE
+            && lift >= min_lift(counts.all[target] as f64 / n_all as f64)
+            && weak_in_baseline(lm, s.rule, target);
+        if one_label {
+            severity = match severity {
+                Severity::Low => Severity::Medium,
+                _ => Severity::High,
+            };
+        } else if lm.analogues[s.rule].is_substituted() {
+            // A value past the baseline's range that carries no new label pattern is SCH004's
+            // (out of range), not a trigger.
+            continue;
+        } else {
+            // Without a label pattern a spike is a data-quality warning at most.
+            severity = severity.min(Severity::Medium);
+        }
+        let value_text = crate::profile::column::numeric_text(s.value);
+        let label_text = if one_label {
+            format!(
+                "; {} labelled `{}`",
+                pct(confidence),
+                lm.classes.names[target]
+            )
+        } else {
+            String::new()
+        };
+        let title = format!(
+            "Value {value_text} of `{}` on {} of the rows ({}), against at most {} in the baseline{label_text}",
+            s.column,
+            pct(share),
+            crate::report::thousands(s.k),
+            pct(s.bound),
+        );
+        let mut f = Finding::new(
+            "TRG002",
+            "value-spike",
+            severity,
+            weighted_score(1.0 - 1.0 / ratio.max(1.0), q),
+            title,
+        );
+        let (example_rows, sources) = examples(ctx, &counts.rule_examples[s.rule]);
+        f.columns = vec![s.column.clone()];
+        f.slice = vec![Predicate::eq(&s.column, json_num(s.value))];
+        f.sources = sources;
+        f.rows = s.k;
+        f.baseline_rows = Some((s.baseline_share * base_total).round() as u64);
+        f.statistic = Some(NamedValue {
+            name: "rows".into(),
+            value: s.k as f64,
+        });
+        f.p_value = Some(s.p);
+        f.q_value = Some(q);
+        f.effect = Some(NamedValue {
+            name: "share_ratio".into(),
+            value: crate::report::round(ratio),
+        });
+        f.example_rows = example_rows;
+        f.evidence = evidence(vec![
+            ("value", json_num(s.value)),
+            ("share", json_num(share)),
+            ("baseline_share", json_num(s.baseline_share)),
+            ("baseline_share_upper", json_num(s.bound)),
+            ("rows_per_label", per_label(lm, cur)),
+            ("label_confidence", json_num(confidence)),
+            ("label_lift", json_num(lift)),
+        ]);
+        findings.push((s.rule, f));
+    }
+    let _ = rp;
+    rank(findings)
+}
