@@ -48,15 +48,49 @@ FLIPS = [
 ]
 
 
-def scan(current, baseline):
+def scan(current, baseline, rows_out=None):
     os.makedirs(WORK, exist_ok=True)
     current.to_parquet(f'{WORK}/current.parquet', index=False)
     baseline.to_parquet(f'{WORK}/baseline.parquet', index=False)
+    extra = ['--rows-out', rows_out] if rows_out else []
     out = subprocess.run([B, 'scan', f'{WORK}/current.parquet', '--baseline',
                           f'{WORK}/baseline.parquet', '--label', 'label', '--exclude', 'split',
-                          '--fail-on', 'never', '--format', 'json', '--quiet'],
+                          '--fail-on', 'never', '--format', 'json', '--quiet'] + extra,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout)['findings']
+
+
+def random_flips():
+    """Uniform label noise (AQuA's `uniform`): a share of the current half's labels flipped.
+    Rows flagged by LBL002 (the rows file's codes) against the flipped rows: precision, recall
+    and AQuA's metric, scikit-learn's weighted F1 of the flagged/not-flagged decision."""
+    from sklearn.metrics import f1_score
+    rows = []
+    for rate in (0.03, 0.10):
+        agg = collections.defaultdict(list)
+        for seed in SEEDS:
+            base, cur = halves(seed)
+            rng = np.random.default_rng(seed)
+            idx = rng.choice(len(cur), size=round(rate * len(cur)), replace=False)
+            cur.loc[idx, 'label'] = 1 - cur.loc[idx, 'label']
+            truth = np.zeros(len(cur), dtype=bool)
+            truth[idx] = True
+            found = scan(cur, base, rows_out=f'{WORK}/rows.parquet')
+            r = pd.read_parquet(f'{WORK}/rows.parquet')
+            flagged = r['codes'].apply(lambda c: 'LBL002' in list(c)).to_numpy()
+            tp = (flagged & truth).sum()
+            agg['precision'].append(tp / max(1, flagged.sum()))
+            agg['recall'].append(tp / truth.sum())
+            agg['f1w'].append(f1_score(truth, flagged, average='weighted'))
+            agg['trivial'].append(f1_score(truth, np.zeros_like(truth), average='weighted'))
+            overall = [f for f in found if f['code'] == 'LBL002' and not f['slice']
+                       and not f['sources']]
+            agg['lbl002'].append(overall[0]['severity'] if overall else '-')
+        row = (rate, *(f'{np.mean(agg[k]):.3f}' for k in ('precision', 'recall', 'f1w', 'trivial')),
+               ' '.join(agg['lbl002']))
+        rows.append(row)
+        print(*row, sep=' | ', flush=True)
+    return rows
 
 
 def select(d, slice_):
@@ -156,6 +190,10 @@ def flips():
 
 
 if __name__ == '__main__':
+    print('## Random flips (rate | precision | recall | weighted F1 | flag nothing | LBL002 overall finding per seed)')
+    random_flips()
+    if sys.argv[2:] == ['flips-only']:
+        sys.exit()
     print('## Targeted flips')
     flips()
     print('## Triggers')

@@ -162,8 +162,7 @@ fn row_pass(
             return Ok(None);
         };
         let t = Instant::now();
-        let labels = baseline
-            .and_then(|b| crate::rows::labels::LabelModel::fit(b, current, &model.encoder));
+        let labels = crate::rows::labels::LabelModel::fit(baseline, current, &model.encoder);
         if std::env::var_os("POISONSCAN_TIMINGS").is_some() {
             eprintln!(
                 "timing: label model fit {:.3} s ({} candidate rules)",

@@ -839,7 +839,7 @@ mod merge_property {
 
 /// The rows file (`--rows-out`) follows the contract: one row per current row, in file order,
 /// with its provenance and id; scores in [0, 1]; `OUT001` in `codes` exactly for the rows above
-/// the 0.995 threshold; the 1,500 planted duplicates and the rows they copy in duplicate groups;
+/// the 0.995 threshold, `LBL002` exactly for label issue scores of at least 0.9; the 1,500 planted duplicates and the rows they copy in duplicate groups;
 /// byte for byte the same at any thread count.
 #[test]
 fn rows_file_follows_the_contract() {
@@ -895,9 +895,14 @@ fn rows_file_follows_the_contract() {
             assert!(id.value(i).starts_with('C'), "{}", id.value(i));
             let s = score.value(i);
             assert!((0.0..=1.0).contains(&s));
-            assert!(label_issue.is_null(i));
+            // Every row has a label here, so every row has a label issue score.
+            let li = label_issue.as_primitive::<Float64Type>();
+            assert!(li.is_valid(i));
+            assert!((0.0..=1.0).contains(&li.value(i)));
             let c = codes.value(i);
             let c = c.as_string::<i32>();
+            let has_lbl = (0..c.len()).any(|k| c.value(k) == "LBL002");
+            assert_eq!(has_lbl, li.value(i) >= 0.9, "row {i}: {}", li.value(i));
             let has_out = (0..c.len()).any(|k| c.value(k) == "OUT001");
             assert_eq!(has_out, s > 0.995, "row {i}: score {s}");
             flagged += u64::from(has_out);

@@ -454,6 +454,79 @@ fn trg_out_of_range_trigger_is_named_as_a_rule_and_a_spike() {
     }
 }
 
+/// LBL002: labels that follow `x` and `cat` without noise (label 1 when `x` > 0, except in
+/// category `d`, where it is 0), and 10% of the current rows' labels flipped at random. The
+/// whole-data finding counts the flagged rows of the rows file; nearly every flagged row is a
+/// flipped one and most flipped rows are flagged.
+#[test]
+fn lbl002_random_flips_are_flagged_row_by_row() {
+    let t = tempfile::tempdir().unwrap();
+    let clean = |n: usize, seed: u64| -> Vec<Row> {
+        rows(n, seed)
+            .into_iter()
+            .map(|mut r| {
+                r.label = u8::from(r.x.unwrap() > 0.0 && r.cat != "d");
+                r
+            })
+            .collect()
+    };
+    let b = t.path().join("baseline");
+    write_csv(&b.join("part-0.csv"), &clean(6000, 1));
+    let c = t.path().join("current");
+    let mut r = clean(6000, 2);
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut flipped = vec![false; r.len()];
+    for (i, row) in r.iter_mut().enumerate() {
+        if rng.random::<f64>() < 0.1 {
+            row.label = 1 - row.label;
+            flipped[i] = true;
+        }
+    }
+    write_csv(&c.join("part-0.csv"), &r);
+    let rows_out = t.path().join("rows.parquet");
+    let f = scan(&c, &b, &["--rows-out", rows_out.to_str().unwrap()]);
+    let all = with_code(&f, "LBL002")
+        .into_iter()
+        .find(|x| x["slice"].as_array().unwrap().is_empty())
+        .unwrap_or_else(|| panic!("{:?}", codes(&f)));
+    assert_eq!(severity(all), "high");
+    // The rows file's LBL002 rows.
+    use arrow::array::{Array, AsArray};
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(&rows_out).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let mut flagged = Vec::new();
+    for b in reader {
+        let b = b.unwrap();
+        let codes = b.column_by_name("codes").unwrap().as_list::<i32>();
+        for i in 0..b.num_rows() {
+            let c = codes.value(i);
+            let c = c.as_string::<i32>();
+            flagged.push((0..c.len()).any(|k| c.value(k) == "LBL002"));
+        }
+    }
+    assert_eq!(flagged.len(), r.len());
+    let n_flagged = flagged.iter().filter(|&&x| x).count();
+    assert_eq!(all["rows"], n_flagged);
+    let hits = flagged
+        .iter()
+        .zip(&flipped)
+        .filter(|(a, b)| **a && **b)
+        .count();
+    let n_flipped = flipped.iter().filter(|&&x| x).count();
+    let (precision, recall) = (
+        hits as f64 / n_flagged as f64,
+        hits as f64 / n_flipped as f64,
+    );
+    assert!(precision >= 0.9 && recall >= 0.7, "{precision} {recall}");
+    for e in all["example_rows"].as_array().unwrap() {
+        assert!(flagged[e["row"].as_u64().unwrap() as usize], "{e}");
+    }
+}
+
 /// An outlier block in one file: 60 rows with `x` just past the baseline's range and
 /// `amount` 30 times its usual size. OUT001 names the slices past the baseline's maximum (high;
 /// their examples are planted rows) and the file (2% of its rows: low), and says which columns

@@ -485,3 +485,249 @@ pub fn per_label(lm: &LabelModel, v: &[u64]) -> serde_json::Value {
             .collect(),
     )
 }
+
+/// LBL002: the share of rows whose label disagrees with a strong majority of their nearest
+/// trusted neighbours rose, overall, in a source file or in a slice.
+pub struct LabelDisagreement;
+
+/// Ratio tiers (low, medium, high) of LBL002: the flagged rate against the baseline's upper
+/// 99% bound.
+const KNN_TIERS: (f64, f64, f64) = (1.25, 2.0, 4.0);
+/// A group needs this many flagged rows, and this many above the expected count.
+const MIN_FLAGGED: u64 = 10;
+
+impl Detector for LabelDisagreement {
+    fn code(&self) -> &'static str {
+        "LBL002"
+    }
+
+    fn check(&self) -> &'static str {
+        "knn-label-disagreement"
+    }
+
+    fn doc(&self) -> &'static str {
+        "LBL002 knn-label-disagreement: more rows than in the baseline carry a label that a \
+strong majority of their nearest trusted neighbours does not.\n\n\
+Each current row's 10 nearest neighbours are found among the baseline's label-stratified \
+sample (the current data's own sample, the row left out, without a baseline) in the shared \
+encoding (numbers robust-scaled and clipped, categoricals of up to 16 levels one-hot), \
+projected on its first 8 principal components, with a k-d tree search of bounded cost (its \
+recall is measured in reports/labels.md). Neighbours vote with the baseline rows they stand \
+for; label_issue_score = the weighted share of neighbours with another label (in the rows \
+file), and a row is flagged at >= 0.9 (code LBL002 in the rows file). The baseline sample's own \
+rows, scored the same way, give the baseline rate. Tested overall, per source file and per \
+single-predicate slice: one-sided binomial test against the upper 99% Wilson bound of the \
+baseline rate (and, for a file or slice, the rate in the rest of the current data), \
+Benjamini-Hochberg, q <= 0.01, at least 10 flagged rows above the expected count; a file or \
+slice must at least double the rate it is tested against. Severity by the ratio of the rate to \
+the baseline bound: 1.25 (low), 2 (medium), 4 (high).\n\n\
+Random label flips and flips of one slice show here; flips where the label was a coin toss \
+anyway cannot be told from noise by any method, and are not flagged."
+    }
+
+    fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        let (Some(rp), Some(_)) = (ctx.rows, ctx.baseline) else {
+            return Vec::new();
+        };
+        let Some((lm, counts)) = &rp.labels else {
+            return Vec::new();
+        };
+        if lm.knn.is_none() {
+            return Vec::new();
+        }
+        disagreement(ctx, rp, lm, counts)
+    }
+}
+
+fn disagreement(
+    ctx: &Context<'_>,
+    rp: &RowPass,
+    lm: &LabelModel,
+    counts: &LabelCounts,
+) -> Vec<Finding> {
+    use crate::rows::labels::FlagCount;
+    use crate::rows::pass::RefCount;
+    let all = &counts.flags_all;
+    if all.rows == 0 {
+        return Vec::new();
+    }
+    let rest_rate = |g: &FlagCount| {
+        let (n, k) = (all.rows - g.rows, all.flagged - g.flagged);
+        if n > 0 { k as f64 / n as f64 } else { 0.0 }
+    };
+    struct Test<'a> {
+        place: Option<Where>,
+        group: &'a FlagCount,
+        reference: RefCount,
+        p0: f64,
+        p_test: f64,
+        p: f64,
+    }
+    let mut tests: Vec<Test<'_>> = Vec::new();
+    let mut pending: Vec<(Option<Where>, &FlagCount, RefCount)> =
+        vec![(None, all, lm.reference_flags_all)];
+    for (&s, g) in &counts.flag_sources {
+        if g.rows < all.rows {
+            pending.push((Some(Where::Source(s)), g, lm.reference_flags_all));
+        }
+    }
+    for feature in 0..lm.dim {
+        for slot in 0..SLOTS {
+            let g = &counts.flags[feature * SLOTS + slot];
+            let code = code_of_slot(slot);
+            if g.rows == 0
+                || rp.model.slice_of(feature as u32, code).is_none()
+                || rp.model.is_new_category(feature as u32, code)
+            {
+                continue;
+            }
+            let own = lm.reference_flags[feature * SLOTS + slot];
+            let reference = if own.rows >= MIN_REFERENCE_ROWS {
+                own
+            } else {
+                lm.reference_flags_all
+            };
+            pending.push((Some(Where::Slice { feature, slot }), g, reference));
+        }
+    }
+    for (place, group, reference) in pending {
+        if group.rows == 0 {
+            continue;
+        }
+        let p0 = crate::stats::wilson_upper(reference.rate(), reference.rows).max(1e-4);
+        let p_test = if place.is_some() {
+            p0.max(rest_rate(group))
+        } else {
+            p0
+        };
+        let p = crate::stats::binom_sf_ge(group.flagged, group.rows, p_test);
+        tests.push(Test {
+            place,
+            group,
+            reference,
+            p0,
+            p_test,
+            p,
+        });
+    }
+    let q = crate::stats::bh_adjust(&tests.iter().map(|t| t.p).collect::<Vec<_>>());
+    let mut findings: Vec<(Option<Where>, Finding)> = Vec::new();
+    let overall = all.flagged as f64 / all.rows as f64;
+    for (t, &q) in tests.iter().zip(&q) {
+        let (n, k) = (t.group.rows, t.group.flagged);
+        let rate = k as f64 / n as f64;
+        let expected = t.p_test * n as f64;
+        if q > ALPHA || k < MIN_FLAGGED || (k as f64) < expected + MIN_FLAGGED as f64 {
+            continue;
+        }
+        if t.place.is_some() && rate < 2.0 * t.p_test {
+            continue;
+        }
+        let ratio = rate / t.p0;
+        let Some(severity) = tier(ratio, KNN_TIERS.0, KNN_TIERS.1, KNN_TIERS.2) else {
+            continue;
+        };
+        let (slice, sources, place_text, mut columns) = match t.place {
+            None => (
+                Vec::new(),
+                Vec::new(),
+                "in the data".to_string(),
+                Vec::new(),
+            ),
+            Some(Where::Source(s)) => {
+                let path = source_path(ctx.current, s);
+                (
+                    Vec::new(),
+                    vec![path.clone()],
+                    format!("in `{path}`"),
+                    Vec::new(),
+                )
+            }
+            Some(Where::Slice { feature, slot }) => {
+                let Some(desc) = rp.model.slice_of(feature as u32, code_of_slot(slot)) else {
+                    continue;
+                };
+                let (pred, text, col) = slice_predicate(ctx, &desc);
+                (vec![pred], Vec::new(), format!("where {text}"), vec![col])
+            }
+        };
+        columns.push(lm.label.clone());
+        let title = format!(
+            "{} of rows ({} of {}) {place_text} carry a label most of their nearest baseline neighbours do not, against {} in the baseline",
+            pct(rate),
+            crate::report::thousands(k),
+            crate::report::thousands(n),
+            pct(t.p0),
+        );
+        let mut f = Finding::new(
+            "LBL002",
+            "knn-label-disagreement",
+            severity,
+            weighted_score(1.0 - 1.0 / ratio.max(1.0), q),
+            title,
+        );
+        f.columns = columns;
+        f.slice = slice;
+        f.sources = sources;
+        f.rows = k;
+        f.baseline_rows = matches!(t.place, Some(Where::Slice { .. }))
+            .then(|| t.reference.rows_weighted.round() as u64);
+        f.statistic = Some(NamedValue {
+            name: "flagged_rows".into(),
+            value: k as f64,
+        });
+        f.p_value = Some(t.p);
+        f.q_value = Some(q);
+        f.effect = Some(NamedValue {
+            name: "flagged_rate_ratio".into(),
+            value: crate::report::round(ratio),
+        });
+        f.example_rows = t
+            .group
+            .examples
+            .iter()
+            .map(|&(s, row)| RowRef {
+                source: source_path(ctx.current, s),
+                row,
+            })
+            .collect();
+        f.evidence = evidence(vec![
+            ("rows_in_group", serde_json::json!(n)),
+            ("flagged_rows", serde_json::json!(k)),
+            ("flagged_rate", json_num(rate)),
+            ("baseline_flagged_rate", json_num(t.reference.rate())),
+            ("baseline_flagged_rate_upper", json_num(t.p0)),
+            ("current_flagged_rate_overall", json_num(overall)),
+            ("expected_flagged_rows", json_num(expected)),
+            ("neighbours", serde_json::json!(crate::rows::knn::K)),
+            (
+                "threshold_label_issue_score",
+                json_num(crate::rows::knn::FLAG),
+            ),
+            ("baseline_sample_rows", serde_json::json!(t.reference.rows)),
+        ]);
+        findings.push((t.place, f));
+    }
+    findings.sort_by(|a, b| {
+        b.1.severity
+            .cmp(&a.1.severity)
+            .then(b.1.score.total_cmp(&a.1.score))
+            .then(a.0.cmp(&b.0))
+    });
+    let (mut slices, mut sources) = (0, 0);
+    findings
+        .into_iter()
+        .filter(|(w, _)| match w {
+            None => true,
+            Some(Where::Slice { .. }) => {
+                slices += 1;
+                slices <= MAX_FINDINGS
+            }
+            Some(Where::Source(_)) => {
+                sources += 1;
+                sources <= MAX_FINDINGS
+            }
+        })
+        .map(|(_, f)| f)
+        .collect()
+}

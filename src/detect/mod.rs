@@ -413,6 +413,7 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &drift::LabelDrift,
         &drift::SourceDrift,
         &labels::LabelShift,
+        &labels::LabelDisagreement,
         &triggers::TriggerRule,
         &triggers::ValueSpike,
         &outliers::OutlierRate,

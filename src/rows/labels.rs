@@ -24,6 +24,8 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type};
 
 use super::encode::{ABOVE_CODE, BELOW_CODE, Encoder, Kind, UNSEEN_CODE, numbers_of};
+use super::knn::{FLAG, KnnModel, Query};
+use super::pass::RefCount;
 use crate::profile::column::numeric_text;
 use crate::profile::{ColumnProfile, MAX_CLASSES, Profile, SampleValue, label_text};
 
@@ -173,9 +175,15 @@ impl Classes {
 }
 
 /// What the label checks know before the pass: classes, the baseline sample's counts, the value
-/// features and the candidate rules.
+/// features and the candidate rules, the kNN model.
 #[derive(Debug, Clone)]
 pub struct LabelModel {
+    /// kNN label disagreement (LBL002), when there are enough labelled reference rows.
+    pub knn: Option<KnnModel>,
+    /// The reference sample's rows and kNN-flagged rows per slice (`feature × SLOTS + slot`)
+    /// and overall.
+    pub reference_flags: Vec<RefCount>,
+    pub reference_flags_all: RefCount,
     pub label: String,
     pub classes: Classes,
     /// Encoder features (`d`).
@@ -238,10 +246,18 @@ fn is_item(encoder: &Encoder, f: usize, code: u32) -> bool {
 }
 
 impl LabelModel {
-    /// The model for `current` against `baseline` (both labelled with the same column); `None`
-    /// without a label on either side or with more classes than poisonscan checks.
-    pub fn fit(baseline: &Profile, current: &Profile, encoder: &Encoder) -> Option<LabelModel> {
+    /// The model for `current` against `baseline` (both labelled with the same column), or
+    /// against the current data itself without a baseline (then only the kNN label scores:
+    /// no rules, no value spikes); `None` without a label on either side or with more classes
+    /// than poisonscan checks.
+    pub fn fit(
+        baseline: Option<&Profile>,
+        current: &Profile,
+        encoder: &Encoder,
+    ) -> Option<LabelModel> {
         let label = current.label.clone()?;
+        let self_reference = baseline.is_none();
+        let baseline = baseline.unwrap_or(current);
         if baseline.label.as_deref() != Some(label.as_str()) {
             return None;
         }
@@ -259,7 +275,11 @@ impl LabelModel {
         let classes = Classes::new(names);
         let l = classes.len();
         let d = encoder.dim();
-        let values = spike_candidates(baseline, current, encoder);
+        let values = if self_reference {
+            Vec::new()
+        } else {
+            spike_candidates(baseline, current, encoder)
+        };
 
         // The baseline sample, encoded, with per-row classes.
         let reference_rows: Vec<f64> = classes
@@ -268,12 +288,12 @@ impl LabelModel {
             .map(|c| baseline.label_counts.get(c).copied().unwrap_or(0) as f64)
             .collect();
         let mut reference_sample = vec![0u64; l];
-        let (ref_codes, ref_values, ref_class) =
-            encode_sample(baseline, encoder, &values, &classes);
+        let sample = encode_sample(baseline, encoder, &values, &classes);
+        let ref_class = &sample.class;
         let ref_rows = RowCodes {
-            codes: &ref_codes,
+            codes: &sample.codes,
             d,
-            values: &ref_values,
+            values: &sample.values,
             v: values.len(),
         };
         let mut reference_slices = vec![0u64; d * SLOTS * l];
@@ -292,7 +312,11 @@ impl LabelModel {
             }
         }
 
-        let rules = mine_rules(current, encoder, &values, &classes);
+        let rules = if self_reference {
+            Vec::new()
+        } else {
+            mine_rules(current, encoder, &values, &classes)
+        };
         let tails = baseline_tails(baseline, encoder);
         let analogues: Vec<Analogue> = rules
             .iter()
@@ -309,8 +333,7 @@ impl LabelModel {
         }
         // Analogues with a tail item are counted on the sample's raw values (few rules).
         let mut reference_analogues = reference_rules.clone();
-        let sample: Vec<&[SampleValue]> =
-            baseline.sample.rows().map(|(_, r)| &r.values[..]).collect();
+        let raw: Vec<&[SampleValue]> = baseline.sample.rows().map(|(_, r)| &r.values[..]).collect();
         for (r, a) in analogues.iter().enumerate() {
             if !a.is_substituted() {
                 continue;
@@ -327,7 +350,7 @@ impl LabelModel {
                         column,
                         above,
                         threshold,
-                    } => match sample[i].get(column) {
+                    } => match raw[i].get(column) {
                         Some(SampleValue::Number(x)) => {
                             if above {
                                 *x >= threshold
@@ -343,7 +366,59 @@ impl LabelModel {
                 }
             }
         }
+        // kNN label disagreement: the reference sample's own flagged rows, leaving each row
+        // out of its own neighbours.
+        let vote: Vec<f64> = (0..l)
+            .map(|h| reference_rows[h] / reference_sample[h].max(1) as f64)
+            .collect();
+        let knn = KnnModel::fit(
+            encoder,
+            &sample.x,
+            &sample.codes,
+            &sample.class,
+            &sample.provenance,
+            vote.clone(),
+            self_reference,
+        );
+        // Diagnostic: the search's recall against the exact kNN in the projected space, on
+        // 2,000 reference rows (reports/labels.md).
+        if let Some(knn) = &knn
+            && std::env::var_os("POISONSCAN_KNN_RECALL").is_some()
+        {
+            let n = sample.class.len();
+            let rows: Vec<usize> = (0..n).step_by((n / 2000).max(1)).collect();
+            eprintln!(
+                "knn recall@{}: {:.4} on {} rows",
+                super::knn::K,
+                knn.recall_at_k(&sample.x, &sample.codes, d, &rows),
+                rows.len()
+            );
+        }
+        let mut reference_flags = vec![RefCount::default(); d * SLOTS];
+        let mut reference_flags_all = RefCount::default();
+        if let Some(knn) = &knn {
+            let mut q = Query::default();
+            for (i, &c) in ref_class.iter().enumerate() {
+                let (xi, ci) = (
+                    &sample.x[i * d..(i + 1) * d],
+                    &sample.codes[i * d..(i + 1) * d],
+                );
+                let Some(score) = knn.score(xi, ci, c, Some(sample.provenance[i]), &mut q) else {
+                    continue;
+                };
+                let (w, flagged) = (vote[c as usize], score >= FLAG);
+                reference_flags_all.add(w, flagged);
+                for (f, &code) in ci.iter().enumerate() {
+                    if let Some(k) = slot_of(code) {
+                        reference_flags[f * SLOTS + k].add(w, flagged);
+                    }
+                }
+            }
+        }
         Some(LabelModel {
+            knn,
+            reference_flags,
+            reference_flags_all,
             label,
             classes,
             dim: d,
@@ -413,6 +488,9 @@ impl LabelModel {
     pub fn counts(&self) -> LabelCounts {
         let l = self.classes.len();
         LabelCounts {
+            flags: vec![FlagCount::default(); self.dim * SLOTS],
+            flags_all: FlagCount::default(),
+            flag_sources: BTreeMap::new(),
             classes: l,
             all: vec![0; l],
             sources: BTreeMap::new(),
@@ -423,11 +501,13 @@ impl LabelModel {
         }
     }
 
-    /// Count one batch: `codes` are the encoder's slice codes of its rows (row-major).
+    /// Count one batch: `x` and `codes` are the encoder's values and slice codes of its rows
+    /// (row-major). The rows' label issue scores are left in `scratch.scores`.
     #[allow(clippy::too_many_arguments)]
     pub fn count_batch(
         &self,
         batch: &RecordBatch,
+        x: &[f64],
         codes: &[u32],
         source: u32,
         first_row: u64,
@@ -482,6 +562,29 @@ impl LabelModel {
                 }
             });
         }
+        // kNN label disagreement.
+        scratch.scores.clear();
+        let Some(knn) = &self.knn else {
+            scratch.scores.resize(n, None);
+            return;
+        };
+        let by_source = counts.flag_sources.entry(source).or_default();
+        for (i, &c) in scratch.classes.iter().enumerate() {
+            let row = (source, first_row + i as u64);
+            let (xi, ci) = (&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d]);
+            let skip = knn.self_reference.then_some(row);
+            let score = knn.score(xi, ci, c, skip, &mut scratch.query);
+            scratch.scores.push(score);
+            let Some(score) = score else { continue };
+            let flagged = score >= FLAG;
+            counts.flags_all.add(flagged, row);
+            by_source.add(flagged, row);
+            for (f, &code) in ci.iter().enumerate() {
+                if let Some(k) = slot_of(code) {
+                    counts.flags[f * SLOTS + k].add(flagged, row);
+                }
+            }
+        }
     }
 }
 
@@ -490,11 +593,59 @@ impl LabelModel {
 pub struct LabelScratch {
     classes: Vec<u16>,
     values: Vec<u32>,
+    query: Query,
+    /// The batch's label issue scores (`None`: no score for the row).
+    pub scores: Vec<Option<f64>>,
+}
+
+impl LabelScratch {
+    /// Whether row `i` of the batch is flagged by kNN label disagreement.
+    pub fn flagged(&self, i: usize) -> bool {
+        self.scores
+            .get(i)
+            .copied()
+            .flatten()
+            .is_some_and(|s| s >= FLAG)
+    }
+}
+
+/// Rows and kNN-flagged rows of a group, with the first flagged rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FlagCount {
+    pub rows: u64,
+    pub flagged: u64,
+    pub examples: Vec<(u32, u64)>,
+}
+
+impl FlagCount {
+    fn add(&mut self, flagged: bool, row: (u32, u64)) {
+        self.rows += 1;
+        if flagged {
+            self.flagged += 1;
+            if self.examples.len() < EXAMPLES {
+                self.examples.push(row);
+            }
+        }
+    }
+
+    fn merge(&mut self, o: FlagCount) {
+        self.rows += o.rows;
+        self.flagged += o.flagged;
+        for e in o.examples {
+            if self.examples.len() < EXAMPLES {
+                self.examples.push(e);
+            }
+        }
+    }
 }
 
 /// Current rows per class: overall, per source, per slice, per rule (with example rows).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelCounts {
+    /// kNN-flagged rows per slice (`feature × SLOTS + slot`), overall and per source.
+    pub flags: Vec<FlagCount>,
+    pub flags_all: FlagCount,
+    pub flag_sources: BTreeMap<u32, FlagCount>,
     pub classes: usize,
     pub all: Vec<u64>,
     pub sources: BTreeMap<u32, Vec<u64>>,
@@ -509,6 +660,13 @@ pub struct LabelCounts {
 impl LabelCounts {
     /// Merge a later shard's counts (plan order keeps the first examples).
     pub fn merge(&mut self, o: LabelCounts) {
+        for (a, b) in self.flags.iter_mut().zip(o.flags) {
+            a.merge(b);
+        }
+        self.flags_all.merge(o.flags_all);
+        for (s, f) in o.flag_sources {
+            self.flag_sources.entry(s).or_default().merge(f);
+        }
         add(&mut self.all, &o.all);
         for (s, v) in o.sources {
             add(
@@ -599,7 +757,7 @@ fn encode_sample(
     encoder: &Encoder,
     values: &[ValueFeature],
     classes: &Classes,
-) -> (Vec<u32>, Vec<u32>, Vec<u16>) {
+) -> EncodedSample {
     let columns: Vec<Option<usize>> = encoder
         .features
         .iter()
@@ -624,7 +782,22 @@ fn encode_sample(
             }
         }
     }
-    (codes, vcodes, class)
+    EncodedSample {
+        x,
+        codes,
+        values: vcodes,
+        class,
+        provenance: p.sample.rows().map(|(_, r)| (r.source, r.row)).collect(),
+    }
+}
+
+/// A profile's sample, encoded.
+struct EncodedSample {
+    x: Vec<f64>,
+    codes: Vec<u32>,
+    values: Vec<u32>,
+    class: Vec<u16>,
+    provenance: Vec<(u32, u64)>,
 }
 
 /// A value's rows in a column profile: exact for low-cardinality columns, else the frequent
@@ -806,7 +979,12 @@ fn mine_rules(
     let d = encoder.dim();
     let l = classes.len();
     let nf = d + values.len();
-    let (codes, vcodes, class) = encode_sample(current, encoder, values, classes);
+    let EncodedSample {
+        codes,
+        values: vcodes,
+        class,
+        ..
+    } = encode_sample(current, encoder, values, classes);
     let rows = RowCodes {
         codes: &codes,
         d,

@@ -5,6 +5,7 @@
 //! - [`ecod`]: ECOD from the baseline's per-feature distributions; it also says which features
 //!   made a row extreme.
 //! - [`encode`]: the feature encoding both share.
+//! - [`knn`]: kNN label disagreement (LBL002) on a reduced encoding, with a k-d tree.
 //! - [`labels`]: per-class counts of slices and candidate trigger rules for the label checks.
 //! - [`pass`]: the model fitted on the reference sample, the pass over the current rows, the
 //!   per-group outlier counts OUT001 tests, and the rows file.
@@ -12,5 +13,6 @@
 pub mod ecod;
 pub mod encode;
 pub mod iforest;
+pub mod knn;
 pub mod labels;
 pub mod pass;

@@ -165,7 +165,7 @@ pub struct RefCount {
 }
 
 impl RefCount {
-    fn add(&mut self, w: f64, flagged: bool) {
+    pub(crate) fn add(&mut self, w: f64, flagged: bool) {
         self.rows_weighted += w;
         self.rows += 1;
         if flagged {
@@ -484,7 +484,17 @@ pub fn run(
             let scored = model.score_batch(&x, &mut scratch, &mut terms);
             let source = batch.source as u32;
             if let (Some(m), Some(c)) = (labels.as_ref(), out.labels.as_mut()) {
-                m.count_batch(b, &codes, source, batch.first_row, &mut label_scratch, c);
+                m.count_batch(
+                    b,
+                    &x,
+                    &codes,
+                    source,
+                    batch.first_row,
+                    &mut label_scratch,
+                    c,
+                );
+            } else {
+                label_scratch.scores.clear();
             }
             let mut this_source = GroupCount::default();
             for (i, s) in scored.iter().enumerate() {
@@ -539,6 +549,7 @@ pub fn run(
                     batch.first_row,
                     id.cloned(),
                     &scored,
+                    &label_scratch,
                     groups,
                 )?);
             }
@@ -659,6 +670,7 @@ fn rows_batch(
     first_row: u64,
     id: Option<ArrayRef>,
     scored: &[Scored],
+    labels: &LabelScratch,
     duplicate_group: Vec<Option<u64>>,
 ) -> Result<RecordBatch> {
     let n = scored.len();
@@ -678,7 +690,10 @@ fn rows_batch(
         });
     }
     let mut codes = ListBuilder::new(StringBuilder::new());
-    for s in scored {
+    for (i, s) in scored.iter().enumerate() {
+        if labels.flagged(i) {
+            codes.values().append_value("LBL002");
+        }
         if s.flagged {
             codes.values().append_value("OUT001");
         }
@@ -688,7 +703,11 @@ fn rows_batch(
         Arc::new(Float64Array::from_iter_values(
             scored.iter().map(|s| s.outlier_score),
         )) as ArrayRef,
-        Arc::new(Float64Array::from(vec![None::<f64>; n])),
+        Arc::new(if labels.scores.len() == n {
+            Float64Array::from(labels.scores.clone())
+        } else {
+            Float64Array::from(vec![None::<f64>; n])
+        }),
         Arc::new(UInt64Array::from(duplicate_group)),
         Arc::new(codes.finish()),
     ]);

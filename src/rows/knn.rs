@@ -1,0 +1,600 @@
+//! kNN label disagreement (LBL002): for every current row, its `K` nearest neighbours among
+//! trusted labelled rows (the baseline's sample; the current data's own sample, the row itself
+//! left out, without a baseline), and how strongly they disagree with the row's label.
+//!
+//! - **Space.** The shared encoding made distance-friendly: numbers robust-scaled (median/IQR)
+//!   and clipped to ±`CLIP`; categorical features of at most `MAX_ONE_HOT` categories one-hot
+//!   (each active level 1/√2, so two categories are 1 apart), wider ones by their frequency;
+//!   missing indicators as they are. It is then projected on its first `DIMS` principal
+//!   components (of the reference sample, by power iteration): kNN is exact in that reduced
+//!   space up to the search below.
+//! - **Search.** A k-d tree over the reference points (median splits on the widest dimension,
+//!   leaves of `LEAF` points), searched best-bin-first with pruning: exact, except that a query
+//!   reads at most `MAX_LEAVES` leaves (a bound on its cost). The recall against the exact kNN
+//!   in the reduced space is measured (`recall_at_k`, reports/labels.md); the cost per row does
+//!   not grow with the number of rows.
+//! - **Score.** Each neighbour votes for its label with the weight of the baseline rows it
+//!   stands for (the sample is stratified by label); `label_issue_score` = 1 − the weighted
+//!   share of the row's own label among its neighbours. A row is flagged when the score is at
+//!   least `FLAG` (a strong majority of its neighbours carries another label). The reference
+//!   rows are scored the same way (leaving themselves out), which gives the baseline's own
+//!   flagged rate per slice, the rate LBL002 compares with.
+
+use super::encode::{Encoder, Kind};
+use super::labels::NO_CLASS;
+
+/// Neighbours per row.
+pub const K: usize = 10;
+/// A row is flagged when at least this weighted share of its neighbours carries another label.
+pub const FLAG: f64 = 0.9;
+/// Encoded numbers are clipped to ±CLIP before distances.
+const CLIP: f64 = 5.0;
+/// Categorical features up to this many categories are one-hot encoded.
+const MAX_ONE_HOT: usize = 16;
+/// Principal components kept.
+const DIMS: usize = 6;
+/// Points per leaf of the k-d tree.
+const LEAF: usize = 16;
+/// At most this many leaves read per query (a bound on the cost of a query; the search is
+/// exact when it stops earlier, which is measured in `recall_at_k`).
+const MAX_LEAVES: usize = 12;
+/// At most this many reference points (the first of each class stratum, proportionally).
+const MAX_POINTS: usize = 30_000;
+
+/// One dimension of the distance space, before the projection.
+#[derive(Debug, Clone)]
+enum Dim {
+    /// Encoder feature `f`'s value, clipped.
+    Value(usize),
+    /// 1/√2 when encoder feature `f`'s slice code is `code`.
+    OneHot(usize, u32),
+}
+
+/// How one encoder feature enters the projection: a value times a column of the projection,
+/// or a lookup of a category's projected vector.
+#[derive(Debug, Clone)]
+enum Term {
+    Value {
+        feature: usize,
+        weights: Vec<f32>,
+    },
+    Lookup {
+        feature: usize,
+        table: Vec<(u32, Vec<f32>)>,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    /// Split dimension and value (inner nodes), or the range of points (leaves).
+    dim: usize,
+    split: f32,
+    left: u32,
+    right: u32,
+    start: u32,
+    end: u32,
+}
+
+const NO_CHILD: u32 = u32::MAX;
+
+/// The fitted kNN model.
+#[derive(Debug, Clone)]
+pub struct KnnModel {
+    dims: usize,
+    /// Projection of an encoded row: `offset + Σ terms`.
+    offset: Point,
+    terms: Vec<Term>,
+    /// Reference points in leaf order; their classes and provenance.
+    points: Vec<Point>,
+    class: Vec<u16>,
+    provenance: Vec<(u32, u64)>,
+    nodes: Vec<Node>,
+    /// Weight of a vote of each class (baseline rows per sample row).
+    vote: Vec<f64>,
+    /// Whether the reference is the current data itself (a row never counts as its own
+    /// neighbour then).
+    pub self_reference: bool,
+}
+
+/// A point in the projected space, padded to 8 lanes (unused components are 0).
+type Point = [f32; 8];
+
+/// Scratch space of one query: the projected row, the best `K` so far (sorted by distance,
+/// then index) and the branches not taken.
+#[derive(Default)]
+pub struct Query {
+    y: Point,
+    best: Vec<(f32, u32)>,
+    pending: std::collections::BinaryHeap<std::cmp::Reverse<(Gap, u32)>>,
+}
+
+/// A squared distance, ordered totally (for the heap of pending branches).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+struct Gap(f32);
+impl Eq for Gap {}
+#[allow(clippy::derive_ord_xor_partial_ord)]
+impl Ord for Gap {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}
+
+impl Query {
+    #[inline]
+    fn offer(&mut self, dist: f32, p: u32) {
+        if self.best.len() == K {
+            let last = self.best[K - 1];
+            if (dist, p) >= last {
+                return;
+            }
+            self.best.pop();
+        }
+        let at = self
+            .best
+            .partition_point(|&(d, q)| d < dist || (d == dist && q < p));
+        self.best.insert(at, (dist, p));
+    }
+}
+
+#[inline]
+fn distance(a: &Point, b: &Point) -> f32 {
+    let mut s = 0.0;
+    for k in 0..8 {
+        let d = a[k] - b[k];
+        s += d * d;
+    }
+    s
+}
+
+impl KnnModel {
+    /// Fit on reference rows: their encoding `x` and slice codes (row-major, `encoder.dim()`
+    /// wide), classes, provenance, and the vote weight of each class. `None` when there are
+    /// fewer than `K + 1` labelled rows or nothing to encode.
+    pub fn fit(
+        encoder: &Encoder,
+        x: &[f64],
+        codes: &[u32],
+        class: &[u16],
+        provenance: &[(u32, u64)],
+        vote: Vec<f64>,
+        self_reference: bool,
+    ) -> Option<KnnModel> {
+        let d = encoder.dim();
+        if d == 0 {
+            return None;
+        }
+        // The dimensions before projection.
+        let mut spec = Vec::new();
+        for (f, feat) in encoder.features.iter().enumerate() {
+            match &feat.kind {
+                Kind::Frequency { categories, .. } if categories.len() <= MAX_ONE_HOT => {
+                    for c in 0..categories.len() as u32 {
+                        spec.push(Dim::OneHot(f, c));
+                    }
+                }
+                _ => spec.push(Dim::Value(f)),
+            }
+        }
+        let big = spec.len();
+        // The labelled rows, at most MAX_POINTS (every `step`-th, in sample order).
+        let rows: Vec<usize> = (0..class.len()).filter(|&i| class[i] != NO_CLASS).collect();
+        if rows.len() <= K {
+            return None;
+        }
+        let step = rows.len().div_ceil(MAX_POINTS);
+        let rows: Vec<usize> = rows.into_iter().step_by(step).collect();
+        let embed = |i: usize, out: &mut Vec<f64>| {
+            out.clear();
+            for s in &spec {
+                out.push(match *s {
+                    Dim::Value(f) => x[i * d + f].clamp(-CLIP, CLIP),
+                    Dim::OneHot(f, c) => {
+                        if codes[i * d + f] == c {
+                            std::f64::consts::FRAC_1_SQRT_2
+                        } else {
+                            0.0
+                        }
+                    }
+                });
+            }
+        };
+        // Mean and covariance of the embedded reference rows.
+        let n = rows.len() as f64;
+        let mut mean = vec![0.0; big];
+        let mut e = Vec::with_capacity(big);
+        for &i in &rows {
+            embed(i, &mut e);
+            for (m, v) in mean.iter_mut().zip(&e) {
+                *m += v / n;
+            }
+        }
+        let mut cov = vec![0.0; big * big];
+        for &i in &rows {
+            embed(i, &mut e);
+            for a in 0..big {
+                let da = e[a] - mean[a];
+                if da == 0.0 {
+                    continue;
+                }
+                for b in a..big {
+                    cov[a * big + b] += da * (e[b] - mean[b]);
+                }
+            }
+        }
+        for a in 0..big {
+            for b in a..big {
+                let v = cov[a * big + b] / n;
+                cov[a * big + b] = v;
+                cov[b * big + a] = v;
+            }
+        }
+        let components = principal_components(&mut cov, big, DIMS.min(big));
+        let dims = components.len();
+        if dims == 0 {
+            return None;
+        }
+        // The projection as per-feature terms: y = Σ_j comp_j · (e_j − mean_j).
+        let mut offset = [0f32; 8];
+        for (k, comp) in components.iter().enumerate() {
+            offset[k] = -comp.iter().zip(&mean).map(|(c, m)| c * m).sum::<f64>() as f32;
+        }
+        let mut terms = Vec::new();
+        for (f, feat) in encoder.features.iter().enumerate() {
+            match &feat.kind {
+                Kind::Frequency { categories, .. } if categories.len() <= MAX_ONE_HOT => {
+                    let table = spec
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(j, s)| match *s {
+                            Dim::OneHot(g, c) if g == f => Some((
+                                c,
+                                components
+                                    .iter()
+                                    .map(|comp| (comp[j] * std::f64::consts::FRAC_1_SQRT_2) as f32)
+                                    .collect(),
+                            )),
+                            _ => None,
+                        })
+                        .collect();
+                    terms.push(Term::Lookup { feature: f, table });
+                }
+                _ => {
+                    let j = spec
+                        .iter()
+                        .position(|s| matches!(*s, Dim::Value(g) if g == f))
+                        .expect("a value dimension per feature");
+                    terms.push(Term::Value {
+                        feature: f,
+                        weights: components.iter().map(|comp| comp[j] as f32).collect(),
+                    });
+                }
+            }
+        }
+        let mut model = KnnModel {
+            dims,
+            offset,
+            terms,
+            points: Vec::new(),
+            class: Vec::new(),
+            provenance: Vec::new(),
+            nodes: Vec::new(),
+            vote,
+            self_reference,
+        };
+        let mut pts: Vec<(Point, u16, (u32, u64))> = rows
+            .iter()
+            .map(|&i| {
+                let mut y = [0f32; 8];
+                model.project(&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d], &mut y);
+                (y, class[i], provenance[i])
+            })
+            .collect();
+        model.build(&mut pts);
+        Some(model)
+    }
+
+    /// Project one encoded row.
+    fn project(&self, x: &[f64], codes: &[u32], y: &mut Point) {
+        *y = self.offset;
+        for t in &self.terms {
+            match t {
+                Term::Value { feature, weights } => {
+                    let v = x[*feature].clamp(-CLIP, CLIP) as f32;
+                    for (a, w) in y.iter_mut().zip(weights) {
+                        *a += w * v;
+                    }
+                }
+                Term::Lookup { feature, table } => {
+                    let code = codes[*feature];
+                    if let Some((_, w)) = table.iter().find(|(c, _)| *c == code) {
+                        for (a, w) in y.iter_mut().zip(w) {
+                            *a += w;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn build(&mut self, pts: &mut [(Point, u16, (u32, u64))]) {
+        self.nodes.clear();
+        self.build_node(pts, 0);
+        for (y, c, p) in pts.iter() {
+            self.points.push(*y);
+            self.class.push(*c);
+            self.provenance.push(*p);
+        }
+    }
+
+    /// Build the subtree over `pts` (which start at index `start` of the final order).
+    fn build_node(&mut self, pts: &mut [(Point, u16, (u32, u64))], start: usize) -> u32 {
+        let id = self.nodes.len() as u32;
+        self.nodes.push(Node {
+            dim: 0,
+            split: 0.0,
+            left: NO_CHILD,
+            right: NO_CHILD,
+            start: start as u32,
+            end: (start + pts.len()) as u32,
+        });
+        if pts.len() <= LEAF {
+            return id;
+        }
+        // The widest dimension, split at the median (ties broken by provenance: deterministic).
+        let dim = (0..self.dims)
+            .max_by(|&a, &b| {
+                let spread = |k: usize| {
+                    let (lo, hi) = pts.iter().fold((f32::MAX, f32::MIN), |(lo, hi), p| {
+                        (lo.min(p.0[k]), hi.max(p.0[k]))
+                    });
+                    hi - lo
+                };
+                spread(a).total_cmp(&spread(b)).then(b.cmp(&a))
+            })
+            .unwrap_or(0);
+        let mid = pts.len() / 2;
+        pts.select_nth_unstable_by(mid, |a, b| {
+            a.0[dim].total_cmp(&b.0[dim]).then(a.2.cmp(&b.2))
+        });
+        let split = pts[mid].0[dim];
+        let (lo, hi) = pts.split_at_mut(mid);
+        let left = self.build_node(lo, start);
+        let right = self.build_node(hi, start + mid);
+        let n = &mut self.nodes[id as usize];
+        n.dim = dim;
+        n.split = split;
+        n.left = left;
+        n.right = right;
+        id
+    }
+
+    /// The neighbours of one encoded row (indices into the reference points, nearest first,
+    /// ties by index), skipping the point with provenance `skip`.
+    fn neighbours(&self, x: &[f64], codes: &[u32], skip: Option<(u32, u64)>, q: &mut Query) {
+        self.project(x, codes, &mut q.y);
+        q.best.clear();
+        q.pending.clear();
+        let mut node = 0u32;
+        let mut leaves = 0;
+        loop {
+            // Descend to a leaf, remembering the branches not taken with the squared distance
+            // to their splitting plane (a lower bound on the distance to any of their points).
+            loop {
+                let n = &self.nodes[node as usize];
+                if n.left == NO_CHILD {
+                    break;
+                }
+                let diff = q.y[n.dim] - n.split;
+                let (near, far) = if diff < 0.0 {
+                    (n.left, n.right)
+                } else {
+                    (n.right, n.left)
+                };
+                q.pending.push(std::cmp::Reverse((Gap(diff * diff), far)));
+                node = near;
+            }
+            let n = &self.nodes[node as usize];
+            for p in n.start..n.end {
+                let p = p as usize;
+                if skip.is_some_and(|s| self.provenance[p] == s) {
+                    continue;
+                }
+                let dist = distance(&self.points[p], &q.y);
+                q.offer(dist, p as u32);
+            }
+            leaves += 1;
+            // The nearest branch not taken (smallest gap; ties by node id), unless no point in
+            // it can beat the K-th best: then the result is exact.
+            let Some(&std::cmp::Reverse((Gap(gap), next))) = q.pending.peek() else {
+                break;
+            };
+            if (q.best.len() == K && gap > q.best[K - 1].0) || leaves >= MAX_LEAVES {
+                break;
+            }
+            q.pending.pop();
+            node = next;
+        }
+    }
+
+    /// The label issue score of a row of class `class`: the weighted share of its neighbours
+    /// carrying another label, leaving out the reference point with provenance `skip` (the
+    /// row itself). `None` for an unknown class.
+    pub fn score(
+        &self,
+        x: &[f64],
+        codes: &[u32],
+        class: u16,
+        skip: Option<(u32, u64)>,
+        q: &mut Query,
+    ) -> Option<f64> {
+        if class == NO_CLASS {
+            return None;
+        }
+        self.neighbours(x, codes, skip, q);
+        let (mut own, mut all) = (0.0, 0.0);
+        for &(_, p) in q.best.iter() {
+            let c = self.class[p as usize];
+            let w = self.vote.get(c as usize).copied().unwrap_or(0.0);
+            all += w;
+            if c == class {
+                own += w;
+            }
+        }
+        Some(if all > 0.0 { 1.0 - own / all } else { 0.0 })
+    }
+
+    /// The share of a row's exact `K` nearest neighbours (in the projected space, by brute
+    /// force) that the search finds, averaged over `rows` (for the report on the search).
+    pub fn recall_at_k(&self, x: &[f64], codes: &[u32], d: usize, rows: &[usize]) -> f64 {
+        let mut q = Query::default();
+        let mut found = 0usize;
+        for &i in rows {
+            let (xi, ci) = (&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d]);
+            self.neighbours(xi, ci, None, &mut q);
+            let mut all: Vec<f32> = self.points.iter().map(|p| distance(p, &q.y)).collect();
+            all.sort_by(f32::total_cmp);
+            let kth = all[K.min(all.len()) - 1];
+            // Ties at the K-th distance count as found.
+            found += q.best.iter().filter(|&&(dist, _)| dist <= kth).count();
+        }
+        found as f64 / (rows.len() * K).max(1) as f64
+    }
+}
+
+/// The first `k` principal components (unit vectors, by decreasing variance) of a `n × n`
+/// covariance matrix, by power iteration with deflation (deterministic start). Components with
+/// no variance left are dropped. `cov` is deflated in place.
+fn principal_components(cov: &mut [f64], n: usize, k: usize) -> Vec<Vec<f64>> {
+    let mut out = Vec::new();
+    let trace: f64 = (0..n).map(|i| cov[i * n + i]).sum();
+    for c in 0..k {
+        let mut v: Vec<f64> = (0..n)
+            .map(|i| 1.0 + ((i * 7 + c * 13) % 11) as f64 / 11.0)
+            .collect();
+        let mut lambda = 0.0;
+        for _ in 0..500 {
+            let mut w = vec![0.0; n];
+            for i in 0..n {
+                let row = &cov[i * n..(i + 1) * n];
+                w[i] = row.iter().zip(&v).map(|(a, b)| a * b).sum();
+            }
+            let norm = w.iter().map(|a| a * a).sum::<f64>().sqrt();
+            if norm <= 1e-12 * trace.max(1e-300) {
+                lambda = 0.0;
+                break;
+            }
+            for a in w.iter_mut() {
+                *a /= norm;
+            }
+            let delta: f64 = w.iter().zip(&v).map(|(a, b)| (a - b).abs()).sum();
+            v = w;
+            lambda = norm;
+            if delta < 1e-10 {
+                break;
+            }
+        }
+        if lambda <= 1e-9 * trace {
+            break;
+        }
+        for i in 0..n {
+            for j in 0..n {
+                cov[i * n + j] -= lambda * v[i] * v[j];
+            }
+        }
+        out.push(v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rows::encode::Feature;
+    use rand::{Rng, SeedableRng};
+
+    fn numeric_encoder(d: usize) -> Encoder {
+        Encoder {
+            features: (0..d)
+                .map(|j| Feature {
+                    name: format!("f{j}"),
+                    column: format!("f{j}"),
+                    reference_index: j,
+                    kind: Kind::Numeric {
+                        median: 0.0,
+                        scale: 1.0,
+                        edges: Vec::new(),
+                        min: -10.0,
+                        max: 10.0,
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    /// Few points (fewer than the leaves a query may read hold): the search is exact. Many
+    /// points in three dimensions: still (nearly) exact.
+    #[test]
+    fn search_is_exact_on_few_points_and_nearly_so_on_many() {
+        let e = numeric_encoder(3);
+        for (n, min_recall) in [(150, 1.0), (5000, 0.99)] {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(n as u64);
+            let x: Vec<f64> = (0..n * 3)
+                .map(|_| rng.random::<f64>() * 4.0 - 2.0)
+                .collect();
+            let codes = vec![0u32; n * 3];
+            let class: Vec<u16> = (0..n).map(|i| (i % 2) as u16).collect();
+            let prov: Vec<(u32, u64)> = (0..n).map(|i| (0, i as u64)).collect();
+            let m = KnnModel::fit(&e, &x, &codes, &class, &prov, vec![1.0, 1.0], false).unwrap();
+            let rows: Vec<usize> = (0..n).step_by(7).collect();
+            let recall = m.recall_at_k(&x, &codes, 3, &rows);
+            assert!(recall >= min_recall, "{n}: {recall}");
+        }
+    }
+
+    /// The score by hand: ten reference points of class 0 at one place and ten of class 1 far
+    /// away; class 1 votes three times as much (a sample that holds a third of its class).
+    #[test]
+    fn score_is_the_weighted_share_of_other_labels() {
+        let e = numeric_encoder(2);
+        let mut x = Vec::new();
+        let mut class = Vec::new();
+        for i in 0..20 {
+            let base = if i < 10 { 0.0 } else { 4.0 };
+            x.extend([base + 0.01 * i as f64, base]);
+            class.push(u16::from(i >= 10));
+        }
+        let codes = vec![0u32; 40];
+        let prov: Vec<(u32, u64)> = (0..20).map(|i| (0, i as u64)).collect();
+        let m = KnnModel::fit(&e, &x, &codes, &class, &prov, vec![1.0, 3.0], false).unwrap();
+        let mut q = Query::default();
+        // At the class-0 cluster: all 10 neighbours are class 0.
+        assert_eq!(m.score(&[0.05, 0.0], &[0, 0], 1, None, &mut q), Some(1.0));
+        assert_eq!(m.score(&[0.05, 0.0], &[0, 0], 0, None, &mut q), Some(0.0));
+        // Leaving one class-0 point out brings in the nearest class-1 point: 1 of weight 3
+        // against 9 of weight 1.
+        let s = m
+            .score(&[0.05, 0.0], &[0, 0], 0, Some((0, 0)), &mut q)
+            .unwrap();
+        assert!((s - 3.0 / 12.0).abs() < 1e-12, "{s}");
+        assert_eq!(m.score(&[0.05, 0.0], &[0, 0], NO_CLASS, None, &mut q), None);
+    }
+
+    /// A diagonal covariance: the components are the axes by decreasing variance.
+    #[test]
+    fn principal_components_of_a_diagonal_matrix() {
+        let mut cov = vec![1.0, 0.0, 0.0, 0.0, 9.0, 0.0, 0.0, 0.0, 4.0];
+        let pcs = principal_components(&mut cov, 3, 3);
+        assert_eq!(pcs.len(), 3);
+        let axis = |v: &[f64]| {
+            v.iter()
+                .enumerate()
+                .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+                .unwrap()
+                .0
+        };
+        assert_eq!([axis(&pcs[0]), axis(&pcs[1]), axis(&pcs[2])], [1, 2, 0]);
+        for v in &pcs {
+            assert!((v.iter().map(|a| a * a).sum::<f64>() - 1.0).abs() < 1e-9);
+        }
+    }
+}
