@@ -38,7 +38,8 @@ const LEAF: usize = 16;
 /// At most this many leaves read per query (a bound on the cost of a query; the search is
 /// exact when it stops earlier, which is measured in `recall_at_k`).
 const MAX_LEAVES: usize = 12;
-/// At most this many reference points (the first of each class stratum, proportionally).
+/// At most this many reference points (every n-th labelled sample row when there are more:
+/// a smaller tree, and every class kept in its sample proportion).
 const MAX_POINTS: usize = 30_000;
 
 /// One dimension of the distance space, before the projection.
