@@ -327,25 +327,10 @@ fn label_shift(
             findings.push((place, f));
         }
     }
-    findings.sort_by(|a, b| {
-        b.1.severity
-            .cmp(&a.1.severity)
-            .then(b.1.score.total_cmp(&a.1.score))
-            .then(a.0.cmp(&b.0))
-    });
-    let (mut slices, mut sources) = (0, 0);
-    findings
-        .into_iter()
-        .filter(|(w, _)| {
-            let n = match w {
-                Where::Slice { .. } => &mut slices,
-                Where::Source(_) => &mut sources,
-            };
-            *n += 1;
-            *n <= MAX_FINDINGS
-        })
-        .map(|(_, f)| f)
-        .collect()
+    super::strongest(findings, MAX_FINDINGS, |w| match w {
+        Where::Slice { .. } => Some(0),
+        Where::Source(_) => Some(1),
+    })
 }
 
 fn finding(
@@ -393,13 +378,7 @@ fn finding(
     };
     columns.push(lm.label.clone());
     let n: u64 = cur.iter().sum();
-    let examples: Vec<RowRef> = example_keys
-        .into_iter()
-        .map(|(s, row)| RowRef {
-            source: source_path(ctx.current, s),
-            row,
-        })
-        .collect();
+    let examples: Vec<RowRef> = super::row_refs(ctx.current, &example_keys);
     let sources = if sources.is_empty() {
         examples
             .iter()
@@ -682,15 +661,7 @@ fn disagreement(
             name: "flagged_rate_ratio".into(),
             value: crate::report::round(ratio),
         });
-        f.example_rows = t
-            .group
-            .examples
-            .iter()
-            .map(|&(s, row)| RowRef {
-                source: source_path(ctx.current, s),
-                row,
-            })
-            .collect();
+        f.example_rows = super::row_refs(ctx.current, &t.group.examples);
         f.evidence = evidence(vec![
             ("rows_in_group", serde_json::json!(n)),
             ("flagged_rows", serde_json::json!(k)),
@@ -708,26 +679,9 @@ fn disagreement(
         ]);
         findings.push((t.place, f));
     }
-    findings.sort_by(|a, b| {
-        b.1.severity
-            .cmp(&a.1.severity)
-            .then(b.1.score.total_cmp(&a.1.score))
-            .then(a.0.cmp(&b.0))
-    });
-    let (mut slices, mut sources) = (0, 0);
-    findings
-        .into_iter()
-        .filter(|(w, _)| match w {
-            None => true,
-            Some(Where::Slice { .. }) => {
-                slices += 1;
-                slices <= MAX_FINDINGS
-            }
-            Some(Where::Source(_)) => {
-                sources += 1;
-                sources <= MAX_FINDINGS
-            }
-        })
-        .map(|(_, f)| f)
-        .collect()
+    super::strongest(findings, MAX_FINDINGS, |w| match w {
+        None => None,
+        Some(Where::Slice { .. }) => Some(0),
+        Some(Where::Source(_)) => Some(1),
+    })
 }

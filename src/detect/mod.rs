@@ -178,6 +178,44 @@ pub fn weighted_score(strength: f64, q: f64) -> f64 {
     crate::report::round(strength.clamp(0.0, 1.0) * (0.5 + 0.5 * certainty))
 }
 
+/// Findings strongest first (severity, then score, then key), keeping at most `max` of each
+/// kind of place (`kind(key)`; `None`: never capped, such as the whole data).
+pub fn strongest<K: Ord>(
+    mut findings: Vec<(K, Finding)>,
+    max: usize,
+    kind: impl Fn(&K) -> Option<u8>,
+) -> Vec<Finding> {
+    findings.sort_by(|a, b| {
+        b.1.severity
+            .cmp(&a.1.severity)
+            .then(b.1.score.total_cmp(&a.1.score))
+            .then(a.0.cmp(&b.0))
+    });
+    let mut kept = std::collections::BTreeMap::<u8, usize>::new();
+    findings
+        .into_iter()
+        .filter(|(k, _)| match kind(k) {
+            None => true,
+            Some(c) => {
+                let n = kept.entry(c).or_default();
+                *n += 1;
+                *n <= max
+            }
+        })
+        .map(|(_, f)| f)
+        .collect()
+}
+
+/// Rows (source index, row in source) as the report names them.
+pub fn row_refs(p: &Profile, rows: &[(u32, u64)]) -> Vec<RowRef> {
+    rows.iter()
+        .map(|&(s, row)| RowRef {
+            source: source_path(p, s),
+            row,
+        })
+        .collect()
+}
+
 /// The severity an effect earns against ascending (low, medium, high) thresholds.
 pub fn tier(effect: f64, low: f64, medium: f64, high: f64) -> Option<Severity> {
     let e = effect.abs();

@@ -1,7 +1,7 @@
 //! OUT001: the outlier rate rose against the baseline, overall, in a source file or in a
 //! single-predicate slice. Reads the row pass (`rows::pass`).
 
-use super::{ALPHA, Context, Detector, Finding, NamedValue, RowRef};
+use super::{ALPHA, Context, Detector, Finding, NamedValue};
 use super::{evidence, json_num, pct, slice_predicate, source_path, tier};
 use crate::rows::pass::{GroupKey, RowPass, TAIL};
 
@@ -236,14 +236,7 @@ fn outlier_findings(ctx: &Context<'_>, rp: &RowPass) -> Vec<Finding> {
             name: "outlier_rate_ratio".into(),
             value: crate::report::round(ratio),
         });
-        f.example_rows = g
-            .examples
-            .iter()
-            .map(|&(s, row)| RowRef {
-                source: source_path(ctx.current, s),
-                row,
-            })
-            .collect();
+        f.example_rows = super::row_refs(ctx.current, &g.examples);
         f.evidence = evidence(vec![
             ("rows_in_group", serde_json::json!(t.n)),
             ("flagged_rows", serde_json::json!(t.k)),
@@ -263,28 +256,11 @@ fn outlier_findings(ctx: &Context<'_>, rp: &RowPass) -> Vec<Finding> {
         findings.push((t.key, f));
     }
     // The strongest first; cap slice and source findings.
-    findings.sort_by(|a, b| {
-        b.1.severity
-            .cmp(&a.1.severity)
-            .then(b.1.score.total_cmp(&a.1.score))
-            .then(a.0.cmp(&b.0))
-    });
-    let (mut slices, mut sources) = (0, 0);
-    findings
-        .into_iter()
-        .filter(|(k, _)| match k {
-            GroupKey::All => true,
-            GroupKey::Source(_) => {
-                sources += 1;
-                sources <= MAX_FINDINGS
-            }
-            GroupKey::Slice { .. } => {
-                slices += 1;
-                slices <= MAX_FINDINGS
-            }
-        })
-        .map(|(_, f)| f)
-        .collect()
+    super::strongest(findings, MAX_FINDINGS, |k| match k {
+        GroupKey::All => None,
+        GroupKey::Source(_) => Some(0),
+        GroupKey::Slice { .. } => Some(1),
+    })
 }
 
 /// A finding's score in [0, 1]: grows with the rate ratio, scaled down when the evidence is

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use super::labels::per_label;
 use super::{ALPHA, Context, Detector, Finding, NamedValue, Predicate, RowRef, Severity};
-use super::{evidence, json_num, pct, slice_predicate, source_path, tier, weighted_score};
+use super::{evidence, json_num, pct, slice_predicate, tier, weighted_score};
 use crate::rows::labels::{Item, LabelCounts, LabelModel, describe};
 use crate::rows::pass::RowPass;
 
@@ -137,13 +137,7 @@ fn rule_slice(
 }
 
 fn examples(ctx: &Context<'_>, rows: &[(u32, u64)]) -> (Vec<RowRef>, Vec<String>) {
-    let refs: Vec<RowRef> = rows
-        .iter()
-        .map(|&(s, row)| RowRef {
-            source: source_path(ctx.current, s),
-            row,
-        })
-        .collect();
+    let refs = super::row_refs(ctx.current, rows);
     let sources = refs
         .iter()
         .map(|r| r.source.clone())
@@ -348,18 +342,8 @@ fn trigger_rules(
 }
 
 /// Strongest first, at most `MAX_FINDINGS`.
-fn rank(mut findings: Vec<(usize, Finding)>) -> Vec<Finding> {
-    findings.sort_by(|a, b| {
-        b.1.severity
-            .cmp(&a.1.severity)
-            .then(b.1.score.total_cmp(&a.1.score))
-            .then(a.0.cmp(&b.0))
-    });
-    findings
-        .into_iter()
-        .take(MAX_FINDINGS)
-        .map(|(_, f)| f)
-        .collect()
+fn rank(findings: Vec<(usize, Finding)>) -> Vec<Finding> {
+    super::strongest(findings, MAX_FINDINGS, |_| Some(0))
 }
 
 pub struct ValueSpike;
