@@ -9,6 +9,9 @@
 //!   the report) against profiling alone: what comparing with a baseline adds.
 //! - `--rows` (alone): the row pass against the profile pass, from the phases of one scan; and
 //!   Isolation Forest scoring against scikit-learn's on the same rows (reports/bench-rows.md).
+//! - `--labels` (alone): the label checks (LBL001/002, TRG001/002: the label model's fit and
+//!   their share of the row pass, CPU time over the threads) against the profile pass, from the
+//!   phases of one scan (reports/labels.md).
 //!
 //! The synthetic data (30 columns: 20 float, 6 int, 3 string, 1 label; 1M-row row groups) is
 //! generated on demand under `bench-data/` and not committed.
@@ -16,6 +19,7 @@
 //! Run (numbers go to reports/bench-e2e.md):
 //!   cargo bench --bench e2e -- 1000000 10000000 [--csv]
 //!   POISONSCAN_SKLEARN_PYTHON=/tmp/venv/bin/python cargo bench --bench e2e -- 10000000 --rows
+//!   cargo bench --bench e2e -- 1000000 10000000 --labels
 //! Each number is a row count; default 1000000. POISONSCAN_BENCH_RUNS sets the repetitions (3).
 
 use std::path::{Path, PathBuf};
@@ -330,6 +334,15 @@ fn iforest_scoring(path: &Path, profile: &Path) -> f64 {
 
 /// `poisonscan scan` with POISONSCAN_TIMINGS=1: (profile s, row model fit + row pass s).
 fn scan_phases(path: &Path, profile: &Path) -> (f64, f64) {
+    let t = scan_timings(path, profile);
+    (
+        t("profile"),
+        t("row model fit") + t("label model fit") + t("row pass"),
+    )
+}
+
+/// The POISONSCAN_TIMINGS phases of one `poisonscan scan`, by name (summed when repeated).
+fn scan_timings(path: &Path, profile: &Path) -> impl Fn(&str) -> f64 {
     let o = Command::new(env!("CARGO_BIN_EXE_poisonscan"))
         .args([
             "scan",
@@ -341,14 +354,47 @@ fn scan_phases(path: &Path, profile: &Path) -> (f64, f64) {
         .env("POISONSCAN_TIMINGS", "1")
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    let phase = |name: &str| -> f64 {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    move |name: &str| -> f64 {
         err.lines()
             .filter_map(|l| l.strip_prefix(&format!("timing: {name} ")))
-            .map(|v| v.trim_end_matches(" s").parse::<f64>().unwrap())
+            .filter_map(|v| v.split_whitespace().next()?.parse::<f64>().ok())
             .sum()
-    };
-    (phase("profile"), phase("row model fit") + phase("row pass"))
+    }
+}
+
+/// `--labels`: the label checks' cost in a scan (their model's fit, plus their CPU time in the
+/// row pass divided by the threads) against the profile pass of the same scan.
+fn labels_section(dir: &Path, sizes: &[usize], runs: usize, data: &dyn Fn(usize) -> PathBuf) {
+    println!(
+        "
+Label checks against the profile pass (one `poisonscan scan` with a baseline profile, POISONSCAN_TIMINGS, {} threads)\n\n| rows | profile s (median) | label model fit s | label checks in row pass, core-s | label checks s (fit + core-s / threads) | label checks / profile | row pass s | runs |",
+        threads()
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &rows in sizes {
+        let path = data(rows);
+        let prof = base_profile(dir, rows);
+        let (mut p, mut fit, mut core, mut total, mut pass) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for _ in 0..runs {
+            let t = scan_timings(&path, &prof);
+            let (f, c) = (t("label model fit"), t("label checks in the row pass"));
+            p.push(t("profile"));
+            fit.push(f);
+            core.push(c);
+            total.push(f + c / threads() as f64);
+            pass.push(t("row pass"));
+        }
+        let (p, t) = (median(p), median(total));
+        println!(
+            "| {rows} | {p:.3} | {:.3} | {:.3} | {t:.3} | {:.2} | {:.3} | {runs} |",
+            median(fit),
+            median(core),
+            t / p,
+            median(pass)
+        );
+    }
 }
 
 /// Time `a` and `b` alternately `runs` times: medians of (seconds, peak MB) for each.
@@ -384,6 +430,7 @@ fn main() {
     }
     let csv = args.iter().any(|a| a == "--csv");
     let rows_mode = args.iter().any(|a| a == "--rows");
+    let labels_mode = args.iter().any(|a| a == "--labels");
     let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let sizes = if sizes.is_empty() {
         vec![1_000_000]
@@ -419,6 +466,10 @@ fn main() {
     };
     if rows_mode {
         rows_section(&dir, &sizes, runs, &data);
+        return;
+    }
+    if labels_mode {
+        labels_section(&dir, &sizes, runs, &data);
         return;
     }
     header("Parquet: profile against the floor", "floor");

@@ -50,11 +50,15 @@ fn baseline_profile(source: &BaselineSource, settings: &DataSettings) -> Result<
         BaselineSource::Profile(p) => {
             let b = profile::load(p)?;
             if b.label != settings.profile.label {
+                let name = |l: &Option<String>| match l {
+                    Some(l) => format!("--label {l}"),
+                    None => "no --label".to_string(),
+                };
                 return Err(Error::Usage(format!(
-                    "the baseline profile `{}` was made with label {:?}, this scan uses {:?}\nhint: re-create the profile with the same --label",
+                    "the baseline profile `{}` was made with {}, this scan uses {}\nhint: re-create the profile with the same --label",
                     p.display(),
-                    b.label,
-                    settings.profile.label
+                    name(&b.label),
+                    name(&settings.profile.label)
                 )));
             }
             Ok(Some(b))
@@ -185,6 +189,12 @@ fn row_pass(
         );
         bar.finish_and_clear();
         let pass = pass?;
+        if std::env::var_os("POISONSCAN_TIMINGS").is_some() {
+            eprintln!(
+                "timing: label checks in the row pass {:.3} core-s",
+                pass.label_seconds
+            );
+        }
         if pass.rows != current.rows {
             return Err(Error::Usage(format!(
                 "the input changed while it was scanned: the second pass read {} rows, the first {}\nhint: scan a snapshot of data that is not being written",

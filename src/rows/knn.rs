@@ -57,11 +57,12 @@ enum Dim {
 enum Term {
     Value {
         feature: usize,
-        weights: Vec<f32>,
+        weights: Point,
     },
+    /// `table[code]`; codes past the table (nulls, unseen) add nothing.
     Lookup {
         feature: usize,
-        table: Vec<(u32, Vec<f32>)>,
+        table: Vec<Point>,
     },
 }
 
@@ -106,10 +107,11 @@ type Point = [f32; 8];
 pub struct Query {
     y: Point,
     best: Vec<(f32, u32)>,
+    /// Branches not taken, nearest first, with a lower bound on their distance.
     pending: std::collections::BinaryHeap<std::cmp::Reverse<(Gap, u32)>>,
 }
 
-/// A squared distance, ordered totally (for the heap of pending branches).
+/// A squared distance, ordered totally (for the heap of branches not taken).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 struct Gap(f32);
 impl Eq for Gap {}
@@ -243,20 +245,17 @@ impl KnnModel {
         for (f, feat) in encoder.features.iter().enumerate() {
             match &feat.kind {
                 Kind::Frequency { categories, .. } if categories.len() <= MAX_ONE_HOT => {
-                    let table = spec
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(j, s)| match *s {
-                            Dim::OneHot(g, c) if g == f => Some((
-                                c,
-                                components
-                                    .iter()
-                                    .map(|comp| (comp[j] * std::f64::consts::FRAC_1_SQRT_2) as f32)
-                                    .collect(),
-                            )),
-                            _ => None,
-                        })
-                        .collect();
+                    let mut table = vec![[0f32; 8]; categories.len()];
+                    for (j, s) in spec.iter().enumerate() {
+                        if let Dim::OneHot(g, c) = *s
+                            && g == f
+                        {
+                            for (k, comp) in components.iter().enumerate() {
+                                table[c as usize][k] =
+                                    (comp[j] * std::f64::consts::FRAC_1_SQRT_2) as f32;
+                            }
+                        }
+                    }
                     terms.push(Term::Lookup { feature: f, table });
                 }
                 _ => {
@@ -264,9 +263,13 @@ impl KnnModel {
                         .iter()
                         .position(|s| matches!(*s, Dim::Value(g) if g == f))
                         .expect("a value dimension per feature");
+                    let mut weights = [0f32; 8];
+                    for (k, comp) in components.iter().enumerate() {
+                        weights[k] = comp[j] as f32;
+                    }
                     terms.push(Term::Value {
                         feature: f,
-                        weights: components.iter().map(|comp| comp[j] as f32).collect(),
+                        weights,
                     });
                 }
             }
@@ -306,8 +309,7 @@ impl KnnModel {
                     }
                 }
                 Term::Lookup { feature, table } => {
-                    let code = codes[*feature];
-                    if let Some((_, w)) = table.iter().find(|(c, _)| *c == code) {
+                    if let Some(w) = table.get(codes[*feature] as usize) {
                         for (a, w) in y.iter_mut().zip(w) {
                             *a += w;
                         }
@@ -375,11 +377,13 @@ impl KnnModel {
         self.project(x, codes, &mut q.y);
         q.best.clear();
         q.pending.clear();
+        // Best bin first: descend to the nearest leaf, remembering each branch not taken with
+        // a lower bound on its distance (the squared distance to its splitting plane); then
+        // the nearest remembered branch, until none can beat the K-th best (exact) or the leaf
+        // cap is reached. Branches that cannot beat the K-th best are not remembered at all.
         let mut node = 0u32;
         let mut leaves = 0;
         loop {
-            // Descend to a leaf, remembering the branches not taken with the squared distance
-            // to their splitting plane (a lower bound on the distance to any of their points).
             loop {
                 let n = &self.nodes[node as usize];
                 if n.left == NO_CHILD {
@@ -391,7 +395,10 @@ impl KnnModel {
                 } else {
                     (n.right, n.left)
                 };
-                q.pending.push(std::cmp::Reverse((Gap(diff * diff), far)));
+                let gap = diff * diff;
+                if q.best.len() < K || gap <= q.best[K - 1].0 {
+                    q.pending.push(std::cmp::Reverse((Gap(gap), far)));
+                }
                 node = near;
             }
             let n = &self.nodes[node as usize];
@@ -404,15 +411,12 @@ impl KnnModel {
                 q.offer(dist, p as u32);
             }
             leaves += 1;
-            // The nearest branch not taken (smallest gap; ties by node id), unless no point in
-            // it can beat the K-th best: then the result is exact.
-            let Some(&std::cmp::Reverse((Gap(gap), next))) = q.pending.peek() else {
+            let Some(std::cmp::Reverse((Gap(gap), next))) = q.pending.pop() else {
                 break;
             };
             if (q.best.len() == K && gap > q.best[K - 1].0) || leaves >= MAX_LEAVES {
                 break;
             }
-            q.pending.pop();
             node = next;
         }
     }

@@ -402,6 +402,8 @@ pub struct RowPass {
     pub duplicate_rows: u64,
     /// The label checks' model and counts (with a labelled baseline).
     pub labels: Option<(LabelModel, LabelCounts)>,
+    /// CPU seconds the label checks took in the pass, summed over threads (for timings).
+    pub label_seconds: f64,
 }
 
 /// Settings of the pass.
@@ -415,6 +417,7 @@ pub struct PassSettings<'a> {
 struct ShardOut {
     groups: BTreeMap<GroupKey, GroupCount>,
     labels: Option<LabelCounts>,
+    label_seconds: f64,
     rows: u64,
     duplicate_rows: u64,
     batches: Vec<RecordBatch>,
@@ -461,6 +464,7 @@ pub fn run(
         let mut out = ShardOut {
             groups: BTreeMap::new(),
             labels: labels.as_ref().map(LabelModel::counts),
+            label_seconds: 0.0,
             rows: 0,
             duplicate_rows: 0,
             batches: Vec::new(),
@@ -484,6 +488,7 @@ pub fn run(
             let scored = model.score_batch(&x, &mut scratch, &mut terms);
             let source = batch.source as u32;
             if let (Some(m), Some(c)) = (labels.as_ref(), out.labels.as_mut()) {
+                let t = std::time::Instant::now();
                 m.count_batch(
                     b,
                     &x,
@@ -493,6 +498,7 @@ pub fn run(
                     &mut label_scratch,
                     c,
                 );
+                out.label_seconds += t.elapsed().as_secs_f64();
             } else {
                 label_scratch.scores.clear();
             }
@@ -578,6 +584,7 @@ pub fn run(
     };
     let mut groups: BTreeMap<GroupKey, GroupCount> = BTreeMap::new();
     let mut label_counts: Option<LabelCounts> = labels.as_ref().map(LabelModel::counts);
+    let mut label_seconds = 0.0;
     let mut rows = 0u64;
     let mut duplicate_rows = 0u64;
     let mut write_error: Option<Error> = None;
@@ -594,6 +601,7 @@ pub fn run(
             if let (Some(a), Some(b)) = (label_counts.as_mut(), r.labels) {
                 a.merge(b);
             }
+            label_seconds += r.label_seconds;
             if let Some(w) = writer.as_mut()
                 && write_error.is_none()
             {
@@ -618,6 +626,7 @@ pub fn run(
         groups,
         duplicate_rows,
         labels: labels.zip(label_counts),
+        label_seconds,
     })
 }
 
