@@ -445,10 +445,16 @@ fn trg_out_of_range_trigger_is_named_as_a_rule_and_a_spike() {
                 "{e}"
             );
         }
+        // The baseline never had the value: no baseline sample row of either label matches.
+        assert_eq!(h["evidence"]["baseline_sample_rows_per_label"]["0"], 0);
+        assert_eq!(h["evidence"]["baseline_sample_rows_per_label"]["1"], 0);
+        assert_eq!(h["statistic"]["value"], above as f64);
         assert_eq!(spike.len(), 1, "{:?}", codes(&f));
         let s = spike[0];
         assert_eq!(s["slice"][0]["value"], stamp);
         assert_eq!(s["rows"], 30);
+        assert!(close(&s["evidence"]["share"], 30.0 / 6000.0), "{s}");
+        assert_eq!(s["evidence"]["baseline_share"], 0.0);
         assert_eq!(s["evidence"]["rows_per_label"]["1"], 30);
         assert_eq!(severity(s), "high");
     }
@@ -511,6 +517,19 @@ fn lbl002_random_flips_are_flagged_row_by_row() {
     assert_eq!(flagged.len(), r.len());
     let n_flagged = flagged.iter().filter(|&&x| x).count();
     assert_eq!(all["rows"], n_flagged);
+    assert_eq!(all["evidence"]["rows_in_group"], r.len());
+    assert!(close(
+        &all["evidence"]["flagged_rate"],
+        n_flagged as f64 / r.len() as f64
+    ));
+    // The whole data is tested against the baseline's bound alone.
+    let upper = all["evidence"]["baseline_flagged_rate_upper"]
+        .as_f64()
+        .unwrap();
+    assert!(close(
+        &all["evidence"]["expected_flagged_rows"],
+        upper * r.len() as f64
+    ));
     let hits = flagged
         .iter()
         .zip(&flipped)
