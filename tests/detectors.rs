@@ -387,6 +387,59 @@ fn lbl001_flipped_category_is_named_with_its_shares() {
         "{h}"
     );
     assert_eq!(h["baseline_rows"], base_c.len());
+    // The share expected now, by hand: the baseline's, its odds moved by the column's typical
+    // move, the median (weighted by current rows) over the categories of the log odds ratio of
+    // the label, now against the baseline (half a row of smoothing either side).
+    let odds = |k: f64, n: f64| (k + 0.5) / (n - k + 0.5);
+    let mut moves: Vec<(f64, f64)> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|cat| {
+            let now: Vec<&Row> = r.iter().filter(|x| x.cat == *cat).collect();
+            let then: Vec<&Row> = base_rows.iter().filter(|x| x.cat == *cat).collect();
+            let k = |v: &[&Row]| v.iter().filter(|x| x.label == label).count() as f64;
+            let lor = (odds(k(&now), now.len() as f64) / odds(k(&then), then.len() as f64)).ln();
+            (lor, now.len() as f64)
+        })
+        .collect();
+    moves.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let half = moves.iter().map(|m| m.1).sum::<f64>() / 2.0;
+    let mut acc = 0.0;
+    let median = moves
+        .iter()
+        .find(|m| {
+            acc += m.1;
+            acc >= half
+        })
+        .unwrap()
+        .0;
+    let (p_b, ratio) = (share(&base_c), median.exp());
+    let expected = p_b * ratio / (1.0 - p_b + p_b * ratio);
+    assert!(
+        close(&h["evidence"]["expected_label_share"], expected),
+        "{h} {expected}"
+    );
+    // The z statistic: the baseline's variance (each class's sample rows binomial; here the
+    // sample is the whole baseline, every row standing for one) through the odds move, plus the
+    // current share's.
+    let wm = base_c.len() as f64;
+    let var_b: f64 = [0u8, 1]
+        .iter()
+        .map(|&h| {
+            let n_h = base_rows.iter().filter(|x| x.label == h).count() as f64;
+            let m_h = base_c.iter().filter(|x| x.label == h).count() as f64;
+            let pi = (m_h + 0.5) / (n_h + 1.0);
+            let z = if h == label { 1.0 } else { 0.0 };
+            n_h * pi * (1.0 - pi) * (z - p_b).powi(2)
+        })
+        .sum::<f64>()
+        / (wm * wm);
+    let denom = 1.0 - p_b + p_b * ratio;
+    let slope = ratio / (denom * denom);
+    let n = in_c.len() as f64;
+    let smoothed = (share(&in_c) * n + 0.5) / (n + 1.0);
+    let var = slope * slope * var_b + smoothed * (1.0 - smoothed) / n;
+    let z = (share(&in_c) - expected) / var.sqrt();
+    assert!(close(&h["statistic"]["value"], z), "{h} {z}");
     // The examples are rows of the slice that now carry label 0.
     for e in h["example_rows"].as_array().unwrap() {
         let row = &r[e["row"].as_u64().unwrap() as usize];
