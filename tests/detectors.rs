@@ -492,6 +492,15 @@ fn trg_out_of_range_trigger_is_named_as_a_rule_and_a_spike() {
         assert_eq!(h["evidence"]["label"], "1");
         assert_eq!(h["evidence"]["confidence"], 1.0);
         assert_eq!(h["evidence"]["rows_per_label"]["1"], above);
+        // Lift: the confidence over label 1's share of the current rows.
+        let prior = r.iter().filter(|x| x.label == 1).count() as f64 / r.len() as f64;
+        assert!(close(&h["evidence"]["lift"], 1.0 / prior), "{h}");
+        // The rule's share of label 1's rows.
+        let ones = r.iter().filter(|x| x.label == 1).count() as f64;
+        assert!(
+            close(&h["evidence"]["share_of_label_rows"], above as f64 / ones),
+            "{h}"
+        );
         for e in h["example_rows"].as_array().unwrap() {
             assert!(
                 planted.contains(&(e["row"].as_u64().unwrap() as usize)),
@@ -508,6 +517,7 @@ fn trg_out_of_range_trigger_is_named_as_a_rule_and_a_spike() {
         assert_eq!(s["rows"], 30);
         assert!(close(&s["evidence"]["share"], 30.0 / 6000.0), "{s}");
         assert_eq!(s["evidence"]["baseline_share"], 0.0);
+        assert!(close(&s["evidence"]["label_lift"], 1.0 / prior), "{s}");
         assert_eq!(s["evidence"]["rows_per_label"]["1"], 30);
         assert_eq!(severity(s), "high");
     }
