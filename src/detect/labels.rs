@@ -75,14 +75,20 @@ Needs a labelled baseline (--label) and the row pass."
     }
 
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
-        let (Some(rp), Some(_)) = (ctx.rows, ctx.baseline) else {
-            return Vec::new();
-        };
-        let Some((lm, counts)) = &rp.labels else {
-            return Vec::new();
-        };
-        label_shift(ctx, rp, lm, counts)
+        labelled(ctx).map_or_else(Vec::new, |(rp, lm, counts)| {
+            label_shift(ctx, rp, lm, counts)
+        })
     }
+}
+
+/// The row pass and its label counts, when the scan has a baseline and the label checks ran.
+pub(super) fn labelled<'a>(
+    ctx: &Context<'a>,
+) -> Option<(&'a RowPass, &'a LabelModel, &'a LabelCounts)> {
+    ctx.baseline?;
+    let rp = ctx.rows?;
+    let (lm, counts) = rp.labels.as_ref()?;
+    Some((rp, lm, counts))
 }
 
 /// Where a tested group is.
@@ -155,9 +161,7 @@ fn label_shift(
         return Vec::new();
     }
     // The rows a baseline sample row stands for, per class.
-    let w: Vec<f64> = (0..l)
-        .map(|h| lm.reference_rows[h] / lm.reference_sample[h].max(1) as f64)
-        .collect();
+    let w = &lm.class_weights;
     // Overall odds ratio per class (current against baseline).
     let shift: Vec<f64> = (0..l)
         .map(|c| odds(counts.all[c] as f64, n_all as f64) / odds(lm.reference_rows[c], base_all))
@@ -505,16 +509,10 @@ anyway cannot be told from noise by any method, and are not flagged."
     }
 
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
-        let (Some(rp), Some(_)) = (ctx.rows, ctx.baseline) else {
-            return Vec::new();
-        };
-        let Some((lm, counts)) = &rp.labels else {
-            return Vec::new();
-        };
-        if lm.knn.is_none() {
-            return Vec::new();
+        match labelled(ctx) {
+            Some((rp, lm, counts)) if lm.knn.is_some() => disagreement(ctx, rp, lm, counts),
+            _ => Vec::new(),
         }
-        disagreement(ctx, rp, lm, counts)
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use super::labels::per_label;
+use super::labels::{labelled, per_label};
 use super::{ALPHA, Context, Detector, Finding, NamedValue, Predicate, RowRef, Severity};
 use super::{evidence, json_num, pct, slice_predicate, tier, weighted_score};
 use crate::rows::labels::{Item, LabelCounts, LabelModel, describe};
@@ -68,13 +68,9 @@ Needs a labelled baseline (--label) and the row pass."
     }
 
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
-        let (Some(rp), Some(_)) = (ctx.rows, ctx.baseline) else {
-            return Vec::new();
-        };
-        let Some((lm, counts)) = &rp.labels else {
-            return Vec::new();
-        };
-        trigger_rules(ctx, rp, lm, counts)
+        labelled(ctx).map_or_else(Vec::new, |(rp, lm, counts)| {
+            trigger_rules(ctx, rp, lm, counts)
+        })
     }
 }
 
@@ -99,19 +95,10 @@ fn weak_in_baseline(lm: &LabelModel, r: usize, target: usize) -> bool {
     if rows == 0 {
         return true;
     }
-    let w = class_weights(lm);
-    let all: f64 = a.iter().zip(&w).map(|(&k, w)| k as f64 * w).sum();
+    let w = &lm.class_weights;
+    let all: f64 = a.iter().zip(w).map(|(&k, w)| k as f64 * w).sum();
     let confidence = a[target] as f64 * w[target] / all;
     crate::stats::wilson_upper(confidence, rows) < MIN_CONFIDENCE
-}
-
-/// The rows a baseline sample row of each class stands for.
-fn class_weights(lm: &LabelModel) -> Vec<f64> {
-    lm.reference_rows
-        .iter()
-        .zip(&lm.reference_sample)
-        .map(|(&n, &s)| n / s.max(1) as f64)
-        .collect()
 }
 
 /// The slice predicates and text of a rule; `None` when an item cannot be described.
@@ -241,7 +228,7 @@ fn trigger_rules(
             })
         })
     };
-    let w = class_weights(lm);
+    let w = &lm.class_weights;
     let mut findings: Vec<(usize, Finding)> = Vec::new();
     // Rules on the same rows (the same counts on both sides, the same columns) are one finding.
     let mut seen: BTreeSet<(Vec<u64>, Vec<u64>, Vec<usize>)> = BTreeSet::new();
@@ -275,7 +262,7 @@ fn trigger_rules(
         columns.push(lm.label.clone());
         let label = &lm.classes.names[t.target];
         let base = &lm.reference_rules[t.rule];
-        let base_rows: f64 = base.iter().zip(&w).map(|(&k, w)| k as f64 * w).sum();
+        let base_rows: f64 = base.iter().zip(w).map(|(&k, w)| k as f64 * w).sum();
         let base_conf = (base_rows > 0.0).then(|| base[t.target] as f64 * w[t.target] / base_rows);
         let cur = counts.rule(t.rule);
         let hits = cur[t.target];
@@ -372,19 +359,15 @@ Needs a baseline and the row pass."
     }
 
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
-        let (Some(rp), Some(base)) = (ctx.rows, ctx.baseline) else {
-            return Vec::new();
-        };
-        let Some((lm, counts)) = &rp.labels else {
-            return Vec::new();
-        };
-        value_spikes(ctx, rp, base, lm, counts)
+        match (labelled(ctx), ctx.baseline) {
+            (Some((_, lm, counts)), Some(base)) => value_spikes(ctx, base, lm, counts),
+            _ => Vec::new(),
+        }
     }
 }
 
 fn value_spikes(
     ctx: &Context<'_>,
-    rp: &RowPass,
     base: &crate::profile::Profile,
     lm: &LabelModel,
     counts: &LabelCounts,
@@ -393,7 +376,7 @@ fn value_spikes(
     if n_all == 0 {
         return Vec::new();
     }
-    let w = class_weights(lm);
+    let w = &lm.class_weights;
     let base_total: f64 = lm.reference_rows.iter().sum();
     struct Spike {
         rule: usize,
@@ -430,10 +413,10 @@ fn value_spikes(
             _ => {
                 let m = &lm.reference_rules[r];
                 let est: f64 =
-                    m.iter().zip(&w).map(|(&k, w)| k as f64 * w).sum::<f64>() / base_total.max(1.0);
+                    m.iter().zip(w).map(|(&k, w)| k as f64 * w).sum::<f64>() / base_total.max(1.0);
                 let var: f64 = m
                     .iter()
-                    .zip(&w)
+                    .zip(w)
                     .zip(&lm.reference_sample)
                     .map(|((&k, w), &nh)| {
                         let pi = (k as f64 + 0.5) / (nh as f64 + 1.0);
@@ -541,6 +524,5 @@ fn value_spikes(
         ]);
         findings.push((s.rule, f));
     }
-    let _ = rp;
     rank(findings)
 }

@@ -188,6 +188,8 @@ pub struct LabelModel {
     pub classes: Classes,
     /// Encoder features (`d`).
     pub dim: usize,
+    /// The baseline rows a baseline sample row of each class stands for (N_h / n_h).
+    pub class_weights: Vec<f64>,
     /// Baseline rows per class (N_h) and baseline sample rows per class (n_h).
     pub reference_rows: Vec<f64>,
     pub reference_sample: Vec<u64>,
@@ -368,7 +370,7 @@ impl LabelModel {
         }
         // kNN label disagreement: the reference sample's own flagged rows, leaving each row
         // out of its own neighbours.
-        let vote: Vec<f64> = (0..l)
+        let class_weights: Vec<f64> = (0..l)
             .map(|h| reference_rows[h] / reference_sample[h].max(1) as f64)
             .collect();
         let knn = KnnModel::fit(
@@ -377,7 +379,7 @@ impl LabelModel {
             &sample.codes,
             &sample.class,
             &sample.provenance,
-            vote.clone(),
+            class_weights.clone(),
             self_reference,
         );
         // Diagnostic: the search's recall against the exact kNN in the projected space, on
@@ -406,7 +408,7 @@ impl LabelModel {
                 let Some(score) = knn.score(xi, ci, c, Some(sample.provenance[i]), &mut q) else {
                     continue;
                 };
-                let (w, flagged) = (vote[c as usize], score >= FLAG);
+                let (w, flagged) = (class_weights[c as usize], score >= FLAG);
                 reference_flags_all.add(w, flagged);
                 for (f, &code) in ci.iter().enumerate() {
                     if let Some(k) = slot_of(code) {
@@ -416,6 +418,7 @@ impl LabelModel {
             }
         }
         Some(LabelModel {
+            class_weights,
             knn,
             reference_flags,
             reference_flags_all,
@@ -800,18 +803,20 @@ struct EncodedSample {
     provenance: Vec<(u32, u64)>,
 }
 
-/// A value's rows in a column profile: exact for low-cardinality columns, else the frequent
-/// items' upper bound (0 when the value is not among them).
-fn value_rows(c: &ColumnProfile, x: f64) -> u64 {
-    let text = numeric_text(x);
-    if let Some(counts) = c.value_counts() {
-        return counts.get(text.as_str()).copied().unwrap_or(0);
+/// A column profile's rows per value (by `numeric_text`): exact for low-cardinality columns,
+/// else the frequent items' upper bounds (a value not among them: 0).
+fn value_rows(c: &ColumnProfile) -> HashMap<String, u64> {
+    match c.value_counts() {
+        Some(counts) => counts
+            .into_iter()
+            .map(|(v, k)| (v.to_string(), k))
+            .collect(),
+        None => c
+            .frequent_values(1)
+            .into_iter()
+            .map(|f| (f.value, f.upper))
+            .collect(),
     }
-    c.frequent_values(1)
-        .into_iter()
-        .find(|f| f.value == text)
-        .map(|f| f.upper)
-        .unwrap_or(0)
 }
 
 /// Numeric values whose share of the rows grew against the baseline (from the profiles'
@@ -828,6 +833,7 @@ fn spike_candidates(baseline: &Profile, current: &Profile, encoder: &Encoder) ->
         };
         let (n_cur, n_base) = (cur.rows.max(1) as f64, base.rows.max(1) as f64);
         let min_rows = MIN_SPIKE_ROWS.max((MIN_SPIKE_SHARE * n_cur).ceil() as u64);
+        let base_rows = value_rows(base);
         let mut grown: Vec<(f64, f64)> = cur
             .frequent_values(min_rows)
             .into_iter()
@@ -837,7 +843,8 @@ fn spike_candidates(baseline: &Profile, current: &Profile, encoder: &Encoder) ->
                     return None;
                 }
                 let share = fv.lower as f64 / n_cur;
-                let base_share = value_rows(base, x) as f64 / n_base;
+                let base_share =
+                    base_rows.get(&numeric_text(x)).copied().unwrap_or(0) as f64 / n_base;
                 let growth = share / base_share.max(0.5 / n_base);
                 (growth >= MIN_SPIKE_GROWTH).then_some((growth, x))
             })
