@@ -62,8 +62,9 @@ def scan(current, baseline, rows_out=None):
 
 def random_flips():
     """Uniform label noise (AQuA's `uniform`): a share of the current half's labels flipped.
-    Rows flagged by LBL002 (the rows file's codes) against the flipped rows: precision, recall
-    and AQuA's metric, scikit-learn's weighted F1 of the flagged/not-flagged decision."""
+    Rows flagged by LBL002 and by LBL003 (the rows file's codes) against the flipped rows:
+    precision, recall and AQuA's metric, scikit-learn's weighted F1 of the flagged/not-flagged
+    decision; and the severity of each check's whole-data finding per seed."""
     from sklearn.metrics import f1_score
     rows = []
     for rate in (0.03, 0.10):
@@ -77,19 +78,22 @@ def random_flips():
             truth[idx] = True
             found = scan(cur, base, rows_out=f'{WORK}/rows.parquet')
             r = pd.read_parquet(f'{WORK}/rows.parquet')
-            flagged = r['codes'].apply(lambda c: 'LBL002' in list(c)).to_numpy()
-            tp = (flagged & truth).sum()
-            agg['precision'].append(tp / max(1, flagged.sum()))
-            agg['recall'].append(tp / truth.sum())
-            agg['f1w'].append(f1_score(truth, flagged, average='weighted'))
             agg['trivial'].append(f1_score(truth, np.zeros_like(truth), average='weighted'))
-            overall = [f for f in found if f['code'] == 'LBL002' and not f['slice']
-                       and not f['sources']]
-            agg['lbl002'].append(overall[0]['severity'] if overall else '-')
-        row = (rate, *(f'{np.mean(agg[k]):.3f}' for k in ('precision', 'recall', 'f1w', 'trivial')),
-               ' '.join(agg['lbl002']))
-        rows.append(row)
-        print(*row, sep=' | ', flush=True)
+            for code in ('LBL002', 'LBL003'):
+                flagged = r['codes'].apply(lambda c: code in list(c)).to_numpy()
+                tp = (flagged & truth).sum()
+                agg[code, 'precision'].append(tp / max(1, flagged.sum()))
+                agg[code, 'recall'].append(tp / truth.sum())
+                agg[code, 'f1w'].append(f1_score(truth, flagged, average='weighted'))
+                overall = [f for f in found if f['code'] == code and not f['slice']
+                           and not f['sources']]
+                agg[code, 'finding'].append(overall[0]['severity'] if overall else '-')
+        for code in ('LBL002', 'LBL003'):
+            row = (rate, code,
+                   *(f'{np.mean(agg[code, k]):.3f}' for k in ('precision', 'recall', 'f1w')),
+                   f"{np.mean(agg['trivial']):.3f}", ' '.join(agg[code, 'finding']))
+            rows.append(row)
+            print(*row, sep=' | ', flush=True)
     return rows
 
 
@@ -190,7 +194,7 @@ def flips():
 
 
 if __name__ == '__main__':
-    print('## Random flips (rate | precision | recall | weighted F1 | flag nothing | LBL002 overall finding per seed)')
+    print('## Random flips (rate | check | precision | recall | weighted F1 | flag nothing | whole-data finding per seed)')
     random_flips()
     if sys.argv[2:] == ['flips-only']:
         sys.exit()

@@ -166,7 +166,12 @@ fn row_pass(
             return Ok(None);
         };
         let t = Instant::now();
-        let labels = crate::rows::labels::LabelModel::fit(baseline, current, &model.encoder);
+        let labels = crate::rows::labels::LabelModel::fit(
+            baseline,
+            current,
+            &model.encoder,
+            settings.profile.seed,
+        );
         if std::env::var_os("POISONSCAN_TIMINGS").is_some() {
             eprintln!(
                 "timing: label model fit {:.3} s ({} candidate rules)",

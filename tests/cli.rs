@@ -873,7 +873,8 @@ fn rows_file_follows_the_contract() {
             "outlier_score",
             "label_issue_score",
             "duplicate_group",
-            "codes"
+            "codes",
+            "label_confidence"
         ]
     );
     let mut per_source: std::collections::BTreeMap<String, u64> = Default::default();

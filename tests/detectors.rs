@@ -523,12 +523,13 @@ fn trg_out_of_range_trigger_is_named_as_a_rule_and_a_spike() {
     }
 }
 
-/// LBL002: labels that follow `x` and `cat` without noise (label 1 when `x` > 0, except in
-/// category `d`, where it is 0), and 10% of the current rows' labels flipped at random. The
-/// whole-data finding counts the flagged rows of the rows file; nearly every flagged row is a
-/// flipped one and most flipped rows are flagged.
+/// LBL002 and LBL003: labels that follow `x` and `cat` without noise (label 1 when `x` > 0,
+/// except in category `d`, where it is 0), and 10% of the current rows' labels flipped at random.
+/// Each check's whole-data finding counts its flagged rows of the rows file; nearly every flagged
+/// row is a flipped one and most flipped rows are flagged. LBL003's rows follow the confident
+/// joint's rule on the rows file's `label_confidence` and the finding's class thresholds.
 #[test]
-fn lbl002_random_flips_are_flagged_row_by_row() {
+fn lbl002_lbl003_random_flips_are_flagged_row_by_row() {
     let t = tempfile::tempdir().unwrap();
     let clean = |n: usize, seed: u64| -> Vec<Row> {
         rows(n, seed)
@@ -554,58 +555,98 @@ fn lbl002_random_flips_are_flagged_row_by_row() {
     write_csv(&c.join("part-0.csv"), &r);
     let rows_out = t.path().join("rows.parquet");
     let f = scan(&c, &b, &["--rows-out", rows_out.to_str().unwrap()]);
-    let all = with_code(&f, "LBL002")
-        .into_iter()
-        .find(|x| x["slice"].as_array().unwrap().is_empty())
-        .unwrap_or_else(|| panic!("{:?}", codes(&f)));
-    assert_eq!(severity(all), "high");
-    // The rows file's LBL002 rows.
+    // The rows file's codes and label confidence.
     use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Float64Type;
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
         std::fs::File::open(&rows_out).unwrap(),
     )
     .unwrap()
     .build()
     .unwrap();
-    let mut flagged = Vec::new();
+    let (mut row_codes, mut confidence) = (Vec::new(), Vec::new());
     for b in reader {
         let b = b.unwrap();
         let codes = b.column_by_name("codes").unwrap().as_list::<i32>();
+        let conf = b
+            .column_by_name("label_confidence")
+            .unwrap()
+            .as_primitive::<Float64Type>();
         for i in 0..b.num_rows() {
             let c = codes.value(i);
             let c = c.as_string::<i32>();
-            flagged.push((0..c.len()).any(|k| c.value(k) == "LBL002"));
+            row_codes.push(
+                (0..c.len())
+                    .map(|k| c.value(k).to_string())
+                    .collect::<Vec<_>>(),
+            );
+            assert!(conf.is_valid(i));
+            confidence.push(conf.value(i));
         }
     }
-    assert_eq!(flagged.len(), r.len());
-    let n_flagged = flagged.iter().filter(|&&x| x).count();
-    assert_eq!(all["rows"], n_flagged);
-    assert_eq!(all["evidence"]["rows_in_group"], r.len());
-    assert!(close(
-        &all["evidence"]["flagged_rate"],
-        n_flagged as f64 / r.len() as f64
-    ));
-    // The whole data is tested against the baseline's bound alone.
-    let upper = all["evidence"]["baseline_flagged_rate_upper"]
-        .as_f64()
-        .unwrap();
-    assert!(close(
-        &all["evidence"]["expected_flagged_rows"],
-        upper * r.len() as f64
-    ));
-    let hits = flagged
-        .iter()
-        .zip(&flipped)
-        .filter(|(a, b)| **a && **b)
-        .count();
+    assert_eq!(row_codes.len(), r.len());
     let n_flipped = flipped.iter().filter(|&&x| x).count();
-    let (precision, recall) = (
-        hits as f64 / n_flagged as f64,
-        hits as f64 / n_flipped as f64,
-    );
-    assert!(precision >= 0.9 && recall >= 0.7, "{precision} {recall}");
-    for e in all["example_rows"].as_array().unwrap() {
-        assert!(flagged[e["row"].as_u64().unwrap() as usize], "{e}");
+    for (code, min_precision, min_recall) in [("LBL002", 0.9, 0.7), ("LBL003", 0.9, 0.7)] {
+        let all = with_code(&f, code)
+            .into_iter()
+            .find(|x| {
+                x["slice"].as_array().unwrap().is_empty()
+                    && x["sources"].as_array().unwrap().is_empty()
+            })
+            .unwrap_or_else(|| panic!("{code}: {:?}", codes(&f)));
+        assert_eq!(severity(all), "high", "{all}");
+        let flagged: Vec<bool> = row_codes
+            .iter()
+            .map(|c| c.iter().any(|x| x == code))
+            .collect();
+        let n_flagged = flagged.iter().filter(|&&x| x).count();
+        assert_eq!(all["rows"], n_flagged, "{code}");
+        assert_eq!(all["evidence"]["rows_in_group"], r.len());
+        assert!(close(
+            &all["evidence"]["flagged_rate"],
+            n_flagged as f64 / r.len() as f64
+        ));
+        // The whole data is tested against the baseline's bound alone.
+        let upper = all["evidence"]["baseline_flagged_rate_upper"]
+            .as_f64()
+            .unwrap();
+        assert!(close(
+            &all["evidence"]["expected_flagged_rows"],
+            upper * r.len() as f64
+        ));
+        let hits = flagged
+            .iter()
+            .zip(&flipped)
+            .filter(|(a, b)| **a && **b)
+            .count();
+        let (precision, recall) = (
+            hits as f64 / n_flagged as f64,
+            hits as f64 / n_flipped as f64,
+        );
+        assert!(
+            precision >= min_precision && recall >= min_recall,
+            "{code}: {precision} {recall}"
+        );
+        for e in all["example_rows"].as_array().unwrap() {
+            assert!(flagged[e["row"].as_u64().unwrap() as usize], "{e}");
+        }
+        if code == "LBL003" {
+            // Two classes: a row labelled i is an issue exactly when the other class j is at or
+            // above its threshold (p_j = 1 - p_i >= t_j) and either i is below its own or j is
+            // the more probable.
+            let t = &all["evidence"]["class_thresholds"];
+            let th = [t["0"].as_f64().unwrap(), t["1"].as_f64().unwrap()];
+            assert!(th.iter().all(|&v| v > 0.5 && v < 1.0), "{t}");
+            for (i, row) in r.iter().enumerate() {
+                let (own, other) = (row.label as usize, 1 - row.label as usize);
+                let p = confidence[i];
+                let expect = 1.0 - p >= th[other] && (p < th[own] || 1.0 - p > p);
+                // Rows on a threshold to rounding are left out.
+                if (1.0 - p - th[other]).abs() > 1e-9 && (p - th[own]).abs() > 1e-9 {
+                    assert_eq!(flagged[i], expect, "row {i}: p {p}, thresholds {th:?}");
+                }
+            }
+        }
     }
 }
 

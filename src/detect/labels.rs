@@ -30,7 +30,7 @@ use std::collections::BTreeSet;
 
 use super::{ALPHA, Context, Detector, Finding, NamedValue, RowRef};
 use super::{evidence, json_num, pct, slice_predicate, source_path, tier, weighted_score};
-use crate::rows::labels::{LabelCounts, LabelModel, SLOTS, code_of_slot};
+use crate::rows::labels::{FlagGroups, LabelCounts, LabelModel, RefFlags, SLOTS, code_of_slot};
 use crate::rows::pass::RowPass;
 
 /// Cohen's h tiers (low, medium, high).
@@ -510,21 +510,137 @@ anyway cannot be told from noise by any method, and are not flagged."
 
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         match labelled(ctx) {
-            Some((rp, lm, counts)) if lm.knn.is_some() => disagreement(ctx, rp, lm, counts),
+            Some((rp, lm, counts)) if lm.knn.is_some() => flagged_rates(
+                ctx,
+                rp,
+                lm,
+                &lm.reference_knn,
+                &counts.knn,
+                &RateCheck {
+                    code: "LBL002",
+                    check: "knn-label-disagreement",
+                    what: "carry a label most of their nearest baseline neighbours do not",
+                    statistic: "flagged_rows",
+                    method: vec![
+                        ("neighbours", serde_json::json!(crate::rows::knn::K)),
+                        (
+                            "threshold_label_issue_score",
+                            json_num(crate::rows::knn::FLAG),
+                        ),
+                    ],
+                },
+            ),
             _ => Vec::new(),
         }
     }
 }
 
-fn disagreement(
+/// LBL003: more rows than in the baseline are label issues by confident learning, overall, in
+/// a source file or in a slice.
+pub struct ConfidentLearning;
+
+impl Detector for ConfidentLearning {
+    fn code(&self) -> &'static str {
+        "LBL003"
+    }
+
+    fn check(&self) -> &'static str {
+        "confident-learning"
+    }
+
+    fn doc(&self) -> &'static str {
+        "LBL003 confident-learning: more rows than in the baseline are label issues by confident \
+learning (Northcutt et al., JAIR 2021).\n\n\
+Out-of-sample class probabilities come from multinomial logistic regression (linfa, L2 with \
+alpha 1) cross-fitted on the current data's label-stratified sample in 5 stratified folds: a \
+sample row is scored by the model that did not see its fold, every other row by the mean of the \
+five models. The design is the shared encoding: numbers robust-scaled and clipped to +-5, plus \
+an indicator for each category, baseline decile bin, null and past-the-range flag seen on at \
+least 5 sample rows. Per-class thresholds t_j are the mean probability of class j over the \
+sample rows labelled j; a row labelled i is a label issue when the most probable class j among \
+those with p_j >= t_j exists and is not i (the off-diagonal of the confident joint). Issues are \
+ranked by self-confidence p_i (the rows file's label_confidence; code LBL003). The baseline \
+rate is the baseline sample's own, from a model cross-fitted the same way on it. Tested \
+overall, per source file and per single-predicate slice exactly as LBL002: one-sided binomial \
+test against the upper 99% Wilson bound of the baseline rate (and the rest of the current \
+data's rate for a file or slice), Benjamini-Hochberg, q <= 0.01, at least 10 issues above the \
+expected count; a file or slice must at least double the rate it is tested against. Severity \
+by the ratio of the rate to the baseline bound: 1.25 (low), 2 (medium), 4 (high).\n\n\
+Classes with fewer than 20 sample rows are not modelled. A linear model learns a slice whose \
+labels were all flipped as if it were true; such flips show in LBL001."
+    }
+
+    fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        match labelled(ctx) {
+            Some((rp, lm, counts)) if lm.confident.is_some() => flagged_rates(
+                ctx,
+                rp,
+                lm,
+                &lm.reference_confident,
+                &counts.confident,
+                &RateCheck {
+                    code: "LBL003",
+                    check: "confident-learning",
+                    what: "are label issues by confident learning",
+                    statistic: "label_issues",
+                    method: vec![
+                        ("folds", serde_json::json!(crate::rows::confident::FOLDS)),
+                        (
+                            "class_thresholds",
+                            per_label_f64(
+                                lm,
+                                &lm.confident
+                                    .as_ref()
+                                    .map(|m| m.thresholds.clone())
+                                    .unwrap_or_default(),
+                            ),
+                        ),
+                    ],
+                },
+            ),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Per-label values as a JSON object (label → value).
+fn per_label_f64(lm: &LabelModel, v: &[f64]) -> serde_json::Value {
+    serde_json::Value::Object(
+        lm.classes
+            .names
+            .iter()
+            .zip(v)
+            .filter(|(_, x)| x.is_finite())
+            .map(|(name, &x)| (name.clone(), json_num(x)))
+            .collect(),
+    )
+}
+
+/// What differs between the flagged-rate checks (LBL002, LBL003).
+struct RateCheck {
+    code: &'static str,
+    check: &'static str,
+    /// What the flagged rows are, for the title ("… of rows … {what}").
+    what: &'static str,
+    /// The name of the count of flagged rows.
+    statistic: &'static str,
+    /// The method's settings, added to the evidence.
+    method: Vec<(&'static str, serde_json::Value)>,
+}
+
+/// The flagged rate of the current rows against the baseline sample's, overall, per source file
+/// and per single-predicate slice.
+fn flagged_rates(
     ctx: &Context<'_>,
     rp: &RowPass,
     lm: &LabelModel,
-    counts: &LabelCounts,
+    reference: &RefFlags,
+    groups: &FlagGroups,
+    spec: &RateCheck,
 ) -> Vec<Finding> {
     use crate::rows::labels::FlagCount;
     use crate::rows::pass::RefCount;
-    let all = &counts.flags_all;
+    let all = &groups.all;
     if all.rows == 0 {
         return Vec::new();
     }
@@ -541,16 +657,15 @@ fn disagreement(
         p: f64,
     }
     let mut tests: Vec<Test<'_>> = Vec::new();
-    let mut pending: Vec<(Option<Where>, &FlagCount, RefCount)> =
-        vec![(None, all, lm.reference_flags_all)];
-    for (&s, g) in &counts.flag_sources {
+    let mut pending: Vec<(Option<Where>, &FlagCount, RefCount)> = vec![(None, all, reference.all)];
+    for (&s, g) in &groups.sources {
         if g.rows < all.rows {
-            pending.push((Some(Where::Source(s)), g, lm.reference_flags_all));
+            pending.push((Some(Where::Source(s)), g, reference.all));
         }
     }
     for feature in 0..lm.dim {
         for slot in 0..SLOTS {
-            let g = &counts.flags[feature * SLOTS + slot];
+            let g = &groups.slices[feature * SLOTS + slot];
             let code = code_of_slot(slot);
             if g.rows == 0
                 || rp.model.slice_of(feature as u32, code).is_none()
@@ -558,11 +673,11 @@ fn disagreement(
             {
                 continue;
             }
-            let own = lm.reference_flags[feature * SLOTS + slot];
+            let own = reference.slices[feature * SLOTS + slot];
             let reference = if own.rows >= MIN_REFERENCE_ROWS {
                 own
             } else {
-                lm.reference_flags_all
+                reference.all
             };
             pending.push((Some(Where::Slice { feature, slot }), g, reference));
         }
@@ -630,15 +745,16 @@ fn disagreement(
         };
         columns.push(lm.label.clone());
         let title = format!(
-            "{} of rows ({} of {}) {place_text} carry a label most of their nearest baseline neighbours do not, against {} in the baseline",
+            "{} of rows ({} of {}) {place_text} {}, against {} in the baseline",
             pct(rate),
             crate::report::thousands(k),
             crate::report::thousands(n),
+            spec.what,
             pct(t.p0),
         );
         let mut f = Finding::new(
-            "LBL002",
-            "knn-label-disagreement",
+            spec.code,
+            spec.check,
             severity,
             weighted_score(1.0 - 1.0 / ratio.max(1.0), q),
             title,
@@ -650,7 +766,7 @@ fn disagreement(
         f.baseline_rows = matches!(t.place, Some(Where::Slice { .. }))
             .then(|| t.reference.rows_weighted.round() as u64);
         f.statistic = Some(NamedValue {
-            name: "flagged_rows".into(),
+            name: spec.statistic.into(),
             value: k as f64,
         });
         f.p_value = Some(t.p);
@@ -660,7 +776,7 @@ fn disagreement(
             value: crate::report::round(ratio),
         });
         f.example_rows = super::row_refs(ctx.current, &t.group.examples);
-        f.evidence = evidence(vec![
+        let mut items = vec![
             ("rows_in_group", serde_json::json!(n)),
             ("flagged_rows", serde_json::json!(k)),
             ("flagged_rate", json_num(rate)),
@@ -668,13 +784,10 @@ fn disagreement(
             ("baseline_flagged_rate_upper", json_num(t.p0)),
             ("current_flagged_rate_overall", json_num(overall)),
             ("expected_flagged_rows", json_num(expected)),
-            ("neighbours", serde_json::json!(crate::rows::knn::K)),
-            (
-                "threshold_label_issue_score",
-                json_num(crate::rows::knn::FLAG),
-            ),
             ("baseline_sample_rows", serde_json::json!(t.reference.rows)),
-        ]);
+        ];
+        items.extend(spec.method.iter().cloned());
+        f.evidence = evidence(items);
         findings.push((t.place, f));
     }
     super::strongest(findings, MAX_FINDINGS, |w| match w {

@@ -452,6 +452,7 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &drift::SourceDrift,
         &labels::LabelShift,
         &labels::LabelDisagreement,
+        &labels::ConfidentLearning,
         &triggers::TriggerRule,
         &triggers::ValueSpike,
         &outliers::OutlierRate,

@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type};
 
+use super::confident::{ConfidentModel, Probs, Verdict};
 use super::encode::{ABOVE_CODE, BELOW_CODE, Encoder, Kind, UNSEEN_CODE, numbers_of};
 use super::knn::{FLAG, KnnModel, Query};
 use super::pass::RefCount;
@@ -180,10 +181,14 @@ impl Classes {
 pub struct LabelModel {
     /// kNN label disagreement (LBL002), when there are enough labelled reference rows.
     pub knn: Option<KnnModel>,
-    /// The reference sample's rows and kNN-flagged rows per slice (`feature × SLOTS + slot`)
-    /// and overall.
-    pub reference_flags: Vec<RefCount>,
-    pub reference_flags_all: RefCount,
+    /// The reference sample's rows and kNN-flagged rows per slice and overall.
+    pub reference_knn: RefFlags,
+    /// Confident learning (LBL003), cross-fitted on the current data's sample, when it has two
+    /// classes with enough rows.
+    pub confident: Option<ConfidentModel>,
+    /// The reference sample's rows and label issues by confident learning (its own cross-fitted
+    /// model), per slice and overall.
+    pub reference_confident: RefFlags,
     pub label: String,
     pub classes: Classes,
     /// Encoder features (`d`).
@@ -256,6 +261,7 @@ impl LabelModel {
         baseline: Option<&Profile>,
         current: &Profile,
         encoder: &Encoder,
+        seed: u64,
     ) -> Option<LabelModel> {
         let label = current.label.clone()?;
         let self_reference = baseline.is_none();
@@ -291,6 +297,8 @@ impl LabelModel {
             .collect();
         let mut reference_sample = vec![0u64; l];
         let sample = encode_sample(baseline, encoder, &values, &classes);
+        let current_sample =
+            (!self_reference).then(|| encode_sample(current, encoder, &values, &classes));
         let ref_class = &sample.class;
         let ref_rows = RowCodes {
             codes: &sample.codes,
@@ -314,10 +322,9 @@ impl LabelModel {
             }
         }
 
-        let rules = if self_reference {
-            Vec::new()
-        } else {
-            mine_rules(current, encoder, &values, &classes)
+        let rules = match &current_sample {
+            Some(cs) => mine_rules(current, cs, encoder, &values, &classes),
+            None => Vec::new(),
         };
         let tails = baseline_tails(baseline, encoder);
         let analogues: Vec<Analogue> = rules
@@ -396,8 +403,7 @@ impl LabelModel {
                 rows.len()
             );
         }
-        let mut reference_flags = vec![RefCount::default(); d * SLOTS];
-        let mut reference_flags_all = RefCount::default();
+        let mut reference_knn = RefFlags::new(d);
         if let Some(knn) = &knn {
             let mut q = Query::default();
             for (i, &c) in ref_class.iter().enumerate() {
@@ -408,20 +414,53 @@ impl LabelModel {
                 let Some(score) = knn.score(xi, ci, c, Some(sample.provenance[i]), &mut q) else {
                     continue;
                 };
-                let (w, flagged) = (class_weights[c as usize], score >= FLAG);
-                reference_flags_all.add(w, flagged);
-                for (f, &code) in ci.iter().enumerate() {
-                    if let Some(k) = slot_of(code) {
-                        reference_flags[f * SLOTS + k].add(w, flagged);
-                    }
+                reference_knn.add(class_weights[c as usize], score >= FLAG, ci);
+            }
+        }
+        // Confident learning: the current data's own cross-fitted model for the current rows,
+        // and the baseline sample's own for the baseline rate.
+        let fit_confident = |s: &EncodedSample, key: u64| {
+            ConfidentModel::fit(
+                encoder,
+                &s.x,
+                &s.codes,
+                &s.class,
+                &s.provenance,
+                l,
+                seed,
+                key,
+            )
+        };
+        let (confident, reference_model) = if self_reference {
+            (fit_confident(&sample, 0), None)
+        } else {
+            rayon::join(
+                || fit_confident(current_sample.as_ref().unwrap_or(&sample), 0),
+                || fit_confident(&sample, 1),
+            )
+        };
+        let mut reference_confident = RefFlags::new(d);
+        if let Some(m) = reference_model
+            .as_ref()
+            .or(confident.as_ref().filter(|_| self_reference))
+        {
+            for (i, v) in m.sample_verdicts.iter().enumerate() {
+                if let Some(v) = v {
+                    let c = ref_class[i] as usize;
+                    reference_confident.add(
+                        class_weights[c],
+                        v.issue,
+                        &sample.codes[i * d..(i + 1) * d],
+                    );
                 }
             }
         }
         Some(LabelModel {
             class_weights,
             knn,
-            reference_flags,
-            reference_flags_all,
+            reference_knn,
+            confident,
+            reference_confident,
             label,
             classes,
             dim: d,
@@ -491,9 +530,8 @@ impl LabelModel {
     pub fn counts(&self) -> LabelCounts {
         let l = self.classes.len();
         LabelCounts {
-            flags: vec![FlagCount::default(); self.dim * SLOTS],
-            flags_all: FlagCount::default(),
-            flag_sources: BTreeMap::new(),
+            knn: FlagGroups::new(self.dim),
+            confident: FlagGroups::new(self.dim),
             classes: l,
             all: vec![0; l],
             sources: BTreeMap::new(),
@@ -565,29 +603,35 @@ impl LabelModel {
                 }
             });
         }
-        // kNN label disagreement.
+        // kNN label disagreement and confident learning.
         scratch.scores.clear();
-        let Some(knn) = &self.knn else {
-            scratch.scores.resize(n, None);
-            return;
-        };
-        let by_source = counts.flag_sources.entry(source).or_default();
+        scratch.verdicts.clear();
+        let mut knn_source = FlagCount::default();
+        let mut confident_source = FlagCount::default();
         for (i, &c) in scratch.classes.iter().enumerate() {
             let row = (source, first_row + i as u64);
             let (xi, ci) = (&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d]);
-            let skip = knn.self_reference.then_some(row);
-            let score = knn.score(xi, ci, c, skip, &mut scratch.query);
+            let score = self.knn.as_ref().and_then(|knn| {
+                let skip = knn.self_reference.then_some(row);
+                knn.score(xi, ci, c, skip, &mut scratch.query)
+            });
             scratch.scores.push(score);
-            let Some(score) = score else { continue };
-            let flagged = score >= FLAG;
-            counts.flags_all.add(flagged, row);
-            by_source.add(flagged, row);
-            for (f, &code) in ci.iter().enumerate() {
-                if let Some(k) = slot_of(code) {
-                    counts.flags[f * SLOTS + k].add(flagged, row);
-                }
+            if let Some(score) = score {
+                counts.knn.add(&mut knn_source, score >= FLAG, row, ci);
+            }
+            let verdict = self
+                .confident
+                .as_ref()
+                .and_then(|m| m.verdict(xi, ci, c, row, &mut scratch.probs));
+            scratch.verdicts.push(verdict);
+            if let Some(v) = verdict {
+                counts
+                    .confident
+                    .add(&mut confident_source, v.issue, row, ci);
             }
         }
+        counts.knn.add_source(source, knn_source);
+        counts.confident.add_source(source, confident_source);
     }
 }
 
@@ -597,8 +641,11 @@ pub struct LabelScratch {
     classes: Vec<u16>,
     values: Vec<u32>,
     query: Query,
+    probs: Probs,
     /// The batch's label issue scores (`None`: no score for the row).
     pub scores: Vec<Option<f64>>,
+    /// The batch's confident-learning verdicts.
+    pub verdicts: Vec<Option<Verdict>>,
 }
 
 impl LabelScratch {
@@ -609,6 +656,15 @@ impl LabelScratch {
             .copied()
             .flatten()
             .is_some_and(|s| s >= FLAG)
+    }
+
+    /// Whether row `i` of the batch is a label issue by confident learning.
+    pub fn issue(&self, i: usize) -> bool {
+        self.verdicts
+            .get(i)
+            .copied()
+            .flatten()
+            .is_some_and(|v| v.issue)
     }
 }
 
@@ -642,13 +698,85 @@ impl FlagCount {
     }
 }
 
+/// Rows and flagged rows of the current data per slice (`feature × SLOTS + slot`), overall and
+/// per source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlagGroups {
+    pub slices: Vec<FlagCount>,
+    pub all: FlagCount,
+    pub sources: BTreeMap<u32, FlagCount>,
+}
+
+impl FlagGroups {
+    fn new(d: usize) -> FlagGroups {
+        FlagGroups {
+            slices: vec![FlagCount::default(); d * SLOTS],
+            all: FlagCount::default(),
+            sources: BTreeMap::new(),
+        }
+    }
+
+    /// Count a row with slice codes `codes`; its source's count goes to `source` (a batch's
+    /// rows share one, added with `add_source`).
+    fn add(&mut self, source: &mut FlagCount, flagged: bool, row: (u32, u64), codes: &[u32]) {
+        self.all.add(flagged, row);
+        source.add(flagged, row);
+        for (f, &code) in codes.iter().enumerate() {
+            if let Some(k) = slot_of(code) {
+                self.slices[f * SLOTS + k].add(flagged, row);
+            }
+        }
+    }
+
+    fn add_source(&mut self, source: u32, count: FlagCount) {
+        if count.rows > 0 {
+            self.sources.entry(source).or_default().merge(count);
+        }
+    }
+
+    fn merge(&mut self, o: FlagGroups) {
+        for (a, b) in self.slices.iter_mut().zip(o.slices) {
+            a.merge(b);
+        }
+        self.all.merge(o.all);
+        for (s, f) in o.sources {
+            self.sources.entry(s).or_default().merge(f);
+        }
+    }
+}
+
+/// The reference sample's rows (weighted to the baseline rows they stand for) and flagged rows
+/// per slice (`feature × SLOTS + slot`) and overall.
+#[derive(Debug, Clone)]
+pub struct RefFlags {
+    pub slices: Vec<RefCount>,
+    pub all: RefCount,
+}
+
+impl RefFlags {
+    fn new(d: usize) -> RefFlags {
+        RefFlags {
+            slices: vec![RefCount::default(); d * SLOTS],
+            all: RefCount::default(),
+        }
+    }
+
+    fn add(&mut self, w: f64, flagged: bool, codes: &[u32]) {
+        self.all.add(w, flagged);
+        for (f, &code) in codes.iter().enumerate() {
+            if let Some(k) = slot_of(code) {
+                self.slices[f * SLOTS + k].add(w, flagged);
+            }
+        }
+    }
+}
+
 /// Current rows per class: overall, per source, per slice, per rule (with example rows).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelCounts {
-    /// kNN-flagged rows per slice (`feature × SLOTS + slot`), overall and per source.
-    pub flags: Vec<FlagCount>,
-    pub flags_all: FlagCount,
-    pub flag_sources: BTreeMap<u32, FlagCount>,
+    /// kNN-flagged rows (LBL002) and label issues by confident learning (LBL003).
+    pub knn: FlagGroups,
+    pub confident: FlagGroups,
     pub classes: usize,
     pub all: Vec<u64>,
     pub sources: BTreeMap<u32, Vec<u64>>,
@@ -663,13 +791,8 @@ pub struct LabelCounts {
 impl LabelCounts {
     /// Merge a later shard's counts (plan order keeps the first examples).
     pub fn merge(&mut self, o: LabelCounts) {
-        for (a, b) in self.flags.iter_mut().zip(o.flags) {
-            a.merge(b);
-        }
-        self.flags_all.merge(o.flags_all);
-        for (s, f) in o.flag_sources {
-            self.flag_sources.entry(s).or_default().merge(f);
-        }
+        self.knn.merge(o.knn);
+        self.confident.merge(o.confident);
         add(&mut self.all, &o.all);
         for (s, v) in o.sources {
             add(
@@ -979,6 +1102,7 @@ fn baseline_tails(baseline: &Profile, encoder: &Encoder) -> Vec<Option<(usize, f
 /// itemsets of 1–3 rare items whose rows carry one label with high confidence.
 fn mine_rules(
     current: &Profile,
+    sample: &EncodedSample,
     encoder: &Encoder,
     values: &[ValueFeature],
     classes: &Classes,
@@ -991,16 +1115,16 @@ fn mine_rules(
         values: vcodes,
         class,
         ..
-    } = encode_sample(current, encoder, values, classes);
+    } = sample;
     let rows = RowCodes {
-        codes: &codes,
+        codes,
         d,
-        values: &vcodes,
+        values: vcodes,
         v: values.len(),
     };
     // Each sample row stands for its class's share of the current rows.
     let mut sample_per_class = vec![0u64; l];
-    for &c in &class {
+    for &c in class {
         if c != NO_CLASS {
             sample_per_class[c as usize] += 1;
         }

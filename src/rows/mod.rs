@@ -2,6 +2,7 @@
 //!
 //! - [`iforest`]: Isolation Forest, fitted on the baseline's sample (or a sample of the current
 //!   data without a baseline), scoring every row.
+//! - [`confident`]: confident learning (LBL003) with cross-fitted logistic regression.
 //! - [`ecod`]: ECOD from the baseline's per-feature distributions; it also says which features
 //!   made a row extreme.
 //! - [`encode`]: the feature encoding both share.
@@ -10,6 +11,7 @@
 //! - [`pass`]: the model fitted on the reference sample, the pass over the current rows, the
 //!   per-group outlier counts OUT001 tests, and the rows file.
 
+pub mod confident;
 pub mod ecod;
 pub mod encode;
 pub mod iforest;

@@ -501,6 +501,7 @@ pub fn run(
                 out.label_seconds += t.elapsed().as_secs_f64();
             } else {
                 label_scratch.scores.clear();
+                label_scratch.verdicts.clear();
             }
             let mut this_source = GroupCount::default();
             for (i, s) in scored.iter().enumerate() {
@@ -669,6 +670,10 @@ pub fn rows_schema(id: Option<&Field>) -> SchemaRef {
             DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
             false,
         ),
+        // Added after the contract's fields: the out-of-sample probability of the row's own
+        // label by confident learning (LBL003; null without a verdict). Lowest first ranks the
+        // label issues.
+        Field::new("label_confidence", DataType::Float64, true),
     ]);
     Arc::new(Schema::new(fields))
 }
@@ -703,6 +708,9 @@ fn rows_batch(
         if labels.flagged(i) {
             codes.values().append_value("LBL002");
         }
+        if labels.issue(i) {
+            codes.values().append_value("LBL003");
+        }
         if s.flagged {
             codes.values().append_value("OUT001");
         }
@@ -719,6 +727,11 @@ fn rows_batch(
         }),
         Arc::new(UInt64Array::from(duplicate_group)),
         Arc::new(codes.finish()),
+        Arc::new(if labels.verdicts.len() == n {
+            Float64Array::from_iter(labels.verdicts.iter().map(|v| v.map(|v| v.self_confidence)))
+        } else {
+            Float64Array::from(vec![None::<f64>; n])
+        }),
     ]);
     RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::Internal(e.to_string()))
 }
@@ -736,7 +749,11 @@ impl RowsWriter {
         let mut name = path.file_name().unwrap_or_default().to_os_string();
         name.push(".tmp");
         let tmp = path.with_file_name(name);
-        let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let cannot = |e: std::io::Error| Error::RowsFile {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let file = std::fs::File::create(&tmp).map_err(cannot)?;
         let props = parquet::file::properties::WriterProperties::builder()
             .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
             .build();

@@ -1,0 +1,562 @@
+//! LBL003: label issues by confident learning (Northcutt, Jiang & Chuang, "Confident Learning:
+//! Estimating Uncertainty in Dataset Labels", JAIR 2021).
+//!
+//! - **Model.** Multinomial logistic regression (`linfa-logistic`, L2 with α = 1 on the summed
+//!   log loss, as scikit-learn's `C = 1`) on a design built from the shared encoding: every
+//!   numeric feature enters as its robust-scaled value (clipped to ±5), and every slice code
+//!   seen on at least 5 training rows (a category, a baseline-decile bin, null, below or above
+//!   the baseline's range) as an indicator. With the decile indicators the model is an additive
+//!   step function of each number, which is what a linear model needs on tabular data.
+//! - **Out of sample.** The model is cross-fitted on the label-stratified sample: 5 folds,
+//!   stratified by class (a seeded shuffle within each class). A sample row gets the
+//!   probabilities of the model that did not see its fold; every other row was seen by none of
+//!   the five, and gets the average model (the mean of the five models' parameters).
+//! - **Per-class thresholds.** `t_j` = the mean out-of-sample probability of class `j` over the
+//!   sample rows labelled `j` (the paper's average self-confidence). The sample is a simple
+//!   random sample within each class, so the mean is unbiased for the class.
+//! - **Issues.** A row labelled `i` is a label issue when the class `j* = argmax { p_j : p_j ≥
+//!   t_j }` exists and is not `i`: an off-diagonal entry of the paper's confident joint. Issues
+//!   are ranked by self-confidence `p_i` (lowest first).
+//!
+//! Classes with fewer than `MIN_CLASS_ROWS` sample rows are too rare to learn: their rows get no
+//! verdict. Without at least two such classes there is no model.
+
+use std::collections::HashMap;
+
+use linfa::prelude::*;
+use linfa_logistic::MultiLogisticRegression;
+use ndarray::{Array1, Array2};
+use rand::seq::SliceRandom;
+use rayon::prelude::*;
+
+use super::encode::{Encoder, Kind};
+use super::labels::{NO_CLASS, SLOTS, slot_of};
+
+/// Cross-fitting folds.
+pub const FOLDS: usize = 5;
+/// Numbers are clipped to this many robust scales.
+const CLIP: f64 = 5.0;
+/// A slice code becomes an indicator column when this many training rows have it.
+const MIN_INDICATOR_ROWS: usize = 5;
+/// A class needs this many sample rows to be modelled.
+pub const MIN_CLASS_ROWS: usize = 20;
+/// L2 penalty on the summed log loss.
+const ALPHA: f64 = 1.0;
+const MAX_ITERATIONS: u64 = 100;
+/// The fold models start from the model fitted on all folds, and need fewer iterations.
+const WARM_ITERATIONS: u64 = 40;
+/// Each model is fitted on at most this many rows (a stratified random subset of its folds): a
+/// linear model of a few hundred parameters is settled long before, and the solver's cost grows
+/// with the rows.
+pub const MAX_TRAIN: usize = 10_000;
+const NO_COLUMN: u32 = u32::MAX;
+
+/// Which encoder features enter as numbers, and the design column of each (feature, slot).
+#[derive(Debug, Clone)]
+struct Design {
+    d: usize,
+    numeric: Vec<bool>,
+    /// `feature × SLOTS + slot` → design column, or `NO_COLUMN`.
+    indicator: Vec<u32>,
+    width: usize,
+}
+
+impl Design {
+    fn new(encoder: &Encoder, codes: &[u32], rows: &[usize]) -> Design {
+        let d = encoder.dim();
+        let numeric: Vec<bool> = encoder
+            .features
+            .iter()
+            .map(|f| matches!(f.kind, Kind::Numeric { .. } | Kind::Missing))
+            .collect();
+        let mut seen = vec![0usize; d * SLOTS];
+        for &i in rows {
+            for (f, &code) in codes[i * d..(i + 1) * d].iter().enumerate() {
+                if matches!(encoder.features[f].kind, Kind::Missing) {
+                    continue;
+                }
+                if let Some(k) = slot_of(code) {
+                    seen[f * SLOTS + k] += 1;
+                }
+            }
+        }
+        let mut width = numeric.iter().filter(|&&b| b).count();
+        let indicator = seen
+            .iter()
+            .map(|&n| {
+                if n >= MIN_INDICATOR_ROWS {
+                    width += 1;
+                    (width - 1) as u32
+                } else {
+                    NO_COLUMN
+                }
+            })
+            .collect();
+        Design {
+            d,
+            numeric,
+            indicator,
+            width,
+        }
+    }
+
+    /// The design row of an encoded row into `out` (`width` long, zeroed here).
+    fn row(&self, x: &[f64], codes: &[u32], out: &mut [f64]) {
+        out.iter_mut().for_each(|v| *v = 0.0);
+        let numbers = x.iter().zip(&self.numeric).filter(|(_, n)| **n);
+        for (o, (v, _)) in out.iter_mut().zip(numbers) {
+            *o = v.clamp(-CLIP, CLIP);
+        }
+        for (f, &code) in codes.iter().enumerate() {
+            if let Some(k) = slot_of(code) {
+                let c = self.indicator[f * SLOTS + k];
+                if c != NO_COLUMN {
+                    out[c as usize] = 1.0;
+                }
+            }
+        }
+    }
+}
+
+/// A fitted multinomial linear model, laid out for scoring encoded rows directly:
+/// `logit_c = bias_c + Σ_f x_f · linear[f][c] + Σ_f table[f × SLOTS + slot_f][c]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Linear {
+    classes: usize,
+    bias: Vec<f64>,
+    linear: Vec<f64>,
+    table: Vec<f64>,
+}
+
+impl Linear {
+    fn from_fit(
+        design: &Design,
+        classes: usize,
+        seen: &[usize],
+        w: &Array2<f64>,
+        b: &Array1<f64>,
+    ) -> Linear {
+        let d = design.d;
+        // Classes the fold never saw get a logit that no probability survives.
+        let mut bias = vec![-1e6; classes];
+        let mut linear = vec![0.0; d * classes];
+        let mut table = vec![0.0; d * SLOTS * classes];
+        for (k, &c) in seen.iter().enumerate() {
+            bias[c] = b[k];
+            let mut j = 0;
+            for f in 0..d {
+                if design.numeric[f] {
+                    linear[f * classes + c] = w[[j, k]];
+                    j += 1;
+                }
+            }
+            for (at, &col) in design.indicator.iter().enumerate() {
+                if col != NO_COLUMN {
+                    table[at * classes + c] = w[[col as usize, k]];
+                }
+            }
+        }
+        Linear {
+            classes,
+            bias,
+            linear,
+            table,
+        }
+    }
+
+    fn mean(models: &[Linear]) -> Linear {
+        let n = models.len() as f64;
+        let avg = |get: &dyn Fn(&Linear) -> &Vec<f64>| -> Vec<f64> {
+            let mut out = vec![0.0; get(&models[0]).len()];
+            for m in models {
+                for (o, v) in out.iter_mut().zip(get(m)) {
+                    *o += v / n;
+                }
+            }
+            out
+        };
+        Linear {
+            classes: models[0].classes,
+            bias: avg(&|m| &m.bias),
+            linear: avg(&|m| &m.linear),
+            table: avg(&|m| &m.table),
+        }
+    }
+
+    /// Class probabilities of an encoded row into `p` (`classes` long).
+    pub fn probabilities(&self, x: &[f64], codes: &[u32], p: &mut [f64]) {
+        let l = self.classes;
+        p.copy_from_slice(&self.bias);
+        for (f, (&xf, &code)) in x.iter().zip(codes).enumerate() {
+            let w = &self.linear[f * l..(f + 1) * l];
+            if w.iter().any(|&v| v != 0.0) {
+                let xf = xf.clamp(-CLIP, CLIP);
+                for (pc, wc) in p.iter_mut().zip(w) {
+                    *pc += xf * wc;
+                }
+            }
+            if let Some(k) = slot_of(code) {
+                let at = (f * SLOTS + k) * l;
+                for (pc, wc) in p.iter_mut().zip(&self.table[at..at + l]) {
+                    *pc += wc;
+                }
+            }
+        }
+        let top = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mut sum = 0.0;
+        for v in p.iter_mut() {
+            *v = (*v - top).exp();
+            sum += *v;
+        }
+        for v in p.iter_mut() {
+            *v /= sum;
+        }
+    }
+}
+
+/// The verdict on one row: the out-of-sample probability of its own label and whether it is a
+/// label issue.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdict {
+    pub self_confidence: f64,
+    pub issue: bool,
+}
+
+/// Confident learning fitted on one side's sample.
+#[derive(Debug, Clone)]
+pub struct ConfidentModel {
+    classes: usize,
+    /// Whether each class is modelled (enough sample rows).
+    modelled: Vec<bool>,
+    folds: Vec<Linear>,
+    average: Linear,
+    /// Per-class thresholds `t_j` (average self-confidence).
+    pub thresholds: Vec<f64>,
+    /// The sample rows' folds, by provenance.
+    fold_of: HashMap<(u32, u64), u8>,
+    /// Out-of-sample verdicts of the sample rows (`None`: an unmodelled class or no label).
+    pub sample_verdicts: Vec<Option<Verdict>>,
+}
+
+/// Per-query buffers.
+#[derive(Debug, Default)]
+pub struct Probs(Vec<f64>);
+
+impl ConfidentModel {
+    /// Cross-fit on a sample: its encoding `x` and slice codes (row-major, `encoder.dim()` wide),
+    /// classes (`NO_CLASS`: unlabelled) among `classes`, and provenance. `seed` and `key` draw
+    /// the folds.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit(
+        encoder: &Encoder,
+        x: &[f64],
+        codes: &[u32],
+        class: &[u16],
+        provenance: &[(u32, u64)],
+        classes: usize,
+        seed: u64,
+        key: u64,
+    ) -> Option<ConfidentModel> {
+        let d = encoder.dim();
+        if d == 0 {
+            return None;
+        }
+        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
+        for (i, &c) in class.iter().enumerate() {
+            if c != NO_CLASS {
+                by_class[c as usize].push(i);
+            }
+        }
+        let modelled: Vec<bool> = by_class.iter().map(|v| v.len() >= MIN_CLASS_ROWS).collect();
+        if modelled.iter().filter(|&&m| m).count() < 2 {
+            return None;
+        }
+        // Stratified folds: a seeded shuffle within each class, dealt round-robin.
+        let mut fold = vec![u8::MAX; class.len()];
+        for (c, rows) in by_class.iter_mut().enumerate() {
+            if !modelled[c] {
+                continue;
+            }
+            rows.shuffle(&mut crate::rng::rng(
+                seed,
+                "confident-folds",
+                key * 1024 + c as u64,
+            ));
+            for (r, &i) in rows.iter().enumerate() {
+                fold[i] = (r % FOLDS) as u8;
+            }
+        }
+        let train: Vec<usize> = (0..class.len()).filter(|&i| fold[i] != u8::MAX).collect();
+        let design = Design::new(encoder, codes, &train);
+        let (_, start) = fit_one(
+            &design,
+            x,
+            codes,
+            class,
+            &subsample(&by_class, &fold, None),
+            classes,
+            None,
+            MAX_ITERATIONS,
+        )?;
+        let folds: Vec<Linear> = (0..FOLDS as u8)
+            .into_par_iter()
+            .map(|k| {
+                let rows = subsample(&by_class, &fold, Some(k));
+                fit_one(
+                    &design,
+                    x,
+                    codes,
+                    class,
+                    &rows,
+                    classes,
+                    Some(start.clone()),
+                    WARM_ITERATIONS,
+                )
+                .map(|(m, _)| m)
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let average = Linear::mean(&folds);
+        let mut probs = vec![0.0; classes];
+        let oos: Vec<Option<Vec<f64>>> = (0..class.len())
+            .map(|i| {
+                let f = fold[i];
+                (f != u8::MAX).then(|| {
+                    folds[f as usize].probabilities(
+                        &x[i * d..(i + 1) * d],
+                        &codes[i * d..(i + 1) * d],
+                        &mut probs,
+                    );
+                    probs.clone()
+                })
+            })
+            .collect();
+        let mut thresholds = vec![f64::INFINITY; classes];
+        for (c, rows) in by_class.iter().enumerate() {
+            if modelled[c] {
+                let sum: f64 = rows
+                    .iter()
+                    .map(|&i| oos[i].as_ref().map_or(0.0, |p| p[c]))
+                    .sum();
+                thresholds[c] = sum / rows.len() as f64;
+            }
+        }
+        let sample_verdicts = oos
+            .iter()
+            .zip(class)
+            .map(|(p, &c)| {
+                p.as_ref()
+                    .map(|p| verdict(&thresholds, &modelled, p, c as usize))
+            })
+            .collect();
+        let fold_of = provenance
+            .iter()
+            .zip(&fold)
+            .filter(|(_, f)| **f != u8::MAX)
+            .map(|(&p, &f)| (p, f))
+            .collect();
+        Some(ConfidentModel {
+            classes,
+            modelled,
+            folds,
+            average,
+            thresholds,
+            fold_of,
+            sample_verdicts,
+        })
+    }
+
+    /// The verdict on a row of class `class` (an id among the classes, `NO_CLASS`: none) with
+    /// provenance `row`: `None` for an unlabelled row or an unmodelled class.
+    pub fn verdict(
+        &self,
+        x: &[f64],
+        codes: &[u32],
+        class: u16,
+        row: (u32, u64),
+        probs: &mut Probs,
+    ) -> Option<Verdict> {
+        if class == NO_CLASS || !self.modelled[class as usize] {
+            return None;
+        }
+        let model = match self.fold_of.get(&row) {
+            Some(&f) => &self.folds[f as usize],
+            None => &self.average,
+        };
+        probs.0.resize(self.classes, 0.0);
+        model.probabilities(x, codes, &mut probs.0);
+        Some(verdict(
+            &self.thresholds,
+            &self.modelled,
+            &probs.0,
+            class as usize,
+        ))
+    }
+}
+
+/// The confident-joint verdict on probabilities `p` for given label `c`.
+fn verdict(thresholds: &[f64], modelled: &[bool], p: &[f64], c: usize) -> Verdict {
+    let mut best: Option<usize> = None;
+    for j in 0..p.len() {
+        if modelled[j] && p[j] >= thresholds[j] && best.is_none_or(|b| p[j] > p[b]) {
+            best = Some(j);
+        }
+    }
+    Verdict {
+        self_confidence: p[c],
+        issue: best.is_some_and(|j| j != c),
+    }
+}
+
+/// Training rows: of each modelled class's rows (in their shuffled order), those outside fold
+/// `skip`, the same share of every class, at most `MAX_TRAIN` in all.
+fn subsample(by_class: &[Vec<usize>], fold: &[u8], skip: Option<u8>) -> Vec<usize> {
+    let eligible = |i: &&usize| fold[**i] != u8::MAX && Some(fold[**i]) != skip;
+    let total: usize = by_class
+        .iter()
+        .map(|v| v.iter().filter(eligible).count())
+        .sum();
+    let q = (MAX_TRAIN as f64 / total.max(1) as f64).min(1.0);
+    let mut rows = Vec::new();
+    for v in by_class {
+        let m = v.iter().filter(eligible).count();
+        let take = (q * m as f64).ceil() as usize;
+        rows.extend(v.iter().filter(eligible).take(take));
+    }
+    rows.sort_unstable();
+    rows
+}
+
+/// Fit one model on `rows`, from `start` (linfa's parameter layout: the weights, then the
+/// intercepts as the last row); `None` when the solver fails (an error of the solver, not of
+/// the data: the scan then has no LBL003).
+#[allow(clippy::too_many_arguments)]
+fn fit_one(
+    design: &Design,
+    x: &[f64],
+    codes: &[u32],
+    class: &[u16],
+    rows: &[usize],
+    classes: usize,
+    start: Option<Array2<f64>>,
+    iterations: u64,
+) -> Option<(Linear, Array2<f64>)> {
+    let d = design.d;
+    let mut m = Array2::<f64>::zeros((rows.len(), design.width));
+    for (r, &i) in rows.iter().enumerate() {
+        design.row(
+            &x[i * d..(i + 1) * d],
+            &codes[i * d..(i + 1) * d],
+            m.row_mut(r).as_slice_mut()?,
+        );
+    }
+    let y: Array1<usize> = rows.iter().map(|&i| class[i] as usize).collect();
+    let mut params = MultiLogisticRegression::default()
+        .alpha(ALPHA)
+        .max_iterations(iterations);
+    if let Some(start) = start {
+        params = params.initial_params(start);
+    }
+    let fitted = params.fit(&Dataset::new(m, y)).ok()?;
+    let (w, b) = (fitted.params(), fitted.intercept());
+    let mut raw = Array2::<f64>::zeros((w.nrows() + 1, w.ncols()));
+    raw.slice_mut(ndarray::s![..w.nrows(), ..]).assign(w);
+    raw.row_mut(w.nrows()).assign(b);
+    let seen = fitted.classes().to_vec();
+    Some((Linear::from_fit(design, classes, &seen, w, b), raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rows::encode::NULL_CODE;
+
+    /// The fit against scikit-learn 1.9.1: `LogisticRegression(C=1.0, tol=1e-12,
+    /// max_iter=100000)` (multinomial, lbfgs) on the same 300 rows, three classes, with 1 row in
+    /// 7 given the next class; its probabilities to 1e-3 with the production iteration budget.
+    #[test]
+    fn fit_matches_scikit_learn() {
+        let n = 300;
+        let mut x = Vec::new();
+        let mut class = Vec::new();
+        for i in 0..n {
+            let x1 = ((i * 37) % 101) as f64 / 25.0 - 2.0;
+            let x2 = ((i * 59) % 103) as f64 / 25.0 - 2.0;
+            x.extend([x1, x2]);
+            let c = if x1 > 0.5 {
+                0
+            } else if x2 > 0.0 {
+                1
+            } else {
+                2
+            };
+            class.push(if i % 7 == 0 { (c + 1) % 3 } else { c });
+        }
+        let codes = vec![NULL_CODE; 2 * n];
+        let design = Design {
+            d: 2,
+            numeric: vec![true, true],
+            indicator: vec![NO_COLUMN; 2 * SLOTS],
+            width: 2,
+        };
+        let rows: Vec<usize> = (0..n).collect();
+        let (m, _) = fit_one(&design, &x, &codes, &class, &rows, 3, None, MAX_ITERATIONS).unwrap();
+        let sklearn: [(usize, [f64; 3]); 5] = [
+            (0, [0.018997, 0.048647, 0.932355]),
+            (1, [0.259965, 0.597584, 0.142451]),
+            (50, [0.191341, 0.696655, 0.112005]),
+            (150, [0.742144, 0.255295, 0.002561]),
+            (299, [0.511120, 0.198584, 0.290296]),
+        ];
+        let mut p = [0.0; 3];
+        for (i, want) in sklearn {
+            m.probabilities(&x[2 * i..2 * i + 2], &codes[2 * i..2 * i + 2], &mut p);
+            for (a, b) in p.iter().zip(want) {
+                assert!((a - b).abs() < 1e-3, "row {i}: {p:?} against {want:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn training_rows_leave_their_fold_out_and_keep_the_class_mix() {
+        // 30,000 rows of class 0 and 3,000 of class 1, in folds round-robin within each class.
+        let by_class: Vec<Vec<usize>> = vec![(0..30_000).collect(), (30_000..33_000).collect()];
+        let mut fold = vec![0u8; 33_000];
+        for v in &by_class {
+            for (r, &i) in v.iter().enumerate() {
+                fold[i] = (r % FOLDS) as u8;
+            }
+        }
+        let rows = subsample(&by_class, &fold, Some(2));
+        assert!(rows.iter().all(|&i| fold[i] != 2));
+        assert!(rows.windows(2).all(|w| w[0] < w[1]));
+        let ones = rows.iter().filter(|&&i| i >= 30_000).count();
+        // q = 10,000 / 26,400 of each class's 24,000 and 2,400 eligible rows, rounded up.
+        assert_eq!(
+            rows.len() - ones,
+            (24_000.0 * 10_000.0 / 26_400.0f64).ceil() as usize
+        );
+        assert_eq!(ones, (2_400.0 * 10_000.0 / 26_400.0f64).ceil() as usize);
+        // Small samples are used whole.
+        let small: Vec<Vec<usize>> = vec![(0..50).collect(), (50..80).collect()];
+        assert_eq!(subsample(&small, &fold[..80], None).len(), 80);
+    }
+
+    #[test]
+    fn verdict_is_the_confident_joint_off_diagonal() {
+        let modelled = [true, true, true];
+        let t = [0.6, 0.5, 0.4];
+        // Own class above its threshold and the largest: no issue.
+        assert!(!verdict(&t, &modelled, &[0.7, 0.2, 0.1], 0).issue);
+        // Another class above its threshold: an issue, self-confidence is p of the given label.
+        let v = verdict(&t, &modelled, &[0.1, 0.6, 0.3], 0);
+        assert!(v.issue);
+        assert_eq!(v.self_confidence, 0.1);
+        // No class above its threshold: not counted in the confident joint, no issue.
+        assert!(!verdict(&t, &modelled, &[0.35, 0.35, 0.3], 2).issue);
+        // Two classes above their thresholds: the larger probability wins.
+        assert!(verdict(&t, &modelled, &[0.0, 0.55, 0.45], 2).issue);
+        assert!(!verdict(&[0.6, 0.5, 0.1], &modelled, &[0.0, 0.45, 0.55], 2).issue);
+        // An unmodelled class is never the confident class.
+        assert!(!verdict(&t, &[true, false, true], &[0.1, 0.8, 0.1], 0).issue);
+    }
+}
