@@ -9,7 +9,7 @@
 //!   the report) against profiling alone: what comparing with a baseline adds.
 //! - `--rows` (alone): the row pass against the profile pass, from the phases of one scan; and
 //!   Isolation Forest scoring against scikit-learn's on the same rows (reports/bench-rows.md).
-//! - `--labels` (alone): the label checks (LBL001/002, TRG001/002: the label model's fit and
+//! - `--labels` (alone): the label checks (LBL001/002/003, TRG001/002: the label model's fit and
 //!   their share of the row pass, CPU time over the threads) against the profile pass, from the
 //!   phases of one scan (reports/labels.md).
 //!

@@ -495,7 +495,8 @@ Each current row's 10 nearest neighbours are found among the baseline's label-st
 sample (the current data's own sample, the row left out, without a baseline) in the shared \
 encoding (numbers robust-scaled and clipped, categoricals of up to 16 levels one-hot), \
 projected on its first 6 principal components, with a k-d tree search of bounded cost (its \
-recall is measured in reports/labels.md). Neighbours vote with the baseline rows they stand \
+recall is measured in reports/labels.md) that stops after 3 leaves when the row's score there \
+is below 0.5. Neighbours vote with the baseline rows they stand \
 for; label_issue_score = the weighted share of neighbours with another label (in the rows \
 file), and a row is flagged at >= 0.9 (code LBL002 in the rows file). The baseline sample's own \
 rows, scored the same way, give the baseline rate. Tested overall, per source file and per \

@@ -38,6 +38,12 @@ const LEAF: usize = 16;
 /// At most this many leaves read per query (a bound on the cost of a query; the search is
 /// exact when it stops earlier, which is measured in `recall_at_k`).
 const MAX_LEAVES: usize = 12;
+/// A scored search stops after `EARLY_LEAVES` leaves when the neighbours found so far give the
+/// row a score below `EARLY_SCORE`: to reach `FLAG` from there, at least 4 of the 10 found
+/// would have to be displaced by nearer points the first leaves missed. Most rows stop here;
+/// their score is that of the shorter search (the effect is measured in reports/labels.md).
+const EARLY_LEAVES: usize = 3;
+const EARLY_SCORE: f64 = 0.5;
 /// At most this many reference points (every n-th labelled sample row when there are more:
 /// a smaller tree, and every class kept in its sample proportion).
 const MAX_POINTS: usize = 30_000;
@@ -107,46 +113,72 @@ type Point = [f32; 8];
 pub struct Query {
     y: Point,
     best: Vec<(f32, u32)>,
-    /// Branches not taken, nearest first, with a lower bound on their distance.
-    pending: std::collections::BinaryHeap<std::cmp::Reverse<(Gap, u32)>>,
-}
-
-/// A squared distance, ordered totally (for the heap of branches not taken).
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
-struct Gap(f32);
-impl Eq for Gap {}
-#[allow(clippy::derive_ord_xor_partial_ord)]
-impl Ord for Gap {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&o.0)
-    }
+    worst: usize,
+    /// Branches not taken, with a lower bound on their distance, farthest first (the next to
+    /// visit is the last); only the `MAX_LEAVES` nearest are kept, as no others can be reached.
+    pending: Vec<(f32, u32)>,
 }
 
 impl Query {
+    /// Remember a branch not taken (ordered by distance bound, then node).
     #[inline]
-    fn offer(&mut self, dist: f32, p: u32) {
-        if self.best.len() == K {
-            let last = self.best[K - 1];
-            if (dist, p) >= last {
+    fn defer(&mut self, gap: f32, node: u32) {
+        let key = |&(g, n): &(f32, u32)| (g.to_bits(), n);
+        // Bounds are squares, never negative or NaN: their bits order like the numbers.
+        let new = (gap, node);
+        if self.pending.len() == MAX_LEAVES {
+            if key(&new) >= key(&self.pending[0]) {
                 return;
             }
-            self.best.pop();
+            self.pending.remove(0);
         }
-        let at = self
-            .best
-            .partition_point(|&(d, q)| d < dist || (d == dist && q < p));
-        self.best.insert(at, (dist, p));
+        let at = self.pending.partition_point(|e| key(e) > key(&new));
+        self.pending.insert(at, new);
+    }
+
+    /// Offer a point: the best `K` are kept unordered, with the position of the worst (by
+    /// distance, then index), until `finish` sorts them.
+    #[inline]
+    fn offer(&mut self, dist: f32, p: u32) {
+        if self.best.len() < K {
+            self.best.push((dist, p));
+            if self.best.len() == K {
+                self.find_worst();
+            }
+            return;
+        }
+        if (dist, p) >= self.best[self.worst] {
+            return;
+        }
+        self.best[self.worst] = (dist, p);
+        self.find_worst();
+    }
+
+    #[inline]
+    fn find_worst(&mut self) {
+        let mut w = 0;
+        for j in 1..self.best.len() {
+            if self.best[j] > self.best[w] {
+                w = j;
+            }
+        }
+        self.worst = w;
+    }
+
+    /// The `K`-th best distance so far (`None` before `K` points).
+    #[inline]
+    fn kth(&self) -> Option<f32> {
+        (self.best.len() == K).then(|| self.best[self.worst].0)
     }
 }
 
 #[inline]
 fn distance(a: &Point, b: &Point) -> f32 {
-    let mut s = 0.0;
-    for k in 0..8 {
-        let d = a[k] - b[k];
-        s += d * d;
-    }
-    s
+    // Lane-wise squares, then a fixed pairwise sum: the compiler keeps it in vector registers
+    // (a sequential sum must be evaluated in order, one lane at a time).
+    let d: [f32; 8] = std::array::from_fn(|k| (a[k] - b[k]) * (a[k] - b[k]));
+    let h: [f32; 4] = std::array::from_fn(|k| d[k] + d[k + 4]);
+    (h[0] + h[2]) + (h[1] + h[3])
 }
 
 impl KnnModel {
@@ -373,8 +405,20 @@ impl KnnModel {
 
     /// The neighbours of one encoded row (indices into the reference points, nearest first,
     /// ties by index), skipping the point with provenance `skip`.
-    fn neighbours(&self, x: &[f64], codes: &[u32], skip: Option<(u32, u64)>, q: &mut Query) {
+    fn neighbours(
+        &self,
+        x: &[f64],
+        codes: &[u32],
+        skip: Option<(u32, u64)>,
+        early: Option<u16>,
+        q: &mut Query,
+    ) {
         self.project(x, codes, &mut q.y);
+        self.search(skip, early, q);
+    }
+
+    /// The search for `q.y` (see `neighbours`).
+    fn search(&self, skip: Option<(u32, u64)>, early: Option<u16>, q: &mut Query) {
         q.best.clear();
         q.pending.clear();
         // Best bin first: descend to the nearest leaf, remembering each branch not taken with
@@ -396,29 +440,52 @@ impl KnnModel {
                     (n.right, n.left)
                 };
                 let gap = diff * diff;
-                if q.best.len() < K || gap <= q.best[K - 1].0 {
-                    q.pending.push(std::cmp::Reverse((Gap(gap), far)));
+                if q.kth().is_none_or(|kth| gap <= kth) {
+                    q.defer(gap, far);
                 }
                 node = near;
             }
             let n = &self.nodes[node as usize];
-            for p in n.start..n.end {
-                let p = p as usize;
+            let (start, end) = (n.start as usize, n.end as usize);
+            let mut dist = [0f32; LEAF];
+            for (o, p) in dist.iter_mut().zip(&self.points[start..end]) {
+                *o = distance(p, &q.y);
+            }
+            for (j, &dist) in dist[..end - start].iter().enumerate() {
+                let p = start + j;
+                if q.kth().is_some_and(|kth| dist > kth) {
+                    continue;
+                }
                 if skip.is_some_and(|s| self.provenance[p] == s) {
                     continue;
                 }
-                let dist = distance(&self.points[p], &q.y);
                 q.offer(dist, p as u32);
             }
             leaves += 1;
-            let Some(std::cmp::Reverse((Gap(gap), next))) = q.pending.pop() else {
+            if leaves == EARLY_LEAVES
+                && q.best.len() == K
+                && let Some(class) = early
+            {
+                // On the points in order, as the final score is.
+                let mut found = [(0f32, 0u32); K];
+                found.copy_from_slice(&q.best);
+                found
+                    .sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+                if self.disagreement(&found, class) < EARLY_SCORE {
+                    break;
+                }
+            }
+            let Some((gap, next)) = q.pending.pop() else {
                 break;
             };
-            if (q.best.len() == K && gap > q.best[K - 1].0) || leaves >= MAX_LEAVES {
+            if q.kth().is_some_and(|kth| gap > kth) || leaves >= MAX_LEAVES {
                 break;
             }
             node = next;
         }
+        // Nearest first, ties by index (distances are never NaN).
+        q.best
+            .sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     }
 
     /// The label issue score of a row of class `class`: the weighted share of its neighbours
@@ -435,9 +502,38 @@ impl KnnModel {
         if class == NO_CLASS {
             return None;
         }
-        self.neighbours(x, codes, skip, q);
+        self.neighbours(x, codes, skip, Some(class), q);
+        Some(self.disagreement(&q.best, class))
+    }
+
+    /// `score` for a batch of rows: encodings `x` and slice codes (row-major, `d` wide), classes,
+    /// and provenance `(source, first_row + i)`; into `out`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn score_batch(
+        &self,
+        x: &[f64],
+        codes: &[u32],
+        d: usize,
+        class: &[u16],
+        source: u32,
+        first_row: u64,
+        q: &mut Query,
+        out: &mut Vec<Option<f64>>,
+    ) {
+        out.clear();
+        for (i, &c) in class.iter().enumerate() {
+            let skip = self
+                .self_reference
+                .then_some((source, first_row + i as u64));
+            let (xi, ci) = (&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d]);
+            out.push(self.score(xi, ci, c, skip, q));
+        }
+    }
+
+    /// The weighted share of `best` carrying another class than `class`.
+    fn disagreement(&self, best: &[(f32, u32)], class: u16) -> f64 {
         let (mut own, mut all) = (0.0, 0.0);
-        for &(_, p) in q.best.iter() {
+        for &(_, p) in best {
             let c = self.class[p as usize];
             let w = self.vote.get(c as usize).copied().unwrap_or(0.0);
             all += w;
@@ -445,7 +541,7 @@ impl KnnModel {
                 own += w;
             }
         }
-        Some(if all > 0.0 { 1.0 - own / all } else { 0.0 })
+        if all > 0.0 { 1.0 - own / all } else { 0.0 }
     }
 
     /// The share of a row's exact `K` nearest neighbours (in the projected space, by brute
@@ -455,7 +551,7 @@ impl KnnModel {
         let mut found = 0usize;
         for &i in rows {
             let (xi, ci) = (&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d]);
-            self.neighbours(xi, ci, None, &mut q);
+            self.neighbours(xi, ci, None, None, &mut q);
             let mut all: Vec<f32> = self.points.iter().map(|p| distance(p, &q.y)).collect();
             all.sort_by(f32::total_cmp);
             let kth = all[K.min(all.len()) - 1];

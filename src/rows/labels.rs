@@ -439,11 +439,9 @@ impl LabelModel {
                 || fit_confident(&sample, 1),
             )
         };
+        // (Without a baseline there is no rate to compare: only the rows file's verdicts.)
         let mut reference_confident = RefFlags::new(d);
-        if let Some(m) = reference_model
-            .as_ref()
-            .or(confident.as_ref().filter(|_| self_reference))
-        {
+        if let Some(m) = &reference_model {
             for (i, v) in m.sample_verdicts.iter().enumerate() {
                 if let Some(v) = v {
                     let c = ref_class[i] as usize;
@@ -604,27 +602,47 @@ impl LabelModel {
             });
         }
         // kNN label disagreement and confident learning.
-        scratch.scores.clear();
-        scratch.verdicts.clear();
+        match &self.knn {
+            Some(knn) => knn.score_batch(
+                x,
+                codes,
+                d,
+                &scratch.classes,
+                source,
+                first_row,
+                &mut scratch.query,
+                &mut scratch.scores,
+            ),
+            None => {
+                scratch.scores.clear();
+                scratch.scores.resize(n, None);
+            }
+        }
+        match &self.confident {
+            Some(m) => m.verdict_batch(
+                x,
+                codes,
+                d,
+                &scratch.classes,
+                source,
+                first_row,
+                &mut scratch.probs,
+                &mut scratch.verdicts,
+            ),
+            None => {
+                scratch.verdicts.clear();
+                scratch.verdicts.resize(n, None);
+            }
+        }
         let mut knn_source = FlagCount::default();
         let mut confident_source = FlagCount::default();
-        for (i, &c) in scratch.classes.iter().enumerate() {
+        for i in 0..n {
             let row = (source, first_row + i as u64);
-            let (xi, ci) = (&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d]);
-            let score = self.knn.as_ref().and_then(|knn| {
-                let skip = knn.self_reference.then_some(row);
-                knn.score(xi, ci, c, skip, &mut scratch.query)
-            });
-            scratch.scores.push(score);
-            if let Some(score) = score {
+            let ci = &codes[i * d..(i + 1) * d];
+            if let Some(score) = scratch.scores[i] {
                 counts.knn.add(&mut knn_source, score >= FLAG, row, ci);
             }
-            let verdict = self
-                .confident
-                .as_ref()
-                .and_then(|m| m.verdict(xi, ci, c, row, &mut scratch.probs));
-            scratch.verdicts.push(verdict);
-            if let Some(v) = verdict {
+            if let Some(v) = scratch.verdicts[i] {
                 counts
                     .confident
                     .add(&mut confident_source, v.issue, row, ci);
