@@ -239,17 +239,29 @@ pub fn run(cli: &Cli, extra: &[&'static dyn Detector], out: &mut dyn Write) -> R
     match &cli.command {
         Command::Scan(args) => {
             let report = scan(args, extra)?;
+            let checks: Vec<&dyn Detector> = detect::registry()
+                .into_iter()
+                .chain(extra.iter().copied())
+                .collect();
+            let render = |format: OutputFormat, w: &mut dyn Write| match format {
+                OutputFormat::Json => w.write_all(report::to_json(&report).as_bytes()),
+                OutputFormat::Text => report::write_text(&report, w),
+                OutputFormat::Markdown => report::write_markdown(&report, w),
+                OutputFormat::Junit => report::write_junit(&report, &checks, args.fail_on, w),
+            };
             if let Some(dir) = &args.out {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-                write_atomic(
-                    &dir.join("report.json"),
-                    report::to_json(&report).as_bytes(),
-                )?;
+                for (name, format) in [
+                    ("report.json", OutputFormat::Json),
+                    ("report.md", OutputFormat::Markdown),
+                    ("junit.xml", OutputFormat::Junit),
+                ] {
+                    let mut bytes = Vec::new();
+                    render(format, &mut bytes).map_err(|e| Error::io(dir.join(name), e))?;
+                    write_atomic(&dir.join(name), &bytes)?;
+                }
             }
-            let written = match args.format {
-                OutputFormat::Json => out.write_all(report::to_json(&report).as_bytes()),
-                OutputFormat::Text => report::write_text(&report, out),
-            };
+            let written = render(args.format, out);
             stdout_result(written)?;
             Ok(if report.verdict == "fail" { 1 } else { 0 })
         }

@@ -43,6 +43,11 @@ pub enum OutputFormat {
     Text,
     /// The JSON report (schema_version 1).
     Json,
+    /// Markdown: verdict, counts, the top findings and the slices (a pull-request comment, a CI
+    /// step summary).
+    Markdown,
+    /// JUnit XML: one test case per check, failed at or above `--fail-on` (CI dashboards).
+    Junit,
 }
 
 /// Options for reading data, shared by `scan` and `profile`.
@@ -114,7 +119,7 @@ pub struct ScanArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
-    /// Also write report.json into this folder (created if missing).
+    /// Also write report.json, report.md and junit.xml into this folder (created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Write one row per current row (source, row, id, outlier_score, label_issue_score,

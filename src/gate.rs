@@ -22,6 +22,11 @@ impl FailOn {
         }
     }
 
+    /// Whether a finding of this severity fails the gate.
+    pub fn fails(self, s: Severity) -> bool {
+        self.threshold().is_some_and(|t| s >= t)
+    }
+
     fn threshold(self) -> Option<Severity> {
         match self {
             FailOn::High => Some(Severity::High),
@@ -56,9 +61,10 @@ impl Verdict {
 
 /// Fail when any finding is at or above the threshold.
 pub fn verdict(findings: &[Finding], fail_on: FailOn) -> Verdict {
-    match fail_on.threshold() {
-        Some(t) if findings.iter().any(|f| f.severity >= t) => Verdict::Fail,
-        _ => Verdict::Pass,
+    if findings.iter().any(|f| fail_on.fails(f.severity)) {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
     }
 }
 

@@ -319,6 +319,68 @@ fn text_summary_and_out_dir() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(report["dataset"]["rows"], 81_500);
+    let findings = report["findings"].as_array().unwrap();
+
+    // The Markdown report: verdict, counts, one table row per finding (up to 20), the slices.
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(
+        md.starts_with("## poisonscan: ❌ **gate failed** (fail on: high)"),
+        "{md}"
+    );
+    let c = &report["counts"];
+    assert!(
+        md.contains(&format!(
+            "| {} | {} | {} | {} |",
+            c["high"], c["medium"], c["low"], c["info"]
+        )),
+        "{md}"
+    );
+    let table = md
+        .split("### Findings")
+        .nth(1)
+        .unwrap()
+        .split("### Slices")
+        .next()
+        .unwrap();
+    let rows = table
+        .lines()
+        .filter(|l| l.starts_with("| high") || l.starts_with("| medium") || l.starts_with("| low"))
+        .count();
+    assert_eq!(rows, findings.len().min(20));
+    for f in findings.iter().take(20) {
+        assert!(table.contains(&f["code"].as_str().unwrap().to_string()));
+    }
+    let slices = md.split("### Slices").nth(1).unwrap();
+    assert!(
+        slices.contains("| `promo_code` = `ZX-99` | TRG001 | high | 300 |"),
+        "{slices}"
+    );
+    assert!(slices.contains("`income` > 274705"), "{slices}");
+
+    // JUnit: one test case per check; failed exactly for the codes with a high finding.
+    let xml = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    let cases = xml.matches("<testcase ").count();
+    assert_eq!(cases, poisonscan::detect::registry().len());
+    let mut failing: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["severity"] == "high")
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    failing.sort_unstable();
+    failing.dedup();
+    assert_eq!(xml.matches("<failure ").count(), failing.len());
+    assert!(
+        xml.contains(&format!(
+            r#"<testsuites name="poisonscan" tests="{cases}" failures="{}""#,
+            failing.len()
+        )),
+        "{xml}"
+    );
+    for code in &failing {
+        let case = xml.split(&format!(r#"name="{code} "#)).nth(1).unwrap();
+        let case = case.split("</testcase>").next().unwrap();
+        assert!(case.contains("<failure type=\"high\""), "{code}: {case}");
+    }
 }
 
 /// A detector for tests only: one finding of a fixed severity.
@@ -350,14 +412,14 @@ impl Detector for Fixed {
 static HIGH: Fixed = Fixed(Severity::High);
 static MEDIUM: Fixed = Fixed(Severity::Medium);
 
-fn gate(detector: &'static Fixed, fail_on: &str) -> (i32, serde_json::Value) {
+fn gate_as(detector: &'static Fixed, fail_on: &str, format: &str) -> (i32, Vec<u8>) {
     use clap::Parser;
     let cli = poisonscan::cli::Cli::try_parse_from([
         "poisonscan",
         "scan",
         "datasets/bad/conflict/a.csv",
         "--format",
-        "json",
+        format,
         "--fail-on",
         fail_on,
         "-q",
@@ -367,7 +429,53 @@ fn gate(detector: &'static Fixed, fail_on: &str) -> (i32, serde_json::Value) {
     std::env::set_current_dir(&cwd).unwrap();
     let mut out = Vec::new();
     let code = poisonscan::app::run(&cli, &[detector], &mut out).unwrap();
+    (code, out)
+}
+
+fn gate(detector: &'static Fixed, fail_on: &str) -> (i32, serde_json::Value) {
+    let (code, out) = gate_as(detector, fail_on, "json");
     (code, serde_json::from_slice(&out).unwrap())
+}
+
+/// JUnit: the test-only check is a failed test case at or above the gate's level, and a passed
+/// one with its finding in the output below it; Markdown states the verdict.
+#[test]
+fn junit_and_markdown_follow_the_gate() {
+    let (code, out) = gate_as(&MEDIUM, "medium", "junit");
+    assert_eq!(code, 1);
+    let xml = String::from_utf8(out).unwrap();
+    let case = xml.split(r#"name="TST001 test-finding">"#).nth(1).unwrap();
+    assert!(
+        case.trim_start()
+            .starts_with(r#"<failure type="medium" message="a test finding">"#),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"failures="1""#), "{xml}");
+    let (code, out) = gate_as(&MEDIUM, "high", "junit");
+    assert_eq!(code, 0);
+    let xml = String::from_utf8(out).unwrap();
+    assert!(!xml.contains("<failure"), "{xml}");
+    assert!(
+        xml.contains("<system-out>[medium] TST001 a test finding</system-out>"),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"failures="0""#), "{xml}");
+    let (_, out) = gate_as(&HIGH, "high", "markdown");
+    let md = String::from_utf8(out).unwrap();
+    assert!(
+        md.starts_with("## poisonscan: ❌ **gate failed** (fail on: high)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| high | TST001 | a test finding | 2 | – |"),
+        "{md}"
+    );
+    let (_, out) = gate_as(&MEDIUM, "high", "markdown");
+    assert!(
+        String::from_utf8(out)
+            .unwrap()
+            .starts_with("## poisonscan: ✅ **gate passed**")
+    );
 }
 
 #[test]

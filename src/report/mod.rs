@@ -2,12 +2,16 @@
 //! once, here, so the same inputs give the same bytes. Everything that varies between identical
 //! runs (time, duration, threads) lives in `run`.
 
+mod junit;
+mod markdown;
 mod text;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub use self::junit::write_junit;
+pub use self::markdown::{predicate_text, write_markdown};
 pub use self::text::{thousands, write_text};
 use crate::detect::{Finding, Severity};
 use crate::gate::{FailOn, Verdict};

@@ -21,6 +21,21 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// "1 file", "4 files".
+pub(super) fn files(n: usize) -> String {
+    format!("{n} file{}", if n == 1 { "" } else { "s" })
+}
+
+/// Each label's rows and share of the labelled rows, in label order.
+pub(super) fn label_shares(r: &Report) -> Vec<(&str, u64, String)> {
+    let total: u64 = r.profile.label_counts.values().sum();
+    r.profile
+        .label_counts
+        .iter()
+        .map(|(k, &v)| (k.as_str(), v, pct(v, total)))
+        .collect()
+}
+
 fn pct(part: u64, whole: u64) -> String {
     if whole == 0 {
         return "-".into();
@@ -40,20 +55,18 @@ pub fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     let d = &r.dataset;
     writeln!(
         out,
-        "poisonscan {}: {} rows × {} columns from {} file{}",
+        "poisonscan {}: {} rows × {} columns from {}",
         r.tool.version,
         thousands(d.rows),
         d.columns,
-        d.sources.len(),
-        if d.sources.len() == 1 { "" } else { "s" }
+        files(d.sources.len())
     )?;
     match &r.baseline {
         Some(b) => writeln!(
             out,
-            "baseline: {} rows from {} file{}",
+            "baseline: {} rows from {}",
             thousands(b.rows),
-            b.sources.len(),
-            if b.sources.len() == 1 { "" } else { "s" }
+            files(b.sources.len())
         )?,
         None => writeln!(
             out,
@@ -61,12 +74,9 @@ pub fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         )?,
     }
     if let Some(label) = &d.label {
-        let total: u64 = r.profile.label_counts.values().sum();
-        let parts: Vec<String> = r
-            .profile
-            .label_counts
-            .iter()
-            .map(|(k, v)| format!("{k} {} ({})", pct(*v, total), thousands(*v)))
+        let parts: Vec<String> = label_shares(r)
+            .into_iter()
+            .map(|(k, v, share)| format!("{k} {share} ({})", thousands(v)))
             .collect();
         writeln!(out, "label `{label}`: {}", parts.join(" · "))?;
     }

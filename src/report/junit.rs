@@ -1,0 +1,124 @@
+//! JUnit XML for CI dashboards: one test case per check, failed when the check found something at
+//! or above the gate's level; its findings below the gate go to the test case's output.
+
+use std::io::Write;
+
+use super::Report;
+use crate::detect::{Detector, Finding};
+use crate::gate::FailOn;
+
+/// Text escaped for XML attributes and content.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot carry.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn line(f: &Finding) -> String {
+    format!("[{}] {} {}", f.severity.name(), f.code, f.title)
+}
+
+/// `checks`: every check that could have run (the registry, in its order).
+pub fn write_junit(
+    r: &Report,
+    checks: &[&dyn Detector],
+    fail_on: FailOn,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let failing = |f: &Finding| fail_on.fails(f.severity);
+    let failures = checks
+        .iter()
+        .filter(|d| r.findings.iter().any(|f| f.code == d.code() && failing(f)))
+        .count();
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<testsuites name="poisonscan" tests="{}" failures="{failures}" errors="0">"#,
+        checks.len()
+    )?;
+    writeln!(
+        out,
+        r#"  <testsuite name="poisonscan {}" tests="{}" failures="{failures}" errors="0" skipped="0">"#,
+        esc(r.tool.version),
+        checks.len()
+    )?;
+    writeln!(out, "    <properties>")?;
+    for (k, v) in [
+        ("verdict", r.verdict.to_string()),
+        ("fail_on", r.fail_on.to_string()),
+        ("rows", r.dataset.rows.to_string()),
+        (
+            "baseline_rows",
+            r.baseline
+                .as_ref()
+                .map_or("none".into(), |b| b.rows.to_string()),
+        ),
+    ] {
+        writeln!(out, r#"      <property name="{k}" value="{}"/>"#, esc(&v))?;
+    }
+    writeln!(out, "    </properties>")?;
+    for d in checks {
+        let family: String = d
+            .code()
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        let mine: Vec<&Finding> = r.findings.iter().filter(|f| f.code == d.code()).collect();
+        let (fail, below): (Vec<&Finding>, Vec<&Finding>) =
+            mine.into_iter().partition(|f| failing(f));
+        write!(
+            out,
+            r#"    <testcase classname="poisonscan.{}" name="{} {}""#,
+            esc(&family),
+            esc(d.code()),
+            esc(d.check())
+        )?;
+        if fail.is_empty() && below.is_empty() {
+            writeln!(out, "/>")?;
+            continue;
+        }
+        writeln!(out, ">")?;
+        if let Some(top) = fail.first() {
+            let body: Vec<String> = fail.iter().map(|f| esc(&line(f))).collect();
+            writeln!(
+                out,
+                r#"      <failure type="{}" message="{}">{}</failure>"#,
+                top.severity.name(),
+                esc(&top.title),
+                body.join("\n")
+            )?;
+        }
+        if !below.is_empty() {
+            let body: Vec<String> = below.iter().map(|f| esc(&line(f))).collect();
+            writeln!(out, "      <system-out>{}</system-out>", body.join("\n"))?;
+        }
+        writeln!(out, "    </testcase>")?;
+    }
+    writeln!(out, "  </testsuite>")?;
+    writeln!(out, "</testsuites>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_control_characters() {
+        assert_eq!(
+            esc(r#"a<b & "c" 'd'> e"#),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt; e"
+        );
+        assert_eq!(esc("x\u{1}y\tz"), "x y\tz");
+    }
+}

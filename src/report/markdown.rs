@@ -1,0 +1,198 @@
+//! The Markdown report, for a pull-request comment or a CI step summary (GitHub's
+//! `$GITHUB_STEP_SUMMARY`, GitLab's merge-request notes): the verdict, what was read, the counts,
+//! the top findings as a table and the slices the findings name.
+
+use std::io::Write;
+
+use super::Report;
+use super::text::{files, label_shares, thousands};
+use crate::detect::{Finding, Predicate};
+
+/// Findings listed in the table before the rest are counted.
+const TOP: usize = 20;
+
+/// A number as people write it: integers without a fraction, others in their shortest form.
+fn number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+/// A predicate in words. "Above x" is `ge` the next float after x in the JSON report (the
+/// contract has no `gt`); it reads "> x" here.
+pub fn predicate_text(p: &Predicate) -> String {
+    let v = |x: &serde_json::Value| match x {
+        serde_json::Value::String(s) => format!("`{s}`"),
+        serde_json::Value::Number(n) => n.as_f64().map_or(n.to_string(), number),
+        other => other.to_string(),
+    };
+    let c = &p.column;
+    let above = |x: f64| {
+        let below = x.next_down();
+        (number(below).len() < number(x).len()).then(|| number(below))
+    };
+    match p.op {
+        "ge" => match p.value.as_ref().and_then(|x| x.as_f64()).and_then(above) {
+            Some(b) => format!("`{c}` > {b}"),
+            None => format!("`{c}` ≥ {}", p.value.as_ref().map_or("?".into(), v)),
+        },
+        "eq" => format!("`{c}` = {}", p.value.as_ref().map_or("?".into(), v)),
+        "in" => format!(
+            "`{c}` in {{{}}}",
+            p.values
+                .iter()
+                .flatten()
+                .map(v)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        "lt" => format!("`{c}` < {}", p.value.as_ref().map_or("?".into(), v)),
+        "between" => format!(
+            "{} ≤ `{c}` < {}",
+            p.low.map_or("?".into(), number),
+            p.high.map_or("?".into(), number)
+        ),
+        "is_null" => format!("`{c}` is null"),
+        op => format!("`{c}` {op}"),
+    }
+}
+
+/// A slice in words: its predicates joined by "and".
+pub fn slice_text(f: &Finding) -> String {
+    f.slice
+        .iter()
+        .map(predicate_text)
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// Text safe inside a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn write_markdown(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    let verdict = if r.verdict == "fail" {
+        "❌ **gate failed**"
+    } else {
+        "✅ **gate passed**"
+    };
+    writeln!(out, "## poisonscan: {verdict} (fail on: {})\n", r.fail_on)?;
+    let d = &r.dataset;
+    write!(
+        out,
+        "Scanned {} rows × {} columns from {}",
+        thousands(d.rows),
+        d.columns,
+        files(d.sources.len())
+    )?;
+    match &r.baseline {
+        Some(b) => writeln!(
+            out,
+            " against a baseline of {} rows from {}.",
+            thousands(b.rows),
+            files(b.sources.len())
+        )?,
+        None => writeln!(
+            out,
+            " without a baseline (checks that compare with one were skipped)."
+        )?,
+    }
+    if let Some(label) = &d.label {
+        let parts: Vec<String> = label_shares(r)
+            .into_iter()
+            .map(|(k, _, share)| format!("`{}` {share}", cell(k)))
+            .collect();
+        writeln!(out, "Label `{}`: {}.", cell(label), parts.join(", "))?;
+    }
+    let c = &r.counts;
+    writeln!(
+        out,
+        "\n| high | medium | low | info |\n|---:|---:|---:|---:|\n| {} | {} | {} | {} |\n",
+        c.high, c.medium, c.low, c.info
+    )?;
+    if r.findings.is_empty() {
+        writeln!(out, "No findings.")?;
+        return Ok(());
+    }
+    writeln!(out, "### Findings\n")?;
+    writeln!(out, "| severity | code | finding | rows | q-value |")?;
+    writeln!(out, "|---|---|---|---:|---:|")?;
+    for f in r.findings.iter().take(TOP) {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            f.severity.name(),
+            f.code,
+            cell(&f.title),
+            thousands(f.rows),
+            f.q_value.map_or("–".into(), |q| if q == 0.0 {
+                "0".into()
+            } else {
+                format!("{q:.1e}")
+            })
+        )?;
+    }
+    if r.findings.len() > TOP {
+        writeln!(
+            out,
+            "\n… and {} more findings in the JSON report.",
+            r.findings.len() - TOP
+        )?;
+    }
+    let sliced: Vec<&Finding> = r.findings.iter().filter(|f| !f.slice.is_empty()).collect();
+    if !sliced.is_empty() {
+        writeln!(out, "\n### Slices\n")?;
+        writeln!(
+            out,
+            "| slice | code | severity | rows now | rows in the baseline | example rows |"
+        )?;
+        writeln!(out, "|---|---|---|---:|---:|---|")?;
+        for f in sliced.iter().take(TOP) {
+            let examples: Vec<String> = f
+                .example_rows
+                .iter()
+                .take(3)
+                .map(|e| format!("{}:{}", e.source, e.row))
+                .collect();
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                cell(&slice_text(f)),
+                f.code,
+                f.severity.name(),
+                thousands(f.rows),
+                f.baseline_rows.map_or("–".into(), thousands),
+                cell(&examples.join(", "))
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "\n<sub>poisonscan {} · `poisonscan explain CODE` says what a check finds and how.</sub>",
+        r.tool.version
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn predicates_read_as_people_write_them() {
+        assert_eq!(predicate_text(&Predicate::eq("c", "x")), "`c` = `x`");
+        assert_eq!(
+            predicate_text(&Predicate::lt("income", 6139.0)),
+            "`income` < 6139"
+        );
+        // "Above the maximum": the next float after 0.9631 in the report, "> 0.9631" here.
+        assert_eq!(predicate_text(&Predicate::gt("d", 0.9631)), "`d` > 0.9631");
+        assert_eq!(predicate_text(&Predicate::gt("n", 12.0)), "`n` > 12");
+        let mut ge = Predicate::gt("x", 0.5);
+        ge.value = Some(serde_json::json!(0.5));
+        assert_eq!(predicate_text(&ge), "`x` ≥ 0.5");
+    }
+}
