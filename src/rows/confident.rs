@@ -30,7 +30,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::encode::{Encoder, Kind};
-use super::labels::{NO_CLASS, SLOTS, slot_of};
+use super::labels::{BatchRows, NO_CLASS, SLOTS, slot_of};
 
 /// Cross-fitting folds.
 pub const FOLDS: usize = 5;
@@ -373,18 +373,11 @@ impl ConfidentModel {
         })
     }
 
-    /// The verdicts on a batch of rows: encodings `x` and slice codes (row-major, `d` wide),
-    /// classes (ids among the classes, `NO_CLASS`: none), provenance `(source, first_row + i)`;
-    /// into `out`, `None` for an unlabelled row or an unmodelled class.
-    #[allow(clippy::too_many_arguments)]
+    /// The verdicts on every row of a batch, into `out`: `None` for an unlabelled row or an
+    /// unmodelled class.
     pub fn verdict_batch(
         &self,
-        x: &[f64],
-        codes: &[u32],
-        d: usize,
-        class: &[u16],
-        source: u32,
-        first_row: u64,
+        rows: &BatchRows<'_>,
         probs: &mut Probs,
         out: &mut Vec<Option<Verdict>>,
     ) {
@@ -393,9 +386,9 @@ impl ConfidentModel {
         // The batch's sample rows, walked alongside (rows are consecutive within a source).
         let mut next = self
             .fold_of
-            .partition_point(|&(p, _)| p < (source, first_row));
-        for (i, &c) in class.iter().enumerate() {
-            let row = (source, first_row + i as u64);
+            .partition_point(|&(p, _)| p < rows.provenance(0));
+        for (i, &c) in rows.class.iter().enumerate() {
+            let row = rows.provenance(i);
             while next < self.fold_of.len() && self.fold_of[next].0 < row {
                 next += 1;
             }
@@ -407,11 +400,8 @@ impl ConfidentModel {
                 Some(&(p, f)) if p == row => &self.folds[f as usize],
                 _ => &self.average,
             };
-            model.probabilities(
-                &x[i * d..(i + 1) * d],
-                &codes[i * d..(i + 1) * d],
-                &mut probs.0,
-            );
+            let (xi, ci) = rows.row(i);
+            model.probabilities(xi, ci, &mut probs.0);
             out.push(Some(verdict(
                 &self.thresholds,
                 &self.modelled,

@@ -21,7 +21,7 @@
 //!   flagged rate per slice, the rate LBL002 compares with.
 
 use super::encode::{Encoder, Kind};
-use super::labels::NO_CLASS;
+use super::labels::{BatchRows, NO_CLASS};
 
 /// Neighbours per row.
 pub const K: usize = 10;
@@ -506,26 +506,12 @@ impl KnnModel {
         Some(self.disagreement(&q.best, class))
     }
 
-    /// `score` for a batch of rows: encodings `x` and slice codes (row-major, `d` wide), classes,
-    /// and provenance `(source, first_row + i)`; into `out`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn score_batch(
-        &self,
-        x: &[f64],
-        codes: &[u32],
-        d: usize,
-        class: &[u16],
-        source: u32,
-        first_row: u64,
-        q: &mut Query,
-        out: &mut Vec<Option<f64>>,
-    ) {
+    /// `score` for every row of a batch, into `out`.
+    pub fn score_batch(&self, rows: &BatchRows<'_>, q: &mut Query, out: &mut Vec<Option<f64>>) {
         out.clear();
-        for (i, &c) in class.iter().enumerate() {
-            let skip = self
-                .self_reference
-                .then_some((source, first_row + i as u64));
-            let (xi, ci) = (&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d]);
+        for (i, &c) in rows.class.iter().enumerate() {
+            let skip = self.self_reference.then(|| rows.provenance(i));
+            let (xi, ci) = rows.row(i);
             out.push(self.score(xi, ci, c, skip, q));
         }
     }

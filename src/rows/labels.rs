@@ -604,12 +604,14 @@ impl LabelModel {
         // kNN label disagreement and confident learning.
         match &self.knn {
             Some(knn) => knn.score_batch(
-                x,
-                codes,
-                d,
-                &scratch.classes,
-                source,
-                first_row,
+                &BatchRows {
+                    x,
+                    codes,
+                    d,
+                    class: &scratch.classes,
+                    source,
+                    first_row,
+                },
                 &mut scratch.query,
                 &mut scratch.scores,
             ),
@@ -620,12 +622,14 @@ impl LabelModel {
         }
         match &self.confident {
             Some(m) => m.verdict_batch(
-                x,
-                codes,
-                d,
-                &scratch.classes,
-                source,
-                first_row,
+                &BatchRows {
+                    x,
+                    codes,
+                    d,
+                    class: &scratch.classes,
+                    source,
+                    first_row,
+                },
                 &mut scratch.probs,
                 &mut scratch.verdicts,
             ),
@@ -650,6 +654,30 @@ impl LabelModel {
         }
         counts.knn.add_source(source, knn_source);
         counts.confident.add_source(source, confident_source);
+    }
+}
+
+/// A batch's encoded rows with their classes and provenance `(source, first_row + i)`.
+pub struct BatchRows<'a> {
+    pub x: &'a [f64],
+    pub codes: &'a [u32],
+    pub d: usize,
+    pub class: &'a [u16],
+    pub source: u32,
+    pub first_row: u64,
+}
+
+impl BatchRows<'_> {
+    /// Row `i`'s encoding and slice codes.
+    #[inline]
+    pub fn row(&self, i: usize) -> (&[f64], &[u32]) {
+        let d = self.d;
+        (&self.x[i * d..(i + 1) * d], &self.codes[i * d..(i + 1) * d])
+    }
+
+    #[inline]
+    pub fn provenance(&self, i: usize) -> (u32, u64) {
+        (self.source, self.first_row + i as u64)
     }
 }
 
