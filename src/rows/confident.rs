@@ -9,8 +9,9 @@
 //!   step function of each number, which is what a linear model needs on tabular data.
 //! - **Out of sample.** The model is cross-fitted on the label-stratified sample: 5 folds,
 //!   stratified by class (a seeded shuffle within each class); each fold's model is fitted on
-//!   at most `MAX_TRAIN` rows of the other folds, folds 1–4 starting from fold 0's solution
-//!   (`MAX_ITERATIONS`, `WARM_ITERATIONS`). A sample row gets the
+//!   at most `MAX_TRAIN` rows of the other folds, from zero (`MAX_ITERATIONS`; a start from
+//!   another fold's solution would carry what it learnt from this fold's rows). A sample row
+//!   gets the
 //!   probabilities of the model that did not see its fold; every other row was seen by none of
 //!   the five, and gets the average model (the mean of the five models' parameters).
 //! - **Per-class thresholds.** `t_j` = the mean out-of-sample probability of class `j` over the
@@ -42,13 +43,11 @@ const MIN_INDICATOR_ROWS: usize = 5;
 pub const MIN_CLASS_ROWS: usize = 20;
 /// L2 penalty on the summed log loss.
 const ALPHA: f32 = 1.0;
-const MAX_ITERATIONS: u64 = 50;
-/// Folds 1.. start from fold 0's model, and need fewer iterations.
-const WARM_ITERATIONS: u64 = 20;
-/// Each model is fitted on at most this many rows (a stratified random subset of its folds). On
-/// Adult with 10% flipped labels, 4,000 rows and 50/20 iterations flag as well as 10,000 rows
-/// and 100/30 (weighted F1 0.897–0.901 over 3 seeds), at a ninth of the cost: the solver
-/// repacks the whole design matrix on every evaluation (reports/labels.md).
+const MAX_ITERATIONS: u64 = 30;
+/// Each model is fitted on at most this many rows (a stratified random subset of its folds), in
+/// at most `MAX_ITERATIONS`. On Adult with 10% flipped labels, 4,000 rows and 30 iterations flag
+/// as well as 10,000 rows and 100 (weighted F1 0.896 against 0.901), at a tenth of the cost:
+/// the solver repacks the whole design matrix on every evaluation (reports/labels.md).
 pub const MAX_TRAIN: usize = 4_000;
 const NO_COLUMN: u32 = u32::MAX;
 
@@ -300,20 +299,15 @@ impl ConfidentModel {
         let train: Vec<usize> = (0..class.len()).filter(|&i| fold[i] != u8::MAX).collect();
         let design = Design::new(encoder, codes, &train);
         let t = std::time::Instant::now();
-        // Fold 0's model from zero; the other folds' start from it (their training rows overlap
-        // by three quarters), which saves most of the solver's iterations.
-        let fit_fold = |k: u8, start: Option<Array2<f32>>, iterations: u64| {
-            let rows = subsample(&by_class, &fold, Some(k));
-            fit_one(&design, x, codes, class, &rows, classes, start, iterations)
-        };
-        let (first, start) = fit_fold(0, None, MAX_ITERATIONS)?;
-        let mut folds = vec![first];
-        folds.extend(
-            (1..FOLDS as u8)
-                .into_par_iter()
-                .map(|k| fit_fold(k, Some(start.clone()), WARM_ITERATIONS).map(|(m, _)| m))
-                .collect::<Option<Vec<_>>>()?,
-        );
+        // Each fold's model from zero: a model started from another fold's solution would
+        // carry what that one learnt from this fold's rows.
+        let folds: Vec<Linear> = (0..FOLDS as u8)
+            .into_par_iter()
+            .map(|k| {
+                let rows = subsample(&by_class, &fold, Some(k));
+                fit_one(&design, x, codes, class, &rows, classes, MAX_ITERATIONS)
+            })
+            .collect::<Option<Vec<_>>>()?;
         if std::env::var_os("POISONSCAN_TIMINGS").is_some() {
             eprintln!(
                 "timing: confident learning fit {:.3} s ({} sample rows, {} design columns)",
@@ -445,9 +439,8 @@ fn subsample(by_class: &[Vec<usize>], fold: &[u8], skip: Option<u8>) -> Vec<usiz
     rows
 }
 
-/// Fit one model on `rows`, from `start` (linfa's parameter layout: the weights, then the
-/// intercepts as the last row); `None` when the solver fails (an error of the solver, not of
-/// the data: the scan then has no LBL003).
+/// Fit one model on `rows`; `None` when the solver fails (an error of the solver, not of the
+/// data: the scan then has no LBL003).
 #[allow(clippy::too_many_arguments)]
 fn fit_one(
     design: &Design,
@@ -456,9 +449,8 @@ fn fit_one(
     class: &[u16],
     rows: &[usize],
     classes: usize,
-    start: Option<Array2<f32>>,
     iterations: u64,
-) -> Option<(Linear, Array2<f32>)> {
+) -> Option<Linear> {
     let d = design.d;
     let mut m = Array2::<f32>::zeros((rows.len(), design.width));
     let mut buf = vec![0.0f64; design.width];
@@ -469,19 +461,19 @@ fn fit_one(
         }
     }
     let y: Array1<usize> = rows.iter().map(|&i| class[i] as usize).collect();
-    let mut params = MultiLogisticRegression::<f32>::default()
+    let fitted = MultiLogisticRegression::<f32>::default()
         .alpha(ALPHA)
-        .max_iterations(iterations);
-    if let Some(start) = start {
-        params = params.initial_params(start);
-    }
-    let fitted = params.fit(&Dataset::new(m, y)).ok()?;
-    let (w, b) = (fitted.params(), fitted.intercept());
-    let mut raw = Array2::<f32>::zeros((w.nrows() + 1, w.ncols()));
-    raw.slice_mut(ndarray::s![..w.nrows(), ..]).assign(w);
-    raw.row_mut(w.nrows()).assign(b);
+        .max_iterations(iterations)
+        .fit(&Dataset::new(m, y))
+        .ok()?;
     let seen = fitted.classes().to_vec();
-    Some((Linear::from_fit(design, classes, &seen, w, b), raw))
+    Some(Linear::from_fit(
+        design,
+        classes,
+        &seen,
+        fitted.params(),
+        fitted.intercept(),
+    ))
 }
 
 #[cfg(test)]
@@ -518,7 +510,7 @@ mod tests {
             width: 2,
         };
         let rows: Vec<usize> = (0..n).collect();
-        let (m, _) = fit_one(&design, &x, &codes, &class, &rows, 3, None, MAX_ITERATIONS).unwrap();
+        let m = fit_one(&design, &x, &codes, &class, &rows, 3, MAX_ITERATIONS).unwrap();
         let sklearn: [(usize, [f64; 3]); 5] = [
             (0, [0.018997, 0.048647, 0.932355]),
             (1, [0.259965, 0.597584, 0.142451]),
