@@ -383,6 +383,24 @@ impl ColumnProfile {
         })
     }
 
+    /// Rows per value, sorted by value: exact for a low-cardinality column, else the frequent
+    /// items' estimates (or their upper bounds, with `upper`).
+    pub fn rows_per_value(&self, upper: bool) -> Vec<(String, u64)> {
+        let mut counts: Vec<(String, u64)> = match self.value_counts() {
+            Some(counts) => counts
+                .into_iter()
+                .map(|(v, k)| (v.to_string(), k))
+                .collect(),
+            None => self
+                .frequent_values(1)
+                .into_iter()
+                .map(|f| (f.value, if upper { f.upper } else { f.estimate }))
+                .collect(),
+        };
+        counts.sort_unstable();
+        counts
+    }
+
     /// Frequent values, most frequent first (ties by value), with estimates ≥ `min_weight`.
     pub fn frequent_values(&self, min_weight: u64) -> Vec<FrequentValue> {
         let mut out: Vec<FrequentValue> = match &self.frequent {

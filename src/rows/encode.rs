@@ -337,19 +337,7 @@ fn numeric_kind(c: &ColumnProfile) -> Option<Kind> {
 /// Categories with their row counts: exact for low-cardinality columns, else the frequent
 /// items' estimates; sorted by value, so codes do not depend on the sketch's order.
 fn category_counts(c: &ColumnProfile) -> Vec<(String, u64)> {
-    let mut counts: Vec<(String, u64)> = match c.value_counts() {
-        Some(counts) => counts
-            .into_iter()
-            .map(|(v, k)| (v.to_string(), k))
-            .collect(),
-        None => c
-            .frequent_values(1)
-            .into_iter()
-            .map(|f| (f.value, f.estimate))
-            .collect(),
-    };
-    counts.sort_unstable();
-    counts
+    c.rows_per_value(false)
 }
 
 /// At most this many current-only categories get a code of their own ...

@@ -975,17 +975,7 @@ struct EncodedSample {
 /// A column profile's rows per value (by `numeric_text`): exact for low-cardinality columns,
 /// else the frequent items' upper bounds (a value not among them: 0).
 fn value_rows(c: &ColumnProfile) -> HashMap<String, u64> {
-    match c.value_counts() {
-        Some(counts) => counts
-            .into_iter()
-            .map(|(v, k)| (v.to_string(), k))
-            .collect(),
-        None => c
-            .frequent_values(1)
-            .into_iter()
-            .map(|f| (f.value, f.upper))
-            .collect(),
-    }
+    c.rows_per_value(true).into_iter().collect()
 }
 
 /// Numeric values whose share of the rows grew against the baseline (from the profiles'
