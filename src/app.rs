@@ -8,13 +8,15 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{Cli, Command, OutputFormat, ScanArgs};
+use crate::config::{Config, Date};
 use crate::detect::{self, Context, Detector};
 use crate::error::{Error, Result};
 use crate::gate;
+use crate::gate::FailOn;
 use crate::ingest::Dataset;
 use crate::profile::{self, Profile};
 use crate::report::{self, Report};
-use crate::settings::{BaselineSource, DataSettings};
+use crate::settings::{self, BaselineSource, DataSettings};
 
 /// Read and profile `inputs` on a pool of `settings.threads` threads.
 pub fn profile_inputs(inputs: &[PathBuf], settings: &DataSettings, what: &str) -> Result<Profile> {
@@ -67,14 +69,74 @@ fn baseline_profile(source: &BaselineSource, settings: &DataSettings) -> Result<
     }
 }
 
+/// Every check: the registry's, then `extra` (tests use it).
+fn all_checks(extra: &[&'static dyn Detector]) -> Vec<&'static dyn Detector> {
+    detect::registry()
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect()
+}
+
+/// Check the config file's column roles against the data and give them to a profile.
+fn set_roles(p: &mut Profile, config: &Config, what: &str) -> Result<()> {
+    use crate::ingest::ColumnType;
+    use crate::profile::Role;
+    for (name, role) in &config.roles {
+        let path = config.path.clone().unwrap_or_default();
+        let bad = |reason: String| Error::BadConfig {
+            path: path.clone(),
+            reason,
+        };
+        let Some(c) = p.column(name) else {
+            return Err(bad(format!(
+                "[roles] {name}: the {what} data has no column `{name}` (or it was left out by columns/exclude)"
+            )));
+        };
+        let ok = match role {
+            Role::Numeric => matches!(
+                c.column_type,
+                ColumnType::Int | ColumnType::Float | ColumnType::Timestamp
+            ),
+            Role::Categorical => matches!(
+                c.column_type,
+                ColumnType::Int | ColumnType::String | ColumnType::Bool
+            ),
+            _ => true,
+        };
+        if !ok {
+            return Err(bad(format!(
+                "[roles] {name} = \"{}\": `{name}` holds {} values, which cannot be {}",
+                role.name(),
+                c.column_type.name(),
+                role.name()
+            )));
+        }
+        if p.role(c) == Role::Label || p.role(c) == Role::Id || p.role(c) == Role::Partition {
+            return Err(bad(format!(
+                "[roles] {name}: `{name}` is the {} column; its role is not set in [roles]",
+                p.role(c).name()
+            )));
+        }
+    }
+    p.role_overrides = config.roles.clone();
+    Ok(())
+}
+
 /// Run a scan and build its report. `extra` detectors run after the registry's (tests use it).
 pub fn scan(args: &ScanArgs, extra: &[&'static dyn Detector]) -> Result<Report> {
+    let checks = all_checks(extra);
+    let config = settings::load_config(&args.data_args, &checks)?;
+    scan_with(args, &config, &checks)
+}
+
+fn scan_with(args: &ScanArgs, config: &Config, checks: &[&'static dyn Detector]) -> Result<Report> {
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let clock = Instant::now();
-    let settings = DataSettings::resolve(&args.data_args)?;
+    let settings = DataSettings::resolve(&args.data_args, config)?;
+    let fail_on = args.fail_on.or(config.fail_on).unwrap_or(FailOn::High);
     let baseline_source = BaselineSource::resolve(&args.baseline)?;
     let timings = std::env::var_os("POISONSCAN_TIMINGS").is_some();
     let phase = |name: &str, t: Instant| {
@@ -83,7 +145,10 @@ pub fn scan(args: &ScanArgs, extra: &[&'static dyn Detector]) -> Result<Report> 
         }
     };
     let t = Instant::now();
-    let baseline = baseline_profile(&baseline_source, &settings)?;
+    let mut baseline = baseline_profile(&baseline_source, &settings)?;
+    if let Some(b) = baseline.as_mut() {
+        set_roles(b, config, "baseline")?;
+    }
     phase("baseline", t);
     // The current side counts, exactly, the values outside the baseline's range.
     let mut current_settings = settings.clone();
@@ -91,17 +156,22 @@ pub fn scan(args: &ScanArgs, extra: &[&'static dyn Detector]) -> Result<Report> 
         current_settings.profile.reference_ranges = reference_ranges(b);
     }
     let t = Instant::now();
-    let current = profile_inputs(&args.data, &current_settings, "scan")?;
+    let mut current = profile_inputs(&args.data, &current_settings, "scan")?;
+    set_roles(&mut current, config, "current")?;
     phase("profile", t);
     let t = Instant::now();
     let row_pass = row_pass(args, &settings, &current, baseline.as_ref())?;
     phase("row pass", t);
-    let mut detectors: Vec<&dyn Detector> = detect::registry();
-    detectors.extend(extra.iter().copied());
+    let detectors: Vec<&dyn Detector> = checks
+        .iter()
+        .copied()
+        .filter(|d| !config.disabled.contains(d.code()))
+        .collect();
     let ctx = Context {
         current: &current,
         baseline: baseline.as_ref(),
         rows: row_pass.as_ref(),
+        params: &config.params,
     };
     // Checks that scan the fingerprints use the pool too, with `--threads` workers.
     let pool = thread_pool(settings.threads)?;
@@ -117,13 +187,13 @@ pub fn scan(args: &ScanArgs, extra: &[&'static dyn Detector]) -> Result<Report> 
         let findings = detect::run(&detectors, &ctx);
         phase("checks", t);
         let t = Instant::now();
-        let verdict = gate::verdict(&findings, args.fail_on);
         let r = report::build(report::ReportInput {
             current: &current,
             baseline: baseline.as_ref(),
             findings,
-            fail_on: args.fail_on,
-            verdict,
+            fail_on,
+            allow: &config.allow,
+            today: Date::today(),
             run: report::Run {
                 started_at: report::rfc3339(started),
                 duration_ms: 0,
@@ -136,6 +206,11 @@ pub fn scan(args: &ScanArgs, extra: &[&'static dyn Detector]) -> Result<Report> 
     });
     let mut report = report;
     report.run.duration_ms = clock.elapsed().as_millis() as u64;
+    if !settings.quiet {
+        for a in report.allowlist.iter().filter(|a| a.status == "expired") {
+            eprintln!("poisonscan: {}", gate::expired_message(a));
+        }
+    }
     Ok(report)
 }
 
@@ -238,16 +313,25 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 pub fn run(cli: &Cli, extra: &[&'static dyn Detector], out: &mut dyn Write) -> Result<i32> {
     match &cli.command {
         Command::Scan(args) => {
-            let report = scan(args, extra)?;
-            let checks: Vec<&dyn Detector> = detect::registry()
-                .into_iter()
-                .chain(extra.iter().copied())
-                .collect();
+            let checks = all_checks(extra);
+            let config = settings::load_config(&args.data_args, &checks)?;
+            if args.data_args.show_settings {
+                let data = DataSettings::resolve(&args.data_args, &config)?;
+                let fail_on = args.fail_on.or(config.fail_on).unwrap_or(FailOn::High);
+                stdout_result(
+                    out.write_all(crate::config::show(&config, &data, fail_on, &checks).as_bytes()),
+                )?;
+                return Ok(0);
+            }
+            let report = scan_with(args, &config, &checks)?;
+            let fail_on = args.fail_on.or(config.fail_on).unwrap_or(FailOn::High);
             let render = |format: OutputFormat, w: &mut dyn Write| match format {
                 OutputFormat::Json => w.write_all(report::to_json(&report).as_bytes()),
                 OutputFormat::Text => report::write_text(&report, w),
                 OutputFormat::Markdown => report::write_markdown(&report, w),
-                OutputFormat::Junit => report::write_junit(&report, &checks, args.fail_on, w),
+                OutputFormat::Junit => {
+                    report::write_junit(&report, &checks, &config.disabled, fail_on, w)
+                }
             };
             if let Some(dir) = &args.out {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -266,16 +350,30 @@ pub fn run(cli: &Cli, extra: &[&'static dyn Detector], out: &mut dyn Write) -> R
             Ok(if report.verdict == "fail" { 1 } else { 0 })
         }
         Command::Profile(args) => {
-            let settings = DataSettings::resolve(&args.data_args)?;
-            let p = profile_inputs(&args.data, &settings, "profile")?;
-            profile::save(&p, &args.output)?;
+            let checks = all_checks(extra);
+            let config = settings::load_config(&args.data_args, &checks)?;
+            let settings = DataSettings::resolve(&args.data_args, &config)?;
+            if args.data_args.show_settings {
+                let fail_on = config.fail_on.unwrap_or(FailOn::High);
+                stdout_result(out.write_all(
+                    crate::config::show(&config, &settings, fail_on, &checks).as_bytes(),
+                ))?;
+                return Ok(0);
+            }
+            let Some(output) = &args.output else {
+                return Err(Error::Usage("profile needs -o PROFILE".into()));
+            };
+            let mut p = profile_inputs(&args.data, &settings, "profile")?;
+            // Roles are checked here so that a profile is never made with a config that fails.
+            set_roles(&mut p, &config, "profiled")?;
+            profile::save(&p, output)?;
             if !settings.quiet {
                 eprintln!(
                     "profiled {} rows × {} columns from {} files into `{}`",
                     p.rows,
                     p.columns.len(),
                     p.manifest.len(),
-                    args.output.display()
+                    output.display()
                 );
             }
             Ok(0)

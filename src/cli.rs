@@ -66,17 +66,27 @@ pub struct DataArgs {
     #[arg(long, value_name = "COLS", value_delimiter = ',')]
     pub exclude: Vec<String>,
     /// Seed for every random choice (sketch compaction, samples): same seed, same report.
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    pub seed: u64,
+    /// [default: 0]
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
     /// Rows kept per label class in the stratified sample used by row-level checks.
-    #[arg(long, default_value_t = 50_000, value_name = "N")]
-    pub sample_size: usize,
+    /// [default: 50000]
+    #[arg(long, value_name = "N")]
+    pub sample_size: Option<usize>,
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// No progress bars or log lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Settings and gate policy (poisonscan.toml): label, id, columns, fail-on, column roles,
+    /// checks on/off and their thresholds, the allowlist. Flags given here win over the file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the resolved settings (the config file, the flags and every default) as a
+    /// poisonscan.toml, and exit without reading data.
+    #[arg(long)]
+    pub show_settings: bool,
     #[command(flatten)]
     pub csv: CsvArgs,
 }
@@ -109,7 +119,7 @@ pub struct CsvArgs {
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Parquet/CSV files, folders or globs to scan.
-    #[arg(required = true, value_name = "DATA")]
+    #[arg(required_unless_present = "show_settings", value_name = "DATA")]
     pub data: Vec<PathBuf>,
     /// The trusted baseline: data (files, folders, globs) or one saved profile.
     #[arg(long, num_args = 1.., value_name = "DATA|PROFILE")]
@@ -126,19 +136,24 @@ pub struct ScanArgs {
     /// duplicate_group, codes) to this Parquet file, for quarantine.
     #[arg(long, value_name = "FILE.parquet")]
     pub rows_out: Option<PathBuf>,
-    /// The lowest severity that fails the gate (exit code 1).
-    #[arg(long, value_enum, default_value_t = FailOn::High)]
-    pub fail_on: FailOn,
+    /// The lowest severity that fails the gate (exit code 1). [default: high]
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
 }
 
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
     /// Parquet/CSV files, folders or globs to profile.
-    #[arg(required = true, value_name = "DATA")]
+    #[arg(required_unless_present = "show_settings", value_name = "DATA")]
     pub data: Vec<PathBuf>,
     /// Where to write the profile.
-    #[arg(short, long, value_name = "PROFILE")]
-    pub output: PathBuf,
+    #[arg(
+        short,
+        long,
+        value_name = "PROFILE",
+        required_unless_present = "show_settings"
+    )]
+    pub output: Option<PathBuf>,
     #[command(flatten)]
     pub data_args: DataArgs,
 }

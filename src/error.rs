@@ -92,6 +92,11 @@ pub enum Error {
         tool: String,
     },
 
+    #[error(
+        "`{path}`: {reason}\nhint: `poisonscan scan DATA --config {path} --show-settings` prints every setting, its default and its range"
+    )]
+    BadConfig { path: PathBuf, reason: String },
+
     #[error("profiles cannot be merged: {reason}")]
     ProfileMismatch { reason: String },
 

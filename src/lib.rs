@@ -13,6 +13,7 @@ pub mod profile;
 pub use error::{Error, Result};
 pub mod app;
 pub mod cli;
+pub mod config;
 pub mod detect;
 pub mod gate;
 pub mod report;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::cli::{CsvArgs, DataArgs};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ingest::{CsvOptions, IngestOptions};
 use crate::profile::ProfileSettings;
@@ -48,38 +49,59 @@ fn csv_options(a: &CsvArgs) -> Result<CsvOptions> {
 }
 
 impl DataSettings {
-    pub fn resolve(a: &DataArgs) -> Result<DataSettings> {
-        if a.label.is_some() && a.label == a.id {
-            return Err(Error::Usage("--label and --id name the same column".into()));
+    /// The flags given on the command line, else the config file's values, else the defaults.
+    pub fn resolve(a: &DataArgs, config: &Config) -> Result<DataSettings> {
+        let label = a.label.clone().or_else(|| config.label.clone());
+        let id = a.id.clone().or_else(|| config.id.clone());
+        if label.is_some() && label == id {
+            return Err(Error::Usage(
+                "the label and the id name the same column (--label, --id or the config file)"
+                    .into(),
+            ));
         }
         let mut required = Vec::new();
-        required.extend(a.label.iter().cloned());
-        required.extend(a.id.iter().cloned());
-        let threads = match a.threads {
+        required.extend(label.iter().cloned());
+        required.extend(id.iter().cloned());
+        let threads = match a.threads.or(config.threads) {
             Some(0) => return Err(Error::Usage("--threads must be at least 1".into())),
             Some(n) => n,
             None => std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
         };
+        let pick = |flag: &Vec<String>, file: &Option<Vec<String>>| {
+            if flag.is_empty() {
+                file.clone().unwrap_or_default()
+            } else {
+                flag.clone()
+            }
+        };
         Ok(DataSettings {
             ingest: IngestOptions {
                 csv: csv_options(&a.csv)?,
-                columns: a.columns.clone(),
-                exclude: a.exclude.clone(),
+                columns: pick(&a.columns, &config.columns),
+                exclude: pick(&a.exclude, &config.exclude),
                 required,
                 shard_rows: 0,
             },
             profile: ProfileSettings {
-                seed: a.seed,
-                label: a.label.clone(),
-                id: a.id.clone(),
-                sample_size: a.sample_size,
+                seed: a.seed.or(config.seed).unwrap_or(0),
+                label,
+                id,
+                sample_size: a.sample_size.or(config.sample_size).unwrap_or(50_000),
                 reference_ranges: Default::default(),
             },
             threads,
             quiet: a.quiet,
         })
+    }
+}
+
+/// The config file named by `--config` (checked against `checks`), or no settings.
+pub fn load_config(a: &DataArgs, checks: &[&dyn crate::detect::Detector]) -> Result<Config> {
+    match &a.config {
+        Some(p) => Config::load(p, checks),
+        None => Ok(Config::default()),
     }
 }
 

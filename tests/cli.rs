@@ -290,6 +290,49 @@ fn same_report_at_any_thread_count() {
     assert!(!other_seed.is_empty());
 }
 
+/// The same files scanned from another folder, by absolute paths, give the same report apart
+/// from the source names: the sample is keyed by file names, not by where the data sits (a CI
+/// clone in another folder must reach the same verdict as the engineer's checkout).
+#[test]
+fn same_report_wherever_the_data_sits() {
+    let dir = tempfile::tempdir().unwrap();
+    let moved = dir.path().join("elsewhere/deeper");
+    for side in ["baseline", "current"] {
+        let to = moved.join(side);
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(root().join("datasets/demo").join(side)).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+    let (cur, base) = (moved.join("current"), moved.join("baseline"));
+    let o = bin(&[
+        "scan",
+        cur.to_str().unwrap(),
+        "--baseline",
+        base.to_str().unwrap(),
+        "--label",
+        "label",
+        "--id",
+        "customer_id",
+        "--format",
+        "json",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let strip = |mut v: serde_json::Value, prefix: &str| {
+        v.as_object_mut().unwrap().remove("run");
+        serde_json::to_string(&v).unwrap().replace(prefix, "")
+    };
+    let there = strip(
+        serde_json::from_slice(&o.stdout).unwrap(),
+        &format!("{}/", moved.to_str().unwrap()),
+    );
+    let here = strip(json_scan(&[]), "datasets/demo/");
+    assert!(there.contains("LBL003") && there.contains("part-3.parquet"));
+    assert_eq!(here, there);
+}
+
 #[test]
 fn text_summary_and_out_dir() {
     let dir = tempfile::tempdir().unwrap();
@@ -405,6 +448,7 @@ impl Detector for Fixed {
             "a test finding".into(),
         );
         f.rows = ctx.current.rows;
+        f.columns = vec!["x".into()];
         vec![f]
     }
 }
@@ -413,18 +457,15 @@ static HIGH: Fixed = Fixed(Severity::High);
 static MEDIUM: Fixed = Fixed(Severity::Medium);
 
 fn gate_as(detector: &'static Fixed, fail_on: &str, format: &str) -> (i32, Vec<u8>) {
+    gate_with(detector, &["--format", format, "--fail-on", fail_on])
+}
+
+/// The test-only check on a tiny file, with `extra` arguments.
+fn gate_with(detector: &'static Fixed, extra: &[&str]) -> (i32, Vec<u8>) {
     use clap::Parser;
-    let cli = poisonscan::cli::Cli::try_parse_from([
-        "poisonscan",
-        "scan",
-        "datasets/bad/conflict/a.csv",
-        "--format",
-        format,
-        "--fail-on",
-        fail_on,
-        "-q",
-    ])
-    .unwrap();
+    let mut args = vec!["poisonscan", "scan", "datasets/bad/conflict/a.csv", "-q"];
+    args.extend_from_slice(extra);
+    let cli = poisonscan::cli::Cli::try_parse_from(args).unwrap();
     let cwd = root();
     std::env::set_current_dir(&cwd).unwrap();
     let mut out = Vec::new();
@@ -492,6 +533,269 @@ fn gate_maps_findings_to_exit_codes() {
     assert_eq!(code, 1);
     assert_eq!(r["counts"]["medium"], 1);
     assert_eq!(gate(&MEDIUM, "low").0, 1);
+}
+
+/// A config file in a temporary folder.
+fn config_file(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("poisonscan.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// An allowlisted finding is reported, marked accepted, and does not fail the gate until its
+/// entry expires; an expired entry fails the gate whether or not it matches anything, with a
+/// message in every format.
+#[test]
+fn allowlist_accepts_findings_until_the_entry_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let entry = |column: &str, expires: &str| {
+        format!(
+            "[[allow]]\ncode = \"TST001\"\ncolumn = \"{column}\"\nreason = \"reviewed: known test finding\"\nexpires = {expires}\n"
+        )
+    };
+    let active = config_file(dir.path(), &entry("x", "2999-12-31"));
+    let (code, out) = gate_with(
+        &HIGH,
+        &["--format", "json", "--config", active.to_str().unwrap()],
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["verdict"], "pass");
+    assert_eq!(
+        r["counts"]["high"], 1,
+        "an accepted finding is still reported"
+    );
+    assert_eq!(r["findings"][0]["accepted"]["entry"], 1);
+    assert_eq!(r["findings"][0]["accepted"]["expires"], "2999-12-31");
+    assert_eq!(r["allowlist"][0]["status"], "active");
+    assert_eq!(r["allowlist"][0]["matched"], 1);
+    let (_, out) = gate_with(&HIGH, &["--config", active.to_str().unwrap()]);
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("accepted by allowlist entry 1 until 2999-12-31"),
+        "{text}"
+    );
+    let (_, out) = gate_with(
+        &HIGH,
+        &["--format", "junit", "--config", active.to_str().unwrap()],
+    );
+    let xml = String::from_utf8(out).unwrap();
+    assert!(!xml.contains("<failure"), "{xml}");
+
+    // Expired: the finding fails again, and so does the entry itself.
+    let dir2 = tempfile::tempdir().unwrap();
+    let expired = config_file(dir2.path(), &entry("x", "2001-01-31"));
+    let (code, out) = gate_with(
+        &HIGH,
+        &["--format", "json", "--config", expired.to_str().unwrap()],
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(code, 1);
+    assert!(r["findings"][0].get("accepted").is_none());
+    assert_eq!(r["allowlist"][0]["status"], "expired");
+    // An expired entry that matches nothing still fails a gate the findings pass.
+    let dir3 = tempfile::tempdir().unwrap();
+    let stale = config_file(dir3.path(), &entry("y", "2001-01-31"));
+    let (code, out) = gate_with(&MEDIUM, &["--config", stale.to_str().unwrap()]);
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("GATE: allowlist entry #1 TST001 on `y` has expired: it accepted findings until 2001-01-31"),
+        "{text}"
+    );
+    let (_, out) = gate_with(
+        &MEDIUM,
+        &["--format", "junit", "--config", stale.to_str().unwrap()],
+    );
+    let xml = String::from_utf8(out).unwrap();
+    assert!(
+        xml.contains(r#"name="allowlist">"#) && xml.contains(r#"<failure type="expired""#),
+        "{xml}"
+    );
+    let (_, out) = gate_with(
+        &MEDIUM,
+        &["--format", "markdown", "--config", stale.to_str().unwrap()],
+    );
+    let md = String::from_utf8(out).unwrap();
+    assert!(
+        md.contains("❌ **gate failed**") && md.contains("> **Gate:** allowlist entry #1"),
+        "{md}"
+    );
+}
+
+/// The config file sets the label, id, fail-on, roles, checks and thresholds; a flag on the
+/// command line wins over it; `--show-settings` prints the result without reading data.
+#[test]
+fn config_file_sets_the_scan_and_flags_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_file(
+        dir.path(),
+        r#"
+label = "label"
+id = "customer_id"
+fail-on = "never"
+
+[roles]
+age = "categorical"
+
+[checks.TRG001]
+enabled = false
+
+[checks.DRF001]
+low = 50
+medium = 60
+high = 100
+"#,
+    );
+    let cfg = cfg.to_str().unwrap();
+    let o = bin(&[
+        "scan",
+        "datasets/demo/current",
+        "--baseline",
+        "datasets/demo/baseline",
+        "--config",
+        cfg,
+        "--format",
+        "json",
+        "-q",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "fail-on never from the file: {}",
+        stderr(&o)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["dataset"]["label"], "label");
+    assert_eq!(r["fail_on"], "never");
+    let codes: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(!codes.contains(&"TRG001"), "TRG001 is off: {codes:?}");
+    assert!(
+        codes.contains(&"TRG002") && codes.contains(&"INT002"),
+        "{codes:?}"
+    );
+    // `income` drifts with PSI 2.18 (high by default): under a low tier of 50 it is info.
+    let income = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "DRF001" && f["columns"][0] == "income")
+        .unwrap();
+    assert_eq!(income["severity"], "info");
+    let age = r["profile"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "age")
+        .unwrap();
+    assert_eq!(age["role"], "categorical");
+    let id = r["profile"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "customer_id")
+        .unwrap();
+    assert_eq!(id["role"], "id");
+    // The flag wins over the file.
+    let o = bin(&[
+        "scan",
+        "datasets/demo/current",
+        "--baseline",
+        "datasets/demo/baseline",
+        "--config",
+        cfg,
+        "--fail-on",
+        "high",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // The settings as resolved, with every default, without DATA.
+    let o = bin(&[
+        "scan",
+        "--config",
+        cfg,
+        "--fail-on",
+        "medium",
+        "--show-settings",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let shown = String::from_utf8(o.stdout).unwrap();
+    for line in [
+        "label = \"label\"",
+        "fail-on = \"medium\"",
+        "age = \"categorical\"",
+        "[checks.TRG001]  # trigger-rule\nenabled = false",
+        "min-support = 10",
+        "[checks.DRF001]  # numeric-drift\nenabled = true\nlow = 50",
+    ] {
+        assert!(shown.contains(line), "`{line}` in:\n{shown}");
+    }
+}
+
+/// A config file that cannot be applied is exit code 2 with the file and the key named.
+#[test]
+fn bad_config_files_name_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[&str]); 7] = [
+        ("labl = \"label\"", &["poisonscan.toml", "labl"]),
+        (
+            "[checks.ZZZ001]\nenabled = false",
+            &["[checks.ZZZ001]", "no such check"],
+        ),
+        (
+            "[checks.TRG001]\nmin-confidence = 0.5",
+            &["min-confidence = 0.5", "from 0.8 to 1"],
+        ),
+        (
+            "[checks.TRG001]\nenabled = \"no\"",
+            &["enabled", "true or false"],
+        ),
+        (
+            "[roles]\nregion = \"numeric\"",
+            &["[roles] region", "string values"],
+        ),
+        (
+            "[roles]\nnope = \"numeric\"",
+            &["[roles] nope", "no column `nope`"],
+        ),
+        (
+            "[[allow]]\ncode = \"DRF001\"\ncolumn = \"income\"\nexpires = 2030-01-01",
+            &["[[allow]] entry 1", "reason"],
+        ),
+    ];
+    for (text, fragments) in cases {
+        let cfg = config_file(dir.path(), text);
+        let mut expected = fragments.to_vec();
+        let shown = cfg.display().to_string();
+        expected.push(&shown);
+        assert_fails(
+            &[
+                "scan",
+                "datasets/demo/current",
+                "--baseline",
+                "datasets/demo/baseline",
+                "--label",
+                "label",
+                "--config",
+                cfg.to_str().unwrap(),
+            ],
+            &expected,
+        );
+    }
+    assert_fails(
+        &[
+            "scan",
+            "datasets/demo/current",
+            "--config",
+            "no/such/poisonscan.toml",
+        ],
+        &["no/such/poisonscan.toml"],
+    );
 }
 
 #[test]

@@ -21,8 +21,8 @@ fn scan(current: &[&Path], baseline: &Path, extra: &[&str]) -> Value {
     scan_in(&root(), current, baseline, extra)
 }
 
-/// Scan from folder `cwd` (relative paths keep the report, and the seeded sample, which hashes
-/// the paths, the same whatever the temporary folder is called).
+/// Scan from folder `cwd` (relative paths keep the report's source names the same whatever the
+/// temporary folder is called; the sample hashes file names only).
 fn scan_in(cwd: &Path, current: &[&Path], baseline: &Path, extra: &[&str]) -> Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_poisonscan"));
     cmd.arg("scan")

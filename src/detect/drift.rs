@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::{
-    ALPHA, Context, Detector, Finding, NamedValue, Predicate, Severity, evidence, features,
-    json_num, source_path, tier,
+    Context, Detector, Finding, NamedValue, Param, Predicate, Severity, evidence, features,
+    json_num, source_path, tier, tier_params,
 };
 use crate::profile::column::Frequent;
 use crate::profile::source::grid_cdf;
@@ -21,8 +21,29 @@ use crate::stats;
 /// PSI tiers (low, medium, high) for numeric drift. 0.1 and 0.25 are the customary "moderate"
 /// and "major" shift of credit-scoring practice; 1.0 means most of the mass moved bins.
 pub const PSI_TIERS: (f64, f64, f64) = (0.1, 0.25, 1.0);
+const PSI_PARAMS: [Param; 3] = tier_params(
+    PSI_TIERS.0,
+    PSI_TIERS.1,
+    PSI_TIERS.2,
+    100.0,
+    "PSI of a numeric column (DRF001, and DRF004's numeric tests) at this severity",
+);
 /// L∞ tiers (largest change of one category's share) for categorical and label drift.
 pub const LINF_TIERS: (f64, f64, f64) = (0.05, 0.1, 0.3);
+const LINF_PARAMS: [Param; 3] = tier_params(
+    LINF_TIERS.0,
+    LINF_TIERS.1,
+    LINF_TIERS.2,
+    1.0,
+    "largest change of one category's share (DRF002, and DRF004's categorical tests) at this severity",
+);
+const LABEL_PARAMS: [Param; 3] = tier_params(
+    LINF_TIERS.0,
+    LINF_TIERS.1,
+    LINF_TIERS.2,
+    1.0,
+    "largest change of one label's share at this severity",
+);
 /// Below the low tier, drift that is significant and at least this large is reported as info
 /// (it never fails a gate): PSI 0.05, L∞ 0.02.
 pub const PSI_INFO: f64 = 0.05;
@@ -38,6 +59,13 @@ pub const PSI_FLOOR: f64 = 1e-4;
 const TOP_VALUES: usize = 50;
 /// A source must stand out: its effect at least this many times the whole data's.
 pub const SOURCE_FACTOR: f64 = 2.0;
+const SOURCE_PARAMS: [Param; 1] = [Param {
+    name: "factor",
+    default: SOURCE_FACTOR,
+    min: 1.0,
+    max: 1000.0,
+    doc: "a file's drift must be this many times the whole data's and the column's typical file's",
+}];
 /// Sources with fewer rows are not tested on their own.
 pub const SOURCE_MIN_ROWS: u64 = 100;
 
@@ -443,15 +471,19 @@ across all the columns tested (numeric and categorical together), q ≤ 0.01.
 switched off. The evidence also gives the Wasserstein distance, raw and divided by the \
 baseline's standard deviation, and the bin shares on both sides."
     }
+    fn params(&self) -> &'static [Param] {
+        &PSI_PARAMS
+    }
+
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let Some(base) = ctx.baseline else {
             return Vec::new();
         };
         column_drift(ctx.current, base)
             .iter()
-            .filter(|d| d.numeric && d.q <= ALPHA)
+            .filter(|d| d.numeric && d.q <= ctx.alpha())
             .filter_map(|d| {
-                let sev = drift_tier(d.effect, PSI_INFO, PSI_TIERS)?;
+                let sev = drift_tier(d.effect, PSI_INFO, ctx.tiers(self.code(), &PSI_PARAMS))?;
                 Some(drift_finding(self.code(), self.check(), d, sev))
             })
             .collect()
@@ -482,15 +514,19 @@ Defaults: effect L∞, the largest change of one category's share among non-null
 values of each side plus an \"other\" bucket), Benjamini–Hochberg across all the columns tested, \
 q ≤ 0.01. Values the baseline never had are also reported by SCH003."
     }
+    fn params(&self) -> &'static [Param] {
+        &LINF_PARAMS
+    }
+
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let Some(base) = ctx.baseline else {
             return Vec::new();
         };
         column_drift(ctx.current, base)
             .iter()
-            .filter(|d| !d.numeric && d.q <= ALPHA)
+            .filter(|d| !d.numeric && d.q <= ctx.alpha())
             .filter_map(|d| {
-                let sev = drift_tier(d.effect, LINF_INFO, LINF_TIERS)?;
+                let sev = drift_tier(d.effect, LINF_INFO, ctx.tiers(self.code(), &LINF_PARAMS))?;
                 Some(drift_finding(self.code(), self.check(), d, sev))
             })
             .collect()
@@ -534,6 +570,10 @@ Example: share of label `1` 38% → 29%, chi-square 1,120 (df 1): L∞ 0.09, low
 Defaults: chi-square test of homogeneity on the label counts (p ≤ 0.01) and L∞, the largest \
 change of one label's share: info ≥ 0.02, low ≥ 0.05, medium ≥ 0.1, high ≥ 0.3."
     }
+    fn params(&self) -> &'static [Param] {
+        &LABEL_PARAMS
+    }
+
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let (Some(base), Some(label)) = (ctx.baseline, ctx.current.label.as_ref()) else {
             return Vec::new();
@@ -543,10 +583,10 @@ change of one label's share: info ≥ 0.02, low ≥ 0.05, medium ≥ 0.1, high �
         let (stat, df, p) = stats::chi2_homogeneity(&cc, &bc);
         let (cs, bs) = (shares(&cc), shares(&bc));
         let (l, at) = linf(&cs, &bs);
-        if p > ALPHA {
+        if p > ctx.alpha() {
             return Vec::new();
         }
-        let Some(sev) = drift_tier(l, LINF_INFO, LINF_TIERS) else {
+        let Some(sev) = drift_tier(l, LINF_INFO, ctx.tiers(self.code(), &LABEL_PARAMS)) else {
             return Vec::new();
         };
         let mut f = Finding::new(
@@ -734,6 +774,10 @@ the data shares is the data's drift, reported by DRF001–DRF003), and its chi-s
 category counts) survives Benjamini–Hochberg across all parts and columns at q ≤ 0.01. One \
 finding per part, with every column that counts; severity from the largest effect."
     }
+    fn params(&self) -> &'static [Param] {
+        &SOURCE_PARAMS
+    }
+
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let Some(base) = ctx.baseline else {
             return Vec::new();
@@ -743,6 +787,10 @@ finding per part, with every column that counts; severity from the largest effec
         if parts.is_empty() {
             return Vec::new();
         }
+        // A file's drift is graded as a column's (DRF001's and DRF002's tiers).
+        let psi_tiers = ctx.tiers("DRF001", &PSI_PARAMS);
+        let linf_tiers = ctx.tiers("DRF002", &LINF_PARAMS);
+        let factor = ctx.param(self.code(), &SOURCE_PARAMS[0]);
         let whole: BTreeMap<String, f64> = column_drift(cur, base)
             .into_iter()
             .map(|d| (d.column, d.effect))
@@ -787,7 +835,7 @@ finding per part, with every column that counts; severity from the largest effec
                             .entry((part.family, c.name.clone()))
                             .or_default()
                             .push((psi, rows));
-                        let Some(sev) = tier(psi, PSI_TIERS.0, PSI_TIERS.1, PSI_TIERS.2) else {
+                        let Some(sev) = tier(psi, psi_tiers.0, psi_tiers.1, psi_tiers.2) else {
                             continue;
                         };
                         let w = whole.get(&c.name).copied().unwrap_or(0.0);
@@ -827,7 +875,7 @@ finding per part, with every column that counts; severity from the largest effec
                             .entry((part.family, c.name.clone()))
                             .or_default()
                             .push((l, rows));
-                        let Some(sev) = tier(l, LINF_TIERS.0, LINF_TIERS.1, LINF_TIERS.2) else {
+                        let Some(sev) = tier(l, linf_tiers.0, linf_tiers.1, linf_tiers.2) else {
                             continue;
                         };
                         let w = whole.get(&c.name).copied().unwrap_or(0.0);
@@ -855,7 +903,7 @@ finding per part, with every column that counts; severity from the largest effec
                     .entry((part.family, label.clone()))
                     .or_default()
                     .push((l, rows));
-                if let Some(sev) = tier(l, LINF_TIERS.0, LINF_TIERS.1, LINF_TIERS.2) {
+                if let Some(sev) = tier(l, linf_tiers.0, linf_tiers.1, linf_tiers.2) {
                     let (_, _, p) = stats::chi2_homogeneity(&pc, &bc);
                     tests.push(Test {
                         part: pi,
@@ -896,7 +944,7 @@ finding per part, with every column that counts; severity from the largest effec
                     .get(&(parts[t.part].family, t.column.clone()))
                     .copied()
                     .unwrap_or(0.0);
-                t.effect >= SOURCE_FACTOR * t.whole && t.effect >= SOURCE_FACTOR * m
+                t.effect >= factor * t.whole && t.effect >= factor * m
             })
             .collect();
         let tests: Vec<Test> = tests
@@ -907,7 +955,7 @@ finding per part, with every column that counts; severity from the largest effec
         let q = stats::bh_adjust(&tests.iter().map(|t| t.p).collect::<Vec<_>>());
         let mut by_part: BTreeMap<usize, Vec<(usize, &Test)>> = BTreeMap::new();
         for (i, t) in tests.iter().enumerate() {
-            if q[i] <= ALPHA {
+            if q[i] <= ctx.alpha() {
                 by_part.entry(t.part).or_default().push((i, t));
             }
         }

@@ -6,13 +6,20 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::{
-    ALPHA, Context, Detector, Finding, NamedValue, Severity, evidence, json_num, pct, tier,
+    Context, Detector, Finding, NamedValue, Param, Severity, evidence, json_num, pct, tier,
+    tier_params,
 };
 use crate::profile::{Profile, UNKNOWN_SEGMENT, features, label_hash, label_part, segment_of};
 use crate::stats;
 
 /// Absolute rise of a duplicate or conflict rate for low, medium and high.
-const RATE_TIERS: (f64, f64, f64) = (0.002, 0.01, 0.05);
+const RATE_TIERS: [Param; 3] = tier_params(
+    0.002,
+    0.01,
+    0.05,
+    1.0,
+    "rise of the rate (current minus baseline, a share of rows) at this severity",
+);
 /// Sources named in a finding.
 const MAX_SOURCES: usize = 5;
 
@@ -110,13 +117,14 @@ impl RateTest {
     }
 
     /// (p-value, rise, severity) when the rise is significant and large enough.
-    fn judge(&self) -> Option<(f64, f64, Severity)> {
+    fn judge(&self, ctx: &Context<'_>, code: &str) -> Option<(f64, f64, Severity)> {
         let (rc, rb) = self.rates();
         // A baseline without any such rows still allows for half a row's worth.
         let floor = 0.5 / self.n_base.max(1) as f64;
         let p = stats::binom_sf_ge(self.cur, self.n_cur, rb.max(floor));
-        let sev = tier(rc - rb, RATE_TIERS.0, RATE_TIERS.1, RATE_TIERS.2)?;
-        (rc > rb && p <= ALPHA).then_some((p, rc - rb, sev))
+        let (low, medium, high) = ctx.tiers(code, &RATE_TIERS);
+        let sev = tier(rc - rb, low, medium, high)?;
+        (rc > rb && p <= ctx.alpha()).then_some((p, rc - rb, sev))
     }
 }
 
@@ -144,6 +152,10 @@ Defaults: one-sided binomial test of the current count against the baseline's ra
 half a row), p ≤ 0.01; the rise must be ≥ 0.2 points for low, ≥ 1 point for medium, ≥ 5 points \
 for high. Rows are compared by 80-bit fingerprints (a false match is below 10⁻⁸ at 10⁸ rows)."
     }
+    fn params(&self) -> &'static [Param] {
+        &RATE_TIERS
+    }
+
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let Some(base) = ctx.baseline else {
             return Vec::new();
@@ -156,7 +168,7 @@ for high. Rows are compared by 80-bit fingerprints (a false match is below 10⁻
             base: db.duplicate_rows,
             n_base: base.rows,
         };
-        let Some((p, rise, sev)) = t.judge() else {
+        let Some((p, rise, sev)) = t.judge(ctx, self.code()) else {
             return Vec::new();
         };
         let (rc, rb) = t.rates();
@@ -224,6 +236,10 @@ Defaults: with a baseline, a one-sided binomial test of the current count agains
 rate, p ≤ 0.01, and a rise ≥ 0.2 points (low), ≥ 1 point (medium), ≥ 5 points (high). Without \
 a baseline any conflict is reported as low (real data has some)."
     }
+    fn params(&self) -> &'static [Param] {
+        &RATE_TIERS
+    }
+
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let cur = ctx.current;
         if cur.label.is_none() {
@@ -243,7 +259,7 @@ a baseline any conflict is reported as low (real data has some)."
                     base: db.conflicting_rows,
                     n_base: base.rows,
                 };
-                let Some((p, _, sev)) = t.judge() else {
+                let Some((p, _, sev)) = t.judge(ctx, self.code()) else {
                     return Vec::new();
                 };
                 (sev, Some(p), Some(t.rates().1), Some(db.conflicting_rows))
@@ -291,6 +307,22 @@ pub struct NewGroups;
 
 /// Smallest group size that counts as large.
 const GROUP_MIN: u64 = 10;
+const GROUP_PARAMS: [Param; 2] = [
+    Param {
+        name: "min-rows",
+        default: GROUP_MIN as f64,
+        min: 2.0,
+        max: 1e12,
+        doc: "smallest group of identical rows reported",
+    },
+    Param {
+        name: "growth",
+        default: GROUP_GROWTH as f64,
+        min: 1.0,
+        max: 1e6,
+        doc: "a group the baseline had must have grown this many times",
+    },
+];
 /// A group already in the baseline counts as new when it grew at least this many times.
 const GROUP_GROWTH: u64 = 5;
 /// Groups listed in the evidence.
@@ -317,6 +349,10 @@ feature vectors (scaled by the ratio of row counts when the current data is larg
 with many natural repeats raises the bar. Severity by the share of rows in such groups: \
 ≥ 1% high, ≥ 0.1% medium, otherwise low."
     }
+    fn params(&self) -> &'static [Param] {
+        &GROUP_PARAMS
+    }
+
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let Some(base) = ctx.baseline else {
             return Vec::new();
@@ -330,7 +366,8 @@ with many natural repeats raises the bar. Severity by the share of rows in such 
             .max()
             .unwrap_or(0);
         let scale = (cur.rows as f64 / base.rows.max(1) as f64).max(1.0);
-        let min_size = GROUP_MIN.max((largest as f64 * scale).ceil() as u64 + 1);
+        let min_size = (ctx.param(self.code(), &GROUP_PARAMS[0]) as u64)
+            .max((largest as f64 * scale).ceil() as u64 + 1);
         let names: BTreeMap<u32, &str> = cur
             .label_counts
             .keys()
@@ -353,7 +390,9 @@ with many natural repeats raises the bar. Severity by the share of rows in such 
             let lo = b.partition_point(|&x| features(x) < feat);
             let hi = b.partition_point(|&x| features(x) <= feat);
             let in_base = (hi - lo) as u64;
-            if in_base > 0 && size < GROUP_GROWTH * in_base {
+            if in_base > 0
+                && (size as f64) < ctx.param(self.code(), &GROUP_PARAMS[1]) * in_base as f64
+            {
                 continue;
             }
             let label = names

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{Context, Detector, Finding, Predicate, Severity, evidence, pct};
+use super::{Context, Detector, Finding, Param, Predicate, Severity, evidence, pct};
 use crate::profile::{Profile, UNKNOWN_SEGMENT, row_key, segment_of};
 
 /// A file whose rows are at least this share already in the baseline is replayed content.
@@ -15,6 +15,22 @@ pub const REPLAY_SHARE: f64 = 0.9;
 pub const REPLAY_MARGIN: f64 = 0.5;
 /// Files or row groups with fewer rows are not judged by their fingerprints.
 pub const REPLAY_MIN_ROWS: u64 = 20;
+const REPLAY_PARAMS: [Param; 2] = [
+    Param {
+        name: "share",
+        default: REPLAY_SHARE,
+        min: 0.0,
+        max: 1.0,
+        doc: "share of a file's or row group's rows already in the baseline that makes it a replay",
+    },
+    Param {
+        name: "min-rows",
+        default: REPLAY_MIN_ROWS as f64,
+        min: 1.0,
+        max: 1e12,
+        doc: "smallest file or row group judged",
+    },
+];
 
 pub struct Tampered;
 
@@ -167,6 +183,10 @@ scan only the new increment to avoid it. The row share must also exceed the base
 duplicate rate by 50 points, so data with many natural repeats (few, coarse columns) is not \
 flagged; files and row groups under 20 rows are not judged by fingerprints."
     }
+    fn params(&self) -> &'static [Param] {
+        &REPLAY_PARAMS
+    }
+
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let Some(base) = ctx.baseline else {
             return Vec::new();
@@ -189,9 +209,11 @@ flagged; files and row groups under 20 rows are not judged by fingerprints."
             .collect();
         let overlap = overlap_by_segment(cur, base);
         let natural = base.duplicates().duplicate_rows as f64 / base.rows.max(1) as f64;
+        let share = ctx.param(self.code(), &REPLAY_PARAMS[0]);
+        let min_rows = ctx.param(self.code(), &REPLAY_PARAMS[1]);
         let replayed_share = |seen: u64, total: u64| {
             let s = seen as f64 / total.max(1) as f64;
-            total >= REPLAY_MIN_ROWS && s >= REPLAY_SHARE && s - natural >= REPLAY_MARGIN
+            total as f64 >= min_rows && s >= share && s - natural >= REPLAY_MARGIN
         };
         // Segments by source, in one pass (a scan per file would be files × segments).
         let mut by_source: Vec<Vec<usize>> = vec![Vec::new(); cur.manifest.len()];

@@ -28,15 +28,33 @@
 
 use std::collections::BTreeSet;
 
-use super::{ALPHA, Context, Detector, Finding, NamedValue, RowRef};
+use super::{Context, Detector, Finding, NamedValue, Param, RowRef, tier_params};
 use super::{evidence, json_num, pct, slice_predicate, source_path, tier, weighted_score};
 use crate::rows::labels::{FlagGroups, LabelCounts, LabelModel, RefFlags, SLOTS, code_of_slot};
 use crate::rows::pass::RowPass;
 
 /// Cohen's h tiers (low, medium, high).
-const H_TIERS: (f64, f64, f64) = (0.2, 0.35, 0.5);
+const H_TIERS: [Param; 3] = tier_params(
+    0.2,
+    0.35,
+    0.5,
+    3.2,
+    "Cohen's h of a label's share change in a slice at this severity",
+);
 /// A slice needs this many current rows ...
 const MIN_ROWS: u64 = 30;
+const SHIFT_PARAMS: [Param; 4] = [
+    H_TIERS[0],
+    H_TIERS[1],
+    H_TIERS[2],
+    Param {
+        name: "min-rows",
+        default: MIN_ROWS as f64,
+        min: 1.0,
+        max: 1e12,
+        doc: "smallest slice tested (current rows)",
+    },
+];
 /// ... and this many baseline sample rows to be tested.
 const MIN_REFERENCE_ROWS: u64 = 20;
 /// Rows whose label moved (|p − e|·n) at least this for a finding.
@@ -72,6 +90,10 @@ rest of the current data.\n\n\
 This is where targeted label flipping shows: an attacker relabels the rows of one segment \
 (a category, a range) to steer the model there.\n\n\
 Needs a labelled baseline (--label) and the row pass."
+    }
+
+    fn params(&self) -> &'static [Param] {
+        &SHIFT_PARAMS
     }
 
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
@@ -155,6 +177,8 @@ fn label_shift(
     counts: &LabelCounts,
 ) -> Vec<Finding> {
     let l = lm.classes.len();
+    let min_rows = ctx.param("LBL001", &SHIFT_PARAMS[3]).ceil() as u64;
+    let tiers = ctx.tiers("LBL001", &H_TIERS);
     let n_all: u64 = counts.all.iter().sum();
     let base_all: f64 = lm.reference_rows.iter().sum();
     if n_all == 0 || base_all <= 0.0 || l < 2 {
@@ -182,7 +206,7 @@ fn label_shift(
         for slot in 0..SLOTS {
             let cur = counts.slice(feature, slot);
             let n: u64 = cur.iter().sum();
-            if n < MIN_ROWS {
+            if n < min_rows {
                 continue;
             }
             let code = code_of_slot(slot);
@@ -270,7 +294,7 @@ fn label_shift(
     // Source files: against the rest of the current data and the whole baseline.
     for (&source, cur) in &counts.sources {
         let n: u64 = cur.iter().sum();
-        if n < MIN_ROWS || n == n_all {
+        if n < min_rows || n == n_all {
             continue;
         }
         for &c in &classes {
@@ -313,9 +337,9 @@ fn label_shift(
     let mut best: std::collections::BTreeMap<Where, (usize, f64)> = Default::default();
     for (i, (t, &q)) in tested.iter().zip(&q).enumerate() {
         let moved = (t.share - t.expected).abs() * t.rows as f64;
-        if q > ALPHA
+        if q > ctx.alpha()
             || moved < MIN_MOVED_ROWS
-            || tier(t.h, H_TIERS.0, H_TIERS.1, H_TIERS.2).is_none()
+            || tier(t.h, tiers.0, tiers.1, tiers.2).is_none()
         {
             continue;
         }
@@ -345,7 +369,8 @@ fn finding(
     t: &Tested,
     q: f64,
 ) -> Option<Finding> {
-    let severity = tier(t.h, H_TIERS.0, H_TIERS.1, H_TIERS.2)?;
+    let tiers = ctx.tiers("LBL001", &H_TIERS);
+    let severity = tier(t.h, tiers.0, tiers.1, tiers.2)?;
     let l = lm.classes.len();
     let label = &lm.classes.names[t.class];
     // Example rows: of the class whose share grew most (for two classes, the other class
@@ -475,7 +500,13 @@ pub struct LabelDisagreement;
 
 /// Ratio tiers (low, medium, high) of LBL002: the flagged rate against the baseline's upper
 /// 99% bound.
-const KNN_TIERS: (f64, f64, f64) = (1.25, 2.0, 4.0);
+const KNN_TIERS: [Param; 3] = tier_params(
+    1.25,
+    2.0,
+    4.0,
+    1e6,
+    "ratio of the flagged rate to the baseline's upper 99% bound at this severity",
+);
 /// A group needs this many flagged rows, and this many above the expected count.
 const MIN_FLAGGED: u64 = 10;
 
@@ -507,6 +538,10 @@ slice must at least double the rate it is tested against. Severity by the ratio 
 the baseline bound: 1.25 (low), 2 (medium), 4 (high).\n\n\
 Random label flips and flips of one slice show here; flips where the label was a coin toss \
 anyway cannot be told from noise by any method, and are not flagged."
+    }
+
+    fn params(&self) -> &'static [Param] {
+        &KNN_TIERS
     }
 
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
@@ -553,15 +588,17 @@ impl Detector for ConfidentLearning {
         "LBL003 confident-learning: more rows than in the baseline are label issues by confident \
 learning (Northcutt et al., JAIR 2021).\n\n\
 Out-of-sample class probabilities come from multinomial logistic regression (linfa, L2 with \
-alpha 1) cross-fitted on the current data's label-stratified sample in 5 stratified folds: a \
-sample row is scored by the model that did not see its fold, every other row by the mean of the \
-five models. The design is the shared encoding: numbers robust-scaled and clipped to +-5, plus \
+alpha 1) cross-fitted on the trusted baseline's label-stratified sample (the current data's \
+without a baseline) in 5 stratified folds: a sample row is scored by the model that did not see \
+its fold, every other row by the mean of the five models. The design is the shared encoding: numbers robust-scaled and clipped to +-5, plus \
 an indicator for each category, baseline decile bin, null and past-the-range flag seen on at \
 least 5 sample rows. Per-class thresholds t_j are the mean probability of class j over the \
 sample rows labelled j; a row labelled i is a label issue when the most probable class j among \
 those with p_j >= t_j exists and is not i (the off-diagonal of the confident joint). Issues are \
 ranked by self-confidence p_i (the rows file's label_confidence; code LBL003). The baseline \
-rate is the baseline sample's own, from a model cross-fitted the same way on it. Tested \
+rate is that of the baseline's sample rows out of fold, so both sides are judged by one model \
+and one set of thresholds: a model fitted on each side would differ where the sample is thin, \
+and that difference would move a slice's rate. Tested \
 overall, per source file and per single-predicate slice exactly as LBL002: one-sided binomial \
 test against the upper 99% Wilson bound of the baseline rate (and the rest of the current \
 data's rate for a file or slice), Benjamini-Hochberg, q <= 0.01, at least 10 issues above the \
@@ -569,6 +606,10 @@ expected count; a file or slice must at least double the rate it is tested again
 by the ratio of the rate to the baseline bound: 1.25 (low), 2 (medium), 4 (high).\n\n\
 Classes with fewer than 20 sample rows are not modelled. A linear model learns a slice whose \
 labels were all flipped as if it were true; such flips show in LBL001."
+    }
+
+    fn params(&self) -> &'static [Param] {
+        &KNN_TIERS
     }
 
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
@@ -645,6 +686,7 @@ fn flagged_rates(
     if all.rows == 0 {
         return Vec::new();
     }
+    let tiers = ctx.tiers(spec.code, &KNN_TIERS);
     let rest_rate = |g: &FlagCount| {
         let (n, k) = (all.rows - g.rows, all.flagged - g.flagged);
         if n > 0 { k as f64 / n as f64 } else { 0.0 }
@@ -710,14 +752,14 @@ fn flagged_rates(
         let (n, k) = (t.group.rows, t.group.flagged);
         let rate = k as f64 / n as f64;
         let expected = t.p_test * n as f64;
-        if q > ALPHA || k < MIN_FLAGGED || (k as f64) < expected + MIN_FLAGGED as f64 {
+        if q > ctx.alpha() || k < MIN_FLAGGED || (k as f64) < expected + MIN_FLAGGED as f64 {
             continue;
         }
         if t.place.is_some() && rate < 2.0 * t.p_test {
             continue;
         }
         let ratio = rate / t.p0;
-        let Some(severity) = tier(ratio, KNN_TIERS.0, KNN_TIERS.1, KNN_TIERS.2) else {
+        let Some(severity) = tier(ratio, tiers.0, tiers.1, tiers.2) else {
             continue;
         };
         let (slice, sources, place_text, mut columns) = match t.place {

@@ -12,6 +12,7 @@ mod triggers;
 
 use serde::Serialize;
 
+pub use crate::config::{CheckParams, Param};
 use crate::profile::{ColumnProfile, Profile, Role};
 use crate::rows::pass::SliceDesc;
 
@@ -386,6 +387,18 @@ pub struct Finding {
     pub effect: Option<NamedValue>,
     pub example_rows: Vec<RowRef>,
     pub evidence: serde_json::Map<String, serde_json::Value>,
+    /// Added field: the allowlist entry that accepted the finding (reported, does not fail the
+    /// gate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<Accepted>,
+}
+
+/// Why a finding does not fail the gate: the allowlist entry (1-based), its reason and expiry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Accepted {
+    pub entry: usize,
+    pub reason: String,
+    pub expires: String,
 }
 
 impl Finding {
@@ -408,6 +421,7 @@ impl Finding {
             effect: None,
             example_rows: Vec::new(),
             evidence: serde_json::Map::new(),
+            accepted: None,
         }
     }
 }
@@ -418,6 +432,63 @@ pub struct Context<'a> {
     pub baseline: Option<&'a Profile>,
     /// The row pass over the current data (row-level checks), when it ran.
     pub rows: Option<&'a crate::rows::pass::RowPass>,
+    /// The false discovery rate and the thresholds a config file set.
+    pub params: &'a CheckParams,
+}
+
+impl Context<'_> {
+    /// The Benjamini–Hochberg level of statistical findings (`alpha`, default `ALPHA`).
+    pub fn alpha(&self) -> f64 {
+        self.params.alpha
+    }
+
+    /// Threshold `p` of check `code`.
+    pub fn param(&self, code: &str, p: &Param) -> f64 {
+        self.params.get(code, p)
+    }
+
+    /// The severity tiers (low, medium, high) of check `code`.
+    pub fn tiers(&self, code: &str, t: &[Param; 3]) -> (f64, f64, f64) {
+        (
+            self.param(code, &t[0]),
+            self.param(code, &t[1]),
+            self.param(code, &t[2]),
+        )
+    }
+}
+
+/// The three severity thresholds of a check whose severity follows one effect size: the effect
+/// at which a finding becomes low, medium and high.
+pub const fn tier_params(
+    low: f64,
+    medium: f64,
+    high: f64,
+    max: f64,
+    doc: &'static str,
+) -> [Param; 3] {
+    [
+        Param {
+            name: "low",
+            default: low,
+            min: 0.0,
+            max,
+            doc,
+        },
+        Param {
+            name: "medium",
+            default: medium,
+            min: 0.0,
+            max,
+            doc,
+        },
+        Param {
+            name: "high",
+            default: high,
+            min: 0.0,
+            max,
+            doc,
+        },
+    ]
 }
 
 /// A check with a stable code.
@@ -429,6 +500,10 @@ pub trait Detector: Sync {
     /// What it finds, why it matters, an example, its defaults (printed by `explain`).
     fn doc(&self) -> &'static str;
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding>;
+    /// The thresholds a config file may set (`[checks.CODE]`), with defaults and ranges.
+    fn params(&self) -> &'static [Param] {
+        &[]
+    }
 }
 
 /// The detectors that run in every scan, in code order. The checks arrive with the detector

@@ -1,12 +1,20 @@
 //! OUT001: the outlier rate rose against the baseline, overall, in a source file or in a
 //! single-predicate slice. Reads the row pass (`rows::pass`).
 
-use super::{ALPHA, Context, Detector, Finding, NamedValue};
+use super::{Context, Detector, Finding, NamedValue, Param, tier_params};
 use super::{evidence, json_num, pct, slice_predicate, source_path, tier};
 use crate::rows::pass::{GroupKey, RowPass, TAIL};
 
 /// Minimum flagged rows, and minimum flagged rows above the expected count, for a finding.
 const MIN_FLAGGED: u64 = 10;
+/// Severity by the ratio of the outlier rate to the rate it is tested against.
+const RATIO_TIERS: [Param; 3] = tier_params(
+    2.0,
+    5.0,
+    20.0,
+    1e6,
+    "ratio of the outlier rate to the baseline's at this severity",
+);
 /// At most this many slice findings and source findings each (strongest first).
 const MAX_FINDINGS: usize = 10;
 
@@ -47,6 +55,10 @@ all groups tested, q ≤ 0.01; at least 10 flagged rows, 10 more than expected, 
 ≥ 2 (low), ≥ 5 (medium), ≥ 20 (high). Needs a baseline; without one the rows file still gets \
 scores."
     }
+    fn params(&self) -> &'static [Param] {
+        &RATIO_TIERS
+    }
+
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let (Some(rp), Some(_)) = (ctx.rows, ctx.baseline) else {
             return Vec::new();
@@ -68,6 +80,7 @@ struct Tested {
 }
 
 fn outlier_findings(ctx: &Context<'_>, rp: &RowPass) -> Vec<Finding> {
+    let tiers = ctx.tiers("OUT001", &RATIO_TIERS);
     let m = &rp.model;
     let all = m.reference_all;
     // Where: a file or slice must stand out against the rest of the current data too, so that a
@@ -145,7 +158,7 @@ fn outlier_findings(ctx: &Context<'_>, rp: &RowPass) -> Vec<Finding> {
         let rate = t.k as f64 / t.n as f64;
         let ratio = rate / t.p0;
         let expected = t.p_test * t.n as f64;
-        if q > ALPHA || t.k < MIN_FLAGGED || (t.k as f64) < expected + MIN_FLAGGED as f64 {
+        if q > ctx.alpha() || t.k < MIN_FLAGGED || (t.k as f64) < expected + MIN_FLAGGED as f64 {
             continue;
         }
         // A file or slice must at least double the rate it is tested against (its baseline's,
@@ -153,7 +166,7 @@ fn outlier_findings(ctx: &Context<'_>, rp: &RowPass) -> Vec<Finding> {
         if t.key != GroupKey::All && rate < 2.0 * t.p_test {
             continue;
         }
-        let Some(severity) = tier(ratio, 2.0, 5.0, 20.0) else {
+        let Some(severity) = tier(ratio, tiers.0, tiers.1, tiers.2) else {
             continue;
         };
         let g = &rp.groups[&t.key];

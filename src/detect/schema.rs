@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::{
-    ALPHA, Context, Detector, Finding, NamedValue, Predicate, Severity, TRIGGER_MIN_ROWS,
+    Context, Detector, Finding, NamedValue, Param, Predicate, Severity, TRIGGER_MIN_ROWS,
     TRIGGER_PURITY, evidence, example_rows, features, json_num, label_purity, pct, source_path,
-    tier,
+    tier, tier_params,
 };
 use crate::profile::{ColumnProfile, Role, SampleValue};
 use crate::stats;
@@ -115,7 +115,13 @@ fn missing(c: &ColumnProfile) -> u64 {
 }
 
 /// Cohen's h thresholds for null-rate changes (low, medium, high).
-const NULL_H: (f64, f64, f64) = (0.1, 0.2, 0.5);
+const NULL_H: [Param; 3] = tier_params(
+    0.1,
+    0.2,
+    0.5,
+    3.2,
+    "Cohen's h of the null-rate change at this severity",
+);
 
 impl Detector for NullRate {
     fn code(&self) -> &'static str {
@@ -140,10 +146,15 @@ medium and large are 0.2, 0.5, 0.8; a null-rate change is a data defect sooner t
 each tier is one step stricter). The evidence gives the label shares of the null rows on both \
 sides."
     }
+    fn params(&self) -> &'static [Param] {
+        &NULL_H
+    }
+
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let Some(base) = ctx.baseline else {
             return Vec::new();
         };
+        let tiers = ctx.tiers(self.code(), &NULL_H);
         let cur = ctx.current;
         let pairs: Vec<(&ColumnProfile, &ColumnProfile)> = cur
             .columns
@@ -163,10 +174,10 @@ sides."
                 missing(b) as f64 / b.rows.max(1) as f64,
             );
             let h = stats::cohens_h(p1, p0);
-            let Some(sev) = tier(h, NULL_H.0, NULL_H.1, NULL_H.2) else {
+            let Some(sev) = tier(h, tiers.0, tiers.1, tiers.2) else {
                 continue;
             };
-            if q[i] > ALPHA {
+            if q[i] > ctx.alpha() {
                 continue;
             }
             let mut f = Finding::new(
@@ -335,7 +346,7 @@ has more values than that, only its frequent values are compared."
         let q = stats::bh_adjust(&p);
         let mut out = Vec::new();
         for (i, mut h) in hits.into_iter().enumerate() {
-            if q[i] > ALPHA {
+            if q[i] > ctx.alpha() {
                 continue;
             }
             let share = h.k as f64 / h.col.non_null().max(1) as f64;
@@ -547,7 +558,7 @@ otherwise."
         let q = stats::bh_adjust(&p);
         let mut out = Vec::new();
         for (i, h) in hits.into_iter().enumerate() {
-            if q[i] > ALPHA {
+            if q[i] > ctx.alpha() {
                 continue;
             }
             let k = h.below + h.above;

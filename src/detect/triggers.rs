@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 
 use super::labels::{labelled, per_label};
-use super::{ALPHA, Context, Detector, Finding, NamedValue, Predicate, RowRef, Severity};
-use super::{evidence, json_num, pct, slice_predicate, tier, weighted_score};
+use super::{Context, Detector, Finding, NamedValue, Param, Predicate, RowRef, Severity};
+use super::{evidence, json_num, pct, slice_predicate, tier, tier_params, weighted_score};
 use crate::rows::labels::{Item, LabelCounts, LabelModel, describe};
 use crate::rows::pass::RowPass;
 
@@ -22,18 +22,94 @@ pub const MIN_LIFT: f64 = 2.0;
 /// The lift a rule for a label with share `prior` must reach: `MIN_LIFT`, or for a label on
 /// more than a third of the rows half-way from 1 to the largest lift possible (`1/prior`): no
 /// rule reaches lift 2 for a label on half the rows, and a trigger for it must still be found.
-pub fn min_lift(prior: f64) -> f64 {
-    MIN_LIFT.min((1.0 + 1.0 / prior.max(f64::MIN_POSITIVE)) / 2.0)
+pub fn min_lift(prior: f64, lift: f64) -> f64 {
+    lift.min((1.0 + 1.0 / prior.max(f64::MIN_POSITIVE)) / 2.0)
 }
 
-/// Ratio tiers (low, medium, high) of TRG001: the rule's share of the target label's rows now
-/// against the upper 99% bound of that share in the baseline.
-const RULE_TIERS: (f64, f64, f64) = (2.0, 3.0, 5.0);
-/// Ratio tiers of TRG002: the value's share of the rows now against the upper 99% bound of its
-/// share in the baseline.
-const SPIKE_TIERS: (f64, f64, f64) = (3.0, 10.0, 30.0);
-/// A spike's share of the current rows at least this.
+/// TRG001's thresholds as a config file may set them. The candidates come from the row pass,
+/// which mines rules with confidence at least 0.8 and 5 rows in the sample: lower values than
+/// those cannot find more rules.
+const RULE_PARAMS: [Param; 6] = [
+    Param {
+        name: "min-confidence",
+        default: MIN_CONFIDENCE,
+        min: 0.8,
+        max: 1.0,
+        doc: "a rule's label confidence at least this",
+    },
+    Param {
+        name: "min-support",
+        default: MIN_SUPPORT as f64,
+        min: 5.0,
+        max: 1e12,
+        doc: "on at least this many current rows",
+    },
+    Param {
+        name: "min-lift",
+        default: MIN_LIFT,
+        min: 1.0,
+        max: 1e6,
+        doc: "with a lift (confidence over the label's share) at least this (capped half-way to 1/share for common labels)",
+    },
+    RULE_TIER_PARAMS[0],
+    RULE_TIER_PARAMS[1],
+    RULE_TIER_PARAMS[2],
+];
+const RULE_TIER_PARAMS: [Param; 3] = tier_params(
+    2.0,
+    3.0,
+    5.0,
+    1e6,
+    "ratio of the rule's share of its label's rows to the baseline's upper 99% bound at this severity",
+);
+
+/// TRG001's thresholds for one run.
+struct RuleThresholds {
+    confidence: f64,
+    support: u64,
+    lift: f64,
+}
+
+impl RuleThresholds {
+    fn of(ctx: &Context<'_>) -> RuleThresholds {
+        RuleThresholds {
+            confidence: ctx.param("TRG001", &RULE_PARAMS[0]),
+            support: ctx.param("TRG001", &RULE_PARAMS[1]).ceil() as u64,
+            lift: ctx.param("TRG001", &RULE_PARAMS[2]),
+        }
+    }
+}
+
+/// TRG002: a spike's share of the current rows at least this (the row pass keeps candidates
+/// from this share and 10 rows up), and ratio tiers: the value's share of the rows now against
+/// the upper 99% bound of its share in the baseline.
 const MIN_SPIKE_SHARE: f64 = 0.001;
+const SPIKE_PARAMS: [Param; 5] = [
+    Param {
+        name: "min-share",
+        default: MIN_SPIKE_SHARE,
+        min: MIN_SPIKE_SHARE,
+        max: 1.0,
+        doc: "a value's share of the current rows at least this",
+    },
+    Param {
+        name: "min-rows",
+        default: MIN_SUPPORT as f64,
+        min: 10.0,
+        max: 1e12,
+        doc: "on at least this many current rows",
+    },
+    SPIKE_TIERS[0],
+    SPIKE_TIERS[1],
+    SPIKE_TIERS[2],
+];
+const SPIKE_TIERS: [Param; 3] = tier_params(
+    3.0,
+    10.0,
+    30.0,
+    1e6,
+    "ratio of the value's share now to the baseline's upper 99% bound at this severity",
+);
 /// At most this many findings of each check (strongest first).
 const MAX_FINDINGS: usize = 10;
 
@@ -67,6 +143,10 @@ label as firmly.\n\n\
 Needs a labelled baseline (--label) and the row pass."
     }
 
+    fn params(&self) -> &'static [Param] {
+        &RULE_PARAMS
+    }
+
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         labelled(ctx).map_or_else(Vec::new, |(rp, lm, counts)| {
             trigger_rules(ctx, rp, lm, counts)
@@ -89,7 +169,7 @@ struct RuleTest {
 /// clearly less confidence than a trigger has: no sample rows, or the upper 99% bound of its
 /// confidence below `MIN_CONFIDENCE`. A pattern that held in the baseline as firmly is no new
 /// trigger, even on values the baseline never had.
-fn weak_in_baseline(lm: &LabelModel, r: usize, target: usize) -> bool {
+fn weak_in_baseline(lm: &LabelModel, r: usize, target: usize, min_confidence: f64) -> bool {
     let a = &lm.reference_analogues[r];
     let rows: u64 = a.iter().sum();
     if rows == 0 {
@@ -98,7 +178,7 @@ fn weak_in_baseline(lm: &LabelModel, r: usize, target: usize) -> bool {
     let w = &lm.class_weights;
     let all: f64 = a.iter().zip(w).map(|(&k, w)| k as f64 * w).sum();
     let confidence = a[target] as f64 * w[target] / all;
-    crate::stats::wilson_upper(confidence, rows) < MIN_CONFIDENCE
+    crate::stats::wilson_upper(confidence, rows) < min_confidence
 }
 
 /// The slice predicates and text of a rule; `None` when an item cannot be described.
@@ -141,6 +221,8 @@ fn trigger_rules(
     counts: &LabelCounts,
 ) -> Vec<Finding> {
     let n_all: u64 = counts.all.iter().sum();
+    let th = RuleThresholds::of(ctx);
+    let tiers = ctx.tiers("TRG001", &RULE_TIER_PARAMS);
     if n_all == 0 {
         return Vec::new();
     }
@@ -148,7 +230,7 @@ fn trigger_rules(
     for r in 0..lm.rules.len() {
         let cur = counts.rule(r);
         let support: u64 = cur.iter().sum();
-        if support < MIN_SUPPORT {
+        if support < th.support {
             continue;
         }
         let (target, &k) = cur
@@ -159,7 +241,7 @@ fn trigger_rules(
         let confidence = k as f64 / support as f64;
         let prior = counts.all[target] as f64 / n_all as f64;
         let lift = confidence / prior;
-        if confidence < MIN_CONFIDENCE || lift < min_lift(prior) {
+        if confidence < th.confidence || lift < min_lift(prior, th.lift) {
             continue;
         }
         // The rule's share of the target label's rows, now and in the baseline sample (a simple
@@ -168,7 +250,7 @@ fn trigger_rules(
         let (b, n_t) = (lm.reference_rules[r][target], lm.reference_sample[target]);
         let share = k as f64 / rows_t as f64;
         let baseline_bound = crate::stats::wilson_upper(b as f64 / n_t.max(1) as f64, n_t);
-        if !weak_in_baseline(lm, r, target) {
+        if !weak_in_baseline(lm, r, target, th.confidence) {
             continue;
         }
         tests.push(RuleTest {
@@ -188,14 +270,8 @@ fn trigger_rules(
         .zip(&q)
         .enumerate()
         .filter(|(_, (t, q))| {
-            **q <= ALPHA
-                && tier(
-                    t.share / t.baseline_bound,
-                    RULE_TIERS.0,
-                    RULE_TIERS.1,
-                    RULE_TIERS.2,
-                )
-                .is_some()
+            **q <= ctx.alpha()
+                && tier(t.share / t.baseline_bound, tiers.0, tiers.1, tiers.2).is_some()
         })
         .map(|(i, (_, &q))| (i, q))
         .collect();
@@ -224,7 +300,7 @@ fn trigger_rules(
             index.get(&sub[..]).is_some_and(|&r| {
                 let cur = counts.rule(r);
                 let n: u64 = cur.iter().sum();
-                n > 0 && cur[t.target] as f64 / n as f64 >= MIN_CONFIDENCE
+                n > 0 && cur[t.target] as f64 / n as f64 >= th.confidence
             })
         })
     };
@@ -252,7 +328,7 @@ fn trigger_rules(
             continue;
         }
         let ratio = t.share / t.baseline_bound;
-        let Some(severity) = tier(ratio, RULE_TIERS.0, RULE_TIERS.1, RULE_TIERS.2) else {
+        let Some(severity) = tier(ratio, tiers.0, tiers.1, tiers.2) else {
             continue;
         };
         let items = &lm.rules[t.rule].items;
@@ -358,6 +434,10 @@ test, Benjamini-Hochberg, q <= 0.01). Severity by the ratio of the share now to 
 Needs a baseline and the row pass."
     }
 
+    fn params(&self) -> &'static [Param] {
+        &SPIKE_PARAMS
+    }
+
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         match (labelled(ctx), ctx.baseline) {
             (Some((_, lm, counts)), Some(base)) => value_spikes(ctx, base, lm, counts),
@@ -377,6 +457,10 @@ fn value_spikes(
         return Vec::new();
     }
     let w = &lm.class_weights;
+    let th = RuleThresholds::of(ctx);
+    let min_share = ctx.param("TRG002", &SPIKE_PARAMS[0]);
+    let min_rows = ctx.param("TRG002", &SPIKE_PARAMS[1]).ceil() as u64;
+    let tiers = ctx.tiers("TRG002", &SPIKE_TIERS);
     let base_total: f64 = lm.reference_rows.iter().sum();
     struct Spike {
         rule: usize,
@@ -395,7 +479,7 @@ fn value_spikes(
         };
         let k: u64 = counts.rule(r).iter().sum();
         let share = k as f64 / n_all as f64;
-        if k < MIN_SUPPORT || share < MIN_SPIKE_SHARE {
+        if k < min_rows || share < min_share {
             continue;
         }
         // The baseline's share and its upper 99% bound: exact counts when the profile kept
@@ -440,12 +524,12 @@ fn value_spikes(
     let q = crate::stats::bh_adjust(&spikes.iter().map(|s| s.p).collect::<Vec<_>>());
     let mut findings = Vec::new();
     for (s, &q) in spikes.iter().zip(&q) {
-        if q > ALPHA {
+        if q > ctx.alpha() {
             continue;
         }
         let share = s.k as f64 / n_all as f64;
         let ratio = share / s.bound.max(f64::MIN_POSITIVE);
-        let Some(mut severity) = tier(ratio, SPIKE_TIERS.0, SPIKE_TIERS.1, SPIKE_TIERS.2) else {
+        let Some(mut severity) = tier(ratio, tiers.0, tiers.1, tiers.2) else {
             continue;
         };
         let cur = counts.rule(s.rule);
@@ -456,9 +540,9 @@ fn value_spikes(
             .expect("classes");
         let confidence = top as f64 / s.k as f64;
         let lift = confidence / (counts.all[target] as f64 / n_all as f64);
-        let one_label = confidence >= MIN_CONFIDENCE
-            && lift >= min_lift(counts.all[target] as f64 / n_all as f64)
-            && weak_in_baseline(lm, s.rule, target);
+        let one_label = confidence >= th.confidence
+            && lift >= min_lift(counts.all[target] as f64 / n_all as f64, th.lift)
+            && weak_in_baseline(lm, s.rule, target, th.confidence);
         if one_label {
             severity = match severity {
                 Severity::Low => Severity::Medium,

@@ -60,6 +60,28 @@ impl Source {
     pub fn display(&self) -> String {
         display_path(&self.path)
     }
+
+    /// The name row keys (the seeded sample, sketch seeds) hash: the hive partition folders and
+    /// the file name, not where the data sits, so the same files sampled from another folder,
+    /// a CI clone or through a relative path give the same sample and the same report.
+    pub fn row_key_name(&self) -> String {
+        row_key_name(&self.path)
+    }
+}
+
+fn row_key_name(path: &Path) -> String {
+    let mut parts: Vec<String> = path
+        .parent()
+        .into_iter()
+        .flat_map(|p| p.components())
+        .filter_map(|c| c.as_os_str().to_str())
+        .filter(|c| c.contains('='))
+        .map(str::to_string)
+        .collect();
+    if let Some(name) = path.file_name() {
+        parts.push(name.to_string_lossy().into_owned());
+    }
+    parts.join("/")
 }
 
 pub(crate) fn display_path(p: &Path) -> String {
@@ -550,6 +572,21 @@ mod tests {
         assert_eq!(format_of(Path::new("b.csv.gz")), Some(Format::CsvGz));
         assert_eq!(format_of(Path::new("b.json")), None);
         assert_eq!(format_of(Path::new("b.tar.gz")), None);
+    }
+
+    #[test]
+    fn row_key_names_leave_out_where_the_data_sits() {
+        let k = |p: &str| row_key_name(Path::new(p));
+        assert_eq!(k("/mnt/ci/clone/data/part-0.parquet"), "part-0.parquet");
+        assert_eq!(k("data/part-0.parquet"), "part-0.parquet");
+        assert_eq!(
+            k("/a/b/year=2024/region=eu/part-0.parquet"),
+            "year=2024/region=eu/part-0.parquet"
+        );
+        assert_ne!(
+            k("t/year=2024/part-0.parquet"),
+            k("t/year=2025/part-0.parquet")
+        );
     }
 
     #[test]

@@ -340,6 +340,10 @@ pub struct Profile {
     /// `duplicates()`, computed once (several checks and the report need it).
     #[serde(skip)]
     duplicates_cache: std::sync::OnceLock<Duplicates>,
+    /// Column roles set by the config file (`[roles]`), over the inferred ones. A scan setting,
+    /// not saved with the profile.
+    #[serde(skip)]
+    pub role_overrides: BTreeMap<String, Role>,
 }
 
 impl Profile {
@@ -376,6 +380,7 @@ impl Profile {
             sources: Vec::new(),
             segments: Vec::new(),
             duplicates_cache: std::sync::OnceLock::new(),
+            role_overrides: BTreeMap::new(),
         }
     }
 
@@ -393,6 +398,9 @@ impl Profile {
         }
         if self.partition_columns.contains(&c.name) {
             return Role::Partition;
+        }
+        if let Some(&r) = self.role_overrides.get(&c.name) {
+            return r;
         }
         let distinct = c.distinct();
         let non_null = c.non_null();
@@ -824,7 +832,7 @@ fn label_bounds(ds: &Dataset, settings: &ProfileSettings) -> Result<SharedBounds
     let label = settings.label.as_deref();
     let per_shard = |shard: &Shard| -> Result<BTreeMap<String, Vec<u64>>> {
         let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-        let source_hash = hash_str(&ds.sources[shard.source].display());
+        let source_hash = hash_str(&ds.sources[shard.source].row_key_name());
         let base = mix(settings.seed, source_hash);
         let mut first = shard.first_row;
         let push = |name: &str, key: u64, out: &mut BTreeMap<String, Vec<u64>>| {
@@ -1088,7 +1096,7 @@ fn profile_shard(
     segment: u16,
 ) -> Result<ShardResult> {
     let source = &ds.sources[shard.source];
-    let source_hash = hash_str(&source.display());
+    let source_hash = hash_str(&source.row_key_name());
     let mut p = Profile::empty(schema, settings, &ds.partition_columns);
     // Each shard's sketches get their own seed, derived from the run seed and the shard.
     let shard_seed = mix(mix(settings.seed, source_hash), shard.first_row);

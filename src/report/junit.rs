@@ -26,32 +26,51 @@ fn esc(s: &str) -> String {
 }
 
 fn line(f: &Finding) -> String {
-    format!("[{}] {} {}", f.severity.name(), f.code, f.title)
+    let mut s = format!("[{}] {} {}", f.severity.name(), f.code, f.title);
+    if let Some(a) = &f.accepted {
+        s.push_str(&format!(
+            " (accepted by allowlist entry {} until {}: {})",
+            a.entry, a.expires, a.reason
+        ));
+    }
+    s
 }
 
-/// `checks`: every check that could have run (the registry, in its order).
+/// `checks`: every check that could have run (the registry, in its order); those in `disabled`
+/// were turned off by the config file and are reported as skipped. Expired allowlist entries
+/// fail one more test case, `allowlist`.
 pub fn write_junit(
     r: &Report,
     checks: &[&dyn Detector],
+    disabled: &std::collections::BTreeSet<String>,
     fail_on: FailOn,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    let failing = |f: &Finding| fail_on.fails(f.severity);
+    let failing = |f: &Finding| f.accepted.is_none() && fail_on.fails(f.severity);
+    let expired: Vec<&crate::gate::AllowStatus> = r
+        .allowlist
+        .iter()
+        .filter(|a| a.status == "expired")
+        .collect();
     let failures = checks
         .iter()
         .filter(|d| r.findings.iter().any(|f| f.code == d.code() && failing(f)))
+        .count()
+        + usize::from(!expired.is_empty());
+    let skipped = checks
+        .iter()
+        .filter(|d| disabled.contains(d.code()))
         .count();
+    let tests = checks.len() + usize::from(!r.allowlist.is_empty());
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
         out,
-        r#"<testsuites name="poisonscan" tests="{}" failures="{failures}" errors="0">"#,
-        checks.len()
+        r#"<testsuites name="poisonscan" tests="{tests}" failures="{failures}" errors="0">"#,
     )?;
     writeln!(
         out,
-        r#"  <testsuite name="poisonscan {}" tests="{}" failures="{failures}" errors="0" skipped="0">"#,
+        r#"  <testsuite name="poisonscan {}" tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}">"#,
         esc(r.tool.version),
-        checks.len()
     )?;
     writeln!(out, "    <properties>")?;
     for (k, v) in [
@@ -84,6 +103,15 @@ pub fn write_junit(
             esc(d.code()),
             esc(d.check())
         )?;
+        if disabled.contains(d.code()) {
+            writeln!(out, ">")?;
+            writeln!(
+                out,
+                r#"      <skipped message="turned off in the config file"/>"#
+            )?;
+            writeln!(out, "    </testcase>")?;
+            continue;
+        }
         if fail.is_empty() && below.is_empty() {
             writeln!(out, "/>")?;
             continue;
@@ -104,6 +132,28 @@ pub fn write_junit(
             writeln!(out, "      <system-out>{}</system-out>", body.join("\n"))?;
         }
         writeln!(out, "    </testcase>")?;
+    }
+    if !r.allowlist.is_empty() {
+        write!(
+            out,
+            r#"    <testcase classname="poisonscan.allowlist" name="allowlist""#
+        )?;
+        if expired.is_empty() {
+            writeln!(out, "/>")?;
+        } else {
+            writeln!(out, ">")?;
+            let body: Vec<String> = expired
+                .iter()
+                .map(|a| esc(&crate::gate::expired_message(a)))
+                .collect();
+            writeln!(
+                out,
+                r#"      <failure type="expired" message="{}">{}</failure>"#,
+                esc(&format!("{} allowlist entries expired", expired.len())),
+                body.join("\n")
+            )?;
+            writeln!(out, "    </testcase>")?;
+        }
     }
     writeln!(out, "  </testsuite>")?;
     writeln!(out, "</testsuites>")

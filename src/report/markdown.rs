@@ -113,6 +113,13 @@ pub fn write_markdown(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         "\n| high | medium | low | info |\n|---:|---:|---:|---:|\n| {} | {} | {} | {} |\n",
         c.high, c.medium, c.low, c.info
     )?;
+    for a in r.allowlist.iter().filter(|a| a.status == "expired") {
+        writeln!(
+            out,
+            "> **Gate:** {}\n",
+            cell(&crate::gate::expired_message(a))
+        )?;
+    }
     if r.findings.is_empty() {
         writeln!(out, "No findings.")?;
         return Ok(());
@@ -126,7 +133,10 @@ pub fn write_markdown(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             "| {} | {} | {} | {} | {} |",
             f.severity.name(),
             f.code,
-            cell(&f.title),
+            cell(&match &f.accepted {
+                Some(a) => format!("{} *(accepted until {}: {})*", f.title, a.expires, a.reason),
+                None => f.title.clone(),
+            }),
             thousands(f.rows),
             f.q_value.map_or("–".into(), |q| if q == 0.0 {
                 "0".into()

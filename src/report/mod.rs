@@ -14,7 +14,7 @@ pub use self::junit::write_junit;
 pub use self::markdown::{predicate_text, write_markdown};
 pub use self::text::{thousands, write_text};
 use crate::detect::{Finding, Severity};
-use crate::gate::{FailOn, Verdict};
+use crate::gate::FailOn;
 use crate::profile::{Duplicates, Profile};
 
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
@@ -35,6 +35,10 @@ pub struct Report {
     /// Added field: the drift test of every column compared with the baseline (empty without
     /// one), whether or not it made a finding.
     pub drift: Vec<DriftRow>,
+    /// Added field: the config file's allowlist entries, each active or expired, with the
+    /// findings it accepted (absent without entries).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowlist: Vec<crate::gate::AllowStatus>,
 }
 
 /// One column's drift test (see DRF001 and DRF002).
@@ -177,13 +181,19 @@ pub struct ReportInput<'a> {
     pub baseline: Option<&'a Profile>,
     pub findings: Vec<Finding>,
     pub fail_on: FailOn,
-    pub verdict: Verdict,
+    /// Accepted findings (the config file's allowlist) and the day their expiry is judged on.
+    pub allow: &'a [crate::config::Allow],
+    pub today: crate::config::Date,
     pub run: Run,
 }
 
 pub fn build(input: ReportInput<'_>) -> Report {
+    // The allowlist is matched on the findings as reported (rounded), the form a user copies.
+    let mut findings: Vec<Finding> = input.findings.into_iter().map(round_finding).collect();
+    let allowlist = crate::gate::apply_allowlist(&mut findings, input.allow, input.today);
+    let verdict = crate::gate::verdict(&findings, input.fail_on, &allowlist);
     let mut counts = Counts::default();
-    for f in &input.findings {
+    for f in &findings {
         match f.severity {
             Severity::High => counts.high += 1,
             Severity::Medium => counts.medium += 1,
@@ -217,10 +227,10 @@ pub fn build(input: ReportInput<'_>) -> Report {
             rows: b.rows,
             sources: b.manifest.iter().map(|m| m.path.clone()).collect(),
         }),
-        verdict: input.verdict.name(),
+        verdict: verdict.name(),
         fail_on: input.fail_on.name(),
         counts,
-        findings: input.findings.into_iter().map(round_finding).collect(),
+        findings,
         profile: summarize(cur),
         drift: input
             .baseline
@@ -244,6 +254,7 @@ pub fn build(input: ReportInput<'_>) -> Report {
                     .collect()
             })
             .unwrap_or_default(),
+        allowlist,
     }
 }
 

@@ -138,6 +138,13 @@ pub fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
                 f.code,
                 f.title
             )?;
+            if let Some(a) = &f.accepted {
+                writeln!(
+                    out,
+                    "            accepted by allowlist entry {} until {}: {}",
+                    a.entry, a.expires, a.reason
+                )?;
+            }
         }
         if r.findings.len() > TOP {
             writeln!(
@@ -146,6 +153,16 @@ pub fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
                 r.findings.len() - TOP
             )?;
         }
+    }
+    let accepted = r.findings.iter().filter(|f| f.accepted.is_some()).count();
+    if accepted > 0 {
+        writeln!(
+            out,
+            "allowlist: {accepted} findings accepted (reported, not failing the gate)"
+        )?;
+    }
+    for a in r.allowlist.iter().filter(|a| a.status == "expired") {
+        writeln!(out, "GATE: {}", crate::gate::expired_message(a))?;
     }
     writeln!(
         out,

@@ -241,7 +241,6 @@ pub struct ConfidentModel {
     average: Linear,
     /// Per-class thresholds `t_j` (average self-confidence).
     pub thresholds: Vec<f64>,
-    /// The sample rows' folds, by provenance.
     /// The sample rows' folds, by provenance (sorted).
     fold_of: Vec<((u32, u64), u8)>,
     /// Out-of-sample verdicts of the sample rows (`None`: an unmodelled class or no label).
@@ -365,6 +364,15 @@ impl ConfidentModel {
             fold_of,
             sample_verdicts,
         })
+    }
+
+    /// The model for scoring rows of another dataset than the one it was fitted on: every row by
+    /// the mean of the fold models (a provenance there names another file's row, not a sample
+    /// row's).
+    pub fn for_other_rows(mut self) -> ConfidentModel {
+        self.fold_of.clear();
+        self.sample_verdicts.clear();
+        self
     }
 
     /// The verdicts on every row of a batch, into `out`: `None` for an unlabelled row or an

@@ -183,11 +183,11 @@ pub struct LabelModel {
     pub knn: Option<KnnModel>,
     /// The reference sample's rows and kNN-flagged rows per slice and overall.
     pub reference_knn: RefFlags,
-    /// Confident learning (LBL003), cross-fitted on the current data's sample, when it has two
-    /// classes with enough rows.
+    /// Confident learning (LBL003), cross-fitted on the baseline's sample (the current data's
+    /// without a baseline), when it has two classes with enough rows.
     pub confident: Option<ConfidentModel>,
-    /// The reference sample's rows and label issues by confident learning (its own cross-fitted
-    /// model), per slice and overall.
+    /// The reference sample's rows and label issues by confident learning (out of fold), per
+    /// slice and overall.
     pub reference_confident: RefFlags,
     pub label: String,
     pub classes: Classes,
@@ -417,27 +417,28 @@ impl LabelModel {
                 reference_knn.add(class_weights[c as usize], score >= FLAG, ci);
             }
         }
-        // Confident learning: the current data's own cross-fitted model for the current rows,
-        // and the baseline sample's own for the baseline rate.
-        let fit_confident = |s: &EncodedSample, key: u64| {
-            ConfidentModel::fit(
-                encoder,
-                &s.x,
-                &s.codes,
-                &s.class,
-                &s.provenance,
-                l,
-                seed,
-                key,
-            )
-        };
+        // Confident learning: one model, cross-fitted on the trusted side's sample. With a
+        // baseline, the baseline's model scores both sides: its sample rows out of fold (the
+        // baseline rate), every current row with the mean of its fold models, under the same
+        // per-class thresholds. Two models fitted on each side's own sample would differ where
+        // the sample is thin (a category seen on a few training rows learnt on one side and not
+        // the other), and that difference, not the data, would move a slice's rate. A model
+        // fitted on the current data would also learn a poisoned pattern as normal. Without a
+        // baseline, the current data's own model (the rows file's verdicts, no rate to compare).
+        let fitted = ConfidentModel::fit(
+            encoder,
+            &sample.x,
+            &sample.codes,
+            &sample.class,
+            &sample.provenance,
+            l,
+            seed,
+            u64::from(!self_reference),
+        );
         let (confident, reference_model) = if self_reference {
-            (fit_confident(&sample, 0), None)
+            (fitted, None)
         } else {
-            rayon::join(
-                || fit_confident(current_sample.as_ref().unwrap_or(&sample), 0),
-                || fit_confident(&sample, 1),
-            )
+            (fitted.clone().map(ConfidentModel::for_other_rows), fitted)
         };
         // (Without a baseline there is no rate to compare: only the rows file's verdicts.)
         let mut reference_confident = RefFlags::new(d);
