@@ -400,6 +400,27 @@ pub fn run(cli: &Cli, extra: &[&'static dyn Detector], out: &mut dyn Write) -> R
             }
             Ok(0)
         }
+        Command::Trend(args) => {
+            let t = crate::trend::trend(&args.profiles, args.reference.as_deref(), &args.columns)?;
+            if let Some(missing) = args
+                .columns
+                .iter()
+                .find(|c| !t.columns.iter().any(|x| &x.name == *c))
+            {
+                return Err(Error::Usage(format!(
+                    "--columns: no profile has a column `{missing}` (label and id columns are not trended)"
+                )));
+            }
+            let written = match args.format {
+                crate::cli::TrendFormat::Text => crate::trend::write_text(&t, out),
+                crate::cli::TrendFormat::Markdown => crate::trend::write_markdown(&t, out),
+                crate::cli::TrendFormat::Json => {
+                    out.write_all(crate::trend::to_json(&t).as_bytes())
+                }
+            };
+            stdout_result(written)?;
+            Ok(0)
+        }
         Command::Explain(args) => match detect::find(&args.code, extra) {
             Some(d) => {
                 stdout_result(writeln!(

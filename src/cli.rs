@@ -35,6 +35,32 @@ pub enum Command {
     Merge(MergeArgs),
     /// Print the documentation of a check code (what it finds, why, an example, its defaults).
     Explain(ExplainArgs),
+    /// The main statistics of a history of saved profiles (e.g. one a night), each against the
+    /// known-good one: rows, duplicates, label shares, and per column nulls, mean, median,
+    /// distinct values and drift.
+    Trend(TrendArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TrendFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct TrendArgs {
+    /// Saved profiles, oldest first (a glob such as `history/*.psprof` sorts dated names).
+    #[arg(required = true, value_name = "PROFILE")]
+    pub profiles: Vec<PathBuf>,
+    /// The known-good profile every other is compared with (default: the first).
+    #[arg(long, value_name = "PROFILE")]
+    pub reference: Option<PathBuf>,
+    /// Only these columns (comma-separated).
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub columns: Vec<String>,
+    #[arg(long, value_enum, default_value_t = TrendFormat::Text)]
+    pub format: TrendFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

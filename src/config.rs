@@ -670,6 +670,13 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_is_a_valid_config() {
+        let c = parse(include_str!("../docs/poisonscan.toml")).unwrap();
+        assert_eq!(c.allow.len(), 3);
+        assert_eq!(c.roles.get("zip_code"), Some(&Role::Categorical));
+    }
+
+    #[test]
     fn dates_parse_and_count_from_the_epoch() {
         assert_eq!(Date::from_days(0).to_string(), "1970-01-01");
         assert_eq!(Date::from_days(19_723).to_string(), "2024-01-01");

@@ -21,3 +21,4 @@ pub mod rng;
 pub mod rows;
 pub mod settings;
 pub mod stats;
+pub mod trend;

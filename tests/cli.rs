@@ -798,6 +798,177 @@ fn bad_config_files_name_the_file_and_the_key() {
     );
 }
 
+/// `trend` over dated profiles: each profile's rows and label shares, and each column's drift
+/// against the first equal to what `scan` reports for the same pair.
+#[test]
+fn trend_of_dated_profiles_matches_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = |name: &str| d.join(name).to_str().unwrap().to_string();
+    let (a, b, c) = (
+        p("2026-11-20.psprof"),
+        p("2026-11-21.psprof"),
+        p("2026-11-22.psprof"),
+    );
+    for (out, data) in [
+        (&a, vec!["datasets/demo/baseline"]),
+        (&b, vec!["datasets/demo/baseline/part-0.parquet"]),
+        (&c, vec!["datasets/demo/current"]),
+    ] {
+        let mut args = vec!["profile"];
+        args.extend(data);
+        args.extend(["--label", "label", "--id", "customer_id", "-q", "-o", out]);
+        let o = bin(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let o = bin(&["trend", &a, &b, &c, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(t["reference"], "2026-11-20");
+    let names: Vec<&str> = t["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["2026-11-20", "2026-11-21", "2026-11-22"]);
+    assert_eq!(t["profiles"][0]["rows"], 60000);
+    assert_eq!(t["profiles"][2]["rows"], 81500);
+    let r = json_scan(&[]);
+    let shares = &t["profiles"][2]["labels"];
+    let total: f64 = r["profile"]["label_counts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    let ones = r["profile"]["label_counts"]["1"].as_f64().unwrap() / total;
+    assert!((shares["1"].as_f64().unwrap() - ones).abs() < 1e-5);
+    let columns = t["columns"].as_array().unwrap();
+    assert!(
+        columns
+            .iter()
+            .all(|c| c["name"] != "label" && c["name"] != "customer_id")
+    );
+    // Columns with values past the baseline's range: the scan's current profile counts those
+    // exactly as their own bin (a saved profile cannot know the range), so their PSI differs.
+    let past_range: Vec<&serde_json::Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "SCH004")
+        .map(|f| &f["columns"][0])
+        .collect();
+    for row in r["drift"].as_array().unwrap() {
+        let col = columns.iter().find(|c| c["name"] == row["column"]).unwrap();
+        if past_range.contains(&&row["column"]) {
+            assert!(col["points"][2]["drift"]["value"].as_f64().unwrap() > 0.0);
+            continue;
+        }
+        assert!(
+            col["points"][0]["drift"].is_null(),
+            "the reference has no drift"
+        );
+        let (x, y) = (
+            col["points"][2]["drift"]["value"].as_f64().unwrap(),
+            row["effect"]["value"].as_f64().unwrap(),
+        );
+        assert_eq!(col["points"][2]["drift"]["name"], row["effect"]["name"]);
+        assert!(
+            (x - y).abs() <= 1e-4 * y.abs().max(1e-3),
+            "{}: {x} {y}",
+            row["column"]
+        );
+    }
+    let income = columns.iter().find(|c| c["name"] == "income").unwrap();
+    assert_eq!(income["points"][2]["drifted"], true);
+    assert_eq!(income["points"][1]["drifted"], false);
+    let o = bin(&[
+        "trend",
+        &a,
+        &b,
+        &c,
+        "--columns",
+        "income",
+        "--format",
+        "markdown",
+    ]);
+    let md = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        md.contains("### `income` (numeric)") && md.contains("| 2026-11-22 |"),
+        "{md}"
+    );
+    assert_fails(
+        &["trend", &a, "--columns", "nope"],
+        &["no profile has a column `nope`"],
+    );
+    assert_fails(&["trend", &a, "missing.psprof"], &["missing.psprof"]);
+}
+
+/// The documented nightly scan (docs/nightly.sh) on the demo: the first night becomes the
+/// known-good profile, the second (the poisoned data) fails the gate, keeps its profile and
+/// reports, does not replace the known-good profile, and the trend covers both nights.
+#[test]
+fn nightly_example_keeps_a_history_and_a_trend() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("history");
+    let cfg = config_file(dir.path(), "label = \"label\"\nid = \"customer_id\"\n");
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_poisonscan"));
+    let path = format!(
+        "{}:{}",
+        exe.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let night = |day: &str, data: &str| {
+        Command::new("bash")
+            .arg(root().join("docs/nightly.sh"))
+            .args([data, history.to_str().unwrap(), cfg.to_str().unwrap()])
+            .env("PATH", &path)
+            .env("POISONSCAN_DAY", day)
+            .current_dir(root())
+            .output()
+            .expect("run bash")
+    };
+    let o = night("2026-11-20", "datasets/demo/baseline");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let good = std::fs::read(history.join("known-good.psprof")).unwrap();
+    assert_eq!(
+        good,
+        std::fs::read(history.join("2026-11-20.psprof")).unwrap()
+    );
+    let o = night("2026-11-21", "datasets/demo/current");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the poisoned night fails: {}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read(history.join("known-good.psprof")).unwrap(),
+        good
+    );
+    assert!(history.join("2026-11-21.psprof").is_file());
+    for f in [
+        "report.json",
+        "report.md",
+        "junit.xml",
+        "trend.md",
+        "summary.txt",
+    ] {
+        assert!(history.join("reports/2026-11-21").join(f).is_file(), "{f}");
+    }
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.contains("verdict: FAIL") && out.contains("trend of 2 profiles"),
+        "{out}"
+    );
+    let trend = std::fs::read_to_string(history.join("reports/2026-11-21/trend.md")).unwrap();
+    assert!(
+        trend.contains("| 2026-11-20 |") && trend.contains("| 2026-11-21 |"),
+        "{trend}"
+    );
+}
+
 #[test]
 fn explain_unknown_code_is_a_usage_error() {
     assert_fails(&["explain", "XYZ999"], &["unknown check code `XYZ999`"]);

@@ -4,7 +4,7 @@
 
 mod junit;
 mod markdown;
-mod text;
+pub(crate) mod text;
 
 use std::collections::BTreeMap;
 

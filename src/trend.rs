@@ -1,0 +1,311 @@
+//! `poisonscan trend`: the main statistics of a history of saved profiles (a nightly scan keeps
+//! one a night), each against a reference (the known-good profile, by default the first): rows,
+//! duplicate rate and label shares, and per column the null rate, mean, median, distinct count
+//! and drift (PSI for numbers, L∞ for categories, as DRF001 and DRF002 measure it).
+//!
+//! Profiles are read one at a time beside the reference, so memory is two profiles whatever the
+//! length of the history.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::detect::drift::{LINF_TIERS, PSI_TIERS, column_drift};
+use crate::detect::{ALPHA, NamedValue};
+use crate::error::Result;
+use crate::profile::{self, Profile};
+use crate::report::{round, summarize};
+
+/// The whole-data statistics of one profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfilePoint {
+    pub name: String,
+    pub path: String,
+    pub rows: u64,
+    pub duplicate_rate: f64,
+    /// Label → share of the rows.
+    pub labels: BTreeMap<String, f64>,
+}
+
+/// One column in one profile (`None` in `ColumnTrend::points` when the profile lacks it).
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnPoint {
+    pub null_rate: f64,
+    pub mean: Option<f64>,
+    pub median: Option<f64>,
+    pub distinct: u64,
+    /// Drift against the reference (absent for the reference itself).
+    pub drift: Option<NamedValue>,
+    pub drift_q: Option<f64>,
+    /// Whether the drift would be a finding at low or above with the default thresholds
+    /// (q at most 0.01 and PSI at least 0.1, or L∞ at least 0.05).
+    pub drifted: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnTrend {
+    pub name: String,
+    pub role: String,
+    pub points: Vec<Option<ColumnPoint>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Trend {
+    /// The profile every other is compared with.
+    pub reference: String,
+    pub profiles: Vec<ProfilePoint>,
+    pub columns: Vec<ColumnTrend>,
+}
+
+/// A profile's short name: its file name without the extension (`2026-11-21.psprof` →
+/// `2026-11-21`).
+fn name_of(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+fn point(p: &Profile, path: &Path) -> ProfilePoint {
+    let total: u64 = p.label_counts.values().sum();
+    ProfilePoint {
+        name: name_of(path),
+        path: crate::ingest::display_path(path),
+        rows: p.rows,
+        duplicate_rate: round(p.duplicates().duplicate_rows as f64 / p.rows.max(1) as f64),
+        labels: p
+            .label_counts
+            .iter()
+            .map(|(k, &v)| (k.clone(), round(v as f64 / total.max(1) as f64)))
+            .collect(),
+    }
+}
+
+/// The trend of `paths` (in the order given) against `reference` (default: the first), for
+/// `columns` (default: every column of any profile, label and id left out).
+pub fn trend(paths: &[PathBuf], reference: Option<&Path>, columns: &[String]) -> Result<Trend> {
+    let ref_path = reference.unwrap_or(&paths[0]);
+    let base = profile::load(ref_path)?;
+    let mut profiles = Vec::with_capacity(paths.len());
+    let mut by_column: BTreeMap<String, (String, Vec<Option<ColumnPoint>>)> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let p = profile::load(path)?;
+        profiles.push(point(&p, path));
+        let drift: BTreeMap<String, (f64, bool, f64)> = column_drift(&p, &base)
+            .into_iter()
+            .map(|d| (d.column, (d.effect, d.numeric, d.q)))
+            .collect();
+        let same_as_reference = reference.is_none() && i == 0;
+        for c in summarize(&p).columns {
+            if c.role == "label" || c.role == "id" {
+                continue;
+            }
+            if !columns.is_empty() && !columns.contains(&c.name) {
+                continue;
+            }
+            if !by_column.contains_key(&c.name) {
+                order.push(c.name.clone());
+            }
+            let entry = by_column
+                .entry(c.name.clone())
+                .or_insert_with(|| (c.role.to_string(), Vec::new()));
+            entry.0 = c.role.to_string();
+            entry.1.resize(i, None);
+            let d = (!same_as_reference)
+                .then(|| drift.get(&c.name))
+                .flatten()
+                .copied();
+            let rows = p.rows.max(1) as f64;
+            entry.1.push(Some(ColumnPoint {
+                null_rate: round(c.nulls as f64 / rows),
+                mean: c.mean,
+                median: c.median,
+                distinct: c.distinct,
+                drift: d.map(|(e, numeric, _)| NamedValue {
+                    name: if numeric { "psi" } else { "linf" }.into(),
+                    value: round(e),
+                }),
+                drift_q: d.map(|(_, _, q)| round(q)),
+                drifted: d.is_some_and(|(e, numeric, q)| {
+                    q <= ALPHA && e >= if numeric { PSI_TIERS.0 } else { LINF_TIERS.0 }
+                }),
+            }));
+        }
+    }
+    let n = paths.len();
+    let columns = order
+        .into_iter()
+        .filter_map(|name| {
+            let (role, mut points) = by_column.remove(&name)?;
+            points.resize(n, None);
+            Some(ColumnTrend { name, role, points })
+        })
+        .collect();
+    Ok(Trend {
+        reference: name_of(ref_path),
+        profiles,
+        columns,
+    })
+}
+
+fn num(x: Option<f64>) -> String {
+    match x {
+        None => "–".into(),
+        Some(v) if v == v.trunc() && v.abs() < 1e15 => format!("{v:.0}"),
+        Some(v) => format!("{}", round(v)),
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+fn drift_text(p: &ColumnPoint) -> String {
+    match &p.drift {
+        None => "–".into(),
+        Some(d) => format!(
+            "{} {}{}",
+            if d.name == "psi" { "PSI" } else { "L∞" },
+            // Three significant digits are plenty to read a trend.
+            format!("{:.2e}", d.value).parse::<f64>().unwrap_or(d.value),
+            if p.drifted { " *" } else { "" }
+        ),
+    }
+}
+
+/// Rows of cells: the whole-data table, then one table per column.
+fn tables(t: &Trend) -> Vec<(String, Vec<String>, Vec<Vec<String>>)> {
+    let classes: Vec<String> = {
+        let mut v: Vec<String> = t
+            .profiles
+            .iter()
+            .flat_map(|p| p.labels.keys().cloned())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let mut head = vec!["profile".to_string(), "rows".into(), "duplicates".into()];
+    head.extend(classes.iter().map(|c| format!("label {c}")));
+    let rows = t
+        .profiles
+        .iter()
+        .map(|p| {
+            let mut r = vec![
+                p.name.clone(),
+                crate::report::text::thousands(p.rows),
+                pct(p.duplicate_rate),
+            ];
+            r.extend(
+                classes
+                    .iter()
+                    .map(|c| p.labels.get(c).map_or("–".into(), |&s| pct(s))),
+            );
+            r
+        })
+        .collect();
+    let mut out = vec![("the data".to_string(), head, rows)];
+    for c in &t.columns {
+        let head = ["profile", "nulls", "mean", "median", "distinct", "drift"]
+            .map(String::from)
+            .to_vec();
+        let rows = t
+            .profiles
+            .iter()
+            .zip(&c.points)
+            .map(|(p, pt)| match pt {
+                None => vec![
+                    p.name.clone(),
+                    "(no such column)".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ],
+                Some(pt) => vec![
+                    p.name.clone(),
+                    pct(pt.null_rate),
+                    num(pt.mean),
+                    num(pt.median),
+                    crate::report::text::thousands(pt.distinct),
+                    drift_text(pt),
+                ],
+            })
+            .collect();
+        out.push((format!("`{}` ({})", c.name, c.role), head, rows));
+    }
+    out
+}
+
+pub fn write_text(t: &Trend, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "trend of {} profiles against `{}`; * marks drift that is a finding at the default thresholds\n",
+        t.profiles.len(),
+        t.reference
+    )?;
+    for (title, head, rows) in tables(t) {
+        writeln!(out, "{}", title.replace('`', ""))?;
+        let widths: Vec<usize> = (0..head.len())
+            .map(|j| {
+                rows.iter()
+                    .map(|r| r[j].chars().count())
+                    .chain([head[j].chars().count()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: &[String]| -> String {
+            cells
+                .iter()
+                .zip(&widths)
+                .enumerate()
+                .map(|(j, (c, &w))| {
+                    let pad = w - c.chars().count();
+                    if j == 0 {
+                        format!("{c}{}", " ".repeat(pad))
+                    } else {
+                        format!("{}{c}", " ".repeat(pad))
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+        };
+        writeln!(out, "  {}", line(&head))?;
+        for r in &rows {
+            writeln!(out, "  {}", line(r))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+pub fn write_markdown(t: &Trend, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "## poisonscan trend: {} profiles against `{}`\n\n* marks drift that is a finding at the default thresholds.\n",
+        t.profiles.len(),
+        t.reference
+    )?;
+    for (title, head, rows) in tables(t) {
+        writeln!(out, "### {title}\n")?;
+        writeln!(out, "| {} |", head.join(" | "))?;
+        writeln!(out, "|---|{}", "---:|".repeat(head.len().saturating_sub(1)))?;
+        for r in rows {
+            let cells: Vec<String> = r.iter().map(|c| c.replace('|', "\\|")).collect();
+            writeln!(out, "| {} |", cells.join(" | "))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+pub fn to_json(t: &Trend) -> String {
+    let mut s = serde_json::to_string_pretty(t).expect("trend serialises");
+    s.push('\n');
+    s
+}
