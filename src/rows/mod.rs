@@ -18,3 +18,4 @@ pub mod iforest;
 pub mod knn;
 pub mod labels;
 pub mod pass;
+pub mod sliceline;
