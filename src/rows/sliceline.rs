@@ -150,7 +150,7 @@ impl Problem<'_> {
 
 /// Keep the `k` best slices with a positive score (ties by items, for determinism).
 fn offer(top: &mut Vec<Slice>, k: usize, s: &Slice) {
-    if !(s.score > 0.0) {
+    if s.score.is_nan() || s.score <= 0.0 {
         return;
     }
     top.push(s.clone());
