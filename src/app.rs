@@ -254,6 +254,23 @@ fn row_pass(
                 labels.as_ref().map_or(0, |l| l.rules.len())
             );
         }
+        let t = Instant::now();
+        let slices = baseline.and_then(|b| {
+            crate::rows::slices::SliceData::build(
+                b,
+                current,
+                &model,
+                labels.as_ref(),
+                settings.profile.seed,
+            )
+        });
+        if std::env::var_os("POISONSCAN_TIMINGS").is_some() {
+            eprintln!(
+                "timing: slice data {:.3} s ({} sample rows)",
+                t.elapsed().as_secs_f64(),
+                slices.as_ref().map_or(0, |s| s.len()),
+            );
+        }
         let ds = Dataset::open(&args.data, &settings.ingest)?;
         let bar = progress_bar(&ds, settings.quiet, "rows");
         let pass = crate::rows::pass::run(
@@ -268,7 +285,8 @@ fn row_pass(
             },
         );
         bar.finish_and_clear();
-        let pass = pass?;
+        let mut pass = pass?;
+        pass.slices = slices;
         if std::env::var_os("POISONSCAN_TIMINGS").is_some() {
             eprintln!(
                 "timing: label checks in the row pass {:.3} core-s",

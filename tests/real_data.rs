@@ -402,3 +402,102 @@ fn parquet_rows(path: &Path) -> usize {
         .file_metadata()
         .num_rows() as usize
 }
+
+/// SLC001 on Adult: every positive label flipped to 0 where `education` = Bachelors and `sex` =
+/// Female (a conjunction: each predicate alone is a broad slice), and the top SLC finding names
+/// exactly that conjunction and the label, with the label shares on both sides and example rows
+/// that are flipped rows. (`reports/slices.md` has the seeds and the other attacks.)
+#[test]
+fn adult_conjunction_flip_is_named_by_slice_finding() {
+    use arrow::array::{Array, AsArray, Int8Array};
+    use arrow::datatypes::Int8Type;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = halves(&root().join("datasets/real/adult.parquet"), dir.path(), 2);
+    let text = |b: &arrow::array::RecordBatch, c: &str| {
+        arrow::compute::cast(
+            b.column_by_name(c).unwrap(),
+            &arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap()
+    };
+    let flipped = std::sync::Mutex::new(Vec::new());
+    let first = std::sync::Mutex::new(0usize);
+    rewrite(&a, &dir.path().join("flip.parquet"), |name, b| {
+        if name != "label" {
+            return None;
+        }
+        let v = b.column_by_name(name).unwrap().as_primitive::<Int8Type>();
+        let (edu, sex) = (text(b, "education"), text(b, "sex"));
+        let (edu, sex) = (edu.as_string::<i32>(), sex.as_string::<i32>());
+        let mut start = first.lock().unwrap();
+        let out: Vec<i8> = (0..b.num_rows())
+            .map(|i| {
+                let inside = !edu.is_null(i)
+                    && !sex.is_null(i)
+                    && edu.value(i) == "Bachelors"
+                    && sex.value(i) == "Female";
+                if inside && v.value(i) == 1 {
+                    flipped.lock().unwrap().push((*start + i) as u64);
+                    return 0;
+                }
+                v.value(i)
+            })
+            .collect();
+        *start += b.num_rows();
+        Some(std::sync::Arc::new(Int8Array::from(out)))
+    });
+    let flipped = flipped.into_inner().unwrap();
+    assert!(flipped.len() > 150, "{}", flipped.len());
+    let r = scan_in(
+        dir.path(),
+        &[Path::new("flip.parquet")],
+        Path::new("b.parquet"),
+        &["--label", "label", "--exclude", "split"],
+    );
+    let f = findings(&r);
+    let top = f
+        .iter()
+        .find(|x| x["code"] == "SLC001")
+        .unwrap_or_else(|| panic!("{:?}", summary(&r)));
+    let mut preds: Vec<(String, String)> = top["slice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["column"].as_str().unwrap().to_string(),
+                p["value"].to_string(),
+            )
+        })
+        .collect();
+    preds.sort();
+    assert_eq!(
+        preds,
+        [
+            ("education".to_string(), "\"Bachelors\"".to_string()),
+            ("label".to_string(), "0".to_string()),
+            ("sex".to_string(), "\"Female\"".to_string()),
+        ],
+        "{:?}",
+        summary(&r)
+    );
+    assert_eq!(top["severity"], "high");
+    assert_eq!(top["evidence"]["signal"], "membership");
+    // Every positive was flipped: the current side has no label 1 left in the slice.
+    assert_eq!(top["evidence"]["label_shares_now"]["0"], 1.0);
+    assert!(
+        top["evidence"]["label_shares_baseline"]["1"]
+            .as_f64()
+            .unwrap()
+            > 0.1
+    );
+    // Examples are the slice's rows labelled 0 that the baseline's model would label 1: most
+    // are flipped rows (about a fifth of the slice's zeros are).
+    let examples = top["example_rows"].as_array().unwrap();
+    let hits = examples
+        .iter()
+        .filter(|e| flipped.contains(&e["row"].as_u64().unwrap()))
+        .count();
+    assert!(examples.len() == 5 && hits >= 3, "{hits} of {examples:?}");
+    assert!(top["baseline_rows"].as_u64().unwrap() > 0);
+}

@@ -8,6 +8,7 @@ mod integrity;
 mod labels;
 mod outliers;
 mod schema;
+mod slices;
 mod triggers;
 
 use serde::Serialize;
@@ -531,6 +532,7 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &triggers::TriggerRule,
         &triggers::ValueSpike,
         &outliers::OutlierRate,
+        &slices::SliceFinder,
     ]
 }
 

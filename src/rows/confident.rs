@@ -229,6 +229,8 @@ impl Linear {
 pub struct Verdict {
     pub self_confidence: f64,
     pub issue: bool,
+    /// Whether another class is more probable than the row's own (the 0-1 loss).
+    pub misclassified: bool,
 }
 
 /// Confident learning fitted on one side's sample.
@@ -375,6 +377,28 @@ impl ConfidentModel {
         self
     }
 
+    /// The verdict on one row of another dataset (the mean of the fold models); `None` for an
+    /// unlabelled row or an unmodelled class.
+    pub fn verdict_one(
+        &self,
+        x: &[f64],
+        codes: &[u32],
+        c: u16,
+        probs: &mut Probs,
+    ) -> Option<Verdict> {
+        if c == NO_CLASS || !self.modelled[c as usize] {
+            return None;
+        }
+        probs.0.resize(self.classes, 0.0);
+        self.average.probabilities(x, codes, &mut probs.0);
+        Some(verdict(
+            &self.thresholds,
+            &self.modelled,
+            &probs.0,
+            c as usize,
+        ))
+    }
+
     /// The verdicts on every row of a batch, into `out`: `None` for an unlabelled row or an
     /// unmodelled class.
     pub fn verdict_batch(
@@ -425,6 +449,7 @@ fn verdict(thresholds: &[f64], modelled: &[bool], p: &[f64], c: usize) -> Verdic
     Verdict {
         self_confidence: p[c],
         issue: best.is_some_and(|j| j != c),
+        misclassified: p.iter().enumerate().any(|(j, &q)| j != c && q > p[c]),
     }
 }
 

@@ -189,6 +189,10 @@ pub struct LabelModel {
     /// The reference sample's rows and label issues by confident learning (out of fold), per
     /// slice and overall.
     pub reference_confident: RefFlags,
+    /// Per reference sample row (in `Sample::rows` order): its out-of-fold confident-learning
+    /// verdict and whether kNN flags it (for slice finding).
+    pub reference_verdicts: Vec<Option<Verdict>>,
+    pub reference_knn_flags: Vec<bool>,
     pub label: String,
     pub classes: Classes,
     /// Encoder features (`d`).
@@ -404,6 +408,7 @@ impl LabelModel {
             );
         }
         let mut reference_knn = RefFlags::new(d);
+        let mut reference_knn_flags = vec![false; ref_class.len()];
         if let Some(knn) = &knn {
             let mut q = Query::default();
             for (i, &c) in ref_class.iter().enumerate() {
@@ -415,6 +420,7 @@ impl LabelModel {
                     continue;
                 };
                 reference_knn.add(class_weights[c as usize], score >= FLAG, ci);
+                reference_knn_flags[i] = score >= FLAG;
             }
         }
         // Confident learning: one model, cross-fitted on the trusted side's sample. With a
@@ -454,12 +460,19 @@ impl LabelModel {
                 }
             }
         }
+        let reference_verdicts = reference_model
+            .as_ref()
+            .or(confident.as_ref())
+            .map(|m| m.sample_verdicts.clone())
+            .unwrap_or_default();
         Some(LabelModel {
             class_weights,
             knn,
             reference_knn,
             confident,
             reference_confident,
+            reference_verdicts,
+            reference_knn_flags,
             label,
             classes,
             dim: d,

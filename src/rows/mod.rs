@@ -19,3 +19,4 @@ pub mod knn;
 pub mod labels;
 pub mod pass;
 pub mod sliceline;
+pub mod slices;

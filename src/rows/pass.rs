@@ -266,6 +266,17 @@ impl RowModel {
         })
     }
 
+    /// Whether each encoded row (`x`, row-major) is an outlier at OUT001's threshold.
+    pub fn flags(&self, x: &[f64]) -> Vec<bool> {
+        let mut scratch = Scratch::default();
+        let mut terms = Vec::new();
+        let d = self.encoder.dim().max(1);
+        x.chunks(d * 4096)
+            .flat_map(|c| self.score_batch(c, &mut scratch, &mut terms))
+            .map(|s| s.flagged)
+            .collect()
+    }
+
     fn score_batch(&self, x: &[f64], scratch: &mut Scratch, terms: &mut Vec<f64>) -> Vec<Scored> {
         let d = self.encoder.dim();
         self.forest
@@ -404,6 +415,8 @@ pub struct RowPass {
     pub labels: Option<(LabelModel, LabelCounts)>,
     /// CPU seconds the label checks took in the pass, summed over threads (for timings).
     pub label_seconds: f64,
+    /// Both samples with per-row signals, for slice finding (SLC001), with a baseline.
+    pub slices: Option<super::slices::SliceData>,
 }
 
 /// Settings of the pass.
@@ -627,6 +640,7 @@ pub fn run(
         groups,
         duplicate_rows,
         labels: labels.zip(label_counts),
+        slices: None,
         label_seconds,
     })
 }
