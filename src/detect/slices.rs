@@ -28,6 +28,20 @@ const TOP_K: Param = Param {
     max: 100.0,
     doc: "slices each SliceLine pass keeps (then re-tested)",
 };
+const SEARCH_ROWS: Param = Param {
+    name: "search-rows",
+    default: 25_000.0,
+    min: 1000.0,
+    max: 1e7,
+    doc: "most sample rows of each side the search uses (a seeded subset of the search half)",
+};
+const MAX_CANDIDATES: Param = Param {
+    name: "max-candidates",
+    default: 20_000.0,
+    min: 100.0,
+    max: 1e7,
+    doc: "most candidates evaluated per level, those with the highest score bounds",
+};
 const ROUNDS: Param = Param {
     name: "rounds",
     default: 3.0,
@@ -118,7 +132,9 @@ const MIN_EXCESS: Param = Param {
     max: 1e12,
     doc: "the slice must hold at least this many more affected rows than the baseline's rate gives",
 };
-const PARAMS: [Param; 17] = [
+const PARAMS: [Param; 19] = [
+    SEARCH_ROWS,
+    MAX_CANDIDATES,
     MEMBERSHIP_MEDIUM,
     ROUNDS,
     MIN_ROWS,
@@ -253,7 +269,8 @@ of attribute values (categories, baseline decile bins, nulls, values past the ra
 the source file), pruned by size and by an upper bound of the score \
 alpha((se/ss)/e - 1) - (1-alpha)(n/ss - 1) from the parents' minima, top 10. It runs on the \
 baseline's and the current data's samples (each row weighted by the rows it stands for), split \
-at random in a search half and a held-out half, on four error vectors: membership (current or \
+at random in a search half (at most 25,000 rows of each side searched, at most 20,000 \
+candidates evaluated per level, those with the highest score bounds) and a held-out half, on four error vectors: membership (current or \
 baseline row, the label an attribute: a slice over-represented now, or a label over-represented \
 within a slice), the 0-1 loss of the baseline's logistic regression (LBL003's model), OUT001's \
 outlier flag, and LBL002/LBL003's label-issue flag. Each runs twice: broad (alpha 0.5) and for \
@@ -297,6 +314,8 @@ the samples. Needs a baseline; the loss and label-issue signals need a label."
             max_level: ctx.param(code, &MAX_LEVEL) as usize,
             min_rows: ctx.param(code, &MIN_ROWS) as u64,
             rounds: ctx.param(code, &ROUNDS) as usize,
+            max_rows: ctx.param(code, &SEARCH_ROWS) as usize,
+            max_candidates: ctx.param(code, &MAX_CANDIDATES) as usize,
         };
         let candidates = slices::search(data, &rp.model, &settings);
         let tested: Vec<Tested> = candidates

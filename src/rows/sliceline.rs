@@ -88,6 +88,35 @@ struct Problem<'a> {
     n: f64,
     mean_error: f64,
     alpha: f64,
+    /// When rows take few distinct (weight, error) pairs (a stratified sample's weights and a
+    /// 0/1 error), the rows of each pair as a bitset: a slice's sums are then popcounts.
+    groups: Vec<(f64, f64, Vec<u64>)>,
+}
+
+/// The rows of each distinct (weight, error) pair, if there are at most `MAX_GROUPS`.
+const MAX_GROUPS: usize = 16;
+
+fn groups_of(weight: &[f64], error: &[f64]) -> Vec<(f64, f64, Vec<u64>)> {
+    let words = weight.len().div_ceil(64);
+    let mut out: Vec<(f64, f64, Vec<u64>)> = Vec::new();
+    for (r, (&w, &e)) in weight.iter().zip(error).enumerate() {
+        let g = match out
+            .iter()
+            .position(|(a, b, _)| a.to_bits() == w.to_bits() && b.to_bits() == e.to_bits())
+        {
+            Some(g) => g,
+            None => {
+                if out.len() == MAX_GROUPS {
+                    return Vec::new();
+                }
+                out.push((w, e, vec![0; words]));
+                out.len() - 1
+            }
+        };
+        out[g].2[r / 64] |= 1 << (r % 64);
+    }
+    out.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    out
 }
 
 impl Problem<'_> {
@@ -120,6 +149,7 @@ impl Problem<'_> {
     fn evaluate(&self, items: &[u32]) -> Slice {
         let first = &self.items[items[0] as usize].rows;
         let (mut rows, mut size, mut error, mut max_error) = (0u64, 0.0, 0.0, 0.0f64);
+        let mut counts = [0u64; MAX_GROUPS];
         for (wi, &w0) in first.iter().enumerate() {
             let mut w = w0;
             for &it in &items[1..] {
@@ -128,6 +158,15 @@ impl Problem<'_> {
                     break;
                 }
             }
+            if w == 0 {
+                continue;
+            }
+            if !self.groups.is_empty() {
+                for (g, (_, _, bits)) in self.groups.iter().enumerate() {
+                    counts[g] += u64::from((w & bits[wi]).count_ones());
+                }
+                continue;
+            }
             while w != 0 {
                 let r = wi * 64 + w.trailing_zeros() as usize;
                 w &= w - 1;
@@ -135,6 +174,15 @@ impl Problem<'_> {
                 size += self.weight[r];
                 error += self.weight[r] * self.error[r];
                 max_error = max_error.max(self.error[r]);
+            }
+        }
+        for (g, &(wt, e, _)) in self.groups.iter().enumerate() {
+            let k = counts[g];
+            if k > 0 {
+                rows += k;
+                size += wt * k as f64;
+                error += wt * e * k as f64;
+                max_error = max_error.max(e);
             }
         }
         Slice {
@@ -177,6 +225,7 @@ pub fn top_k(items: &[Item], weight: &[f64], error: &[f64], s: &Settings) -> Fou
         n,
         mean_error: total_error / n,
         alpha: s.alpha,
+        groups: groups_of(weight, error),
     };
     // A slice of `min_support` rows weighs at least this.
     let w_min = weight
@@ -197,6 +246,7 @@ pub fn top_k(items: &[Item], weight: &[f64], error: &[f64], s: &Settings) -> Fou
         offer(&mut found.top, s.k, x);
     }
     for l in 2..=s.max_level {
+        level = carry(&p, level, &found.top, s, min_size, &mut found.truncated);
         if level.len() < 2 {
             break;
         }
@@ -283,6 +333,36 @@ pub fn top_k(items: &[Item], weight: &[f64], error: &[f64], s: &Settings) -> Fou
     found
 }
 
+/// The slices that go on to the next level: a slice's bound (from its own size, error and
+/// largest error) bounds every slice it is part of, so one below the K-th score has no
+/// descendant in the top K (exact). At most `max` of them go on, those with the highest bounds
+/// (beyond it the search is no longer exact: `truncated`).
+fn carry(
+    p: &Problem<'_>,
+    mut level: Vec<Slice>,
+    top: &[Slice],
+    s: &Settings,
+    min_size: f64,
+    truncated: &mut bool,
+) -> Vec<Slice> {
+    let threshold = if top.len() == s.k {
+        top[s.k - 1].score
+    } else {
+        0.0
+    };
+    let mut bounded: Vec<(f64, Slice)> = level
+        .drain(..)
+        .map(|x| (p.upper_bound(x.size, x.error, x.max_error, min_size), x))
+        .filter(|(ub, _)| *ub > 0.0 && *ub >= threshold)
+        .collect();
+    if bounded.len() > s.max_candidates / 10 {
+        *truncated = true;
+        bounded.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.items.cmp(&b.1.items)));
+        bounded.truncate(s.max_candidates / 10);
+    }
+    bounded.into_iter().map(|(_, x)| x).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +402,7 @@ mod tests {
             n,
             mean_error: te / n,
             alpha: s.alpha,
+            groups: Vec::new(),
         };
         let mut top = Vec::new();
         let m = items.len() as u32;

@@ -218,6 +218,9 @@ pub struct SearchSettings {
     pub min_rows: u64,
     /// Rounds of each pass (sequential covering).
     pub rounds: usize,
+    /// Search rows per side, and candidates evaluated per level (by upper bound).
+    pub max_rows: usize,
+    pub max_candidates: usize,
 }
 
 /// A slice some signal's search found.
@@ -273,13 +276,36 @@ pub fn search(data: &SliceData, model: &RowModel, s: &SearchSettings) -> Vec<Can
     let mut keys = Vec::new();
     for (si, &signal) in SIGNALS.iter().enumerate() {
         // The rows taking part: the search half; both sides for membership, else current rows.
-        let rows: Vec<usize> = (0..data.len())
+        let mut rows: Vec<usize> = (0..data.len())
             .filter(|&i| {
                 data.search[i]
                     && (signal == "membership" || data.current[i])
                     && data.error(signal, i).is_some()
             })
             .collect();
+        // At most `max_rows` rows of each side, a seeded subset (the held-out test uses the
+        // whole other half): enough to find a slice of 0.1% of the rows, and the cost of the
+        // search does not grow with the sample.
+        for side in [false, true] {
+            let mine: Vec<usize> = rows
+                .iter()
+                .copied()
+                .filter(|&i| data.current[i] == side)
+                .collect();
+            if mine.len() > s.max_rows {
+                let mut keyed: Vec<(u64, usize)> = mine
+                    .iter()
+                    .map(|&i| {
+                        let k = mix(mix(u64::from(data.source[i]), data.row[i]), u64::from(side));
+                        (k, i)
+                    })
+                    .collect();
+                keyed.sort_unstable();
+                let drop: std::collections::HashSet<usize> =
+                    keyed[s.max_rows..].iter().map(|&(_, i)| i).collect();
+                rows.retain(|i| !drop.contains(i));
+            }
+        }
         if rows.is_empty() {
             continue;
         }
@@ -321,6 +347,8 @@ pub fn search(data: &SliceData, model: &RowModel, s: &SearchSettings) -> Vec<Can
         } else {
             s.alphas
         };
+        let clock = std::time::Instant::now();
+        let mut evaluated = 0usize;
         for &alpha in &alphas {
             // Sequential covering: after each round the best slice's rows lose their error, so
             // one strong cause (and its refinements) cannot fill every round's top K.
@@ -335,9 +363,10 @@ pub fn search(data: &SliceData, model: &RowModel, s: &SearchSettings) -> Vec<Can
                         k: s.k,
                         max_level: s.max_level,
                         min_support: s.min_rows,
-                        max_candidates: 200_000,
+                        max_candidates: s.max_candidates,
                     },
                 );
+                evaluated += top.evaluated;
                 let Some(best) = top.top.first().cloned() else {
                     break;
                 };
@@ -370,6 +399,14 @@ pub fn search(data: &SliceData, model: &RowModel, s: &SearchSettings) -> Vec<Can
                 }
             }
             error = saved;
+        }
+        if std::env::var_os("POISONSCAN_TIMINGS").is_some() {
+            eprintln!(
+                "timing: slice search `{signal}` {:.3} s ({} rows, {} items, {evaluated} slices evaluated)",
+                clock.elapsed().as_secs_f64(),
+                rows.len(),
+                items.len()
+            );
         }
     }
     found.into_values().collect()
