@@ -388,6 +388,22 @@ impl Profile {
         self.columns.iter().find(|c| c.name == name)
     }
 
+    /// The rows each sample row stands for (its label's rows over the label's sample rows), in
+    /// `Sample::rows` order.
+    pub fn sample_weights(&self) -> Vec<f64> {
+        let mut out = Vec::with_capacity(self.sample.len());
+        for (label, rows) in &self.sample.strata {
+            let total = if self.label.is_some() {
+                self.label_counts.get(label).copied().unwrap_or(0) as f64
+            } else {
+                self.rows as f64
+            };
+            let w = total / rows.len().max(1) as f64;
+            out.extend(std::iter::repeat_n(w, rows.len()));
+        }
+        out
+    }
+
     /// The inferred role of a column.
     pub fn role(&self, c: &ColumnProfile) -> Role {
         if self.label.as_deref() == Some(c.name.as_str()) {

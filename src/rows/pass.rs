@@ -199,20 +199,12 @@ impl RowModel {
             return None;
         }
         // Each stratum's rows stand for that label's rows of the reference.
-        let mut weights = Vec::new();
-        let mut values: Vec<&[crate::profile::SampleValue]> = Vec::new();
-        for (label, rows) in &reference.sample.strata {
-            let total = if reference.label.is_some() {
-                reference.label_counts.get(label).copied().unwrap_or(0) as f64
-            } else {
-                reference.rows as f64
-            };
-            let w = total / rows.len().max(1) as f64;
-            for r in rows {
-                weights.push(w);
-                values.push(&r.values);
-            }
-        }
+        let weights = reference.sample_weights();
+        let values: Vec<&[crate::profile::SampleValue]> = reference
+            .sample
+            .rows()
+            .map(|(_, r)| &r.values[..])
+            .collect();
         let mut x = Vec::new();
         let mut codes = Vec::new();
         encoder.encode_sample(values.into_iter(), &mut x, &mut codes);

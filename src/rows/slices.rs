@@ -58,21 +58,6 @@ pub struct SliceData {
     pub baseline_rows: f64,
 }
 
-/// Rows each sample row of a profile stands for, in `Sample::rows` order.
-fn weights(p: &Profile) -> Vec<f64> {
-    let mut out = Vec::new();
-    for (label, rows) in &p.sample.strata {
-        let total = if p.label.is_some() {
-            p.label_counts.get(label).copied().unwrap_or(0) as f64
-        } else {
-            p.rows as f64
-        };
-        let w = total / rows.len().max(1) as f64;
-        out.extend(std::iter::repeat_n(w, rows.len()));
-    }
-    out
-}
-
 impl SliceData {
     /// The two samples and their signals; `None` without a baseline or without a sample.
     pub fn build(
@@ -154,8 +139,7 @@ impl SliceData {
                 data.label_issue.push(issue);
                 data.outlier.push(flags[i]);
             }
-            let w = weights(p);
-            data.weight.extend(w);
+            data.weight.extend(p.sample_weights());
         }
         Some(data)
     }
@@ -412,6 +396,11 @@ pub fn search(data: &SliceData, model: &RowModel, s: &SearchSettings) -> Vec<Can
     found.into_values().collect()
 }
 
+/// The keys of a slice that are not of one kind.
+fn keys_but(keys: &[Key], drop: impl Fn(&Key) -> bool) -> Vec<Key> {
+    keys.iter().copied().filter(|k| !drop(k)).collect()
+}
+
 /// Held-out tallies of a candidate: (current rows in the slice, baseline rows in the slice,
 /// all held-out current rows, all held-out baseline rows). For membership the error is the
 /// row's label being the slice's label (when it has one); for the other signals the signal's
@@ -422,18 +411,8 @@ pub fn retest_tallies(data: &SliceData, c: &Candidate) -> [Tally; 4] {
         Key::Label(l) => Some(*l),
         _ => None,
     });
-    let features: Vec<Key> = c
-        .keys
-        .iter()
-        .copied()
-        .filter(|k| !matches!(k, Key::Label(_)))
-        .collect();
-    let without_source: Vec<Key> = c
-        .keys
-        .iter()
-        .copied()
-        .filter(|k| !matches!(k, Key::Source(_)))
-        .collect();
+    let features = keys_but(&c.keys, |k| matches!(k, Key::Label(_)));
+    let without_source = keys_but(&c.keys, |k| matches!(k, Key::Source(_)));
     for i in 0..data.len() {
         let held_out = !data.search[i];
         let e = if c.signal == "membership" {
@@ -494,12 +473,7 @@ pub fn current_rows_of(data: &SliceData, keys: &[Key]) -> Vec<u32> {
 }
 
 pub fn describe(data: &SliceData, c: &Candidate) -> Described {
-    let features: Vec<Key> = c
-        .keys
-        .iter()
-        .copied()
-        .filter(|k| !matches!(k, Key::Label(_)))
-        .collect();
+    let features = keys_but(&c.keys, |k| matches!(k, Key::Label(_)));
     let mut out = Described {
         current_rows: 0.0,
         baseline_rows: 0.0,
@@ -508,19 +482,10 @@ pub fn describe(data: &SliceData, c: &Candidate) -> Described {
         current_classes: BTreeMap::new(),
         baseline_classes: BTreeMap::new(),
     };
-    let without_source: Vec<Key> = c
-        .keys
-        .iter()
-        .copied()
-        .filter(|k| !matches!(k, Key::Source(_)))
-        .collect();
+    let without_source = keys_but(&c.keys, |k| matches!(k, Key::Source(_)));
     let mut examples: BTreeSet<(u32, u64)> = BTreeSet::new();
     let mut others: BTreeSet<(u32, u64)> = BTreeSet::new();
-    let plain: Vec<Key> = features
-        .iter()
-        .copied()
-        .filter(|k| !matches!(k, Key::Source(_)))
-        .collect();
+    let plain = keys_but(&features, |k| matches!(k, Key::Source(_)));
     for i in 0..data.len() {
         if data.holds(i, if data.current[i] { &features } else { &plain }) {
             let classes = if data.current[i] {
