@@ -194,6 +194,7 @@ fn scan_with(args: &ScanArgs, config: &Config, checks: &[&'static dyn Detector])
             fail_on,
             allow: &config.allow,
             today: Date::today(),
+            histograms: row_pass.as_ref().map(|p| &p.histograms),
             run: report::Run {
                 started_at: report::rfc3339(started),
                 duration_ms: 0,

@@ -1463,6 +1463,9 @@ fn rows_file_follows_the_contract() {
     let mut per_source: std::collections::BTreeMap<String, u64> = Default::default();
     let (mut rows, mut dup_rows, mut flagged) = (0u64, 0u64, 0u64);
     let mut groups: std::collections::BTreeMap<u64, u64> = Default::default();
+    // The report's score histograms, rebuilt from the rows file.
+    let bin = |s: f64| ((s * 20.0) as usize).min(19);
+    let (mut out_bins, mut li_bins) = (vec![0u64; 20], vec![0u64; 20]);
     for b in reader {
         let b = b.unwrap();
         let source = b.column(0).as_string::<i32>();
@@ -1479,10 +1482,12 @@ fn rows_file_follows_the_contract() {
             assert!(id.value(i).starts_with('C'), "{}", id.value(i));
             let s = score.value(i);
             assert!((0.0..=1.0).contains(&s));
+            out_bins[bin(s)] += 1;
             // Every row has a label here, so every row has a label issue score.
             let li = label_issue.as_primitive::<Float64Type>();
             assert!(li.is_valid(i));
             assert!((0.0..=1.0).contains(&li.value(i)));
+            li_bins[bin(li.value(i))] += 1;
             let c = codes.value(i);
             let c = c.as_string::<i32>();
             let has_lbl = (0..c.len()).any(|k| c.value(k) == "LBL002");
@@ -1517,6 +1522,9 @@ fn rows_file_follows_the_contract() {
         })
         .expect("whole-data OUT001");
     assert_eq!(all["rows"], flagged);
+    assert_eq!(r["scores"]["bins"], 20);
+    assert_eq!(r["scores"]["outlier"], serde_json::json!(out_bins));
+    assert_eq!(r["scores"]["label_issue"], serde_json::json!(li_bins));
 }
 
 /// A rows file that cannot be written is an error that names it (exit 2), and no partial file

@@ -35,10 +35,23 @@ pub struct Report {
     /// Added field: the drift test of every column compared with the baseline (empty without
     /// one), whether or not it made a finding.
     pub drift: Vec<DriftRow>,
+    /// Added field: the row scores of every current row binned in 20 equal bins over [0, 1]
+    /// (`outlier` from `outlier_score`, `label_issue` from `label_issue_score`, rows without a
+    /// score left out), when the row pass ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scores: Option<ScoreBins>,
     /// Added field: the config file's allowlist entries, each active or expired, with the
     /// findings it accepted (absent without entries).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowlist: Vec<crate::gate::AllowStatus>,
+}
+
+/// Row counts per score bin (bin i holds scores in [i/20, (i+1)/20), the last also 1).
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoreBins {
+    pub bins: usize,
+    pub outlier: Vec<u64>,
+    pub label_issue: Vec<u64>,
 }
 
 /// One column's drift test (see DRF001 and DRF002).
@@ -185,6 +198,7 @@ pub struct ReportInput<'a> {
     pub allow: &'a [crate::config::Allow],
     pub today: crate::config::Date,
     pub run: Run,
+    pub histograms: Option<&'a crate::rows::pass::ScoreHistograms>,
 }
 
 pub fn build(input: ReportInput<'_>) -> Report {
@@ -254,6 +268,11 @@ pub fn build(input: ReportInput<'_>) -> Report {
                     .collect()
             })
             .unwrap_or_default(),
+        scores: input.histograms.map(|h| ScoreBins {
+            bins: crate::rows::pass::HIST_BINS,
+            outlier: h.outlier.clone(),
+            label_issue: h.label_issue.clone(),
+        }),
         allowlist,
     }
 }

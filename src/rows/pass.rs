@@ -409,6 +409,8 @@ pub struct RowPass {
     pub label_seconds: f64,
     /// Both samples with per-row signals, for slice finding (SLC001), with a baseline.
     pub slices: Option<super::slices::SliceData>,
+    /// Every current row's scores, binned.
+    pub histograms: ScoreHistograms,
 }
 
 /// Settings of the pass.
@@ -419,7 +421,41 @@ pub struct PassSettings<'a> {
     pub on_shard: &'a (dyn Fn() + Sync),
 }
 
+/// Bins of the score histograms (width 1/HIST_BINS over [0, 1]).
+pub const HIST_BINS: usize = 20;
+
+/// Rows per score bin: outlier scores, and label issue scores (rows without one left out).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScoreHistograms {
+    pub outlier: Vec<u64>,
+    pub label_issue: Vec<u64>,
+}
+
+impl ScoreHistograms {
+    fn new() -> ScoreHistograms {
+        ScoreHistograms {
+            outlier: vec![0; HIST_BINS],
+            label_issue: vec![0; HIST_BINS],
+        }
+    }
+
+    /// The bin of a score in [0, 1] (1 falls in the last bin).
+    pub fn bin(score: f64) -> usize {
+        ((score * HIST_BINS as f64) as usize).min(HIST_BINS - 1)
+    }
+
+    fn merge(&mut self, o: &ScoreHistograms) {
+        for (a, b) in self.outlier.iter_mut().zip(&o.outlier) {
+            *a += b;
+        }
+        for (a, b) in self.label_issue.iter_mut().zip(&o.label_issue) {
+            *a += b;
+        }
+    }
+}
+
 struct ShardOut {
+    histograms: ScoreHistograms,
     groups: BTreeMap<GroupKey, GroupCount>,
     labels: Option<LabelCounts>,
     label_seconds: f64,
@@ -467,6 +503,7 @@ pub fn run(
 
     let work = |shard: &Shard| -> Result<ShardOut> {
         let mut out = ShardOut {
+            histograms: ScoreHistograms::new(),
             groups: BTreeMap::new(),
             labels: labels.as_ref().map(LabelModel::counts),
             label_seconds: 0.0,
@@ -507,6 +544,12 @@ pub fn run(
             } else {
                 label_scratch.scores.clear();
                 label_scratch.verdicts.clear();
+            }
+            for s in &scored {
+                out.histograms.outlier[ScoreHistograms::bin(s.outlier_score)] += 1;
+            }
+            for score in label_scratch.scores.iter().flatten() {
+                out.histograms.label_issue[ScoreHistograms::bin(*score)] += 1;
             }
             let mut this_source = GroupCount::default();
             for (i, s) in scored.iter().enumerate() {
@@ -589,6 +632,7 @@ pub fn run(
         None => None,
     };
     let mut groups: BTreeMap<GroupKey, GroupCount> = BTreeMap::new();
+    let mut histograms = ScoreHistograms::new();
     let mut label_counts: Option<LabelCounts> = labels.as_ref().map(LabelModel::counts);
     let mut label_seconds = 0.0;
     let mut rows = 0u64;
@@ -601,6 +645,7 @@ pub fn run(
         |r: ShardOut| {
             rows += r.rows;
             duplicate_rows += r.duplicate_rows;
+            histograms.merge(&r.histograms);
             for (k, g) in r.groups {
                 groups.entry(k).or_default().merge(g);
             }
@@ -633,6 +678,7 @@ pub fn run(
         duplicate_rows,
         labels: labels.zip(label_counts),
         slices: None,
+        histograms,
         label_seconds,
     })
 }
