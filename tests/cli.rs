@@ -882,6 +882,15 @@ fn trend_of_dated_profiles_matches_the_scan() {
     }
     let income = columns.iter().find(|c| c["name"] == "income").unwrap();
     assert_eq!(income["points"][2]["drifted"], true);
+    // Mean and median are the profile's, as the scan reports them for the current data.
+    let scanned = r["profile"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "income")
+        .unwrap();
+    assert_eq!(income["points"][2]["mean"], scanned["mean"]);
+    assert_eq!(income["points"][2]["distinct"], scanned["distinct"]);
     assert_eq!(income["points"][1]["drifted"], false);
     let o = bin(&[
         "trend",

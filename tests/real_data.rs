@@ -448,6 +448,29 @@ fn adult_conjunction_flip_is_named_by_slice_finding() {
     });
     let flipped = flipped.into_inner().unwrap();
     assert!(flipped.len() > 150, "{}", flipped.len());
+    // The slice's rows (all labelled 0 now), counted directly.
+    let in_slice = {
+        let file = std::fs::File::open(dir.path().join("flip.parquet")).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        let mut n = 0u64;
+        for b in reader {
+            let b = b.unwrap();
+            let (edu, sex) = (text(&b, "education"), text(&b, "sex"));
+            let (edu, sex) = (edu.as_string::<i32>(), sex.as_string::<i32>());
+            n += (0..b.num_rows())
+                .filter(|&i| {
+                    !edu.is_null(i)
+                        && !sex.is_null(i)
+                        && edu.value(i) == "Bachelors"
+                        && sex.value(i) == "Female"
+                })
+                .count() as u64;
+        }
+        n
+    };
     let r = scan_in(
         dir.path(),
         &[Path::new("flip.parquet")],
@@ -500,4 +523,7 @@ fn adult_conjunction_flip_is_named_by_slice_finding() {
         .count();
     assert!(examples.len() == 5 && hits >= 3, "{hits} of {examples:?}");
     assert!(top["baseline_rows"].as_u64().unwrap() > 0);
+    // A half of Adult is under the 50,000 rows a class the sample keeps: every row is in it
+    // with weight 1, so the slice's rows are exact.
+    assert_eq!(top["rows"].as_u64().unwrap(), in_slice);
 }
