@@ -122,6 +122,11 @@ fn set_roles(p: &mut Profile, config: &Config, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// The gate's level: the flag, else the config file's, else high.
+fn fail_on(args: &ScanArgs, config: &Config) -> FailOn {
+    args.fail_on.or(config.fail_on).unwrap_or(FailOn::High)
+}
+
 /// Run a scan and build its report. `extra` detectors run after the registry's (tests use it).
 pub fn scan(args: &ScanArgs, extra: &[&'static dyn Detector]) -> Result<Report> {
     let checks = all_checks(extra);
@@ -136,7 +141,7 @@ fn scan_with(args: &ScanArgs, config: &Config, checks: &[&'static dyn Detector])
         .unwrap_or(0);
     let clock = Instant::now();
     let settings = DataSettings::resolve(&args.data_args, config)?;
-    let fail_on = args.fail_on.or(config.fail_on).unwrap_or(FailOn::High);
+    let fail_on = fail_on(args, config);
     let baseline_source = BaselineSource::resolve(&args.baseline)?;
     let timings = std::env::var_os("POISONSCAN_TIMINGS").is_some();
     let phase = |name: &str, t: Instant| {
@@ -336,14 +341,14 @@ pub fn run(cli: &Cli, extra: &[&'static dyn Detector], out: &mut dyn Write) -> R
             let config = settings::load_config(&args.data_args, &checks)?;
             if args.data_args.show_settings {
                 let data = DataSettings::resolve(&args.data_args, &config)?;
-                let fail_on = args.fail_on.or(config.fail_on).unwrap_or(FailOn::High);
+                let fail_on = fail_on(args, &config);
                 stdout_result(
                     out.write_all(crate::config::show(&config, &data, fail_on, &checks).as_bytes()),
                 )?;
                 return Ok(0);
             }
             let report = scan_with(args, &config, &checks)?;
-            let fail_on = args.fail_on.or(config.fail_on).unwrap_or(FailOn::High);
+            let fail_on = fail_on(args, &config);
             let render = |format: OutputFormat, w: &mut dyn Write| match format {
                 OutputFormat::Json => w.write_all(report::to_json(&report).as_bytes()),
                 OutputFormat::Text => report::write_text(&report, w),

@@ -137,13 +137,17 @@ impl fmt::Display for Date {
 }
 
 /// One predicate of an allowlisted slice, as the report's `slice` writes it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AllowPredicate {
     pub column: String,
     pub op: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub low: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub high: Option<f64>,
 }
 

@@ -133,30 +133,10 @@ pub fn apply_allowlist(findings: &mut [Finding], allow: &[Allow], today: Date) -
             entry: a.entry,
             code: a.code.clone(),
             column: a.column.clone(),
-            slice: a.slice.as_ref().map(|sl| {
-                serde_json::Value::Array(
-                    sl.iter()
-                        .map(|p| {
-                            let mut m = serde_json::Map::new();
-                            m.insert("column".into(), p.column.clone().into());
-                            m.insert("op".into(), p.op.clone().into());
-                            if let Some(v) = &p.value {
-                                m.insert("value".into(), v.clone().into());
-                            }
-                            if let Some(v) = &p.values {
-                                m.insert("values".into(), v.clone().into());
-                            }
-                            if let Some(x) = p.low {
-                                m.insert("low".into(), x.into());
-                            }
-                            if let Some(x) = p.high {
-                                m.insert("high".into(), x.into());
-                            }
-                            serde_json::Value::Object(m)
-                        })
-                        .collect(),
-                )
-            }),
+            slice: a
+                .slice
+                .as_ref()
+                .and_then(|sl| serde_json::to_value(sl).ok()),
             source: a.source.clone(),
             reason: a.reason.clone(),
             expires: a.expires.to_string(),

@@ -303,7 +303,8 @@ impl RowModel {
             }
             Kind::Numeric { edges, .. } => Some(if code == NULL_CODE {
                 SliceDesc::Null { column }
-            } else if edges.is_empty() {
+            } else if edges.is_empty() || code as usize > edges.len() {
+                // Bin codes are 0..=edges.len(); anything else names no slice.
                 return None;
             } else {
                 let b = code as usize;

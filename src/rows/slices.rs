@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::confident::Probs;
 use super::knn::{FLAG, Query};
-use super::labels::{LabelModel, NO_CLASS, slot_of};
+use super::labels::{LabelModel, NO_CLASS, SLOTS, code_of_slot, slot_of};
 use super::pass::RowModel;
 use super::sliceline::{self, Item};
 use crate::profile::{Profile, mix};
@@ -152,13 +152,25 @@ impl SliceData {
         self.class.is_empty()
     }
 
-    /// The keys row `i` holds: its feature items (`is_item`), its label, its source (current
+    /// Per feature and counter slot (`slot_of`), whether the code is a predicate a finding
+    /// can state (`RowModel::slice_of`): computed once, not per row.
+    fn describable(&self, model: &RowModel) -> Vec<Vec<bool>> {
+        (0..self.d)
+            .map(|f| {
+                (0..SLOTS)
+                    .map(|k| model.slice_of(f as u32, code_of_slot(k)).is_some())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The keys row `i` holds: its describable feature items, its label, its source (current
     /// rows only).
-    fn keys(&self, i: usize, model: &RowModel, out: &mut Vec<Key>) {
+    fn keys(&self, i: usize, describable: &[Vec<bool>], out: &mut Vec<Key>) {
         out.clear();
-        for f in 0..self.d {
+        for (f, ok) in describable.iter().enumerate() {
             let code = self.codes[i * self.d + f];
-            if model.slice_of(f as u32, code).is_some() && slot_of(code).is_some() {
+            if slot_of(code).is_some_and(|k| ok[k]) {
                 out.push(Key::Feature(f as u32, code));
             }
         }
@@ -258,6 +270,7 @@ impl Tally {
 pub fn search(data: &SliceData, model: &RowModel, s: &SearchSettings) -> Vec<Candidate> {
     let mut found: BTreeMap<(usize, Vec<Key>), Candidate> = BTreeMap::new();
     let mut keys = Vec::new();
+    let describable = data.describable(model);
     for (si, &signal) in SIGNALS.iter().enumerate() {
         // The rows taking part: the search half; both sides for membership, else current rows.
         let mut rows: Vec<usize> = (0..data.len())
@@ -297,7 +310,7 @@ pub fn search(data: &SliceData, model: &RowModel, s: &SearchSettings) -> Vec<Can
         let mut names: Vec<Key> = Vec::new();
         let mut items: Vec<Item> = Vec::new();
         for (r, &i) in rows.iter().enumerate() {
-            data.keys(i, model, &mut keys);
+            data.keys(i, &describable, &mut keys);
             for &k in &keys {
                 // Membership cannot use the source: every file is on one side.
                 if signal == "membership" && matches!(k, Key::Source(_)) {
