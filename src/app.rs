@@ -353,6 +353,7 @@ pub fn run(cli: &Cli, extra: &[&'static dyn Detector], out: &mut dyn Write) -> R
                 OutputFormat::Json => w.write_all(report::to_json(&report).as_bytes()),
                 OutputFormat::Text => report::write_text(&report, w),
                 OutputFormat::Markdown => report::write_markdown(&report, w),
+                OutputFormat::Html => report::write_html(&report, w),
                 OutputFormat::Junit => {
                     report::write_junit(&report, &checks, &config.disabled, fail_on, w)
                 }
@@ -362,6 +363,7 @@ pub fn run(cli: &Cli, extra: &[&'static dyn Detector], out: &mut dyn Write) -> R
                 for (name, format) in [
                     ("report.json", OutputFormat::Json),
                     ("report.md", OutputFormat::Markdown),
+                    ("report.html", OutputFormat::Html),
                     ("junit.xml", OutputFormat::Junit),
                 ] {
                     let mut bytes = Vec::new();

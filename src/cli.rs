@@ -72,6 +72,9 @@ pub enum OutputFormat {
     /// Markdown: verdict, counts, the top findings and the slices (a pull-request comment, a CI
     /// step summary).
     Markdown,
+    /// A self-contained HTML page (inline CSS and SVG charts, nothing fetched): the summary,
+    /// findings, slices, drift charts, row score histograms and every finding's evidence.
+    Html,
     /// JUnit XML: one test case per check, failed at or above `--fail-on` (CI dashboards).
     Junit,
 }
@@ -155,7 +158,7 @@ pub struct ScanArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
-    /// Also write report.json, report.md and junit.xml into this folder (created if missing).
+    /// Also write report.json, report.md, report.html and junit.xml into this folder (created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Write one row per current row (source, row, id, outlier_score, label_issue_score,

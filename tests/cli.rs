@@ -424,6 +424,227 @@ fn text_summary_and_out_dir() {
         let case = case.split("</testcase>").next().unwrap();
         assert!(case.contains("<failure type=\"high\""), "{code}: {case}");
     }
+
+    check_html_report(
+        &std::fs::read_to_string(dir.path().join("report.html")).unwrap(),
+        &report,
+    );
+    // In a real browser too, where there is one.
+    let chromium = ["chromium", "chromium-browser"].iter().any(|b| {
+        Command::new(b)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if chromium {
+        let o = Command::new("bash")
+            .arg(root().join("scripts/check_html.sh"))
+            .arg(dir.path().join("report.html"))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains("check_html: ok"),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            stderr(&o)
+        );
+    } else {
+        eprintln!("no chromium on PATH: the HTML report was checked as markup only");
+    }
+}
+
+/// The HTML report is one well-formed file that fetches nothing and runs nothing, shows every
+/// finding, and draws exactly the report's numbers: each drift chart's bars are the finding's
+/// bin shares, each histogram's bars the report's score counts, its line the threshold.
+fn check_html_report(html: &str, report: &serde_json::Value) {
+    for banned in [
+        "<script", "<link", "<iframe", "<img", "src=", "url(", "@import", "http",
+    ] {
+        assert!(
+            !html.contains(banned),
+            "the HTML report contains `{banned}`"
+        );
+    }
+    let doc = roxmltree::Document::parse_with_options(
+        html,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
+    )
+    .expect("the HTML report is well-formed");
+    let class_is = |n: &roxmltree::Node, class: &str| {
+        n.attribute("class")
+            .is_some_and(|c| c.split(' ').any(|c| c == class))
+    };
+    let findings = report["findings"].as_array().unwrap();
+    let details: Vec<roxmltree::Node> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("details") && class_is(n, "finding"))
+        .collect();
+    assert_eq!(details.len(), findings.len());
+    for (d, f) in details.iter().zip(findings) {
+        let summary: String = d
+            .descendants()
+            .find(|n| n.has_tag_name("summary"))
+            .unwrap()
+            .descendants()
+            .filter_map(|n| n.text())
+            .collect();
+        assert!(
+            summary.contains(f["code"].as_str().unwrap())
+                && summary.contains(f["severity"].as_str().unwrap()),
+            "{summary}"
+        );
+        assert_eq!(d.attribute("open").is_some(), f["severity"] == "high");
+    }
+    let shares = |svg: roxmltree::Node, side: &str| -> Vec<f64> {
+        svg.descendants()
+            .filter(|n| n.has_tag_name("rect") && class_is(n, side))
+            .map(|n| n.attribute("data-share").unwrap().parse().unwrap())
+            .collect()
+    };
+    let nums = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let figures: Vec<roxmltree::Node> = doc
+        .descendants()
+        .filter(|n| {
+            n.has_tag_name("figure") && n.attribute("id").is_some_and(|i| i.starts_with("drift-"))
+        })
+        .collect();
+    let drift_findings: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| ["DRF001", "DRF002", "DRF003"].contains(&f["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(figures.len(), drift_findings.len());
+    assert!(figures.len() >= 2, "the demo has drifted columns");
+    for (fig, f) in figures.iter().zip(&drift_findings) {
+        let svg = fig.descendants().find(|n| n.has_tag_name("svg")).unwrap();
+        let (b, c) = (shares(svg, "baseline"), shares(svg, "current"));
+        let ev = &f["evidence"];
+        match f["code"].as_str().unwrap() {
+            "DRF001" => {
+                assert_eq!(b, nums(&ev["bins"]["baseline"]));
+                assert_eq!(c, nums(&ev["bins"]["current"]));
+                let labels: Vec<String> = svg
+                    .descendants()
+                    .filter(|n| n.has_tag_name("text") && n.attribute("text-anchor") == Some("end"))
+                    .map(|n| {
+                        // The full label is the tooltip; the text shown may be shortened.
+                        n.children()
+                            .find(|t| t.has_tag_name("title"))
+                            .and_then(|t| t.text())
+                            .unwrap()
+                            .to_string()
+                    })
+                    .collect();
+                let want: Vec<&str> = ev["bins"]["labels"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l.as_str().unwrap())
+                    .collect();
+                assert_eq!(labels, want);
+            }
+            "DRF003" => {
+                let counts = |k: &str| -> Vec<f64> {
+                    let m = ev[k].as_object().unwrap();
+                    let t: f64 = m.values().map(|v| v.as_f64().unwrap()).sum();
+                    m.values().map(|v| v.as_f64().unwrap() / t).collect()
+                };
+                assert_eq!(b, counts("baseline_counts"));
+                assert_eq!(c, counts("current_counts"));
+            }
+            _ => {
+                let ch = ev["largest_changes"].as_array().unwrap();
+                for (i, x) in ch.iter().enumerate() {
+                    assert_eq!(b[i], x["baseline"].as_f64().unwrap());
+                    assert_eq!(c[i], x["current"].as_f64().unwrap());
+                }
+            }
+        }
+        // Bar lengths are proportional to the shares.
+        let widths: Vec<(f64, f64)> = svg
+            .descendants()
+            .filter(|n| n.has_tag_name("rect"))
+            .map(|n| {
+                (
+                    n.attribute("data-share").unwrap().parse().unwrap(),
+                    n.attribute("width").unwrap().parse().unwrap(),
+                )
+            })
+            .collect();
+        let (max_s, max_w) = widths
+            .iter()
+            .copied()
+            .fold((0.0f64, 0.0f64), |(s, w), (a, b)| (s.max(a), w.max(b)));
+        for (s, w) in widths {
+            assert!((w - s / max_s * max_w).abs() < 0.01, "{s} drawn {w}");
+        }
+    }
+    let scores = &report["scores"];
+    for (id, key, threshold) in [
+        ("scores-outlier", "outlier", "outlier_threshold"),
+        ("scores-label-issue", "label_issue", "label_issue_threshold"),
+    ] {
+        let fig = doc
+            .descendants()
+            .find(|n| n.attribute("id") == Some(id))
+            .unwrap();
+        let drawn: Vec<u64> = fig
+            .descendants()
+            .filter(|n| n.has_tag_name("rect") && class_is(n, "bin"))
+            .map(|n| n.attribute("data-rows").unwrap().parse().unwrap())
+            .collect();
+        let want: Vec<u64> = scores[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect();
+        assert_eq!(drawn, want, "{key}");
+        let line: f64 = fig
+            .descendants()
+            .find(|n| class_is(n, "threshold"))
+            .unwrap()
+            .attribute("data-threshold")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(line, scores[threshold].as_f64().unwrap());
+    }
+    assert_eq!(scores["outlier_threshold"], 0.995);
+    assert_eq!(scores["label_issue_threshold"], 0.9);
+    // The drift table has one row per compared column, and every slice finding is in the slice
+    // table.
+    let table_rows = |section: &str| {
+        doc.descendants()
+            .find(|n| n.attribute("id") == Some(section))
+            .unwrap()
+            .descendants()
+            .filter(|n| n.has_tag_name("tr"))
+            .count()
+    };
+    // Header rows: one in the drift table, one in the slice table.
+    let drift_rows = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("drift"))
+        .unwrap()
+        .children()
+        .filter(|n| n.has_tag_name("table"))
+        .flat_map(|t| t.descendants().filter(|n| n.has_tag_name("tr")))
+        .count();
+    assert_eq!(drift_rows, report["drift"].as_array().unwrap().len() + 1);
+    let sliced = findings
+        .iter()
+        .filter(|f| !f["slice"].as_array().unwrap().is_empty())
+        .count();
+    assert_eq!(table_rows("slices"), sliced + 1);
 }
 
 /// A detector for tests only: one finding of a fixed severity.
@@ -960,6 +1181,7 @@ fn nightly_example_keeps_a_history_and_a_trend() {
     for f in [
         "report.json",
         "report.md",
+        "report.html",
         "junit.xml",
         "trend.md",
         "summary.txt",

@@ -3,27 +3,9 @@
 
 use std::io::Write;
 
-use super::Report;
+use super::{Report, esc};
 use crate::detect::{Detector, Finding};
 use crate::gate::FailOn;
-
-/// Text escaped for XML attributes and content.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 cannot carry.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn line(f: &Finding) -> String {
     let mut s = format!("[{}] {} {}", f.severity.name(), f.code, f.title);

@@ -12,7 +12,7 @@ use crate::detect::{Finding, Predicate};
 const TOP: usize = 20;
 
 /// A number as people write it: integers without a fraction, others in their shortest form.
-fn number(x: f64) -> String {
+pub(super) fn number(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{}", x as i64)
     } else {

@@ -2,6 +2,7 @@
 //! once, here, so the same inputs give the same bytes. Everything that varies between identical
 //! runs (time, duration, threads) lives in `run`.
 
+mod html;
 mod junit;
 mod markdown;
 pub(crate) mod text;
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub use self::html::write_html;
 pub use self::junit::write_junit;
 pub use self::markdown::{predicate_text, write_markdown};
 pub use self::text::{thousands, write_text};
@@ -52,6 +54,11 @@ pub struct ScoreBins {
     pub bins: usize,
     pub outlier: Vec<u64>,
     pub label_issue: Vec<u64>,
+    /// Added field: a row is an outlier above this `outlier_score` (OUT001's threshold, the
+    /// baseline's 99.5th percentile).
+    pub outlier_threshold: f64,
+    /// Added field: a row's label is an issue at or above this `label_issue_score` (LBL002).
+    pub label_issue_threshold: f64,
 }
 
 /// One column's drift test (see DRF001 and DRF002).
@@ -128,6 +135,24 @@ pub struct ProfileSummary {
     pub columns: Vec<ColumnSummary>,
     pub label_counts: BTreeMap<String, u64>,
     pub duplicates: Duplicates,
+}
+
+/// Text escaped for XML and HTML attributes and content (the JUnit and HTML reports).
+pub(crate) fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot carry.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Round to 6 significant digits: stable across platforms and plenty for a report.
@@ -272,6 +297,8 @@ pub fn build(input: ReportInput<'_>) -> Report {
             bins: crate::rows::pass::HIST_BINS,
             outlier: h.outlier.clone(),
             label_issue: h.label_issue.clone(),
+            outlier_threshold: round(1.0 - crate::rows::pass::TAIL),
+            label_issue_threshold: round(crate::rows::knn::FLAG),
         }),
         allowlist,
     }
