@@ -110,8 +110,12 @@ pub struct DataArgs {
     pub quiet: bool,
     /// Settings and gate policy (poisonscan.toml): label, id, columns, fail-on, column roles,
     /// checks on/off and their thresholds, the allowlist. Flags given here win over the file.
-    #[arg(long, value_name = "FILE")]
+    /// [default: ./poisonscan.toml when the current folder has one]
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
     pub config: Option<PathBuf>,
+    /// Ignore ./poisonscan.toml: only the flags and the defaults.
+    #[arg(long)]
+    pub no_config: bool,
     /// Print the resolved settings (the config file, the flags and every default) as a
     /// poisonscan.toml, and exit without reading data.
     #[arg(long)]

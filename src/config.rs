@@ -576,7 +576,7 @@ pub fn show(
     let mut s = String::new();
     let from = match &config.path {
         Some(p) => format!("{} and the command line", p.display()),
-        None => "the command line and the defaults (no --config)".to_string(),
+        None => "the command line and the defaults (no config file)".to_string(),
     };
     s.push_str(&format!(
         "# poisonscan {} settings, resolved from {from}.\n# This is a valid poisonscan.toml.\n\n",

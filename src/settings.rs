@@ -1,6 +1,6 @@
 //! Options as the user wrote them, resolved once into checked, immutable settings.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cli::{CsvArgs, DataArgs};
 use crate::config::Config;
@@ -101,9 +101,27 @@ impl DataSettings {
 pub fn load_config(a: &DataArgs, checks: &[&dyn crate::detect::Detector]) -> Result<Config> {
     match &a.config {
         Some(p) => Config::load(p, checks),
-        None => Ok(Config::default()),
+        None if a.no_config => Ok(Config::default()),
+        None => {
+            // Found in the current folder, as linters find theirs; said on stderr, since the
+            // folder a command runs in is then one of its inputs.
+            let found = Path::new(DEFAULT_CONFIG);
+            if found.is_file() {
+                if !a.quiet {
+                    eprintln!(
+                        "poisonscan: using the settings in ./{DEFAULT_CONFIG} (--no-config ignores it)"
+                    );
+                }
+                Config::load(found, checks)
+            } else {
+                Ok(Config::default())
+            }
+        }
     }
 }
+
+/// The config file a command uses without `--config`, when the current folder has one.
+pub const DEFAULT_CONFIG: &str = "poisonscan.toml";
 
 /// Where a baseline comes from.
 #[derive(Debug, Clone)]

@@ -844,6 +844,46 @@ fn allowlist_accepts_findings_until_the_entry_expires() {
     );
 }
 
+/// Without `--config`, ./poisonscan.toml is used when the current folder has one (said on
+/// stderr); `--no-config` ignores it.
+#[test]
+fn config_file_in_the_current_folder_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    config_file(dir.path(), "label = \"label\"\nfail-on = \"never\"\n");
+    let run = |extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_poisonscan"));
+        c.arg("scan")
+            .arg(root().join("datasets/demo/current"))
+            .arg("--baseline")
+            .arg(root().join("datasets/demo/baseline"))
+            .args(extra)
+            .current_dir(dir.path());
+        c.output().unwrap()
+    };
+    // The demo has high findings: it fails the default gate, and passes `fail-on = "never"`.
+    let found = run(&[]);
+    assert_eq!(found.status.code(), Some(0), "{}", stderr(&found));
+    assert!(
+        stderr(&found).contains("using the settings in ./poisonscan.toml"),
+        "{}",
+        stderr(&found)
+    );
+    assert!(String::from_utf8_lossy(&found.stdout).contains("label `label`"));
+    let ignored = run(&["--no-config"]);
+    assert_eq!(ignored.status.code(), Some(1), "{}", stderr(&ignored));
+    assert!(!stderr(&ignored).contains("poisonscan.toml"));
+    let shown = run(&["--show-settings"]);
+    let text = String::from_utf8(shown.stdout).unwrap();
+    assert!(
+        text.contains("resolved from poisonscan.toml and the command line"),
+        "{text}"
+    );
+    assert!(text.contains("fail-on = \"never\""), "{text}");
+    // Both at once is a usage error.
+    let both = run(&["--config", "poisonscan.toml", "--no-config"]);
+    assert_eq!(both.status.code(), Some(2));
+}
+
 /// The config file sets the label, id, fail-on, roles, checks and thresholds; a flag on the
 /// command line wins over it; `--show-settings` prints the result without reading data.
 #[test]
