@@ -527,3 +527,118 @@ fn adult_conjunction_flip_is_named_by_slice_finding() {
     // with weight 1, so the slice's rows are exact.
     assert_eq!(top["rows"].as_u64().unwrap(), in_slice);
 }
+
+/// TRG001 on Adult when a drift moves rows onto values: `hours_per_week` + (0..7) on a random
+/// half (so 41, 46, 47… become common), and a 2-value Tabdoor trigger, `occupation` =
+/// Priv-house-serv and `race` = Other labelled 1, on every 100th row. Every rule of 2 or 3 items
+/// is tested against each item's other rows too: the planted rule passes, with those rows
+/// counted here by hand, and every reported rule's p-value is the largest of its tests (pockets
+/// such as "Handlers-cleaners and hours 41 → 0", which only repeat their occupation's usual
+/// label, no longer pass; reports/labels.md).
+#[test]
+fn adult_trigger_rule_is_tested_against_each_item_elsewhere() {
+    use arrow::array::{Array, AsArray, Int8Array, Int64Array, LargeStringArray};
+    use arrow::datatypes::{Int8Type, Int64Type};
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = halves(&root().join("datasets/real/adult.parquet"), dir.path(), 3);
+    let planted = |i: usize| i % 100 == 7;
+    // A shift unrelated to the planted rows (a multiplicative hash of the row).
+    let shift = |i: usize| ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 61) as i64;
+    rewrite(&a, &dir.path().join("cur.parquet"), |name, b| {
+        let n = b.num_rows();
+        let text = |value: &str| -> Option<arrow::array::ArrayRef> {
+            let v = b.column_by_name(name).unwrap().as_string::<i64>();
+            Some(std::sync::Arc::new(LargeStringArray::from_iter(
+                (0..n).map(|i| {
+                    if planted(i) {
+                        Some(value.to_string())
+                    } else {
+                        v.is_valid(i).then(|| v.value(i).to_string())
+                    }
+                }),
+            )))
+        };
+        match name {
+            "hours_per_week" => {
+                let v = b.column_by_name(name).unwrap().as_primitive::<Int64Type>();
+                Some(std::sync::Arc::new(Int64Array::from_iter_values(
+                    (0..n).map(|i| v.value(i) + shift(i)),
+                )))
+            }
+            "occupation" => text("Priv-house-serv"),
+            "race" => text("Other"),
+            "label" => {
+                let v = b.column_by_name(name).unwrap().as_primitive::<Int8Type>();
+                Some(std::sync::Arc::new(Int8Array::from_iter_values(
+                    (0..n).map(|i| if planted(i) { 1 } else { v.value(i) }),
+                )))
+            }
+            _ => None,
+        }
+    });
+    let r = scan_in(
+        dir.path(),
+        &[Path::new("cur.parquet")],
+        Path::new("b.parquet"),
+        &["--label", "label", "--exclude", "split"],
+    );
+    let f = findings(&r);
+    let rules: Vec<&Value> = f.iter().filter(|x| x["code"] == "TRG001").collect();
+    for x in &rules {
+        let cols: Vec<&str> = x["slice"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["column"].as_str().unwrap())
+            .collect();
+        let elsewhere = x["evidence"]["items_elsewhere"].as_array().unwrap();
+        assert_eq!(elsewhere.len(), if cols.len() > 1 { cols.len() } else { 0 });
+        for e in elsewhere.iter().filter(|e| !e.is_null()) {
+            assert!(e["p_value"].as_f64() <= x["p_value"].as_f64(), "{x}");
+            assert!(
+                e["label_share"].as_f64() < x["evidence"]["confidence"].as_f64(),
+                "{x}"
+            );
+        }
+    }
+    let rule = rules
+        .iter()
+        .find(|x| x["slice"].as_array().unwrap().len() == 2)
+        .unwrap_or_else(|| panic!("{:?}", summary(&r)));
+    assert_eq!(rule["slice"][0]["column"], "occupation");
+    assert_eq!(rule["slice"][1]["column"], "race");
+    assert_eq!(rule["evidence"]["label"], "1");
+    // Each item's other rows, by hand from the file.
+    let file = std::fs::File::open(dir.path().join("cur.parquet")).unwrap();
+    let batches: Vec<_> = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect();
+    let b = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let occ = b.column_by_name("occupation").unwrap().as_string::<i64>();
+    let race = b.column_by_name("race").unwrap().as_string::<i64>();
+    let label = b
+        .column_by_name("label")
+        .unwrap()
+        .as_primitive::<Int8Type>();
+    let is = |c: &LargeStringArray, i: usize, v: &str| c.is_valid(i) && c.value(i) == v;
+    let n = b.num_rows();
+    let both = |i: usize| is(occ, i, "Priv-house-serv") && is(race, i, "Other");
+    assert_eq!(rule["rows"], (0..n).filter(|&i| both(i)).count());
+    for (k, column, value) in [(0, occ, "Priv-house-serv"), (1, race, "Other")] {
+        let rest: Vec<usize> = (0..n)
+            .filter(|&i| is(column, i, value) && !both(i))
+            .collect();
+        let ones = rest.iter().filter(|&&i| label.value(i) == 1).count();
+        let e = &rule["evidence"]["items_elsewhere"][k];
+        assert_eq!(e["rows"], rest.len(), "{e}");
+        let share = ones as f64 / rest.len() as f64;
+        assert!(
+            (e["label_share"].as_f64().unwrap() - share).abs() < 1e-5,
+            "{e} {share}"
+        );
+        assert!(e["p_value"].as_f64().unwrap() < 1e-10, "{e}");
+    }
+}

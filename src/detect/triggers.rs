@@ -138,8 +138,11 @@ against baseline rows of the label), Benjamini-Hochberg across the candidates, q
 Severity by the ratio of the share now to the baseline share's upper 99% bound: 2 (low), 3 \
 (medium), 5 (high). The baseline's analogue of the rule (values past its range replaced by its \
 own most extreme 1% on that side) must have been weak: no rows, or a confidence whose upper 99% bound is \
-below 0.95. Only the most general rule is reported: none whose subset already implies the \
-label as firmly.\n\n\
+below 0.95. A rule of 2 or 3 items must also raise the label beyond each item alone: its \
+confidence is tested against the item's other current rows (Fisher, one-sided), and the rule's \
+p-value is the largest of its tests (items_elsewhere in the evidence, in the order of the \
+slice's predicates). Only the most general rule is reported: none whose subset already implies \
+the label as firmly.\n\n\
 Needs a labelled baseline (--label) and the row pass."
     }
 
@@ -163,6 +166,9 @@ struct RuleTest {
     share: f64,
     baseline_bound: f64,
     p: f64,
+    /// Per item of a rule of 2 or 3: the item's other current rows (rows, rows of the label)
+    /// and the p-value of the rule's confidence against theirs; `None` where not counted.
+    elsewhere: Vec<Option<(u64, u64, f64)>>,
 }
 
 /// Whether the baseline's analogue of rule `r` (`rows::labels::analogue`) gave label `target`
@@ -179,6 +185,21 @@ fn weak_in_baseline(lm: &LabelModel, r: usize, target: usize, min_confidence: f6
     let all: f64 = a.iter().zip(w).map(|(&k, w)| k as f64 * w).sum();
     let confidence = a[target] as f64 * w[target] / all;
     crate::stats::wilson_upper(confidence, rows) < min_confidence
+}
+
+/// Current rows per class holding one item: a slice's counts, or those of the one-item rule on
+/// an exact value (`None` when that value is no candidate of its own).
+fn item_counts(
+    lm: &LabelModel,
+    counts: &LabelCounts,
+    index: &std::collections::HashMap<&[Item], usize>,
+    it: Item,
+) -> Option<Vec<u64>> {
+    if lm.value_of(it).is_some() {
+        index.get(&[it][..]).map(|&r| counts.rule(r).to_vec())
+    } else {
+        crate::rows::labels::slot_of(it.code).map(|s| counts.slice(it.feature as usize, s).to_vec())
+    }
 }
 
 /// The slice predicates and text of a rule; `None` when an item cannot be described.
@@ -226,6 +247,12 @@ fn trigger_rules(
     if n_all == 0 {
         return Vec::new();
     }
+    let index: std::collections::HashMap<&[Item], usize> = lm
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(r, rule)| (&rule.items[..], r))
+        .collect();
     let mut tests: Vec<RuleTest> = Vec::new();
     for r in 0..lm.rules.len() {
         let cur = counts.rule(r);
@@ -253,6 +280,32 @@ fn trigger_rules(
         if !weak_in_baseline(lm, r, target, th.confidence) {
             continue;
         }
+        // A trigger sets the label beyond what each of its items says alone: the rule's
+        // confidence is tested against each item's other current rows too (Fisher, one-sided).
+        // The rule stands only if every test does (the largest p-value: an intersection-union
+        // test). A drift that moves rows onto a value (hours 40 → 41) makes pockets like
+        // "occupation X and hours 41" that only repeat X's usual label.
+        let items = &lm.rules[r].items;
+        let elsewhere: Vec<Option<(u64, u64, f64)>> = if items.len() < 2 {
+            Vec::new()
+        } else {
+            items
+                .iter()
+                .map(|&it| {
+                    let all = item_counts(lm, counts, &index, it)?;
+                    let rows = all.iter().sum::<u64>().saturating_sub(support);
+                    let hits = all[target].saturating_sub(k);
+                    (rows > 0).then(|| {
+                        let p = crate::stats::fisher_greater(k, support - k, hits, rows - hits);
+                        (rows, hits, p)
+                    })
+                })
+                .collect()
+        };
+        let p = elsewhere.iter().flatten().fold(
+            crate::stats::fisher_greater(k, rows_t - k, b, n_t.saturating_sub(b)),
+            |p, e| p.max(e.2),
+        );
         tests.push(RuleTest {
             rule: r,
             target,
@@ -261,7 +314,8 @@ fn trigger_rules(
             lift,
             share,
             baseline_bound,
-            p: crate::stats::fisher_greater(k, rows_t - k, b, n_t.saturating_sub(b)),
+            p,
+            elsewhere,
         });
     }
     let q = crate::stats::bh_adjust(&tests.iter().map(|t| t.p).collect::<Vec<_>>());
@@ -278,12 +332,6 @@ fn trigger_rules(
     // Only the most general rules: drop one when a proper subset (a candidate, counted
     // exactly) already implies the same label as firmly, whether or not the subset itself is
     // reported (a pocket of a pattern that is nearly pure anyway is no trigger of its own).
-    let index: std::collections::HashMap<&[Item], usize> = lm
-        .rules
-        .iter()
-        .enumerate()
-        .map(|(r, rule)| (&rule.items[..], r))
-        .collect();
     let general = |i: usize| {
         let t = &tests[i];
         let items = &lm.rules[t.rule].items;
@@ -397,6 +445,22 @@ fn trigger_rules(
             (
                 "baseline_analogue_sample_rows_per_label",
                 per_label(lm, &lm.reference_analogues[t.rule]),
+            ),
+            (
+                "items_elsewhere",
+                serde_json::Value::Array(
+                    t.elsewhere
+                        .iter()
+                        .map(|e| match e {
+                            Some((rows, hits, p)) => serde_json::json!({
+                                "rows": rows,
+                                "label_share": json_num(*hits as f64 / *rows as f64),
+                                "p_value": json_num(*p),
+                            }),
+                            None => serde_json::Value::Null,
+                        })
+                        .collect(),
+                ),
             ),
         ]);
         findings.push((t.rule, f));
