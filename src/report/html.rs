@@ -289,7 +289,7 @@ fn summary(r: &Report, h: &mut String) {
     if !r.allowlist.is_empty() {
         let _ = write!(
             h,
-            "<h3>Allowlist</h3><p>{accepted} findings accepted: reported, not failing the gate.</p>\
+            "<h3>Allowlist</h3><p>Findings accepted: {accepted} (reported, not failing the gate).</p>\
              <table><tr><th class=\"num\">entry</th><th>code</th><th>matches</th><th>reason</th>\
              <th>expires</th><th>status</th><th class=\"num\">findings accepted</th></tr>"
         );
