@@ -498,6 +498,52 @@ fn check_html_report(html: &str, report: &serde_json::Value) {
         );
         assert_eq!(d.attribute("open").is_some(), f["severity"] == "high");
     }
+    // The findings table: one row per finding, in order, with its code, rows and baseline
+    // rows as the report has them.
+    let table = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("findings"))
+        .unwrap();
+    let cells = |tr: roxmltree::Node| -> Vec<String> {
+        tr.children()
+            .filter(|n| n.has_tag_name("td"))
+            .map(|td| {
+                td.descendants()
+                    .filter(|t| t.is_text())
+                    .filter_map(|t| t.text())
+                    .collect()
+            })
+            .collect()
+    };
+    let rows: Vec<Vec<String>> = table
+        .descendants()
+        .filter(|n| n.has_tag_name("tr"))
+        .map(cells)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(rows.len(), findings.len());
+    let thousands = |n: u64| {
+        let s = n.to_string();
+        let mut out = String::new();
+        for (i, ch) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        out
+    };
+    for (i, (row, f)) in rows.iter().zip(findings).enumerate() {
+        assert_eq!(row[0], (i + 1).to_string());
+        assert_eq!(row[1], f["severity"].as_str().unwrap());
+        assert_eq!(row[2], f["code"].as_str().unwrap());
+        assert_eq!(row[4], thousands(f["rows"].as_u64().unwrap()), "{row:?}");
+        assert_eq!(
+            row[5],
+            f["baseline_rows"].as_u64().map_or("–".into(), thousands),
+            "{row:?}"
+        );
+    }
     let shares = |svg: roxmltree::Node, side: &str| -> Vec<f64> {
         svg.descendants()
             .filter(|n| n.has_tag_name("rect") && class_is(n, side))

@@ -271,6 +271,38 @@ fn demo_problems_are_named_where_they_were_injected() {
     assert!(find("OUT001", &|x| source_is(x, "current/part-3.parquet")).is_none());
 }
 
+/// Column `name` of an Int64 column with each value replaced by `f(row, value)`.
+fn map_i64(
+    b: &arrow::array::RecordBatch,
+    name: &str,
+    f: impl Fn(usize, i64) -> i64,
+) -> arrow::array::ArrayRef {
+    use arrow::array::AsArray;
+    let v = b
+        .column_by_name(name)
+        .unwrap()
+        .as_primitive::<arrow::datatypes::Int64Type>();
+    std::sync::Arc::new(arrow::array::Int64Array::from_iter_values(
+        (0..b.num_rows()).map(|i| f(i, v.value(i))),
+    ))
+}
+
+/// The same for an Int8 column (Adult's label).
+fn map_i8(
+    b: &arrow::array::RecordBatch,
+    name: &str,
+    f: impl Fn(usize, i8) -> i8,
+) -> arrow::array::ArrayRef {
+    use arrow::array::AsArray;
+    let v = b
+        .column_by_name(name)
+        .unwrap()
+        .as_primitive::<arrow::datatypes::Int8Type>();
+    std::sync::Arc::new(arrow::array::Int8Array::from_iter_values(
+        (0..b.num_rows()).map(|i| f(i, v.value(i))),
+    ))
+}
+
 /// Rewrite a Parquet file into one batch, replacing columns by `edit(name, column)`.
 fn rewrite(
     src: &Path,
@@ -306,29 +338,20 @@ fn rewrite(
 ///   LBL001 finding names that category.
 #[test]
 fn adult_trigger_and_targeted_flip_are_named() {
-    use arrow::array::{Array, AsArray, Int8Array, Int64Array};
-    use arrow::datatypes::{Int8Type, Int64Type};
+    use arrow::array::{Array, AsArray, Int8Array};
+    use arrow::datatypes::Int8Type;
     let dir = tempfile::tempdir().unwrap();
     let (a, _) = halves(&root().join("datasets/real/adult.parquet"), dir.path(), 1);
     let planted = |i: usize| i % 1000 == 500;
-    rewrite(&a, &dir.path().join("trigger.parquet"), |name, b| {
-        let n = b.num_rows();
-        match name {
-            "hours_per_week" => {
-                let v = b.column_by_name(name).unwrap().as_primitive::<Int64Type>();
-                Some(std::sync::Arc::new(Int64Array::from_iter_values(
-                    (0..n).map(|i| if planted(i) { 100 } else { v.value(i) }),
-                )))
-            }
-            "label" => {
-                let v = b.column_by_name(name).unwrap().as_primitive::<Int8Type>();
-                Some(std::sync::Arc::new(Int8Array::from_iter_values(
-                    (0..n).map(|i| if planted(i) { 1 } else { v.value(i) }),
-                )))
-            }
+    rewrite(
+        &a,
+        &dir.path().join("trigger.parquet"),
+        |name, b| match name {
+            "hours_per_week" => Some(map_i64(b, name, |i, v| if planted(i) { 100 } else { v })),
+            "label" => Some(map_i8(b, name, |i, v| if planted(i) { 1 } else { v })),
             _ => None,
-        }
-    });
+        },
+    );
     let r = scan_in(
         dir.path(),
         &[Path::new("trigger.parquet")],
@@ -537,8 +560,8 @@ fn adult_conjunction_flip_is_named_by_slice_finding() {
 /// label, no longer pass; reports/labels.md).
 #[test]
 fn adult_trigger_rule_is_tested_against_each_item_elsewhere() {
-    use arrow::array::{Array, AsArray, Int8Array, Int64Array, LargeStringArray};
-    use arrow::datatypes::{Int8Type, Int64Type};
+    use arrow::array::{Array, AsArray, LargeStringArray};
+    use arrow::datatypes::Int8Type;
     let dir = tempfile::tempdir().unwrap();
     let (a, _) = halves(&root().join("datasets/real/adult.parquet"), dir.path(), 3);
     let planted = |i: usize| i % 100 == 7;
@@ -559,20 +582,10 @@ fn adult_trigger_rule_is_tested_against_each_item_elsewhere() {
             )))
         };
         match name {
-            "hours_per_week" => {
-                let v = b.column_by_name(name).unwrap().as_primitive::<Int64Type>();
-                Some(std::sync::Arc::new(Int64Array::from_iter_values(
-                    (0..n).map(|i| v.value(i) + shift(i)),
-                )))
-            }
+            "hours_per_week" => Some(map_i64(b, name, |i, v| v + shift(i))),
             "occupation" => text("Priv-house-serv"),
             "race" => text("Other"),
-            "label" => {
-                let v = b.column_by_name(name).unwrap().as_primitive::<Int8Type>();
-                Some(std::sync::Arc::new(Int8Array::from_iter_values(
-                    (0..n).map(|i| if planted(i) { 1 } else { v.value(i) }),
-                )))
-            }
+            "label" => Some(map_i8(b, name, |i, v| if planted(i) { 1 } else { v })),
             _ => None,
         }
     });

@@ -259,11 +259,12 @@ fn summary(r: &Report, h: &mut String) {
     }
     let dup = &r.profile.duplicates;
     card(h, thousands(dup.duplicate_rows), "duplicate rows");
+    let c = &r.counts;
     for (name, n) in [
-        ("high", c_of(r, "high")),
-        ("medium", c_of(r, "medium")),
-        ("low", c_of(r, "low")),
-        ("info", c_of(r, "info")),
+        ("high", c.high),
+        ("medium", c.medium),
+        ("low", c.low),
+        ("info", c.info),
     ] {
         card(h, n.to_string(), &format!("{name} findings"));
     }
@@ -309,15 +310,6 @@ fn summary(r: &Report, h: &mut String) {
         h.push_str("</table>\n");
     }
     h.push_str("</section>\n");
-}
-
-fn c_of(r: &Report, severity: &str) -> u64 {
-    match severity {
-        "high" => r.counts.high,
-        "medium" => r.counts.medium,
-        "low" => r.counts.low,
-        _ => r.counts.info,
-    }
 }
 
 fn title_html(f: &Finding) -> String {
@@ -672,7 +664,7 @@ fn tick_step(max: f64, n: f64) -> f64 {
 }
 
 /// A histogram of row counts in equal bins over [0, 1], with a threshold line.
-fn histogram(name: &str, counts: &[u64], threshold: Option<f64>) -> String {
+fn histogram(name: &str, counts: &[u64], threshold: f64) -> String {
     const W: f64 = 520.0;
     const H: f64 = 220.0;
     const L: f64 = 58.0;
@@ -747,7 +739,8 @@ fn histogram(name: &str, counts: &[u64], threshold: Option<f64>) -> String {
         H - 3.0,
         esc(name)
     );
-    if let Some(t) = threshold.filter(|t| (0.0..=1.0).contains(t)) {
+    if (0.0..=1.0).contains(&threshold) {
+        let t = threshold;
         let x = L + pw * t;
         let _ = write!(
             s,
@@ -792,7 +785,7 @@ fn scores_section(s: &super::ScoreBins, h: &mut String) {
             name.replace(' ', "-"),
             esc(what),
             thousands(total),
-            histogram(name, counts, Some(threshold))
+            histogram(name, counts, threshold)
         );
     }
     h.push_str("</div></section>\n");
