@@ -329,8 +329,8 @@ pub fn reference_ranges(p: &Profile) -> std::collections::BTreeMap<String, (f64,
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    std::fs::write(&tmp, bytes).map_err(|e| Error::write(path, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::write(path, e))
 }
 
 /// Run a parsed command line. Returns the exit code (0 or 1); errors are exit code 2.
@@ -359,7 +359,7 @@ pub fn run(cli: &Cli, extra: &[&'static dyn Detector], out: &mut dyn Write) -> R
                 }
             };
             if let Some(dir) = &args.out {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
                 for (name, format) in [
                     ("report.json", OutputFormat::Json),
                     ("report.md", OutputFormat::Markdown),
@@ -367,7 +367,7 @@ pub fn run(cli: &Cli, extra: &[&'static dyn Detector], out: &mut dyn Write) -> R
                     ("junit.xml", OutputFormat::Junit),
                 ] {
                     let mut bytes = Vec::new();
-                    render(format, &mut bytes).map_err(|e| Error::io(dir.join(name), e))?;
+                    render(format, &mut bytes).map_err(|e| Error::write(dir.join(name), e))?;
                     write_atomic(&dir.join(name), &bytes)?;
                 }
             }
@@ -482,7 +482,7 @@ pub fn run(cli: &Cli, extra: &[&'static dyn Detector], out: &mut dyn Write) -> R
 fn stdout_result(r: std::io::Result<()>) -> Result<()> {
     match r {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Error::io("<stdout>", e)),
+        Err(e) => Err(Error::write("<stdout>", e)),
         Ok(()) => Ok(()),
     }
 }

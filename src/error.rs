@@ -29,6 +29,13 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("cannot write `{path}`: {source}\nhint: check that the folder exists and is writable")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error(
         "`{path}` is not a readable Parquet file: {reason}\nhint: the file may be truncated, corrupt or in another format"
     )]
@@ -127,6 +134,14 @@ fn suggest(available: &[String]) -> String {
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// An error writing or creating `path` (an output: a report, a profile, a folder).
+    pub(crate) fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Write {
             path: path.into(),
             source,
         }

@@ -41,6 +41,25 @@ fn assert_fails(args: &[&str], fragments: &[&str]) {
 #[test]
 fn bad_inputs_name_the_file_and_exit_2() {
     assert_fails(&["scan", "no/such/dir"], &["`no/such/dir` does not exist"]);
+    // Outputs that cannot be written: the message says so and names the path.
+    assert_fails(
+        &[
+            "scan",
+            "datasets/demo/current",
+            "--out",
+            "README.md/reports",
+        ],
+        &["cannot write `README.md/reports`"],
+    );
+    assert_fails(
+        &[
+            "profile",
+            "datasets/demo/current",
+            "-o",
+            "README.md/p.psprof",
+        ],
+        &["cannot write", "README.md/p.psprof"],
+    );
     let empty = tempfile::tempdir().unwrap();
     let e = empty.path().to_str().unwrap();
     assert_fails(&["scan", e], &["no Parquet or CSV files found", e]);

@@ -74,11 +74,11 @@ pub fn save(profile: &Profile, path: &Path) -> Result<()> {
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp_path);
-        return Err(Error::io(path, e));
+        return Err(Error::write(path, e));
     }
     std::fs::rename(&tmp_path, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp_path);
-        Error::io(path, e)
+        Error::write(path, e)
     })
 }
 
@@ -108,7 +108,7 @@ fn tempfile_in(dir: &Path, target: &Path) -> Result<(std::path::PathBuf, std::fs
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let f = std::fs::File::create(&tmp).map_err(|e| Error::write(target, e))?;
     Ok((tmp, f))
 }
 

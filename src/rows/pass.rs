@@ -843,7 +843,7 @@ impl RowsWriter {
         if let Some(w) = self.writer.take() {
             w.close().map_err(|e| self.fail(e))?;
         }
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::write(&self.path, e))
     }
 }
 
