@@ -543,17 +543,7 @@ fn check_html_report(html: &str, report: &serde_json::Value) {
         .filter(|c| !c.is_empty())
         .collect();
     assert_eq!(rows.len(), findings.len());
-    let thousands = |n: u64| {
-        let s = n.to_string();
-        let mut out = String::new();
-        for (i, ch) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i).is_multiple_of(3) {
-                out.push(',');
-            }
-            out.push(ch);
-        }
-        out
-    };
+    use poisonscan::report::thousands;
     for (i, (row, f)) in rows.iter().zip(findings).enumerate() {
         assert_eq!(row[0], (i + 1).to_string());
         assert_eq!(row[1], f["severity"].as_str().unwrap());

@@ -189,16 +189,16 @@ fn weak_in_baseline(lm: &LabelModel, r: usize, target: usize, min_confidence: f6
 
 /// Current rows per class holding one item: a slice's counts, or those of the one-item rule on
 /// an exact value (`None` when that value is no candidate of its own).
-fn item_counts(
+fn item_counts<'a>(
     lm: &LabelModel,
-    counts: &LabelCounts,
+    counts: &'a LabelCounts,
     index: &std::collections::HashMap<&[Item], usize>,
     it: Item,
-) -> Option<Vec<u64>> {
+) -> Option<&'a [u64]> {
     if lm.value_of(it).is_some() {
-        index.get(&[it][..]).map(|&r| counts.rule(r).to_vec())
+        index.get(&[it][..]).map(|&r| counts.rule(r))
     } else {
-        crate::rows::labels::slot_of(it.code).map(|s| counts.slice(it.feature as usize, s).to_vec())
+        crate::rows::labels::slot_of(it.code).map(|s| counts.slice(it.feature as usize, s))
     }
 }
 

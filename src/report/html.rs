@@ -12,7 +12,7 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use super::markdown::{predicate_text, slice_text};
+use super::markdown::slice_text;
 use super::text::{files, label_shares, thousands};
 use super::{Report, esc};
 use crate::detect::Finding;
@@ -856,6 +856,15 @@ fn value_html(v: &Value, out: &mut String) {
     }
 }
 
+/// Names set in `<code>`, joined by `sep`.
+fn code_list(names: &[String], sep: &str) -> String {
+    names
+        .iter()
+        .map(|n| format!("<code>{}</code>", esc(n)))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
 fn more(n: usize, out: &mut String) {
     if n > LIST_CAP {
         let _ = write!(
@@ -895,37 +904,13 @@ fn evidence_section(r: &Report, drifted: &[(usize, Distribution)], h: &mut Strin
         );
         row(h, "score", number(f.score));
         if !f.columns.is_empty() {
-            row(
-                h,
-                "columns",
-                f.columns
-                    .iter()
-                    .map(|c| format!("<code>{}</code>", esc(c)))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
+            row(h, "columns", code_list(&f.columns, ", "));
         }
         if !f.slice.is_empty() {
-            row(
-                h,
-                "slice",
-                f.slice
-                    .iter()
-                    .map(|p| rich(&predicate_text(p)))
-                    .collect::<Vec<_>>()
-                    .join(" and "),
-            );
+            row(h, "slice", rich(&slice_text(f)));
         }
         if !f.sources.is_empty() {
-            row(
-                h,
-                "sources",
-                f.sources
-                    .iter()
-                    .map(|s| format!("<code>{}</code>", esc(s)))
-                    .collect::<Vec<_>>()
-                    .join("<br />"),
-            );
+            row(h, "sources", code_list(&f.sources, "<br />"));
         }
         row(h, "rows", thousands(f.rows));
         if let Some(b) = f.baseline_rows {
