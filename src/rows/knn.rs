@@ -72,18 +72,21 @@ enum Term {
     },
 }
 
-#[derive(Debug, Clone)]
-struct Node {
-    /// Split dimension and value (inner nodes), or the range of points (leaves).
-    dim: usize,
-    split: f32,
-    left: u32,
-    right: u32,
-    start: u32,
-    end: u32,
+/// A node of the k-d tree (16 bytes). Nodes are in preorder: an inner node's left child is the
+/// next node.
+#[derive(Debug, Clone, Copy)]
+enum Node {
+    Inner {
+        dim: u32,
+        split: f32,
+        right: u32,
+    },
+    /// The range of points of a leaf.
+    Leaf {
+        start: u32,
+        end: u32,
+    },
 }
-
-const NO_CHILD: u32 = u32::MAX;
 
 /// The fitted kNN model.
 #[derive(Debug, Clone)]
@@ -107,68 +110,112 @@ pub struct KnnModel {
 /// A point in the projected space, padded to 8 lanes (unused components are 0).
 type Point = [f32; 8];
 
-/// Scratch space of one query: the projected row, the best `K` so far (sorted by distance,
-/// then index) and the branches not taken.
+/// A distance (squared, never negative or NaN) and an index packed into one `u64` that orders
+/// like the pair `(distance, index)`: the bits of a non-negative `f32` order like the number.
+#[inline]
+fn key(dist: f32, index: u32) -> u64 {
+    (u64::from(dist.to_bits()) << 32) | u64::from(index)
+}
+
+#[inline]
+fn key_dist(k: u64) -> f32 {
+    f32::from_bits((k >> 32) as u32)
+}
+
+#[inline]
+fn key_index(k: u64) -> u32 {
+    k as u32
+}
+
+/// Scratch space of one query: the projected row, the best `K` so far (packed keys, see
+/// `key`) and the branches not taken.
 #[derive(Default)]
 pub struct Query {
     y: Point,
-    best: Vec<(f32, u32)>,
+    best: [u64; K],
+    found: usize,
     worst: usize,
-    /// Branches not taken, with a lower bound on their distance, farthest first (the next to
-    /// visit is the last); only the `MAX_LEAVES` nearest are kept, as no others can be reached.
-    pending: Vec<(f32, u32)>,
+    /// Branches not taken (keys of their lower bound on the distance and their node), nearest
+    /// first; only the `MAX_LEAVES` nearest are kept, as no others can be reached.
+    pending: [u64; MAX_LEAVES],
+    pending_len: usize,
 }
 
 impl Query {
     /// Remember a branch not taken (ordered by distance bound, then node).
     #[inline]
     fn defer(&mut self, gap: f32, node: u32) {
-        let key = |&(g, n): &(f32, u32)| (g.to_bits(), n);
-        // Bounds are squares, never negative or NaN: their bits order like the numbers.
-        let new = (gap, node);
-        if self.pending.len() == MAX_LEAVES {
-            if key(&new) >= key(&self.pending[0]) {
+        let new = key(gap, node);
+        let mut at = self.pending_len;
+        if at == MAX_LEAVES {
+            if new >= self.pending[MAX_LEAVES - 1] {
                 return;
             }
-            self.pending.remove(0);
+            at -= 1;
+        } else {
+            self.pending_len += 1;
         }
-        let at = self.pending.partition_point(|e| key(e) > key(&new));
-        self.pending.insert(at, new);
+        // Insertion from the back: the list is short.
+        while at > 0 && self.pending[at - 1] > new {
+            self.pending[at] = self.pending[at - 1];
+            at -= 1;
+        }
+        self.pending[at] = new;
     }
 
-    /// Offer a point: the best `K` are kept unordered, with the position of the worst (by
-    /// distance, then index), until `finish` sorts them.
+    /// The nearest branch not taken, removed.
     #[inline]
-    fn offer(&mut self, dist: f32, p: u32) {
-        if self.best.len() < K {
-            self.best.push((dist, p));
-            if self.best.len() == K {
+    fn next_pending(&mut self) -> Option<(f32, u32)> {
+        if self.pending_len == 0 {
+            return None;
+        }
+        let k = self.pending[0];
+        self.pending.copy_within(1..self.pending_len, 0);
+        self.pending_len -= 1;
+        Some((key_dist(k), key_index(k)))
+    }
+
+    /// Offer a point: the best `K` are kept unordered, with the position of the worst, until
+    /// `finish` sorts them.
+    #[inline]
+    fn offer(&mut self, k: u64) {
+        if self.found < K {
+            self.best[self.found] = k;
+            self.found += 1;
+            if self.found == K {
                 self.find_worst();
             }
             return;
         }
-        if (dist, p) >= self.best[self.worst] {
+        if k >= self.best[self.worst] {
             return;
         }
-        self.best[self.worst] = (dist, p);
+        self.best[self.worst] = k;
         self.find_worst();
     }
 
     #[inline]
     fn find_worst(&mut self) {
-        let mut w = 0;
-        for j in 1..self.best.len() {
-            if self.best[j] > self.best[w] {
-                w = j;
-            }
-        }
-        self.worst = w;
+        let max = self.best.iter().copied().max().unwrap_or(0);
+        self.worst = self.best.iter().position(|&k| k == max).unwrap_or(0);
     }
 
     /// The `K`-th best distance so far (`None` before `K` points).
     #[inline]
     fn kth(&self) -> Option<f32> {
-        (self.best.len() == K).then(|| self.best[self.worst].0)
+        (self.found == K).then(|| key_dist(self.best[self.worst]))
+    }
+
+    /// Sort the neighbours found: nearest first, ties by index.
+    fn finish(&mut self) {
+        self.best[..self.found].sort_unstable();
+    }
+
+    /// The neighbours found (distance, point), nearest first after `finish`.
+    fn neighbours(&self) -> impl Iterator<Item = (f32, u32)> + '_ {
+        self.best[..self.found]
+            .iter()
+            .map(|&k| (key_dist(k), key_index(k)))
     }
 }
 
@@ -364,11 +411,7 @@ impl KnnModel {
     /// Build the subtree over `pts` (which start at index `start` of the final order).
     fn build_node(&mut self, pts: &mut [(Point, u16, (u32, u64))], start: usize) -> u32 {
         let id = self.nodes.len() as u32;
-        self.nodes.push(Node {
-            dim: 0,
-            split: 0.0,
-            left: NO_CHILD,
-            right: NO_CHILD,
+        self.nodes.push(Node::Leaf {
             start: start as u32,
             end: (start + pts.len()) as u32,
         });
@@ -394,12 +437,13 @@ impl KnnModel {
         let split = pts[mid].0[dim];
         let (lo, hi) = pts.split_at_mut(mid);
         let left = self.build_node(lo, start);
+        debug_assert_eq!(left, id + 1);
         let right = self.build_node(hi, start + mid);
-        let n = &mut self.nodes[id as usize];
-        n.dim = dim;
-        n.split = split;
-        n.left = left;
-        n.right = right;
+        self.nodes[id as usize] = Node::Inner {
+            dim: dim as u32,
+            split,
+            right,
+        };
         id
     }
 
@@ -419,8 +463,8 @@ impl KnnModel {
 
     /// The search for `q.y` (see `neighbours`).
     fn search(&self, skip: Option<(u32, u64)>, early: Option<u16>, q: &mut Query) {
-        q.best.clear();
-        q.pending.clear();
+        q.found = 0;
+        q.pending_len = 0;
         // Best bin first: descend to the nearest leaf, remembering each branch not taken with
         // a lower bound on its distance (the squared distance to its splitting plane); then
         // the nearest remembered branch, until none can beat the K-th best (exact) or the leaf
@@ -428,54 +472,52 @@ impl KnnModel {
         let mut node = 0u32;
         let mut leaves = 0;
         loop {
-            loop {
-                let n = &self.nodes[node as usize];
-                if n.left == NO_CHILD {
-                    break;
+            let (start, end) = loop {
+                match self.nodes[node as usize] {
+                    Node::Leaf { start, end } => break (start as usize, end as usize),
+                    Node::Inner { dim, split, right } => {
+                        let diff = q.y[dim as usize] - split;
+                        let (near, far) = if diff < 0.0 {
+                            (node + 1, right)
+                        } else {
+                            (right, node + 1)
+                        };
+                        let gap = diff * diff;
+                        if q.kth().is_none_or(|kth| gap <= kth) {
+                            q.defer(gap, far);
+                        }
+                        node = near;
+                    }
                 }
-                let diff = q.y[n.dim] - n.split;
-                let (near, far) = if diff < 0.0 {
-                    (n.left, n.right)
-                } else {
-                    (n.right, n.left)
-                };
-                let gap = diff * diff;
-                if q.kth().is_none_or(|kth| gap <= kth) {
-                    q.defer(gap, far);
-                }
-                node = near;
-            }
-            let n = &self.nodes[node as usize];
-            let (start, end) = (n.start as usize, n.end as usize);
+            };
             let mut dist = [0f32; LEAF];
             for (o, p) in dist.iter_mut().zip(&self.points[start..end]) {
                 *o = distance(p, &q.y);
             }
             for (j, &dist) in dist[..end - start].iter().enumerate() {
                 let p = start + j;
-                if q.kth().is_some_and(|kth| dist > kth) {
+                let k = key(dist, p as u32);
+                if q.found == K && k >= q.best[q.worst] {
                     continue;
                 }
                 if skip.is_some_and(|s| self.provenance[p] == s) {
                     continue;
                 }
-                q.offer(dist, p as u32);
+                q.offer(k);
             }
             leaves += 1;
             if leaves == EARLY_LEAVES
-                && q.best.len() == K
+                && q.found == K
                 && let Some(class) = early
             {
                 // On the points in order, as the final score is.
-                let mut found = [(0f32, 0u32); K];
-                found.copy_from_slice(&q.best);
-                found
-                    .sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+                let mut found = q.best;
+                found.sort_unstable();
                 if self.disagreement(&found, class) < EARLY_SCORE {
                     break;
                 }
             }
-            let Some((gap, next)) = q.pending.pop() else {
+            let Some((gap, next)) = q.next_pending() else {
                 break;
             };
             if q.kth().is_some_and(|kth| gap > kth) || leaves >= MAX_LEAVES {
@@ -483,9 +525,7 @@ impl KnnModel {
             }
             node = next;
         }
-        // Nearest first, ties by index (distances are never NaN).
-        q.best
-            .sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        q.finish();
     }
 
     /// The label issue score of a row of class `class`: the weighted share of its neighbours
@@ -503,7 +543,7 @@ impl KnnModel {
             return None;
         }
         self.neighbours(x, codes, skip, Some(class), q);
-        Some(self.disagreement(&q.best, class))
+        Some(self.disagreement(&q.best[..q.found], class))
     }
 
     /// `score` for every row of a batch, into `out`.
@@ -517,10 +557,10 @@ impl KnnModel {
     }
 
     /// The weighted share of `best` carrying another class than `class`.
-    fn disagreement(&self, best: &[(f32, u32)], class: u16) -> f64 {
+    fn disagreement(&self, best: &[u64], class: u16) -> f64 {
         let (mut own, mut all) = (0.0, 0.0);
-        for &(_, p) in best {
-            let c = self.class[p as usize];
+        for &k in best {
+            let c = self.class[key_index(k) as usize];
             let w = self.vote.get(c as usize).copied().unwrap_or(0.0);
             all += w;
             if c == class {
@@ -542,7 +582,7 @@ impl KnnModel {
             all.sort_by(f32::total_cmp);
             let kth = all[K.min(all.len()) - 1];
             // Ties at the K-th distance count as found.
-            found += q.best.iter().filter(|&&(dist, _)| dist <= kth).count();
+            found += q.neighbours().filter(|&(dist, _)| dist <= kth).count();
         }
         found as f64 / (rows.len() * K).max(1) as f64
     }
@@ -664,6 +704,39 @@ mod tests {
             .unwrap();
         assert!((s - 3.0 / 12.0).abs() < 1e-12, "{s}");
         assert_eq!(m.score(&[0.05, 0.0], &[0, 0], NO_CLASS, None, &mut q), None);
+    }
+
+    /// Packed keys order like `(distance, index)` pairs for every non-negative distance: zero,
+    /// subnormals, ties, large values and infinity.
+    #[test]
+    fn keys_order_like_distance_index_pairs() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let special = [
+            0.0f32,
+            f32::MIN_POSITIVE / 4.0,
+            f32::MIN_POSITIVE,
+            1.0,
+            1e30,
+            f32::INFINITY,
+        ];
+        let mut pairs: Vec<(f32, u32)> = Vec::new();
+        for &d in &special {
+            pairs.extend([(d, 0), (d, 1), (d, u32::MAX)]);
+        }
+        for _ in 0..500 {
+            let d = rng.random::<f32>() * 10f32.powi(rng.random_range(-40..38));
+            pairs.push((d, rng.random()));
+        }
+        for a in &pairs {
+            assert_eq!((key_dist(key(a.0, a.1)), key_index(key(a.0, a.1))), *a);
+            for b in &pairs {
+                assert_eq!(
+                    key(a.0, a.1).cmp(&key(b.0, b.1)),
+                    a.partial_cmp(b).unwrap(),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
     }
 
     /// A diagonal covariance: the components are the axes by decreasing variance.

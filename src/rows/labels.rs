@@ -29,6 +29,7 @@ use super::knn::{FLAG, KnnModel, Query};
 use super::pass::RefCount;
 use crate::profile::column::numeric_text;
 use crate::profile::{ColumnProfile, MAX_CLASSES, Profile, SampleValue, label_text};
+use rayon::prelude::*;
 
 /// Slice codes counted per feature: the ordinary codes below this, and the four special codes.
 pub const SLICE_CODES: usize = 200;
@@ -300,9 +301,10 @@ impl LabelModel {
             .map(|c| baseline.label_counts.get(c).copied().unwrap_or(0) as f64)
             .collect();
         let mut reference_sample = vec![0u64; l];
-        let sample = encode_sample(baseline, encoder, &values, &classes);
-        let current_sample =
-            (!self_reference).then(|| encode_sample(current, encoder, &values, &classes));
+        let (sample, current_sample) = rayon::join(
+            || encode_sample(baseline, encoder, &values, &classes),
+            || (!self_reference).then(|| encode_sample(current, encoder, &values, &classes)),
+        );
         let ref_class = &sample.class;
         let ref_rows = RowCodes {
             codes: &sample.codes,
@@ -379,50 +381,9 @@ impl LabelModel {
                 }
             }
         }
-        // kNN label disagreement: the reference sample's own flagged rows, leaving each row
-        // out of its own neighbours.
         let class_weights: Vec<f64> = (0..l)
             .map(|h| reference_rows[h] / reference_sample[h].max(1) as f64)
             .collect();
-        let knn = KnnModel::fit(
-            encoder,
-            &sample.x,
-            &sample.codes,
-            &sample.class,
-            &sample.provenance,
-            class_weights.clone(),
-            self_reference,
-        );
-        // Diagnostic: the search's recall against the exact kNN in the projected space, on
-        // 2,000 reference rows (reports/labels.md).
-        if let Some(knn) = &knn
-            && std::env::var_os("POISONSCAN_KNN_RECALL").is_some()
-        {
-            let n = sample.class.len();
-            let rows: Vec<usize> = (0..n).step_by((n / 2000).max(1)).collect();
-            eprintln!(
-                "knn recall@{}: {:.4} on {} rows",
-                super::knn::K,
-                knn.recall_at_k(&sample.x, &sample.codes, d, &rows),
-                rows.len()
-            );
-        }
-        let mut reference_knn = RefFlags::new(d);
-        let mut reference_knn_flags = vec![false; ref_class.len()];
-        if let Some(knn) = &knn {
-            let mut q = Query::default();
-            for (i, &c) in ref_class.iter().enumerate() {
-                let (xi, ci) = (
-                    &sample.x[i * d..(i + 1) * d],
-                    &sample.codes[i * d..(i + 1) * d],
-                );
-                let Some(score) = knn.score(xi, ci, c, Some(sample.provenance[i]), &mut q) else {
-                    continue;
-                };
-                reference_knn.add(class_weights[c as usize], score >= FLAG, ci);
-                reference_knn_flags[i] = score >= FLAG;
-            }
-        }
         // Confident learning: one model, cross-fitted on the trusted side's sample. With a
         // baseline, the baseline's model scores both sides: its sample rows out of fold (the
         // baseline rate), every current row with the mean of its fold models, under the same
@@ -431,16 +392,72 @@ impl LabelModel {
         // the other), and that difference, not the data, would move a slice's rate. A model
         // fitted on the current data would also learn a poisoned pattern as normal. Without a
         // baseline, the current data's own model (the rows file's verdicts, no rate to compare).
-        let fitted = ConfidentModel::fit(
-            encoder,
-            &sample.x,
-            &sample.codes,
-            &sample.class,
-            &sample.provenance,
-            l,
-            seed,
-            u64::from(!self_reference),
+        // kNN label disagreement: the reference sample's own flagged rows, each row left out of
+        // its own neighbours. The two models are fitted side by side; the scores are collected
+        // in row order, so the result does not depend on the threads.
+        let (knn, fitted) = rayon::join(
+            || {
+                let knn = KnnModel::fit(
+                    encoder,
+                    &sample.x,
+                    &sample.codes,
+                    &sample.class,
+                    &sample.provenance,
+                    class_weights.clone(),
+                    self_reference,
+                );
+                // Diagnostic: the search's recall against the exact kNN in the projected
+                // space, on 2,000 reference rows (reports/labels.md).
+                if let Some(knn) = &knn
+                    && std::env::var_os("POISONSCAN_KNN_RECALL").is_some()
+                {
+                    let n = sample.class.len();
+                    let rows: Vec<usize> = (0..n).step_by((n / 2000).max(1)).collect();
+                    eprintln!(
+                        "knn recall@{}: {:.4} on {} rows",
+                        super::knn::K,
+                        knn.recall_at_k(&sample.x, &sample.codes, d, &rows),
+                        rows.len()
+                    );
+                }
+                let scores: Vec<Option<f64>> = match &knn {
+                    Some(knn) => (0..ref_class.len())
+                        .into_par_iter()
+                        .with_min_len(2048)
+                        .map_init(Query::default, |q, i| {
+                            let (xi, ci) = (
+                                &sample.x[i * d..(i + 1) * d],
+                                &sample.codes[i * d..(i + 1) * d],
+                            );
+                            knn.score(xi, ci, ref_class[i], Some(sample.provenance[i]), q)
+                        })
+                        .collect(),
+                    None => Vec::new(),
+                };
+                (knn, scores)
+            },
+            || {
+                ConfidentModel::fit(
+                    encoder,
+                    &sample.x,
+                    &sample.codes,
+                    &sample.class,
+                    &sample.provenance,
+                    l,
+                    seed,
+                    u64::from(!self_reference),
+                )
+            },
         );
+        let (knn, knn_scores) = knn;
+        let mut reference_knn = RefFlags::new(d);
+        let mut reference_knn_flags = vec![false; ref_class.len()];
+        for (i, score) in knn_scores.iter().enumerate() {
+            let Some(score) = *score else { continue };
+            let ci = &sample.codes[i * d..(i + 1) * d];
+            reference_knn.add(class_weights[ref_class[i] as usize], score >= FLAG, ci);
+            reference_knn_flags[i] = score >= FLAG;
+        }
         let (confident, reference_model) = if self_reference {
             (fitted, None)
         } else {
