@@ -384,6 +384,12 @@ impl LabelModel {
         let class_weights: Vec<f64> = (0..l)
             .map(|h| reference_rows[h] / reference_sample[h].max(1) as f64)
             .collect();
+        // Two models, fitted side by side on the trusted side's sample (the kNN scores of its
+        // rows are collected in row order, so nothing depends on the threads).
+        //
+        // kNN label disagreement: the reference sample's own flagged rows, each row left out of
+        // its own neighbours.
+        //
         // Confident learning: one model, cross-fitted on the trusted side's sample. With a
         // baseline, the baseline's model scores both sides: its sample rows out of fold (the
         // baseline rate), every current row with the mean of its fold models, under the same
@@ -392,10 +398,7 @@ impl LabelModel {
         // the other), and that difference, not the data, would move a slice's rate. A model
         // fitted on the current data would also learn a poisoned pattern as normal. Without a
         // baseline, the current data's own model (the rows file's verdicts, no rate to compare).
-        // kNN label disagreement: the reference sample's own flagged rows, each row left out of
-        // its own neighbours. The two models are fitted side by side; the scores are collected
-        // in row order, so the result does not depend on the threads.
-        let (knn, fitted) = rayon::join(
+        let ((knn, knn_scores), fitted) = rayon::join(
             || {
                 let knn = KnnModel::fit(
                     encoder,
@@ -449,7 +452,6 @@ impl LabelModel {
                 )
             },
         );
-        let (knn, knn_scores) = knn;
         let mut reference_knn = RefFlags::new(d);
         let mut reference_knn_flags = vec![false; ref_class.len()];
         for (i, score) in knn_scores.iter().enumerate() {
