@@ -175,29 +175,36 @@ impl Query {
         Some((key_dist(k), key_index(k)))
     }
 
-    /// Offer a point: the best `K` are kept unordered, with the position of the worst, until
-    /// `finish` sorts them.
+    /// Whether a point with key `k` would enter the best `K` so far.
+    #[inline]
+    fn beats_worst(&self, k: u64) -> bool {
+        self.found < K || k < self.best[self.worst]
+    }
+
+    /// Add a point that `beats_worst`: the best `K` are kept unordered, with the position of
+    /// the worst, until `finish` sorts them.
     #[inline]
     fn offer(&mut self, k: u64) {
         if self.found < K {
             self.best[self.found] = k;
             self.found += 1;
-            if self.found == K {
-                self.find_worst();
-            }
-            return;
+        } else {
+            self.best[self.worst] = k;
         }
-        if k >= self.best[self.worst] {
-            return;
+        if self.found == K {
+            self.find_worst();
         }
-        self.best[self.worst] = k;
-        self.find_worst();
     }
 
     #[inline]
     fn find_worst(&mut self) {
-        let max = self.best.iter().copied().max().unwrap_or(0);
-        self.worst = self.best.iter().position(|&k| k == max).unwrap_or(0);
+        let (w, _) = self
+            .best
+            .iter()
+            .enumerate()
+            .max_by_key(|&(_, k)| *k)
+            .unwrap_or((0, &0));
+        self.worst = w;
     }
 
     /// The `K`-th best distance so far (`None` before `K` points).
@@ -497,13 +504,9 @@ impl KnnModel {
             for (j, &dist) in dist[..end - start].iter().enumerate() {
                 let p = start + j;
                 let k = key(dist, p as u32);
-                if q.found == K && k >= q.best[q.worst] {
-                    continue;
+                if q.beats_worst(k) && skip.is_none_or(|s| self.provenance[p] != s) {
+                    q.offer(k);
                 }
-                if skip.is_some_and(|s| self.provenance[p] == s) {
-                    continue;
-                }
-                q.offer(k);
             }
             leaves += 1;
             if leaves == EARLY_LEAVES
