@@ -298,6 +298,11 @@ fn row_pass(
                 "timing: label checks in the row pass {:.3} core-s",
                 pass.label_seconds
             );
+            let p = pass.part_seconds;
+            eprintln!(
+                "timing: row pass parts: encoding {:.3} core-s, forest {:.3} core-s, ECOD {:.3} core-s",
+                p.encode, p.forest, p.ecod
+            );
         }
         if pass.rows != current.rows {
             return Err(Error::Usage(format!(

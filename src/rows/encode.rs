@@ -20,7 +20,10 @@ use std::collections::HashMap;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondType};
 
-use crate::profile::column::{numeric_key, numeric_text};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::profile::column::{numeric_key, numeric_text, value_hashes};
+use crate::profile::hll::fmix64;
 use crate::profile::{ColumnProfile, Profile, Role, SampleValue};
 
 /// Encoded values are kept within ±CLAMP.
@@ -54,8 +57,9 @@ pub enum Kind {
     Frequency {
         shares: HashMap<String, (u32, f64)>,
         known: u32,
-        /// The same for categories that are numbers, by `numeric_key` (no text per cell).
-        numeric: HashMap<u64, (u32, f64)>,
+        /// The same, keyed by the value hashes the profile uses (`column::value_hashes`), so a
+        /// batch's column is looked up without formatting or re-hashing a cell.
+        lookup: CategoryLookup,
         categories: Vec<String>,
         null_share: f64,
     },
@@ -74,6 +78,63 @@ pub struct Feature {
 #[derive(Debug, Clone)]
 pub struct Encoder {
     pub features: Vec<Feature>,
+}
+
+/// A hasher for keys that are hashes already (`column::value_hashes`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are used; fold anything else in so the hasher stays a hasher.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, k: u64) {
+        self.0 = k;
+    }
+}
+
+type HashKeyed = HashMap<u64, (u32, f64), std::hash::BuildHasherDefault<Prehashed>>;
+
+/// A categorical feature's (slice code, share) by the value hash of the category
+/// (`column::value_hashes`): numbers by the Murmur3 finaliser of their `numeric_key`, a bijection,
+/// so equal hashes are equal values; text by its xxh3-64, so a hit is checked against the
+/// category's text.
+#[derive(Debug, Clone, Default)]
+pub struct CategoryLookup {
+    /// Categories that are `numeric_text` of a number, keyed by that number.
+    numbers: HashKeyed,
+    /// Every category by the hash of its text; `None` if two categories' hashes collide (then
+    /// text cells are looked up by text).
+    text: Option<HashKeyed>,
+}
+
+impl CategoryLookup {
+    fn new(shares: &HashMap<String, (u32, f64)>) -> CategoryLookup {
+        let mut numbers = HashKeyed::default();
+        let mut text = HashKeyed::default();
+        let mut unique = true;
+        for (v, &e) in shares {
+            // A number's category is its `numeric_text`, which reads back as the same number.
+            if let Ok(x) = v.parse::<f64>()
+                && numeric_text(x) == *v
+            {
+                numbers.insert(fmix64(numeric_key(x)), e);
+            }
+            unique &= text.insert(xxh3_64(v.as_bytes()), e).is_none();
+        }
+        CategoryLookup {
+            numbers,
+            text: unique.then_some(text),
+        }
+    }
 }
 
 /// A cell, from an Arrow column or a sample row.
@@ -135,24 +196,13 @@ impl Encoder {
         out.resize(n * d, 0.0);
         codes.clear();
         codes.resize(n * d, 0);
+        let mut hashes = Vec::new();
         for (j, f) in self.features.iter().enumerate() {
             let col = batch.column_by_name(&f.column);
-            // Numbers: one typed loop instead of a dispatch per cell.
+            // Numbers and text: one typed loop per column instead of a dispatch per cell.
             if let Some(a) = col
-                && let Some(numbers) = numbers_of(a.as_ref())
+                && self.encode_column(j, &f.kind, a.as_ref(), &mut hashes, out, codes)
             {
-                let nulls = a.logical_nulls();
-                for i in 0..n {
-                    let x = numbers.get(i);
-                    let cell = if x.is_nan() || nulls.as_ref().is_some_and(|b| b.is_null(i)) {
-                        Cell::Missing
-                    } else {
-                        Cell::Number(x)
-                    };
-                    let (v, c) = f.kind.encode(&cell);
-                    out[i * d + j] = v;
-                    codes[i * d + j] = c;
-                }
                 continue;
             }
             for i in 0..n {
@@ -164,6 +214,84 @@ impl Encoder {
                 out[i * d + j] = v;
                 codes[i * d + j] = c;
             }
+        }
+    }
+
+    /// Encode column `a` as feature `j` (`kind`) into the row-major `out` and `codes`, giving
+    /// exactly what `Kind::encode` gives cell by cell; false, writing nothing, for the
+    /// combinations it leaves to that (booleans, other types, a missing-value indicator).
+    fn encode_column(
+        &self,
+        j: usize,
+        kind: &Kind,
+        a: &dyn Array,
+        hashes: &mut Vec<u64>,
+        out: &mut [f64],
+        codes: &mut [u32],
+    ) -> bool {
+        let d = self.dim();
+        let nulls = a.logical_nulls().filter(|b| b.null_count() > 0);
+        let is_null = |i: usize| nulls.as_ref().is_some_and(|b| b.is_null(i));
+        let numbers = numbers_of(a);
+        match kind {
+            Kind::Numeric {
+                median,
+                scale,
+                edges,
+                min,
+                max,
+            } => {
+                let Some(numbers) = numbers else {
+                    return false;
+                };
+                let mut put = |i: usize, x: f64| {
+                    let (v, c) = if x.is_nan() || is_null(i) {
+                        (0.0, NULL_CODE)
+                    } else {
+                        numeric_cell(x, *median, *scale, edges, *min, *max)
+                    };
+                    out[i * d + j] = v;
+                    codes[i * d + j] = c;
+                };
+                match numbers {
+                    Numbers::F64(v) => v.iter().enumerate().for_each(|(i, &x)| put(i, x)),
+                    Numbers::I64(v) => v.iter().enumerate().for_each(|(i, &x)| put(i, x as f64)),
+                }
+                true
+            }
+            Kind::Frequency {
+                lookup,
+                categories,
+                null_share,
+                ..
+            } => {
+                let (text, keyed) = match (a.data_type(), &lookup.text) {
+                    (DataType::Utf8, Some(m)) => (Some(a.as_string::<i32>()), m),
+                    (DataType::Utf8, None) => return false,
+                    _ if numbers.is_some() => (None, &lookup.numbers),
+                    _ => return false,
+                };
+                value_hashes(a, hashes);
+                for (i, h) in hashes.iter().enumerate() {
+                    let missing = is_null(i) || numbers.as_ref().is_some_and(|v| v.get(i).is_nan());
+                    let (v, c) = if missing {
+                        (*null_share, NULL_CODE)
+                    } else {
+                        match keyed.get(h) {
+                            Some(&(code, share))
+                                if text.is_none_or(|t| categories[code as usize] == t.value(i)) =>
+                            {
+                                (share, code)
+                            }
+                            _ => (0.0, UNSEEN_CODE),
+                        }
+                    };
+                    out[i * d + j] = v;
+                    codes[i * d + j] = c;
+                }
+                true
+            }
+            Kind::Missing => false,
         }
     }
 
@@ -232,16 +360,7 @@ impl Kind {
                     max,
                 },
                 Cell::Number(x),
-            ) => (
-                ((x - median) / scale).clamp(-CLAMP, CLAMP),
-                if x < min {
-                    BELOW_CODE
-                } else if x > max {
-                    ABOVE_CODE
-                } else {
-                    edges.partition_point(|e| e <= x) as u32
-                },
-            ),
+            ) => numeric_cell(*x, *median, *scale, edges, *min, *max),
             // Types are checked when the encoder is built; a text cell here counts as missing.
             (Kind::Numeric { .. }, Cell::Text(_)) => (0.0, NULL_CODE),
             (Kind::Frequency { null_share, .. }, Cell::Missing) => (*null_share, NULL_CODE),
@@ -251,6 +370,21 @@ impl Kind {
             }
         }
     }
+}
+
+/// A numeric feature's encoded value and slice code for a number (not NaN).
+#[inline]
+fn numeric_cell(x: f64, median: f64, scale: f64, edges: &[f64], min: f64, max: f64) -> (f64, u32) {
+    (
+        ((x - median) / scale).clamp(-CLAMP, CLAMP),
+        if x < min {
+            BELOW_CODE
+        } else if x > max {
+            ABOVE_CODE
+        } else {
+            edges.partition_point(|e| *e <= x) as u32
+        },
+    )
 }
 
 /// A numeric column's values as f64, typed once per batch.
@@ -367,19 +501,186 @@ fn frequency_kind(c: &ColumnProfile, cur: &ColumnProfile) -> Option<Kind> {
         shares.insert(v.clone(), (categories.len() as u32, 0.0));
         categories.push(v);
     }
-    // Categories of a numeric column are `numeric_text` of the value; key them by the value.
-    let numeric = shares
-        .iter()
-        .filter_map(|(v, &e)| {
-            let x: f64 = v.parse().ok()?;
-            (numeric_text(x) == *v).then_some((numeric_key(x), e))
-        })
-        .collect();
+    let lookup = CategoryLookup::new(&shares);
     Some(Kind::Frequency {
         shares,
         known,
-        numeric,
+        lookup,
         categories,
         null_share: c.nulls as f64 / rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+    use arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    fn frequency(values: &[&str], text_lookup: bool) -> Kind {
+        let shares: HashMap<String, (u32, f64)> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.to_string(), (i as u32, 0.1 * (i + 1) as f64)))
+            .collect();
+        let mut lookup = CategoryLookup::new(&shares);
+        if !text_lookup {
+            lookup.text = None;
+        }
+        Kind::Frequency {
+            shares,
+            known: values.len() as u32,
+            lookup,
+            categories: values.iter().map(|v| v.to_string()).collect(),
+            null_share: 0.05,
+        }
+    }
+
+    /// The typed column loops give exactly what `Kind::encode` gives cell by cell: numbers,
+    /// text and numeric categories, nulls, NaN, −0, unseen categories, out-of-range numbers,
+    /// and text looked up without the hash table.
+    #[test]
+    fn column_loops_encode_like_cell_by_cell() {
+        let feature = |column: &str, kind: Kind| Feature {
+            name: column.into(),
+            column: column.into(),
+            reference_index: 0,
+            kind,
+        };
+        let numeric = Kind::Numeric {
+            median: 2.0,
+            scale: 0.5,
+            edges: vec![1.0, 2.0, 3.0],
+            min: 0.0,
+            max: 4.0,
+        };
+        let enc = Encoder {
+            features: vec![
+                feature("n", numeric.clone()),
+                feature("ni", numeric),
+                feature("t", frequency(&["a", "b", "é", "1"], true)),
+                feature("t2", frequency(&["a", "b", "é", "1"], false)),
+                feature("k", frequency(&["-3", "0", "1", "2.5", "x"], true)),
+                feature("kf", frequency(&["-3", "0", "1", "2.5", "x"], true)),
+                feature("absent", frequency(&["a"], true)),
+            ],
+        };
+        let t = || {
+            Arc::new(StringArray::from(vec![
+                Some("a"),
+                None,
+                Some("z"),
+                Some("é"),
+                Some("1"),
+                Some("b"),
+                Some(""),
+            ])) as ArrayRef
+        };
+        let cols: Vec<(&str, ArrayRef)> = vec![
+            (
+                "n",
+                Arc::new(Float64Array::from(vec![
+                    Some(1.5),
+                    None,
+                    Some(f64::NAN),
+                    Some(-1.0),
+                    Some(9.0),
+                    Some(2.0),
+                    Some(f64::INFINITY),
+                ])),
+            ),
+            (
+                "ni",
+                Arc::new(Int64Array::from(vec![
+                    Some(0),
+                    Some(3),
+                    None,
+                    Some(-5),
+                    Some(4),
+                    Some(2),
+                    Some(1 << 40),
+                ])),
+            ),
+            ("t", t()),
+            ("t2", t()),
+            (
+                "k",
+                Arc::new(Int64Array::from(vec![
+                    Some(-3),
+                    Some(0),
+                    None,
+                    Some(1),
+                    Some(2),
+                    Some(7),
+                    Some(1),
+                ])),
+            ),
+            (
+                "kf",
+                Arc::new(Float64Array::from(vec![
+                    Some(2.5),
+                    Some(-0.0),
+                    Some(f64::NAN),
+                    None,
+                    Some(1.0),
+                    Some(2.4999),
+                    Some(-3.0),
+                ])),
+            ),
+        ];
+        let schema = Schema::new(
+            cols.iter()
+                .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        );
+        let batch = RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.1).collect())
+            .unwrap();
+        let (mut out, mut codes) = (Vec::new(), Vec::new());
+        enc.encode_batch(&batch, &mut out, &mut codes);
+        let d = enc.dim();
+        for i in 0..batch.num_rows() {
+            for (j, f) in enc.features.iter().enumerate() {
+                let cell = match batch.column_by_name(&f.column) {
+                    Some(a) => cell_of(a.as_ref(), i),
+                    None => Cell::Missing,
+                };
+                let (v, c) = f.kind.encode(&cell);
+                assert_eq!(
+                    out[i * d + j].to_bits(),
+                    v.to_bits(),
+                    "row {i} `{}`",
+                    f.column
+                );
+                assert_eq!(codes[i * d + j], c, "row {i} `{}`", f.column);
+            }
+        }
+        // The typed loops did the work, except where they leave it to `Kind::encode`: text
+        // without its hash table, and the absent column.
+        let mut hashes = Vec::new();
+        let (mut o, mut c) = (vec![0.0; out.len()], vec![0; codes.len()]);
+        let typed: Vec<bool> = enc
+            .features
+            .iter()
+            .enumerate()
+            .map(|(j, f)| {
+                batch.column_by_name(&f.column).is_some_and(|a| {
+                    enc.encode_column(j, &f.kind, a.as_ref(), &mut hashes, &mut o, &mut c)
+                })
+            })
+            .collect();
+        assert_eq!(typed, [true, true, true, false, true, true, false]);
+        // And the values are the ones meant: "é" has code 2 and share 0.3; 7 and "z" are unseen;
+        // −0 is the category "0"; null text has the null share.
+        let at = |i: usize, j: usize| (out[i * d + j], codes[i * d + j]);
+        assert_eq!(at(3, 2), (0.30000000000000004, 2));
+        assert_eq!(at(2, 2), (0.0, UNSEEN_CODE));
+        assert_eq!(at(1, 2), (0.05, NULL_CODE));
+        assert_eq!(at(5, 4), (0.0, UNSEEN_CODE));
+        assert_eq!(at(1, 5), (0.2, 1));
+        assert_eq!(at(0, 0), (-1.0, 1));
+        assert_eq!(at(4, 0).1, ABOVE_CODE);
+    }
 }

@@ -14,8 +14,10 @@
 //!
 //! Trees are seeded by (seed, tree index), so fitting is the same at any thread count. Children
 //! are stored side by side and leaves point to themselves, so scoring walks every row exactly
-//! the tree's depth without a branch, sixteen rows at a time; rows are scored in blocks, tree by
-//! tree, so each tree (≤ 511 nodes, 8 KB) stays in the L1 cache.
+//! the tree's depth without a branch, sixteen rows at a time (copied column by column into a
+//! tile, so a level's reads are at fixed offsets, and read without bounds checks; see
+//! `Tree::new`); rows are scored in blocks, tree by tree, so each tree (≤ 511 nodes, 8 KB)
+//! stays in the L1 cache.
 
 use rand::Rng;
 use rayon::prelude::*;
@@ -64,7 +66,20 @@ struct Tree {
 }
 
 impl Tree {
-    fn new(nodes: Vec<Node>) -> Tree {
+    /// The tree of `nodes` over `dim` features. Panics unless every split's feature is below
+    /// `dim` and its children are nodes of the tree: `add_path_lengths` reads without bounds
+    /// checks and relies on it.
+    fn new(nodes: Vec<Node>, dim: usize) -> Tree {
+        for n in &nodes {
+            if n.feature != LEAF {
+                assert!(
+                    (n.feature as usize) < dim && (n.left as usize) + 1 < nodes.len(),
+                    "a split names feature {} of {dim} or a child past the tree's {} nodes",
+                    n.feature,
+                    nodes.len()
+                );
+            }
+        }
         let mut walk = nodes.clone();
         let mut leaf_value = vec![0.0; nodes.len()];
         for (i, n) in nodes.iter().enumerate() {
@@ -107,30 +122,59 @@ impl Tree {
         self.leaf_value[i]
     }
 
-    /// Add each row's path length to `acc`: rows sixteen at a time, level by level, so the
-    /// walks overlap in the CPU instead of waiting on each other.
-    fn add_path_lengths(&self, x: Rows<'_>, start: usize, acc: &mut [f64]) {
-        const LANES: usize = 16;
+    /// Add the path lengths of the rows in `tiles` to `acc`: `tiles` holds groups of `LANES`
+    /// rows column by column (`Tiles`), and a group's rows walk level by level together, so
+    /// their walks overlap in the CPU instead of waiting on each other.
+    fn add_path_lengths(&self, tiles: &Tiles, acc: &mut [f64]) {
         let walk = &self.walk[..];
-        let mut k = 0;
-        while k + LANES <= acc.len() {
-            let rows: [&[f64]; LANES] = std::array::from_fn(|r| x.row(start + k + r));
+        let stride = tiles.dim * LANES;
+        for (g, acc) in acc.chunks_exact_mut(LANES).enumerate() {
+            let tile = &tiles.data[g * stride..(g + 1) * stride];
             let mut idx = [0usize; LANES];
             for _ in 0..self.depth {
-                for r in 0..LANES {
-                    let n = walk[idx[r]];
-                    idx[r] =
-                        n.left as usize + usize::from(rows[r][n.feature as usize] > n.threshold);
+                let at = idx;
+                idx = std::array::from_fn(|r| {
+                    // SAFETY: `Tree::new` checked that every split's children are nodes of the
+                    // tree and its feature is below `dim` (a leaf points to itself, feature 0),
+                    // so the walk starts at the root and stays on nodes, and `feature * LANES + r`
+                    // is below `dim * LANES`, the tile's length. Unchecked, the walk's reads
+                    // take a third less time (the bounds checks block the lanes' overlap).
+                    let n = unsafe { *walk.get_unchecked(at[r]) };
+                    let x = unsafe { *tile.get_unchecked(n.feature as usize * LANES + r) };
+                    n.left as usize + usize::from(x > n.threshold)
+                });
+            }
+            for (a, &i) in acc.iter_mut().zip(&idx) {
+                *a += self.leaf_value[i];
+            }
+        }
+    }
+}
+
+/// Rows walked together through a tree.
+const LANES: usize = 16;
+
+/// A block's whole groups of `LANES` rows, each group column by column (`data[g·dim·LANES +
+/// f·LANES + r]` is feature f of the group's row r), so a level's reads for the group are
+/// at fixed offsets from one base.
+struct Tiles {
+    data: Vec<f64>,
+    dim: usize,
+}
+
+impl Tiles {
+    /// The first `rows` (a multiple of `LANES`) rows of `x` from row `start`.
+    fn new(x: Rows<'_>, start: usize, rows: usize) -> Tiles {
+        let d = x.dim;
+        let mut data = vec![0.0; rows * d];
+        for (g, tile) in data.chunks_exact_mut(d * LANES).enumerate() {
+            for r in 0..LANES {
+                for (f, &v) in x.row(start + g * LANES + r).iter().enumerate() {
+                    tile[f * LANES + r] = v;
                 }
             }
-            for r in 0..LANES {
-                acc[k + r] += self.leaf_value[idx[r]];
-            }
-            k += LANES;
         }
-        for (r, a) in acc[k..].iter_mut().enumerate() {
-            *a += self.path_length(x.row(start + k + r));
-        }
+        Tiles { data, dim: d }
     }
 }
 
@@ -220,7 +264,7 @@ impl IsolationForest {
                     left: 0,
                 }];
                 grow(x, &mut rows, 0, 0, max_depth, &mut r, &mut nodes);
-                Tree::new(nodes)
+                Tree::new(nodes, x.dim)
             })
             .collect();
         IsolationForest {
@@ -265,7 +309,7 @@ impl IsolationForest {
                         stack.push((t.children_right[s] as usize, left + 1, depth + 1));
                     }
                 }
-                Tree::new(nodes)
+                Tree::new(nodes, dim)
             })
             .collect();
         IsolationForest {
@@ -306,8 +350,14 @@ impl IsolationForest {
         let c = average_path_length(self.max_samples);
         let t = self.trees.len().max(1) as f64;
         out.fill(0.0);
+        let whole = out.len() / LANES * LANES;
+        let tiles = Tiles::new(x, start, whole);
         for tree in &self.trees {
-            tree.add_path_lengths(x, start, out);
+            let (grouped, rest) = out.split_at_mut(whole);
+            tree.add_path_lengths(&tiles, grouped);
+            for (r, a) in rest.iter_mut().enumerate() {
+                *a += tree.path_length(x.row(start + whole + r));
+            }
         }
         for acc in out.iter_mut() {
             let mean = *acc / t;
@@ -475,5 +525,41 @@ mod tests {
         for v in f.score(x) {
             assert!((v - 0.5).abs() < 1e-12);
         }
+    }
+
+    #[test]
+    fn grouped_walks_score_like_one_row_at_a_time() {
+        use rand::SeedableRng;
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        // 5 features, some rows with NaN and ±inf; 1,000 + 9 rows: whole blocks, a last
+        // partial block, and rows after the last whole group of sixteen.
+        let dim = 5;
+        let data: Vec<f64> = (0..1_009 * dim)
+            .map(|i| match i % 97 {
+                0 => f64::NAN,
+                1 => f64::INFINITY,
+                2 => f64::NEG_INFINITY,
+                _ => r.random::<f64>() * (1 + i % dim) as f64,
+            })
+            .collect();
+        let x = Rows::new(&data, dim);
+        let f = IsolationForest::fit(
+            x,
+            ForestSettings {
+                seed: 11,
+                ..Default::default()
+            },
+        );
+        let c = average_path_length(f.max_samples);
+        let t = f.trees.len() as f64;
+        let scores = f.score(x);
+        for (i, &got) in scores.iter().enumerate() {
+            let sum: f64 = f.trees.iter().map(|tr| tr.path_length(x.row(i))).sum();
+            let want = (-(sum / t) / c).exp2();
+            assert_eq!(got.to_bits(), want.to_bits(), "row {i}");
+        }
+        let mut seq = Vec::new();
+        f.score_sequential(x, &mut seq);
+        assert_eq!(scores, seq);
     }
 }

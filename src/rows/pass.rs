@@ -71,11 +71,12 @@ fn combine(a: f64, b: f64) -> f64 {
     a.max(b)
 }
 
-/// Per-batch buffers of the two detectors' scores.
+/// Per-batch buffers of the two detectors' scores, and the time they took.
 #[derive(Default)]
 struct Scratch {
     forest: Vec<f64>,
     ecod: Vec<f64>,
+    seconds: PartSeconds,
 }
 
 /// A group of rows OUT001 tests.
@@ -271,9 +272,13 @@ impl RowModel {
 
     fn score_batch(&self, x: &[f64], scratch: &mut Scratch, terms: &mut Vec<f64>) -> Vec<Scored> {
         let d = self.encoder.dim();
+        let t = std::time::Instant::now();
         self.forest
             .score_sequential(Rows::new(x, d), &mut scratch.forest);
+        let t2 = std::time::Instant::now();
         self.ecod.score_batch(x, &mut scratch.ecod, terms);
+        scratch.seconds.forest += (t2 - t).as_secs_f64();
+        scratch.seconds.ecod += t2.elapsed().as_secs_f64();
         scratch
             .forest
             .iter()
@@ -408,6 +413,8 @@ pub struct RowPass {
     pub labels: Option<(LabelModel, LabelCounts)>,
     /// CPU seconds the label checks took in the pass, summed over threads (for timings).
     pub label_seconds: f64,
+    /// CPU seconds of the encoding, the forest and ECOD, summed over threads (for timings).
+    pub part_seconds: PartSeconds,
     /// Both samples with per-row signals, for slice finding (SLC001), with a baseline.
     pub slices: Option<super::slices::SliceData>,
     /// Every current row's scores, binned.
@@ -455,11 +462,28 @@ impl ScoreHistograms {
     }
 }
 
+/// CPU seconds of the row pass's parts, summed over threads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PartSeconds {
+    pub encode: f64,
+    pub forest: f64,
+    pub ecod: f64,
+}
+
+impl PartSeconds {
+    fn add(&mut self, o: &PartSeconds) {
+        self.encode += o.encode;
+        self.forest += o.forest;
+        self.ecod += o.ecod;
+    }
+}
+
 struct ShardOut {
     histograms: ScoreHistograms,
     groups: BTreeMap<GroupKey, GroupCount>,
     labels: Option<LabelCounts>,
     label_seconds: f64,
+    part_seconds: PartSeconds,
     rows: u64,
     duplicate_rows: u64,
     batches: Vec<RecordBatch>,
@@ -508,6 +532,7 @@ pub fn run(
             groups: BTreeMap::new(),
             labels: labels.as_ref().map(LabelModel::counts),
             label_seconds: 0.0,
+            part_seconds: PartSeconds::default(),
             rows: 0,
             duplicate_rows: 0,
             batches: Vec::new(),
@@ -527,7 +552,9 @@ pub fn run(
             let batch = batch?;
             let b = &batch.batch;
             let n = b.num_rows();
+            let t = std::time::Instant::now();
             model.encoder.encode_batch(b, &mut x, &mut codes);
+            scratch.seconds.encode += t.elapsed().as_secs_f64();
             let scored = model.score_batch(&x, &mut scratch, &mut terms);
             let source = batch.source as u32;
             if let (Some(m), Some(c)) = (labels.as_ref(), out.labels.as_mut()) {
@@ -624,6 +651,7 @@ pub fn run(
                 }
             }
         }
+        out.part_seconds = scratch.seconds;
         (settings.on_shard)();
         Ok(out)
     };
@@ -636,6 +664,7 @@ pub fn run(
     let mut histograms = ScoreHistograms::new();
     let mut label_counts: Option<LabelCounts> = labels.as_ref().map(LabelModel::counts);
     let mut label_seconds = 0.0;
+    let mut part_seconds = PartSeconds::default();
     let mut rows = 0u64;
     let mut duplicate_rows = 0u64;
     let mut write_error: Option<Error> = None;
@@ -654,6 +683,7 @@ pub fn run(
                 a.merge(b);
             }
             label_seconds += r.label_seconds;
+            part_seconds.add(&r.part_seconds);
             if let Some(w) = writer.as_mut()
                 && write_error.is_none()
             {
@@ -681,6 +711,7 @@ pub fn run(
         slices: None,
         histograms,
         label_seconds,
+        part_seconds,
     })
 }
 
