@@ -7,8 +7,10 @@
 //! - scan: `poisonscan scan DATA --baseline PROFILE --format json` (load a baseline profile of
 //!   another synthetic set of the same size, profile against its ranges, run every check, write
 //!   the report) against profiling alone: what comparing with a baseline adds.
-//! - `--rows` (alone): the row pass against the profile pass, from the phases of one scan; and
-//!   Isolation Forest scoring against scikit-learn's on the same rows (reports/bench-rows.md).
+//! - `--rows` (alone): the row pass (encoding, Isolation Forest, ECOD, OUT001's counts; a scan
+//!   without `--label`, so without the label checks that `--labels` measures) against the
+//!   profile pass, from the phases of one scan; and Isolation Forest scoring against
+//!   scikit-learn's on the same rows (reports/bench-rows.md).
 //! - `--labels` (alone): the label checks (LBL001/002/003, TRG001/002: the label model's fit and
 //!   their share of the row pass, CPU time over the threads) against the profile pass, from the
 //!   phases of one scan (reports/labels.md).
@@ -332,17 +334,9 @@ fn iforest_scoring(path: &Path, profile: &Path) -> f64 {
     scoring
 }
 
-/// `poisonscan scan` with POISONSCAN_TIMINGS=1: (profile s, row model fit + row pass s).
-fn scan_phases(path: &Path, profile: &Path) -> (f64, f64) {
-    let t = scan_timings(path, profile);
-    (
-        t("profile"),
-        t("row model fit") + t("label model fit") + t("row pass"),
-    )
-}
-
-/// The POISONSCAN_TIMINGS phases of one `poisonscan scan`, by name (summed when repeated).
-fn scan_timings(path: &Path, profile: &Path) -> impl Fn(&str) -> f64 {
+/// The POISONSCAN_TIMINGS phases of one `poisonscan scan` (with `--label label` when `label`),
+/// by name (summed when repeated). The "row pass" phase includes the models' fits.
+fn scan_timings(path: &Path, profile: &Path, label: bool) -> impl Fn(&str) -> f64 {
     let o = Command::new(env!("CARGO_BIN_EXE_poisonscan"))
         .args([
             "scan",
@@ -350,7 +344,12 @@ fn scan_timings(path: &Path, profile: &Path) -> impl Fn(&str) -> f64 {
             "--baseline",
             profile.to_str().unwrap(),
         ])
-        .args(["--label", "label", "--fail-on", "never", "--quiet"])
+        .args(if label {
+            &["--label", "label"][..]
+        } else {
+            &[]
+        })
+        .args(["--fail-on", "never", "--quiet"])
         .env("POISONSCAN_TIMINGS", "1")
         .output()
         .unwrap();
@@ -374,11 +373,11 @@ Label checks against the profile pass (one `poisonscan scan` with a baseline pro
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &rows in sizes {
         let path = data(rows);
-        let prof = base_profile(dir, rows);
+        let prof = base_profile(dir, rows, true);
         let (mut p, mut fit, mut core, mut total, mut pass) =
             (vec![], vec![], vec![], vec![], vec![]);
         for _ in 0..runs {
-            let t = scan_timings(&path, &prof);
+            let t = scan_timings(&path, &prof, true);
             let (f, c) = (t("label model fit"), t("label checks in the row pass"));
             p.push(t("profile"));
             fit.push(f);
@@ -502,7 +501,7 @@ fn main() {
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for &rows in &sizes {
         let path = data(rows);
-        let prof = base_profile(&dir, rows);
+        let prof = base_profile(&dir, rows, true);
         row(
             rows,
             pair(runs, &|| child("profile", &path, &[]), &|| {
@@ -512,28 +511,25 @@ fn main() {
     }
 }
 
-/// The baseline for the scan rows: a second synthetic set (another seed), profiled once.
-fn base_profile(dir: &Path, rows: usize) -> PathBuf {
+/// The baseline for the scan rows: a second synthetic set (another seed), profiled once, with
+/// `--label label` (or without, when `label` is false).
+fn base_profile(dir: &Path, rows: usize, label: bool) -> PathBuf {
     let base = dir.join(format!("synthetic_base_{rows}.parquet"));
     generate(&base, rows, 2);
     // Named by profile format, so a format change makes a new one.
     let prof = dir.join(format!(
-        "synthetic_base_{rows}.v{}.psprof",
+        "synthetic_base_{rows}.{}v{}.psprof",
+        if label { "" } else { "nolabel." },
         poisonscan::profile::PROFILE_SCHEMA_VERSION
     ));
     if !prof.exists() {
         use clap::Parser;
-        let cli = poisonscan::cli::Cli::try_parse_from([
-            "poisonscan",
-            "profile",
-            base.to_str().unwrap(),
-            "-o",
-            prof.to_str().unwrap(),
-            "--label",
-            "label",
-            "--quiet",
-        ])
-        .unwrap();
+        let mut args = vec!["poisonscan", "profile", base.to_str().unwrap()];
+        args.extend(["-o", prof.to_str().unwrap(), "--quiet"]);
+        if label {
+            args.extend(["--label", "label"]);
+        }
+        let cli = poisonscan::cli::Cli::try_parse_from(args).unwrap();
         poisonscan::app::run(&cli, &[], &mut std::io::sink()).unwrap();
     }
     prof
@@ -544,20 +540,27 @@ fn base_profile(dir: &Path, rows: usize) -> PathBuf {
 /// scikit-learn, running benches/reference/sklearn_iforest.py on the same file in the same run).
 fn rows_section(dir: &Path, sizes: &[usize], runs: usize, data: &dyn Fn(usize) -> PathBuf) {
     println!(
-        "\nRow pass against profile pass (one `poisonscan scan` with a baseline profile, POISONSCAN_TIMINGS)\n\n| rows | profile s (median) | row pass s (median, fit included) | row pass / profile | runs |"
+        "\nRow pass against profile pass (one `poisonscan scan` with a baseline profile, no --label, POISONSCAN_TIMINGS)\n\n| rows | profile s (median) | row pass s (median, fits included) | row pass / profile | encoding core-s | forest core-s | ECOD core-s | runs |"
     );
-    println!("|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &rows in sizes {
         let path = data(rows);
-        let prof = base_profile(dir, rows);
-        let (mut p, mut r) = (Vec::new(), Vec::new());
+        let prof = base_profile(dir, rows, false);
+        let (mut p, mut r, mut parts) = (Vec::new(), Vec::new(), [vec![], vec![], vec![]]);
         for _ in 0..runs {
-            let (a, b) = scan_phases(&path, &prof);
-            p.push(a);
-            r.push(b);
+            let t = scan_timings(&path, &prof, false);
+            p.push(t("profile"));
+            r.push(t("row pass"));
+            for (v, name) in parts.iter_mut().zip(["encoding", "forest", "ECOD"]) {
+                v.push(t(&format!("row pass {name}")));
+            }
         }
         let (p, r) = (median(p), median(r));
-        println!("| {rows} | {p:.3} | {r:.3} | {:.2} | {runs} |", r / p);
+        let [e, f, c] = parts.map(median);
+        println!(
+            "| {rows} | {p:.3} | {r:.3} | {:.2} | {e:.3} | {f:.3} | {c:.3} | {runs} |",
+            r / p
+        );
     }
     println!(
         "\nIsolation Forest scoring (100 trees, ψ = 256, {} threads): poisonscan against scikit-learn\n\n| rows | poisonscan s (median) | poisonscan M rows/s | scikit-learn s (median) | scikit-learn M rows/s | poisonscan / scikit-learn throughput | runs |",
@@ -567,7 +570,7 @@ fn rows_section(dir: &Path, sizes: &[usize], runs: usize, data: &dyn Fn(usize) -
     let python = std::env::var("POISONSCAN_SKLEARN_PYTHON").ok();
     for &rows in sizes {
         let path = data(rows);
-        let prof = base_profile(dir, rows);
+        let prof = base_profile(dir, rows, true);
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for _ in 0..runs {
             ours.push(child("iforest", &path, &[&prof]).0);

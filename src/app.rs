@@ -299,11 +299,9 @@ fn row_pass(
                 pass.label_seconds
             );
             let p = pass.part_seconds;
-            eprintln!(
-                "timing: row pass parts: encoding {:.3} core-s, forest {:.3} core-s, ECOD {:.3} core-s",
-                p.encode, p.forest, p.ecod
-            );
-        }
+            for (part, seconds) in [("encoding", p.encode), ("forest", p.forest), ("ECOD", p.ecod)] {
+                eprintln!("timing: row pass {part} {seconds:.3} core-s");
+            }        }
         if pass.rows != current.rows {
             return Err(Error::Usage(format!(
                 "the input changed while it was scanned: the second pass read {} rows, the first {}\nhint: scan a snapshot of data that is not being written",
