@@ -299,9 +299,11 @@ fn row_pass(
                 pass.label_seconds
             );
             let p = pass.part_seconds;
-            for (part, seconds) in [("encoding", p.encode), ("forest", p.forest), ("ECOD", p.ecod)] {
+            let parts = [("encoding", p.encode), ("forest", p.forest), ("ECOD", p.ecod)];
+            for (part, seconds) in parts {
                 eprintln!("timing: row pass {part} {seconds:.3} core-s");
-            }        }
+            }
+        }
         if pass.rows != current.rows {
             return Err(Error::Usage(format!(
                 "the input changed while it was scanned: the second pass read {} rows, the first {}\nhint: scan a snapshot of data that is not being written",

@@ -243,7 +243,8 @@ impl Ecdf {
             let vals = &self.vals[..];
             while i + LANES <= rows {
                 let xs: [f64; LANES] = std::array::from_fn(|r| data[(i + r) * stride + j]);
-                // Lanes outside the range search too (harmlessly) and are redone below.
+                // Lanes outside the range (or NaN) search too, harmlessly: their term does not
+                // read the table at the search.
                 let mut base = [0usize; LANES];
                 let mut size = n;
                 while size > 1 {

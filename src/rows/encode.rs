@@ -82,7 +82,7 @@ pub struct Encoder {
 
 /// A hasher for keys that are hashes already (`column::value_hashes`).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Prehashed(u64);
+struct Prehashed(u64);
 
 impl std::hash::Hasher for Prehashed {
     fn finish(&self) -> u64 {
@@ -219,7 +219,7 @@ impl Encoder {
 
     /// Encode column `a` as feature `j` (`kind`) into the row-major `out` and `codes`, giving
     /// exactly what `Kind::encode` gives cell by cell; false, writing nothing, for the
-    /// combinations it leaves to that (booleans, other types, a missing-value indicator).
+    /// combinations it leaves to that (booleans, other types, text without its hash table).
     fn encode_column(
         &self,
         j: usize,
@@ -291,7 +291,17 @@ impl Encoder {
                 }
                 true
             }
-            Kind::Missing => false,
+            Kind::Missing => {
+                let Some(numbers) = numbers else {
+                    return false;
+                };
+                for i in 0..a.len() {
+                    let missing = is_null(i) || numbers.get(i).is_nan();
+                    out[i * d + j] = if missing { 1.0 } else { 0.0 };
+                    codes[i * d + j] = u32::from(missing);
+                }
+                true
+            }
         }
     }
 
@@ -561,6 +571,7 @@ mod tests {
             features: vec![
                 feature("n", numeric.clone()),
                 feature("ni", numeric),
+                feature("n", Kind::Missing),
                 feature("t", frequency(&["a", "b", "é", "1"], true)),
                 feature("t2", frequency(&["a", "b", "é", "1"], false)),
                 feature("k", frequency(&["-3", "0", "1", "2.5", "x"], true)),
@@ -671,16 +682,21 @@ mod tests {
                 })
             })
             .collect();
-        assert_eq!(typed, [true, true, true, false, true, true, false]);
-        // And the values are the ones meant: "é" has code 2 and share 0.3; 7 and "z" are unseen;
+        assert_eq!(typed, [true, true, true, true, false, true, true, false]);
+        // And the values are the ones meant: "é" has code 2 and share 0.3; "z" and 7 are unseen;
         // −0 is the category "0"; null text has the null share.
         let at = |i: usize, j: usize| (out[i * d + j], codes[i * d + j]);
-        assert_eq!(at(3, 2), (0.30000000000000004, 2));
-        assert_eq!(at(2, 2), (0.0, UNSEEN_CODE));
-        assert_eq!(at(1, 2), (0.05, NULL_CODE));
-        assert_eq!(at(5, 4), (0.0, UNSEEN_CODE));
-        assert_eq!(at(1, 5), (0.2, 1));
+        assert_eq!(at(3, 3), (0.30000000000000004, 2));
+        assert_eq!(at(2, 3), (0.0, UNSEEN_CODE));
+        assert_eq!(at(1, 3), (0.05, NULL_CODE));
+        assert_eq!(at(5, 5), (0.0, UNSEEN_CODE));
+        assert_eq!(at(1, 6), (0.2, 1));
         assert_eq!(at(0, 0), (-1.0, 1));
         assert_eq!(at(4, 0).1, ABOVE_CODE);
+        // The missing-value indicator: null and NaN are missing, numbers are not.
+        assert_eq!(
+            [at(0, 2), at(1, 2), at(2, 2)],
+            [(0.0, 0), (1.0, 1), (1.0, 1)]
+        );
     }
 }

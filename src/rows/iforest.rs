@@ -135,9 +135,10 @@ impl Tree {
                 let at = idx;
                 idx = std::array::from_fn(|r| {
                     // SAFETY: `Tree::new` checked that every split's children are nodes of the
-                    // tree and its feature is below `dim` (a leaf points to itself, feature 0),
-                    // so the walk starts at the root and stays on nodes, and `feature * LANES + r`
-                    // is below `dim * LANES`, the tile's length. Unchecked, the walk's reads
+                    // tree and its feature is below the forest's `dim` (a leaf points to itself,
+                    // feature 0), so the walk starts at the root and stays on nodes; `score` and
+                    // `score_sequential` check that the rows have that `dim`, so
+                    // `feature * LANES + r` is below `dim * LANES`, the tile's length. Unchecked, the walk's reads
                     // take a third less time (the bounds checks block the lanes' overlap).
                     let n = unsafe { *walk.get_unchecked(at[r]) };
                     let x = unsafe { *tile.get_unchecked(n.feature as usize * LANES + r) };
