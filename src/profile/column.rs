@@ -1034,9 +1034,10 @@ impl std::hash::Hash for Prehashed<'_> {
     }
 }
 
-/// Hashes the 64-bit keys of the per-batch count maps with one finaliser instead of SipHash.
-#[derive(Default, Clone, Copy)]
-struct KeyHash;
+/// Hashes the 64-bit keys of the per-batch count maps (and the encoder's category lookups) with
+/// one finaliser instead of SipHash.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct KeyHash;
 
 impl std::hash::BuildHasher for KeyHash {
     type Hasher = KeyHasher;
@@ -1045,7 +1046,7 @@ impl std::hash::BuildHasher for KeyHash {
     }
 }
 
-struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
 
 impl std::hash::Hasher for KeyHasher {
     fn finish(&self) -> u64 {

@@ -22,7 +22,7 @@ use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondTyp
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::profile::column::{numeric_key, numeric_text, value_hashes};
+use crate::profile::column::{KeyHash, numeric_key, numeric_text, value_hashes};
 use crate::profile::hll::fmix64;
 use crate::profile::{ColumnProfile, Profile, Role, SampleValue};
 
@@ -80,28 +80,7 @@ pub struct Encoder {
     pub features: Vec<Feature>,
 }
 
-/// A hasher for keys that are hashes already (`column::value_hashes`).
-#[derive(Debug, Clone, Copy, Default)]
-struct Prehashed(u64);
-
-impl std::hash::Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u64 keys are used; fold anything else in so the hasher stays a hasher.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, k: u64) {
-        self.0 = k;
-    }
-}
-
-type HashKeyed = HashMap<u64, (u32, f64), std::hash::BuildHasherDefault<Prehashed>>;
+type HashKeyed = HashMap<u64, (u32, f64), KeyHash>;
 
 /// A categorical feature's (slice code, share) by the value hash of the category
 /// (`column::value_hashes`): numbers by the Murmur3 finaliser of their `numeric_key`, a bijection,
