@@ -150,7 +150,7 @@ impl Problem<'_> {
         let first = &self.items[items[0] as usize].rows;
         let (mut rows, mut size, mut error, mut max_error) = (0u64, 0.0, 0.0, 0.0f64);
         let mut counts = [0u64; MAX_GROUPS];
-        for (wi, &w0) in first.iter().enumerate() {
+        let slice_word = |wi: usize, w0: u64| {
             let mut w = w0;
             for &it in &items[1..] {
                 w &= self.items[it as usize].rows[wi];
@@ -158,22 +158,34 @@ impl Problem<'_> {
                     break;
                 }
             }
-            if w == 0 {
-                continue;
+            w
+        };
+        if !self.groups.is_empty() {
+            // The slice's rows as a bitset, then each group's count a popcount over it, one
+            // group at a time (its count stays in a register).
+            let words: Vec<u64> = first
+                .iter()
+                .enumerate()
+                .map(|(wi, &w0)| slice_word(wi, w0))
+                .collect();
+            for (count, (_, _, bits)) in counts.iter_mut().zip(&self.groups) {
+                *count = words
+                    .iter()
+                    .zip(bits)
+                    .map(|(&w, &b)| u64::from((w & b).count_ones()))
+                    .sum();
             }
-            if !self.groups.is_empty() {
-                for (g, (_, _, bits)) in self.groups.iter().enumerate() {
-                    counts[g] += u64::from((w & bits[wi]).count_ones());
+        } else {
+            for (wi, &w0) in first.iter().enumerate() {
+                let mut w = slice_word(wi, w0);
+                while w != 0 {
+                    let r = wi * 64 + w.trailing_zeros() as usize;
+                    w &= w - 1;
+                    rows += 1;
+                    size += self.weight[r];
+                    error += self.weight[r] * self.error[r];
+                    max_error = max_error.max(self.error[r]);
                 }
-                continue;
-            }
-            while w != 0 {
-                let r = wi * 64 + w.trailing_zeros() as usize;
-                w &= w - 1;
-                rows += 1;
-                size += self.weight[r];
-                error += self.weight[r] * self.error[r];
-                max_error = max_error.max(self.error[r]);
             }
         }
         for (g, &(wt, e, _)) in self.groups.iter().enumerate() {
