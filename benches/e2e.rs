@@ -4,9 +4,10 @@
 //!   rayon over row groups, touching every value);
 //! - CSV (`--csv`): profiling the same rows as CSV against the CSV floor (`arrow-csv` decoding
 //!   the file in parallel byte ranges cut at line ends, touching every value);
-//! - scan: `poisonscan scan DATA --baseline PROFILE --format json` (load a baseline profile of
-//!   another synthetic set of the same size, profile against its ranges, run every check, write
-//!   the report) against profiling alone: what comparing with a baseline adds.
+//! - scan: `poisonscan scan DATA --baseline PROFILE --label label --format json` (load a
+//!   baseline profile of another synthetic set of the same size, profile against its ranges, run
+//!   the row pass, the label checks and every other check, write the report) against profiling
+//!   alone: the whole scan's cost (the row pass and the label checks have sections of their own).
 //! - `--rows` (alone): the row pass (encoding, Isolation Forest, ECOD, OUT001's counts; a scan
 //!   without `--label`, so without the label checks that `--labels` measures) against the
 //!   profile pass, from the phases of one scan; and Isolation Forest scoring against
