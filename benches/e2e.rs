@@ -553,7 +553,7 @@ fn rows_section(dir: &Path, sizes: &[usize], runs: usize, data: &dyn Fn(usize) -
             p.push(t("profile"));
             r.push(t("row pass"));
             for (v, name) in parts.iter_mut().zip(["encoding", "forest", "ECOD"]) {
-                v.push(t(&format!("row pass {name}")));
+                v.push(t(&format!("{name} in the row pass")));
             }
         }
         let (p, r) = (median(p), median(r));

@@ -301,7 +301,7 @@ fn row_pass(
             let p = pass.part_seconds;
             let parts = [("encoding", p.encode), ("forest", p.forest), ("ECOD", p.ecod)];
             for (part, seconds) in parts {
-                eprintln!("timing: row pass {part} {seconds:.3} core-s");
+                eprintln!("timing: {part} in the row pass {seconds:.3} core-s");
             }
         }
         if pass.rows != current.rows {
