@@ -270,37 +270,32 @@ fn run_child(mode: &str, path: &Path, rest: &[String]) {
             std::hint::black_box(floor_csv(path, schema));
         }
         "scan" => {
-            use clap::Parser;
-            let cli = poisonscan::cli::Cli::try_parse_from([
-                "poisonscan",
-                "scan",
-                path.to_str().unwrap(),
-                "--baseline",
-                &rest[0],
-                "--label",
-                "label",
-                "--format",
-                "json",
-                "--fail-on",
-                "never",
-                "--quiet",
-            ])
-            .unwrap();
-            let code = poisonscan::app::run(&cli, &[], &mut std::io::sink()).unwrap();
-            std::hint::black_box(code);
+            // The same work as `poisonscan scan DATA --baseline PROFILE --label label --format
+            // json`, through the library.
+            let settings = poisonscan::Settings::builder()
+                .label("label")
+                .threads(threads())
+                .build()
+                .unwrap();
+            let baseline = [PathBuf::from(&rest[0])];
+            let report = poisonscan::Engine::new(&settings)
+                .scan(
+                    poisonscan::Data::Paths(&[path.to_path_buf()]),
+                    poisonscan::Baseline::from_paths(&baseline).unwrap(),
+                    None,
+                )
+                .unwrap();
+            std::hint::black_box(report.to_json());
         }
         _ => {
-            let settings = poisonscan::settings::DataSettings {
-                ingest: Default::default(),
-                profile: poisonscan::profile::ProfileSettings {
-                    label: Some("label".into()),
-                    ..Default::default()
-                },
-                threads: threads(),
-                quiet: true,
-            };
-            let p =
-                poisonscan::app::profile_inputs(&[path.to_path_buf()], &settings, "bench").unwrap();
+            let settings = poisonscan::Settings::builder()
+                .label("label")
+                .threads(threads())
+                .build()
+                .unwrap();
+            let p = poisonscan::Engine::new(&settings)
+                .profile(poisonscan::Data::Paths(&[path.to_path_buf()]))
+                .unwrap();
             std::hint::black_box(p.rows);
         }
     }
@@ -524,14 +519,15 @@ fn base_profile(dir: &Path, rows: usize, label: bool) -> PathBuf {
         poisonscan::profile::PROFILE_SCHEMA_VERSION
     ));
     if !prof.exists() {
-        use clap::Parser;
-        let mut args = vec!["poisonscan", "profile", base.to_str().unwrap()];
-        args.extend(["-o", prof.to_str().unwrap(), "--quiet"]);
+        let mut b = poisonscan::Settings::builder();
         if label {
-            args.extend(["--label", "label"]);
+            b = b.label("label");
         }
-        let cli = poisonscan::cli::Cli::try_parse_from(args).unwrap();
-        poisonscan::app::run(&cli, &[], &mut std::io::sink()).unwrap();
+        let settings = b.build().unwrap();
+        let p = poisonscan::Engine::new(&settings)
+            .profile(poisonscan::Data::Paths(std::slice::from_ref(&base)))
+            .unwrap();
+        poisonscan::profile::save(&p, &prof).unwrap();
     }
     prof
 }

@@ -1,10 +1,13 @@
-//! Command-line definitions (clap derive) and help text.
+//! Command-line definitions (clap derive) and help text, and the one place flags become
+//! library [`Settings`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::gate::FailOn;
+use poisonscan::config::Config;
+use poisonscan::gate::FailOn;
+use poisonscan::ingest::CsvOptions;
+use poisonscan::{Error, Result, Settings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -171,7 +174,7 @@ pub struct ScanArgs {
     pub rows_out: Option<PathBuf>,
     /// The lowest severity that fails the gate (exit code 1). [default: high]
     #[arg(long, value_enum)]
-    pub fail_on: Option<FailOn>,
+    pub fail_on: Option<FailOnArg>,
 }
 
 #[derive(Debug, Args)]
@@ -209,4 +212,115 @@ pub struct ExplainArgs {
     /// A check code, e.g. DRF001.
     #[arg(value_name = "CODE")]
     pub code: String,
+}
+
+/// `--fail-on`'s values (the library's [`FailOn`] knows nothing of clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOnArg {
+    High,
+    Medium,
+    Low,
+    Never,
+}
+
+impl From<FailOnArg> for FailOn {
+    fn from(a: FailOnArg) -> FailOn {
+        match a {
+            FailOnArg::High => FailOn::High,
+            FailOnArg::Medium => FailOn::Medium,
+            FailOnArg::Low => FailOn::Low,
+            FailOnArg::Never => FailOn::Never,
+        }
+    }
+}
+
+fn one_char(flag: &str, v: &Option<String>) -> Result<Option<u8>> {
+    let Some(s) = v else { return Ok(None) };
+    let s = match s.as_str() {
+        "\\t" | "tab" => "\t",
+        other => other,
+    };
+    match s.as_bytes() {
+        [b] if b.is_ascii() => Ok(Some(*b)),
+        _ => Err(Error::Usage(format!(
+            "{flag} takes one ASCII character, not `{s}`"
+        ))),
+    }
+}
+
+impl CsvArgs {
+    fn options(&self) -> Result<CsvOptions> {
+        Ok(CsvOptions {
+            delimiter: one_char("--delimiter", &self.delimiter)?,
+            quote: one_char("--quote", &self.quote)?,
+            header: if self.header {
+                Some(true)
+            } else if self.no_header {
+                Some(false)
+            } else {
+                None
+            },
+            null_values: self.null_values.clone(),
+            infer_rows: self.infer_rows,
+            ..CsvOptions::default()
+        })
+    }
+}
+
+impl DataArgs {
+    /// The config file: `--config`, else `./poisonscan.toml` when the folder has one (said on
+    /// stderr, since the folder a command runs in is then one of its inputs), else none.
+    pub fn config(&self) -> Result<Config> {
+        let checks = poisonscan::detect::registry();
+        match &self.config {
+            Some(p) => Config::load(p, &checks),
+            None if self.no_config => Ok(Config::default()),
+            None => {
+                let found = Path::new(poisonscan::settings::DEFAULT_CONFIG);
+                if found.is_file() {
+                    if !self.quiet {
+                        eprintln!(
+                            "poisonscan: using the settings in ./{} (--no-config ignores it)",
+                            poisonscan::settings::DEFAULT_CONFIG
+                        );
+                    }
+                    Config::load(found, &checks)
+                } else {
+                    Ok(Config::default())
+                }
+            }
+        }
+    }
+
+    /// The flags over the config file over the defaults.
+    pub fn settings(&self, fail_on: Option<FailOnArg>) -> Result<Settings> {
+        let mut b = Settings::builder()
+            .config(self.config()?)
+            .csv(self.csv.options()?);
+        if let Some(l) = &self.label {
+            b = b.label(l);
+        }
+        if let Some(i) = &self.id {
+            b = b.id(i);
+        }
+        if !self.columns.is_empty() {
+            b = b.columns(self.columns.clone());
+        }
+        if !self.exclude.is_empty() {
+            b = b.exclude(self.exclude.clone());
+        }
+        if let Some(s) = self.seed {
+            b = b.seed(s);
+        }
+        if let Some(n) = self.sample_size {
+            b = b.sample_size(n);
+        }
+        if let Some(t) = self.threads {
+            b = b.threads(t);
+        }
+        if let Some(f) = fail_on {
+            b = b.fail_on(f.into());
+        }
+        b.build()
+    }
 }

@@ -567,14 +567,11 @@ fn list(v: &[String]) -> String {
 /// The resolved settings as a config file (every default written out, each threshold with its
 /// meaning and range): what `--show-settings` prints. Reading it back gives the same settings.
 #[allow(clippy::too_many_arguments)]
-pub fn show(
-    config: &Config,
-    data: &crate::settings::DataSettings,
-    fail_on: FailOn,
-    checks: &[&dyn Detector],
-) -> String {
+pub fn show(settings: &crate::Settings, checks: &[&dyn Detector]) -> String {
+    let (data, config) = (settings, settings);
+    let fail_on = settings.fail_on;
     let mut s = String::new();
-    let from = match &config.path {
+    let from = match &config.config_path {
         Some(p) => format!("{} and the command line", p.display()),
         None => "the command line and the defaults (no config file)".to_string(),
     };
@@ -809,14 +806,12 @@ expires = 2027-03-31
 "#
         .replace("\"changed\"", "'changed'");
         let c = parse(&text).unwrap();
-        use clap::Parser;
-        let cli =
-            crate::cli::Cli::try_parse_from(["poisonscan", "profile", "x", "-o", "y"]).unwrap();
-        let crate::cli::Command::Profile(args) = cli.command else {
-            unreachable!()
-        };
-        let data = crate::settings::DataSettings::resolve(&args.data_args, &c).unwrap();
-        let shown = show(&c, &data, c.fail_on.unwrap(), &registry());
+        let settings = crate::Settings::builder()
+            .config(c.clone())
+            .threads(1)
+            .build()
+            .unwrap();
+        let shown = show(&settings, &registry());
         let back = parse(&shown).unwrap_or_else(|e| panic!("{e}\n{shown}"));
         assert_eq!(back.label.as_deref(), Some("label"));
         assert_eq!(back.exclude, Some(vec!["split".to_string()]));

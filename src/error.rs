@@ -44,6 +44,9 @@ pub enum Error {
     #[error("`{path}`: {reason}")]
     BadCsv { path: PathBuf, reason: String },
 
+    #[error("a batch of `{source_name}`: {reason}")]
+    BadBatch { source_name: String, reason: String },
+
     #[error(
         "cannot write the rows file `{path}`: {reason}\nhint: check that the folder exists and is writable"
     )]
@@ -140,7 +143,7 @@ impl Error {
     }
 
     /// An error writing or creating `path` (an output: a report, a profile, a folder).
-    pub(crate) fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Write {
             path: path.into(),
             source,

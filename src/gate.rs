@@ -7,7 +7,8 @@ use crate::config::{Allow, Date};
 use crate::detect::{Accepted, Finding, Severity};
 
 /// The lowest severity that fails the gate, or never.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FailOn {
     High,
     Medium,
@@ -50,7 +51,9 @@ impl FailOn {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The gate's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
     Fail,
@@ -70,6 +73,27 @@ impl Verdict {
             Verdict::Fail => 1,
         }
     }
+}
+
+/// What the gate decides on: the level that fails it. (The allowlist has already marked the
+/// findings it accepts and the entries that expired, in the report.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub fail_on: FailOn,
+}
+
+/// The gate, a pure function of a report and a policy: fail when a finding the allowlist did not
+/// accept is at or above `policy.fail_on`, or when an allowlist entry has expired.
+///
+/// ```
+/// # fn demo(report: &poisonscan::Report) {
+/// use poisonscan::gate::{FailOn, Policy, gate};
+/// let verdict = gate(report, &Policy { fail_on: FailOn::Medium });
+/// std::process::exit(verdict.exit_code());
+/// # }
+/// ```
+pub fn gate(report: &crate::report::Report, policy: &Policy) -> Verdict {
+    verdict(&report.findings, policy.fail_on, &report.allowlist)
 }
 
 /// Fail when any finding not accepted by the allowlist is at or above the threshold, or when

@@ -1,129 +1,353 @@
-//! Options as the user wrote them, resolved once into checked, immutable settings.
+//! Options as the user wrote them, resolved once into checked, immutable [`Settings`]: the only
+//! input of a run besides the data. A config file ([`Config`]), code ([`SettingsBuilder`]) and
+//! the command line's flags all end here; a value set on the builder wins over the file's, and
+//! the file's over the defaults.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::cli::{CsvArgs, DataArgs};
-use crate::config::Config;
+use crate::config::{Allow, CheckParams, Config};
+use crate::detect::Detector;
 use crate::error::{Error, Result};
+use crate::gate::FailOn;
 use crate::ingest::{CsvOptions, IngestOptions};
-use crate::profile::ProfileSettings;
+use crate::profile::{ProfileSettings, Role};
 
-/// Settings for reading and profiling one side (current or baseline).
+/// Rows kept per label class in the stratified sample, unless set.
+pub const DEFAULT_SAMPLE_SIZE: usize = 50_000;
+
+/// The config file a command uses without `--config`, when the current folder has one.
+pub const DEFAULT_CONFIG: &str = "poisonscan.toml";
+
+/// Checked, immutable settings of a run.
+///
+/// ```
+/// use poisonscan::{FailOn, Settings};
+///
+/// let s = Settings::builder()
+///     .label("label")
+///     .seed(7)
+///     .threads(1)
+///     .fail_on(FailOn::Medium)
+///     .disable_check("SLC001")
+///     .build()?;
+/// assert_eq!(s.label(), Some("label"));
+/// assert_eq!(s.seed(), 7);
+/// assert!(!s.check_enabled("SLC001"));
+/// # Ok::<(), poisonscan::Error>(())
+/// ```
 #[derive(Debug, Clone)]
-pub struct DataSettings {
-    pub ingest: IngestOptions,
-    pub profile: ProfileSettings,
-    pub threads: usize,
-    pub quiet: bool,
+pub struct Settings {
+    pub(crate) ingest: IngestOptions,
+    pub(crate) profile: ProfileSettings,
+    pub(crate) threads: usize,
+    pub(crate) fail_on: FailOn,
+    pub(crate) roles: BTreeMap<String, Role>,
+    pub(crate) disabled: BTreeSet<String>,
+    pub(crate) params: CheckParams,
+    pub(crate) allow: Vec<Allow>,
+    pub(crate) config_path: Option<PathBuf>,
 }
 
-fn one_char(flag: &str, v: &Option<String>) -> Result<Option<u8>> {
-    let Some(s) = v else { return Ok(None) };
-    let s = match s.as_str() {
-        "\\t" | "tab" => "\t",
-        other => other,
-    };
-    match s.as_bytes() {
-        [b] if b.is_ascii() => Ok(Some(*b)),
-        _ => Err(Error::Usage(format!(
-            "{flag} takes one ASCII character, not `{s}`"
-        ))),
+impl Settings {
+    /// A builder starting from the defaults.
+    pub fn builder() -> SettingsBuilder {
+        SettingsBuilder::default()
+    }
+
+    /// The settings of a `poisonscan.toml` file (checked against the registry's checks).
+    pub fn from_config_file(path: &Path) -> Result<Settings> {
+        Settings::builder()
+            .config(Config::load(path, &crate::detect::registry())?)
+            .build()
+    }
+
+    pub fn label(&self) -> Option<&str> {
+        self.profile.label.as_deref()
+    }
+    pub fn id(&self) -> Option<&str> {
+        self.profile.id.as_deref()
+    }
+    pub fn seed(&self) -> u64 {
+        self.profile.seed
+    }
+    pub fn sample_size(&self) -> usize {
+        self.profile.sample_size
+    }
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+    pub fn fail_on(&self) -> FailOn {
+        self.fail_on
+    }
+    pub fn columns(&self) -> &[String] {
+        &self.ingest.columns
+    }
+    pub fn exclude(&self) -> &[String] {
+        &self.ingest.exclude
+    }
+    pub fn csv(&self) -> &CsvOptions {
+        &self.ingest.csv
+    }
+    /// Column roles set by hand, over the inferred ones.
+    pub fn roles(&self) -> &BTreeMap<String, Role> {
+        &self.roles
+    }
+    /// Whether check `code` runs (every check does unless turned off).
+    pub fn check_enabled(&self, code: &str) -> bool {
+        !self.disabled.contains(code)
+    }
+    /// The codes of the checks turned off.
+    pub fn disabled_checks(&self) -> &BTreeSet<String> {
+        &self.disabled
+    }
+    /// The false discovery rate and the thresholds set for the checks.
+    pub fn params(&self) -> &CheckParams {
+        &self.params
+    }
+    /// The allowlist of accepted findings.
+    pub fn allowlist(&self) -> &[Allow] {
+        &self.allow
+    }
+    /// The config file the settings were read from, if any.
+    pub fn config_path(&self) -> Option<&Path> {
+        self.config_path.as_deref()
+    }
+    /// What a profile is computed with.
+    pub fn profile_settings(&self) -> &ProfileSettings {
+        &self.profile
+    }
+    /// What is read, and how.
+    pub fn ingest_options(&self) -> &IngestOptions {
+        &self.ingest
+    }
+
+    /// The gate's policy: the level that fails it and the allowlist.
+    pub fn policy(&self) -> crate::gate::Policy {
+        crate::gate::Policy {
+            fail_on: self.fail_on,
+        }
+    }
+
+    /// The same settings with another label column (the label a saved profile was made with).
+    pub(crate) fn with_reference_ranges(
+        &self,
+        ranges: BTreeMap<String, (f64, f64)>,
+    ) -> ProfileSettings {
+        ProfileSettings {
+            reference_ranges: ranges,
+            ..self.profile.clone()
+        }
+    }
+
+    /// The resolved settings as a valid `poisonscan.toml` (every check's thresholds, defaults and
+    /// ranges), as `--show-settings` prints them.
+    pub fn to_toml(&self, checks: &[&dyn Detector]) -> String {
+        crate::config::show(self, checks)
     }
 }
 
-fn csv_options(a: &CsvArgs) -> Result<CsvOptions> {
-    Ok(CsvOptions {
-        delimiter: one_char("--delimiter", &a.delimiter)?,
-        quote: one_char("--quote", &a.quote)?,
-        header: if a.header {
-            Some(true)
-        } else if a.no_header {
-            Some(false)
-        } else {
-            None
-        },
-        null_values: a.null_values.clone(),
-        infer_rows: a.infer_rows,
-        ..CsvOptions::default()
-    })
+/// Builds [`Settings`]: each value set here wins over the config file's ([`SettingsBuilder::config`]),
+/// which wins over the defaults. [`SettingsBuilder::build`] checks them.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsBuilder {
+    config: Config,
+    label: Option<String>,
+    id: Option<String>,
+    columns: Option<Vec<String>>,
+    exclude: Option<Vec<String>>,
+    seed: Option<u64>,
+    sample_size: Option<usize>,
+    threads: Option<usize>,
+    fail_on: Option<FailOn>,
+    csv: CsvOptions,
+    alpha: Option<f64>,
+    disable: BTreeSet<String>,
+    enable: BTreeSet<String>,
+    params: Vec<(String, String, f64)>,
+    roles: BTreeMap<String, Role>,
+    shard_rows: u64,
 }
 
-impl DataSettings {
-    /// The flags given on the command line, else the config file's values, else the defaults.
-    pub fn resolve(a: &DataArgs, config: &Config) -> Result<DataSettings> {
-        let label = a.label.clone().or_else(|| config.label.clone());
-        let id = a.id.clone().or_else(|| config.id.clone());
+impl SettingsBuilder {
+    /// Start from a config file's values (see [`Config::load`] and [`Config::parse`]).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+    /// The label (class) column.
+    pub fn label(mut self, column: impl Into<String>) -> Self {
+        self.label = Some(column.into());
+        self
+    }
+    /// A row identifier column: reported with rows, left out of statistics and fingerprints.
+    pub fn id(mut self, column: impl Into<String>) -> Self {
+        self.id = Some(column.into());
+        self
+    }
+    /// Only these columns (label and id are always kept).
+    pub fn columns(mut self, columns: Vec<String>) -> Self {
+        self.columns = Some(columns);
+        self
+    }
+    /// Leave these columns out.
+    pub fn exclude(mut self, columns: Vec<String>) -> Self {
+        self.exclude = Some(columns);
+        self
+    }
+    /// Seed for every random choice (default 0): same seed, same report.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+    /// Rows kept per label class in the stratified sample (default 50,000).
+    pub fn sample_size(mut self, rows: usize) -> Self {
+        self.sample_size = Some(rows);
+        self
+    }
+    /// Worker threads (default: every core). Results do not depend on it.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+    /// The lowest severity that fails the gate (default high).
+    pub fn fail_on(mut self, level: FailOn) -> Self {
+        self.fail_on = Some(level);
+        self
+    }
+    /// The CSV dialect (default: inferred per file).
+    pub fn csv(mut self, csv: CsvOptions) -> Self {
+        self.csv = csv;
+        self
+    }
+    /// The false discovery rate of every statistical finding, in (0, 0.5] (default 0.01).
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.alpha = Some(alpha);
+        self
+    }
+    /// Turn check `code` off.
+    pub fn disable_check(mut self, code: &str) -> Self {
+        self.enable.remove(code);
+        self.disable.insert(code.to_string());
+        self
+    }
+    /// Turn check `code` on (over a config file that turned it off).
+    pub fn enable_check(mut self, code: &str) -> Self {
+        self.disable.remove(code);
+        self.enable.insert(code.to_string());
+        self
+    }
+    /// Set threshold `name` of check `code` (checked against its range by `build`).
+    pub fn check_param(mut self, code: &str, name: &str, value: f64) -> Self {
+        self.params
+            .push((code.to_string(), name.to_string(), value));
+        self
+    }
+    /// Give a column a role by hand (numeric, categorical or identifier-like).
+    pub fn role(mut self, column: &str, role: Role) -> Self {
+        self.roles.insert(column.to_string(), role);
+        self
+    }
+    /// Split Parquet row groups into shards of at most this many rows (tests; 0: the default).
+    pub fn shard_rows(mut self, rows: u64) -> Self {
+        self.shard_rows = rows;
+        self
+    }
+
+    /// Resolve and check: the builder's values, else the config file's, else the defaults.
+    pub fn build(self) -> Result<Settings> {
+        let c = self.config;
+        let label = self.label.or(c.label);
+        let id = self.id.or(c.id);
         if label.is_some() && label == id {
             return Err(Error::Usage(
                 "the label and the id name the same column (--label, --id or the config file)"
                     .into(),
             ));
         }
-        let mut required = Vec::new();
-        required.extend(label.iter().cloned());
-        required.extend(id.iter().cloned());
-        let threads = match a.threads.or(config.threads) {
+        let threads = match self.threads.or(c.threads) {
             Some(0) => return Err(Error::Usage("--threads must be at least 1".into())),
             Some(n) => n,
             None => std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
         };
-        let pick = |flag: &Vec<String>, file: &Option<Vec<String>>| {
-            if flag.is_empty() {
-                file.clone().unwrap_or_default()
-            } else {
-                flag.clone()
+        let mut required = Vec::new();
+        required.extend(label.iter().cloned());
+        required.extend(id.iter().cloned());
+        let mut params = c.params;
+        if let Some(a) = self.alpha {
+            if !(a > 0.0 && a <= 0.5) {
+                return Err(Error::Usage(format!(
+                    "alpha = {a}: expected a rate in (0, 0.5]"
+                )));
             }
+            params.alpha = a;
+        }
+        let checks = crate::detect::registry();
+        let find = |code: &str| {
+            checks
+                .iter()
+                .find(|d| d.code() == code)
+                .copied()
+                .ok_or_else(|| Error::Usage(format!("no check `{code}`")))
         };
-        Ok(DataSettings {
+        for (code, name, value) in &self.params {
+            let d = find(code)?;
+            let Some(p) = d.params().iter().find(|p| p.name == name) else {
+                return Err(Error::Usage(format!(
+                    "check {code} has no threshold `{name}`"
+                )));
+            };
+            if !(*value >= p.min && *value <= p.max) {
+                return Err(Error::Usage(format!(
+                    "{code} {name} = {value}: expected a value from {} to {}",
+                    p.min, p.max
+                )));
+            }
+            params.set(code, p, *value);
+        }
+        let mut disabled = c.disabled;
+        for code in &self.disable {
+            find(code)?;
+            disabled.insert(code.clone());
+        }
+        for code in &self.enable {
+            find(code)?;
+            disabled.remove(code);
+        }
+        let mut roles = c.roles;
+        roles.extend(self.roles);
+        Ok(Settings {
             ingest: IngestOptions {
-                csv: csv_options(&a.csv)?,
-                columns: pick(&a.columns, &config.columns),
-                exclude: pick(&a.exclude, &config.exclude),
+                csv: self.csv,
+                columns: self.columns.or(c.columns).unwrap_or_default(),
+                exclude: self.exclude.or(c.exclude).unwrap_or_default(),
                 required,
-                shard_rows: 0,
+                shard_rows: self.shard_rows,
             },
             profile: ProfileSettings {
-                seed: a.seed.or(config.seed).unwrap_or(0),
+                seed: self.seed.or(c.seed).unwrap_or(0),
                 label,
                 id,
-                sample_size: a.sample_size.or(config.sample_size).unwrap_or(50_000),
+                sample_size: self
+                    .sample_size
+                    .or(c.sample_size)
+                    .unwrap_or(DEFAULT_SAMPLE_SIZE),
                 reference_ranges: Default::default(),
             },
             threads,
-            quiet: a.quiet,
+            fail_on: self.fail_on.or(c.fail_on).unwrap_or(FailOn::High),
+            roles,
+            disabled,
+            params,
+            allow: c.allow,
+            config_path: c.path,
         })
     }
 }
 
-/// The config file named by `--config` (checked against `checks`), or no settings.
-pub fn load_config(a: &DataArgs, checks: &[&dyn crate::detect::Detector]) -> Result<Config> {
-    match &a.config {
-        Some(p) => Config::load(p, checks),
-        None if a.no_config => Ok(Config::default()),
-        None => {
-            // Found in the current folder, as linters find theirs; said on stderr, since the
-            // folder a command runs in is then one of its inputs.
-            let found = Path::new(DEFAULT_CONFIG);
-            if found.is_file() {
-                if !a.quiet {
-                    eprintln!(
-                        "poisonscan: using the settings in ./{DEFAULT_CONFIG} (--no-config ignores it)"
-                    );
-                }
-                Config::load(found, checks)
-            } else {
-                Ok(Config::default())
-            }
-        }
-    }
-}
-
-/// The config file a command uses without `--config`, when the current folder has one.
-pub const DEFAULT_CONFIG: &str = "poisonscan.toml";
-
-/// Where a baseline comes from.
+/// Where a baseline comes from, as paths: one saved profile, or data files.
 #[derive(Debug, Clone)]
 pub enum BaselineSource {
     None,
@@ -132,6 +356,7 @@ pub enum BaselineSource {
 }
 
 impl BaselineSource {
+    /// One path that is a profile file is a profile; anything else is data.
     pub fn resolve(paths: &[PathBuf]) -> Result<BaselineSource> {
         match paths {
             [] => Ok(BaselineSource::None),
@@ -151,5 +376,54 @@ impl BaselineSource {
                 Ok(BaselineSource::Data(many.to_vec()))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_values_win_over_the_file_and_the_file_over_defaults() {
+        let file = Config::parse(
+            "label = \"y\"\nseed = 3\nsample-size = 10\nfail-on = \"low\"\n[checks.DRF001]\nenabled = false\nlow = 0.2\n",
+            &crate::detect::registry(),
+        )
+        .unwrap();
+        let s = Settings::builder()
+            .config(file.clone())
+            .seed(9)
+            .threads(1)
+            .build()
+            .unwrap();
+        assert_eq!(s.label(), Some("y"));
+        assert_eq!(s.seed(), 9);
+        assert_eq!(s.sample_size(), 10);
+        assert_eq!(s.fail_on(), FailOn::Low);
+        assert!(!s.check_enabled("DRF001"));
+        let s = Settings::builder()
+            .config(file)
+            .enable_check("DRF001")
+            .check_param("DRF001", "low", 0.3)
+            .build()
+            .unwrap();
+        assert!(s.check_enabled("DRF001"));
+        let d = crate::detect::find("DRF001", &[]).unwrap();
+        let low = d.params().iter().find(|p| p.name == "low").unwrap();
+        assert_eq!(s.params().get("DRF001", low), 0.3);
+        let d = Settings::builder().build().unwrap();
+        assert_eq!((d.seed(), d.sample_size()), (0, DEFAULT_SAMPLE_SIZE));
+        assert_eq!(d.fail_on(), FailOn::High);
+    }
+
+    #[test]
+    fn bad_values_are_errors_that_name_them() {
+        let e = |b: SettingsBuilder| b.build().unwrap_err().to_string();
+        assert!(e(Settings::builder().threads(0)).contains("--threads must be at least 1"));
+        assert!(e(Settings::builder().label("a").id("a")).contains("the same column"));
+        assert!(e(Settings::builder().alpha(0.9)).contains("alpha = 0.9"));
+        assert!(e(Settings::builder().disable_check("XYZ999")).contains("no check `XYZ999`"));
+        assert!(e(Settings::builder().check_param("DRF001", "nope", 1.0)).contains("`nope`"));
+        assert!(e(Settings::builder().check_param("DRF001", "low", -5.0)).contains("DRF001 low"));
     }
 }

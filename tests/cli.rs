@@ -738,17 +738,52 @@ fn gate_as(detector: &'static Fixed, fail_on: &str, format: &str) -> (i32, Vec<u
     gate_with(detector, &["--format", format, "--fail-on", fail_on])
 }
 
-/// The test-only check on a tiny file, with `extra` arguments.
+/// The test-only check on a tiny file through the library, as the command line would run it
+/// with `extra` arguments (`--format`, `--fail-on`, `--config`).
 fn gate_with(detector: &'static Fixed, extra: &[&str]) -> (i32, Vec<u8>) {
-    use clap::Parser;
-    let mut args = vec!["poisonscan", "scan", "datasets/bad/conflict/a.csv", "-q"];
-    args.extend_from_slice(extra);
-    let cli = poisonscan::cli::Cli::try_parse_from(args).unwrap();
+    use poisonscan::gate::{FailOn, gate};
+    use poisonscan::{Baseline, Data, Engine, Settings};
+    let (mut format, mut fail_on, mut config) = ("text", None, None);
+    for pair in extra.chunks(2) {
+        match pair {
+            ["--format", f] => format = *f,
+            ["--fail-on", f] => fail_on = FailOn::parse(f),
+            ["--config", c] => config = Some(PathBuf::from(c)),
+            other => panic!("gate_with does not take {other:?}"),
+        }
+    }
+    let mut checks = poisonscan::detect::registry();
+    checks.push(detector);
+    let mut b = Settings::builder().threads(2);
+    if let Some(c) = config {
+        let dyn_checks: Vec<&dyn Detector> = checks.clone();
+        b = b.config(poisonscan::config::Config::load(&c, &dyn_checks).unwrap());
+    }
+    if let Some(f) = fail_on {
+        b = b.fail_on(f);
+    }
+    let settings = b.build().unwrap();
     let cwd = root();
     std::env::set_current_dir(&cwd).unwrap();
-    let mut out = Vec::new();
-    let code = poisonscan::app::run(&cli, &[detector], &mut out).unwrap();
-    (code, out)
+    let report = Engine::new(&settings)
+        .with_checks(&[detector])
+        .scan(
+            Data::Paths(&[PathBuf::from("datasets/bad/conflict/a.csv")]),
+            Baseline::None,
+            None,
+        )
+        .unwrap();
+    let code = gate(&report, &settings.policy()).exit_code();
+    let out = match format {
+        "json" => report.to_json(),
+        "markdown" => report.to_markdown(),
+        "junit" => {
+            let dyn_checks: Vec<&dyn Detector> = checks.clone();
+            report.to_junit(&dyn_checks, settings.disabled_checks(), settings.fail_on())
+        }
+        _ => report.to_text(),
+    };
+    (code, out.into_bytes())
 }
 
 fn gate(detector: &'static Fixed, fail_on: &str) -> (i32, serde_json::Value) {

@@ -67,7 +67,8 @@ same paths: profile the baseline from the same location you scan."
             let Some(b) = by_path.get(m.path.as_str()) else {
                 continue;
             };
-            if b.blake3 == m.blake3 {
+            // Batches held in memory have no content hash: nothing to compare.
+            if b.blake3 == m.blake3 || b.blake3.is_empty() || m.blake3.is_empty() {
                 continue;
             }
             let changed: Vec<u32> = m
@@ -196,6 +197,7 @@ flagged; files and row groups under 20 rows are not judged by fingerprints."
         let by_hash: BTreeMap<&str, &str> = base
             .manifest
             .iter()
+            .filter(|m| !m.blake3.is_empty())
             .map(|m| (m.blake3.as_str(), m.path.as_str()))
             .collect();
         let group_hash: BTreeMap<&str, (&str, u32)> = base

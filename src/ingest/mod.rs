@@ -3,6 +3,7 @@
 //! read in parallel as Arrow record batches, each batch tagged with its provenance.
 
 mod csv;
+mod memory;
 mod parquet;
 mod schema;
 
@@ -13,7 +14,8 @@ use arrow::array::{ArrayRef, RecordBatch, StringArray, new_null_array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 pub use self::csv::CsvOptions;
-pub use self::schema::{ColumnType, column_type};
+pub use self::memory::{BatchSource, Conformed, MemoryBatches};
+pub use self::schema::{ColumnType, column_type, column_types};
 use crate::error::{Error, Result};
 
 /// Rows per record batch. Big enough to amortise per-batch work, small enough that
@@ -69,7 +71,7 @@ impl Source {
     }
 }
 
-fn row_key_name(path: &Path) -> String {
+pub(crate) fn row_key_name(path: &Path) -> String {
     let mut parts: Vec<String> = path
         .parent()
         .into_iter()

@@ -75,6 +75,18 @@ pub fn column_type(dt: &DataType) -> Option<ColumnType> {
     })
 }
 
+/// Each field's name and logical type (`Null` for a type poisonscan does not read).
+pub fn column_types(schema: &arrow::datatypes::Schema) -> Vec<(String, ColumnType)> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let t = column_type(f.data_type()).unwrap_or(ColumnType::Null);
+            (f.name().clone(), t)
+        })
+        .collect()
+}
+
 /// The wider of two logical types, if they can be reconciled without loss of meaning.
 fn widen(a: ColumnType, b: ColumnType) -> Option<ColumnType> {
     use ColumnType::*;
@@ -177,6 +189,14 @@ pub(crate) fn cast_to(
     name: &str,
     source: &Source,
 ) -> Result<ArrayRef> {
+    cast_column(col, target).map_err(|e| cast_error(name, source, &e))
+}
+
+/// Cast a column to a unified type, strictly (the reason as text on failure).
+pub(crate) fn cast_column(
+    col: &ArrayRef,
+    target: &DataType,
+) -> std::result::Result<ArrayRef, String> {
     if col.data_type() == target {
         return Ok(col.clone());
     }
@@ -189,16 +209,14 @@ pub(crate) fn cast_to(
         (DataType::Timestamp(_, Some(_)), DataType::Timestamp(unit, None)) => {
             let plain = DataType::Timestamp(*unit, None);
             let c = col.to_data().into_builder().data_type(plain.clone());
-            let data = c
-                .build()
-                .map_err(|e| cast_error(name, source, &e.to_string()))?;
+            let data = c.build().map_err(|e| e.to_string())?;
             let c = arrow::array::make_array(data);
             cast_with_options(&c, target, &opts)
         }
         _ => cast_with_options(col, target, &opts),
     };
     col.map(|c| -> ArrayRef { Arc::clone(&c) })
-        .map_err(|e| cast_error(name, source, &e.to_string()))
+        .map_err(|e| e.to_string())
 }
 
 fn cast_error(name: &str, source: &Source, reason: &str) -> Error {

@@ -32,7 +32,6 @@ pub fn is_profile(path: &Path) -> bool {
 /// the file, hashed on the way), so writing needs no second copy of the profile in memory; the
 /// header's length and hash are filled in at the end.
 pub fn save(profile: &Profile, path: &Path) -> Result<()> {
-    use std::io::{Seek, SeekFrom};
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -40,36 +39,8 @@ pub fn save(profile: &Profile, path: &Path) -> Result<()> {
     let (tmp_path, file) = tempfile_in(dir, path)?;
     let result = (|| -> std::io::Result<()> {
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-        out.write_all(&[0u8; HEADER])?;
-        let mut body = HashingWriter {
-            inner: out,
-            hasher: blake3::Hasher::new(),
-            len: 0,
-        };
-        let mut z = zstd::Encoder::new(&mut body, 1)?;
-        postcard::to_io(profile, &mut z).map_err(|e| std::io::Error::other(e.to_string()))?;
-        z.finish()?;
-        let main_len = body.len;
-        let main_hash = std::mem::take(&mut body.hasher).finalize();
-        let mut buf = Vec::with_capacity(FP_CHUNK * 16);
-        for chunk in profile.fingerprints.rows.chunks(FP_CHUNK) {
-            buf.clear();
-            for f in chunk {
-                buf.extend_from_slice(&f.to_le_bytes());
-            }
-            body.write_all(&buf)?;
-        }
-        let HashingWriter { inner, hasher, .. } = body;
-        let mut file = inner.into_inner().map_err(|e| e.into_error())?;
-        file.seek(SeekFrom::Start(0))?;
-        let mut header = Vec::with_capacity(HEADER);
-        header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&PROFILE_SCHEMA_VERSION.to_le_bytes());
-        header.extend_from_slice(&main_len.to_le_bytes());
-        header.extend_from_slice(&(profile.fingerprints.rows.len() as u64).to_le_bytes());
-        header.extend_from_slice(main_hash.as_bytes());
-        header.extend_from_slice(hasher.finalize().as_bytes());
-        file.write_all(&header)?;
+        write_to(profile, &mut out)?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()
     })();
     if let Err(e) = result {
@@ -80,6 +51,62 @@ pub fn save(profile: &Profile, path: &Path) -> Result<()> {
         let _ = std::fs::remove_file(&tmp_path);
         Error::write(path, e)
     })
+}
+
+/// The profile file's bytes, written to `out` from its start: the header is filled in last.
+fn write_to<W: Write + std::io::Seek>(profile: &Profile, out: &mut W) -> std::io::Result<()> {
+    use std::io::SeekFrom;
+    out.write_all(&[0u8; HEADER])?;
+    let mut body = HashingWriter {
+        inner: &mut *out,
+        hasher: blake3::Hasher::new(),
+        len: 0,
+    };
+    let mut z = zstd::Encoder::new(&mut body, 1)?;
+    postcard::to_io(profile, &mut z).map_err(|e| std::io::Error::other(e.to_string()))?;
+    z.finish()?;
+    let main_len = body.len;
+    let main_hash = std::mem::take(&mut body.hasher).finalize();
+    let mut buf = Vec::with_capacity(FP_CHUNK * 16);
+    for chunk in profile.fingerprints.rows.chunks(FP_CHUNK) {
+        buf.clear();
+        for f in chunk {
+            buf.extend_from_slice(&f.to_le_bytes());
+        }
+        body.write_all(&buf)?;
+    }
+    let fp_hash = body.hasher.finalize();
+    out.seek(SeekFrom::Start(0))?;
+    let mut header = Vec::with_capacity(HEADER);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&PROFILE_SCHEMA_VERSION.to_le_bytes());
+    header.extend_from_slice(&main_len.to_le_bytes());
+    header.extend_from_slice(&(profile.fingerprints.rows.len() as u64).to_le_bytes());
+    header.extend_from_slice(main_hash.as_bytes());
+    header.extend_from_slice(fp_hash.as_bytes());
+    out.write_all(&header)?;
+    out.seek(SeekFrom::End(0))?;
+    out.flush()
+}
+
+impl Profile {
+    /// The profile as bytes, in the profile file's format (versioned, each part hashed): to
+    /// send a partial profile from a worker to the one that merges.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        write_to(self, &mut out)
+            .map_err(|e| Error::Internal(format!("writing a profile to memory: {e}")))?;
+        Ok(out.into_inner())
+    }
+
+    /// A profile from [`Profile::to_bytes`]'s bytes (or a profile file's), checked like a file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Profile> {
+        read_from(
+            std::io::Cursor::new(bytes),
+            bytes.len() as u64,
+            Path::new("<profile bytes>"),
+        )
+    }
 }
 
 /// Counts and hashes the bytes on their way to the file.
@@ -112,15 +139,21 @@ fn tempfile_in(dir: &Path, target: &Path) -> Result<(std::path::PathBuf, std::fs
     Ok((tmp, f))
 }
 
+/// Read a profile file, checking its version and both parts' hashes before use.
 pub fn load(path: &Path) -> Result<Profile> {
-    use std::io::Read;
+    let io = |e| Error::io(path, e);
+    let file = std::fs::File::open(path).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len();
+    read_from(file, file_len, path)
+}
+
+/// Read a profile of `file_len` bytes from `file`; errors name `path`.
+fn read_from<R: std::io::Read + Send>(mut file: R, file_len: u64, path: &Path) -> Result<Profile> {
     let bad = |reason: &str| Error::BadProfile {
         path: path.to_path_buf(),
         reason: reason.to_string(),
     };
     let io = |e| Error::io(path, e);
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let file_len = file.metadata().map_err(io)?.len();
     let mut header = [0u8; HEADER];
     let got = read_full(&mut file, &mut header).map_err(io)?;
     if got < 20 || &header[..20] != MAGIC {
@@ -203,8 +236,7 @@ pub fn load(path: &Path) -> Result<Profile> {
 }
 
 /// Read until `buf` is full or the file ends; the number of bytes read.
-fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    use std::io::Read;
+fn read_full(f: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match f.read(&mut buf[n..])? {

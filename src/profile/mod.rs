@@ -25,7 +25,7 @@ pub use self::io::{is_profile, load, save};
 pub use self::sample::{Sample, SampleRow, SampleValue, SharedBounds};
 pub use self::source::{SourceColumn, SourceSummary};
 use crate::error::{Error, Result};
-use crate::ingest::{ColumnType, Dataset, Shard};
+use crate::ingest::{Batch, ColumnType, Dataset, Shard};
 
 /// Version of the profile file format; bump on any incompatible change.
 pub const PROFILE_SCHEMA_VERSION: u32 = 4;
@@ -565,10 +565,13 @@ enum TaskResult {
     FileHash(usize, String, Vec<RowGroupEntry>),
 }
 
+/// A file's hash and its row groups' hashes.
+type FileHashes = (String, Vec<RowGroupEntry>);
+
 struct Fold {
     profile: Profile,
     /// Per source: the file's hash and its row groups' hashes.
-    file_hashes: Vec<(String, Vec<RowGroupEntry>)>,
+    file_hashes: Vec<FileHashes>,
     source_rows: Vec<u64>,
     /// The source whose shards are being folded, with their merged columns. A source's shards
     /// come together in plan order, so one is open at a time.
@@ -595,6 +598,31 @@ impl Fold {
             Some((_, acc)) => merge_columns(acc, part),
             None => self.open = Some((r.source, part)),
         }
+    }
+
+    /// The whole profile (its manifest still to be written), the file hashes and the rows per
+    /// source.
+    fn finish(mut self) -> (Profile, Vec<FileHashes>, Vec<u64>) {
+        self.close();
+        let Fold {
+            mut profile,
+            file_hashes,
+            source_rows,
+            summaries,
+            ..
+        } = self;
+        // Files without rows still get a summary of the right shape.
+        profile.sources = summaries
+            .into_iter()
+            .map(|mut s| {
+                if s.columns.is_empty() {
+                    s.columns = vec![SourceColumn::default(); profile.columns.len()];
+                }
+                s
+            })
+            .collect();
+        profile.fingerprints.sort();
+        (profile, file_hashes, source_rows)
     }
 
     /// Summarise the open source and merge it into the whole profile.
@@ -714,26 +742,8 @@ pub fn profile_dataset(
     settings: &ProfileSettings,
     on_shard: &(dyn Fn(u64) + Sync),
 ) -> Result<Profile> {
-    let schema: Vec<(String, ColumnType)> = ds
-        .schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let t = crate::ingest::column_type(f.data_type()).unwrap_or(ColumnType::Null);
-            (f.name().clone(), t)
-        })
-        .collect();
-    for (flag, col) in [("--label", &settings.label), ("--id", &settings.id)] {
-        if let Some(c) = col
-            && !schema.iter().any(|(n, _)| n == c)
-        {
-            return Err(Error::UnknownColumn {
-                flag: flag.to_string(),
-                column: c.clone(),
-                available: schema.iter().map(|(n, _)| n.clone()).collect(),
-            });
-        }
-    }
+    let schema = crate::ingest::column_types(&ds.schema);
+    check_columns(&schema, settings)?;
     // Each file's hash task comes right before its shards, so hashing overlaps with profiling.
     let mut tasks: Vec<Task<'_>> = Vec::with_capacity(ds.shards.len() + ds.sources.len());
     for (i, _) in ds.sources.iter().enumerate() {
@@ -798,25 +808,7 @@ pub fn profile_dataset(
             TaskResult::FileHash(i, h, groups) => fold.file_hashes[i] = (h, groups),
         },
     )?;
-    fold.close();
-    let Fold {
-        mut profile,
-        file_hashes,
-        source_rows,
-        summaries,
-        ..
-    } = fold;
-    // Files without rows still get a summary of the right shape.
-    profile.sources = summaries
-        .into_iter()
-        .map(|mut s| {
-            if s.columns.is_empty() {
-                s.columns = vec![SourceColumn::default(); profile.columns.len()];
-            }
-            s
-        })
-        .collect();
-    profile.fingerprints.sort();
+    let (mut profile, file_hashes, source_rows) = fold.finish();
     profile.manifest = ds
         .sources
         .iter()
@@ -832,6 +824,103 @@ pub fn profile_dataset(
         })
         .collect();
     Ok(profile)
+}
+
+/// Profile batches a caller holds (see [`crate::ingest::BatchSource`]), in their order, on
+/// the calling thread. Each run of batches of one source and row group is profiled like a shard
+/// of a file with the same provenance, so the same rows give the same statistics whether they
+/// come from the file or from memory. Sources have no content hash in the manifest (INT001 and
+/// INT002's byte comparisons need files; the row-level replay test still works).
+pub fn profile_batches(
+    data: &crate::ingest::Conformed<'_>,
+    settings: &ProfileSettings,
+) -> Result<Profile> {
+    let schema = crate::ingest::column_types(&data.schema);
+    check_columns(&schema, settings)?;
+    let sources = data.names.len();
+    let mut fold = Fold {
+        profile: Profile::empty(&schema, settings, &[]),
+        file_hashes: vec![(String::new(), Vec::new()); sources],
+        source_rows: vec![0u64; sources],
+        open: None,
+        summaries: vec![SourceSummary::default(); sources],
+    };
+    let bounds = SharedBounds::default();
+    let source_hashes: Vec<u64> = data
+        .names
+        .iter()
+        .map(|n| hash_str(&crate::ingest::row_key_name(std::path::Path::new(n))))
+        .collect();
+    let mut segments: BTreeMap<(usize, u32), u16> = BTreeMap::new();
+    let mut it = data.batches()?.peekable();
+    while let Some(head) = it.peek() {
+        let (source, row_group, first_row) = match head {
+            Ok(b) => (b.source, b.row_group, b.first_row),
+            Err(_) => {
+                return Err(it
+                    .next()
+                    .and_then(|r| r.err())
+                    .unwrap_or_else(|| Error::Internal("a failed batch vanished".into())));
+            }
+        };
+        let next_id = fold.profile.segments.len();
+        let segment = *segments.entry((source, row_group)).or_insert_with(|| {
+            if next_id < UNKNOWN_SEGMENT as usize {
+                fold.profile.segments.push(Segment {
+                    source: source as u32,
+                    row_group: Some(row_group),
+                });
+                next_id as u16
+            } else {
+                UNKNOWN_SEGMENT
+            }
+        });
+        let part = Part {
+            source,
+            source_hash: source_hashes[source],
+            first_row,
+            segment,
+        };
+        let group = std::iter::from_fn(|| match it.peek()? {
+            Ok(b) if (b.source, b.row_group) == (source, row_group) => it.next(),
+            Ok(_) => None,
+            Err(_) => it.next(),
+        });
+        let r = profile_part(group, &part, &schema, settings, &[], &bounds)?;
+        fold.shard(r);
+    }
+    let (mut profile, _, source_rows) = fold.finish();
+    profile.manifest = data
+        .names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| ManifestEntry {
+            path: name.clone(),
+            format: "arrow".to_string(),
+            bytes: 0,
+            rows: source_rows[i],
+            blake3: String::new(),
+            row_groups: Vec::new(),
+            partitions: Vec::new(),
+        })
+        .collect();
+    Ok(profile)
+}
+
+/// The label and id columns must be in the data.
+fn check_columns(schema: &[(String, ColumnType)], settings: &ProfileSettings) -> Result<()> {
+    for (flag, col) in [("--label", &settings.label), ("--id", &settings.id)] {
+        if let Some(c) = col
+            && !schema.iter().any(|(n, _)| n == c)
+        {
+            return Err(Error::UnknownColumn {
+                flag: flag.to_string(),
+                column: c.clone(),
+                available: schema.iter().map(|(n, _)| n.clone()).collect(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A pre-pass over the label column of the Parquet files (a small fraction of the decode work)
@@ -1111,11 +1200,45 @@ fn profile_shard(
     bounds: &SharedBounds,
     segment: u16,
 ) -> Result<ShardResult> {
-    let source = &ds.sources[shard.source];
-    let source_hash = hash_str(&source.row_key_name());
-    let mut p = Profile::empty(schema, settings, &ds.partition_columns);
+    let part = Part {
+        source: shard.source,
+        source_hash: hash_str(&ds.sources[shard.source].row_key_name()),
+        first_row: shard.first_row,
+        segment,
+    };
+    profile_part(
+        ds.read_shard(shard)?,
+        &part,
+        schema,
+        settings,
+        &ds.partition_columns,
+        bounds,
+    )
+}
+
+/// Where a run of batches (a shard, or a source's batches from a stream) comes from.
+struct Part {
+    source: usize,
+    /// `hash_str` of the source's row key name: rows are keyed by (source, row in source).
+    source_hash: u64,
+    /// Row index within the source of the part's first row.
+    first_row: u64,
+    segment: u16,
+}
+
+/// Profile one part: its batches, in order.
+fn profile_part(
+    batches: impl Iterator<Item = Result<Batch>>,
+    part: &Part,
+    schema: &[(String, ColumnType)],
+    settings: &ProfileSettings,
+    partition_columns: &[String],
+    bounds: &SharedBounds,
+) -> Result<ShardResult> {
+    let (source_hash, segment) = (part.source_hash, part.segment);
+    let mut p = Profile::empty(schema, settings, partition_columns);
     // Each shard's sketches get their own seed, derived from the run seed and the shard.
-    let shard_seed = mix(mix(settings.seed, source_hash), shard.first_row);
+    let shard_seed = mix(mix(settings.seed, source_hash), part.first_row);
     for (i, c) in p.columns.iter_mut().enumerate() {
         if let Some(n) = c.numeric.as_mut() {
             n.quantiles = kll::Kll::new(kll::DEFAULT_K, mix(shard_seed, i as u64));
@@ -1125,11 +1248,11 @@ fn profile_shard(
         .label
         .as_ref()
         .and_then(|l| schema.iter().position(|(n, _)| n == l));
-    let feature_position = feature_positions(schema, settings, &ds.partition_columns);
+    let feature_position = feature_positions(schema, settings, partition_columns);
     let mut hashes: Vec<u64> = Vec::new();
     let mut rows_hash = RowHasher::new();
     let mut rows = 0u64;
-    for batch in ds.read_shard(shard)? {
+    for batch in batches {
         let batch = batch?;
         let b = &batch.batch;
         let n = b.num_rows();
@@ -1165,7 +1288,7 @@ fn profile_shard(
             label_names: &names,
             sampled: &sampled,
             seed: shard_seed,
-            source: shard.source as u32,
+            source: part.source as u32,
             first_row: batch.first_row,
         };
         rows_hash.reset(n);
@@ -1189,7 +1312,7 @@ fn profile_shard(
             &keys,
             &ids,
             &names,
-            shard.source as u32,
+            part.source as u32,
             batch.first_row,
             bounds,
         );
@@ -1198,7 +1321,7 @@ fn profile_shard(
     p.rows = rows;
     Ok(ShardResult {
         profile: p,
-        source: shard.source,
+        source: part.source,
         rows,
     })
 }

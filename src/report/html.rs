@@ -144,7 +144,7 @@ footer { color: var(--muted); margin-top: 36px; font-size: 12px; }
 /// Write the HTML report.
 pub fn write_html(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     let mut h = String::with_capacity(64 * 1024);
-    let failed = r.verdict == "fail";
+    let failed = r.verdict == crate::gate::Verdict::Fail;
     let verdict = if failed { "gate failed" } else { "gate passed" };
     let _ = write!(
         h,
@@ -159,7 +159,7 @@ pub fn write_html(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         "<header class=\"verdict {}\"><h1>poisonscan: {verdict}</h1>\
          <p>fail on: {} · {} high · {} medium · {} low · {} info</p></header>",
         if failed { "fail" } else { "pass" },
-        esc(r.fail_on),
+        esc(r.fail_on.name()),
         c.high,
         c.medium,
         c.low,

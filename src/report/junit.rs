@@ -56,8 +56,8 @@ pub fn write_junit(
     )?;
     writeln!(out, "    <properties>")?;
     for (k, v) in [
-        ("verdict", r.verdict.to_string()),
-        ("fail_on", r.fail_on.to_string()),
+        ("verdict", r.verdict.name().to_string()),
+        ("fail_on", r.fail_on.name().to_string()),
         ("rows", r.dataset.rows.to_string()),
         (
             "baseline_rows",

@@ -74,12 +74,16 @@ fn cell(s: &str) -> String {
 }
 
 pub fn write_markdown(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-    let verdict = if r.verdict == "fail" {
+    let verdict = if r.verdict == crate::gate::Verdict::Fail {
         "❌ **gate failed**"
     } else {
         "✅ **gate passed**"
     };
-    writeln!(out, "## poisonscan: {verdict} (fail on: {})\n", r.fail_on)?;
+    writeln!(
+        out,
+        "## poisonscan: {verdict} (fail on: {})\n",
+        r.fail_on.name()
+    )?;
     let d = &r.dataset;
     write!(
         out,

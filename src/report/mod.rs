@@ -28,8 +28,8 @@ pub struct Report {
     pub run: Run,
     pub dataset: DatasetInfo,
     pub baseline: Option<BaselineInfo>,
-    pub verdict: &'static str,
-    pub fail_on: &'static str,
+    pub verdict: crate::gate::Verdict,
+    pub fail_on: FailOn,
     pub counts: Counts,
     pub findings: Vec<Finding>,
     /// Added field (the contract allows additions): what the profile says of the current data.
@@ -266,8 +266,8 @@ pub fn build(input: ReportInput<'_>) -> Report {
             rows: b.rows,
             sources: b.manifest.iter().map(|m| m.path.clone()).collect(),
         }),
-        verdict: verdict.name(),
-        fail_on: input.fail_on.name(),
+        verdict,
+        fail_on: input.fail_on,
         counts,
         findings,
         profile: summarize(cur),
@@ -304,6 +304,48 @@ pub fn build(input: ReportInput<'_>) -> Report {
     }
 }
 
+impl Report {
+    /// The JSON report (the contract), as `--format json` prints it.
+    pub fn to_json(&self) -> String {
+        to_json(self)
+    }
+
+    /// The Markdown summary (verdict, counts, top findings, slices).
+    pub fn to_markdown(&self) -> String {
+        in_memory(|w| write_markdown(self, w))
+    }
+
+    /// The self-contained HTML page.
+    pub fn to_html(&self) -> String {
+        in_memory(|w| write_html(self, w))
+    }
+
+    /// The short human summary.
+    pub fn to_text(&self) -> String {
+        in_memory(|w| write_text(self, w))
+    }
+
+    /// JUnit XML, one test case per check of `checks` (those in `disabled` are skipped cases),
+    /// failed at or above `fail_on`.
+    pub fn to_junit(
+        &self,
+        checks: &[&dyn crate::detect::Detector],
+        disabled: &std::collections::BTreeSet<String>,
+        fail_on: FailOn,
+    ) -> String {
+        in_memory(|w| write_junit(self, checks, disabled, fail_on, w))
+    }
+}
+
+/// What a writer writes into memory (which cannot fail).
+fn in_memory(write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String {
+    let mut bytes = Vec::new();
+    // Writes into a Vec<u8> do not fail; the writers return no other error.
+    let _ = write(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The JSON report, pretty-printed, with a final newline.
 pub fn to_json(r: &Report) -> String {
     let mut s = serde_json::to_string_pretty(r).expect("report serialises");
     s.push('\n');

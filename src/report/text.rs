@@ -167,8 +167,8 @@ pub fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
         "verdict: {} (fail-on {})",
-        r.verdict.to_uppercase(),
-        r.fail_on
+        r.verdict.name().to_uppercase(),
+        r.fail_on.name()
     )?;
     Ok(())
 }

@@ -267,6 +267,7 @@ impl ConfidentModel {
         classes: usize,
         seed: u64,
         key: u64,
+        rec: &dyn crate::recorder::Recorder,
     ) -> Option<ConfidentModel> {
         let d = encoder.dim();
         if d == 0 {
@@ -309,13 +310,17 @@ impl ConfidentModel {
                 fit_one(&design, x, codes, class, &rows, classes, MAX_ITERATIONS)
             })
             .collect::<Option<Vec<_>>>()?;
-        if std::env::var_os("POISONSCAN_TIMINGS").is_some() {
-            eprintln!(
-                "timing: confident learning fit {:.3} s ({} sample rows, {} design columns)",
-                t.elapsed().as_secs_f64(),
-                train.len(),
-                design.width
-            );
+        if rec.timings() {
+            rec.timing(&crate::recorder::Timing {
+                phase: "confident learning fit".into(),
+                seconds: t.elapsed().as_secs_f64(),
+                unit: crate::recorder::Unit::Seconds,
+                detail: Some(format!(
+                    "{} sample rows, {} design columns",
+                    train.len(),
+                    design.width
+                )),
+            });
         }
         let average = Linear::mean(&folds);
         let mut probs = vec![0.0; classes];

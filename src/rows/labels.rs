@@ -267,6 +267,7 @@ impl LabelModel {
         current: &Profile,
         encoder: &Encoder,
         seed: u64,
+        rec: &dyn crate::recorder::Recorder,
     ) -> Option<LabelModel> {
         let label = current.label.clone()?;
         let self_reference = baseline.is_none();
@@ -412,16 +413,16 @@ impl LabelModel {
                 // Diagnostic: the search's recall against the exact kNN in the projected
                 // space, on 2,000 reference rows (reports/labels.md).
                 if let Some(knn) = &knn
-                    && std::env::var_os("POISONSCAN_KNN_RECALL").is_some()
+                    && rec.diagnostic("knn-recall")
                 {
                     let n = sample.class.len();
                     let rows: Vec<usize> = (0..n).step_by((n / 2000).max(1)).collect();
-                    eprintln!(
+                    rec.note(&format!(
                         "knn recall@{}: {:.4} on {} rows",
                         super::knn::K,
                         knn.recall_at_k(&sample.x, &sample.codes, d, &rows),
                         rows.len()
-                    );
+                    ));
                 }
                 let scores: Vec<Option<f64>> = match &knn {
                     Some(knn) => (0..ref_class.len())
@@ -449,6 +450,7 @@ impl LabelModel {
                     l,
                     seed,
                     u64::from(!self_reference),
+                    rec,
                 )
             },
         );

@@ -31,7 +31,7 @@ use super::ecod::Ecod;
 use super::encode::{ABOVE_CODE, BELOW_CODE, Encoder, Kind, NULL_CODE, UNSEEN_CODE};
 use super::iforest::{ForestSettings, IsolationForest, Rows};
 use crate::error::{Error, Result};
-use crate::ingest::{Dataset, Shard};
+use crate::ingest::{Batch, Dataset, Shard};
 use crate::profile::{Profile, ProfileSettings};
 
 /// Share of the baseline above the flagging threshold.
@@ -489,48 +489,56 @@ struct ShardOut {
     batches: Vec<RecordBatch>,
 }
 
-/// Score every row of `ds` (the data `current` profiles) and count outliers per group.
-pub fn run(
-    ds: &Dataset,
-    current: &Profile,
-    model: RowModel,
-    labels: Option<LabelModel>,
-    settings: &PassSettings<'_>,
-) -> Result<RowPass> {
-    let d = model.encoder.dim();
-    let writing = settings.rows_out.is_some();
-    let dup_groups = if writing {
-        duplicate_groups(current)
-    } else {
-        HashMap::new()
-    };
-    let schema: Vec<(String, crate::ingest::ColumnType)> = ds
-        .schema
-        .fields()
-        .iter()
-        .map(|f| {
-            (
-                f.name().clone(),
-                crate::ingest::column_type(f.data_type())
-                    .unwrap_or(crate::ingest::ColumnType::Null),
-            )
-        })
-        .collect();
-    let positions =
-        crate::profile::feature_positions(&schema, settings.profile, &ds.partition_columns);
-    let id_field = settings
-        .profile
-        .id
-        .as_ref()
-        .and_then(|id| ds.schema.field_with_name(id).ok().cloned());
-    let out_schema = rows_schema(id_field.as_ref());
-    let source_names: Vec<String> = ds.sources.iter().map(|s| s.display()).collect();
+/// What scoring a part needs besides its batches.
+struct PassContext<'a> {
+    model: &'a RowModel,
+    labels: Option<&'a LabelModel>,
+    /// Per column of the batches, its position among the fingerprint's feature columns.
+    positions: Vec<Option<usize>>,
+    id: Option<&'a str>,
+    out_schema: SchemaRef,
+    source_names: Vec<String>,
+    /// Feature hash → duplicate group, when the rows file is written.
+    dup_groups: Option<HashMap<u128, u64>>,
+}
 
-    let work = |shard: &Shard| -> Result<ShardOut> {
+impl<'a> PassContext<'a> {
+    fn new(
+        schema: &Schema,
+        partition_columns: &[String],
+        source_names: Vec<String>,
+        current: &Profile,
+        model: &'a RowModel,
+        labels: Option<&'a LabelModel>,
+        settings: &'a PassSettings<'_>,
+    ) -> PassContext<'a> {
+        let columns = crate::ingest::column_types(schema);
+        let id = settings.profile.id.as_deref();
+        let id_field = id.and_then(|id| schema.field_with_name(id).ok().cloned());
+        PassContext {
+            model,
+            labels,
+            positions: crate::profile::feature_positions(
+                &columns,
+                settings.profile,
+                partition_columns,
+            ),
+            id,
+            out_schema: rows_schema(id_field.as_ref()),
+            source_names,
+            dup_groups: settings.rows_out.map(|_| duplicate_groups(current)),
+        }
+    }
+
+    /// Score one part's batches, in order: the counts, and the rows file's batches when it is
+    /// written.
+    fn score(&self, batches: impl Iterator<Item = Result<Batch>>) -> Result<ShardOut> {
+        let (model, labels) = (self.model, self.labels);
+        let d = model.encoder.dim();
         let mut out = ShardOut {
             histograms: ScoreHistograms::new(),
             groups: BTreeMap::new(),
-            labels: labels.as_ref().map(LabelModel::counts),
+            labels: labels.map(LabelModel::counts),
             label_seconds: 0.0,
             part_seconds: PartSeconds::default(),
             rows: 0,
@@ -548,7 +556,7 @@ pub fn run(
         // and the current batch's source.
         let mut slices: Vec<Vec<GroupCount>> = vec![vec![GroupCount::default(); SLOTS]; d];
         let mut all = GroupCount::default();
-        for batch in ds.read_shard(shard)? {
+        for batch in batches {
             let batch = batch?;
             let b = &batch.batch;
             let n = b.num_rows();
@@ -557,7 +565,7 @@ pub fn run(
             scratch.seconds.encode += t.elapsed().as_secs_f64();
             let scored = model.score_batch(&x, &mut scratch, &mut terms);
             let source = batch.source as u32;
-            if let (Some(m), Some(c)) = (labels.as_ref(), out.labels.as_mut()) {
+            if let (Some(m), Some(c)) = (labels, out.labels.as_mut()) {
                 let t = std::time::Instant::now();
                 m.count_batch(
                     b,
@@ -602,9 +610,9 @@ pub fn run(
                 .or_default()
                 .merge(this_source);
             out.rows += n as u64;
-            if writing {
+            if let Some(dup_groups) = &self.dup_groups {
                 row_hasher.reset(n);
-                for (ci, pos) in positions.iter().enumerate() {
+                for (ci, pos) in self.positions.iter().enumerate() {
                     if let Some(k) = pos {
                         crate::profile::column::value_hashes(b.column(ci).as_ref(), &mut hashes);
                         row_hasher.add_column(*k, &hashes);
@@ -621,14 +629,15 @@ pub fn run(
                     })
                     .collect();
                 out.duplicate_rows += groups.iter().filter(|g| g.is_some()).count() as u64;
-                let id = settings
-                    .profile
-                    .id
-                    .as_ref()
-                    .and_then(|c| b.column_by_name(c));
+                let id = self.id.and_then(|c| b.column_by_name(c));
+                let name = self
+                    .source_names
+                    .get(batch.source)
+                    .map(String::as_str)
+                    .unwrap_or_default();
                 out.batches.push(rows_batch(
-                    &out_schema,
-                    &source_names[batch.source],
+                    &self.out_schema,
+                    name,
                     batch.first_row,
                     id.cloned(),
                     &scored,
@@ -652,67 +661,148 @@ pub fn run(
             }
         }
         out.part_seconds = scratch.seconds;
-        (settings.on_shard)();
         Ok(out)
-    };
+    }
+}
 
-    let mut writer = match settings.rows_out {
-        Some(path) => Some(RowsWriter::create(path, out_schema.clone())?),
-        None => None,
-    };
-    let mut groups: BTreeMap<GroupKey, GroupCount> = BTreeMap::new();
-    let mut histograms = ScoreHistograms::new();
-    let mut label_counts: Option<LabelCounts> = labels.as_ref().map(LabelModel::counts);
-    let mut label_seconds = 0.0;
-    let mut part_seconds = PartSeconds::default();
-    let mut rows = 0u64;
-    let mut duplicate_rows = 0u64;
-    let mut write_error: Option<Error> = None;
+/// The pass's results so far: parts are folded in plan order.
+struct Totals {
+    groups: BTreeMap<GroupKey, GroupCount>,
+    histograms: ScoreHistograms,
+    label_counts: Option<LabelCounts>,
+    label_seconds: f64,
+    part_seconds: PartSeconds,
+    rows: u64,
+    duplicate_rows: u64,
+    writer: Option<RowsWriter>,
+    write_error: Option<Error>,
+}
+
+impl Totals {
+    /// Nothing counted yet; the rows file created when one is asked for.
+    fn new(
+        labels: Option<&LabelModel>,
+        rows_out: Option<&Path>,
+        schema: &SchemaRef,
+    ) -> Result<Totals> {
+        let writer = match rows_out {
+            Some(path) => Some(RowsWriter::create(path, schema.clone())?),
+            None => None,
+        };
+        Ok(Totals {
+            groups: BTreeMap::new(),
+            histograms: ScoreHistograms::new(),
+            label_counts: labels.map(LabelModel::counts),
+            label_seconds: 0.0,
+            part_seconds: PartSeconds::default(),
+            rows: 0,
+            duplicate_rows: 0,
+            writer,
+            write_error: None,
+        })
+    }
+
+    fn fold(&mut self, r: ShardOut) {
+        self.rows += r.rows;
+        self.duplicate_rows += r.duplicate_rows;
+        self.histograms.merge(&r.histograms);
+        for (k, g) in r.groups {
+            self.groups.entry(k).or_default().merge(g);
+        }
+        if let (Some(a), Some(b)) = (self.label_counts.as_mut(), r.labels) {
+            a.merge(b);
+        }
+        self.label_seconds += r.label_seconds;
+        self.part_seconds.add(&r.part_seconds);
+        if let Some(w) = self.writer.as_mut()
+            && self.write_error.is_none()
+        {
+            for b in &r.batches {
+                if let Err(e) = w.write(b) {
+                    self.write_error = Some(e);
+                    break;
+                }
+            }
+        }
+    }
+
+    fn finish(self, model: RowModel, labels: Option<LabelModel>) -> Result<RowPass> {
+        if let Some(e) = self.write_error {
+            return Err(e);
+        }
+        if let Some(w) = self.writer {
+            w.finish()?;
+        }
+        Ok(RowPass {
+            model,
+            rows: self.rows,
+            groups: self.groups,
+            duplicate_rows: self.duplicate_rows,
+            labels: labels.zip(self.label_counts),
+            slices: None,
+            histograms: self.histograms,
+            label_seconds: self.label_seconds,
+            part_seconds: self.part_seconds,
+        })
+    }
+}
+
+/// Score every row of `ds` (the data `current` profiles) and count outliers per group, shards
+/// in parallel, folded in plan order.
+pub fn run(
+    ds: &Dataset,
+    current: &Profile,
+    model: RowModel,
+    labels: Option<LabelModel>,
+    settings: &PassSettings<'_>,
+) -> Result<RowPass> {
+    let names = ds.sources.iter().map(|s| s.display()).collect();
+    let ctx = PassContext::new(
+        &ds.schema,
+        &ds.partition_columns,
+        names,
+        current,
+        &model,
+        labels.as_ref(),
+        settings,
+    );
+    let mut totals = Totals::new(labels.as_ref(), settings.rows_out, &ctx.out_schema)?;
     let tasks: Vec<&Shard> = ds.shards.iter().collect();
     crate::profile::run_ordered(
         &tasks,
-        |s| work(s),
-        |r: ShardOut| {
-            rows += r.rows;
-            duplicate_rows += r.duplicate_rows;
-            histograms.merge(&r.histograms);
-            for (k, g) in r.groups {
-                groups.entry(k).or_default().merge(g);
-            }
-            if let (Some(a), Some(b)) = (label_counts.as_mut(), r.labels) {
-                a.merge(b);
-            }
-            label_seconds += r.label_seconds;
-            part_seconds.add(&r.part_seconds);
-            if let Some(w) = writer.as_mut()
-                && write_error.is_none()
-            {
-                for b in &r.batches {
-                    if let Err(e) = w.write(b) {
-                        write_error = Some(e);
-                        break;
-                    }
-                }
-            }
+        |s| {
+            let out = ctx.score(ds.read_shard(s)?)?;
+            (settings.on_shard)();
+            Ok(out)
         },
+        |r: ShardOut| totals.fold(r),
     )?;
-    if let Some(e) = write_error {
-        return Err(e);
-    }
-    if let Some(w) = writer {
-        w.finish()?;
-    }
-    Ok(RowPass {
-        model,
-        rows,
-        groups,
-        duplicate_rows,
-        labels: labels.zip(label_counts),
-        slices: None,
-        histograms,
-        label_seconds,
-        part_seconds,
-    })
+    drop(ctx);
+    totals.finish(model, labels)
+}
+
+/// The same for batches a caller holds, in their order, on the calling thread.
+pub fn run_batches(
+    data: &crate::ingest::Conformed<'_>,
+    current: &Profile,
+    model: RowModel,
+    labels: Option<LabelModel>,
+    settings: &PassSettings<'_>,
+) -> Result<RowPass> {
+    let ctx = PassContext::new(
+        &data.schema,
+        &[],
+        data.names.clone(),
+        current,
+        &model,
+        labels.as_ref(),
+        settings,
+    );
+    let mut totals = Totals::new(labels.as_ref(), settings.rows_out, &ctx.out_schema)?;
+    totals.fold(ctx.score(data.batches()?)?);
+    (settings.on_shard)();
+    drop(ctx);
+    totals.finish(model, labels)
 }
 
 /// Feature hash (as `profile::features` gives it) → duplicate group number, for every feature

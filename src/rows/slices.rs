@@ -344,8 +344,6 @@ pub fn search(data: &SliceData, model: &RowModel, s: &SearchSettings) -> Vec<Can
         } else {
             s.alphas
         };
-        let clock = std::time::Instant::now();
-        let mut evaluated = 0usize;
         for &alpha in &alphas {
             // Sequential covering: after each round the best slice's rows lose their error, so
             // one strong cause (and its refinements) cannot fill every round's top K.
@@ -363,7 +361,6 @@ pub fn search(data: &SliceData, model: &RowModel, s: &SearchSettings) -> Vec<Can
                         max_candidates: s.max_candidates,
                     },
                 );
-                evaluated += top.evaluated;
                 let Some(best) = top.top.first().cloned() else {
                     break;
                 };
@@ -396,14 +393,6 @@ pub fn search(data: &SliceData, model: &RowModel, s: &SearchSettings) -> Vec<Can
                 }
             }
             error = saved;
-        }
-        if std::env::var_os("POISONSCAN_TIMINGS").is_some() {
-            eprintln!(
-                "timing: slice search `{signal}` {:.3} s ({} rows, {} items, {evaluated} slices evaluated)",
-                clock.elapsed().as_secs_f64(),
-                rows.len(),
-                items.len()
-            );
         }
     }
     found.into_values().collect()

@@ -1,0 +1,437 @@
+//! The steps of a run as library calls, in the order of the data flow: profile the inputs (or
+//! take a saved profile), fit the row models and score every current row, run the detectors,
+//! build the report. No flags, no terminal, no environment: [`Settings`] in, values out; what the
+//! caller wants to see of the work goes through its [`Recorder`].
+
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::config::Date;
+use crate::detect::{self, Context, Detector};
+use crate::error::{Error, Result};
+use crate::ingest::{BatchSource, Conformed, Dataset};
+use crate::profile::{self, Profile, ProfileSettings, Role};
+use crate::recorder::{Recorder, Silent, Timing, Unit, timed};
+use crate::report::{self, Report};
+use crate::rows::pass::RowPass;
+use crate::settings::{BaselineSource, Settings};
+
+/// Data to read: files, folders and globs, or Arrow batches the caller holds.
+#[derive(Clone, Copy)]
+pub enum Data<'a> {
+    Paths(&'a [PathBuf]),
+    /// Batches with their provenance (read once per pass: twice in a scan).
+    Batches(&'a dyn BatchSource),
+}
+
+impl std::fmt::Debug for Data<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Data::Paths(p) => f.debug_tuple("Paths").field(p).finish(),
+            Data::Batches(b) => f.debug_tuple("Batches").field(&b.sources()).finish(),
+        }
+    }
+}
+
+/// The trusted side of a scan.
+#[derive(Debug)]
+pub enum Baseline<'a> {
+    /// No baseline: only the checks that need none run.
+    None,
+    /// A saved profile (see [`profile::load`] and [`Profile::from_bytes`]).
+    Profile(Box<Profile>),
+    /// Data, profiled with the scan's settings.
+    Data(Data<'a>),
+}
+
+impl<'a> Baseline<'a> {
+    /// Paths as the command line takes them: one saved profile, data files, or none.
+    pub fn from_paths(paths: &'a [PathBuf]) -> Result<Baseline<'a>> {
+        Ok(match BaselineSource::resolve(paths)? {
+            BaselineSource::None => Baseline::None,
+            BaselineSource::Profile(p) => Baseline::Profile(Box::new(profile::load(&p)?)),
+            BaselineSource::Data(_) => Baseline::Data(Data::Paths(paths)),
+        })
+    }
+}
+
+/// One run's settings, recorder and checks.
+///
+/// ```
+/// use poisonscan::{Baseline, Data, Engine, Settings};
+/// use std::path::PathBuf;
+///
+/// let settings = Settings::builder().label("label").threads(1).build()?;
+/// let current = [PathBuf::from("datasets/demo/current/part-0.parquet")];
+/// let baseline = [PathBuf::from("datasets/demo/baseline/part-0.parquet")];
+/// let report = Engine::new(&settings).scan(
+///     Data::Paths(&current),
+///     Baseline::Data(Data::Paths(&baseline)),
+///     None,
+/// )?;
+/// assert_eq!(report.dataset.rows, 20_000);
+/// assert!(report.findings.iter().any(|f| f.code == "SCH005")); // the demo's unit change
+/// # Ok::<(), poisonscan::Error>(())
+/// ```
+pub struct Engine<'a> {
+    settings: &'a Settings,
+    recorder: &'a dyn Recorder,
+    checks: Vec<&'static dyn Detector>,
+}
+
+impl<'a> Engine<'a> {
+    /// The registry's checks, recording nothing.
+    pub fn new(settings: &'a Settings) -> Engine<'a> {
+        Engine {
+            settings,
+            recorder: &Silent,
+            checks: detect::registry(),
+        }
+    }
+
+    /// Report timings and progress to `recorder`.
+    pub fn with_recorder(mut self, recorder: &'a dyn Recorder) -> Engine<'a> {
+        self.recorder = recorder;
+        self
+    }
+
+    /// Run `extra` checks after the registry's (a check of one's own, or a test's).
+    pub fn with_checks(mut self, extra: &[&'static dyn Detector]) -> Engine<'a> {
+        self.checks.extend(extra.iter().copied());
+        self
+    }
+
+    pub fn settings(&self) -> &Settings {
+        self.settings
+    }
+
+    /// Every check this engine runs when it is enabled.
+    pub fn checks(&self) -> &[&'static dyn Detector] {
+        &self.checks
+    }
+
+    fn pool(&self) -> Result<rayon::ThreadPool> {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(self.settings.threads)
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot start threads: {e}")))
+    }
+
+    /// Profile data with these settings; the config's column roles are checked against it.
+    pub fn profile(&self, data: Data<'_>) -> Result<Profile> {
+        let mut p = self.profile_with(data, &self.settings.profile, "profile")?;
+        set_roles(&mut p, self.settings, "profiled")?;
+        Ok(p)
+    }
+
+    fn profile_with(
+        &self,
+        data: Data<'_>,
+        settings: &ProfileSettings,
+        stage: &str,
+    ) -> Result<Profile> {
+        let paths = match data {
+            Data::Paths(paths) => paths,
+            Data::Batches(b) => {
+                let conformed = Conformed::new(b, &self.settings.ingest)?;
+                return profile::profile_batches(&conformed, settings);
+            }
+        };
+        let pool = self.pool()?;
+        pool.install(|| {
+            let ds = Dataset::open(paths, &self.settings.ingest)?;
+            self.recorder.start(stage, ds.shards.len() as u64);
+            let on_shard = |_rows: u64| self.recorder.advance(stage);
+            let p = profile::profile_dataset(&ds, settings, &on_shard);
+            self.recorder.finish(stage);
+            p
+        })
+    }
+
+    /// The baseline's profile, checked against the scan's label.
+    fn baseline(&self, baseline: Baseline<'_>) -> Result<Option<Profile>> {
+        let mut b = match baseline {
+            Baseline::None => return Ok(None),
+            Baseline::Profile(b) => {
+                if b.label != self.settings.profile.label {
+                    let name = |l: &Option<String>| match l {
+                        Some(l) => format!("--label {l}"),
+                        None => "no --label".to_string(),
+                    };
+                    return Err(Error::Usage(format!(
+                        "the baseline profile was made with {}, this scan uses {}\nhint: re-create the profile with the same --label",
+                        name(&b.label),
+                        name(&self.settings.profile.label)
+                    )));
+                }
+                *b
+            }
+            Baseline::Data(d) => self.profile_with(d, &self.settings.profile, "baseline")?,
+        };
+        set_roles(&mut b, self.settings, "baseline")?;
+        Ok(Some(b))
+    }
+
+    /// Scan `current` against `baseline`: profile, row pass, checks, report. With `rows_out`
+    /// the rows file is written there (complete, or not at all).
+    pub fn scan(
+        &self,
+        current: Data<'_>,
+        baseline: Baseline<'_>,
+        rows_out: Option<&Path>,
+    ) -> Result<Report> {
+        let started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let clock = Instant::now();
+        let rec = self.recorder;
+        let settings = self.settings;
+        let baseline = timed(rec, "baseline", || self.baseline(baseline))?;
+        // The current side counts, exactly, the values outside the baseline's range.
+        let current_settings = match &baseline {
+            Some(b) => settings.with_reference_ranges(reference_ranges(b)),
+            None => settings.profile.clone(),
+        };
+        let current_profile = timed(rec, "profile", || -> Result<Profile> {
+            let mut p = self.profile_with(current, &current_settings, "scan")?;
+            set_roles(&mut p, settings, "current")?;
+            Ok(p)
+        })?;
+        let row_pass = timed(rec, "row pass", || {
+            self.row_pass(current, &current_profile, baseline.as_ref(), rows_out)
+        })?;
+        let detectors: Vec<&dyn Detector> = self
+            .checks
+            .iter()
+            .copied()
+            .filter(|d| settings.check_enabled(d.code()))
+            .collect();
+        let ctx = Context {
+            current: &current_profile,
+            baseline: baseline.as_ref(),
+            rows: row_pass.as_ref(),
+            params: &settings.params,
+        };
+        // Checks that scan the fingerprints use the pool too, with `threads` workers.
+        let mut report = self.pool()?.install(|| {
+            let findings = timed(rec, "checks", || {
+                if rec.timings() {
+                    for d in &detectors {
+                        timed(rec, d.code(), || std::hint::black_box(d.detect(&ctx)));
+                    }
+                }
+                detect::run(&detectors, &ctx)
+            });
+            timed(rec, "report", || {
+                report::build(report::ReportInput {
+                    current: &current_profile,
+                    baseline: baseline.as_ref(),
+                    findings,
+                    fail_on: settings.fail_on,
+                    allow: &settings.allow,
+                    today: Date::today(),
+                    histograms: row_pass.as_ref().map(|p| &p.histograms),
+                    run: report::Run {
+                        started_at: report::rfc3339(started),
+                        duration_ms: 0,
+                        threads: settings.threads,
+                        seed: settings.profile.seed,
+                    },
+                })
+            })
+        });
+        report.run.duration_ms = clock.elapsed().as_millis() as u64;
+        Ok(report)
+    }
+
+    /// The second pass over the current rows (outlier scores, per-group counts, the rows file),
+    /// with a model fitted on the baseline's sample, or on the current sample without a
+    /// baseline. `None` when no column can be encoded or the reference has no sample.
+    fn row_pass(
+        &self,
+        data: Data<'_>,
+        current: &Profile,
+        baseline: Option<&Profile>,
+        rows_out: Option<&Path>,
+    ) -> Result<Option<RowPass>> {
+        let rec = self.recorder;
+        let seed = self.settings.profile.seed;
+        self.pool()?.install(|| {
+            let reference = baseline.unwrap_or(current);
+            let model = timed(rec, "row model fit", || {
+                crate::rows::pass::RowModel::fit(reference, current, seed)
+            });
+            let Some(model) = model else {
+                if let Some(path) = rows_out {
+                    return Err(Error::Usage(format!(
+                        "cannot write the rows file `{}`: no column can be scored (every column is the label, the id, a partition, constant or identifier-like) or the reference has no sample",
+                        path.display()
+                    )));
+                }
+                return Ok(None);
+            };
+            let t = Instant::now();
+            let labels = crate::rows::labels::LabelModel::fit(
+                baseline,
+                current,
+                &model.encoder,
+                seed,
+                rec,
+            );
+            self.time(
+                "label model fit",
+                t,
+                Some(format!(
+                    "{} candidate rules",
+                    labels.as_ref().map_or(0, |l| l.rules.len())
+                )),
+            );
+            let t = Instant::now();
+            let slices = baseline.and_then(|b| {
+                crate::rows::slices::SliceData::build(b, current, &model, labels.as_ref(), seed)
+            });
+            self.time(
+                "slice data",
+                t,
+                Some(format!(
+                    "{} sample rows",
+                    slices.as_ref().map_or(0, |s| s.len())
+                )),
+            );
+            let pass_settings = crate::rows::pass::PassSettings {
+                profile: &self.settings.profile,
+                rows_out,
+                on_shard: &|| rec.advance("rows"),
+            };
+            let pass = match data {
+                Data::Paths(paths) => {
+                    let ds = Dataset::open(paths, &self.settings.ingest)?;
+                    rec.start("rows", ds.shards.len() as u64);
+                    crate::rows::pass::run(&ds, current, model, labels, &pass_settings)
+                }
+                Data::Batches(b) => {
+                    rec.start("rows", 1);
+                    let conformed = Conformed::new(b, &self.settings.ingest)?;
+                    crate::rows::pass::run_batches(
+                        &conformed,
+                        current,
+                        model,
+                        labels,
+                        &pass_settings,
+                    )
+                }
+            };
+            rec.finish("rows");
+            let mut pass = pass?;
+            pass.slices = slices;
+            if rec.timings() {
+                let p = pass.part_seconds;
+                for (part, seconds) in [
+                    ("label checks", pass.label_seconds),
+                    ("encoding", p.encode),
+                    ("forest", p.forest),
+                    ("ECOD", p.ecod),
+                ] {
+                    rec.timing(&Timing {
+                        phase: format!("{part} in the row pass"),
+                        seconds,
+                        unit: Unit::CoreSeconds,
+                        detail: None,
+                    });
+                }
+            }
+            if pass.rows != current.rows {
+                return Err(Error::Usage(format!(
+                    "the input changed while it was scanned: the second pass read {} rows, the first {}\nhint: scan a snapshot of data that is not being written",
+                    pass.rows, current.rows
+                )));
+            }
+            Ok(Some(pass))
+        })
+    }
+
+    fn time(&self, phase: &str, since: Instant, detail: Option<String>) {
+        if self.recorder.timings() {
+            self.recorder.timing(&Timing {
+                phase: phase.to_string(),
+                seconds: since.elapsed().as_secs_f64(),
+                unit: Unit::Seconds,
+                detail,
+            });
+        }
+    }
+}
+
+/// Merge profiles of disjoint parts of one dataset, in the order given, into the profile of the
+/// whole (`profile(A ∪ B) == merge(profile(A), profile(B))`; see the README for what is exact).
+pub fn merge(profiles: impl IntoIterator<Item = Profile>) -> Result<Profile> {
+    let mut it = profiles.into_iter();
+    let Some(mut merged) = it.next() else {
+        return Err(Error::Usage("merge needs at least one profile".into()));
+    };
+    for (i, next) in it.enumerate() {
+        merged.merge(&next).map_err(|e| match e {
+            Error::ProfileMismatch { reason } => Error::ProfileMismatch {
+                reason: format!("profile {} of the list: {reason}", i + 2),
+            },
+            other => other,
+        })?;
+    }
+    Ok(merged)
+}
+
+/// Check the settings' column roles against the data and give them to a profile.
+fn set_roles(p: &mut Profile, settings: &Settings, what: &str) -> Result<()> {
+    use crate::ingest::ColumnType;
+    for (name, role) in &settings.roles {
+        let path = settings.config_path.clone().unwrap_or_default();
+        let bad = |reason: String| Error::BadConfig {
+            path: path.clone(),
+            reason,
+        };
+        let Some(c) = p.column(name) else {
+            return Err(bad(format!(
+                "[roles] {name}: the {what} data has no column `{name}` (or it was left out by columns/exclude)"
+            )));
+        };
+        let ok = match role {
+            Role::Numeric => matches!(
+                c.column_type,
+                ColumnType::Int | ColumnType::Float | ColumnType::Timestamp
+            ),
+            Role::Categorical => matches!(
+                c.column_type,
+                ColumnType::Int | ColumnType::String | ColumnType::Bool
+            ),
+            _ => true,
+        };
+        if !ok {
+            return Err(bad(format!(
+                "[roles] {name} = \"{}\": `{name}` holds {} values, which cannot be {}",
+                role.name(),
+                c.column_type.name(),
+                role.name()
+            )));
+        }
+        if matches!(p.role(c), Role::Label | Role::Id | Role::Partition) {
+            return Err(bad(format!(
+                "[roles] {name}: `{name}` is the {} column; its role is not set in [roles]",
+                p.role(c).name()
+            )));
+        }
+    }
+    p.role_overrides = settings.roles.clone();
+    Ok(())
+}
+
+/// The `[min, max]` of the finite values of each numeric column of a profile.
+pub fn reference_ranges(p: &Profile) -> std::collections::BTreeMap<String, (f64, f64)> {
+    p.columns
+        .iter()
+        .filter_map(|c| {
+            let n = c.numeric.as_ref()?;
+            Some((c.name.clone(), (n.min?, n.max?)))
+        })
+        .collect()
+}

@@ -1,0 +1,331 @@
+//! Arrow batches a caller already holds (a Spark executor's partition, a Python user's
+//! DataFrame), with their provenance, as a second kind of input beside files: nothing is written
+//! to disk to profile or score them. A [`BatchSource`] is read once per pass (a scan reads the
+//! current data twice), so it must give the same batches each time.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Field, Schema, SchemaRef};
+
+use super::{Batch, IngestOptions, column_type, schema, select_columns};
+use crate::error::{Error, Result};
+
+/// Batches with provenance, readable more than once.
+pub trait BatchSource: Sync {
+    /// The schema of every batch.
+    fn schema(&self) -> SchemaRef;
+    /// The sources' names as reports show them (file paths, partition names), by index; a
+    /// batch's `source` indexes this list.
+    fn sources(&self) -> Vec<String>;
+    /// The batches in order: a source's batches together, rows contiguous within a source.
+    fn batches(&self) -> Result<Box<dyn Iterator<Item = Result<Batch>> + Send + '_>>;
+}
+
+/// Batches held in memory.
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow::array::{Float64Array, Int64Array, RecordBatch};
+/// use arrow::datatypes::{DataType, Field, Schema};
+/// use poisonscan::ingest::MemoryBatches;
+/// use poisonscan::{Data, Engine, Settings};
+///
+/// let schema = Arc::new(Schema::new(vec![
+///     Field::new("x", DataType::Float64, true),
+///     Field::new("label", DataType::Int64, true),
+/// ]));
+/// let batch = |xs: Vec<f64>, ys: Vec<i64>| {
+///     RecordBatch::try_new(
+///         schema.clone(),
+///         vec![Arc::new(Float64Array::from(xs)), Arc::new(Int64Array::from(ys))],
+///     )
+///     .unwrap()
+/// };
+/// let mut data = MemoryBatches::new(schema.clone());
+/// data.push("part-0", batch(vec![1.0, 2.0], vec![0, 1]))?;
+/// data.push("part-0", batch(vec![3.0], vec![1]))?; // rows 2.. of part-0
+/// data.push("part-1", batch(vec![4.0], vec![0]))?;
+/// let settings = Settings::builder().label("label").build()?;
+/// let profile = Engine::new(&settings).profile(Data::Batches(&data))?;
+/// assert_eq!(profile.rows, 4);
+/// assert_eq!(profile.manifest[0].path, "part-0");
+/// assert_eq!(profile.manifest[0].rows, 3);
+/// # Ok::<(), poisonscan::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct MemoryBatches {
+    schema: SchemaRef,
+    sources: Vec<String>,
+    /// Rows pushed so far per source: the next batch's first row.
+    next_row: Vec<u64>,
+    batches: Vec<Batch>,
+}
+
+impl MemoryBatches {
+    pub fn new(schema: SchemaRef) -> MemoryBatches {
+        MemoryBatches {
+            schema,
+            sources: Vec::new(),
+            next_row: Vec::new(),
+            batches: Vec::new(),
+        }
+    }
+
+    /// Append a batch of `source`; its rows follow that source's earlier rows.
+    pub fn push(&mut self, source: &str, batch: RecordBatch) -> Result<()> {
+        let i = self.source_index(source);
+        let first_row = self.next_row[i];
+        self.push_at(source, 0, first_row, batch)
+    }
+
+    /// Append a batch of `source` whose first row is row `first_row` of the source, in row
+    /// group `row_group` (for data read from a known file: the provenance the reports name).
+    pub fn push_at(
+        &mut self,
+        source: &str,
+        row_group: u32,
+        first_row: u64,
+        batch: RecordBatch,
+    ) -> Result<()> {
+        if batch.schema().fields() != self.schema.fields() {
+            return Err(Error::BadBatch {
+                source_name: source.to_string(),
+                reason: format!(
+                    "its schema differs from the first batch's\n  expected: {}\n  found:    {}",
+                    self.schema,
+                    batch.schema()
+                ),
+            });
+        }
+        let i = self.source_index(source);
+        if let Some(last) = self.batches.last()
+            && last.source != i
+            && self.batches.iter().any(|b| b.source == i)
+        {
+            return Err(Error::BadBatch {
+                source_name: source.to_string(),
+                reason: "the batches of one source must come together".into(),
+            });
+        }
+        self.next_row[i] = first_row + batch.num_rows() as u64;
+        self.batches.push(Batch {
+            batch,
+            source: i,
+            row_group,
+            first_row,
+        });
+        Ok(())
+    }
+
+    fn source_index(&mut self, source: &str) -> usize {
+        match self.sources.iter().position(|s| s == source) {
+            Some(i) => i,
+            None => {
+                self.sources.push(source.to_string());
+                self.next_row.push(0);
+                self.sources.len() - 1
+            }
+        }
+    }
+
+    /// Rows held.
+    pub fn rows(&self) -> u64 {
+        self.batches.iter().map(|b| b.batch.num_rows() as u64).sum()
+    }
+}
+
+impl BatchSource for MemoryBatches {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+    fn sources(&self) -> Vec<String> {
+        self.sources.clone()
+    }
+    fn batches(&self) -> Result<Box<dyn Iterator<Item = Result<Batch>> + Send + '_>> {
+        Ok(Box::new(self.batches.iter().cloned().map(Ok)))
+    }
+}
+
+/// A batch source read in the dataset's types: each column cast to its unified type, the
+/// columns selected by `columns`/`exclude`.
+pub struct Conformed<'a> {
+    source: &'a dyn BatchSource,
+    /// The unified schema after the selection.
+    pub schema: SchemaRef,
+    pub names: Vec<String>,
+}
+
+impl<'a> Conformed<'a> {
+    pub fn new(source: &'a dyn BatchSource, opts: &IngestOptions) -> Result<Conformed<'a>> {
+        let names = source.sources();
+        let what = names.first().cloned().unwrap_or_else(|| "<batches>".into());
+        let raw = source.schema();
+        let mut fields = Vec::with_capacity(raw.fields().len());
+        for f in raw.fields() {
+            if fields.iter().any(|g: &Field| g.name() == f.name()) {
+                return Err(Error::BadBatch {
+                    source_name: what,
+                    reason: format!("the column name `{}` appears twice", f.name()),
+                });
+            }
+            let t = column_type(f.data_type()).ok_or_else(|| Error::UnsupportedType {
+                column: f.name().clone(),
+                data_type: format!("{} (in the batches of `{what}`)", f.data_type()),
+            })?;
+            fields.push(Field::new(f.name(), t.arrow_type(), true));
+        }
+        let selected = select_columns(&Schema::new(fields), opts)?;
+        Ok(Conformed {
+            source,
+            schema: Arc::new(selected),
+            names,
+        })
+    }
+
+    /// The batches in the unified schema, with their provenance, cut into the batches a file
+    /// of the same rows is read in: `BATCH_ROWS` rows from the start of each run of one source
+    /// and row group (statistics that work a batch at a time then do not depend on how the
+    /// caller cut its batches).
+    pub fn batches(&self) -> Result<impl Iterator<Item = Result<Batch>> + Send + '_> {
+        Ok(Rebatch {
+            inner: self.conformed()?,
+            pending: Vec::new(),
+            pending_rows: 0,
+            done: false,
+        })
+    }
+
+    fn conformed(&self) -> Result<impl Iterator<Item = Result<Batch>> + Send + '_> {
+        let it = self.source.batches()?;
+        Ok(it.map(move |b| {
+            let b = b?;
+            let name = || {
+                self.names
+                    .get(b.source)
+                    .cloned()
+                    .unwrap_or_else(|| format!("<source {}>", b.source))
+            };
+            if b.source >= self.names.len() {
+                return Err(Error::BadBatch {
+                    source_name: name(),
+                    reason: format!("it names source {} of {}", b.source, self.names.len()),
+                });
+            }
+            let mut columns = Vec::with_capacity(self.schema.fields().len());
+            for field in self.schema.fields() {
+                let col = b
+                    .batch
+                    .column_by_name(field.name())
+                    .ok_or_else(|| Error::BadBatch {
+                        source_name: name(),
+                        reason: format!("it has no column `{}`", field.name()),
+                    })?;
+                columns.push(
+                    schema::cast_column(col, field.data_type()).map_err(|reason| {
+                        Error::BadBatch {
+                            source_name: name(),
+                            reason: format!(
+                                "column `{}` cannot be converted to the dataset's type: {reason}",
+                                field.name()
+                            ),
+                        }
+                    })?,
+                );
+            }
+            let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| {
+                Error::BadBatch {
+                    source_name: name(),
+                    reason: e.to_string(),
+                }
+            })?;
+            Ok(Batch { batch, ..b })
+        }))
+    }
+}
+
+/// Re-cuts a stream of batches into `BATCH_ROWS`-row batches within each run of contiguous rows
+/// of one source and row group.
+struct Rebatch<I> {
+    inner: I,
+    pending: Vec<Batch>,
+    pending_rows: usize,
+    done: bool,
+}
+
+impl<I: Iterator<Item = Result<Batch>>> Rebatch<I> {
+    /// The first `rows` pending rows as one batch.
+    fn take(&mut self, rows: usize) -> Result<Batch> {
+        let head = &self.pending[0];
+        let (source, row_group, first_row) = (head.source, head.row_group, head.first_row);
+        let schema = head.batch.schema();
+        let mut parts = Vec::new();
+        let mut left = rows;
+        while left > 0 {
+            let b = &mut self.pending[0];
+            let n = b.batch.num_rows();
+            if n <= left {
+                parts.push(self.pending.remove(0).batch);
+                left -= n;
+            } else {
+                parts.push(b.batch.slice(0, left));
+                b.batch = b.batch.slice(left, n - left);
+                b.first_row += left as u64;
+                left = 0;
+            }
+        }
+        self.pending_rows -= rows;
+        let batch = match parts.len() {
+            1 => parts
+                .pop()
+                .unwrap_or_else(|| RecordBatch::new_empty(schema.clone())),
+            _ => arrow::compute::concat_batches(&schema, &parts)
+                .map_err(|e| Error::Internal(format!("joining batches of source {source}: {e}")))?,
+        };
+        Ok(Batch {
+            batch,
+            source,
+            row_group,
+            first_row,
+        })
+    }
+}
+
+impl<I: Iterator<Item = Result<Batch>>> Iterator for Rebatch<I> {
+    type Item = Result<Batch>;
+
+    fn next(&mut self) -> Option<Result<Batch>> {
+        loop {
+            if self.pending_rows >= super::BATCH_ROWS {
+                return Some(self.take(super::BATCH_ROWS));
+            }
+            if self.done {
+                return (self.pending_rows > 0).then(|| self.take(self.pending_rows));
+            }
+            match self.inner.next() {
+                None => self.done = true,
+                Some(Err(e)) => return Some(Err(e)),
+                Some(Ok(b)) => {
+                    if b.batch.num_rows() == 0 {
+                        continue;
+                    }
+                    let continues = self.pending.last().is_none_or(|last| {
+                        last.source == b.source
+                            && last.row_group == b.row_group
+                            && last.first_row + last.batch.num_rows() as u64 == b.first_row
+                    });
+                    if !continues {
+                        // The run ends: hand out what it holds, then start the next.
+                        let rows = self.pending_rows;
+                        let out = self.take(rows);
+                        self.pending_rows = b.batch.num_rows();
+                        self.pending.push(b);
+                        return Some(out);
+                    }
+                    self.pending_rows += b.batch.num_rows();
+                    self.pending.push(b);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The library API as a front door other than the command line uses it: settings from code,
+//! Arrow batches in memory with their provenance, profiles as bytes, merge, the gate, and the
+//! checks a config turns off.
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use poisonscan::gate::{FailOn, Verdict, gate};
+use poisonscan::ingest::MemoryBatches;
+use poisonscan::{Baseline, Data, Engine, Profile, Settings};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn demo(side: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("datasets/demo").join(side))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn settings(threads: usize) -> Settings {
+    Settings::builder()
+        .label("label")
+        .id("customer_id")
+        .threads(threads)
+        .build()
+        .unwrap()
+}
+
+/// The files read into memory as a caller would hold them: each row group's batches with the
+/// file's name, the row group and the index of the batch's first row in the file.
+fn in_memory(files: &[PathBuf], batch_rows: usize) -> MemoryBatches {
+    let mut data: Option<MemoryBatches> = None;
+    for f in files {
+        let name = f.to_string_lossy().to_string();
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap()).unwrap();
+        let groups: Vec<usize> = (0..builder.metadata().num_row_groups()).collect();
+        let mut first = 0u64;
+        for g in groups {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap())
+                .unwrap()
+                .with_row_groups(vec![g])
+                .with_batch_size(batch_rows)
+                .build()
+                .unwrap();
+            for b in reader {
+                let b: RecordBatch = b.unwrap();
+                let d = data.get_or_insert_with(|| MemoryBatches::new(b.schema()));
+                let n = b.num_rows() as u64;
+                d.push_at(&name, g as u32, first, b).unwrap();
+                first += n;
+            }
+        }
+    }
+    data.unwrap()
+}
+
+/// Everything of a profile but where its bytes came from (the manifest's hashes and sizes).
+fn statistics(p: &Profile) -> (serde_json::Value, &[u128]) {
+    let mut v = serde_json::to_value(p).unwrap();
+    let m = v.as_object_mut().unwrap();
+    m.remove("manifest");
+    (v, &p.fingerprints.rows)
+}
+
+/// The same rows with the same provenance give the same profile from files and from memory, at
+/// any batch size.
+#[test]
+fn batches_in_memory_profile_like_the_files() {
+    let files = demo("current");
+    let s = settings(2);
+    let engine = Engine::new(&s);
+    let from_files = engine.profile(Data::Paths(&files)).unwrap();
+    for batch_rows in [65_536, 1_000] {
+        let data = in_memory(&files, batch_rows);
+        let from_memory = engine.profile(Data::Batches(&data)).unwrap();
+        assert_eq!(from_memory.rows, 81_500);
+        assert_eq!(
+            statistics(&from_memory),
+            statistics(&from_files),
+            "batch size {batch_rows}"
+        );
+        let m = &from_memory.manifest;
+        assert_eq!(m.len(), 4);
+        assert!(m.iter().all(|e| e.blake3.is_empty() && e.format == "arrow"));
+        assert_eq!(
+            m.iter().map(|e| e.rows).collect::<Vec<_>>(),
+            from_files
+                .manifest
+                .iter()
+                .map(|e| e.rows)
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+/// A scan of batches in memory finds what the scan of the files finds, but for the byte
+/// comparisons that need files (INT001/INT002 by hash), and writes the same rows file.
+#[test]
+fn a_scan_of_batches_reports_like_a_scan_of_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(2);
+    let engine = Engine::new(&s);
+    let baseline = engine.profile(Data::Paths(&demo("baseline"))).unwrap();
+    let files = demo("current");
+    let rows_files = dir.path().join("files.parquet");
+    let rows_memory = dir.path().join("memory.parquet");
+    let a = engine
+        .scan(
+            Data::Paths(&files),
+            Baseline::Profile(Box::new(baseline.clone())),
+            Some(&rows_files),
+        )
+        .unwrap();
+    let data = in_memory(&files, 4_096);
+    let b = engine
+        .scan(
+            Data::Batches(&data),
+            Baseline::Profile(Box::new(baseline)),
+            Some(&rows_memory),
+        )
+        .unwrap();
+    let key = |r: &poisonscan::Report| {
+        r.findings
+            .iter()
+            .filter(|f| !f.code.starts_with("INT"))
+            .map(|f| (f.code.clone(), f.title.clone(), f.rows))
+            .collect::<Vec<_>>()
+    };
+    assert!(!key(&a).is_empty());
+    assert_eq!(key(&a), key(&b));
+    // The files' scan names the replayed partition by its bytes; from memory there are none.
+    assert!(a.findings.iter().any(|f| f.code == "INT002"));
+    assert_eq!(
+        serde_json::to_value(&a.profile).unwrap(),
+        serde_json::to_value(&b.profile).unwrap()
+    );
+    assert_eq!(read_rows(&rows_files), read_rows(&rows_memory));
+}
+
+fn read_rows(path: &Path) -> Vec<RecordBatch> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    vec![arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()]
+}
+
+/// Bad batches are errors that name the source, never a panic.
+#[test]
+fn bad_batches_name_their_source() {
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("x", DataType::Float64, true),
+        Field::new("label", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Float64Array::from(vec![1.0, 2.0])),
+            Arc::new(StringArray::from(vec!["a", "b"])),
+        ],
+    )
+    .unwrap();
+    let mut data = MemoryBatches::new(schema.clone());
+    data.push("p0", batch.clone()).unwrap();
+    data.push("p1", batch.clone()).unwrap();
+    let e = data.push("p0", batch.clone()).unwrap_err().to_string();
+    assert!(
+        e.contains("`p0`") && e.contains("must come together"),
+        "{e}"
+    );
+    let other = Arc::new(Schema::new(vec![Field::new("y", DataType::Float64, true)]));
+    let odd = RecordBatch::try_new(other, vec![Arc::new(Float64Array::from(vec![1.0]))]).unwrap();
+    let e = data.push("p2", odd).unwrap_err().to_string();
+    assert!(e.contains("`p2`") && e.contains("schema differs"), "{e}");
+    // A label column the batches do not have.
+    let s = Settings::builder().label("nope").build().unwrap();
+    let e = Engine::new(&s)
+        .profile(Data::Batches(&data))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`nope`"), "{e}");
+    // An unsupported type.
+    let list = Arc::new(Schema::new(vec![Field::new(
+        "l",
+        DataType::List(Arc::new(Field::new("item", DataType::Int64, true))),
+        true,
+    )]));
+    let data = MemoryBatches::new(list);
+    let e = Engine::new(&settings(1))
+        .profile(Data::Batches(&data))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`l`"), "{e}");
+}
+
+/// Profiles cross the boundary as bytes and merge back into the profile of the whole.
+#[test]
+fn profiles_as_bytes_merge_into_the_whole() {
+    let s = settings(1);
+    let engine = Engine::new(&s);
+    let files = demo("baseline");
+    let whole = engine.profile(Data::Paths(&files)).unwrap();
+    let parts: Vec<Profile> = files
+        .iter()
+        .map(|f| {
+            let p = engine
+                .profile(Data::Paths(std::slice::from_ref(f)))
+                .unwrap();
+            Profile::from_bytes(&p.to_bytes().unwrap()).unwrap()
+        })
+        .collect();
+    let merged = poisonscan::merge(parts).unwrap();
+    assert_eq!(merged.rows, whole.rows);
+    assert_eq!(merged.label_counts, whole.label_counts);
+    assert_eq!(merged.fingerprints.rows, whole.fingerprints.rows);
+    assert_eq!(merged.manifest, whole.manifest);
+    // Bytes that are not a profile are an error, not a panic.
+    let e = Profile::from_bytes(b"not a profile")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a poisonscan profile"), "{e}");
+    assert!(poisonscan::merge(Vec::new()).is_err());
+}
+
+/// The gate is a function of the report and the policy.
+#[test]
+fn the_gate_follows_the_policy() {
+    let s = settings(2);
+    let engine = Engine::new(&s);
+    let r = engine
+        .scan(
+            Data::Paths(&demo("current")),
+            Baseline::Data(Data::Paths(&demo("baseline"))),
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.verdict, Verdict::Fail);
+    let at = |fail_on| gate(&r, &poisonscan::Policy { fail_on });
+    assert_eq!(at(FailOn::High), Verdict::Fail);
+    assert_eq!(at(FailOn::High).exit_code(), 1);
+    assert_eq!(at(FailOn::Never), Verdict::Pass);
+    assert_eq!(at(FailOn::Never).exit_code(), 0);
+}
