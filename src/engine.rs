@@ -13,6 +13,7 @@ use crate::ingest::{BatchSource, Conformed, Dataset};
 use crate::profile::{self, Profile, ProfileSettings, Role};
 use crate::recorder::{Recorder, Silent, Timing, Unit, timed};
 use crate::report::{self, Report};
+use crate::rows::RowModels;
 use crate::rows::pass::RowPass;
 use crate::settings::{BaselineSource, Settings};
 
@@ -124,6 +125,18 @@ impl<'a> Engine<'a> {
         Ok(p)
     }
 
+    /// Profile the current side of a scan against `baseline`: as [`Engine::profile`], and the
+    /// values outside the baseline's range of each numeric column are counted exactly (SCH004
+    /// and the trigger checks read them). What [`Engine::report`] expects as the current profile.
+    pub fn profile_against(&self, data: Data<'_>, baseline: &Profile) -> Result<Profile> {
+        let settings = self
+            .settings
+            .with_reference_ranges(reference_ranges(baseline));
+        let mut p = self.profile_with(data, &settings, "profile")?;
+        set_roles(&mut p, self.settings, "current")?;
+        Ok(p)
+    }
+
     fn profile_with(
         &self,
         data: Data<'_>,
@@ -180,10 +193,7 @@ impl<'a> Engine<'a> {
         baseline: Baseline<'_>,
         rows_out: Option<&Path>,
     ) -> Result<Report> {
-        let started = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let started = unix_now();
         let clock = Instant::now();
         let rec = self.recorder;
         let settings = self.settings;
@@ -201,6 +211,71 @@ impl<'a> Engine<'a> {
         let row_pass = timed(rec, "row pass", || {
             self.row_pass(current, &current_profile, baseline.as_ref(), rows_out)
         })?;
+        self.detect(
+            &current_profile,
+            baseline.as_ref(),
+            row_pass.as_ref(),
+            started,
+            clock,
+        )
+    }
+
+    /// The checks and the report on profiles and row counts made elsewhere: a Spark driver
+    /// that merged its tasks' partial profiles (the current side made with
+    /// [`Engine::profile_against`] the baseline) and row counts (scored by the models
+    /// [`RowModels::fit`] on the same profiles), or a caller that scored parts itself. The same
+    /// inputs give the report [`Engine::scan`] gives, apart from `run`.
+    pub fn report(
+        &self,
+        current: &Profile,
+        baseline: Option<&Profile>,
+        rows: Option<(RowModels, crate::rows::RowCounts)>,
+    ) -> Result<Report> {
+        let clock = Instant::now();
+        let started = unix_now();
+        let mut current = current.clone();
+        set_roles(&mut current, self.settings, "current")?;
+        let baseline = match baseline {
+            Some(b) => {
+                let mut b = b.clone();
+                set_roles(&mut b, self.settings, "baseline")?;
+                Some(b)
+            }
+            None => None,
+        };
+        let row_pass = rows.map(|(models, counts)| {
+            let slices = baseline.as_ref().and_then(|b| {
+                crate::rows::slices::SliceData::build(
+                    b,
+                    &current,
+                    &models.model,
+                    models.labels.as_ref(),
+                    self.settings.profile.seed,
+                )
+            });
+            let mut pass = models.into_pass(counts);
+            pass.slices = slices;
+            pass
+        });
+        self.detect(
+            &current,
+            baseline.as_ref(),
+            row_pass.as_ref(),
+            started,
+            clock,
+        )
+    }
+
+    /// Run the enabled checks and build the report.
+    fn detect(
+        &self,
+        current_profile: &Profile,
+        baseline: Option<&Profile>,
+        row_pass: Option<&RowPass>,
+        started: u64,
+        clock: Instant,
+    ) -> Result<Report> {
+        let (rec, settings) = (self.recorder, self.settings);
         let detectors: Vec<&dyn Detector> = self
             .checks
             .iter()
@@ -208,9 +283,9 @@ impl<'a> Engine<'a> {
             .filter(|d| settings.check_enabled(d.code()))
             .collect();
         let ctx = Context {
-            current: &current_profile,
-            baseline: baseline.as_ref(),
-            rows: row_pass.as_ref(),
+            current: current_profile,
+            baseline,
+            rows: row_pass,
             params: &settings.params,
         };
         // Checks that scan the fingerprints use the pool too, with `threads` workers.
@@ -225,13 +300,13 @@ impl<'a> Engine<'a> {
             });
             timed(rec, "report", || {
                 report::build(report::ReportInput {
-                    current: &current_profile,
-                    baseline: baseline.as_ref(),
+                    current: current_profile,
+                    baseline,
                     findings,
                     fail_on: settings.fail_on,
                     allow: &settings.allow,
                     today: Date::today(),
-                    histograms: row_pass.as_ref().map(|p| &p.histograms),
+                    histograms: row_pass.map(|p| &p.histograms),
                     run: report::Run {
                         started_at: report::rfc3339(started),
                         duration_ms: 0,
@@ -258,11 +333,8 @@ impl<'a> Engine<'a> {
         let rec = self.recorder;
         let seed = self.settings.profile.seed;
         self.pool()?.install(|| {
-            let reference = baseline.unwrap_or(current);
-            let model = timed(rec, "row model fit", || {
-                crate::rows::pass::RowModel::fit(reference, current, seed)
-            });
-            let Some(model) = model else {
+            let models = RowModels::fit_recorded(&self.settings.profile, baseline, current, rec);
+            let Some(models) = models else {
                 if let Some(path) = rows_out {
                     return Err(Error::Usage(format!(
                         "cannot write the rows file `{}`: no column can be scored (every column is the label, the id, a partition, constant or identifier-like) or the reference has no sample",
@@ -272,24 +344,14 @@ impl<'a> Engine<'a> {
                 return Ok(None);
             };
             let t = Instant::now();
-            let labels = crate::rows::labels::LabelModel::fit(
-                baseline,
-                current,
-                &model.encoder,
-                seed,
-                rec,
-            );
-            self.time(
-                "label model fit",
-                t,
-                Some(format!(
-                    "{} candidate rules",
-                    labels.as_ref().map_or(0, |l| l.rules.len())
-                )),
-            );
-            let t = Instant::now();
             let slices = baseline.and_then(|b| {
-                crate::rows::slices::SliceData::build(b, current, &model, labels.as_ref(), seed)
+                crate::rows::slices::SliceData::build(
+                    b,
+                    current,
+                    &models.model,
+                    models.labels.as_ref(),
+                    seed,
+                )
             });
             self.time(
                 "slice data",
@@ -299,31 +361,22 @@ impl<'a> Engine<'a> {
                     slices.as_ref().map_or(0, |s| s.len())
                 )),
             );
-            let pass_settings = crate::rows::pass::PassSettings {
-                profile: &self.settings.profile,
-                rows_out,
-                on_shard: &|| rec.advance("rows"),
-            };
-            let pass = match data {
+            let duplicates = rows_out.map(|_| crate::rows::pass::duplicate_groups(current));
+            let on_shard = || rec.advance("rows");
+            let counts = match data {
                 Data::Paths(paths) => {
                     let ds = Dataset::open(paths, &self.settings.ingest)?;
                     rec.start("rows", ds.shards.len() as u64);
-                    crate::rows::pass::run(&ds, current, model, labels, &pass_settings)
+                    models.score_dataset(&ds, rows_out, duplicates.as_ref(), &on_shard)
                 }
                 Data::Batches(b) => {
                     rec.start("rows", 1);
                     let conformed = Conformed::new(b, &self.settings.ingest)?;
-                    crate::rows::pass::run_batches(
-                        &conformed,
-                        current,
-                        model,
-                        labels,
-                        &pass_settings,
-                    )
+                    models.score_conformed(&conformed, rows_out, duplicates.as_ref(), &on_shard)
                 }
             };
             rec.finish("rows");
-            let mut pass = pass?;
+            let mut pass = models.into_pass(counts?);
             pass.slices = slices;
             if rec.timings() {
                 let p = pass.part_seconds;
@@ -361,6 +414,13 @@ impl<'a> Engine<'a> {
             });
         }
     }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Merge profiles of disjoint parts of one dataset, in the order given, into the profile of the

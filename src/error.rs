@@ -44,6 +44,9 @@ pub enum Error {
     #[error("`{path}`: {reason}")]
     BadCsv { path: PathBuf, reason: String },
 
+    #[error("the row models' bytes are not usable: {reason}")]
+    BadModels { reason: String },
+
     #[error("a batch of `{source_name}`: {reason}")]
     BadBatch { source_name: String, reason: String },
 

@@ -129,7 +129,7 @@ impl Settings {
         }
     }
 
-    /// The same settings with another label column (the label a saved profile was made with).
+    /// The profile settings with the reference ranges of a baseline (see `profile_against`).
     pub(crate) fn with_reference_ranges(
         &self,
         ranges: BTreeMap<String, (f64, f64)>,

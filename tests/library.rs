@@ -254,3 +254,90 @@ fn the_gate_follows_the_policy() {
     assert_eq!(at(FailOn::Never), Verdict::Pass);
     assert_eq!(at(FailOn::Never).exit_code(), 0);
 }
+
+/// The row models travel as bytes (the same models, the same bytes) and score parts anywhere:
+/// the parts' counts merged in plan order are the counts of the whole.
+#[test]
+fn row_models_as_bytes_score_parts_that_merge_into_the_whole() {
+    use poisonscan::rows::{RowCounts, RowModels};
+    let s = settings(2);
+    let engine = Engine::new(&s);
+    let baseline = engine.profile(Data::Paths(&demo("baseline"))).unwrap();
+    let files = demo("current");
+    let current = engine.profile(Data::Paths(&files)).unwrap();
+    let models = RowModels::fit(&s, Some(&baseline), &current).unwrap();
+    let bytes = models.to_bytes().unwrap();
+    let shipped = RowModels::from_bytes(&bytes).unwrap();
+    assert_eq!(shipped.to_bytes().unwrap(), bytes);
+    let whole_data = in_memory(&files, 8_192);
+    let whole = models.score(&whole_data, s.ingest_options()).unwrap();
+    assert_eq!(whole.rows, 81_500);
+    // One part per file, each scored on its own by the shipped models (which know the
+    // current profile's sources, so the parts count under the indices of the whole).
+    let mut merged: Option<RowCounts> = None;
+    for f in &files {
+        let part = in_memory(std::slice::from_ref(f), 65_536);
+        let counts = shipped.score(&part, s.ingest_options()).unwrap();
+        let counts = RowCounts::from_bytes(&counts.to_bytes().unwrap()).unwrap();
+        match merged.as_mut() {
+            None => merged = Some(counts),
+            Some(m) => m.merge(counts),
+        }
+    }
+    let merged = merged.unwrap();
+    assert!(
+        merged
+            .groups
+            .contains_key(&poisonscan::rows::pass::GroupKey::Source(3))
+    );
+    assert_eq!(merged, whole);
+    // Bytes that are not models, or were altered, are errors.
+    assert!(RowModels::from_bytes(b"nonsense").is_err());
+    let mut altered = bytes.clone();
+    let last = altered.len() - 1;
+    altered[last] ^= 1;
+    let e = RowModels::from_bytes(&altered).unwrap_err().to_string();
+    assert!(e.contains("checksum"), "{e}");
+}
+
+/// A caller that runs the steps itself (the current profile, models fitted once, parts scored
+/// apart and their counts merged) gets the report the scan gives, byte for byte outside `run`.
+/// (Profiles of parts merge exactly in their counts but only within the sketches' bounds in
+/// their quantiles, so here the current side is profiled whole.)
+#[test]
+fn the_steps_give_the_report_the_scan_gives() {
+    use poisonscan::rows::{RowCounts, RowModels};
+    let s = settings(2);
+    let engine = Engine::new(&s);
+    let baseline = engine.profile(Data::Paths(&demo("baseline"))).unwrap();
+    let files = demo("current");
+    let scanned = engine
+        .scan(
+            Data::Paths(&files),
+            Baseline::Profile(Box::new(baseline.clone())),
+            None,
+        )
+        .unwrap();
+    let current = engine
+        .profile_against(Data::Paths(&files), &baseline)
+        .unwrap();
+    let models = RowModels::fit(&s, Some(&baseline), &current).unwrap();
+    let mut counts: Option<RowCounts> = None;
+    for f in &files {
+        let part = in_memory(std::slice::from_ref(f), 10_000);
+        let c = models.score(&part, s.ingest_options()).unwrap();
+        match counts.as_mut() {
+            None => counts = Some(c),
+            Some(all) => all.merge(c),
+        }
+    }
+    let stepped = engine
+        .report(&current, Some(&baseline), Some((models, counts.unwrap())))
+        .unwrap();
+    let without_run = |r: &poisonscan::Report| {
+        let mut v = serde_json::to_value(r).unwrap();
+        v.as_object_mut().unwrap().remove("run");
+        v
+    };
+    assert_eq!(without_run(&stepped), without_run(&scanned));
+}

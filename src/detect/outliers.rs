@@ -195,9 +195,9 @@ fn outlier_findings(ctx: &Context<'_>, rp: &RowPass) -> Vec<Finding> {
             }
         };
         // Features by their share of the flagged rows' ECOD mass.
-        let total: f64 = g.terms.iter().sum();
-        let mut top: Vec<(usize, f64)> = g
-            .terms
+        let sums = g.term_sums();
+        let total: f64 = sums.iter().sum();
+        let mut top: Vec<(usize, f64)> = sums
             .iter()
             .enumerate()
             .map(|(j, &v)| (j, if total > 0.0 { v / total } else { 0.0 }))

@@ -244,6 +244,46 @@ impl<'a> Conformed<'a> {
     }
 }
 
+/// Call `f` on each run of batches of one source and row group, in order: the parts a file's
+/// row groups would be profiled and scored in (row groups of up to `SHARD_ROWS` rows; a larger
+/// one is one part here, several shards there).
+pub(crate) fn for_each_run(
+    batches: impl Iterator<Item = Result<Batch>>,
+    mut f: impl FnMut(RunStart, &mut dyn Iterator<Item = Result<Batch>>) -> Result<()>,
+) -> Result<()> {
+    let mut it = batches.peekable();
+    while let Some(head) = it.peek() {
+        let start = match head {
+            Ok(b) => RunStart {
+                source: b.source,
+                row_group: b.row_group,
+                first_row: b.first_row,
+            },
+            Err(_) => {
+                return Err(it
+                    .next()
+                    .and_then(|r| r.err())
+                    .unwrap_or_else(|| Error::Internal("a failed batch vanished".into())));
+            }
+        };
+        let mut run = std::iter::from_fn(|| match it.peek()? {
+            Ok(b) if (b.source, b.row_group) == (start.source, start.row_group) => it.next(),
+            Ok(_) => None,
+            Err(_) => it.next(),
+        });
+        f(start, &mut run)?;
+    }
+    Ok(())
+}
+
+/// Where a run of batches starts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunStart {
+    pub source: usize,
+    pub row_group: u32,
+    pub first_row: u64,
+}
+
 /// Re-cuts a stream of batches into `BATCH_ROWS`-row batches within each run of contiguous rows
 /// of one source and row group.
 struct Rebatch<I> {

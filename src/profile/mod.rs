@@ -477,6 +477,17 @@ impl Profile {
             }
         }
         for m in &other.manifest {
+            // Batches held in memory have no content hash: their sources are told apart by
+            // name, and a part's sources must not be in another part (no source is split).
+            if m.blake3.is_empty() {
+                if self.manifest.iter().any(|e| e.path == m.path) {
+                    return mismatch(format!(
+                        "the source `{}` is in both profiles: parts must hold disjoint sources",
+                        m.path
+                    ));
+                }
+                continue;
+            }
             if let Some(dup) = self
                 .manifest
                 .iter()
@@ -852,43 +863,31 @@ pub fn profile_batches(
         .map(|n| hash_str(&crate::ingest::row_key_name(std::path::Path::new(n))))
         .collect();
     let mut segments: BTreeMap<(usize, u32), u16> = BTreeMap::new();
-    let mut it = data.batches()?.peekable();
-    while let Some(head) = it.peek() {
-        let (source, row_group, first_row) = match head {
-            Ok(b) => (b.source, b.row_group, b.first_row),
-            Err(_) => {
-                return Err(it
-                    .next()
-                    .and_then(|r| r.err())
-                    .unwrap_or_else(|| Error::Internal("a failed batch vanished".into())));
-            }
-        };
+    crate::ingest::for_each_run(data.batches()?, |start, run| {
         let next_id = fold.profile.segments.len();
-        let segment = *segments.entry((source, row_group)).or_insert_with(|| {
-            if next_id < UNKNOWN_SEGMENT as usize {
-                fold.profile.segments.push(Segment {
-                    source: source as u32,
-                    row_group: Some(row_group),
-                });
-                next_id as u16
-            } else {
-                UNKNOWN_SEGMENT
-            }
-        });
+        let segment = *segments
+            .entry((start.source, start.row_group))
+            .or_insert_with(|| {
+                if next_id < UNKNOWN_SEGMENT as usize {
+                    fold.profile.segments.push(Segment {
+                        source: start.source as u32,
+                        row_group: Some(start.row_group),
+                    });
+                    next_id as u16
+                } else {
+                    UNKNOWN_SEGMENT
+                }
+            });
         let part = Part {
-            source,
-            source_hash: source_hashes[source],
-            first_row,
+            source: start.source,
+            source_hash: source_hashes[start.source],
+            first_row: start.first_row,
             segment,
         };
-        let group = std::iter::from_fn(|| match it.peek()? {
-            Ok(b) if (b.source, b.row_group) == (source, row_group) => it.next(),
-            Ok(_) => None,
-            Err(_) => it.next(),
-        });
-        let r = profile_part(group, &part, &schema, settings, &[], &bounds)?;
+        let r = profile_part(run, &part, &schema, settings, &[], &bounds)?;
         fold.shard(r);
-    }
+        Ok(())
+    })?;
     let (mut profile, _, source_rows) = fold.finish();
     profile.manifest = data
         .names

@@ -120,7 +120,7 @@ impl Design {
 
 /// A fitted multinomial linear model, laid out for scoring encoded rows directly:
 /// `logit_c = bias_c + Σ_f x_f · linear[f][c] + Σ_f table[f × SLOTS + slot_f][c]`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Linear {
     classes: usize,
     /// The features with a linear weight.
@@ -225,7 +225,7 @@ impl Linear {
 
 /// The verdict on one row: the out-of-sample probability of its own label and whether it is a
 /// label issue.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Verdict {
     pub self_confidence: f64,
     pub issue: bool,
@@ -234,7 +234,7 @@ pub struct Verdict {
 }
 
 /// Confident learning fitted on one side's sample.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ConfidentModel {
     classes: usize,
     /// Whether each class is modelled (enough sample rows).

@@ -36,7 +36,7 @@ const BULK_LEVELS: f64 = 1024.0;
 /// exact, and in the bulk F is off by less than 1/1024: a term −ln F off by less than 0.05 where
 /// F ≥ 2% (`bulk_interpolation_is_close` checks it). The table is 3,000 values for 100,000
 /// distinct ones: it stays in the L1 cache while a batch is scored feature by feature.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ecdf {
     vals: Vec<f64>,
     le: Vec<f64>,
@@ -425,7 +425,7 @@ fn skew_sign(pairs: &[(f64, f64)], total: f64) -> f64 {
 }
 
 /// A fitted ECOD: one reference distribution per feature.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ecod {
     pub features: Vec<Ecdf>,
 }

@@ -37,7 +37,7 @@ pub const UNSEEN_CODE: u32 = u32::MAX - 1;
 pub const BELOW_CODE: u32 = u32::MAX - 2;
 pub const ABOVE_CODE: u32 = u32::MAX - 3;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     /// `edges`: the reference's deciles (distinct, increasing); a value's slice code is its bin,
     /// the number of edges at or below it, or `BELOW_CODE`/`ABOVE_CODE` outside the reference's
@@ -55,17 +55,19 @@ pub enum Kind {
     /// current data's categories the reference never had (share 0, in value order), so that the
     /// label checks can name them; every other unseen category has `UNSEEN_CODE`.
     Frequency {
+        #[serde(serialize_with = "crate::rows::sorted_map")]
         shares: HashMap<String, (u32, f64)>,
         known: u32,
         /// The same, keyed by the value hashes the profile uses (`column::value_hashes`), so a
         /// batch's column is looked up without formatting or re-hashing a cell.
+        #[serde(skip)]
         lookup: CategoryLookup,
         categories: Vec<String>,
         null_share: f64,
     },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Feature {
     /// Shown in evidence: the column, or "`col` is missing".
     pub name: String,
@@ -75,7 +77,7 @@ pub struct Feature {
     pub kind: Kind,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Encoder {
     pub features: Vec<Feature>,
 }
@@ -124,6 +126,16 @@ enum Cell<'a> {
 }
 
 impl Encoder {
+    /// Rebuild the category lookups, which are not written with the encoder (they are keyed by
+    /// hashes and rebuilt from the categories' shares).
+    pub(crate) fn rebuild_lookups(&mut self) {
+        for f in &mut self.features {
+            if let Kind::Frequency { shares, lookup, .. } = &mut f.kind {
+                *lookup = CategoryLookup::new(shares);
+            }
+        }
+    }
+
     /// The encoding for the columns of `reference` that `current` also has.
     pub fn new(reference: &Profile, current: &Profile) -> Encoder {
         let mut features = Vec::new();

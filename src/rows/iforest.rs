@@ -47,7 +47,7 @@ pub fn average_path_length(n: usize) -> f64 {
 
 /// A node: a split (`feature`, `threshold`, children at `left` and `left + 1`) or a leaf
 /// (`feature == LEAF`, `threshold` holding the leaf's path length, depth + c(size)).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Node {
     threshold: f64,
     feature: u32,
@@ -70,15 +70,29 @@ impl Tree {
     /// `dim` and its children are nodes of the tree: `add_path_lengths` reads without bounds
     /// checks and relies on it.
     fn new(nodes: Vec<Node>, dim: usize) -> Tree {
-        for n in &nodes {
+        Tree::checked(nodes, dim).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The tree of `nodes` over `dim` features, if they form one: every split's feature below
+    /// `dim`, its two children (`left`, `left + 1`) nodes after it, and every node but the root
+    /// the child of exactly one split (so the walk ends, and `depth` is the longest path).
+    fn checked(nodes: Vec<Node>, dim: usize) -> Result<Tree, String> {
+        let mut parents = vec![0u8; nodes.len()];
+        for (i, n) in nodes.iter().enumerate() {
             if n.feature != LEAF {
-                assert!(
-                    (n.feature as usize) < dim && (n.left as usize) + 1 < nodes.len(),
-                    "a split names feature {} of {dim} or a child past the tree's {} nodes",
-                    n.feature,
-                    nodes.len()
-                );
+                let (l, len) = (n.left as usize, nodes.len());
+                if (n.feature as usize) >= dim || l <= i || l + 1 >= len {
+                    return Err(format!(
+                        "a split names feature {} of {dim} or a child past the tree's {len} nodes",
+                        n.feature
+                    ));
+                }
+                parents[l] += 1;
+                parents[l + 1] += 1;
             }
+        }
+        if nodes.is_empty() || parents[0] != 0 || parents[1..].iter().any(|&p| p != 1) {
+            return Err("the nodes do not form a tree".into());
         }
         let mut walk = nodes.clone();
         let mut leaf_value = vec![0.0; nodes.len()];
@@ -104,11 +118,30 @@ impl Tree {
                 stack.push((n.left as usize + 1, d + 1));
             }
         }
-        Tree {
+        Ok(Tree {
             walk,
             leaf_value,
             depth,
-        }
+        })
+    }
+
+    /// The nodes `Tree::checked` takes back (a leaf: `LEAF` with its path length).
+    fn nodes(&self) -> Vec<Node> {
+        self.walk
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                if n.left as usize == i {
+                    Node {
+                        threshold: self.leaf_value[i],
+                        feature: LEAF,
+                        left: 0,
+                    }
+                } else {
+                    *n
+                }
+            })
+            .collect()
     }
 
     /// One row's path length: the same fixed-depth walk as `add_path_lengths`.
@@ -207,12 +240,48 @@ impl<'a> Rows<'a> {
 }
 
 /// A fitted forest.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(into = "ForestData", try_from = "ForestData")]
 pub struct IsolationForest {
     trees: Vec<Tree>,
     /// Rows each tree was grown on (ψ).
     pub max_samples: usize,
     pub dim: usize,
+}
+
+/// A forest as bytes carry it: each tree's nodes, checked (`Tree::checked`) when read back,
+/// since the walk reads them without bounds checks.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ForestData {
+    trees: Vec<Vec<Node>>,
+    max_samples: usize,
+    dim: usize,
+}
+
+impl From<IsolationForest> for ForestData {
+    fn from(f: IsolationForest) -> ForestData {
+        ForestData {
+            trees: f.trees.iter().map(Tree::nodes).collect(),
+            max_samples: f.max_samples,
+            dim: f.dim,
+        }
+    }
+}
+
+impl TryFrom<ForestData> for IsolationForest {
+    type Error = String;
+    fn try_from(d: ForestData) -> Result<IsolationForest, String> {
+        let trees = d
+            .trees
+            .into_iter()
+            .map(|nodes| Tree::checked(nodes, d.dim))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(IsolationForest {
+            trees,
+            max_samples: d.max_samples,
+            dim: d.dim,
+        })
+    }
 }
 
 /// Settings of the forest; the defaults are the paper's and scikit-learn's.

@@ -49,7 +49,7 @@ const EARLY_SCORE: f64 = 0.5;
 const MAX_POINTS: usize = 30_000;
 
 /// One dimension of the distance space, before the projection.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 enum Dim {
     /// Encoder feature `f`'s value, clipped.
     Value(usize),
@@ -59,7 +59,7 @@ enum Dim {
 
 /// How one encoder feature enters the projection: a value times a column of the projection,
 /// or a lookup of a category's projected vector.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 enum Term {
     Value {
         feature: usize,
@@ -74,7 +74,7 @@ enum Term {
 
 /// A node of the k-d tree (16 bytes). Nodes are in preorder: an inner node's left child is the
 /// next node.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 enum Node {
     Inner {
         dim: u32,
@@ -89,7 +89,7 @@ enum Node {
 }
 
 /// The fitted kNN model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct KnnModel {
     dims: usize,
     /// Projection of an encoded row: `offset + Σ terms`.

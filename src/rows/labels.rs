@@ -85,20 +85,24 @@ pub fn code_of_slot(k: usize) -> u32 {
 
 /// One item: slice code `code` of encoder feature `feature`, or, for `feature ≥ d`, value
 /// `code` of value feature `feature − d`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Item {
     pub feature: u32,
     pub code: u32,
 }
 
 /// A rule's left-hand side: 1–3 items on distinct features, sorted.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Rule {
     pub items: Vec<Item>,
 }
 
 /// Exact numeric values of one column counted as items.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ValueFeature {
     pub column: String,
     /// The encoder feature of the same column.
@@ -108,11 +112,24 @@ pub struct ValueFeature {
 }
 
 /// Label values and their class ids.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(into = "Vec<String>", from = "Vec<String>")]
 pub struct Classes {
     pub names: Vec<String>,
     index: HashMap<String, u16>,
     ints: HashMap<i64, u16>,
+}
+
+impl From<Classes> for Vec<String> {
+    fn from(c: Classes) -> Vec<String> {
+        c.names
+    }
+}
+
+impl From<Vec<String>> for Classes {
+    fn from(names: Vec<String>) -> Classes {
+        Classes::new(names)
+    }
 }
 
 impl Classes {
@@ -178,7 +195,7 @@ impl Classes {
 
 /// What the label checks know before the pass: classes, the baseline sample's counts, the value
 /// features and the candidate rules, the kNN model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LabelModel {
     /// kNN label disagreement (LBL002), when there are enough labelled reference rows.
     pub knn: Option<KnnModel>,
@@ -750,7 +767,7 @@ impl LabelScratch {
 }
 
 /// Rows and kNN-flagged rows of a group, with the first flagged rows.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FlagCount {
     pub rows: u64,
     pub flagged: u64,
@@ -781,7 +798,7 @@ impl FlagCount {
 
 /// Rows and flagged rows of the current data per slice (`feature × SLOTS + slot`), overall and
 /// per source.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FlagGroups {
     pub slices: Vec<FlagCount>,
     pub all: FlagCount,
@@ -828,7 +845,7 @@ impl FlagGroups {
 
 /// The reference sample's rows (weighted to the baseline rows they stand for) and flagged rows
 /// per slice (`feature × SLOTS + slot`) and overall.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RefFlags {
     pub slices: Vec<RefCount>,
     pub all: RefCount,
@@ -853,7 +870,7 @@ impl RefFlags {
 }
 
 /// Current rows per class: overall, per source, per slice, per rule (with example rows).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LabelCounts {
     /// kNN-flagged rows (LBL002) and label issues by confident learning (LBL003).
     pub knn: FlagGroups,
@@ -1064,7 +1081,7 @@ fn spike_candidates(baseline: &Profile, current: &Profile, encoder: &Encoder) ->
 pub const TAIL_SHARE: f64 = 0.01;
 
 /// An item of a rule's baseline analogue.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum AnalogueItem {
     /// The item itself.
     Same(Item),
@@ -1084,7 +1101,7 @@ pub enum AnalogueItem {
 /// maximum → not employed" is no trigger when the oldest 1% were not employed in the baseline
 /// either; "hours above the old maximum → high income" is one when the longest hours were
 /// mixed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Analogue {
     pub items: Vec<AnalogueItem>,
 }

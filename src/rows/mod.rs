@@ -17,6 +17,26 @@ pub mod encode;
 pub mod iforest;
 pub mod knn;
 pub mod labels;
+pub mod models;
 pub mod pass;
 pub mod sliceline;
 pub mod slices;
+
+pub use models::RowModels;
+pub use pass::RowCounts;
+
+/// A hash map written in key order, so the same model gives the same bytes.
+pub(crate) fn sorted_map<S, K, V, H>(
+    m: &std::collections::HashMap<K, V, H>,
+    s: S,
+) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+    K: Ord + serde::Serialize,
+    V: serde::Serialize,
+{
+    use serde::Serialize;
+    m.iter()
+        .collect::<std::collections::BTreeMap<&K, &V>>()
+        .serialize(s)
+}

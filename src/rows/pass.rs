@@ -43,7 +43,7 @@ use super::labels::{LabelCounts, LabelModel, LabelScratch, SLICE_CODES, SLOTS, c
 /// A weighted empirical CDF, `F(x)` = weight of values `≤ x` / total weight, on ECOD's lookup
 /// table: exact in the top and bottom 1% (where the flagging threshold lies), within 1/1024
 /// in between.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct WeightedCdf(super::ecod::Ecdf);
 
 impl WeightedCdf {
@@ -80,7 +80,9 @@ struct Scratch {
 }
 
 /// A group of rows OUT001 tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum GroupKey {
     All,
     /// Index into the current dataset's sources (and the current profile's manifest).
@@ -93,25 +95,53 @@ pub enum GroupKey {
 }
 
 /// Counts of one group in the current data.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GroupCount {
     pub rows: u64,
     pub flagged: u64,
-    /// Per feature, the sum of the ECOD terms of the flagged rows: which features made them
-    /// extreme.
-    pub terms: Vec<f64>,
+    /// Per feature, the sum of the ECOD terms of the flagged rows (which features made them
+    /// extreme), in fixed point (`TERM_SCALE`): integer sums are exact, so they do not depend
+    /// on how the rows were split into parts. [`GroupCount::term_sums`] reads them.
+    pub terms: Vec<i128>,
+    /// Per feature, whether a flagged row's term was infinite (1) or NaN (2): the sum is then
+    /// that, as a float sum would be.
+    pub non_finite: Vec<u8>,
     /// The first flagged rows (source index, row in source), in plan order.
     pub examples: Vec<(u32, u64)>,
 }
 
+/// Units of a term in `GroupCount::terms` (2⁻⁴⁰: far below any difference a report shows).
+const TERM_SCALE: f64 = (1u64 << 40) as f64;
+
 impl GroupCount {
+    /// Per feature, the sum of the flagged rows' ECOD terms.
+    pub fn term_sums(&self) -> Vec<f64> {
+        self.terms
+            .iter()
+            .enumerate()
+            .map(|(j, &t)| match self.non_finite.get(j) {
+                Some(1) => f64::INFINITY,
+                Some(2) => f64::NAN,
+                _ => t as f64 / TERM_SCALE,
+            })
+            .collect()
+    }
+
     fn add_flagged(&mut self, terms: &[f64], example: (u32, u64)) {
         self.flagged += 1;
         if self.terms.len() < terms.len() {
-            self.terms.resize(terms.len(), 0.0);
+            self.terms.resize(terms.len(), 0);
+            self.non_finite.resize(terms.len(), 0);
         }
-        for (a, t) in self.terms.iter_mut().zip(terms) {
-            *a += t;
+        for (j, &t) in terms.iter().enumerate() {
+            if t.is_finite() {
+                // `as` saturates: a finite term is far below the range, a sum of them too.
+                self.terms[j] = self.terms[j].saturating_add((t * TERM_SCALE).round() as i128);
+            } else {
+                // Terms are never negative: +∞ where a tail probability is 0, NaN otherwise.
+                let flag = if t == f64::INFINITY { 1 } else { 2 };
+                self.non_finite[j] = self.non_finite[j].max(flag);
+            }
         }
         if self.examples.len() < EXAMPLES {
             self.examples.push(example);
@@ -122,10 +152,14 @@ impl GroupCount {
         self.rows += o.rows;
         self.flagged += o.flagged;
         if self.terms.len() < o.terms.len() {
-            self.terms.resize(o.terms.len(), 0.0);
+            self.terms.resize(o.terms.len(), 0);
+            self.non_finite.resize(o.terms.len(), 0);
         }
         for (a, b) in self.terms.iter_mut().zip(&o.terms) {
-            *a += b;
+            *a = a.saturating_add(*b);
+        }
+        for (a, b) in self.non_finite.iter_mut().zip(&o.non_finite) {
+            *a = (*a).max(*b);
         }
         for e in o.examples {
             if self.examples.len() < EXAMPLES {
@@ -136,7 +170,7 @@ impl GroupCount {
 }
 
 /// The fitted row model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RowModel {
     pub encoder: Encoder,
     forest: IsolationForest,
@@ -157,7 +191,7 @@ pub struct RowModel {
 
 /// Reference sample rows of a group: weighted (standing for the reference's rows) and as
 /// sample rows (for the uncertainty of the rate).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RefCount {
     pub rows_weighted: f64,
     pub flagged_weighted: f64,
@@ -192,6 +226,11 @@ struct Scored {
 }
 
 impl RowModel {
+    /// The widths the forest and ECOD were fitted on.
+    pub(crate) fn dims(&self) -> (usize, usize) {
+        (self.forest.dim, self.ecod.features.len())
+    }
+
     /// Fit on `reference`'s sample; `None` when there is nothing to encode or no sample.
     pub fn fit(reference: &Profile, current: &Profile, seed: u64) -> Option<RowModel> {
         let encoder = Encoder::new(reference, current);
@@ -425,6 +464,8 @@ pub struct RowPass {
 pub struct PassSettings<'a> {
     pub profile: &'a ProfileSettings,
     pub rows_out: Option<&'a Path>,
+    /// The current data's duplicate groups (`duplicate_groups`), for the rows file.
+    pub duplicates: Option<&'a HashMap<u128, u64>>,
     /// Called after each shard (progress).
     pub on_shard: &'a (dyn Fn() + Sync),
 }
@@ -433,7 +474,7 @@ pub struct PassSettings<'a> {
 pub const HIST_BINS: usize = 20;
 
 /// Rows per score bin: outlier scores, and label issue scores (rows without one left out).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScoreHistograms {
     pub outlier: Vec<u64>,
     pub label_issue: Vec<u64>,
@@ -463,7 +504,7 @@ impl ScoreHistograms {
 }
 
 /// CPU seconds of the row pass's parts, summed over threads.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartSeconds {
     pub encode: f64,
     pub forest: f64,
@@ -478,14 +519,80 @@ impl PartSeconds {
     }
 }
 
-struct ShardOut {
-    histograms: ScoreHistograms,
-    groups: BTreeMap<GroupKey, GroupCount>,
-    labels: Option<LabelCounts>,
-    label_seconds: f64,
-    part_seconds: PartSeconds,
-    rows: u64,
-    duplicate_rows: u64,
+/// What the row-level checks need of the scored rows: per-group counts that merge exactly, in
+/// plan order (DataFusion's accumulator pattern: each part is scored into its own `RowCounts`
+/// and `merge` folds them), so that parts scored anywhere (threads, Spark tasks) add up to the
+/// counts of the whole.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct RowCounts {
+    pub rows: u64,
+    pub groups: BTreeMap<GroupKey, GroupCount>,
+    /// Rows in a duplicate group (when the rows file was written).
+    pub duplicate_rows: u64,
+    pub histograms: ScoreHistograms,
+    /// The label checks' counts (with a label model).
+    pub labels: Option<LabelCounts>,
+    /// CPU seconds of the label checks and of the pass's parts (for timings; not merged into
+    /// results).
+    #[serde(skip)]
+    pub label_seconds: f64,
+    #[serde(skip)]
+    pub part_seconds: PartSeconds,
+}
+
+/// Equal counts (the timings left out).
+impl PartialEq for RowCounts {
+    fn eq(&self, o: &RowCounts) -> bool {
+        (
+            self.rows,
+            &self.groups,
+            self.duplicate_rows,
+            &self.histograms,
+            &self.labels,
+        ) == (
+            o.rows,
+            &o.groups,
+            o.duplicate_rows,
+            &o.histograms,
+            &o.labels,
+        )
+    }
+}
+
+impl RowCounts {
+    fn new(labels: Option<&LabelModel>) -> RowCounts {
+        RowCounts {
+            histograms: ScoreHistograms::new(),
+            labels: labels.map(LabelModel::counts),
+            ..RowCounts::default()
+        }
+    }
+
+    /// Add the counts of the part after this one (parts merge in plan order: examples keep the
+    /// first rows, sums add in one order).
+    pub fn merge(&mut self, r: RowCounts) {
+        self.rows += r.rows;
+        self.duplicate_rows += r.duplicate_rows;
+        if self.histograms.outlier.is_empty() {
+            self.histograms = ScoreHistograms::new();
+        }
+        self.histograms.merge(&r.histograms);
+        for (k, g) in r.groups {
+            self.groups.entry(k).or_default().merge(g);
+        }
+        match (self.labels.as_mut(), r.labels) {
+            (Some(a), Some(b)) => a.merge(b),
+            (None, Some(b)) => self.labels = Some(b),
+            _ => {}
+        }
+        self.label_seconds += r.label_seconds;
+        self.part_seconds.add(&r.part_seconds);
+    }
+}
+
+/// One part's counts and, when the rows file is written, its rows.
+struct PartOut {
+    counts: RowCounts,
     batches: Vec<RecordBatch>,
 }
 
@@ -498,8 +605,10 @@ struct PassContext<'a> {
     id: Option<&'a str>,
     out_schema: SchemaRef,
     source_names: Vec<String>,
+    /// Per source of the batches, its index among the models' sources (the current profile's).
+    source_index: Vec<u32>,
     /// Feature hash → duplicate group, when the rows file is written.
-    dup_groups: Option<HashMap<u128, u64>>,
+    dup_groups: Option<&'a HashMap<u128, u64>>,
 }
 
 impl<'a> PassContext<'a> {
@@ -507,17 +616,35 @@ impl<'a> PassContext<'a> {
         schema: &Schema,
         partition_columns: &[String],
         source_names: Vec<String>,
-        current: &Profile,
-        model: &'a RowModel,
-        labels: Option<&'a LabelModel>,
+        models: &'a super::RowModels,
         settings: &'a PassSettings<'_>,
-    ) -> PassContext<'a> {
+    ) -> Result<PassContext<'a>> {
+        if settings.rows_out.is_some() && settings.duplicates.is_none() {
+            return Err(Error::Internal(
+                "the rows file needs the current data's duplicate groups".into(),
+            ));
+        }
         let columns = crate::ingest::column_types(schema);
+        let source_index = source_names
+            .iter()
+            .map(|n| {
+                models
+                    .sources
+                    .iter()
+                    .position(|m| m == n)
+                    .map(|i| i as u32)
+                    .ok_or_else(|| Error::BadBatch {
+                        source_name: n.clone(),
+                        reason: "it is not a source of the profile the row models were fitted on"
+                            .into(),
+                    })
+            })
+            .collect::<Result<Vec<u32>>>()?;
         let id = settings.profile.id.as_deref();
         let id_field = id.and_then(|id| schema.field_with_name(id).ok().cloned());
-        PassContext {
-            model,
-            labels,
+        Ok(PassContext {
+            model: &models.model,
+            labels: models.labels.as_ref(),
             positions: crate::profile::feature_positions(
                 &columns,
                 settings.profile,
@@ -526,25 +653,18 @@ impl<'a> PassContext<'a> {
             id,
             out_schema: rows_schema(id_field.as_ref()),
             source_names,
-            dup_groups: settings.rows_out.map(|_| duplicate_groups(current)),
-        }
+            source_index,
+            dup_groups: settings.rows_out.and(settings.duplicates),
+        })
     }
 
     /// Score one part's batches, in order: the counts, and the rows file's batches when it is
     /// written.
-    fn score(&self, batches: impl Iterator<Item = Result<Batch>>) -> Result<ShardOut> {
+    fn score(&self, batches: impl Iterator<Item = Result<Batch>>) -> Result<PartOut> {
         let (model, labels) = (self.model, self.labels);
         let d = model.encoder.dim();
-        let mut out = ShardOut {
-            histograms: ScoreHistograms::new(),
-            groups: BTreeMap::new(),
-            labels: labels.map(LabelModel::counts),
-            label_seconds: 0.0,
-            part_seconds: PartSeconds::default(),
-            rows: 0,
-            duplicate_rows: 0,
-            batches: Vec::new(),
-        };
+        let mut out = RowCounts::new(labels);
+        let mut rows_out = Vec::new();
         let mut x = Vec::new();
         let mut codes = Vec::new();
         let mut scratch = Scratch::default();
@@ -564,7 +684,10 @@ impl<'a> PassContext<'a> {
             model.encoder.encode_batch(b, &mut x, &mut codes);
             scratch.seconds.encode += t.elapsed().as_secs_f64();
             let scored = model.score_batch(&x, &mut scratch, &mut terms);
-            let source = batch.source as u32;
+            let source = *self
+                .source_index
+                .get(batch.source)
+                .ok_or_else(|| Error::Internal(format!("a batch names source {}", batch.source)))?;
             if let (Some(m), Some(c)) = (labels, out.labels.as_mut()) {
                 let t = std::time::Instant::now();
                 m.count_batch(
@@ -610,7 +733,7 @@ impl<'a> PassContext<'a> {
                 .or_default()
                 .merge(this_source);
             out.rows += n as u64;
-            if let Some(dup_groups) = &self.dup_groups {
+            if let Some(dup_groups) = self.dup_groups {
                 row_hasher.reset(n);
                 for (ci, pos) in self.positions.iter().enumerate() {
                     if let Some(k) = pos {
@@ -635,7 +758,7 @@ impl<'a> PassContext<'a> {
                     .get(batch.source)
                     .map(String::as_str)
                     .unwrap_or_default();
-                out.batches.push(rows_batch(
+                rows_out.push(rows_batch(
                     &self.out_schema,
                     name,
                     batch.first_row,
@@ -661,19 +784,16 @@ impl<'a> PassContext<'a> {
             }
         }
         out.part_seconds = scratch.seconds;
-        Ok(out)
+        Ok(PartOut {
+            counts: out,
+            batches: rows_out,
+        })
     }
 }
 
 /// The pass's results so far: parts are folded in plan order.
 struct Totals {
-    groups: BTreeMap<GroupKey, GroupCount>,
-    histograms: ScoreHistograms,
-    label_counts: Option<LabelCounts>,
-    label_seconds: f64,
-    part_seconds: PartSeconds,
-    rows: u64,
-    duplicate_rows: u64,
+    counts: RowCounts,
     writer: Option<RowsWriter>,
     write_error: Option<Error>,
 }
@@ -690,30 +810,14 @@ impl Totals {
             None => None,
         };
         Ok(Totals {
-            groups: BTreeMap::new(),
-            histograms: ScoreHistograms::new(),
-            label_counts: labels.map(LabelModel::counts),
-            label_seconds: 0.0,
-            part_seconds: PartSeconds::default(),
-            rows: 0,
-            duplicate_rows: 0,
+            counts: RowCounts::new(labels),
             writer,
             write_error: None,
         })
     }
 
-    fn fold(&mut self, r: ShardOut) {
-        self.rows += r.rows;
-        self.duplicate_rows += r.duplicate_rows;
-        self.histograms.merge(&r.histograms);
-        for (k, g) in r.groups {
-            self.groups.entry(k).or_default().merge(g);
-        }
-        if let (Some(a), Some(b)) = (self.label_counts.as_mut(), r.labels) {
-            a.merge(b);
-        }
-        self.label_seconds += r.label_seconds;
-        self.part_seconds.add(&r.part_seconds);
+    fn fold(&mut self, r: PartOut) {
+        self.counts.merge(r.counts);
         if let Some(w) = self.writer.as_mut()
             && self.write_error.is_none()
         {
@@ -726,47 +830,27 @@ impl Totals {
         }
     }
 
-    fn finish(self, model: RowModel, labels: Option<LabelModel>) -> Result<RowPass> {
+    fn finish(self) -> Result<RowCounts> {
         if let Some(e) = self.write_error {
             return Err(e);
         }
         if let Some(w) = self.writer {
             w.finish()?;
         }
-        Ok(RowPass {
-            model,
-            rows: self.rows,
-            groups: self.groups,
-            duplicate_rows: self.duplicate_rows,
-            labels: labels.zip(self.label_counts),
-            slices: None,
-            histograms: self.histograms,
-            label_seconds: self.label_seconds,
-            part_seconds: self.part_seconds,
-        })
+        Ok(self.counts)
     }
 }
 
-/// Score every row of `ds` (the data `current` profiles) and count outliers per group, shards
-/// in parallel, folded in plan order.
+/// Score every row of `ds` and count outliers per group, shards in parallel, folded in plan
+/// order.
 pub fn run(
     ds: &Dataset,
-    current: &Profile,
-    model: RowModel,
-    labels: Option<LabelModel>,
+    models: &super::RowModels,
     settings: &PassSettings<'_>,
-) -> Result<RowPass> {
+) -> Result<RowCounts> {
     let names = ds.sources.iter().map(|s| s.display()).collect();
-    let ctx = PassContext::new(
-        &ds.schema,
-        &ds.partition_columns,
-        names,
-        current,
-        &model,
-        labels.as_ref(),
-        settings,
-    );
-    let mut totals = Totals::new(labels.as_ref(), settings.rows_out, &ctx.out_schema)?;
+    let ctx = PassContext::new(&ds.schema, &ds.partition_columns, names, models, settings)?;
+    let mut totals = Totals::new(models.labels.as_ref(), settings.rows_out, &ctx.out_schema)?;
     let tasks: Vec<&Shard> = ds.shards.iter().collect();
     crate::profile::run_ordered(
         &tasks,
@@ -775,39 +859,31 @@ pub fn run(
             (settings.on_shard)();
             Ok(out)
         },
-        |r: ShardOut| totals.fold(r),
+        |r: PartOut| totals.fold(r),
     )?;
-    drop(ctx);
-    totals.finish(model, labels)
+    totals.finish()
 }
 
-/// The same for batches a caller holds, in their order, on the calling thread.
+/// The same for batches a caller holds, in their order, on the calling thread: one part per run
+/// of one source and row group, as a file's row groups are (see `ingest::for_each_run`).
 pub fn run_batches(
     data: &crate::ingest::Conformed<'_>,
-    current: &Profile,
-    model: RowModel,
-    labels: Option<LabelModel>,
+    models: &super::RowModels,
     settings: &PassSettings<'_>,
-) -> Result<RowPass> {
-    let ctx = PassContext::new(
-        &data.schema,
-        &[],
-        data.names.clone(),
-        current,
-        &model,
-        labels.as_ref(),
-        settings,
-    );
-    let mut totals = Totals::new(labels.as_ref(), settings.rows_out, &ctx.out_schema)?;
-    totals.fold(ctx.score(data.batches()?)?);
-    (settings.on_shard)();
-    drop(ctx);
-    totals.finish(model, labels)
+) -> Result<RowCounts> {
+    let ctx = PassContext::new(&data.schema, &[], data.names.clone(), models, settings)?;
+    let mut totals = Totals::new(models.labels.as_ref(), settings.rows_out, &ctx.out_schema)?;
+    crate::ingest::for_each_run(data.batches()?, |_, run| {
+        totals.fold(ctx.score(run)?);
+        (settings.on_shard)();
+        Ok(())
+    })?;
+    totals.finish()
 }
 
 /// Feature hash (as `profile::features` gives it) → duplicate group number, for every feature
 /// vector that occurs more than once; groups are numbered in fingerprint order.
-fn duplicate_groups(p: &Profile) -> HashMap<u128, u64> {
+pub fn duplicate_groups(p: &Profile) -> HashMap<u128, u64> {
     let mut out = HashMap::new();
     let rows = &p.fingerprints.rows;
     let mut i = 0;
@@ -973,5 +1049,45 @@ impl Drop for RowsWriter {
         // After a successful `finish` the temporary file is gone (renamed); otherwise remove
         // what was written.
         let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Term sums do not depend on how rows are split into parts, and keep a float sum's
+    /// infinities and NaNs.
+    #[test]
+    fn group_counts_merge_exactly_in_any_split() {
+        let rows: Vec<[f64; 2]> = (0..1000)
+            .map(|i| [0.1 * (i % 7) as f64 + 1e-9 * i as f64, (i as f64).sqrt()])
+            .collect();
+        let count = |rows: &[[f64; 2]]| {
+            let mut g = GroupCount::default();
+            for (i, r) in rows.iter().enumerate() {
+                g.rows += 1;
+                g.add_flagged(r, (0, i as u64));
+            }
+            g
+        };
+        let whole = count(&rows);
+        for cut in [1, 333, 999] {
+            let mut a = count(&rows[..cut]);
+            let mut b = count(&rows[cut..]);
+            b.examples.clear();
+            a.merge(b);
+            a.examples = whole.examples.clone();
+            assert_eq!(a, whole, "cut at {cut}");
+        }
+        let sums = whole.term_sums();
+        let float: f64 = rows.iter().map(|r| r[0]).sum();
+        assert!((sums[0] - float).abs() < 1e-6, "{} {float}", sums[0]);
+        let mut g = count(&rows[..10]);
+        g.add_flagged(&[f64::INFINITY, f64::NAN], (0, 10));
+        g.merge(count(&rows[10..20]));
+        let s = g.term_sums();
+        assert_eq!(s[0], f64::INFINITY);
+        assert!(s[1].is_nan());
     }
 }

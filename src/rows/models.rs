@@ -1,0 +1,264 @@
+//! The row pass as its own step: [`RowModels`] are fitted once from the profiles (the outlier
+//! model on the reference sample, the label model on both samples), travel as bytes, and score
+//! any stream of batches into [`RowCounts`] that merge exactly in plan order. A Spark driver fits
+//! them once and ships them to the executors; one machine does the same with threads.
+
+use std::collections::HashMap;
+
+use super::labels::LabelModel;
+use super::pass::{self, RowCounts, RowModel, RowPass};
+use crate::error::{Error, Result};
+use crate::ingest::{BatchSource, Conformed, Dataset, IngestOptions};
+use crate::profile::{Profile, ProfileSettings};
+use crate::recorder::Recorder;
+
+const MAGIC: &[u8; 20] = b"POISONSCAN MODELS\n\0\0";
+/// The version of the models' bytes; a change of any model's fields bumps it.
+pub const MODELS_VERSION: u32 = 1;
+const HEADER: usize = 20 + 4 + 32;
+
+/// The fitted row models and the settings they were fitted with.
+///
+/// ```
+/// use poisonscan::rows::RowModels;
+/// use poisonscan::{Data, Engine, Settings};
+/// use std::path::PathBuf;
+///
+/// let settings = Settings::builder().label("label").threads(1).build()?;
+/// let engine = Engine::new(&settings);
+/// let baseline = engine.profile(Data::Paths(&[PathBuf::from("datasets/demo/baseline")]))?;
+/// let current = engine.profile(Data::Paths(&[PathBuf::from("datasets/demo/current")]))?;
+/// let models = RowModels::fit(&settings, Some(&baseline), &current).expect("columns to score");
+/// // Shipped as bytes (to a Spark executor, say) and read back there:
+/// let models = RowModels::from_bytes(&models.to_bytes()?)?;
+/// # Ok::<(), poisonscan::Error>(())
+/// ```
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RowModels {
+    pub(crate) model: RowModel,
+    pub(crate) labels: Option<LabelModel>,
+    /// The label and id columns and the seed the models were fitted with.
+    pub(crate) label: Option<String>,
+    pub(crate) id: Option<String>,
+    pub(crate) seed: u64,
+    /// The current data's sources (its profile's manifest), in order: a scored batch's source
+    /// is found here by name, so parts scored apart count under the indices of the whole.
+    pub(crate) sources: Vec<String>,
+}
+
+impl RowModels {
+    /// Fit on the baseline's sample (the current data's without a baseline). `None` when no
+    /// column can be encoded or the reference has no sample.
+    pub fn fit(
+        settings: &crate::Settings,
+        baseline: Option<&Profile>,
+        current: &Profile,
+    ) -> Option<RowModels> {
+        Self::fit_recorded(
+            &settings.profile,
+            baseline,
+            current,
+            &crate::recorder::Silent,
+        )
+    }
+
+    pub(crate) fn fit_recorded(
+        settings: &ProfileSettings,
+        baseline: Option<&Profile>,
+        current: &Profile,
+        rec: &dyn Recorder,
+    ) -> Option<RowModels> {
+        let seed = settings.seed;
+        let reference = baseline.unwrap_or(current);
+        let model = crate::recorder::timed(rec, "row model fit", || {
+            RowModel::fit(reference, current, seed)
+        })?;
+        let t = std::time::Instant::now();
+        let labels = LabelModel::fit(baseline, current, &model.encoder, seed, rec);
+        if rec.timings() {
+            rec.timing(&crate::recorder::Timing {
+                phase: "label model fit".into(),
+                seconds: t.elapsed().as_secs_f64(),
+                unit: crate::recorder::Unit::Seconds,
+                detail: Some(format!(
+                    "{} candidate rules",
+                    labels.as_ref().map_or(0, |l| l.rules.len())
+                )),
+            });
+        }
+        Some(RowModels {
+            model,
+            labels,
+            label: settings.label.clone(),
+            id: settings.id.clone(),
+            seed,
+            sources: current.manifest.iter().map(|m| m.path.clone()).collect(),
+        })
+    }
+
+    /// The models as bytes: a header (magic, version, BLAKE3 of the body), then the models
+    /// (postcard, zstd). The same models give the same bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let raw = postcard::to_stdvec(self)
+            .map_err(|e| Error::Internal(format!("encoding the row models: {e}")))?;
+        let body = zstd::encode_all(&raw[..], 3)
+            .map_err(|e| Error::Internal(format!("compressing the row models: {e}")))?;
+        let mut out = Vec::with_capacity(HEADER + body.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&MODELS_VERSION.to_le_bytes());
+        out.extend_from_slice(blake3::hash(&body).as_bytes());
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// Models from [`RowModels::to_bytes`], checked: the header, the version, the hash, and
+    /// that the models fit together (the forest's trees are checked node by node, since scoring
+    /// walks them without bounds checks).
+    pub fn from_bytes(bytes: &[u8]) -> Result<RowModels> {
+        let bad = |reason: String| Error::BadModels { reason };
+        if bytes.len() < HEADER || &bytes[..20] != MAGIC {
+            return Err(bad("they do not start with the row models' header".into()));
+        }
+        let mut version = [0u8; 4];
+        version.copy_from_slice(&bytes[20..24]);
+        let version = u32::from_le_bytes(version);
+        if version != MODELS_VERSION {
+            return Err(bad(format!(
+                "they are version {version}; this poisonscan ({}) reads version {MODELS_VERSION}",
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        let body = &bytes[HEADER..];
+        if blake3::hash(body).as_bytes() != &bytes[24..56] {
+            return Err(bad(
+                "their checksum does not match: they were corrupted or altered".into(),
+            ));
+        }
+        let raw = zstd::decode_all(body).map_err(|e| bad(format!("cannot decompress: {e}")))?;
+        let mut m: RowModels =
+            postcard::from_bytes(&raw).map_err(|e| bad(format!("cannot decode: {e}")))?;
+        m.model.encoder.rebuild_lookups();
+        m.check().map_err(bad)?;
+        Ok(m)
+    }
+
+    /// The models' shapes agree with each other.
+    fn check(&self) -> std::result::Result<(), String> {
+        let d = self.model.encoder.dim();
+        let (forest, ecod) = self.model.dims();
+        if forest != d || ecod != d {
+            return Err(format!(
+                "the encoder has {d} features, the forest {forest} and ECOD {ecod}"
+            ));
+        }
+        if let Some(l) = &self.labels
+            && l.dim != d
+        {
+            return Err(format!(
+                "the encoder has {d} features, the label model {}",
+                l.dim
+            ));
+        }
+        Ok(())
+    }
+
+    /// The settings the pass reads with: these models' label, id and seed.
+    fn pass_profile(&self) -> ProfileSettings {
+        ProfileSettings {
+            seed: self.seed,
+            label: self.label.clone(),
+            id: self.id.clone(),
+            ..ProfileSettings::default()
+        }
+    }
+
+    /// Score batches a caller holds (one Spark partition, say) into counts that merge with the
+    /// counts of the other parts ([`RowCounts::merge`], in plan order). The batches' sources
+    /// must be sources of the current profile the models were fitted with; the counts use
+    /// that profile's source indices.
+    pub fn score(&self, data: &dyn BatchSource, ingest: &IngestOptions) -> Result<RowCounts> {
+        let conformed = Conformed::new(data, ingest)?;
+        let profile = self.pass_profile();
+        pass::run_batches(
+            &conformed,
+            self,
+            &pass::PassSettings {
+                profile: &profile,
+                rows_out: None,
+                duplicates: None,
+                on_shard: &|| {},
+            },
+        )
+    }
+
+    /// Score the files of `ds` on the current thread pool; with `rows_out`, write the rows
+    /// file (`duplicates`: the current data's duplicate groups).
+    pub(crate) fn score_dataset(
+        &self,
+        ds: &Dataset,
+        rows_out: Option<&std::path::Path>,
+        duplicates: Option<&HashMap<u128, u64>>,
+        on_shard: &(dyn Fn() + Sync),
+    ) -> Result<RowCounts> {
+        let profile = self.pass_profile();
+        pass::run(
+            ds,
+            self,
+            &pass::PassSettings {
+                profile: &profile,
+                rows_out,
+                duplicates,
+                on_shard,
+            },
+        )
+    }
+
+    pub(crate) fn score_conformed(
+        &self,
+        data: &Conformed<'_>,
+        rows_out: Option<&std::path::Path>,
+        duplicates: Option<&HashMap<u128, u64>>,
+        on_shard: &(dyn Fn() + Sync),
+    ) -> Result<RowCounts> {
+        let profile = self.pass_profile();
+        pass::run_batches(
+            data,
+            self,
+            &pass::PassSettings {
+                profile: &profile,
+                rows_out,
+                duplicates,
+                on_shard,
+            },
+        )
+    }
+
+    /// The models and the counts of every current row, as the row-level checks read them.
+    pub fn into_pass(self, counts: RowCounts) -> RowPass {
+        RowPass {
+            model: self.model,
+            rows: counts.rows,
+            groups: counts.groups,
+            duplicate_rows: counts.duplicate_rows,
+            labels: self.labels.zip(counts.labels),
+            label_seconds: counts.label_seconds,
+            part_seconds: counts.part_seconds,
+            slices: None,
+            histograms: counts.histograms,
+        }
+    }
+}
+
+impl RowCounts {
+    /// The counts as bytes (postcard), to send from a worker to the one that merges.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        postcard::to_stdvec(self).map_err(|e| Error::Internal(format!("encoding row counts: {e}")))
+    }
+
+    /// Counts from [`RowCounts::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<RowCounts> {
+        postcard::from_bytes(bytes).map_err(|e| Error::BadModels {
+            reason: format!("row counts cannot be decoded: {e}"),
+        })
+    }
+}
