@@ -244,7 +244,9 @@ impl<'a> Engine<'a> {
             None => None,
         };
         let row_pass = rows.map(|(models, counts)| {
-            let slices = baseline.as_ref().and_then(|b| {
+            // Slice finding's samples only when SLC001 is on.
+            let slc = self.settings.check_enabled("SLC001");
+            let slices = baseline.as_ref().filter(|_| slc).and_then(|b| {
                 crate::rows::slices::SliceData::build(
                     b,
                     &current,
@@ -333,7 +335,7 @@ impl<'a> Engine<'a> {
         let rec = self.recorder;
         let seed = self.settings.profile.seed;
         self.pool()?.install(|| {
-            let models = RowModels::fit_recorded(&self.settings.profile, baseline, current, rec);
+            let models = RowModels::fit_recorded(self.settings, baseline, current, rec);
             let Some(models) = models else {
                 if let Some(path) = rows_out {
                     return Err(Error::Usage(format!(
@@ -344,7 +346,8 @@ impl<'a> Engine<'a> {
                 return Ok(None);
             };
             let t = Instant::now();
-            let slices = baseline.and_then(|b| {
+            let slc = self.settings.check_enabled("SLC001");
+            let slices = baseline.filter(|_| slc).and_then(|b| {
                 crate::rows::slices::SliceData::build(
                     b,
                     current,
@@ -353,14 +356,9 @@ impl<'a> Engine<'a> {
                     seed,
                 )
             });
-            self.time(
-                "slice data",
-                t,
-                Some(format!(
-                    "{} sample rows",
-                    slices.as_ref().map_or(0, |s| s.len())
-                )),
-            );
+            if let Some(s) = &slices {
+                self.time("slice data", t, Some(format!("{} sample rows", s.len())));
+            }
             let duplicates = rows_out.map(|_| crate::rows::pass::duplicate_groups(current));
             let on_shard = || rec.advance("rows");
             let counts = match data {

@@ -1912,3 +1912,80 @@ fn unwritable_rows_file_is_an_error_and_leaves_nothing() {
     assert!(!path.exists());
     assert!(!dir.path().join("missing-folder").exists());
 }
+
+/// A check turned off in poisonscan.toml marks no row in the rows file: with OUT001, LBL002
+/// and LBL003 off, no row carries their codes and the scores only they compute are null,
+/// while the outlier score (a column of the contract) is still there.
+#[test]
+fn checks_turned_off_mark_no_rows() {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Float64Type;
+    let dir = tempfile::tempdir().unwrap();
+    let read = |path: &Path| {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(path).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        let (mut codes, mut issue_scores, mut confidences, mut outlier_scores) = (
+            std::collections::BTreeMap::<String, u64>::new(),
+            0u64,
+            0u64,
+            0u64,
+        );
+        for b in reader {
+            let b = b.unwrap();
+            let list = b.column_by_name("codes").unwrap().as_list::<i32>();
+            for i in 0..b.num_rows() {
+                let v = list.value(i);
+                for c in v.as_string::<i32>().iter().flatten() {
+                    *codes.entry(c.to_string()).or_default() += 1;
+                }
+            }
+            let valid = |name: &str| {
+                let a = b
+                    .column_by_name(name)
+                    .unwrap()
+                    .as_primitive::<Float64Type>();
+                (a.len() - a.null_count()) as u64
+            };
+            issue_scores += valid("label_issue_score");
+            confidences += valid("label_confidence");
+            outlier_scores += valid("outlier_score");
+        }
+        (codes, issue_scores, confidences, outlier_scores)
+    };
+    let on = dir.path().join("on.parquet");
+    json_scan(&["--rows-out", on.to_str().unwrap()]);
+    let (codes, issues, confidences, outliers) = read(&on);
+    for c in ["OUT001", "LBL002", "LBL003"] {
+        assert!(codes.get(c).copied().unwrap_or(0) > 0, "{c}: {codes:?}");
+    }
+    assert!(issues > 0 && confidences > 0 && outliers == 81_500);
+    let config = config_file(
+        dir.path(),
+        "[checks.OUT001]\nenabled = false\n[checks.LBL002]\nenabled = false\n[checks.LBL003]\nenabled = false\n",
+    );
+    let off = dir.path().join("off.parquet");
+    let r = json_scan(&[
+        "--rows-out",
+        off.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let (codes, issues, confidences, outliers) = read(&off);
+    assert!(codes.is_empty(), "{codes:?}");
+    assert_eq!((issues, confidences, outliers), (0, 0, 81_500));
+    let found: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        !found
+            .iter()
+            .any(|c| ["OUT001", "LBL002", "LBL003"].contains(c))
+    );
+}

@@ -341,3 +341,79 @@ fn the_steps_give_the_report_the_scan_gives() {
     };
     assert_eq!(without_run(&stepped), without_run(&scanned));
 }
+
+/// Records the phases a scan timed.
+#[derive(Default)]
+struct Phases(std::sync::Mutex<Vec<String>>);
+
+impl poisonscan::recorder::Recorder for Phases {
+    fn timings(&self) -> bool {
+        true
+    }
+    fn timing(&self, t: &poisonscan::recorder::Timing) {
+        self.0.lock().unwrap().push(t.phase.clone());
+    }
+}
+
+/// A check turned off costs nothing: its model is not fitted and its phase does not run.
+#[test]
+fn checks_turned_off_are_not_fitted() {
+    let baseline = demo("baseline");
+    let current = demo("current");
+    let run = |b: poisonscan::SettingsBuilder| {
+        let s = b
+            .label("label")
+            .id("customer_id")
+            .threads(2)
+            .build()
+            .unwrap();
+        let phases = Phases::default();
+        let r = Engine::new(&s)
+            .with_recorder(&phases)
+            .scan(
+                Data::Paths(&current),
+                Baseline::Data(Data::Paths(&baseline)),
+                None,
+            )
+            .unwrap();
+        (r, phases.0.into_inner().unwrap())
+    };
+    let (all, phases) = run(Settings::builder());
+    for p in [
+        "confident learning fit",
+        "slice data",
+        "LBL003",
+        "SLC001",
+        "OUT001",
+    ] {
+        assert!(phases.iter().any(|x| x == p), "{p} in {phases:?}");
+    }
+    assert!(all.findings.iter().any(|f| f.code == "OUT001"));
+    let (off, phases) = run(Settings::builder()
+        .disable_check("LBL003")
+        .disable_check("SLC001")
+        .disable_check("OUT001"));
+    for p in [
+        "confident learning fit",
+        "slice data",
+        "LBL003",
+        "SLC001",
+        "OUT001",
+    ] {
+        assert!(!phases.iter().any(|x| x == p), "{p} in {phases:?}");
+    }
+    assert!(
+        !off.findings
+            .iter()
+            .any(|f| ["LBL003", "SLC001", "OUT001"].contains(&f.code.as_str()))
+    );
+    // What the other checks find does not change.
+    let others = |r: &poisonscan::Report| {
+        r.findings
+            .iter()
+            .filter(|f| !["LBL003", "SLC001", "OUT001"].contains(&f.code.as_str()))
+            .map(|f| serde_json::to_value(f).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(others(&off), others(&all));
+}

@@ -193,6 +193,24 @@ impl Classes {
     }
 }
 
+/// Which parts of the label model the enabled checks need: the kNN model (LBL002), the
+/// confident-learning model (LBL003), the candidate trigger rules (TRG001, TRG002). A part no
+/// enabled check reads is not fitted, and marks no row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LabelParts {
+    pub knn: bool,
+    pub confident: bool,
+    pub rules: bool,
+}
+
+impl LabelParts {
+    pub const ALL: LabelParts = LabelParts {
+        knn: true,
+        confident: true,
+        rules: true,
+    };
+}
+
 /// What the label checks know before the pass: classes, the baseline sample's counts, the value
 /// features and the candidate rules, the kNN model.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -284,6 +302,7 @@ impl LabelModel {
         current: &Profile,
         encoder: &Encoder,
         seed: u64,
+        parts: LabelParts,
         rec: &dyn crate::recorder::Recorder,
     ) -> Option<LabelModel> {
         let label = current.label.clone()?;
@@ -347,8 +366,8 @@ impl LabelModel {
         }
 
         let rules = match &current_sample {
-            Some(cs) => mine_rules(current, cs, encoder, &values, &classes),
-            None => Vec::new(),
+            Some(cs) if parts.rules => mine_rules(current, cs, encoder, &values, &classes),
+            _ => Vec::new(),
         };
         let tails = baseline_tails(baseline, encoder);
         let analogues: Vec<Analogue> = rules
@@ -418,15 +437,19 @@ impl LabelModel {
         // baseline, the current data's own model (the rows file's verdicts, no rate to compare).
         let ((knn, knn_scores), fitted) = rayon::join(
             || {
-                let knn = KnnModel::fit(
-                    encoder,
-                    &sample.x,
-                    &sample.codes,
-                    &sample.class,
-                    &sample.provenance,
-                    class_weights.clone(),
-                    self_reference,
-                );
+                let knn = if parts.knn {
+                    KnnModel::fit(
+                        encoder,
+                        &sample.x,
+                        &sample.codes,
+                        &sample.class,
+                        &sample.provenance,
+                        class_weights.clone(),
+                        self_reference,
+                    )
+                } else {
+                    None
+                };
                 // Diagnostic: the search's recall against the exact kNN in the projected
                 // space, on 2,000 reference rows (reports/labels.md).
                 if let Some(knn) = &knn
@@ -458,6 +481,9 @@ impl LabelModel {
                 (knn, scores)
             },
             || {
+                if !parts.confident {
+                    return None;
+                }
                 ConfidentModel::fit(
                     encoder,
                     &sample.x,

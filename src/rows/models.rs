@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::labels::LabelModel;
+use super::labels::{LabelModel, LabelParts};
 use super::pass::{self, RowCounts, RowModel, RowPass};
 use crate::error::{Error, Result};
 use crate::ingest::{BatchSource, Conformed, Dataset, IngestOptions};
@@ -44,6 +44,8 @@ pub struct RowModels {
     /// The current data's sources (its profile's manifest), in order: a scored batch's source
     /// is found here by name, so parts scored apart count under the indices of the whole.
     pub(crate) sources: Vec<String>,
+    /// Whether OUT001 is on (it alone reads the per-group outlier counts and marks rows).
+    pub(crate) outliers: bool,
 }
 
 impl RowModels {
@@ -54,27 +56,40 @@ impl RowModels {
         baseline: Option<&Profile>,
         current: &Profile,
     ) -> Option<RowModels> {
-        Self::fit_recorded(
-            &settings.profile,
-            baseline,
-            current,
-            &crate::recorder::Silent,
-        )
+        Self::fit_recorded(settings, baseline, current, &crate::recorder::Silent)
     }
 
+    /// The same, telling `rec` how long the fits took. Only what an enabled check reads is
+    /// fitted: the kNN model for LBL002, confident learning for LBL003, the candidate rules for
+    /// TRG001/TRG002, the label model at all for those, LBL001 and SLC001 (whose label-issue
+    /// signal then uses the flags of the label checks that are on).
     pub(crate) fn fit_recorded(
-        settings: &ProfileSettings,
+        all: &crate::Settings,
         baseline: Option<&Profile>,
         current: &Profile,
         rec: &dyn Recorder,
     ) -> Option<RowModels> {
+        let settings = &all.profile;
+        let on = |code: &str| all.check_enabled(code);
         let seed = settings.seed;
         let reference = baseline.unwrap_or(current);
         let model = crate::recorder::timed(rec, "row model fit", || {
             RowModel::fit(reference, current, seed)
         })?;
         let t = std::time::Instant::now();
-        let labels = LabelModel::fit(baseline, current, &model.encoder, seed, rec);
+        let parts = LabelParts {
+            knn: on("LBL002"),
+            confident: on("LBL003"),
+            rules: on("TRG001") || on("TRG002"),
+        };
+        let wanted = ["LBL001", "LBL002", "LBL003", "TRG001", "TRG002", "SLC001"]
+            .iter()
+            .any(|c| on(c));
+        let labels = if wanted {
+            LabelModel::fit(baseline, current, &model.encoder, seed, parts, rec)
+        } else {
+            None
+        };
         if rec.timings() {
             rec.timing(&crate::recorder::Timing {
                 phase: "label model fit".into(),
@@ -93,6 +108,7 @@ impl RowModels {
             id: settings.id.clone(),
             seed,
             sources: current.manifest.iter().map(|m| m.path.clone()).collect(),
+            outliers: on("OUT001"),
         })
     }
 

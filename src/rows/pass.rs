@@ -607,6 +607,8 @@ struct PassContext<'a> {
     source_names: Vec<String>,
     /// Per source of the batches, its index among the models' sources (the current profile's).
     source_index: Vec<u32>,
+    /// Whether OUT001 is on: count outliers per group and mark them in the rows file.
+    outliers: bool,
     /// Feature hash → duplicate group, when the rows file is written.
     dup_groups: Option<&'a HashMap<u128, u64>>,
 }
@@ -654,8 +656,113 @@ impl<'a> PassContext<'a> {
             out_schema: rows_schema(id_field.as_ref()),
             source_names,
             source_index,
+            outliers: models.outliers,
             dup_groups: settings.rows_out.and(settings.duplicates),
         })
+    }
+
+    /// The rows file's batch for these rows and how many of them are in a duplicate group,
+    /// when the rows file is written.
+    fn rows_file(
+        &self,
+        batch: &Batch,
+        scored: &[Scored],
+        labels: &LabelScratch,
+        row_hasher: &mut crate::profile::RowHasher,
+        hashes: &mut Vec<u64>,
+    ) -> Result<Option<(RecordBatch, u64)>> {
+        let Some(dup_groups) = self.dup_groups else {
+            return Ok(None);
+        };
+        let b = &batch.batch;
+        row_hasher.reset(b.num_rows());
+        for (ci, pos) in self.positions.iter().enumerate() {
+            if let Some(k) = pos {
+                crate::profile::column::value_hashes(b.column(ci).as_ref(), hashes);
+                row_hasher.add_column(*k, hashes);
+            }
+        }
+        let groups: Vec<Option<u64>> = row_hasher
+            .finish()
+            .map(|h| {
+                dup_groups
+                    .get(&crate::profile::features(crate::profile::fingerprint(
+                        h, 0, 0,
+                    )))
+                    .copied()
+            })
+            .collect();
+        let duplicated = groups.iter().filter(|g| g.is_some()).count() as u64;
+        let id = self.id.and_then(|c| b.column_by_name(c));
+        let name = self
+            .source_names
+            .get(batch.source)
+            .map(String::as_str)
+            .unwrap_or_default();
+        let rows = self.rows_batch(name, batch.first_row, id.cloned(), scored, labels, groups)?;
+        Ok(Some((rows, duplicated)))
+    }
+
+    /// The rows file's batch of scored rows.
+    fn rows_batch(
+        &self,
+        source: &str,
+        first_row: u64,
+        id: Option<ArrayRef>,
+        scored: &[Scored],
+        labels: &LabelScratch,
+        duplicate_group: Vec<Option<u64>>,
+    ) -> Result<RecordBatch> {
+        let (schema, mark_outliers) = (&self.out_schema, self.outliers);
+        let n = scored.len();
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec![source; n])),
+            Arc::new(UInt64Array::from_iter_values(
+                (0..n as u64).map(|i| first_row + i),
+            )),
+        ];
+        if schema.field_with_name("id").is_ok() {
+            let field = schema
+                .field_with_name("id")
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            cols.push(match id {
+                Some(a) => a,
+                None => arrow::array::new_null_array(field.data_type(), n),
+            });
+        }
+        let mut codes = ListBuilder::new(StringBuilder::new());
+        for (i, s) in scored.iter().enumerate() {
+            if labels.flagged(i) {
+                codes.values().append_value("LBL002");
+            }
+            if labels.issue(i) {
+                codes.values().append_value("LBL003");
+            }
+            if mark_outliers && s.flagged {
+                codes.values().append_value("OUT001");
+            }
+            codes.append(true);
+        }
+        cols.extend([
+            Arc::new(Float64Array::from_iter_values(
+                scored.iter().map(|s| s.outlier_score),
+            )) as ArrayRef,
+            Arc::new(if labels.scores.len() == n {
+                Float64Array::from(labels.scores.clone())
+            } else {
+                Float64Array::from(vec![None::<f64>; n])
+            }),
+            Arc::new(UInt64Array::from(duplicate_group)),
+            Arc::new(codes.finish()),
+            Arc::new(if labels.verdicts.len() == n {
+                Float64Array::from_iter(
+                    labels.verdicts.iter().map(|v| v.map(|v| v.self_confidence)),
+                )
+            } else {
+                Float64Array::from(vec![None::<f64>; n])
+            }),
+        ]);
+        RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::Internal(e.to_string()))
     }
 
     /// Score one part's batches, in order: the counts, and the rows file's batches when it is
@@ -710,6 +817,21 @@ impl<'a> PassContext<'a> {
             for score in label_scratch.scores.iter().flatten() {
                 out.histograms.label_issue[ScoreHistograms::bin(*score)] += 1;
             }
+            out.rows += n as u64;
+            if let Some((rows, duplicated)) = self.rows_file(
+                &batch,
+                &scored,
+                &label_scratch,
+                &mut row_hasher,
+                &mut hashes,
+            )? {
+                out.duplicate_rows += duplicated;
+                rows_out.push(rows);
+            }
+            // Per-group outlier counts are OUT001's alone.
+            if !self.outliers {
+                continue;
+            }
             let mut this_source = GroupCount::default();
             for (i, s) in scored.iter().enumerate() {
                 let row = batch.first_row + i as u64;
@@ -732,42 +854,6 @@ impl<'a> PassContext<'a> {
                 .entry(GroupKey::Source(source))
                 .or_default()
                 .merge(this_source);
-            out.rows += n as u64;
-            if let Some(dup_groups) = self.dup_groups {
-                row_hasher.reset(n);
-                for (ci, pos) in self.positions.iter().enumerate() {
-                    if let Some(k) = pos {
-                        crate::profile::column::value_hashes(b.column(ci).as_ref(), &mut hashes);
-                        row_hasher.add_column(*k, &hashes);
-                    }
-                }
-                let groups: Vec<Option<u64>> = row_hasher
-                    .finish()
-                    .map(|h| {
-                        dup_groups
-                            .get(&crate::profile::features(crate::profile::fingerprint(
-                                h, 0, 0,
-                            )))
-                            .copied()
-                    })
-                    .collect();
-                out.duplicate_rows += groups.iter().filter(|g| g.is_some()).count() as u64;
-                let id = self.id.and_then(|c| b.column_by_name(c));
-                let name = self
-                    .source_names
-                    .get(batch.source)
-                    .map(String::as_str)
-                    .unwrap_or_default();
-                rows_out.push(rows_batch(
-                    &self.out_schema,
-                    name,
-                    batch.first_row,
-                    id.cloned(),
-                    &scored,
-                    &label_scratch,
-                    groups,
-                )?);
-            }
         }
         if all.rows > 0 {
             out.groups.insert(GroupKey::All, all);
@@ -926,64 +1012,6 @@ pub fn rows_schema(id: Option<&Field>) -> SchemaRef {
         Field::new("label_confidence", DataType::Float64, true),
     ]);
     Arc::new(Schema::new(fields))
-}
-
-fn rows_batch(
-    schema: &SchemaRef,
-    source: &str,
-    first_row: u64,
-    id: Option<ArrayRef>,
-    scored: &[Scored],
-    labels: &LabelScratch,
-    duplicate_group: Vec<Option<u64>>,
-) -> Result<RecordBatch> {
-    let n = scored.len();
-    let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from(vec![source; n])),
-        Arc::new(UInt64Array::from_iter_values(
-            (0..n as u64).map(|i| first_row + i),
-        )),
-    ];
-    if schema.field_with_name("id").is_ok() {
-        let field = schema
-            .field_with_name("id")
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        cols.push(match id {
-            Some(a) => a,
-            None => arrow::array::new_null_array(field.data_type(), n),
-        });
-    }
-    let mut codes = ListBuilder::new(StringBuilder::new());
-    for (i, s) in scored.iter().enumerate() {
-        if labels.flagged(i) {
-            codes.values().append_value("LBL002");
-        }
-        if labels.issue(i) {
-            codes.values().append_value("LBL003");
-        }
-        if s.flagged {
-            codes.values().append_value("OUT001");
-        }
-        codes.append(true);
-    }
-    cols.extend([
-        Arc::new(Float64Array::from_iter_values(
-            scored.iter().map(|s| s.outlier_score),
-        )) as ArrayRef,
-        Arc::new(if labels.scores.len() == n {
-            Float64Array::from(labels.scores.clone())
-        } else {
-            Float64Array::from(vec![None::<f64>; n])
-        }),
-        Arc::new(UInt64Array::from(duplicate_group)),
-        Arc::new(codes.finish()),
-        Arc::new(if labels.verdicts.len() == n {
-            Float64Array::from_iter(labels.verdicts.iter().map(|v| v.map(|v| v.self_confidence)))
-        } else {
-            Float64Array::from(vec![None::<f64>; n])
-        }),
-    ]);
-    RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// Writes the rows file to `NAME.tmp` beside it and renames it into place when complete, so a
