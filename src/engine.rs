@@ -284,11 +284,15 @@ impl<'a> Engine<'a> {
             .copied()
             .filter(|d| settings.check_enabled(d.code()))
             .collect();
+        let drift = baseline
+            .map(|b| crate::detect::drift::column_drift(current_profile, b))
+            .unwrap_or_default();
         let ctx = Context {
             current: current_profile,
             baseline,
             rows: row_pass,
             params: &settings.params,
+            drift: &drift,
         };
         // Checks that scan the fingerprints use the pool too, with `threads` workers.
         let mut report = self.pool()?.install(|| {
@@ -309,6 +313,7 @@ impl<'a> Engine<'a> {
                     allow: &settings.allow,
                     today: Date::today(),
                     histograms: row_pass.map(|p| &p.histograms),
+                    drift: &drift,
                     run: report::Run {
                         started_at: report::rfc3339(started),
                         duration_ms: 0,

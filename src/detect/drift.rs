@@ -476,10 +476,8 @@ baseline's standard deviation, and the bin shares on both sides."
     }
 
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
-        let Some(base) = ctx.baseline else {
-            return Vec::new();
-        };
-        column_drift(ctx.current, base)
+        // Empty without a baseline.
+        ctx.drift
             .iter()
             .filter(|d| d.numeric && d.q <= ctx.alpha())
             .filter_map(|d| {
@@ -519,10 +517,8 @@ q ≤ 0.01. Values the baseline never had are also reported by SCH003."
     }
 
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
-        let Some(base) = ctx.baseline else {
-            return Vec::new();
-        };
-        column_drift(ctx.current, base)
+        // Empty without a baseline.
+        ctx.drift
             .iter()
             .filter(|d| !d.numeric && d.q <= ctx.alpha())
             .filter_map(|d| {
@@ -791,9 +787,10 @@ finding per part, with every column that counts; severity from the largest effec
         let psi_tiers = ctx.tiers("DRF001", &PSI_PARAMS);
         let linf_tiers = ctx.tiers("DRF002", &LINF_PARAMS);
         let factor = ctx.param(self.code(), &SOURCE_PARAMS[0]);
-        let whole: BTreeMap<String, f64> = column_drift(cur, base)
-            .into_iter()
-            .map(|d| (d.column, d.effect))
+        let whole: BTreeMap<&str, f64> = ctx
+            .drift
+            .iter()
+            .map(|d| (d.column.as_str(), d.effect))
             .collect();
         struct Test {
             part: usize,
@@ -838,7 +835,7 @@ finding per part, with every column that counts; severity from the largest effec
                         let Some(sev) = tier(psi, psi_tiers.0, psi_tiers.1, psi_tiers.2) else {
                             continue;
                         };
-                        let w = whole.get(&c.name).copied().unwrap_or(0.0);
+                        let w = whole.get(c.name.as_str()).copied().unwrap_or(0.0);
                         let pc: Vec<f64> = ps.iter().map(|s| s * rows as f64).collect();
                         let bc: Vec<f64> = bs.iter().map(|s| s * b.rows as f64).collect();
                         let (_, _, p) = stats::chi2_homogeneity(&pc, &bc);
@@ -878,7 +875,7 @@ finding per part, with every column that counts; severity from the largest effec
                         let Some(sev) = tier(l, linf_tiers.0, linf_tiers.1, linf_tiers.2) else {
                             continue;
                         };
-                        let w = whole.get(&c.name).copied().unwrap_or(0.0);
+                        let w = whole.get(c.name.as_str()).copied().unwrap_or(0.0);
                         let (_, _, p) = stats::chi2_homogeneity(&pc, &bc);
                         tests.push(Test {
                             part: pi,

@@ -435,6 +435,9 @@ pub struct Context<'a> {
     pub rows: Option<&'a crate::rows::pass::RowPass>,
     /// The false discovery rate and the thresholds a config file set.
     pub params: &'a CheckParams,
+    /// Every compared column's drift test against the baseline (`drift::column_drift`),
+    /// computed once for DRF001, DRF002, DRF004 and the report (empty without a baseline).
+    pub drift: &'a [drift::ColumnDrift],
 }
 
 impl Context<'_> {

@@ -224,6 +224,8 @@ pub struct ReportInput<'a> {
     pub today: crate::config::Date,
     pub run: Run,
     pub histograms: Option<&'a crate::rows::pass::ScoreHistograms>,
+    /// Every compared column's drift test (the checks' context has the same).
+    pub drift: &'a [crate::detect::drift::ColumnDrift],
 }
 
 pub fn build(input: ReportInput<'_>) -> Report {
@@ -272,27 +274,23 @@ pub fn build(input: ReportInput<'_>) -> Report {
         findings,
         profile: summarize(cur),
         drift: input
-            .baseline
-            .map(|b| {
-                crate::detect::drift::column_drift(cur, b)
-                    .into_iter()
-                    .map(|d| DriftRow {
-                        kind: if d.numeric { "numeric" } else { "categorical" },
-                        effect: crate::detect::NamedValue {
-                            name: if d.numeric { "psi" } else { "linf" }.into(),
-                            value: round(d.effect),
-                        },
-                        statistic: crate::detect::NamedValue {
-                            name: d.statistic.0,
-                            value: round(d.statistic.1),
-                        },
-                        p_value: round(d.p),
-                        q_value: round(d.q),
-                        column: d.column,
-                    })
-                    .collect()
+            .drift
+            .iter()
+            .map(|d| DriftRow {
+                kind: if d.numeric { "numeric" } else { "categorical" },
+                effect: crate::detect::NamedValue {
+                    name: if d.numeric { "psi" } else { "linf" }.into(),
+                    value: round(d.effect),
+                },
+                statistic: crate::detect::NamedValue {
+                    name: d.statistic.0.clone(),
+                    value: round(d.statistic.1),
+                },
+                p_value: round(d.p),
+                q_value: round(d.q),
+                column: d.column.clone(),
             })
-            .unwrap_or_default(),
+            .collect(),
         scores: input.histograms.map(|h| ScoreBins {
             bins: crate::rows::pass::HIST_BINS,
             outlier: h.outlier.clone(),
