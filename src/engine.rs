@@ -125,6 +125,33 @@ impl<'a> Engine<'a> {
         Ok(p)
     }
 
+    /// Fit the row models on the baseline's sample (the current data's without a baseline),
+    /// for the checks these settings turn on (see [`RowModels::fit`]); `None` when no column
+    /// can be encoded or the reference has no sample.
+    pub fn fit_row_models(
+        &self,
+        baseline: Option<&Profile>,
+        current: &Profile,
+    ) -> Option<RowModels> {
+        match self.pool() {
+            Ok(pool) => pool.install(|| self.fit_models_here(baseline, current)),
+            // Without a pool of its own, on the caller's threads (the result is the same).
+            Err(_) => self.fit_models_here(baseline, current),
+        }
+    }
+
+    /// `fit_row_models` on the current thread pool.
+    fn fit_models_here(&self, baseline: Option<&Profile>, current: &Profile) -> Option<RowModels> {
+        let on = |code: &str| self.settings.check_enabled(code);
+        RowModels::fit(
+            &self.settings.profile,
+            &on,
+            baseline,
+            current,
+            self.recorder,
+        )
+    }
+
     /// Profile the current side of a scan against `baseline`: as [`Engine::profile`], and the
     /// values outside the baseline's range of each numeric column are counted exactly (SCH004
     /// and the trigger checks read them). What [`Engine::report`] expects as the current profile.
@@ -305,15 +332,20 @@ impl<'a> Engine<'a> {
                 detect::run(&detectors, &ctx)
             });
             timed(rec, "report", || {
+                let mut findings: Vec<_> =
+                    findings.into_iter().map(report::round_finding).collect();
+                let allowlist =
+                    crate::gate::apply_allowlist(&mut findings, &settings.allow, Date::today());
+                let verdict = crate::gate::verdict(&findings, settings.fail_on, &allowlist);
                 report::build(report::ReportInput {
                     current: current_profile,
                     baseline,
                     findings,
                     fail_on: settings.fail_on,
-                    allow: &settings.allow,
-                    today: Date::today(),
+                    allowlist,
+                    verdict,
                     histograms: row_pass.map(|p| &p.histograms),
-                    drift: &drift,
+                    drift: drift.iter().map(|d| d.row()).collect(),
                     run: report::Run {
                         started_at: report::rfc3339(started),
                         duration_ms: 0,
@@ -340,7 +372,7 @@ impl<'a> Engine<'a> {
         let rec = self.recorder;
         let seed = self.settings.profile.seed;
         self.pool()?.install(|| {
-            let models = RowModels::fit_recorded(self.settings, baseline, current, rec);
+            let models = self.fit_models_here(baseline, current);
             let Some(models) = models else {
                 if let Some(path) = rows_out {
                     return Err(Error::Usage(format!(

@@ -1,77 +1,135 @@
 //! The gate: a policy turns the findings into a verdict and an exit code
 //! (0 passed, 1 failed; 2 is for runs that could not complete and never comes from here).
 
-use serde::Serialize;
+use crate::report::model::{Accepted, Finding};
+pub use crate::report::model::{AllowStatus, Date, FailOn, Verdict, expired_message};
 
-use crate::config::{Allow, Date};
-use crate::detect::{Accepted, Finding, Severity};
-
-/// The lowest severity that fails the gate, or never.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FailOn {
-    High,
-    Medium,
-    Low,
-    Never,
+/// One predicate of an allowlisted slice, as the report's `slice` writes it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AllowPredicate {
+    pub column: String,
+    pub op: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub low: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
 }
 
-impl FailOn {
-    pub fn name(self) -> &'static str {
-        match self {
-            FailOn::High => "high",
-            FailOn::Medium => "medium",
-            FailOn::Low => "low",
-            FailOn::Never => "never",
-        }
+/// An accepted finding: it is reported but does not fail the gate until `expires`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allow {
+    /// Position in the config file (1-based), for messages.
+    pub entry: usize,
+    pub code: String,
+    /// The finding's first column must be this one.
+    pub column: Option<String>,
+    /// The finding's slice must be exactly this conjunction (in any order).
+    pub slice: Option<Vec<AllowPredicate>>,
+    /// One of the finding's sources must be this file (or end with `/` and this path).
+    pub source: Option<String>,
+    pub reason: String,
+    pub expires: Date,
+}
+
+impl Allow {
+    /// Whether the entry has expired on `today` (an entry is good through its expiry date).
+    pub fn expired(&self, today: Date) -> bool {
+        today > self.expires
     }
 
-    pub fn parse(s: &str) -> Option<FailOn> {
-        match s {
-            "high" => Some(FailOn::High),
-            "medium" => Some(FailOn::Medium),
-            "low" => Some(FailOn::Low),
-            "never" => Some(FailOn::Never),
-            _ => None,
+    /// Whether this entry accepts finding `f` (whatever the date).
+    pub fn matches(&self, f: &Finding) -> bool {
+        if f.code != self.code {
+            return false;
         }
+        if let Some(c) = &self.column
+            && f.columns.first() != Some(c)
+        {
+            return false;
+        }
+        if let Some(src) = &self.source
+            && !f
+                .sources
+                .iter()
+                .any(|s| s == src || s.ends_with(&format!("/{src}")))
+        {
+            return false;
+        }
+        if let Some(slice) = &self.slice {
+            if slice.len() != f.slice.len() {
+                return false;
+            }
+            let same = |a: &AllowPredicate, p: &crate::report::model::Predicate| {
+                a.column == p.column
+                    && a.op == p.op
+                    && same_value(a.value.as_deref(), p.value.as_ref())
+                    && match (&a.values, &p.values) {
+                        (None, None) => true,
+                        (Some(a), Some(b)) => {
+                            a.len() == b.len()
+                                && a.iter().zip(b).all(|(x, y)| same_value(Some(x), Some(y)))
+                        }
+                        _ => false,
+                    }
+                    && a.low == p.low
+                    && a.high == p.high
+            };
+            if !slice.iter().all(|a| f.slice.iter().any(|p| same(a, p))) {
+                return false;
+            }
+        }
+        true
     }
 
-    /// Whether a finding of this severity fails the gate.
-    pub fn fails(self, s: Severity) -> bool {
-        self.threshold().is_some_and(|t| s >= t)
-    }
-
-    fn threshold(self) -> Option<Severity> {
-        match self {
-            FailOn::High => Some(Severity::High),
-            FailOn::Medium => Some(Severity::Medium),
-            FailOn::Low => Some(Severity::Low),
-            FailOn::Never => None,
+    /// The entry in words: `DRF002 on `ANC``.
+    pub fn describe(&self) -> String {
+        let mut s = format!("#{} {}", self.entry, self.code);
+        if let Some(c) = &self.column {
+            s.push_str(&format!(" on `{c}`"));
         }
+        if let Some(sl) = &self.slice {
+            let parts: Vec<String> = sl
+                .iter()
+                .map(|p| {
+                    let v = p
+                        .value
+                        .clone()
+                        .or_else(|| p.values.as_ref().map(|v| v.join(", ")))
+                        .unwrap_or_default();
+                    format!("`{}` {} {}", p.column, p.op, v)
+                        .trim_end()
+                        .to_string()
+                })
+                .collect();
+            s.push_str(&format!(" where {}", parts.join(" and ")));
+        }
+        if let Some(src) = &self.source {
+            s.push_str(&format!(" in `{src}`"));
+        }
+        s
     }
 }
 
-/// The gate's decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Pass,
-    Fail,
-}
-
-impl Verdict {
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
+/// A value written in the config (a string, number or boolean) against a report value: equal
+/// as numbers when both are numbers, else as text.
+fn same_value(a: Option<&str>, b: Option<&serde_json::Value>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            let text = match b {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            match (a.parse::<f64>(), text.parse::<f64>()) {
+                (Ok(x), Ok(y)) => x == y,
+                _ => a == text,
+            }
         }
-    }
-
-    pub fn exit_code(self) -> i32 {
-        match self {
-            Verdict::Pass => 0,
-            Verdict::Fail => 1,
-        }
+        _ => false,
     }
 }
 
@@ -108,28 +166,6 @@ pub fn verdict(findings: &[Finding], fail_on: FailOn, allowlist: &[AllowStatus])
     } else {
         Verdict::Pass
     }
-}
-
-/// An allowlist entry as the report shows it: what it accepts, why, until when, whether it has
-/// expired and how many findings it accepted.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AllowStatus {
-    pub entry: usize,
-    pub code: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub column: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub slice: Option<serde_json::Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    pub reason: String,
-    pub expires: String,
-    /// `active` or `expired`.
-    pub status: &'static str,
-    /// Findings this entry accepted (an expired entry accepts none).
-    pub matched: u64,
-    /// The entry in words, for messages.
-    pub description: String,
 }
 
 /// Mark the findings the allowlist accepts (the first active entry that matches each) and
@@ -175,17 +211,10 @@ pub fn apply_allowlist(findings: &mut [Finding], allow: &[Allow], today: Date) -
         .collect()
 }
 
-/// The message for an expired entry.
-pub fn expired_message(a: &AllowStatus) -> String {
-    format!(
-        "allowlist entry {} has expired: it accepted findings until {} (reason given: {}); the gate fails until the entry is renewed with a later `expires` or removed",
-        a.description, a.expires, a.reason
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::model::Severity;
 
     fn f(s: Severity) -> Finding {
         Finding::new("TST001", "test", s, 0.5, "t".into())

@@ -243,7 +243,7 @@ fn render(
         OutputFormat::Html => report::write_html(report, w),
         OutputFormat::Junit => report::write_junit(
             report,
-            &detect::registry(),
+            &detect::check_names(&detect::registry()),
             settings.disabled_checks(),
             settings.fail_on(),
             w,

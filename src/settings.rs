@@ -6,7 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::config::{Allow, CheckParams, Config};
+use crate::config::{Allow, Config};
+use crate::detect::CheckParams;
 use crate::detect::Detector;
 use crate::error::{Error, Result};
 use crate::gate::FailOn;
@@ -143,7 +144,7 @@ impl Settings {
     /// The resolved settings as a valid `poisonscan.toml` (every check's thresholds, defaults and
     /// ranges), as `--show-settings` prints them.
     pub fn to_toml(&self, checks: &[&dyn Detector]) -> String {
-        crate::config::show(self, checks)
+        show(self, checks)
     }
 }
 
@@ -345,6 +346,126 @@ impl SettingsBuilder {
             config_path: c.path,
         })
     }
+}
+
+/// The resolved settings as a config file (every default written out, each threshold with its
+/// meaning and range): what `--show-settings` prints. Reading it back gives the same settings.
+fn show(settings: &Settings, checks: &[&dyn Detector]) -> String {
+    let (data, config) = (settings, settings);
+    let fail_on = settings.fail_on;
+    let mut s = String::new();
+    let from = match &config.config_path {
+        Some(p) => format!("{} and the command line", p.display()),
+        None => "the command line and the defaults (no config file)".to_string(),
+    };
+    s.push_str(&format!(
+        "# poisonscan {} settings, resolved from {from}.\n# This is a valid poisonscan.toml.\n\n",
+        env!("CARGO_PKG_VERSION")
+    ));
+    let opt = |k: &str, v: &Option<String>| match v {
+        Some(v) => format!("{k} = {}\n", quoted(v)),
+        None => format!("# {k} = (not set)\n"),
+    };
+    s.push_str(&opt("label", &data.profile.label));
+    s.push_str(&opt("id", &data.profile.id));
+    s.push_str(&format!("columns = {}\n", list(&data.ingest.columns)));
+    s.push_str(&format!("exclude = {}\n", list(&data.ingest.exclude)));
+    s.push_str(&format!("fail-on = {}\n", quoted(fail_on.name())));
+    s.push_str(&format!("seed = {}\n", data.profile.seed));
+    s.push_str(&format!("sample-size = {}\n", data.profile.sample_size));
+    s.push_str(&format!("threads = {}\n", data.threads));
+    s.push_str(&format!(
+        "alpha = {}  # Benjamini-Hochberg level of every statistical finding\n",
+        config.params.alpha
+    ));
+    s.push_str("\n[roles]  # columns not listed get the role inferred from the data\n");
+    for (c, r) in &config.roles {
+        let name = match r {
+            Role::Identifier => "identifier",
+            other => other.name(),
+        };
+        s.push_str(&format!("{} = {}\n", key(c), quoted(name)));
+    }
+    for d in checks {
+        s.push_str(&format!("\n[checks.{}]  # {}\n", d.code(), d.check()));
+        s.push_str(&format!(
+            "enabled = {}\n",
+            !config.disabled.contains(d.code())
+        ));
+        for p in d.params() {
+            s.push_str(&format!(
+                "{} = {}  # {} (from {} to {}; default {})\n",
+                p.name,
+                config.params.get(d.code(), p),
+                p.doc,
+                p.min,
+                p.max,
+                p.default
+            ));
+        }
+    }
+    for a in &config.allow {
+        s.push_str("\n[[allow]]\n");
+        s.push_str(&format!("code = {}\n", quoted(&a.code)));
+        if let Some(c) = &a.column {
+            s.push_str(&format!("column = {}\n", quoted(c)));
+        }
+        if let Some(sl) = &a.slice {
+            let preds: Vec<String> = sl
+                .iter()
+                .map(|p| {
+                    let mut parts = vec![
+                        format!("column = {}", quoted(&p.column)),
+                        format!("op = {}", quoted(&p.op)),
+                    ];
+                    if let Some(v) = &p.value {
+                        parts.push(format!("value = {}", quoted(v)));
+                    }
+                    if let Some(v) = &p.values {
+                        parts.push(format!("values = {}", list(v)));
+                    }
+                    if let Some(x) = p.low {
+                        parts.push(format!("low = {x:?}"));
+                    }
+                    if let Some(x) = p.high {
+                        parts.push(format!("high = {x:?}"));
+                    }
+                    format!("{{ {} }}", parts.join(", "))
+                })
+                .collect();
+            s.push_str(&format!("slice = [{}]\n", preds.join(", ")));
+        }
+        if let Some(src) = &a.source {
+            s.push_str(&format!("source = {}\n", quoted(src)));
+        }
+        s.push_str(&format!("reason = {}\n", quoted(&a.reason)));
+        s.push_str(&format!("expires = {}\n", a.expires));
+    }
+    s
+}
+
+/// A TOML string literal.
+fn quoted(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// A TOML key: bare when it can be, else quoted.
+fn key(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        s.to_string()
+    } else {
+        quoted(s)
+    }
+}
+
+fn list(v: &[String]) -> String {
+    format!(
+        "[{}]",
+        v.iter().map(|s| quoted(s)).collect::<Vec<_>>().join(", ")
+    )
 }
 
 /// Where a baseline comes from, as paths: one saved profile, or data files.

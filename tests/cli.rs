@@ -779,7 +779,8 @@ fn gate_with(detector: &'static Fixed, extra: &[&str]) -> (i32, Vec<u8>) {
         "markdown" => report.to_markdown(),
         "junit" => {
             let dyn_checks: Vec<&dyn Detector> = checks.clone();
-            report.to_junit(&dyn_checks, settings.disabled_checks(), settings.fail_on())
+            let names = poisonscan::detect::check_names(&dyn_checks);
+            report.to_junit(&names, settings.disabled_checks(), settings.fail_on())
         }
         _ => report.to_text(),
     };

@@ -265,7 +265,7 @@ fn row_models_as_bytes_score_parts_that_merge_into_the_whole() {
     let baseline = engine.profile(Data::Paths(&demo("baseline"))).unwrap();
     let files = demo("current");
     let current = engine.profile(Data::Paths(&files)).unwrap();
-    let models = RowModels::fit(&s, Some(&baseline), &current).unwrap();
+    let models = engine.fit_row_models(Some(&baseline), &current).unwrap();
     let bytes = models.to_bytes().unwrap();
     let shipped = RowModels::from_bytes(&bytes).unwrap();
     assert_eq!(shipped.to_bytes().unwrap(), bytes);
@@ -306,7 +306,7 @@ fn row_models_as_bytes_score_parts_that_merge_into_the_whole() {
 /// their quantiles, so here the current side is profiled whole.)
 #[test]
 fn the_steps_give_the_report_the_scan_gives() {
-    use poisonscan::rows::{RowCounts, RowModels};
+    use poisonscan::rows::RowCounts;
     let s = settings(2);
     let engine = Engine::new(&s);
     let baseline = engine.profile(Data::Paths(&demo("baseline"))).unwrap();
@@ -321,7 +321,7 @@ fn the_steps_give_the_report_the_scan_gives() {
     let current = engine
         .profile_against(Data::Paths(&files), &baseline)
         .unwrap();
-    let models = RowModels::fit(&s, Some(&baseline), &current).unwrap();
+    let models = engine.fit_row_models(Some(&baseline), &current).unwrap();
     let mut counts: Option<RowCounts> = None;
     for f in &files {
         let part = in_memory(std::slice::from_ref(f), 10_000);

@@ -1017,6 +1017,29 @@ finding per part, with every column that counts; severity from the largest effec
     }
 }
 
+impl ColumnDrift {
+    /// The test as the report's `drift` lists it.
+    pub fn row(&self) -> crate::report::DriftRow {
+        use crate::report::model::NamedValue;
+        use crate::report::round;
+        let d = self;
+        crate::report::DriftRow {
+            kind: if d.numeric { "numeric" } else { "categorical" },
+            effect: NamedValue {
+                name: if d.numeric { "psi" } else { "linf" }.into(),
+                value: round(d.effect),
+            },
+            statistic: NamedValue {
+                name: d.statistic.0.clone(),
+                value: round(d.statistic.1),
+            },
+            p_value: round(d.p),
+            q_value: round(d.q),
+            column: d.column.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,126 +11,19 @@ mod schema;
 mod slices;
 mod triggers;
 
-use serde::Serialize;
+mod params;
 
-pub use crate::config::{CheckParams, Param};
+pub use self::params::{CheckParams, Param};
 use crate::profile::{ColumnProfile, Profile, Role};
+pub(crate) use crate::report::model::exact_num;
+pub use crate::report::model::{
+    Accepted, Finding, NamedValue, Predicate, RowRef, Severity, json_num, next_up,
+};
 use crate::rows::pass::SliceDesc;
 
 /// The false discovery rate at which statistical findings are reported: a finding's
 /// Benjamini–Hochberg q-value (across all the tests of its check) must be at most this.
 pub const ALPHA: f64 = 0.01;
-
-/// How bad a finding is. Ordered: `High` > `Medium` > `Low` > `Info`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-}
-
-impl Severity {
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::High => "high",
-            Severity::Medium => "medium",
-            Severity::Low => "low",
-            Severity::Info => "info",
-        }
-    }
-}
-
-/// A predicate of a slice (see the report contract for the operators).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Predicate {
-    pub column: String,
-    pub op: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<serde_json::Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub values: Option<Vec<serde_json::Value>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub low: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub high: Option<f64>,
-}
-
-impl Predicate {
-    fn with_op(column: &str, op: &'static str) -> Predicate {
-        Predicate {
-            column: column.to_string(),
-            op,
-            value: None,
-            values: None,
-            low: None,
-            high: None,
-        }
-    }
-
-    pub fn eq(column: &str, value: impl Into<serde_json::Value>) -> Predicate {
-        Predicate {
-            value: Some(value.into()),
-            ..Predicate::with_op(column, "eq")
-        }
-    }
-
-    pub fn is_in(column: &str, values: Vec<serde_json::Value>) -> Predicate {
-        Predicate {
-            values: Some(values),
-            ..Predicate::with_op(column, "in")
-        }
-    }
-
-    pub fn lt(column: &str, value: f64) -> Predicate {
-        Predicate {
-            value: Some(exact_num(value)),
-            ..Predicate::with_op(column, "lt")
-        }
-    }
-
-    pub fn gt(column: &str, value: f64) -> Predicate {
-        // `gt` is not an operator of the contract: "greater than x" is "not below the next
-        // float up", written as `ge` of the next representable value.
-        Predicate {
-            value: Some(exact_num(next_up(value))),
-            ..Predicate::with_op(column, "ge")
-        }
-    }
-
-    pub fn is_null(column: &str) -> Predicate {
-        Predicate::with_op(column, "is_null")
-    }
-}
-
-/// The smallest float above `x`.
-pub fn next_up(x: f64) -> f64 {
-    if x.is_nan() || x == f64::INFINITY {
-        return x;
-    }
-    if x == 0.0 {
-        return f64::from_bits(1);
-    }
-    let b = x.to_bits();
-    f64::from_bits(if x > 0.0 { b + 1 } else { b - 1 })
-}
-
-/// A float as a JSON number, unrounded (slice bounds must select exactly the rows they name).
-fn exact_num(x: f64) -> serde_json::Value {
-    serde_json::Number::from_f64(x)
-        .map(serde_json::Value::Number)
-        .unwrap_or_else(|| serde_json::Value::String(format!("{x}")))
-}
-
-/// A float as a JSON number, rounded once for the report (non-finite values as strings).
-pub fn json_num(x: f64) -> serde_json::Value {
-    serde_json::Number::from_f64(crate::report::round(x))
-        .map(serde_json::Value::Number)
-        .unwrap_or_else(|| serde_json::Value::String(format!("{x}")))
-}
 
 /// Build an evidence map from pairs.
 pub fn evidence(
@@ -356,77 +249,6 @@ pub const TRIGGER_PURITY: f64 = 0.95;
 /// … on at least this many rows.
 pub const TRIGGER_MIN_ROWS: u64 = 10;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NamedValue {
-    pub name: String,
-    pub value: f64,
-}
-
-/// A row by provenance: its source file and its index within that file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RowRef {
-    pub source: String,
-    pub row: u64,
-}
-
-/// One finding, as it appears in the report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Finding {
-    pub code: String,
-    pub check: String,
-    pub severity: Severity,
-    pub score: f64,
-    pub title: String,
-    pub columns: Vec<String>,
-    pub slice: Vec<Predicate>,
-    pub sources: Vec<String>,
-    pub rows: u64,
-    pub baseline_rows: Option<u64>,
-    pub statistic: Option<NamedValue>,
-    pub p_value: Option<f64>,
-    pub q_value: Option<f64>,
-    pub effect: Option<NamedValue>,
-    pub example_rows: Vec<RowRef>,
-    pub evidence: serde_json::Map<String, serde_json::Value>,
-    /// Added field: the allowlist entry that accepted the finding (reported, does not fail the
-    /// gate).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub accepted: Option<Accepted>,
-}
-
-/// Why a finding does not fail the gate: the allowlist entry (1-based), its reason and expiry.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Accepted {
-    pub entry: usize,
-    pub reason: String,
-    pub expires: String,
-}
-
-impl Finding {
-    /// A finding with the required fields set and everything else empty.
-    pub fn new(code: &str, check: &str, severity: Severity, score: f64, title: String) -> Finding {
-        Finding {
-            code: code.to_string(),
-            check: check.to_string(),
-            severity,
-            score,
-            title,
-            columns: Vec::new(),
-            slice: Vec::new(),
-            sources: Vec::new(),
-            rows: 0,
-            baseline_rows: None,
-            statistic: None,
-            p_value: None,
-            q_value: None,
-            effect: None,
-            example_rows: Vec::new(),
-            evidence: serde_json::Map::new(),
-            accepted: None,
-        }
-    }
-}
-
 /// What a detector sees.
 pub struct Context<'a> {
     pub current: &'a Profile,
@@ -537,6 +359,17 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &outliers::OutlierRate,
         &slices::SliceFinder,
     ]
+}
+
+/// The checks' codes and names, as reports list them.
+pub fn check_names(checks: &[&dyn Detector]) -> Vec<crate::report::model::CheckName> {
+    checks
+        .iter()
+        .map(|d| crate::report::model::CheckName {
+            code: d.code(),
+            check: d.check(),
+        })
+        .collect()
 }
 
 /// Look a detector up by code, case-insensitively.

@@ -13,9 +13,9 @@ use std::io::Write;
 use serde_json::Value;
 
 use super::markdown::slice_text;
+use super::model::Finding;
 use super::text::{files, label_shares, thousands};
 use super::{Report, esc};
-use crate::detect::Finding;
 
 /// Rows listed in a table of values before the rest are counted.
 const LIST_CAP: usize = 30;
@@ -144,7 +144,7 @@ footer { color: var(--muted); margin-top: 36px; font-size: 12px; }
 /// Write the HTML report.
 pub fn write_html(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     let mut h = String::with_capacity(64 * 1024);
-    let failed = r.verdict == crate::gate::Verdict::Fail;
+    let failed = r.verdict == super::model::Verdict::Fail;
     let verdict = if failed { "gate failed" } else { "gate passed" };
     let _ = write!(
         h,
@@ -241,7 +241,7 @@ fn summary(r: &Report, h: &mut String) {
         let _ = writeln!(
             h,
             "<div class=\"gate\"><b>Gate:</b> {}</div>",
-            rich(&crate::gate::expired_message(a))
+            rich(&super::model::expired_message(a))
         );
     }
     h.push_str("<div class=\"cards\">");
@@ -1036,7 +1036,7 @@ fn sources_section(r: &Report, h: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::Severity;
+    use crate::report::model::Severity;
 
     #[test]
     fn escapes_and_code() {

@@ -3,9 +3,9 @@
 
 use std::io::Write;
 
+use super::model::FailOn;
+use super::model::{CheckName, Finding};
 use super::{Report, esc};
-use crate::detect::{Detector, Finding};
-use crate::gate::FailOn;
 
 fn line(f: &Finding) -> String {
     let mut s = format!("[{}] {} {}", f.severity.name(), f.code, f.title);
@@ -23,26 +23,23 @@ fn line(f: &Finding) -> String {
 /// fail one more test case, `allowlist`.
 pub fn write_junit(
     r: &Report,
-    checks: &[&dyn Detector],
+    checks: &[CheckName],
     disabled: &std::collections::BTreeSet<String>,
     fail_on: FailOn,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let failing = |f: &Finding| f.accepted.is_none() && fail_on.fails(f.severity);
-    let expired: Vec<&crate::gate::AllowStatus> = r
+    let expired: Vec<&super::model::AllowStatus> = r
         .allowlist
         .iter()
         .filter(|a| a.status == "expired")
         .collect();
     let failures = checks
         .iter()
-        .filter(|d| r.findings.iter().any(|f| f.code == d.code() && failing(f)))
+        .filter(|d| r.findings.iter().any(|f| f.code == d.code && failing(f)))
         .count()
         + usize::from(!expired.is_empty());
-    let skipped = checks
-        .iter()
-        .filter(|d| disabled.contains(d.code()))
-        .count();
+    let skipped = checks.iter().filter(|d| disabled.contains(d.code)).count();
     let tests = checks.len() + usize::from(!r.allowlist.is_empty());
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
@@ -71,21 +68,21 @@ pub fn write_junit(
     writeln!(out, "    </properties>")?;
     for d in checks {
         let family: String = d
-            .code()
+            .code
             .chars()
             .take_while(|c| c.is_ascii_alphabetic())
             .collect();
-        let mine: Vec<&Finding> = r.findings.iter().filter(|f| f.code == d.code()).collect();
+        let mine: Vec<&Finding> = r.findings.iter().filter(|f| f.code == d.code).collect();
         let (fail, below): (Vec<&Finding>, Vec<&Finding>) =
             mine.into_iter().partition(|f| failing(f));
         write!(
             out,
             r#"    <testcase classname="poisonscan.{}" name="{} {}""#,
             esc(&family),
-            esc(d.code()),
-            esc(d.check())
+            esc(d.code),
+            esc(d.check)
         )?;
-        if disabled.contains(d.code()) {
+        if disabled.contains(d.code) {
             writeln!(out, ">")?;
             writeln!(
                 out,
@@ -126,7 +123,7 @@ pub fn write_junit(
             writeln!(out, ">")?;
             let body: Vec<String> = expired
                 .iter()
-                .map(|a| esc(&crate::gate::expired_message(a)))
+                .map(|a| esc(&super::model::expired_message(a)))
                 .collect();
             writeln!(
                 out,

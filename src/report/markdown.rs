@@ -5,8 +5,8 @@
 use std::io::Write;
 
 use super::Report;
+use super::model::{Finding, Predicate};
 use super::text::{files, label_shares, thousands};
-use crate::detect::{Finding, Predicate};
 
 /// Findings listed in the table before the rest are counted.
 const TOP: usize = 20;
@@ -74,7 +74,7 @@ fn cell(s: &str) -> String {
 }
 
 pub fn write_markdown(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-    let verdict = if r.verdict == crate::gate::Verdict::Fail {
+    let verdict = if r.verdict == super::model::Verdict::Fail {
         "❌ **gate failed**"
     } else {
         "✅ **gate passed**"
@@ -121,7 +121,7 @@ pub fn write_markdown(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
             "> **Gate:** {}\n",
-            cell(&crate::gate::expired_message(a))
+            cell(&super::model::expired_message(a))
         )?;
     }
     if r.findings.is_empty() {

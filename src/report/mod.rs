@@ -5,6 +5,7 @@
 mod html;
 mod junit;
 mod markdown;
+pub mod model;
 pub(crate) mod text;
 
 use std::collections::BTreeMap;
@@ -14,9 +15,9 @@ use serde::Serialize;
 pub use self::html::write_html;
 pub use self::junit::write_junit;
 pub use self::markdown::{predicate_text, write_markdown};
+pub use self::model::round;
+use self::model::{AllowStatus, FailOn, Finding, NamedValue, Severity, Verdict};
 pub use self::text::{thousands, write_text};
-use crate::detect::{Finding, Severity};
-use crate::gate::FailOn;
 use crate::profile::{Duplicates, Profile};
 
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
@@ -28,7 +29,7 @@ pub struct Report {
     pub run: Run,
     pub dataset: DatasetInfo,
     pub baseline: Option<BaselineInfo>,
-    pub verdict: crate::gate::Verdict,
+    pub verdict: Verdict,
     pub fail_on: FailOn,
     pub counts: Counts,
     pub findings: Vec<Finding>,
@@ -45,7 +46,7 @@ pub struct Report {
     /// Added field: the config file's allowlist entries, each active or expired, with the
     /// findings it accepted (absent without entries).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub allowlist: Vec<crate::gate::AllowStatus>,
+    pub allowlist: Vec<AllowStatus>,
 }
 
 /// Row counts per score bin (bin i holds scores in [i/20, (i+1)/20), the last also 1).
@@ -66,8 +67,8 @@ pub struct ScoreBins {
 pub struct DriftRow {
     pub column: String,
     pub kind: &'static str,
-    pub effect: crate::detect::NamedValue,
-    pub statistic: crate::detect::NamedValue,
+    pub effect: NamedValue,
+    pub statistic: NamedValue,
     pub p_value: f64,
     pub q_value: f64,
 }
@@ -155,21 +156,13 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
-/// Round to 6 significant digits: stable across platforms and plenty for a report.
-pub fn round(x: f64) -> f64 {
-    if !x.is_finite() || x == 0.0 {
-        return x;
-    }
-    // Through decimal text, so the result is the double nearest to the 6-digit decimal and
-    // prints as that decimal.
-    format!("{x:.5e}").parse().unwrap_or(x)
-}
-
 fn round_opt(x: Option<f64>) -> Option<f64> {
     x.map(round)
 }
 
-fn round_finding(mut f: Finding) -> Finding {
+/// A finding with its numbers rounded as the report writes them (`round`). The allowlist is
+/// matched on findings so rounded, the form a user copies.
+pub fn round_finding(mut f: Finding) -> Finding {
     f.score = round(f.score);
     f.p_value = round_opt(f.p_value);
     f.q_value = round_opt(f.q_value);
@@ -220,19 +213,18 @@ pub struct ReportInput<'a> {
     pub findings: Vec<Finding>,
     pub fail_on: FailOn,
     /// Accepted findings (the config file's allowlist) and the day their expiry is judged on.
-    pub allow: &'a [crate::config::Allow],
-    pub today: crate::config::Date,
+    /// Rounded (`round_finding`). The allowlist's entries with their status, the findings marked
+    /// (`gate::apply_allowlist`), and the gate's verdict on them.
+    pub allowlist: Vec<AllowStatus>,
+    pub verdict: Verdict,
     pub run: Run,
     pub histograms: Option<&'a crate::rows::pass::ScoreHistograms>,
     /// Every compared column's drift test (the checks' context has the same).
-    pub drift: &'a [crate::detect::drift::ColumnDrift],
+    pub drift: Vec<DriftRow>,
 }
 
 pub fn build(input: ReportInput<'_>) -> Report {
-    // The allowlist is matched on the findings as reported (rounded), the form a user copies.
-    let mut findings: Vec<Finding> = input.findings.into_iter().map(round_finding).collect();
-    let allowlist = crate::gate::apply_allowlist(&mut findings, input.allow, input.today);
-    let verdict = crate::gate::verdict(&findings, input.fail_on, &allowlist);
+    let (findings, allowlist, verdict) = (input.findings, input.allowlist, input.verdict);
     let mut counts = Counts::default();
     for f in &findings {
         match f.severity {
@@ -273,24 +265,7 @@ pub fn build(input: ReportInput<'_>) -> Report {
         counts,
         findings,
         profile: summarize(cur),
-        drift: input
-            .drift
-            .iter()
-            .map(|d| DriftRow {
-                kind: if d.numeric { "numeric" } else { "categorical" },
-                effect: crate::detect::NamedValue {
-                    name: if d.numeric { "psi" } else { "linf" }.into(),
-                    value: round(d.effect),
-                },
-                statistic: crate::detect::NamedValue {
-                    name: d.statistic.0.clone(),
-                    value: round(d.statistic.1),
-                },
-                p_value: round(d.p),
-                q_value: round(d.q),
-                column: d.column.clone(),
-            })
-            .collect(),
+        drift: input.drift,
         scores: input.histograms.map(|h| ScoreBins {
             bins: crate::rows::pass::HIST_BINS,
             outlier: h.outlier.clone(),
@@ -327,7 +302,7 @@ impl Report {
     /// failed at or above `fail_on`.
     pub fn to_junit(
         &self,
-        checks: &[&dyn crate::detect::Detector],
+        checks: &[model::CheckName],
         disabled: &std::collections::BTreeSet<String>,
         fail_on: FailOn,
     ) -> String {
@@ -353,7 +328,7 @@ pub fn to_json(r: &Report) -> String {
 /// Seconds since the Unix epoch as an RFC 3339 UTC timestamp.
 pub fn rfc3339(secs: u64) -> String {
     let rem = secs % 86_400;
-    let d = crate::config::Date::from_days((secs / 86_400) as i64);
+    let d = model::Date::from_days((secs / 86_400) as i64);
     format!(
         "{d}T{:02}:{:02}:{:02}Z",
         rem / 3600,

@@ -162,7 +162,7 @@ pub fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         )?;
     }
     for a in r.allowlist.iter().filter(|a| a.status == "expired") {
-        writeln!(out, "GATE: {}", crate::gate::expired_message(a))?;
+        writeln!(out, "GATE: {}", super::model::expired_message(a))?;
     }
     writeln!(
         out,

@@ -28,7 +28,7 @@ const HEADER: usize = 20 + 4 + 32;
 /// let engine = Engine::new(&settings);
 /// let baseline = engine.profile(Data::Paths(&[PathBuf::from("datasets/demo/baseline")]))?;
 /// let current = engine.profile(Data::Paths(&[PathBuf::from("datasets/demo/current")]))?;
-/// let models = RowModels::fit(&settings, Some(&baseline), &current).expect("columns to score");
+/// let models = engine.fit_row_models(Some(&baseline), &current).expect("columns to score");
 /// // Shipped as bytes (to a Spark executor, say) and read back there:
 /// let models = RowModels::from_bytes(&models.to_bytes()?)?;
 /// # Ok::<(), poisonscan::Error>(())
@@ -49,28 +49,20 @@ pub struct RowModels {
 }
 
 impl RowModels {
-    /// Fit on the baseline's sample (the current data's without a baseline). `None` when no
-    /// column can be encoded or the reference has no sample.
+    /// Fit on the baseline's sample (the current data's without a baseline), with the profile
+    /// settings and the checks that are on (`on(code)`); `None` when no column can be encoded
+    /// or the reference has no sample. [`crate::Engine::fit_row_models`] calls it with a run's
+    /// settings. Only what an enabled check reads is fitted: the kNN model for LBL002,
+    /// confident learning for LBL003, the candidate rules for TRG001/TRG002, the label model at
+    /// all for those, LBL001 and SLC001 (whose label-issue signal then uses the flags of the
+    /// label checks that are on).
     pub fn fit(
-        settings: &crate::Settings,
-        baseline: Option<&Profile>,
-        current: &Profile,
-    ) -> Option<RowModels> {
-        Self::fit_recorded(settings, baseline, current, &crate::recorder::Silent)
-    }
-
-    /// The same, telling `rec` how long the fits took. Only what an enabled check reads is
-    /// fitted: the kNN model for LBL002, confident learning for LBL003, the candidate rules for
-    /// TRG001/TRG002, the label model at all for those, LBL001 and SLC001 (whose label-issue
-    /// signal then uses the flags of the label checks that are on).
-    pub(crate) fn fit_recorded(
-        all: &crate::Settings,
+        settings: &ProfileSettings,
+        on: &dyn Fn(&str) -> bool,
         baseline: Option<&Profile>,
         current: &Profile,
         rec: &dyn Recorder,
     ) -> Option<RowModels> {
-        let settings = &all.profile;
-        let on = |code: &str| all.check_enabled(code);
         let seed = settings.seed;
         let reference = baseline.unwrap_or(current);
         let model = crate::recorder::timed(rec, "row model fit", || {
