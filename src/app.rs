@@ -452,6 +452,14 @@ pub fn run(cli: &Cli, extra: &[&'static dyn Detector], out: &mut dyn Write) -> R
             stdout_result(written)?;
             Ok(0)
         }
+        Command::Schema(args) => {
+            let text = match args.kind {
+                crate::cli::SchemaKind::Report => crate::report::REPORT_SCHEMA,
+                crate::cli::SchemaKind::Rows => crate::report::ROWS_SCHEMA,
+            };
+            stdout_result(out.write_all(text.as_bytes()))?;
+            Ok(0)
+        }
         Command::Explain(args) => match detect::find(&args.code, extra) {
             Some(d) => {
                 stdout_result(writeln!(

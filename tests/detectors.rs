@@ -1,6 +1,8 @@
 //! Each INT/SCH/DUP/DRF check on a positive and a negative fixture: synthetic CSV data from a
 //! seeded generator, with one problem injected, scanned by the real binary.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -101,7 +103,7 @@ fn scan(current: &Path, baseline: &Path, extra: &[&str]) -> Vec<Value> {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let r: Value = serde_json::from_slice(&o.stdout).expect("json report");
+    let r = common::report(&o.stdout);
     r["findings"].as_array().unwrap().clone()
 }
 

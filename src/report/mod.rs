@@ -5,6 +5,7 @@
 mod html;
 mod junit;
 mod markdown;
+mod schema;
 pub(crate) mod text;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use serde::Serialize;
 pub use self::html::write_html;
 pub use self::junit::write_junit;
 pub use self::markdown::{predicate_text, write_markdown};
+pub use self::schema::{REPORT_SCHEMA, ROWS_SCHEMA};
 pub use self::text::{thousands, write_text};
 use crate::detect::{Finding, Severity};
 use crate::gate::FailOn;
