@@ -56,6 +56,11 @@ fn schema_command_prints_the_schema_files() {
     }
     let o = bin(&["schema", "profile"]);
     assert_eq!(o.status.code(), Some(2));
+    let help = String::from_utf8(bin(&["--help"]).stdout).unwrap();
+    assert!(
+        help.contains("schema") && help.contains("Print the JSON Schema"),
+        "{help}"
+    );
 }
 
 /// The demo's report (it has findings of every family, slices, nulls and the score bins).
