@@ -591,10 +591,10 @@ impl Detector for ConfidentLearning {
     fn doc(&self) -> &'static str {
         "What it finds: more rows than in the baseline are label issues by confident learning \
 (Northcutt et al., JAIR 2021).\n\n\
-Why it matters: a flipped label teaches the model the wrong answer where it is most sure; \
-confident learning names the rows whose label the trusted data's model contradicts, ranked by \
-how sure it is, without a hand-set threshold. A linear model learns a slice whose labels were \
-all flipped as if it were true; such flips show in LBL001.\n\n\
+Why it matters: a flipped label teaches the model a wrong answer; confident learning names \
+the rows whose label a model of the trusted data contradicts, ranked by how sure that model is, \
+with per-class thresholds learned from the data rather than set by hand. A linear model learns \
+a slice whose labels were all flipped as if it were true; such flips show in LBL001.\n\n\
 Example: 40% of the rows where `income` is above the baseline's maximum (80 of 200) are \
 label issues, against 19% in the baseline: medium.\n\n\
 Defaults: out-of-sample class probabilities come from multinomial logistic regression (linfa, L2 with \
