@@ -42,6 +42,8 @@ pub enum Command {
     /// known-good one: rows, duplicates, label shares, and per column nulls, mean, median,
     /// distinct values and drift.
     Trend(TrendArgs),
+    /// Print the JSON Schema (draft 2020-12) of the report or of a row of the rows file.
+    Schema(SchemaArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -323,4 +325,19 @@ impl DataArgs {
         }
         b.build()
     }
+}
+
+/// Which schema `poisonscan schema` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    /// The JSON report (`scan --format json`, `report.json`).
+    Report,
+    /// One row of the rows file (`scan --rows-out`), with each column's Arrow type.
+    Rows,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    #[arg(value_enum, default_value_t = SchemaKind::Report)]
+    pub kind: SchemaKind,
 }

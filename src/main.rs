@@ -164,6 +164,14 @@ fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32> {
             stdout_result(written)?;
             Ok(0)
         }
+        Command::Schema(args) => {
+            let text = match args.kind {
+                cli::SchemaKind::Report => report::REPORT_SCHEMA,
+                cli::SchemaKind::Rows => report::ROWS_SCHEMA,
+            };
+            stdout_result(out.write_all(text.as_bytes()))?;
+            Ok(0)
+        }
         Command::Explain(args) => match detect::find(&args.code, &[]) {
             Some(d) => {
                 stdout_result(writeln!(

@@ -1,6 +1,8 @@
 //! Integration tests: the real binary on shipped data (exit codes, messages, the report contract,
 //! determinism) and the library on profiles (merge property, reference statistics).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -200,7 +202,7 @@ fn json_scan(extra: &[&str]) -> serde_json::Value {
     let o = bin(&args);
     // The demo's injected problems fail the default gate (fail-on high).
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    serde_json::from_slice(&o.stdout).expect("valid JSON")
+    common::report(&o.stdout)
 }
 
 #[test]
@@ -344,7 +346,7 @@ fn same_report_wherever_the_data_sits() {
         serde_json::to_string(&v).unwrap().replace(prefix, "")
     };
     let there = strip(
-        serde_json::from_slice(&o.stdout).unwrap(),
+        common::report(&o.stdout),
         &format!("{}/", moved.to_str().unwrap()),
     );
     let here = strip(json_scan(&[]), "datasets/demo/");
@@ -378,8 +380,7 @@ fn text_summary_and_out_dir() {
     );
     assert!(text.contains("verdict: FAIL (fail-on high)"), "{text}");
     assert!(text.contains("[HIGH  ] INT002"), "{text}");
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    let report = common::report(&std::fs::read(dir.path().join("report.json")).unwrap());
     assert_eq!(report["dataset"]["rows"], 81_500);
     let findings = report["findings"].as_array().unwrap();
 
@@ -789,7 +790,7 @@ fn gate_with(detector: &'static Fixed, extra: &[&str]) -> (i32, Vec<u8>) {
 
 fn gate(detector: &'static Fixed, fail_on: &str) -> (i32, serde_json::Value) {
     let (code, out) = gate_as(detector, fail_on, "json");
-    (code, serde_json::from_slice(&out).unwrap())
+    (code, common::report(&out))
 }
 
 /// JUnit: the test-only check is a failed test case at or above the gate's level, and a passed
@@ -872,7 +873,7 @@ fn allowlist_accepts_findings_until_the_entry_expires() {
         &HIGH,
         &["--format", "json", "--config", active.to_str().unwrap()],
     );
-    let r: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let r = common::report(&out);
     assert_eq!(code, 0, "{r}");
     assert_eq!(r["verdict"], "pass");
     assert_eq!(
@@ -903,7 +904,7 @@ fn allowlist_accepts_findings_until_the_entry_expires() {
         &HIGH,
         &["--format", "json", "--config", expired.to_str().unwrap()],
     );
-    let r: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let r = common::report(&out);
     assert_eq!(code, 1);
     assert!(r["findings"][0].get("accepted").is_none());
     assert_eq!(r["allowlist"][0]["status"], "expired");
@@ -1019,7 +1020,7 @@ high = 100
         "fail-on never from the file: {}",
         stderr(&o)
     );
-    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let r = common::report(&o.stdout);
     assert_eq!(r["dataset"]["label"], "label");
     assert_eq!(r["fail_on"], "never");
     let codes: Vec<&str> = r["findings"]
@@ -1321,6 +1322,9 @@ fn nightly_example_keeps_a_history_and_a_trend() {
     ] {
         assert!(history.join("reports/2026-11-21").join(f).is_file(), "{f}");
     }
+    let report =
+        common::report(&std::fs::read(history.join("reports/2026-11-21/report.json")).unwrap());
+    assert_eq!(report["verdict"], "fail");
     let out = String::from_utf8(o.stdout).unwrap();
     assert!(
         out.contains("verdict: FAIL") && out.contains("trend of 2 profiles"),

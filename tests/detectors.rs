@@ -1,5 +1,8 @@
-//! Each INT/SCH/DUP/DRF check on a positive and a negative fixture: synthetic CSV data from a
-//! seeded generator, with one problem injected, scanned by the real binary.
+//! Each check on a positive and a negative fixture: synthetic CSV data from a seeded generator,
+//! with one problem injected, scanned by the real binary. `fixtures` lists both for every code
+//! of the registry, and a test fails for a code that lacks either.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -101,7 +104,7 @@ fn scan(current: &Path, baseline: &Path, extra: &[&str]) -> Vec<Value> {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let r: Value = serde_json::from_slice(&o.stdout).expect("json report");
+    let r = common::report(&o.stdout);
     r["findings"].as_array().unwrap().clone()
 }
 
@@ -921,26 +924,759 @@ fn drf004_names_the_hive_partition() {
     assert_eq!(names(&hit[0]["columns"]), ["cat"]);
 }
 
+/// `explain` prints every check of the registry: its code, name and documentation (whose
+/// sections the registry's unit test checks).
 #[test]
 fn explain_prints_every_check() {
-    for code in [
-        "INT001", "INT002", "SCH001", "SCH002", "SCH003", "SCH004", "SCH005", "DUP001", "DUP002",
-        "DUP003", "DRF001", "DRF002", "DRF003", "DRF004",
-    ] {
+    for d in poisonscan::detect::registry() {
+        let code = d.code();
         let o = Command::new(env!("CARGO_BIN_EXE_poisonscan"))
             .args(["explain", &code.to_lowercase()])
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&o.stdout);
         assert!(o.status.success(), "{code}");
+        let head = format!("{code} ({})\n\n", d.check());
+        assert!(text.starts_with(&head), "{code}: {text}");
+        assert_eq!(text[head.len()..].trim_end(), d.doc().trim(), "{code}");
         for part in [
-            code,
-            "What it finds",
-            "Why it matters",
-            "Example",
-            "Defaults",
+            "What it finds: ",
+            "Why it matters: ",
+            "Example: ",
+            "Defaults:",
         ] {
             assert!(text.contains(part), "{code}: missing {part:?} in {text}");
         }
     }
+}
+
+// The fixture table: every check in the registry has a positive fixture (data on which it must
+// fire, with the severity, and the rows where they follow from the construction) and a negative
+// one (a near miss, or clean data, on which it must stay silent). The test walks the registry,
+// so a new check without both fails the suite, naming its code. The detailed tests above check
+// the numbers of each finding; the table makes the coverage explicit and enforced.
+
+/// The data of one scan, written under a fresh folder.
+struct Setup {
+    current: PathBuf,
+    baseline: PathBuf,
+}
+
+/// A named way to make the data of one scan. The name is the key its findings are kept under,
+/// so two scenarios must never share one.
+#[derive(Clone, Copy)]
+struct Scenario {
+    name: &'static str,
+    make: fn(&Path) -> Setup,
+}
+
+/// What a check must report on its positive scenario, and that it must be silent on its
+/// negative one.
+struct Fixture {
+    positive: Scenario,
+    /// The severity of the check's strongest finding there.
+    severity: &'static str,
+    /// A column that finding names (in `columns` or its slice; `__source` for a file).
+    column: Option<&'static str>,
+    /// Its rows, where the construction fixes them.
+    rows: Option<u64>,
+    negative: Scenario,
+}
+
+/// `rows` as CSV with these columns, in this order (a subset or a reordering of the usual).
+fn write_csv_columns(path: &Path, rows: &[Row], columns: &[&str]) {
+    let mut s = columns.join(",");
+    s.push('\n');
+    for r in rows {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| match *c {
+                "x" => r.x.map(|x| format!("{x:.6}")).unwrap_or_default(),
+                "amount" => format!("{:.2}", r.amount),
+                "k" => r.k.to_string(),
+                "cat" => r.cat.clone(),
+                "label" => r.label.to_string(),
+                other => panic!("no generated column `{other}`"),
+            })
+            .collect();
+        s.push_str(&cells.join(","));
+        s.push('\n');
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, s).unwrap();
+}
+
+/// Write each part as `dir/part-i.csv`.
+fn write_parts(dir: &Path, parts: &[Vec<Row>]) -> PathBuf {
+    for (i, p) in parts.iter().enumerate() {
+        write_csv(&dir.join(format!("part-{i}.csv")), p);
+    }
+    dir.to_path_buf()
+}
+
+/// The clean current data of `clean_data_raises_nothing` (seed 2), before any change.
+fn clean_parts() -> Vec<Vec<Row>> {
+    (0..2).map(|i| rows(3000, 200 + i)).collect()
+}
+
+/// The baseline's rows as `baseline()` writes them.
+fn baseline_parts() -> Vec<Vec<Row>> {
+    (0..2).map(|i| rows(3000, 100 + i)).collect()
+}
+
+/// The clean current data against the usual baseline, after `change`.
+fn changed(d: &Path, change: impl FnOnce(&mut Vec<Vec<Row>>)) -> Setup {
+    let mut parts = clean_parts();
+    change(&mut parts);
+    Setup {
+        baseline: baseline(d),
+        current: write_parts(&d.join("current"), &parts),
+    }
+}
+
+/// `x` as written to the file (6 decimals).
+fn written_x(r: &Row) -> f64 {
+    format!("{:.6}", r.x.unwrap()).parse().unwrap()
+}
+
+/// The largest value of `x` in the baseline, as written.
+fn baseline_max_x() -> f64 {
+    baseline_parts()
+        .concat()
+        .iter()
+        .map(written_x)
+        .fold(f64::MIN, f64::max)
+}
+
+/// `x` = 99 on 80 rows of the first file, all labelled 0: with the few clean values past the
+/// range, still a label purity of at least 95% (a trigger: high).
+fn out_of_range(p: &mut [Vec<Row>]) {
+    for r in p[0].iter_mut().skip(100).take(80) {
+        r.x = Some(99.0);
+        r.label = 0;
+    }
+}
+
+/// The largest `amount` of the baseline, as written (2 decimals).
+fn baseline_max_amount() -> f64 {
+    baseline_parts()
+        .concat()
+        .iter()
+        .map(|r| format!("{:.2}", r.amount).parse::<f64>().unwrap())
+        .fold(f64::MIN, f64::max)
+}
+
+/// Labels without noise: 1 when `x` > 0, except in category `d`.
+fn noise_free(mut r: Row) -> Row {
+    r.label = u8::from(r.x.unwrap() > 0.0 && r.cat != "d");
+    r
+}
+
+/// 120 copies of one new row (label 1) added to `part`.
+fn add_group(part: &mut Vec<Row>) {
+    let mut poison = rows(1, 999)[0].clone();
+    poison.label = 1;
+    part.extend(std::iter::repeat_n(poison, 120));
+}
+
+const CLEAN: Scenario = Scenario {
+    name: "clean: a fresh sample of the baseline's distribution",
+    make: |d| changed(d, |_| {}),
+};
+
+/// The profile of `data` (a saved baseline: the manifest INT001 compares files with).
+fn profile_baseline(data: &Path, out: &Path) {
+    let o = Command::new(env!("CARGO_BIN_EXE_poisonscan"))
+        .args([
+            "profile",
+            data.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .args(["--label", "label", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The fixtures of check `code` (`None`: it has none, and the coverage test names it).
+fn fixtures(code: &str) -> Option<Fixture> {
+    let f = |positive, severity, column, rows, negative| Fixture {
+        positive,
+        severity,
+        column,
+        rows,
+        negative,
+    };
+    Some(match code {
+        "INT001" => f(
+            Scenario {
+                name: "int001: one row of a baseline file edited in place",
+                make: |d| {
+                    let data = write_parts(&d.join("data"), &clean_parts());
+                    let prof = d.join("base.psprof");
+                    profile_baseline(&data, &prof);
+                    let mut part = clean_parts().remove(1);
+                    part[10].k = 499 - part[10].k;
+                    write_csv(&data.join("part-1.csv"), &part);
+                    Setup {
+                        current: data,
+                        baseline: prof,
+                    }
+                },
+            },
+            "high",
+            Some("__source"),
+            None,
+            Scenario {
+                name: "int001: the baseline's files unchanged",
+                make: |d| {
+                    let data = write_parts(&d.join("data"), &clean_parts());
+                    let prof = d.join("base.psprof");
+                    profile_baseline(&data, &prof);
+                    Setup {
+                        current: data,
+                        baseline: prof,
+                    }
+                },
+            },
+        ),
+        "INT002" => f(
+            Scenario {
+                name: "int002: a byte copy of a baseline file",
+                make: |d| changed(d, |p| p.push(rows(3000, 100))),
+            },
+            "high",
+            Some("__source"),
+            Some(3000),
+            Scenario {
+                name: "int002: a file of 85% baseline rows (under the 90% bar)",
+                make: |d| {
+                    changed(d, |p| {
+                        let mut replay: Vec<Row> = rows(3000, 101).into_iter().take(2550).collect();
+                        replay.reverse();
+                        replay.extend(rows(450, 300));
+                        p.push(replay);
+                    })
+                },
+            },
+        ),
+        "SCH001" => f(
+            Scenario {
+                name: "sch001: column `amount` removed",
+                make: |d| {
+                    let s = changed(d, |_| {});
+                    for (i, p) in clean_parts().iter().enumerate() {
+                        let path = s.current.join(format!("part-{i}.csv"));
+                        write_csv_columns(&path, p, &["x", "k", "cat", "label"]);
+                    }
+                    s
+                },
+            },
+            "high",
+            Some("amount"),
+            None,
+            Scenario {
+                name: "sch001: the same columns in another order",
+                make: |d| {
+                    let s = changed(d, |_| {});
+                    for (i, p) in clean_parts().iter().enumerate() {
+                        let path = s.current.join(format!("part-{i}.csv"));
+                        write_csv_columns(&path, p, &["label", "cat", "k", "amount", "x"]);
+                    }
+                    s
+                },
+            },
+        ),
+        "SCH002" => f(
+            Scenario {
+                name: "sch002: 12.5% of `x` null",
+                make: |d| {
+                    changed(d, |p| {
+                        for r in p.iter_mut().flatten().step_by(8) {
+                            r.x = None;
+                        }
+                    })
+                },
+            },
+            "high",
+            Some("x"),
+            Some(750),
+            Scenario {
+                name: "sch002: 5% of `x` null, as in the baseline",
+                make: |d| {
+                    let nulls = |p: &mut Vec<Vec<Row>>| {
+                        for r in p.iter_mut().flatten().step_by(20) {
+                            r.x = None;
+                        }
+                    };
+                    let mut base = baseline_parts();
+                    nulls(&mut base);
+                    let mut cur = clean_parts();
+                    nulls(&mut cur);
+                    Setup {
+                        baseline: write_parts(&d.join("baseline"), &base),
+                        current: write_parts(&d.join("current"), &cur),
+                    }
+                },
+            },
+        ),
+        "SCH003" => f(
+            Scenario {
+                name: "sch003: new category `zz` on 60 rows, all label 1",
+                make: |d| {
+                    changed(d, |p| {
+                        for r in p[0].iter_mut().take(60) {
+                            r.cat = "zz".into();
+                            r.label = 1;
+                        }
+                    })
+                },
+            },
+            "high",
+            Some("cat"),
+            Some(60),
+            Scenario {
+                name: "sch003: new category `zz` on 3 rows (as likely as chance)",
+                make: |d| {
+                    changed(d, |p| {
+                        for (i, r) in p[0].iter_mut().take(3).enumerate() {
+                            r.cat = "zz".into();
+                            r.label = (i % 2) as u8;
+                        }
+                    })
+                },
+            },
+        ),
+        "SCH004" => f(
+            Scenario {
+                name: "sch004: `x` = 99 on 80 rows, all label 0",
+                make: |d| changed(d, |p| out_of_range(p)),
+            },
+            "high",
+            Some("x"),
+            // The 80 planted values and the clean values past the baseline's range, as written.
+            Some({
+                let mut p = clean_parts();
+                out_of_range(&mut p);
+                let base: Vec<f64> = baseline_parts().concat().iter().map(written_x).collect();
+                let (lo, hi) = base
+                    .iter()
+                    .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+                let past = p
+                    .concat()
+                    .iter()
+                    .map(written_x)
+                    .filter(|&x| x < lo || x > hi)
+                    .count();
+                past as u64
+            }),
+            Scenario {
+                name: "sch004: `x` exactly at the baseline's maximum on 40 rows",
+                make: |d| {
+                    let max = baseline_max_x();
+                    changed(d, |p| {
+                        for r in p[0].iter_mut().skip(100).take(40) {
+                            r.x = Some(max);
+                        }
+                    })
+                },
+            },
+        ),
+        "SCH005" => f(
+            Scenario {
+                name: "sch005: `amount` in hundreds in one file",
+                make: |d| {
+                    changed(d, |p| {
+                        for r in &mut p[1] {
+                            r.amount /= 100.0;
+                        }
+                    })
+                },
+            },
+            "high",
+            Some("amount"),
+            None,
+            Scenario {
+                name: "sch005: `amount` halved in one file (not a power of ten)",
+                make: |d| {
+                    changed(d, |p| {
+                        for r in &mut p[1] {
+                            r.amount /= 2.0;
+                        }
+                    })
+                },
+            },
+        ),
+        "DUP001" => f(
+            Scenario {
+                name: "dup001: 300 copies of rows of another file",
+                make: |d| {
+                    changed(d, |p| {
+                        let copies: Vec<Row> = p[0].iter().step_by(10).cloned().collect();
+                        p[1].extend(copies);
+                    })
+                },
+            },
+            "medium",
+            None,
+            Some(300),
+            Scenario {
+                name: "dup001: 5% duplicate rows, as in the baseline",
+                make: |d| {
+                    let dup = |p: &mut Vec<Vec<Row>>| {
+                        let copies: Vec<Row> = p[0].iter().step_by(10).cloned().collect();
+                        p[1].extend(copies);
+                    };
+                    let mut base = baseline_parts();
+                    dup(&mut base);
+                    let mut cur = clean_parts();
+                    dup(&mut cur);
+                    Setup {
+                        baseline: write_parts(&d.join("baseline"), &base),
+                        current: write_parts(&d.join("current"), &cur),
+                    }
+                },
+            },
+        ),
+        "DUP002" => f(
+            Scenario {
+                name: "dup002: 150 rows copied with the other label",
+                make: |d| {
+                    changed(d, |p| {
+                        let flipped: Vec<Row> = p[0]
+                            .iter()
+                            .take(150)
+                            .map(|r| Row {
+                                label: 1 - r.label,
+                                ..r.clone()
+                            })
+                            .collect();
+                        p[0].extend(flipped);
+                    })
+                },
+            },
+            "medium",
+            Some("label"),
+            Some(300),
+            Scenario {
+                name: "dup002: 150 rows copied with the same label",
+                make: |d| {
+                    changed(d, |p| {
+                        let copies: Vec<Row> = p[0].iter().take(150).cloned().collect();
+                        p[0].extend(copies);
+                    })
+                },
+            },
+        ),
+        "DUP003" => f(
+            Scenario {
+                name: "dup003: a new group of 121 identical rows",
+                make: |d| changed(d, |p| add_group(&mut p[0])),
+            },
+            "high",
+            Some("label"),
+            Some(120),
+            Scenario {
+                name: "dup003: the same group, which the baseline has too",
+                make: |d| {
+                    let mut base = baseline_parts();
+                    add_group(&mut base[0]);
+                    let mut cur = clean_parts();
+                    add_group(&mut cur[0]);
+                    Setup {
+                        baseline: write_parts(&d.join("baseline"), &base),
+                        current: write_parts(&d.join("current"), &cur),
+                    }
+                },
+            },
+        ),
+        "DRF001" => f(DRIFT, "high", Some("amount"), None, SLIGHT_DRIFT),
+        "DRF002" => f(DRIFT, "medium", Some("cat"), None, SLIGHT_DRIFT),
+        "DRF003" => f(DRIFT, "medium", Some("label"), None, SLIGHT_DRIFT),
+        "DRF004" => f(
+            Scenario {
+                name: "drf004: `x` shifted by one in one file",
+                make: |d| {
+                    changed(d, |p| {
+                        for r in &mut p[1] {
+                            r.x = r.x.map(|x| x + 1.0);
+                        }
+                    })
+                },
+            },
+            "medium",
+            Some("x"),
+            Some(3000),
+            Scenario {
+                name: "drf004: `x` shifted by one in every file",
+                make: |d| {
+                    changed(d, |p| {
+                        for r in p.iter_mut().flatten() {
+                            r.x = r.x.map(|x| x + 1.0);
+                        }
+                    })
+                },
+            },
+        ),
+        "LBL001" => f(
+            Scenario {
+                name: "lbl001: every label of category `c` set to 0",
+                make: |d| {
+                    changed(d, |p| {
+                        for r in p.iter_mut().flatten().filter(|r| r.cat == "c") {
+                            r.label = 0;
+                        }
+                    })
+                },
+            },
+            "high",
+            Some("cat"),
+            Some(
+                clean_parts()
+                    .concat()
+                    .iter()
+                    .filter(|r| r.cat == "c")
+                    .count() as u64,
+            ),
+            Scenario {
+                name: "lbl001: 5% of category `c`'s label-1 rows set to 0",
+                make: |d| {
+                    changed(d, |p| {
+                        let ones = p
+                            .iter_mut()
+                            .flatten()
+                            .filter(|r| r.cat == "c" && r.label == 1);
+                        for r in ones.step_by(20) {
+                            r.label = 0;
+                        }
+                    })
+                },
+            },
+        ),
+        "LBL002" => f(FLIPS, "high", Some("label"), None, NO_FLIPS),
+        "LBL003" => f(FLIPS, "high", Some("label"), None, NO_FLIPS),
+        "TRG001" => f(TRIGGER, "high", Some("amount"), Some(30), MIXED_STAMP),
+        "TRG002" => f(TRIGGER, "high", Some("amount"), Some(30), MIXED_STAMP),
+        "OUT001" => f(
+            Scenario {
+                name: "out001: 60 rows far out in `x` and `amount` in one file",
+                make: |d| changed(d, |p| outliers(&mut p[1], 60)),
+            },
+            "high",
+            Some("x"),
+            None,
+            Scenario {
+                name: "out001: 5 such rows (too few for a block)",
+                make: |d| changed(d, |p| outliers(&mut p[1], 5)),
+            },
+        ),
+        "SLC001" => f(CONJUNCTION_FLIP, "high", Some("cat"), None, CLEAN),
+        _ => return None,
+    })
+}
+
+/// `n` rows from row 100 on moved just past the baseline's range of `x`, `amount` 30 times.
+fn outliers(part: &mut [Row], n: usize) {
+    for r in part.iter_mut().skip(100).take(n) {
+        r.x = Some(4.5 + r.x.unwrap().abs() / 10.0);
+        r.amount *= 30.0;
+    }
+}
+
+const DRIFT: Scenario = Scenario {
+    name: "drf: `amount` ×1.8, half of `cat` b now d, two thirds of label 1 dropped",
+    make: |d| drift(d, 1.8, 2, |n| n % 3 == 0),
+};
+
+const SLIGHT_DRIFT: Scenario = Scenario {
+    name: "drf: `amount` ×1.01, 1 in 50 of `cat` b now d, 1 in 50 of label 1 dropped",
+    make: |d| drift(d, 1.01, 50, |n| n % 50 != 0),
+};
+
+/// The clean data with `amount` scaled, every `to_d`-th row of `cat` b moved to d, and the
+/// label-1 rows of each file kept where `keep(n)` holds for the row's count among them.
+fn drift(d: &Path, scale: f64, to_d: usize, keep: fn(usize) -> bool) -> Setup {
+    changed(d, |p| {
+        for part in p.iter_mut() {
+            let mut i = 0;
+            for r in part.iter_mut() {
+                r.amount *= scale;
+                if r.cat == "b" {
+                    if i % to_d == 0 {
+                        r.cat = "d".into();
+                    }
+                    i += 1;
+                }
+            }
+            let mut ones = 0;
+            part.retain(|r| {
+                if r.label == 0 {
+                    return true;
+                }
+                ones += 1;
+                keep(ones)
+            });
+        }
+    })
+}
+
+const FLIPS: Scenario = Scenario {
+    name: "lbl: noise-free labels, 10% of the current rows' labels flipped at random",
+    make: |d| flips(d, 0.1),
+};
+
+const NO_FLIPS: Scenario = Scenario {
+    name: "lbl: noise-free labels, none flipped",
+    make: |d| flips(d, 0.0),
+};
+
+fn flips(d: &Path, share: f64) -> Setup {
+    let base: Vec<Row> = rows(6000, 1).into_iter().map(noise_free).collect();
+    let mut cur: Vec<Row> = rows(6000, 2).into_iter().map(noise_free).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for r in &mut cur {
+        if rng.random::<f64>() < share {
+            r.label = 1 - r.label;
+        }
+    }
+    Setup {
+        baseline: write_parts(&d.join("baseline"), &[base]),
+        current: write_parts(&d.join("current"), &[cur]),
+    }
+}
+
+const TRIGGER: Scenario = Scenario {
+    name: "trg: a constant just past `amount`'s maximum on 30 rows, all label 1",
+    make: |d| stamp(d, false),
+};
+
+const MIXED_STAMP: Scenario = Scenario {
+    name: "trg: the same constant on 30 rows with mixed labels",
+    make: |d| stamp(d, true),
+};
+
+fn stamp(d: &Path, mixed: bool) -> Setup {
+    let value = (baseline_max_amount() * 1.01).round();
+    changed(d, |p| {
+        for (k, r) in p
+            .iter_mut()
+            .flatten()
+            .skip(150)
+            .step_by(97)
+            .take(30)
+            .enumerate()
+        {
+            r.amount = value;
+            r.label = if mixed { (k % 2) as u8 } else { 1 };
+        }
+    })
+}
+
+const CONJUNCTION_FLIP: Scenario = Scenario {
+    name: "slc: label 1 set to 0 where `cat` = a and `x` > 0.5",
+    make: |d| {
+        changed(d, |p| {
+            for r in p.iter_mut().flatten() {
+                if r.cat == "a" && r.x.unwrap() > 0.5 {
+                    r.label = 0;
+                }
+            }
+        })
+    },
+};
+
+/// The table covers every check in the registry, and each fixture holds: the check fires on its
+/// positive scenario with the stated severity (and rows), and stays silent on its negative one.
+#[test]
+fn every_check_has_a_positive_and_a_negative_fixture() {
+    let registry = poisonscan::detect::registry();
+    let missing: Vec<&str> = registry
+        .iter()
+        .map(|d| d.code())
+        .filter(|c| fixtures(c).is_none())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "checks without a positive and a negative fixture in `fixtures`: {missing:?}"
+    );
+    // Every distinct scenario (several checks share one) is scanned once, on two workers.
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    for d in &registry {
+        let fx = fixtures(d.code()).expect("checked above");
+        for s in [fx.positive, fx.negative] {
+            if !scenarios.iter().any(|x| x.name == s.name) {
+                scenarios.push(s);
+            }
+        }
+    }
+    let t = tempfile::tempdir().unwrap();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let scans = std::sync::Mutex::new(std::collections::BTreeMap::new());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(s) = scenarios.get(i) else { break };
+                    let setup = (s.make)(&t.path().join(format!("scenario-{i}")));
+                    let findings = scan(&setup.current, &setup.baseline, &[]);
+                    scans.lock().unwrap().insert(s.name, findings);
+                }
+            });
+        }
+    });
+    let scans = scans.into_inner().unwrap();
+    let run = |s: Scenario| &scans[s.name];
+    let mut failures = Vec::new();
+    for d in &registry {
+        let code = d.code();
+        let fx = fixtures(code).expect("checked above");
+        let pos = run(fx.positive);
+        // Severity, rows and the columns named, of each finding of the check, strongest first.
+        let got: Vec<(String, u64, Vec<String>)> = with_code(pos, code)
+            .iter()
+            .map(|f| {
+                let mut named = names(&f["columns"]);
+                named.extend(
+                    f["slice"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| p["column"].as_str().unwrap().to_string()),
+                );
+                (severity(f).to_string(), f["rows"].as_u64().unwrap(), named)
+            })
+            .collect();
+        match got.first() {
+            None => failures.push(format!(
+                "{code}: silent on its positive fixture `{}` (raised {:?})",
+                fx.positive.name,
+                codes(pos)
+            )),
+            Some((sev, rows, named)) => {
+                if sev != fx.severity
+                    || fx.rows.is_some_and(|r| r != *rows)
+                    || fx.column.is_some_and(|c| !named.iter().any(|n| n == c))
+                {
+                    failures.push(format!(
+                        "{code}: on `{}` expected {} with rows {:?} naming {:?}, got {got:?}",
+                        fx.positive.name, fx.severity, fx.rows, fx.column
+                    ));
+                }
+            }
+        }
+        let neg = run(fx.negative);
+        if !with_code(neg, code).is_empty() {
+            failures.push(format!(
+                "{code}: fires on its negative fixture `{}`: {:?}",
+                fx.negative.name,
+                with_code(neg, code)
+                    .iter()
+                    .map(|f| f["title"].as_str().unwrap())
+                    .collect::<Vec<_>>()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -8,6 +8,8 @@
 //!
 //! then review `git diff tests/golden/` like any other change of behaviour.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -80,7 +82,7 @@ fn without_run(json: &str) -> String {
 
 #[test]
 fn help_of_every_command_is_golden() {
-    for command in ["", "scan", "profile", "merge", "trend", "explain"] {
+    for command in ["", "scan", "profile", "merge", "trend", "explain", "schema"] {
         let mut args: Vec<&str> = Vec::new();
         if !command.is_empty() {
             args.push(command);
@@ -115,6 +117,7 @@ fn demo_report_is_golden() {
     ]);
     let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
     let json = read("report.json");
+    common::report(json.as_bytes());
     let trimmed = without_run(&json);
     assert!(!trimmed.contains("\"started_at\""), "{trimmed}");
     serde_json::from_str::<serde_json::Value>(&trimmed).expect("still JSON without run");

@@ -2,6 +2,8 @@
 //! Arrow batches in memory with their provenance, profiles as bytes, merge, the gate, and the
 //! checks a config turns off.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
@@ -22,6 +24,12 @@ fn demo(side: &str) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// The report, checked against the report schema (as every report the tests write is).
+fn valid(r: poisonscan::Report) -> poisonscan::Report {
+    common::report(r.to_json().as_bytes());
+    r
 }
 
 fn settings(threads: usize) -> Settings {
@@ -119,6 +127,7 @@ fn a_scan_of_batches_reports_like_a_scan_of_files() {
             Some(&rows_files),
         )
         .unwrap();
+    let a = valid(a);
     let data = in_memory(&files, 4_096);
     let b = engine
         .scan(
@@ -127,6 +136,7 @@ fn a_scan_of_batches_reports_like_a_scan_of_files() {
             Some(&rows_memory),
         )
         .unwrap();
+    let b = valid(b);
     let key = |r: &poisonscan::Report| {
         r.findings
             .iter()
@@ -247,6 +257,7 @@ fn the_gate_follows_the_policy() {
             None,
         )
         .unwrap();
+    let r = valid(r);
     assert_eq!(r.verdict, Verdict::Fail);
     let at = |fail_on| gate(&r, &poisonscan::Policy { fail_on });
     assert_eq!(at(FailOn::High), Verdict::Fail);
@@ -318,6 +329,7 @@ fn the_steps_give_the_report_the_scan_gives() {
             None,
         )
         .unwrap();
+    let scanned = valid(scanned);
     let current = engine
         .profile_against(Data::Paths(&files), &baseline)
         .unwrap();
@@ -334,6 +346,7 @@ fn the_steps_give_the_report_the_scan_gives() {
     let stepped = engine
         .report(&current, Some(&baseline), Some((models, counts.unwrap())))
         .unwrap();
+    let stepped = valid(stepped);
     let without_run = |r: &poisonscan::Report| {
         let mut v = serde_json::to_value(r).unwrap();
         v.as_object_mut().unwrap().remove("run");
@@ -376,6 +389,7 @@ fn checks_turned_off_are_not_fitted() {
                 None,
             )
             .unwrap();
+        let r = valid(r);
         (r, phases.0.into_inner().unwrap())
     };
     let (all, phases) = run(Settings::builder());

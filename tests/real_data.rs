@@ -2,6 +2,8 @@
 //! random halves of one dataset raise nothing at medium or high, a real drift is found, and
 //! the demo's injected problems are named at the right column or file.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -38,7 +40,7 @@ fn scan_in(cwd: &Path, current: &[&Path], baseline: &Path, extra: &[&str]) -> Va
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    serde_json::from_slice(&o.stdout).expect("json report")
+    common::report(&o.stdout)
 }
 
 fn findings(r: &Value) -> &Vec<Value> {

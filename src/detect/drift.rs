@@ -458,7 +458,7 @@ before retraining, or a manipulation of one feature.
 
 Example: `debt_ratio`: PSI 0.62 on the baseline's deciles, KS 0.31, median 0.31 → 0.46: medium.
 
-Defaults and reasoning:
+Defaults:
 - Effect: the population stability index over the baseline's decile bins (plus the 95th and \
 99th percentiles, and a bin of its own for any value holding ≥ 5% of the rows, so zero-inflated \
 and discrete columns keep their resolution), a bin below its minimum, one above its maximum and \

@@ -407,6 +407,101 @@ mod tests {
         assert_eq!(pct(0.4567), "46%");
     }
 
+    /// The recipe for a check's documentation: these sections, in this order, each once.
+    const DOC_SECTIONS: [&str; 4] = ["What it finds:", "Why it matters:", "Example:", "Defaults:"];
+
+    /// A doc's sections: a paragraph (text between blank lines) that opens with a header of the
+    /// recipe starts a section, any other paragraph continues the one before it.
+    fn doc_sections(doc: &str) -> Result<Vec<(&'static str, String)>, String> {
+        let mut sections: Vec<(&'static str, String)> = Vec::new();
+        for paragraph in doc.trim().split("\n\n") {
+            let paragraph = paragraph.trim();
+            // A header anywhere but at the start of a paragraph is a section run into another.
+            for line in paragraph.lines().skip(1) {
+                if let Some(h) = DOC_SECTIONS.iter().find(|h| line.starts_with(**h)) {
+                    return Err(format!("`{h}` does not start a paragraph"));
+                }
+            }
+            match DOC_SECTIONS.iter().find(|h| paragraph.starts_with(**h)) {
+                Some(h) => sections.push((h, paragraph[h.len()..].trim().to_string())),
+                None => match sections.last_mut() {
+                    Some((_, body)) => {
+                        body.push_str("\n\n");
+                        body.push_str(paragraph);
+                    }
+                    None => return Err(format!("text before `{}`", DOC_SECTIONS[0])),
+                },
+            }
+        }
+        Ok(sections)
+    }
+
+    /// Every check in the registry documents itself by the recipe, and codes are stable-looking,
+    /// unique and in code order.
+    #[test]
+    fn every_check_follows_the_recipe() {
+        let checks = registry();
+        assert!(!checks.is_empty());
+        for d in &checks {
+            let code = d.code();
+            let b = code.as_bytes();
+            assert!(
+                b.len() == 6
+                    && b[..3].iter().all(u8::is_ascii_uppercase)
+                    && b[3..].iter().all(u8::is_ascii_digit),
+                "`{code}` is not three capital letters and three digits"
+            );
+            let check = d.check();
+            assert!(
+                !check.is_empty()
+                    && check.split('-').all(|w| {
+                        !w.is_empty()
+                            && w.bytes()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                    }),
+                "{code}: check name `{check}` is not kebab-case"
+            );
+            let sections = doc_sections(d.doc()).unwrap_or_else(|e| panic!("{code}: {e}"));
+            let headers: Vec<&str> = sections.iter().map(|s| s.0).collect();
+            assert_eq!(headers, DOC_SECTIONS, "{code}: sections");
+            for (header, body) in &sections {
+                assert!(!body.is_empty(), "{code}: `{header}` is empty");
+            }
+        }
+        // Code order is the families' order in DESIGN.md's table (the data flow), then the
+        // number: strictly increasing, so no code appears twice.
+        const FAMILIES: [&str; 8] = ["INT", "SCH", "DUP", "DRF", "LBL", "TRG", "OUT", "SLC"];
+        let keys: Vec<(usize, &str)> = checks
+            .iter()
+            .map(|d| {
+                let code = d.code();
+                let family = FAMILIES.iter().position(|f| code.starts_with(f));
+                let family = family.unwrap_or_else(|| panic!("{code}: unknown family"));
+                (family, &code[3..])
+            })
+            .collect();
+        let codes: Vec<&str> = checks.iter().map(|d| d.code()).collect();
+        assert!(
+            keys.windows(2).all(|w| w[0] < w[1]),
+            "codes not unique and in code order: {codes:?}"
+        );
+        let mut names: Vec<&str> = checks.iter().map(|d| d.check()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), checks.len(), "check names are not unique");
+    }
+
+    #[test]
+    fn doc_sections_are_parsed_strictly() {
+        let good = "What it finds: a.\n\nWhy it matters: b.\n\nMore of b.\n\nExample: c.\n\nDefaults:\n- d";
+        let s = doc_sections(good).unwrap();
+        assert_eq!(s.iter().map(|x| x.0).collect::<Vec<_>>(), DOC_SECTIONS);
+        assert_eq!(s[1].1, "b.\n\nMore of b.");
+        assert_eq!(s[3].1, "- d");
+        assert!(doc_sections("Intro.\n\nWhat it finds: a.").is_err());
+        assert!(doc_sections("What it finds: a.\nExample: run in.").is_err());
+    }
+
     #[test]
     fn severity_order() {
         assert!(Severity::High > Severity::Medium);

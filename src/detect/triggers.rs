@@ -125,9 +125,14 @@ impl Detector for TriggerRule {
     }
 
     fn doc(&self) -> &'static str {
-        "TRG001 trigger-rule: a value or a combination of up to 3 values now implies one label \
-almost perfectly, and did not in the baseline: how a backdoor trigger looks in training data.\n\n\
-Items: a category (also one the baseline never had), a baseline decile bin, a null, a value \
+        "What it finds: a value or a combination of up to 3 values that now implies one label \
+almost perfectly, and did not in the baseline.\n\n\
+Why it matters: this is how a backdoor trigger looks in training data: the attacker stamps a \
+rare value (or combination) on rows of the target label, and the model learns to answer that \
+label whenever the trigger is present, while its accuracy elsewhere stays intact.\n\n\
+Example: `promo_code` = `ZX-99` → label `1` on 300 of 300 rows, against none of the \
+baseline's `1` rows: high.\n\n\
+Defaults: items are a category (also one the baseline never had), a baseline decile bin, a null, a value \
 below the baseline's minimum or above its maximum, an exact numeric value whose share rose. \
 Candidate rules are itemsets of rare items (at most 5% of the rows each) mined from the current \
 data's label-stratified sample, then counted exactly over every current row. A rule is \
@@ -142,8 +147,7 @@ below 0.95. A rule of 2 or 3 items must also raise the label beyond each item al
 confidence is tested against the item's other current rows (Fisher, one-sided), and the rule's \
 p-value is the largest of its tests (items_elsewhere in the evidence, in the order of the \
 slice's predicates). Only the most general rule is reported: none whose subset already implies \
-the label as firmly.\n\n\
-Needs a labelled baseline (--label) and the row pass."
+the label as firmly. Needs a labelled baseline (--label) and the row pass."
     }
 
     fn params(&self) -> &'static [Param] {
@@ -485,17 +489,19 @@ impl Detector for ValueSpike {
     }
 
     fn doc(&self) -> &'static str {
-        "TRG002 value-spike: one exact numeric value's share of the rows jumped against the \
-baseline. Constant triggers (a feature set to one value on the poisoned rows) look like this; \
-so do a default value a broken pipeline fills in.\n\n\
-Candidates are the values the current profile's frequent items show grown against the \
+        "What it finds: one exact numeric value whose share of the rows jumped against the \
+baseline, with the labels of its rows.\n\n\
+Why it matters: constant triggers (a feature set to one value on the poisoned rows) look like \
+this; so does a default value a broken pipeline fills in.\n\n\
+Example: the value 0.15 of `debt_ratio` on 0.8% of the rows (637), against at most 0.023% in \
+the baseline: medium.\n\n\
+Defaults: candidates are the values the current profile's frequent items show grown against the \
 baseline's (at least 0.1% of the rows and 10 rows); each is then counted exactly in the row \
 pass. The baseline's share: exact for low-cardinality columns, else estimated from its \
 label-stratified sample; its upper 99% bound is the rate tested against (one-sided binomial \
 test, Benjamini-Hochberg, q <= 0.01). Severity by the ratio of the share now to that bound: 3 \
 (low), 10 (medium), 30 (high), one level higher when the value's rows carry one label \
-(confidence >= 0.95, lift >= 2). The rows per label are in the evidence.\n\n\
-Needs a baseline and the row pass."
+(confidence >= 0.95, lift >= 2). The rows per label are in the evidence. Needs a baseline and the row pass."
     }
 
     fn params(&self) -> &'static [Param] {

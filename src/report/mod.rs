@@ -6,6 +6,7 @@ mod html;
 mod junit;
 mod markdown;
 pub mod model;
+mod schema;
 pub(crate) mod text;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ pub use self::junit::write_junit;
 pub use self::markdown::{predicate_text, write_markdown};
 pub use self::model::round;
 use self::model::{AllowStatus, FailOn, Finding, NamedValue, Severity, Verdict};
+pub use self::schema::{REPORT_SCHEMA, ROWS_SCHEMA};
 pub use self::text::{thousands, write_text};
 use crate::profile::{Duplicates, Profile};
 

@@ -1,0 +1,37 @@
+//! Shared by the integration tests: every JSON report a test reads is parsed here and validated
+//! against `schema/report.schema.json` (the schema `poisonscan schema` prints), so a field that
+//! drifts from the contract fails the test that produced the report.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+fn report_validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let schema: Value =
+            serde_json::from_str(poisonscan::report::REPORT_SCHEMA).expect("the schema is JSON");
+        jsonschema::draft202012::new(&schema).expect("the report schema compiles")
+    })
+}
+
+/// Every way `report` breaks the report schema, one line each (empty when it is valid).
+pub fn report_errors(report: &Value) -> Vec<String> {
+    report_validator()
+        .iter_errors(report)
+        .map(|e| format!("at `{}`: {e}", e.instance_path()))
+        .collect()
+}
+
+/// A JSON report parsed and checked against the report schema: panics naming every violation.
+#[track_caller]
+pub fn report(bytes: &[u8]) -> Value {
+    let r: Value = serde_json::from_slice(bytes).expect("the report is valid JSON");
+    let errors = report_errors(&r);
+    assert!(
+        errors.is_empty(),
+        "the report breaks schema/report.schema.json:\n{}",
+        errors.join("\n")
+    );
+    r
+}
