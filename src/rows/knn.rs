@@ -21,7 +21,7 @@
 //!   flagged rate per slice, the rate LBL002 compares with.
 
 use super::encode::{Encoder, Kind};
-use super::labels::{BatchRows, NO_CLASS};
+use super::shared::{BatchRows, NO_CLASS, nth_row};
 
 /// Neighbours per row.
 pub const K: usize = 10;
@@ -375,7 +375,7 @@ impl KnnModel {
             .iter()
             .map(|&i| {
                 let mut y = [0f32; 8];
-                model.project(&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d], &mut y);
+                model.project(nth_row(x, d, i), nth_row(codes, d, i), &mut y);
                 (y, class[i], provenance[i])
             })
             .collect();
@@ -579,7 +579,7 @@ impl KnnModel {
         let mut q = Query::default();
         let mut found = 0usize;
         for &i in rows {
-            let (xi, ci) = (&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d]);
+            let (xi, ci) = (nth_row(x, d, i), nth_row(codes, d, i));
             self.neighbours(xi, ci, None, None, &mut q);
             let mut all: Vec<f32> = self.points.iter().map(|p| distance(p, &q.y)).collect();
             all.sort_by(f32::total_cmp);
