@@ -202,7 +202,7 @@ fn item_counts<'a>(
     if lm.value_of(it).is_some() {
         index.get(&[it][..]).map(|&r| counts.rule(r))
     } else {
-        crate::rows::shared::slot_of(it.code).map(|s| counts.slice(it.feature as usize, s))
+        crate::rows::labels::slot_of(it.code).map(|s| counts.slice(it.feature as usize, s))
     }
 }
 
