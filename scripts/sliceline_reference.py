@@ -1,5 +1,5 @@
 """Reference top-K slices from the `sliceline` Python package (DataDome, 0.3.0; scratch venv
-only) on a small seeded fixture, for the Rust SliceLine test (`rows::sliceline`).
+only) on a small seeded fixture, for the Rust SliceLine test (`slice::sliceline`).
 
     /work/venv/bin/pip install sliceline==0.3.0
     /work/venv/bin/python scripts/sliceline_reference.py

@@ -16,6 +16,7 @@ use crate::report::{self, Report};
 use crate::rows::RowModels;
 use crate::rows::pass::RowPass;
 use crate::settings::{BaselineSource, Settings};
+use crate::slice::SliceData;
 
 /// Data to read: files, folders and globs, or Arrow batches the caller holds.
 #[derive(Clone, Copy)]
@@ -241,7 +242,8 @@ impl<'a> Engine<'a> {
         self.detect(
             &current_profile,
             baseline.as_ref(),
-            row_pass.as_ref(),
+            row_pass.as_ref().map(|(p, _)| p),
+            row_pass.as_ref().and_then(|(_, s)| s.as_ref()),
             started,
             clock,
         )
@@ -274,7 +276,7 @@ impl<'a> Engine<'a> {
             // Slice finding's samples only when SLC001 is on.
             let slc = self.settings.check_enabled("SLC001");
             let slices = baseline.as_ref().filter(|_| slc).and_then(|b| {
-                crate::rows::slices::SliceData::build(
+                SliceData::build(
                     b,
                     &current,
                     &models.model,
@@ -282,14 +284,13 @@ impl<'a> Engine<'a> {
                     self.settings.profile.seed,
                 )
             });
-            let mut pass = models.into_pass(counts);
-            pass.slices = slices;
-            pass
+            (models.into_pass(counts), slices)
         });
         self.detect(
             &current,
             baseline.as_ref(),
-            row_pass.as_ref(),
+            row_pass.as_ref().map(|(p, _)| p),
+            row_pass.as_ref().and_then(|(_, s)| s.as_ref()),
             started,
             clock,
         )
@@ -301,6 +302,7 @@ impl<'a> Engine<'a> {
         current_profile: &Profile,
         baseline: Option<&Profile>,
         row_pass: Option<&RowPass>,
+        slices: Option<&SliceData>,
         started: u64,
         clock: Instant,
     ) -> Result<Report> {
@@ -318,6 +320,7 @@ impl<'a> Engine<'a> {
             current: current_profile,
             baseline,
             rows: row_pass,
+            slices,
             params: &settings.params,
             drift: &drift,
         };
@@ -361,14 +364,15 @@ impl<'a> Engine<'a> {
 
     /// The second pass over the current rows (outlier scores, per-group counts, the rows file),
     /// with a model fitted on the baseline's sample, or on the current sample without a
-    /// baseline. `None` when no column can be encoded or the reference has no sample.
+    /// baseline, and the slice data SLC001 searches (with a baseline, when SLC001 is on). `None`
+    /// when no column can be encoded or the reference has no sample.
     fn row_pass(
         &self,
         data: Data<'_>,
         current: &Profile,
         baseline: Option<&Profile>,
         rows_out: Option<&Path>,
-    ) -> Result<Option<RowPass>> {
+    ) -> Result<Option<(RowPass, Option<SliceData>)>> {
         let rec = self.recorder;
         let seed = self.settings.profile.seed;
         self.pool()?.install(|| {
@@ -385,7 +389,7 @@ impl<'a> Engine<'a> {
             let t = Instant::now();
             let slc = self.settings.check_enabled("SLC001");
             let slices = baseline.filter(|_| slc).and_then(|b| {
-                crate::rows::slices::SliceData::build(
+                SliceData::build(
                     b,
                     current,
                     &models.model,
@@ -411,8 +415,7 @@ impl<'a> Engine<'a> {
                 }
             };
             rec.finish("rows");
-            let mut pass = models.into_pass(counts?);
-            pass.slices = slices;
+            let pass = models.into_pass(counts?);
             if rec.timings() {
                 let p = pass.part_seconds;
                 for (part, seconds) in [
@@ -435,7 +438,7 @@ impl<'a> Engine<'a> {
                     pass.rows, current.rows
                 )));
             }
-            Ok(Some(pass))
+            Ok(Some((pass, slices)))
         })
     }
 

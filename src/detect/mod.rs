@@ -255,6 +255,9 @@ pub struct Context<'a> {
     pub baseline: Option<&'a Profile>,
     /// The row pass over the current data (row-level checks), when it ran.
     pub rows: Option<&'a crate::rows::pass::RowPass>,
+    /// Both samples with per-row signals, for slice finding (SLC001), with a baseline and the
+    /// row pass.
+    pub slices: Option<&'a crate::slice::SliceData>,
     /// The false discovery rate and the thresholds a config file set.
     pub params: &'a CheckParams,
     /// Every compared column's drift test against the baseline (`drift::column_drift`),

@@ -1,6 +1,6 @@
 //! SLC001: the slices (conjunctions of up to three predicates) that best explain what changed,
 //! found by SliceLine on four error vectors and kept only when a held-out half confirms them
-//! against the baseline (see `rows::slices`).
+//! against the baseline (see `slice`).
 
 use std::collections::BTreeMap;
 
@@ -10,7 +10,7 @@ use super::{
     Context, Detector, Finding, NamedValue, Param, Predicate, Severity, evidence, json_num, pct,
     slice_predicate, source_path, tier, tier_params, weighted_score,
 };
-use crate::rows::slices::{self, Candidate, Key, SearchSettings, SliceData, Tally};
+use crate::slice::{self, Candidate, Key, SearchSettings, SliceData, Tally};
 
 pub struct SliceFinder;
 
@@ -207,7 +207,7 @@ fn z_test(now: f64, n_now: f64, before: f64, n_before: f64) -> (f64, f64) {
 }
 
 fn test(data: &SliceData, c: Candidate) -> Option<Tested> {
-    let t = slices::retest_tallies(data, &c);
+    let t = slice::retest_tallies(data, &c);
     let has_label = c.keys.iter().any(|k| matches!(k, Key::Label(_)));
     let (now, before, n_now, n_before, effect, excess): (f64, f64, f64, f64, f64, f64);
     if c.signal == "membership" && !has_label {
@@ -306,7 +306,7 @@ the samples. Needs a baseline; the loss and label-issue signals need a label."
         let (Some(rp), Some(_)) = (ctx.rows, ctx.baseline) else {
             return Vec::new();
         };
-        let Some(data) = rp.slices.as_ref() else {
+        let Some(data) = ctx.slices else {
             return Vec::new();
         };
         let code = self.code();
@@ -323,7 +323,7 @@ the samples. Needs a baseline; the loss and label-issue signals need a label."
             max_rows: ctx.param(code, &SEARCH_ROWS) as usize,
             max_candidates: ctx.param(code, &MAX_CANDIDATES) as usize,
         };
-        let candidates = slices::search(data, &rp.model, &settings);
+        let candidates = slice::search(data, &rp.model, &settings);
         let tested: Vec<Tested> = candidates
             .into_iter()
             .filter_map(|c| test(data, c))
@@ -374,7 +374,7 @@ the samples. Needs a baseline; the loss and label-issue signals need a label."
             if out.len() >= max {
                 break;
             }
-            let rows = slices::current_rows_of(data, &t.c.keys);
+            let rows = slice::current_rows_of(data, &t.c.keys);
             let redundant = reported.iter().any(|r| overlap(r, &rows) >= REDUNDANT);
             if redundant {
                 continue;
@@ -431,7 +431,7 @@ fn finding(
             }
         }
     }
-    let d = slices::describe(data, &t.c);
+    let d = slice::describe(data, &t.c);
     let where_ = words.join(" and ");
     let title = match (t.c.signal, &label) {
         ("membership", Some(l)) => format!(
@@ -478,7 +478,7 @@ fn finding(
         let total: f64 = m.values().sum();
         let o: serde_json::Map<String, serde_json::Value> = m
             .iter()
-            .filter(|(c, _)| **c != crate::rows::labels::NO_CLASS)
+            .filter(|(c, _)| **c != crate::rows::shared::NO_CLASS)
             .map(|(&c, &w)| (class_name(c), json_num(w / total.max(f64::MIN_POSITIVE))))
             .collect();
         serde_json::Value::Object(o)

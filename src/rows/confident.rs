@@ -31,7 +31,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::encode::{Encoder, Kind};
-use super::labels::{BatchRows, NO_CLASS, SLOTS, slot_of};
+use super::shared::{BatchRows, NO_CLASS, SLOTS, nth_row, slot_of};
 
 /// Cross-fitting folds.
 pub const FOLDS: usize = 5;
@@ -71,7 +71,7 @@ impl Design {
             .collect();
         let mut seen = vec![0usize; d * SLOTS];
         for &i in rows {
-            for (f, &code) in codes[i * d..(i + 1) * d].iter().enumerate() {
+            for (f, &code) in nth_row(codes, d, i).iter().enumerate() {
                 if matches!(encoder.features[f].kind, Kind::Missing) {
                     continue;
                 }
@@ -329,8 +329,8 @@ impl ConfidentModel {
                 let f = fold[i];
                 (f != u8::MAX).then(|| {
                     folds[f as usize].probabilities(
-                        &x[i * d..(i + 1) * d],
-                        &codes[i * d..(i + 1) * d],
+                        nth_row(x, d, i),
+                        nth_row(codes, d, i),
                         &mut probs,
                     );
                     probs.clone()
@@ -493,7 +493,7 @@ fn fit_one(
     let mut m = Array2::<f32>::zeros((rows.len(), design.width));
     let mut buf = vec![0.0f64; design.width];
     for (r, &i) in rows.iter().enumerate() {
-        design.row(&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d], &mut buf);
+        design.row(nth_row(x, d, i), nth_row(codes, d, i), &mut buf);
         for (o, v) in m.row_mut(r).iter_mut().zip(&buf) {
             *o = *v as f32;
         }

@@ -55,7 +55,7 @@ pub enum Kind {
     /// current data's categories the reference never had (share 0, in value order), so that the
     /// label checks can name them; every other unseen category has `UNSEEN_CODE`.
     Frequency {
-        #[serde(serialize_with = "crate::rows::sorted_map")]
+        #[serde(serialize_with = "crate::rows::shared::sorted_map")]
         shares: HashMap<String, (u32, f64)>,
         known: u32,
         /// The same, keyed by the value hashes the profile uses (`column::value_hashes`), so a

@@ -8,8 +8,13 @@
 //! - [`encode`]: the feature encoding both share.
 //! - [`knn`]: kNN label disagreement (LBL002) on a reduced encoding, with a k-d tree.
 //! - [`labels`]: per-class counts of slices and candidate trigger rules for the label checks.
+//! - [`models`]: the fitted models as one value that travels as bytes.
 //! - [`pass`]: the model fitted on the reference sample, the pass over the current rows, the
 //!   per-group outlier counts OUT001 tests, and the rows file.
+//! - [`shared`]: what the files above share: slice-code slots, row-major rows, reference
+//!   counts.
+//!
+//! Slice finding (SLC001), which reads the fitted models, is its own module, `crate::slice`.
 
 pub mod confident;
 pub mod ecod;
@@ -19,24 +24,7 @@ pub mod knn;
 pub mod labels;
 pub mod models;
 pub mod pass;
-pub mod sliceline;
-pub mod slices;
+pub mod shared;
 
 pub use models::RowModels;
 pub use pass::RowCounts;
-
-/// A hash map written in key order, so the same model gives the same bytes.
-pub(crate) fn sorted_map<S, K, V, H>(
-    m: &std::collections::HashMap<K, V, H>,
-    s: S,
-) -> Result<S::Ok, S::Error>
-where
-    S: serde::Serializer,
-    K: Ord + serde::Serialize,
-    V: serde::Serialize,
-{
-    use serde::Serialize;
-    m.iter()
-        .collect::<std::collections::BTreeMap<&K, &V>>()
-        .serialize(s)
-}

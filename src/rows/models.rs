@@ -251,7 +251,6 @@ impl RowModels {
             labels: self.labels.zip(counts.labels),
             label_seconds: counts.label_seconds,
             part_seconds: counts.part_seconds,
-            slices: None,
             histograms: counts.histograms,
         }
     }

@@ -1,0 +1,188 @@
+//! The slice data: both samples (the baseline's and the current data's), encoded, each row
+//! weighted by the rows it stands for, with its label, provenance, half (search or held out)
+//! and the four signals' errors.
+
+use crate::profile::{Profile, mix};
+use crate::rows::confident::Probs;
+use crate::rows::knn::{FLAG, Query};
+use crate::rows::labels::LabelModel;
+use crate::rows::pass::RowModel;
+use crate::rows::shared::{NO_CLASS, SLOTS, code_of_slot, nth_row, slot_of};
+
+/// The signals, in the order findings prefer them when two find the same slice.
+pub const SIGNALS: [&str; 4] = ["membership", "loss", "label-issue", "outlier"];
+
+/// An attribute value a slice can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    /// Encoder feature and code (a category, a baseline decile bin, null, past the range).
+    Feature(u32, u32),
+    Label(u16),
+    Source(u32),
+}
+
+/// Both samples, encoded, with per-row signals.
+#[derive(Debug, Clone)]
+pub struct SliceData {
+    pub d: usize,
+    pub codes: Vec<u32>,
+    pub class: Vec<u16>,
+    pub current: Vec<bool>,
+    pub weight: Vec<f64>,
+    pub source: Vec<u32>,
+    pub row: Vec<u64>,
+    /// In the search half (else held out).
+    pub search: Vec<bool>,
+    /// Per signal (`SIGNALS` order after membership): loss, label issue, outlier.
+    pub loss: Vec<Option<bool>>,
+    pub label_issue: Vec<Option<bool>>,
+    pub outlier: Vec<bool>,
+    /// Rows each side stands for.
+    pub current_rows: f64,
+    pub baseline_rows: f64,
+}
+
+impl SliceData {
+    /// The two samples and their signals; `None` without a baseline or without a sample.
+    pub fn build(
+        baseline: &Profile,
+        current: &Profile,
+        model: &RowModel,
+        labels: Option<&LabelModel>,
+        seed: u64,
+    ) -> Option<SliceData> {
+        let encoder = &model.encoder;
+        let d = encoder.dim();
+        if d == 0 || baseline.sample.is_empty() || current.sample.is_empty() {
+            return None;
+        }
+        let mut data = SliceData {
+            d,
+            codes: Vec::new(),
+            class: Vec::new(),
+            current: Vec::new(),
+            weight: Vec::new(),
+            source: Vec::new(),
+            row: Vec::new(),
+            search: Vec::new(),
+            loss: Vec::new(),
+            label_issue: Vec::new(),
+            outlier: Vec::new(),
+            current_rows: current.rows as f64,
+            baseline_rows: baseline.rows as f64,
+        };
+        let mut probs = Probs::default();
+        let mut q = Query::default();
+        for (side, p) in [(false, baseline), (true, current)] {
+            let columns: Vec<Option<usize>> = encoder
+                .features
+                .iter()
+                .map(|f| p.columns.iter().position(|c| c.name == f.column))
+                .collect();
+            let rows: Vec<_> = p.sample.rows().collect();
+            let mut x = Vec::new();
+            let mut codes = Vec::new();
+            encoder.encode_sample_columns(
+                rows.iter().map(|(_, r)| &r.values[..]),
+                &columns,
+                &mut x,
+                &mut codes,
+            );
+            let flags = model.flags(&x);
+            for (i, (label, r)) in rows.iter().enumerate() {
+                let class = labels.map_or(NO_CLASS, |l| l.classes.id(label));
+                let (xi, ci) = (nth_row(&x, d, i), nth_row(&codes, d, i));
+                let (loss, issue) = match labels {
+                    None => (None, None),
+                    Some(l) if !side => {
+                        let v = l.reference_verdicts.get(i).copied().flatten();
+                        let knn = l.reference_knn_flags.get(i).copied().unwrap_or(false);
+                        (v.map(|v| v.misclassified), v.map(|v| v.issue || knn))
+                    }
+                    Some(l) => {
+                        let v = l
+                            .confident
+                            .as_ref()
+                            .and_then(|m| m.verdict_one(xi, ci, class, &mut probs));
+                        let knn = l
+                            .knn
+                            .as_ref()
+                            .and_then(|k| k.score(xi, ci, class, None, &mut q))
+                            .is_some_and(|s| s >= FLAG);
+                        (v.map(|v| v.misclassified), v.map(|v| v.issue || knn))
+                    }
+                };
+                data.codes.extend_from_slice(ci);
+                data.class.push(class);
+                data.current.push(side);
+                data.source.push(r.source);
+                data.row.push(r.row);
+                data.search
+                    .push(mix(mix(r.key, seed ^ 0x5_1ce5), u64::from(side)) & 1 == 0);
+                data.loss.push(loss);
+                data.label_issue.push(issue);
+                data.outlier.push(flags[i]);
+            }
+            data.weight.extend(p.sample_weights());
+        }
+        Some(data)
+    }
+
+    pub fn len(&self) -> usize {
+        self.class.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.class.is_empty()
+    }
+
+    /// Per feature and counter slot (`slot_of`), whether the code is a predicate a finding
+    /// can state (`RowModel::slice_of`): computed once, not per row.
+    pub(super) fn describable(&self, model: &RowModel) -> Vec<Vec<bool>> {
+        (0..self.d)
+            .map(|f| {
+                (0..SLOTS)
+                    .map(|k| model.slice_of(f as u32, code_of_slot(k)).is_some())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The keys row `i` holds: its describable feature items, its label, its source (current
+    /// rows only).
+    pub(super) fn keys(&self, i: usize, describable: &[Vec<bool>], out: &mut Vec<Key>) {
+        out.clear();
+        for (f, ok) in describable.iter().enumerate() {
+            let code = self.codes[i * self.d + f];
+            if slot_of(code).is_some_and(|k| ok[k]) {
+                out.push(Key::Feature(f as u32, code));
+            }
+        }
+        if self.class[i] != NO_CLASS {
+            out.push(Key::Label(self.class[i]));
+        }
+        if self.current[i] {
+            out.push(Key::Source(self.source[i]));
+        }
+    }
+
+    /// The error of row `i` under `signal` (`None`: the row does not take part).
+    pub(super) fn error(&self, signal: &str, i: usize) -> Option<f64> {
+        let b = |x: bool| if x { 1.0 } else { 0.0 };
+        match signal {
+            "membership" => Some(b(self.current[i])),
+            "loss" => self.loss[i].map(b),
+            "label-issue" => self.label_issue[i].map(b),
+            _ => Some(b(self.outlier[i])),
+        }
+    }
+
+    /// Whether row `i` holds every key of `slice`.
+    pub(super) fn holds(&self, i: usize, slice: &[Key]) -> bool {
+        slice.iter().all(|k| match *k {
+            Key::Feature(f, code) => self.codes[i * self.d + f as usize] == code,
+            Key::Label(c) => self.class[i] == c,
+            Key::Source(s) => self.current[i] && self.source[i] == s,
+        })
+    }
+}
