@@ -3,8 +3,9 @@
 //! float moments are merged with Chan's formula; quantiles, frequent items and distinct counts
 //! come from sketches.
 //!
-//! This module holds the statistics types and their merge; `update` feeds them a batch, and
-//! `keys` turns values into the keys and hashes the statistics and fingerprints share.
+//! This module holds the statistics types and their merge; `update` feeds them a batch (numbers
+//! through the loops in `numeric`), and `keys` turns values into the keys and hashes the
+//! statistics and fingerprints share.
 
 mod keys;
 mod numeric;
