@@ -1,0 +1,73 @@
+//! LBL — the label checks, read from the row pass's per-class counts (`rows::labels`): LBL001,
+//! the label mix moved within a slice or a source file (`shift`); LBL002 and LBL003, more rows
+//! flagged as label issues than in the baseline (`rates`). Their thresholds are here.
+
+mod rates;
+mod shift;
+
+use super::{Context, Param, tier_params};
+use crate::rows::labels::{LabelCounts, LabelModel};
+use crate::rows::pass::RowPass;
+
+pub use self::rates::{ConfidentLearning, LabelDisagreement};
+pub use self::shift::LabelShift;
+
+/// Cohen's h tiers (low, medium, high).
+const H_TIERS: [Param; 3] = tier_params(
+    0.2,
+    0.35,
+    0.5,
+    3.2,
+    "Cohen's h of a label's share change in a slice at this severity",
+);
+/// A slice needs this many current rows ...
+const MIN_ROWS: u64 = 30;
+const SHIFT_PARAMS: [Param; 4] = [
+    H_TIERS[0],
+    H_TIERS[1],
+    H_TIERS[2],
+    Param {
+        name: "min-rows",
+        default: MIN_ROWS as f64,
+        min: 1.0,
+        max: 1e12,
+        doc: "smallest slice tested (current rows)",
+    },
+];
+/// ... and this many baseline sample rows to be tested.
+const MIN_REFERENCE_ROWS: u64 = 20;
+/// Rows whose label moved (|p − e|·n) at least this for a finding.
+const MIN_MOVED_ROWS: f64 = 10.0;
+/// A column needs this many tested slices for its own typical shift (else the whole data's).
+const MIN_SLICES_FOR_MEDIAN: usize = 3;
+/// At most this many slice findings and source findings each (strongest first).
+const MAX_FINDINGS: usize = 10;
+
+/// The row pass and its label counts, when the scan has a baseline and the label checks ran.
+pub(super) fn labelled<'a>(
+    ctx: &Context<'a>,
+) -> Option<(&'a RowPass, &'a LabelModel, &'a LabelCounts)> {
+    ctx.baseline?;
+    let rp = ctx.rows?;
+    let (lm, counts) = rp.labels.as_ref()?;
+    Some((rp, lm, counts))
+}
+
+/// Where a tested group is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Where {
+    Slice { feature: usize, slot: usize },
+    Source(u32),
+}
+
+/// Counts by label name, as a JSON object.
+pub fn per_label(lm: &LabelModel, v: &[u64]) -> serde_json::Value {
+    serde_json::Value::Object(
+        lm.classes
+            .names
+            .iter()
+            .zip(v)
+            .map(|(name, &k)| (name.clone(), serde_json::json!(k)))
+            .collect(),
+    )
+}

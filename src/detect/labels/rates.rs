@@ -1,0 +1,363 @@
+//! LBL002 and LBL003: the rate of rows flagged as label issues (by their nearest trusted
+//! neighbours, by confident learning) against the baseline sample's, overall, per source file and
+//! per single-predicate slice.
+
+use super::{MAX_FINDINGS, MIN_REFERENCE_ROWS, Where, labelled};
+use crate::detect::{Context, Detector, Finding, NamedValue, Param, tier_params};
+use crate::detect::{evidence, json_num, pct, slice_predicate, source_path, tier, weighted_score};
+use crate::rows::labels::{FlagGroups, LabelModel, RefFlags, SLOTS, code_of_slot};
+use crate::rows::pass::RowPass;
+
+/// LBL002: the share of rows whose label disagrees with a strong majority of their nearest
+/// trusted neighbours rose, overall, in a source file or in a slice.
+pub struct LabelDisagreement;
+
+/// Ratio tiers (low, medium, high) of LBL002: the flagged rate against the baseline's upper
+/// 99% bound.
+const KNN_TIERS: [Param; 3] = tier_params(
+    1.25,
+    2.0,
+    4.0,
+    1e6,
+    "ratio of the flagged rate to the baseline's upper 99% bound at this severity",
+);
+/// A group needs this many flagged rows, and this many above the expected count.
+const MIN_FLAGGED: u64 = 10;
+
+impl Detector for LabelDisagreement {
+    fn code(&self) -> &'static str {
+        "LBL002"
+    }
+
+    fn check(&self) -> &'static str {
+        "knn-label-disagreement"
+    }
+
+    fn doc(&self) -> &'static str {
+        "What it finds: more rows than in the baseline carry a label that a strong majority of \
+their nearest trusted neighbours does not.\n\n\
+Why it matters: random label flips and flips of one slice show here, row by row, so the rows \
+can be quarantined; flips where the label was a coin toss anyway cannot be told from noise by \
+any method, and are not flagged.\n\n\
+Example: 9.2% of the rows of `current/part-0.parquet` (1,841 of 20,000) carry a label most \
+of their nearest baseline neighbours do not, against 3.4% in the baseline: medium.\n\n\
+Defaults: each current row's 10 nearest neighbours are found among the baseline's label-stratified \
+sample (the current data's own sample, the row left out, without a baseline) in the shared \
+encoding (numbers robust-scaled and clipped, categoricals of up to 16 levels one-hot), \
+projected on its first 6 principal components, with a k-d tree search of bounded cost (its \
+recall is measured in reports/labels.md) that stops after 3 leaves when the row's score there \
+is below 0.5. Neighbours vote with the baseline rows they stand \
+for; label_issue_score = the weighted share of neighbours with another label (in the rows \
+file), and a row is flagged at >= 0.9 (code LBL002 in the rows file). The baseline sample's own \
+rows, scored the same way, give the baseline rate. Tested overall, per source file and per \
+single-predicate slice: one-sided binomial test against the upper 99% Wilson bound of the \
+baseline rate (and, for a file or slice, the rate in the rest of the current data), \
+Benjamini-Hochberg, q <= 0.01, at least 10 flagged rows above the expected count; a file or \
+slice must at least double the rate it is tested against. Severity by the ratio of the rate to \
+the baseline bound: 1.25 (low), 2 (medium), 4 (high)."
+    }
+
+    fn params(&self) -> &'static [Param] {
+        &KNN_TIERS
+    }
+
+    fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        match labelled(ctx) {
+            Some((rp, lm, counts)) if lm.knn.is_some() => flagged_rates(
+                ctx,
+                rp,
+                lm,
+                &lm.reference_knn,
+                &counts.knn,
+                &RateCheck {
+                    code: "LBL002",
+                    check: "knn-label-disagreement",
+                    what: "carry a label most of their nearest baseline neighbours do not",
+                    statistic: "flagged_rows",
+                    method: vec![
+                        ("neighbours", serde_json::json!(crate::rows::knn::K)),
+                        (
+                            "threshold_label_issue_score",
+                            json_num(crate::rows::knn::FLAG),
+                        ),
+                    ],
+                },
+            ),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// LBL003: more rows than in the baseline are label issues by confident learning, overall, in
+/// a source file or in a slice.
+pub struct ConfidentLearning;
+
+impl Detector for ConfidentLearning {
+    fn code(&self) -> &'static str {
+        "LBL003"
+    }
+
+    fn check(&self) -> &'static str {
+        "confident-learning"
+    }
+
+    fn doc(&self) -> &'static str {
+        "What it finds: more rows than in the baseline are label issues by confident learning \
+(Northcutt et al., JAIR 2021).\n\n\
+Why it matters: a flipped label teaches the model a wrong answer; confident learning names \
+the rows whose label a model of the trusted data contradicts, ranked by how sure that model is, \
+with per-class thresholds learned from the data rather than set by hand. A linear model learns \
+a slice whose labels were all flipped as if it were true; such flips show in LBL001.\n\n\
+Example: 40% of the rows where `income` is above the baseline's maximum (80 of 200) are \
+label issues, against 19% in the baseline: medium.\n\n\
+Defaults: out-of-sample class probabilities come from multinomial logistic regression (linfa, L2 with \
+alpha 1) cross-fitted on the trusted baseline's label-stratified sample (the current data's \
+without a baseline) in 5 stratified folds: a sample row is scored by the model that did not see \
+its fold, every other row by the mean of the five models. The design is the shared encoding: numbers robust-scaled and clipped to +-5, plus \
+an indicator for each category, baseline decile bin, null and past-the-range flag seen on at \
+least 5 sample rows. Per-class thresholds t_j are the mean probability of class j over the \
+sample rows labelled j; a row labelled i is a label issue when the most probable class j among \
+those with p_j >= t_j exists and is not i (the off-diagonal of the confident joint). Issues are \
+ranked by self-confidence p_i (the rows file's label_confidence; code LBL003). The baseline \
+rate is that of the baseline's sample rows out of fold, so both sides are judged by one model \
+and one set of thresholds: a model fitted on each side would differ where the sample is thin, \
+and that difference would move a slice's rate. Tested \
+overall, per source file and per single-predicate slice exactly as LBL002: one-sided binomial \
+test against the upper 99% Wilson bound of the baseline rate (and the rest of the current \
+data's rate for a file or slice), Benjamini-Hochberg, q <= 0.01, at least 10 issues above the \
+expected count; a file or slice must at least double the rate it is tested against. Severity \
+by the ratio of the rate to the baseline bound: 1.25 (low), 2 (medium), 4 (high). Classes \
+with fewer than 20 sample rows are not modelled."
+    }
+
+    fn params(&self) -> &'static [Param] {
+        &KNN_TIERS
+    }
+
+    fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        match labelled(ctx) {
+            Some((rp, lm, counts)) if lm.confident.is_some() => flagged_rates(
+                ctx,
+                rp,
+                lm,
+                &lm.reference_confident,
+                &counts.confident,
+                &RateCheck {
+                    code: "LBL003",
+                    check: "confident-learning",
+                    what: "are label issues by confident learning",
+                    statistic: "label_issues",
+                    method: vec![
+                        ("folds", serde_json::json!(crate::rows::confident::FOLDS)),
+                        (
+                            "class_thresholds",
+                            per_label_f64(
+                                lm,
+                                &lm.confident
+                                    .as_ref()
+                                    .map(|m| m.thresholds.clone())
+                                    .unwrap_or_default(),
+                            ),
+                        ),
+                    ],
+                },
+            ),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Per-label values as a JSON object (label → value).
+fn per_label_f64(lm: &LabelModel, v: &[f64]) -> serde_json::Value {
+    serde_json::Value::Object(
+        lm.classes
+            .names
+            .iter()
+            .zip(v)
+            .filter(|(_, x)| x.is_finite())
+            .map(|(name, &x)| (name.clone(), json_num(x)))
+            .collect(),
+    )
+}
+
+/// What differs between the flagged-rate checks (LBL002, LBL003).
+struct RateCheck {
+    code: &'static str,
+    check: &'static str,
+    /// What the flagged rows are, for the title ("… of rows … {what}").
+    what: &'static str,
+    /// The name of the count of flagged rows.
+    statistic: &'static str,
+    /// The method's settings, added to the evidence.
+    method: Vec<(&'static str, serde_json::Value)>,
+}
+
+/// The flagged rate of the current rows against the baseline sample's, overall, per source file
+/// and per single-predicate slice.
+fn flagged_rates(
+    ctx: &Context<'_>,
+    rp: &RowPass,
+    lm: &LabelModel,
+    reference: &RefFlags,
+    groups: &FlagGroups,
+    spec: &RateCheck,
+) -> Vec<Finding> {
+    use crate::rows::labels::FlagCount;
+    use crate::rows::pass::RefCount;
+    let all = &groups.all;
+    if all.rows == 0 {
+        return Vec::new();
+    }
+    let tiers = ctx.tiers(spec.code, &KNN_TIERS);
+    let rest_rate = |g: &FlagCount| {
+        let (n, k) = (all.rows - g.rows, all.flagged - g.flagged);
+        if n > 0 { k as f64 / n as f64 } else { 0.0 }
+    };
+    struct Test<'a> {
+        place: Option<Where>,
+        group: &'a FlagCount,
+        reference: RefCount,
+        p0: f64,
+        p_test: f64,
+        p: f64,
+    }
+    let mut tests: Vec<Test<'_>> = Vec::new();
+    let mut pending: Vec<(Option<Where>, &FlagCount, RefCount)> = vec![(None, all, reference.all)];
+    for (&s, g) in &groups.sources {
+        if g.rows < all.rows {
+            pending.push((Some(Where::Source(s)), g, reference.all));
+        }
+    }
+    for feature in 0..lm.dim {
+        for slot in 0..SLOTS {
+            let g = &groups.slices[feature * SLOTS + slot];
+            let code = code_of_slot(slot);
+            if g.rows == 0
+                || rp.model.slice_of(feature as u32, code).is_none()
+                || rp.model.is_new_category(feature as u32, code)
+            {
+                continue;
+            }
+            let own = reference.slices[feature * SLOTS + slot];
+            let reference = if own.rows >= MIN_REFERENCE_ROWS {
+                own
+            } else {
+                reference.all
+            };
+            pending.push((Some(Where::Slice { feature, slot }), g, reference));
+        }
+    }
+    for (place, group, reference) in pending {
+        if group.rows == 0 {
+            continue;
+        }
+        let p0 = crate::stats::wilson_upper(reference.rate(), reference.rows).max(1e-4);
+        let p_test = if place.is_some() {
+            p0.max(rest_rate(group))
+        } else {
+            p0
+        };
+        let p = crate::stats::binom_sf_ge(group.flagged, group.rows, p_test);
+        tests.push(Test {
+            place,
+            group,
+            reference,
+            p0,
+            p_test,
+            p,
+        });
+    }
+    let q = crate::stats::bh_adjust(&tests.iter().map(|t| t.p).collect::<Vec<_>>());
+    let mut findings: Vec<(Option<Where>, Finding)> = Vec::new();
+    let overall = all.flagged as f64 / all.rows as f64;
+    for (t, &q) in tests.iter().zip(&q) {
+        let (n, k) = (t.group.rows, t.group.flagged);
+        let rate = k as f64 / n as f64;
+        let expected = t.p_test * n as f64;
+        if q > ctx.alpha() || k < MIN_FLAGGED || (k as f64) < expected + MIN_FLAGGED as f64 {
+            continue;
+        }
+        if t.place.is_some() && rate < 2.0 * t.p_test {
+            continue;
+        }
+        let ratio = rate / t.p0;
+        let Some(severity) = tier(ratio, tiers.0, tiers.1, tiers.2) else {
+            continue;
+        };
+        let (slice, sources, place_text, mut columns) = match t.place {
+            None => (
+                Vec::new(),
+                Vec::new(),
+                "in the data".to_string(),
+                Vec::new(),
+            ),
+            Some(Where::Source(s)) => {
+                let path = source_path(ctx.current, s);
+                (
+                    Vec::new(),
+                    vec![path.clone()],
+                    format!("in `{path}`"),
+                    Vec::new(),
+                )
+            }
+            Some(Where::Slice { feature, slot }) => {
+                let Some(desc) = rp.model.slice_of(feature as u32, code_of_slot(slot)) else {
+                    continue;
+                };
+                let (pred, text, col) = slice_predicate(ctx, &desc);
+                (vec![pred], Vec::new(), format!("where {text}"), vec![col])
+            }
+        };
+        columns.push(lm.label.clone());
+        let title = format!(
+            "{} of rows ({} of {}) {place_text} {}, against {} in the baseline",
+            pct(rate),
+            crate::report::thousands(k),
+            crate::report::thousands(n),
+            spec.what,
+            pct(t.p0),
+        );
+        let mut f = Finding::new(
+            spec.code,
+            spec.check,
+            severity,
+            weighted_score(1.0 - 1.0 / ratio.max(1.0), q),
+            title,
+        );
+        f.columns = columns;
+        f.slice = slice;
+        f.sources = sources;
+        f.rows = k;
+        f.baseline_rows = matches!(t.place, Some(Where::Slice { .. }))
+            .then(|| t.reference.rows_weighted.round() as u64);
+        f.statistic = Some(NamedValue {
+            name: spec.statistic.into(),
+            value: k as f64,
+        });
+        f.p_value = Some(t.p);
+        f.q_value = Some(q);
+        f.effect = Some(NamedValue {
+            name: "flagged_rate_ratio".into(),
+            value: crate::report::round(ratio),
+        });
+        f.example_rows = crate::detect::row_refs(ctx.current, &t.group.examples);
+        let mut items = vec![
+            ("rows_in_group", serde_json::json!(n)),
+            ("flagged_rows", serde_json::json!(k)),
+            ("flagged_rate", json_num(rate)),
+            ("baseline_flagged_rate", json_num(t.reference.rate())),
+            ("baseline_flagged_rate_upper", json_num(t.p0)),
+            ("current_flagged_rate_overall", json_num(overall)),
+            ("expected_flagged_rows", json_num(expected)),
+            ("baseline_sample_rows", serde_json::json!(t.reference.rows)),
+        ];
+        items.extend(spec.method.iter().cloned());
+        f.evidence = evidence(items);
+        findings.push((t.place, f));
+    }
+    crate::detect::strongest(findings, MAX_FINDINGS, |w| match w {
+        None => None,
+        Some(Where::Slice { .. }) => Some(0),
+        Some(Where::Source(_)) => Some(1),
+    })
+}

@@ -1,0 +1,438 @@
+//! LBL001: the label mix moved within a single-predicate slice or a source file. Reads the row
+//! pass's per-class counts (`rows::labels`).
+//!
+//! For a slice (a category, a baseline decile bin, values past the baseline's range, nulls) the
+//! baseline's share of label `l` comes from the baseline's label-stratified sample: with `w_h`
+//! the baseline rows a class-`h` sample row stands for and `m_h` the slice's sample rows of
+//! class `h`, `p_b = w_l·m_l / Σ_h w_h·m_h`. Within a class the sample is a simple random
+//! sample, so `m_h` is binomial, and the delta method gives
+//! `Var(p_b) = Σ_h w_h²·n_h·π_h(1 − π_h)·(1[h = l] − p_b)² / (Σ_h w_h·m_h)²` (π_h = m_h/n_h,
+//! smoothed by half a row).
+//!
+//! A label shift over the whole data (a prior shift, DRF's label drift) moves every slice's
+//! share with it; LBL001 asks whether a slice moved *beyond* the other slices of its column.
+//! The typical move of a column is the median, over its slices (weighted by rows), of the
+//! label's log odds ratio now against the baseline (the whole data's odds ratio for a column
+//! with fewer than 3 slices). The share expected now is the baseline's with its odds moved by
+//! that, `e`. A median, not the whole data's move, because a flipped slice that is a large part
+//! of the data would otherwise explain itself away, and not the rest of the data's move,
+//! because that makes every large slice look like the mirror image of a flipped one. The test
+//! is a z-test of the current share against `e` with the variance of both sides (the
+//! baseline's through `de/dp_b`; the typical move, estimated on many more rows, taken as
+//! known). The effect is Cohen's h between the current share and `e`; a finding needs a BH
+//! q-value ≤ `ALPHA` across all the slices and files tested, at least `MIN_MOVED_ROWS` rows
+//! moved, and h ≥ 0.2 (low), 0.35 (medium), 0.5 (high).
+//!
+//! A source file is compared with the rest of the current data and with the whole baseline,
+//! and must differ from both (so a label shift everywhere is reported once, by DRF).
+
+use std::collections::BTreeSet;
+
+use super::{H_TIERS, MIN_MOVED_ROWS, MIN_SLICES_FOR_MEDIAN, SHIFT_PARAMS};
+use super::{MAX_FINDINGS, MIN_REFERENCE_ROWS, Where, labelled, per_label};
+use crate::detect::{Context, Detector, Finding, NamedValue, Param, RowRef};
+use crate::detect::{evidence, json_num, pct, slice_predicate, source_path, tier, weighted_score};
+use crate::rows::labels::{LabelCounts, LabelModel, SLOTS, code_of_slot};
+use crate::rows::pass::RowPass;
+
+pub struct LabelShift;
+
+impl Detector for LabelShift {
+    fn code(&self) -> &'static str {
+        "LBL001"
+    }
+
+    fn check(&self) -> &'static str {
+        "label-shift-in-slice"
+    }
+
+    fn doc(&self) -> &'static str {
+        "What it finds: the share of a label within a slice of the data moved against the \
+baseline, beyond any shift of the label over the whole data.\n\n\
+Why it matters: this is where targeted label flipping shows: an attacker relabels the rows of \
+one segment (a category, a range) to steer the model there.\n\n\
+Example: the share of label `1` fell from 41% to 2% where `education` = `Doctorate`, while \
+the other education levels kept theirs: high.\n\n\
+Defaults: slices are each category, each baseline decile bin of a numeric column, values below the \
+baseline's minimum or above its maximum, nulls, and each source file. The baseline's share in \
+a slice comes from its label-stratified sample; the share expected now is that share moved by \
+the typical change of the label's odds over the other slices of the same column (a shift \
+everywhere is DRF's label drift, not LBL001). z-test \
+of the current share against the expected one (both sides' sampling variance), \
+Benjamini-Hochberg across all slices; a finding needs q <= 0.01, at least 10 rows moved and \
+Cohen's h >= 0.2 (low), 0.35 (medium), 0.5 (high). A source file must also differ from the \
+rest of the current data. Needs a labelled baseline (--label) and the row pass."
+    }
+
+    fn params(&self) -> &'static [Param] {
+        &SHIFT_PARAMS
+    }
+
+    fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        labelled(ctx).map_or_else(Vec::new, |(rp, lm, counts)| {
+            label_shift(ctx, rp, lm, counts)
+        })
+    }
+}
+
+struct Tested {
+    place: Where,
+    class: usize,
+    rows: u64,
+    /// Current share, the baseline's, the one expected after the overall shift.
+    share: f64,
+    baseline_share: f64,
+    expected: f64,
+    z: f64,
+    p: f64,
+    h: f64,
+    baseline_rows: f64,
+}
+
+/// The weighted median of (value, weight) pairs: the smallest value whose cumulative weight
+/// reaches half the total (sorted in place).
+fn weighted_median(v: &mut [(f64, f64)]) -> f64 {
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total: f64 = v.iter().map(|e| e.1).sum();
+    let mut acc = 0.0;
+    for &(x, w) in v.iter() {
+        acc += w;
+        if acc >= total / 2.0 {
+            return x;
+        }
+    }
+    v.last().map_or(0.0, |e| e.0)
+}
+
+/// The odds of a share, with half a row of smoothing either side.
+fn odds(k: f64, n: f64) -> f64 {
+    (k + 0.5) / (n - k + 0.5)
+}
+
+/// The classes tested in a group: with two classes one of them (the baseline's rarer one: the
+/// other's share is its mirror image), else every class.
+fn tested_classes(lm: &LabelModel) -> Vec<usize> {
+    let l = lm.classes.len();
+    if l == 2 {
+        let rarer = if lm.reference_rows[1] <= lm.reference_rows[0] {
+            1
+        } else {
+            0
+        };
+        vec![rarer]
+    } else {
+        (0..l).collect()
+    }
+}
+
+fn label_shift(
+    ctx: &Context<'_>,
+    rp: &RowPass,
+    lm: &LabelModel,
+    counts: &LabelCounts,
+) -> Vec<Finding> {
+    let l = lm.classes.len();
+    let min_rows = ctx.param("LBL001", &SHIFT_PARAMS[3]).ceil() as u64;
+    let tiers = ctx.tiers("LBL001", &H_TIERS);
+    let n_all: u64 = counts.all.iter().sum();
+    let base_all: f64 = lm.reference_rows.iter().sum();
+    if n_all == 0 || base_all <= 0.0 || l < 2 {
+        return Vec::new();
+    }
+    // The rows a baseline sample row stands for, per class.
+    let w = &lm.class_weights;
+    // Overall odds ratio per class (current against baseline).
+    let shift: Vec<f64> = (0..l)
+        .map(|c| odds(counts.all[c] as f64, n_all as f64) / odds(lm.reference_rows[c], base_all))
+        .collect();
+    let classes = tested_classes(lm);
+    // The slices that can be tested: (feature, slot, current rows per class, baseline sample
+    // rows per class, baseline rows they stand for).
+    struct Slice<'a> {
+        feature: usize,
+        slot: usize,
+        cur: &'a [u64],
+        n: u64,
+        m: &'a [u64],
+        wm: f64,
+    }
+    let mut slices: Vec<Slice<'_>> = Vec::new();
+    for feature in 0..lm.dim {
+        for slot in 0..SLOTS {
+            let cur = counts.slice(feature, slot);
+            let n: u64 = cur.iter().sum();
+            if n < min_rows {
+                continue;
+            }
+            let code = code_of_slot(slot);
+            if rp.model.slice_of(feature as u32, code).is_none() {
+                continue;
+            }
+            let m = lm.reference_slice(feature, slot);
+            if m.iter().sum::<u64>() < MIN_REFERENCE_ROWS {
+                continue;
+            }
+            let wm: f64 = (0..l).map(|h| w[h] * m[h] as f64).sum();
+            slices.push(Slice {
+                feature,
+                slot,
+                cur,
+                n,
+                m,
+                wm,
+            });
+        }
+    }
+    // Per feature and class, how the label's odds moved in a typical slice of that feature:
+    // the median over its slices (weighted by current rows) of the log odds ratio, now against
+    // the baseline. Without an attack every slice moves with the whole (a prior shift), and the
+    // median is that move; a flipped slice moves on its own and barely shifts the median.
+    let mut typical: std::collections::BTreeMap<(usize, usize), f64> = Default::default();
+    for feature in 0..lm.dim {
+        let own: Vec<&Slice<'_>> = slices.iter().filter(|s| s.feature == feature).collect();
+        for &c in &classes {
+            let r = if own.len() >= MIN_SLICES_FOR_MEDIAN {
+                let mut lor: Vec<(f64, f64)> = own
+                    .iter()
+                    .map(|s| {
+                        let now = odds(s.cur[c] as f64, s.n as f64);
+                        let then = odds(w[c] * s.m[c] as f64, s.wm);
+                        ((now / then).ln(), s.n as f64)
+                    })
+                    .collect();
+                weighted_median(&mut lor).exp()
+            } else {
+                shift[c]
+            };
+            typical.insert((feature, c), r);
+        }
+    }
+    let mut tested: Vec<Tested> = Vec::new();
+    for s in &slices {
+        let (cur, n, m, wm) = (s.cur, s.n, s.m, s.wm);
+        for &c in &classes {
+            let p_b = w[c] * m[c] as f64 / wm;
+            let var_b: f64 = (0..l)
+                .map(|h| {
+                    let nh = lm.reference_sample[h] as f64;
+                    let pi = (m[h] as f64 + 0.5) / (nh + 1.0);
+                    let z = if h == c { 1.0 } else { 0.0 };
+                    w[h] * w[h] * nh * pi * (1.0 - pi) * (z - p_b).powi(2)
+                })
+                .sum::<f64>()
+                / (wm * wm);
+            let r = typical[&(s.feature, c)];
+            let denom = 1.0 - p_b + p_b * r;
+            let expected = p_b * r / denom;
+            let slope = r / (denom * denom);
+            let share = cur[c] as f64 / n as f64;
+            let smoothed = (cur[c] as f64 + 0.5) / (n as f64 + 1.0);
+            let var = slope * slope * var_b + smoothed * (1.0 - smoothed) / n as f64;
+            let z = (share - expected) / var.sqrt();
+            tested.push(Tested {
+                place: Where::Slice {
+                    feature: s.feature,
+                    slot: s.slot,
+                },
+                class: c,
+                rows: n,
+                share,
+                baseline_share: p_b,
+                expected,
+                z,
+                p: (2.0 * crate::stats::normal_sf(z.abs())).min(1.0),
+                h: crate::stats::cohens_h(share, expected),
+                baseline_rows: wm,
+            });
+        }
+    }
+    // Source files: against the rest of the current data and the whole baseline.
+    for (&source, cur) in &counts.sources {
+        let n: u64 = cur.iter().sum();
+        if n < min_rows || n == n_all {
+            continue;
+        }
+        for &c in &classes {
+            let share = cur[c] as f64 / n as f64;
+            let (rest_k, rest_n) = (counts.all[c] - cur[c], n_all - n);
+            let (z_rest, p_rest) = crate::stats::two_proportion_z(cur[c], n, rest_k, rest_n);
+            let p_b = lm.reference_rows[c] / base_all;
+            let smoothed = (cur[c] as f64 + 0.5) / (n as f64 + 1.0);
+            let var = smoothed * (1.0 - smoothed) / n as f64
+                + p_b * (1.0 - p_b) / lm.reference_sample.iter().sum::<u64>().max(1) as f64;
+            let z_base = (share - p_b) / var.sqrt();
+            let p_base = (2.0 * crate::stats::normal_sf(z_base.abs())).min(1.0);
+            let rest_share = rest_k as f64 / rest_n as f64;
+            let h_rest = crate::stats::cohens_h(share, rest_share);
+            let h_base = crate::stats::cohens_h(share, p_b);
+            // Both comparisons must agree in direction; the weaker one counts.
+            let (h, z, expected) = if h_rest.signum() != h_base.signum() {
+                (0.0, 0.0, share)
+            } else if h_rest.abs() < h_base.abs() {
+                (h_rest, z_rest, rest_share)
+            } else {
+                (h_base, z_base, p_b)
+            };
+            tested.push(Tested {
+                place: Where::Source(source),
+                class: c,
+                rows: n,
+                share,
+                baseline_share: p_b,
+                expected,
+                z,
+                p: p_rest.max(p_base),
+                h,
+                baseline_rows: base_all,
+            });
+        }
+    }
+    let q = crate::stats::bh_adjust(&tested.iter().map(|t| t.p).collect::<Vec<_>>());
+    // Per group the strongest class that passes.
+    let mut best: std::collections::BTreeMap<Where, (usize, f64)> = Default::default();
+    for (i, (t, &q)) in tested.iter().zip(&q).enumerate() {
+        let moved = (t.share - t.expected).abs() * t.rows as f64;
+        if q > ctx.alpha()
+            || moved < MIN_MOVED_ROWS
+            || tier(t.h, tiers.0, tiers.1, tiers.2).is_none()
+        {
+            continue;
+        }
+        let e = best.entry(t.place).or_insert((i, t.h.abs()));
+        if t.h.abs() > e.1 {
+            *e = (i, t.h.abs());
+        }
+    }
+    let mut findings: Vec<(Where, Finding)> = Vec::new();
+    for (place, (i, _)) in best {
+        let t = &tested[i];
+        if let Some(f) = finding(ctx, rp, lm, counts, t, q[i]) {
+            findings.push((place, f));
+        }
+    }
+    crate::detect::strongest(findings, MAX_FINDINGS, |w| match w {
+        Where::Slice { .. } => Some(0),
+        Where::Source(_) => Some(1),
+    })
+}
+
+fn finding(
+    ctx: &Context<'_>,
+    rp: &RowPass,
+    lm: &LabelModel,
+    counts: &LabelCounts,
+    t: &Tested,
+    q: f64,
+) -> Option<Finding> {
+    let tiers = ctx.tiers("LBL001", &H_TIERS);
+    let severity = tier(t.h, tiers.0, tiers.1, tiers.2)?;
+    let l = lm.classes.len();
+    let label = &lm.classes.names[t.class];
+    // Example rows: of the class whose share grew most (for two classes, the other class
+    // when the tested one fell).
+    let grew = if l == 2 && t.share < t.expected {
+        1 - t.class
+    } else {
+        t.class
+    };
+    let (cur, place_text, slice, mut columns, sources, example_keys) = match t.place {
+        Where::Slice { feature, slot } => {
+            let desc = rp.model.slice_of(feature as u32, code_of_slot(slot))?;
+            let (pred, text, column) = slice_predicate(ctx, &desc);
+            (
+                counts.slice(feature, slot).to_vec(),
+                format!("where {text}"),
+                vec![pred],
+                vec![column],
+                Vec::new(),
+                counts.slice_examples(feature, slot, grew).to_vec(),
+            )
+        }
+        Where::Source(s) => {
+            let path = source_path(ctx.current, s);
+            (
+                counts.sources[&s].clone(),
+                format!("in `{path}`"),
+                Vec::new(),
+                Vec::new(),
+                vec![path],
+                Vec::new(),
+            )
+        }
+    };
+    columns.push(lm.label.clone());
+    let n: u64 = cur.iter().sum();
+    let examples: Vec<RowRef> = crate::detect::row_refs(ctx.current, &example_keys);
+    let sources = if sources.is_empty() {
+        examples
+            .iter()
+            .map(|r| r.source.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    } else {
+        sources
+    };
+    let direction = if t.share > t.baseline_share {
+        "rose"
+    } else {
+        "fell"
+    };
+    let title = format!(
+        "Share of label `{label}` {direction} from {} to {} {place_text} ({} rows)",
+        pct(t.baseline_share),
+        pct(t.share),
+        crate::report::thousands(n),
+    );
+    let shares = |v: &[u64], total: f64| -> serde_json::Map<String, serde_json::Value> {
+        lm.classes
+            .names
+            .iter()
+            .zip(v)
+            .map(|(name, &k)| (name.clone(), json_num(k as f64 / total.max(1.0))))
+            .collect()
+    };
+    let mut f = Finding::new(
+        "LBL001",
+        "label-shift-in-slice",
+        severity,
+        weighted_score(t.h.abs(), q),
+        title,
+    );
+    f.columns = columns;
+    f.slice = slice;
+    f.sources = sources;
+    f.rows = n;
+    f.baseline_rows = Some(t.baseline_rows.round() as u64);
+    f.statistic = Some(NamedValue {
+        name: "z".into(),
+        value: crate::report::round(t.z),
+    });
+    f.p_value = Some(t.p);
+    f.q_value = Some(q);
+    f.effect = Some(NamedValue {
+        name: "label_share_delta".into(),
+        value: crate::report::round(t.share - t.baseline_share),
+    });
+    f.example_rows = examples;
+    let mut ev = vec![
+        ("label", serde_json::json!(label)),
+        ("label_share", json_num(t.share)),
+        ("baseline_label_share", json_num(t.baseline_share)),
+        ("expected_label_share", json_num(t.expected)),
+        ("cohens_h", json_num(t.h)),
+        ("rows_per_label", per_label(lm, &cur)),
+        (
+            "label_shares",
+            serde_json::Value::Object(shares(&cur, n as f64)),
+        ),
+    ];
+    if let Where::Slice { feature, slot } = t.place {
+        ev.push((
+            "baseline_sample_rows_per_label",
+            per_label(lm, lm.reference_slice(feature, slot)),
+        ));
+    }
+    f.evidence = evidence(ev);
+    Some(f)
+}
