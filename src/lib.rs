@@ -4,7 +4,7 @@
 //!
 //! The data flow, module by module: [`ingest`] reads files into Arrow batches with provenance,
 //! [`profile`] builds mergeable profiles, [`rows`] fits the row models and scores every row,
-//! [`detect`] turns profiles and row counts into findings, [`slice`] finds the slices that best
+//! [`detect`] turns profiles and row counts into findings, [`slice`](mod@slice) finds the slices that best
 //! explain what changed (for SLC001, a detector), [`report`] holds the report model and its
 //! writers, [`gate`] turns a report into a verdict and an exit code. [`Engine`] runs the
 //! steps with [`Settings`], the only input besides the data; the command line, the Python package

@@ -18,7 +18,7 @@
 //!
 //! - [`sliceline`]: the SliceLine algorithm (top-K slices by score, level-wise with pruning);
 //! - [`data`]: the slice data built from both samples, with each row's signals;
-//! - [`search`]: SliceLine's passes over each signal on the search half;
+//! - [`search`](mod@search): SliceLine's passes over each signal on the search half;
 //! - [`retest`]: a candidate's held-out tallies, its rows and its description.
 //!
 //! It reads the row models (`rows`) and the profiles; the SLC001 detector (`detect::slices`)
