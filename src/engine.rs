@@ -14,6 +14,7 @@ use crate::profile::{self, Profile, ProfileSettings, Role};
 use crate::recorder::{Recorder, Silent, Timing, Unit, timed};
 use crate::report::{self, Report};
 use crate::rows::RowModels;
+use crate::rows::models::ToScore;
 use crate::rows::pass::RowPass;
 use crate::settings::{BaselineSource, Settings};
 use crate::slice::SliceData;
@@ -402,16 +403,17 @@ impl<'a> Engine<'a> {
             }
             let duplicates = rows_out.map(|_| crate::rows::pass::duplicate_groups(current));
             let on_shard = || rec.advance("rows");
+            let dups = duplicates.as_ref();
             let counts = match data {
                 Data::Paths(paths) => {
                     let ds = Dataset::open(paths, &self.settings.ingest)?;
                     rec.start("rows", ds.shards.len() as u64);
-                    models.score_dataset(&ds, rows_out, duplicates.as_ref(), &on_shard)
+                    models.score_rows(ToScore::Files(&ds), rows_out, dups, &on_shard)
                 }
                 Data::Batches(b) => {
                     rec.start("rows", 1);
                     let conformed = Conformed::new(b, &self.settings.ingest)?;
-                    models.score_conformed(&conformed, rows_out, duplicates.as_ref(), &on_shard)
+                    models.score_rows(ToScore::Batches(&conformed), rows_out, dups, &on_shard)
                 }
             };
             rec.finish("rows");

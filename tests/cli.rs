@@ -10,19 +10,9 @@ use poisonscan::detect::{Context, Detector, Finding, Severity};
 use poisonscan::ingest::{Dataset, IngestOptions};
 use poisonscan::profile::{self, Profile, ProfileSettings};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::root;
 
-fn bin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_poisonscan"))
-        .args(args)
-        .current_dir(root())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .output()
-        .expect("run poisonscan")
-}
+use common::bin;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()

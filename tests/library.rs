@@ -12,9 +12,7 @@ use poisonscan::gate::{FailOn, Verdict, gate};
 use poisonscan::ingest::MemoryBatches;
 use poisonscan::{Baseline, Data, Engine, Profile, Settings};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::root;
 
 fn demo(side: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("datasets/demo").join(side))

@@ -15,9 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::root;
 
 fn scan(current: &[&Path], baseline: &Path, extra: &[&str]) -> Value {
     scan_in(&root(), current, baseline, extra)

@@ -4,25 +4,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, UInt64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::root;
 
-fn bin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_poisonscan"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run poisonscan")
-}
+use common::bin;
 
 fn schema_file(name: &str) -> String {
     std::fs::read_to_string(root().join("schema").join(name)).expect("schema file")

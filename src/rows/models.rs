@@ -186,59 +186,29 @@ impl RowModels {
     /// that profile's source indices.
     pub fn score(&self, data: &dyn BatchSource, ingest: &IngestOptions) -> Result<RowCounts> {
         let conformed = Conformed::new(data, ingest)?;
-        let profile = self.pass_profile();
-        pass::run_batches(
-            &conformed,
-            self,
-            &pass::PassSettings {
-                profile: &profile,
-                rows_out: None,
-                duplicates: None,
-                on_shard: &|| {},
-            },
-        )
+        self.score_rows(ToScore::Batches(&conformed), None, None, &|| {})
     }
 
-    /// Score the files of `ds` on the current thread pool; with `rows_out`, write the rows
-    /// file (`duplicates`: the current data's duplicate groups).
-    pub(crate) fn score_dataset(
+    /// Score files (their shards in parallel on the current pool) or batches (in order); with
+    /// `rows_out`, write the rows file (`duplicates`: the current data's duplicate groups).
+    pub(crate) fn score_rows(
         &self,
-        ds: &Dataset,
+        rows: ToScore<'_>,
         rows_out: Option<&std::path::Path>,
         duplicates: Option<&HashMap<u128, u64>>,
         on_shard: &(dyn Fn() + Sync),
     ) -> Result<RowCounts> {
         let profile = self.pass_profile();
-        pass::run(
-            ds,
-            self,
-            &pass::PassSettings {
-                profile: &profile,
-                rows_out,
-                duplicates,
-                on_shard,
-            },
-        )
-    }
-
-    pub(crate) fn score_conformed(
-        &self,
-        data: &Conformed<'_>,
-        rows_out: Option<&std::path::Path>,
-        duplicates: Option<&HashMap<u128, u64>>,
-        on_shard: &(dyn Fn() + Sync),
-    ) -> Result<RowCounts> {
-        let profile = self.pass_profile();
-        pass::run_batches(
-            data,
-            self,
-            &pass::PassSettings {
-                profile: &profile,
-                rows_out,
-                duplicates,
-                on_shard,
-            },
-        )
+        let settings = pass::PassSettings {
+            profile: &profile,
+            rows_out,
+            duplicates,
+            on_shard,
+        };
+        match rows {
+            ToScore::Files(ds) => pass::run(ds, self, &settings),
+            ToScore::Batches(data) => pass::run_batches(data, self, &settings),
+        }
     }
 
     /// The models and the counts of every current row, as the row-level checks read them.
@@ -254,6 +224,12 @@ impl RowModels {
             histograms: counts.histograms,
         }
     }
+}
+
+/// The rows a pass scores: files, or batches a caller holds.
+pub(crate) enum ToScore<'a> {
+    Files(&'a Dataset),
+    Batches(&'a Conformed<'a>),
 }
 
 impl RowCounts {

@@ -2,6 +2,8 @@
 //! against `schema/report.schema.json` (the schema `poisonscan schema` prints), so a field that
 //! drifts from the contract fails the test that produced the report.
 
+use std::path::PathBuf;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -34,4 +36,22 @@ pub fn report(bytes: &[u8]) -> Value {
         errors.join("\n")
     );
     r
+}
+
+/// The repository's root: the folder the tests run the binary in.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The real binary with `args`, in the repository's root, with a stripped environment.
+// Not every test binary that shares this module runs the command line.
+#[allow(dead_code)]
+pub fn bin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_poisonscan"))
+        .args(args)
+        .current_dir(root())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .expect("run poisonscan")
 }
