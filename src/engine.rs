@@ -404,20 +404,21 @@ impl<'a> Engine<'a> {
             let duplicates = rows_out.map(|_| crate::rows::pass::duplicate_groups(current));
             let on_shard = || rec.advance("rows");
             let dups = duplicates.as_ref();
+            let rows_file = rows_out.map(crate::rows::pass::RowsOut::File);
             let counts = match data {
                 Data::Paths(paths) => {
                     let ds = Dataset::open(paths, &self.settings.ingest)?;
                     rec.start("rows", ds.shards.len() as u64);
-                    models.score_rows(ToScore::Files(&ds), rows_out, dups, &on_shard)
+                    models.score_rows(ToScore::Files(&ds), rows_file, dups, &on_shard)
                 }
                 Data::Batches(b) => {
                     rec.start("rows", 1);
                     let conformed = Conformed::new(b, &self.settings.ingest)?;
-                    models.score_rows(ToScore::Batches(&conformed), rows_out, dups, &on_shard)
+                    models.score_rows(ToScore::Batches(&conformed), rows_file, dups, &on_shard)
                 }
             };
             rec.finish("rows");
-            let pass = models.into_pass(counts?);
+            let pass = models.into_pass(counts?.counts);
             if rec.timings() {
                 let p = pass.part_seconds;
                 for (part, seconds) in [

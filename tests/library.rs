@@ -429,3 +429,54 @@ fn checks_turned_off_are_not_fitted() {
     };
     assert_eq!(others(&off), others(&all));
 }
+
+/// Parts scored apart return every row's scores as the rows file has them: the parts' rows, in
+/// order, are the rows file of the whole scan, column for column.
+#[test]
+fn parts_return_the_rows_file_of_the_whole() {
+    use poisonscan::rows::DuplicateGroups;
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(2);
+    let engine = Engine::new(&s);
+    let baseline = engine.profile(Data::Paths(&demo("baseline"))).unwrap();
+    let files = demo("current");
+    let file = dir.path().join("rows.parquet");
+    valid(
+        engine
+            .scan(
+                Data::Paths(&files),
+                Baseline::Profile(Box::new(baseline.clone())),
+                Some(&file),
+            )
+            .unwrap(),
+    );
+    let current = engine
+        .profile_against(Data::Paths(&files), &baseline)
+        .unwrap();
+    let models = engine.fit_row_models(Some(&baseline), &current).unwrap();
+    let duplicates = DuplicateGroups::of(&current);
+    let mut rows = Vec::new();
+    for f in &files {
+        let part = in_memory(std::slice::from_ref(f), 7_000);
+        let (counts, part_rows) = models
+            .score_with_rows(&part, s.ingest_options(), &duplicates)
+            .unwrap();
+        assert_eq!(
+            counts.rows,
+            part_rows.iter().map(|b| b.num_rows() as u64).sum::<u64>()
+        );
+        rows.extend(part_rows);
+    }
+    let from_parts = arrow::compute::concat_batches(&rows[0].schema(), &rows).unwrap();
+    let written = &read_rows(&file)[0];
+    assert_eq!(from_parts.num_rows(), 81_500);
+    assert_eq!(from_parts.num_columns(), written.num_columns());
+    for (i, field) in written.schema().fields().iter().enumerate() {
+        assert_eq!(
+            from_parts.column(i).as_ref(),
+            written.column(i).as_ref(),
+            "column `{}`",
+            field.name()
+        );
+    }
+}

@@ -26,5 +26,5 @@ pub mod models;
 pub mod pass;
 pub mod shared;
 
-pub use models::RowModels;
+pub use models::{DuplicateGroups, RowModels};
 pub use pass::RowCounts;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::labels::{LabelModel, LabelParts};
-use super::pass::{self, RowCounts, RowModel, RowPass};
+use super::pass::{self, PassOutput, RowCounts, RowModel, RowPass, RowsOut};
 use crate::error::{Error, Result};
 use crate::ingest::{BatchSource, Conformed, Dataset, IngestOptions};
 use crate::profile::{Profile, ProfileSettings};
@@ -186,18 +186,40 @@ impl RowModels {
     /// that profile's source indices.
     pub fn score(&self, data: &dyn BatchSource, ingest: &IngestOptions) -> Result<RowCounts> {
         let conformed = Conformed::new(data, ingest)?;
-        self.score_rows(ToScore::Batches(&conformed), None, None, &|| {})
+        let out = self.score_rows(ToScore::Batches(&conformed), None, None, &|| {})?;
+        Ok(out.counts)
+    }
+
+    /// As [`RowModels::score`], and every row's scores as the rows file has them (source, row,
+    /// id, outlier and label issue scores, duplicate group, codes, label confidence), in the
+    /// batches' order: for a caller that keeps them (a Spark job's row scores) instead of a
+    /// file. `duplicates` numbers the current data's duplicated rows
+    /// ([`DuplicateGroups::of`] the current profile).
+    pub fn score_with_rows(
+        &self,
+        data: &dyn BatchSource,
+        ingest: &IngestOptions,
+        duplicates: &DuplicateGroups,
+    ) -> Result<(RowCounts, Vec<arrow::array::RecordBatch>)> {
+        let conformed = Conformed::new(data, ingest)?;
+        let out = self.score_rows(
+            ToScore::Batches(&conformed),
+            Some(RowsOut::Memory),
+            Some(&duplicates.0),
+            &|| {},
+        )?;
+        Ok((out.counts, out.rows))
     }
 
     /// Score files (their shards in parallel on the current pool) or batches (in order); with
-    /// `rows_out`, write the rows file (`duplicates`: the current data's duplicate groups).
+    /// `rows_out`, each row's scores too (`duplicates`: the current data's duplicate groups).
     pub(crate) fn score_rows(
         &self,
         rows: ToScore<'_>,
-        rows_out: Option<&std::path::Path>,
+        rows_out: Option<RowsOut<'_>>,
         duplicates: Option<&HashMap<u128, u64>>,
         on_shard: &(dyn Fn() + Sync),
-    ) -> Result<RowCounts> {
+    ) -> Result<PassOutput> {
         let profile = self.pass_profile();
         let settings = pass::PassSettings {
             profile: &profile,
@@ -223,6 +245,20 @@ impl RowModels {
             part_seconds: counts.part_seconds,
             histograms: counts.histograms,
         }
+    }
+}
+
+/// The current data's duplicated feature vectors, numbered in fingerprint order: what the rows
+/// file's `duplicate_group` reads. Serialisable, to ship beside the models.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DuplicateGroups(
+    #[serde(serialize_with = "crate::rows::shared::sorted_map")] pub(crate) HashMap<u128, u64>,
+);
+
+impl DuplicateGroups {
+    /// The duplicate groups of a profile's rows.
+    pub fn of(current: &Profile) -> DuplicateGroups {
+        DuplicateGroups(pass::duplicate_groups(current))
     }
 }
 

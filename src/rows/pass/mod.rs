@@ -33,7 +33,7 @@ mod score;
 pub use counts::{GroupCount, GroupKey, HIST_BINS, PartSeconds, RowCounts, ScoreHistograms};
 pub use model::{RowModel, SliceDesc, TAIL};
 pub use rows_file::{duplicate_groups, rows_schema};
-pub use score::{PassSettings, run, run_batches};
+pub use score::{PassOutput, PassSettings, RowsOut, run, run_batches};
 // Where the detectors have always read it.
 pub use super::shared::RefCount;
 

@@ -20,11 +20,28 @@ use crate::rows::shared::{SLOTS, code_of_slot, nth_row};
 /// Settings of the pass.
 pub struct PassSettings<'a> {
     pub profile: &'a ProfileSettings,
-    pub rows_out: Option<&'a Path>,
+    /// Where each row's scores go, if anywhere: the rows file, or batches in memory.
+    pub rows_out: Option<RowsOut<'a>>,
     /// The current data's duplicate groups (`duplicate_groups`), for the rows file.
     pub duplicates: Option<&'a HashMap<u128, u64>>,
     /// Called after each shard (progress).
     pub on_shard: &'a (dyn Fn() + Sync),
+}
+
+/// Where the rows file's rows go.
+#[derive(Debug, Clone, Copy)]
+pub enum RowsOut<'a> {
+    /// A Parquet file, written to `NAME.tmp` and renamed when complete.
+    File(&'a Path),
+    /// Arrow batches returned to the caller, in plan order.
+    Memory,
+}
+
+/// What a pass returns: the counts, and each row's scores when they were asked for in memory.
+#[derive(Debug, Default)]
+pub struct PassOutput {
+    pub counts: RowCounts,
+    pub rows: Vec<RecordBatch>,
 }
 
 /// One part's counts and, when the rows file is written, its rows.
@@ -216,6 +233,8 @@ impl PassContext<'_> {
 struct Totals {
     counts: RowCounts,
     writer: Option<RowsWriter>,
+    /// The rows, when they are returned in memory.
+    kept: Option<Vec<RecordBatch>>,
     write_error: Option<Error>,
 }
 
@@ -223,22 +242,27 @@ impl Totals {
     /// Nothing counted yet; the rows file created when one is asked for.
     fn new(
         labels: Option<&LabelModel>,
-        rows_out: Option<&Path>,
+        rows_out: Option<RowsOut<'_>>,
         schema: &SchemaRef,
     ) -> Result<Totals> {
         let writer = match rows_out {
-            Some(path) => Some(RowsWriter::create(path, schema.clone())?),
-            None => None,
+            Some(RowsOut::File(path)) => Some(RowsWriter::create(path, schema.clone())?),
+            _ => None,
         };
         Ok(Totals {
             counts: RowCounts::new(labels),
             writer,
+            kept: matches!(rows_out, Some(RowsOut::Memory)).then(Vec::new),
             write_error: None,
         })
     }
 
     fn fold(&mut self, r: PartOut) {
         self.counts.merge(r.counts);
+        if let Some(kept) = self.kept.as_mut() {
+            kept.extend(r.batches);
+            return;
+        }
         if let Some(w) = self.writer.as_mut()
             && self.write_error.is_none()
         {
@@ -251,20 +275,23 @@ impl Totals {
         }
     }
 
-    fn finish(self) -> Result<RowCounts> {
+    fn finish(self) -> Result<PassOutput> {
         if let Some(e) = self.write_error {
             return Err(e);
         }
         if let Some(w) = self.writer {
             w.finish()?;
         }
-        Ok(self.counts)
+        Ok(PassOutput {
+            counts: self.counts,
+            rows: self.kept.unwrap_or_default(),
+        })
     }
 }
 
 /// Score every row of `ds` and count outliers per group, shards in parallel, folded in plan
 /// order.
-pub fn run(ds: &Dataset, models: &RowModels, settings: &PassSettings<'_>) -> Result<RowCounts> {
+pub fn run(ds: &Dataset, models: &RowModels, settings: &PassSettings<'_>) -> Result<PassOutput> {
     let names = ds.sources.iter().map(|s| s.display()).collect();
     let ctx = PassContext::new(&ds.schema, &ds.partition_columns, names, models, settings)?;
     let mut totals = Totals::new(models.labels.as_ref(), settings.rows_out, &ctx.out_schema)?;
@@ -287,7 +314,7 @@ pub fn run_batches(
     data: &crate::ingest::Conformed<'_>,
     models: &RowModels,
     settings: &PassSettings<'_>,
-) -> Result<RowCounts> {
+) -> Result<PassOutput> {
     let ctx = PassContext::new(&data.schema, &[], data.names.clone(), models, settings)?;
     let mut totals = Totals::new(models.labels.as_ref(), settings.rows_out, &ctx.out_schema)?;
     crate::ingest::for_each_run(data.batches()?, |_, run| {
