@@ -273,6 +273,9 @@ impl<'a> Engine<'a> {
             }
             None => None,
         };
+        if let Some((models, counts)) = &rows {
+            models.check_counts(counts, current.manifest.len(), current.rows)?;
+        }
         let row_pass = rows.map(|(models, counts)| {
             // Slice finding's samples only when SLC001 is on.
             let slc = self.settings.check_enabled("SLC001");

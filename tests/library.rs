@@ -480,3 +480,115 @@ fn parts_return_the_rows_file_of_the_whole() {
         );
     }
 }
+
+/// A batch source that breaks its contract is an error naming the source, never a wrong
+/// profile or a panic: a source that comes back after another, two sources of one name, a
+/// first row that leaves no room for the rows, row counts that do not fit the models, batches
+/// without a column the models read.
+#[test]
+fn broken_batch_sources_and_counts_are_errors() {
+    use std::sync::Arc;
+
+    use arrow::array::Float64Array;
+    use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+    use poisonscan::ingest::{Batch, BatchSource};
+
+    struct Raw(SchemaRef, Vec<String>, Vec<Batch>);
+    impl BatchSource for Raw {
+        fn schema(&self) -> SchemaRef {
+            self.0.clone()
+        }
+        fn sources(&self) -> Vec<String> {
+            self.1.clone()
+        }
+        fn batches(
+            &self,
+        ) -> poisonscan::Result<Box<dyn Iterator<Item = poisonscan::Result<Batch>> + Send + '_>>
+        {
+            Ok(Box::new(self.2.iter().cloned().map(Ok)))
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Float64, true)]));
+    let rows = |first: u64, source: usize| Batch {
+        batch: RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0]))],
+        )
+        .unwrap(),
+        source,
+        row_group: 0,
+        first_row: first,
+    };
+    let engine_settings = settings(1);
+    let s = Settings::builder().threads(1).build().unwrap();
+    let engine = Engine::new(&s);
+    let back = Raw(
+        schema.clone(),
+        vec!["a".into(), "b".into()],
+        vec![rows(0, 0), rows(0, 1), rows(3, 0)],
+    );
+    let e = engine
+        .profile(Data::Batches(&back))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`a`") && e.contains("must come together"), "{e}");
+    let twice = Raw(
+        schema.clone(),
+        vec!["a".into(), "a".into()],
+        vec![rows(0, 0)],
+    );
+    let e = engine
+        .profile(Data::Batches(&twice))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`a`") && e.contains("two sources"), "{e}");
+    let mut m = MemoryBatches::new(schema.clone());
+    let e = m
+        .push_at("a", 0, u64::MAX, rows(0, 0).batch)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`a`") && e.contains("no room"), "{e}");
+
+    // Counts that do not fit: from another dataset, or with a column missing.
+    let engine = Engine::new(&engine_settings);
+    let baseline = engine.profile(Data::Paths(&demo("baseline"))).unwrap();
+    let files = demo("current");
+    let current = engine
+        .profile_against(Data::Paths(&files), &baseline)
+        .unwrap();
+    let models = engine.fit_row_models(Some(&baseline), &current).unwrap();
+    let one = in_memory(&files[..1], 65_536);
+    let part = models
+        .score(&one, engine_settings.ingest_options())
+        .unwrap();
+    let e = engine
+        .report(&current, Some(&baseline), Some((models.clone(), part)))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("20000 rows") && e.contains("81500"), "{e}");
+    let mut forged = poisonscan::rows::RowCounts {
+        rows: current.rows,
+        ..Default::default()
+    };
+    forged.groups.insert(
+        poisonscan::rows::pass::GroupKey::Source(99),
+        Default::default(),
+    );
+    let e = engine
+        .report(&current, Some(&baseline), Some((models.clone(), forged)))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Source(99)"), "{e}");
+    let no_income = Settings::builder()
+        .label("label")
+        .id("customer_id")
+        .exclude(vec!["income".into()])
+        .threads(1)
+        .build()
+        .unwrap();
+    let e = models
+        .score(&one, no_income.ingest_options())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no column `income`"), "{e}");
+}

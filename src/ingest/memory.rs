@@ -108,7 +108,12 @@ impl MemoryBatches {
                 reason: "the batches of one source must come together".into(),
             });
         }
-        self.next_row[i] = first_row + batch.num_rows() as u64;
+        self.next_row[i] = first_row
+            .checked_add(batch.num_rows() as u64)
+            .ok_or_else(|| Error::BadBatch {
+                source_name: source.to_string(),
+                reason: format!("its first row {first_row} leaves no room for its rows"),
+            })?;
         self.batches.push(Batch {
             batch,
             source: i,
@@ -160,6 +165,14 @@ impl<'a> Conformed<'a> {
     pub fn new(source: &'a dyn BatchSource, opts: &IngestOptions) -> Result<Conformed<'a>> {
         let names = source.sources();
         let what = names.first().cloned().unwrap_or_else(|| "<batches>".into());
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].contains(n) {
+                return Err(Error::BadBatch {
+                    source_name: n.clone(),
+                    reason: "two sources have this name: rows are keyed and reported by it".into(),
+                });
+            }
+        }
         let raw = source.schema();
         let mut fields = Vec::with_capacity(raw.fields().len());
         for f in raw.fields() {
@@ -198,6 +211,10 @@ impl<'a> Conformed<'a> {
 
     fn conformed(&self) -> Result<impl Iterator<Item = Result<Batch>> + Send + '_> {
         let it = self.source.batches()?;
+        // A source's batches come together and its rows follow on: a source that comes back
+        // after another would be profiled and summarised as two.
+        let mut seen = vec![false; self.names.len()];
+        let mut open: Option<usize> = None;
         Ok(it.map(move |b| {
             let b = b?;
             let name = || {
@@ -211,6 +228,16 @@ impl<'a> Conformed<'a> {
                     source_name: name(),
                     reason: format!("it names source {} of {}", b.source, self.names.len()),
                 });
+            }
+            if open != Some(b.source) {
+                if seen[b.source] {
+                    return Err(Error::BadBatch {
+                        source_name: name(),
+                        reason: "the batches of one source must come together".into(),
+                    });
+                }
+                seen[b.source] = true;
+                open = Some(b.source);
             }
             let mut columns = Vec::with_capacity(self.schema.fields().len());
             for field in self.schema.fields() {

@@ -194,7 +194,9 @@ pub fn profile_dataset(
 /// Profile batches a caller holds (see [`crate::ingest::BatchSource`]), in their order, on
 /// the calling thread. Each run of batches of one source and row group is profiled like a shard
 /// of a file with the same provenance, so the same rows give the same statistics whether they
-/// come from the file or from memory. Sources have no content hash in the manifest (INT001 and
+/// come from the file or from memory, for row groups of up to `SHARD_ROWS` rows (a file's larger
+/// row group is several shards, each with its sketches' own seed; here it is one part, so its
+/// counts agree and its sketches within their bounds). Sources have no content hash in the manifest (INT001 and
 /// INT002's byte comparisons need files; the row-level replay test still works).
 pub fn profile_batches(
     data: &crate::ingest::Conformed<'_>,

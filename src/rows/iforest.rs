@@ -77,7 +77,7 @@ impl Tree {
     /// `dim`, its two children (`left`, `left + 1`) nodes after it, and every node but the root
     /// the child of exactly one split (so the walk ends, and `depth` is the longest path).
     fn checked(nodes: Vec<Node>, dim: usize) -> Result<Tree, String> {
-        let mut parents = vec![0u8; nodes.len()];
+        let mut has_parent = vec![false; nodes.len()];
         for (i, n) in nodes.iter().enumerate() {
             if n.feature != LEAF {
                 let (l, len) = (n.left as usize, nodes.len());
@@ -87,11 +87,14 @@ impl Tree {
                         n.feature
                     ));
                 }
-                parents[l] += 1;
-                parents[l + 1] += 1;
+                for child in [l, l + 1] {
+                    if std::mem::replace(&mut has_parent[child], true) {
+                        return Err(format!("node {child} is the child of two splits"));
+                    }
+                }
             }
         }
-        if nodes.is_empty() || parents[0] != 0 || parents[1..].iter().any(|&p| p != 1) {
+        if nodes.is_empty() || has_parent[0] || has_parent[1..].iter().any(|&p| !p) {
             return Err("the nodes do not form a tree".into());
         }
         let mut walk = nodes.clone();

@@ -233,6 +233,44 @@ impl RowModels {
         }
     }
 
+    /// Whether `counts` could have come from these models scoring the current data (its
+    /// `sources` and `rows`): every group's features and sources in range, as many rows as
+    /// the data has, label counts of the label model's shape. Counts from other models, or
+    /// bytes that decode into counts of another shape, are an error, not a wrong report.
+    pub fn check_counts(&self, counts: &RowCounts, sources: usize, rows: u64) -> Result<()> {
+        use super::pass::GroupKey;
+        let bad = |reason: String| Err(Error::BadModels { reason });
+        let d = self.model.encoder.dim();
+        if counts.rows != rows {
+            return bad(format!(
+                "the row counts cover {} rows, the current data has {rows}",
+                counts.rows
+            ));
+        }
+        for (key, g) in &counts.groups {
+            let in_range = match *key {
+                GroupKey::All => true,
+                GroupKey::Source(s) => (s as usize) < sources,
+                GroupKey::Slice { feature, .. } => (feature as usize) < d,
+            };
+            if !in_range
+                || g.flagged > g.rows
+                || g.terms.len() > d
+                || g.non_finite.len() > d
+                || g.examples.iter().any(|&(s, _)| s as usize >= sources)
+            {
+                return bad(format!(
+                    "the row counts' group {key:?} does not fit these models ({d} features) and data ({sources} sources)"
+                ));
+            }
+        }
+        match (&self.labels, &counts.labels) {
+            (Some(m), Some(c)) if c.fits(&m.counts(), sources) => Ok(()),
+            (None, None) => Ok(()),
+            _ => bad("the row counts' label counts do not fit the label model".into()),
+        }
+    }
+
     /// The models and the counts of every current row, as the row-level checks read them.
     pub fn into_pass(self, counts: RowCounts) -> RowPass {
         RowPass {

@@ -329,6 +329,26 @@ pub struct LabelCounts {
 }
 
 impl LabelCounts {
+    /// Whether these counts have the shape of `empty` (the counts a label model starts from),
+    /// every source below `sources`: counts made by that model for that data.
+    pub fn fits(&self, empty: &LabelCounts, sources: usize) -> bool {
+        let groups = |a: &FlagGroups, b: &FlagGroups| {
+            a.slices.len() == b.slices.len() && a.sources.keys().all(|&s| (s as usize) < sources)
+        };
+        self.classes == empty.classes
+            && self.all.len() == empty.all.len()
+            && self.slices.len() == empty.slices.len()
+            && self.slice_examples.len() == empty.slice_examples.len()
+            && self.rules.len() == empty.rules.len()
+            && self.rule_examples.len() == empty.rule_examples.len()
+            && self
+                .sources
+                .iter()
+                .all(|(&s, v)| (s as usize) < sources && v.len() == self.classes)
+            && groups(&self.knn, &empty.knn)
+            && groups(&self.confident, &empty.confident)
+    }
+
     /// Merge a later shard's counts (plan order keeps the first examples).
     pub fn merge(&mut self, o: LabelCounts) {
         self.knn.merge(o.knn);

@@ -96,6 +96,22 @@ impl<'a> PassContext<'a> {
                     })
             })
             .collect::<Result<Vec<u32>>>()?;
+        // Every column the models read must be there: a missing one would be scored as nulls.
+        for column in models
+            .model
+            .encoder
+            .features
+            .iter()
+            .map(|f| &f.column)
+            .chain(models.label.iter().filter(|_| models.labels.is_some()))
+        {
+            if schema.field_with_name(column).is_err() {
+                return Err(Error::BadBatch {
+                    source_name: source_names.first().cloned().unwrap_or_default(),
+                    reason: format!("it has no column `{column}`, which the row models read"),
+                });
+            }
+        }
         let id = settings.profile.id.as_deref();
         let id_field = id.and_then(|id| schema.field_with_name(id).ok().cloned());
         Ok(PassContext {
