@@ -11,7 +11,7 @@ use crate::detect::{self, Context, Detector};
 use crate::error::{Error, Result};
 use crate::ingest::{BatchSource, Conformed, Dataset};
 use crate::profile::{self, Profile, ProfileSettings, Role};
-use crate::recorder::{Recorder, Silent, Timing, Unit, timed};
+use crate::recorder::{Recorder, Silent, Unit, record, timed};
 use crate::report::{self, Report};
 use crate::rows::RowModels;
 use crate::rows::models::ToScore;
@@ -257,22 +257,19 @@ impl<'a> Engine<'a> {
     /// inputs give the report [`Engine::scan`] gives, apart from `run`.
     pub fn report(
         &self,
-        current: &Profile,
-        baseline: Option<&Profile>,
+        mut current: Profile,
+        mut baseline: Option<Profile>,
         rows: Option<(RowModels, crate::rows::RowCounts)>,
     ) -> Result<Report> {
         let clock = Instant::now();
         let started = unix_now();
-        let mut current = current.clone();
+        // The profiles are taken, not borrowed: a copy would double the row fingerprints, the
+        // one part of a profile that grows with the rows. Profiles read from bytes have no
+        // roles yet (they are a scan setting, not saved).
         set_roles(&mut current, self.settings, "current")?;
-        let baseline = match baseline {
-            Some(b) => {
-                let mut b = b.clone();
-                set_roles(&mut b, self.settings, "baseline")?;
-                Some(b)
-            }
-            None => None,
-        };
+        if let Some(b) = baseline.as_mut() {
+            set_roles(b, self.settings, "baseline")?;
+        }
         if let Some((models, counts)) = &rows {
             models.check_counts(counts, current.manifest.len(), current.rows)?;
         }
@@ -402,7 +399,10 @@ impl<'a> Engine<'a> {
                 )
             });
             if let Some(s) = &slices {
-                self.time("slice data", t, Some(format!("{} sample rows", s.len())));
+                let seconds = t.elapsed().as_secs_f64();
+                record(rec, "slice data", seconds, Unit::Seconds, || {
+                    Some(format!("{} sample rows", s.len()))
+                });
             }
             let duplicates = rows_out.map(|_| crate::rows::pass::duplicate_groups(current));
             let on_shard = || rec.advance("rows");
@@ -422,21 +422,15 @@ impl<'a> Engine<'a> {
             };
             rec.finish("rows");
             let pass = models.into_pass(counts?.counts);
-            if rec.timings() {
-                let p = pass.part_seconds;
-                for (part, seconds) in [
-                    ("label checks", pass.label_seconds),
-                    ("encoding", p.encode),
-                    ("forest", p.forest),
-                    ("ECOD", p.ecod),
-                ] {
-                    rec.timing(&Timing {
-                        phase: format!("{part} in the row pass"),
-                        seconds,
-                        unit: Unit::CoreSeconds,
-                        detail: None,
-                    });
-                }
+            let p = pass.part_seconds;
+            for (part, seconds) in [
+                ("label checks", pass.label_seconds),
+                ("encoding", p.encode),
+                ("forest", p.forest),
+                ("ECOD", p.ecod),
+            ] {
+                let phase = format!("{part} in the row pass");
+                record(rec, &phase, seconds, Unit::CoreSeconds, || None);
             }
             if pass.rows != current.rows {
                 return Err(Error::Usage(format!(
@@ -446,17 +440,6 @@ impl<'a> Engine<'a> {
             }
             Ok(Some((pass, slices)))
         })
-    }
-
-    fn time(&self, phase: &str, since: Instant, detail: Option<String>) {
-        if self.recorder.timings() {
-            self.recorder.timing(&Timing {
-                phase: phase.to_string(),
-                seconds: since.elapsed().as_secs_f64(),
-                unit: Unit::Seconds,
-                detail,
-            });
-        }
     }
 }
 

@@ -79,18 +79,31 @@ impl Recorder for Silent {}
 
 /// Time `f` as phase `phase` when the recorder wants timings.
 pub(crate) fn timed<T>(rec: &dyn Recorder, phase: &str, f: impl FnOnce() -> T) -> T {
-    if !rec.timings() {
-        return f();
-    }
     let t = std::time::Instant::now();
     let out = f();
-    rec.timing(&Timing {
-        phase: phase.to_string(),
-        seconds: t.elapsed().as_secs_f64(),
-        unit: Unit::Seconds,
-        detail: None,
+    record(rec, phase, t.elapsed().as_secs_f64(), Unit::Seconds, || {
+        None
     });
     out
+}
+
+/// Tell `rec` that `phase` took `seconds`, with what it worked on (`detail` is only built when
+/// the recorder wants timings).
+pub(crate) fn record(
+    rec: &dyn Recorder,
+    phase: &str,
+    seconds: f64,
+    unit: Unit,
+    detail: impl FnOnce() -> Option<String>,
+) {
+    if rec.timings() {
+        rec.timing(&Timing {
+            phase: phase.to_string(),
+            seconds,
+            unit,
+            detail: detail(),
+        });
+    }
 }
 
 #[cfg(test)]

@@ -342,7 +342,7 @@ fn the_steps_give_the_report_the_scan_gives() {
         }
     }
     let stepped = engine
-        .report(&current, Some(&baseline), Some((models, counts.unwrap())))
+        .report(current, Some(baseline), Some((models, counts.unwrap())))
         .unwrap();
     let stepped = valid(stepped);
     let without_run = |r: &poisonscan::Report| {
@@ -562,7 +562,11 @@ fn broken_batch_sources_and_counts_are_errors() {
         .score(&one, engine_settings.ingest_options())
         .unwrap();
     let e = engine
-        .report(&current, Some(&baseline), Some((models.clone(), part)))
+        .report(
+            current.clone(),
+            Some(baseline.clone()),
+            Some((models.clone(), part)),
+        )
         .unwrap_err()
         .to_string();
     assert!(e.contains("20000 rows") && e.contains("81500"), "{e}");
@@ -575,7 +579,7 @@ fn broken_batch_sources_and_counts_are_errors() {
         Default::default(),
     );
     let e = engine
-        .report(&current, Some(&baseline), Some((models.clone(), forged)))
+        .report(current, Some(baseline), Some((models.clone(), forged)))
         .unwrap_err()
         .to_string();
     assert!(e.contains("Source(99)"), "{e}");

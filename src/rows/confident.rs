@@ -310,18 +310,19 @@ impl ConfidentModel {
                 fit_one(&design, x, codes, class, &rows, classes, MAX_ITERATIONS)
             })
             .collect::<Option<Vec<_>>>()?;
-        if rec.timings() {
-            rec.timing(&crate::recorder::Timing {
-                phase: "confident learning fit".into(),
-                seconds: t.elapsed().as_secs_f64(),
-                unit: crate::recorder::Unit::Seconds,
-                detail: Some(format!(
+        crate::recorder::record(
+            rec,
+            "confident learning fit",
+            t.elapsed().as_secs_f64(),
+            crate::recorder::Unit::Seconds,
+            || {
+                Some(format!(
                     "{} sample rows, {} design columns",
                     train.len(),
                     design.width
-                )),
-            });
-        }
+                ))
+            },
+        );
         let average = Linear::mean(&folds);
         let mut probs = vec![0.0; classes];
         let oos: Vec<Option<Vec<f64>>> = (0..class.len())

@@ -82,17 +82,14 @@ impl RowModels {
         } else {
             None
         };
-        if rec.timings() {
-            rec.timing(&crate::recorder::Timing {
-                phase: "label model fit".into(),
-                seconds: t.elapsed().as_secs_f64(),
-                unit: crate::recorder::Unit::Seconds,
-                detail: Some(format!(
-                    "{} candidate rules",
-                    labels.as_ref().map_or(0, |l| l.rules.len())
-                )),
-            });
-        }
+        let rules = labels.as_ref().map_or(0, |l| l.rules.len());
+        crate::recorder::record(
+            rec,
+            "label model fit",
+            t.elapsed().as_secs_f64(),
+            crate::recorder::Unit::Seconds,
+            || Some(format!("{rules} candidate rules")),
+        );
         Some(RowModels {
             model,
             labels,
