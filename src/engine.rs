@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use arrow::array::RecordBatch;
+
 use crate::config::Date;
 use crate::detect::{self, Context, Detector};
 use crate::error::{Error, Result};
@@ -15,9 +17,12 @@ use crate::recorder::{Recorder, Silent, Unit, record, timed};
 use crate::report::{self, Report};
 use crate::rows::RowModels;
 use crate::rows::models::ToScore;
-use crate::rows::pass::RowPass;
+use crate::rows::pass::{RowPass, RowsOut};
 use crate::settings::{BaselineSource, Settings};
 use crate::slice::SliceData;
+
+/// The row pass's counts, the slice data SLC001 searches, and the rows kept in memory.
+type RowPassOut = (RowPass, Option<SliceData>, Option<Vec<RecordBatch>>);
 
 /// Data to read: files, folders and globs, or Arrow batches the caller holds.
 #[derive(Clone, Copy)]
@@ -222,6 +227,27 @@ impl<'a> Engine<'a> {
         baseline: Baseline<'_>,
         rows_out: Option<&Path>,
     ) -> Result<Report> {
+        let to = rows_out.map(RowsOut::File);
+        Ok(self.scan_to(current, baseline, to)?.0)
+    }
+
+    /// [`Engine::scan`], keeping every current row's scores as the rows file has them, as Arrow
+    /// batches in plan order (the rows file's schema, `poisonscan schema rows`). `None` when no
+    /// row was scored: no column can be scored, or the reference has no sample.
+    pub fn scan_with_rows(
+        &self,
+        current: Data<'_>,
+        baseline: Baseline<'_>,
+    ) -> Result<(Report, Option<Vec<RecordBatch>>)> {
+        self.scan_to(current, baseline, Some(RowsOut::Memory))
+    }
+
+    fn scan_to(
+        &self,
+        current: Data<'_>,
+        baseline: Baseline<'_>,
+        rows_out: Option<RowsOut<'_>>,
+    ) -> Result<(Report, Option<Vec<RecordBatch>>)> {
         let started = unix_now();
         let clock = Instant::now();
         let rec = self.recorder;
@@ -240,14 +266,19 @@ impl<'a> Engine<'a> {
         let row_pass = timed(rec, "row pass", || {
             self.row_pass(current, &current_profile, baseline.as_ref(), rows_out)
         })?;
-        self.detect(
+        let (row_pass, rows) = match row_pass {
+            Some((pass, slices, rows)) => (Some((pass, slices)), rows),
+            None => (None, None),
+        };
+        let report = self.detect(
             &current_profile,
             baseline.as_ref(),
             row_pass.as_ref().map(|(p, _)| p),
             row_pass.as_ref().and_then(|(_, s)| s.as_ref()),
             started,
             clock,
-        )
+        )?;
+        Ok((report, rows))
     }
 
     /// The checks and the report on profiles and row counts made elsewhere: a Spark driver
@@ -372,14 +403,14 @@ impl<'a> Engine<'a> {
         data: Data<'_>,
         current: &Profile,
         baseline: Option<&Profile>,
-        rows_out: Option<&Path>,
-    ) -> Result<Option<(RowPass, Option<SliceData>)>> {
+        rows_out: Option<RowsOut<'_>>,
+    ) -> Result<Option<RowPassOut>> {
         let rec = self.recorder;
         let seed = self.settings.profile.seed;
         self.pool()?.install(|| {
             let models = self.fit_models_here(baseline, current);
             let Some(models) = models else {
-                if let Some(path) = rows_out {
+                if let Some(RowsOut::File(path)) = rows_out {
                     return Err(Error::Usage(format!(
                         "cannot write the rows file `{}`: no column can be scored (every column is the label, the id, a partition, constant or identifier-like) or the reference has no sample",
                         path.display()
@@ -407,21 +438,22 @@ impl<'a> Engine<'a> {
             let duplicates = rows_out.map(|_| crate::rows::pass::duplicate_groups(current));
             let on_shard = || rec.advance("rows");
             let dups = duplicates.as_ref();
-            let rows_file = rows_out.map(crate::rows::pass::RowsOut::File);
             let counts = match data {
                 Data::Paths(paths) => {
                     let ds = Dataset::open(paths, &self.settings.ingest)?;
                     rec.start("rows", ds.shards.len() as u64);
-                    models.score_rows(ToScore::Files(&ds), rows_file, dups, &on_shard)
+                    models.score_rows(ToScore::Files(&ds), rows_out, dups, &on_shard)
                 }
                 Data::Batches(b) => {
                     rec.start("rows", 1);
                     let conformed = Conformed::new(b, &self.settings.ingest)?;
-                    models.score_rows(ToScore::Batches(&conformed), rows_file, dups, &on_shard)
+                    models.score_rows(ToScore::Batches(&conformed), rows_out, dups, &on_shard)
                 }
             };
             rec.finish("rows");
-            let pass = models.into_pass(counts?.counts);
+            let out = counts?;
+            let rows = matches!(rows_out, Some(RowsOut::Memory)).then_some(out.rows);
+            let pass = models.into_pass(out.counts);
             let p = pass.part_seconds;
             for (part, seconds) in [
                 ("label checks", pass.label_seconds),
@@ -438,7 +470,7 @@ impl<'a> Engine<'a> {
                     pass.rows, current.rows
                 )));
             }
-            Ok(Some((pass, slices)))
+            Ok(Some((pass, slices, rows)))
         })
     }
 }

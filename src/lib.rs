@@ -35,6 +35,8 @@
 //! # Ok::<(), poisonscan::Error>(())
 //! ```
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod config;
 pub mod detect;
 pub mod engine;

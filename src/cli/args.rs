@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::Config;
+use crate::gate::FailOn;
+use crate::ingest::CsvOptions;
+use crate::{Error, Result, Settings};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use poisonscan::config::Config;
-use poisonscan::gate::FailOn;
-use poisonscan::ingest::CsvOptions;
-use poisonscan::{Error, Result, Settings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -273,17 +273,17 @@ impl DataArgs {
     /// The config file: `--config`, else `./poisonscan.toml` when the folder has one (said on
     /// stderr, since the folder a command runs in is then one of its inputs), else none.
     pub fn config(&self) -> Result<Config> {
-        let checks = poisonscan::detect::registry();
+        let checks = crate::detect::registry();
         match &self.config {
             Some(p) => Config::load(p, &checks),
             None if self.no_config => Ok(Config::default()),
             None => {
-                let found = Path::new(poisonscan::settings::DEFAULT_CONFIG);
+                let found = Path::new(crate::settings::DEFAULT_CONFIG);
                 if found.is_file() {
                     if !self.quiet {
                         eprintln!(
                             "poisonscan: using the settings in ./{} (--no-config ignores it)",
-                            poisonscan::settings::DEFAULT_CONFIG
+                            crate::settings::DEFAULT_CONFIG
                         );
                     }
                     Config::load(found, &checks)

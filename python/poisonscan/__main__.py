@@ -1,0 +1,5 @@
+"""``python -m poisonscan``: the command line."""
+
+from ._cli import main
+
+main()

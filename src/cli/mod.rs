@@ -1,0 +1,291 @@
+//! The command line, as a library function: [`main`] parses the arguments, builds
+//! [`Settings`], calls the library, prints, and returns the exit code (0 gate passed, 1 gate
+//! failed, 2 the run could not complete). The `poisonscan` binary and the Python package's
+//! `poisonscan` command both call it, so they are one command with one set of exit codes.
+//!
+//! Only with the `cli` feature (clap, the progress bars).
+
+mod args;
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use self::args::{Cli, Command, OutputFormat, ScanArgs};
+use crate::gate::{Verdict, gate};
+use crate::recorder::{Recorder, Timing};
+use crate::report::{self, Report};
+use crate::{Baseline, Data, Engine, Error, Result, Settings, detect, profile};
+
+/// Run the command line `args` (the first is the program's name) and return its exit code.
+/// Usage errors and `--help`/`--version` print as clap prints them (exit codes 2 and 0); it
+/// never exits the process itself, so a host process (Python) keeps control.
+pub fn main<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let code = match run(&cli, &mut out) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    };
+    let _ = out.flush();
+    code
+}
+
+/// Timings on stderr under `POISONSCAN_TIMINGS`, the kNN recall under `POISONSCAN_KNN_RECALL`,
+/// and a progress bar per pass when stderr is a terminal.
+struct Terminal {
+    timings: bool,
+    knn_recall: bool,
+    quiet: bool,
+    bar: std::sync::Mutex<Option<ProgressBar>>,
+}
+
+impl Terminal {
+    fn new(quiet: bool) -> Terminal {
+        Terminal {
+            timings: std::env::var_os("POISONSCAN_TIMINGS").is_some(),
+            knn_recall: std::env::var_os("POISONSCAN_KNN_RECALL").is_some(),
+            quiet: quiet || !std::io::stderr().is_terminal(),
+            bar: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn bar(&self) -> std::sync::MutexGuard<'_, Option<ProgressBar>> {
+        self.bar.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Recorder for Terminal {
+    fn timings(&self) -> bool {
+        self.timings
+    }
+    fn timing(&self, t: &Timing) {
+        eprintln!("timing: {t}");
+    }
+    fn start(&self, stage: &str, units: u64) {
+        if self.quiet {
+            return;
+        }
+        let bar = ProgressBar::new(units);
+        bar.set_style(
+            ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} shards, {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(stage.to_string());
+        *self.bar() = Some(bar);
+    }
+    fn advance(&self, _stage: &str) {
+        if let Some(b) = self.bar().as_ref() {
+            b.inc(1);
+        }
+    }
+    fn finish(&self, _stage: &str) {
+        if let Some(b) = self.bar().take() {
+            b.finish_and_clear();
+        }
+    }
+    fn diagnostic(&self, name: &str) -> bool {
+        name == "knn-recall" && self.knn_recall
+    }
+    fn note(&self, line: &str) {
+        eprintln!("{line}");
+    }
+}
+
+/// Run a parsed command line. Returns the exit code (0 or 1); errors are exit code 2.
+fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32> {
+    match &cli.command {
+        Command::Scan(args) => scan(args, out),
+        Command::Profile(args) => {
+            let settings = args.data_args.settings(None)?;
+            if args.data_args.show_settings {
+                return show_settings(&settings, out);
+            }
+            let Some(output) = &args.output else {
+                return Err(Error::Usage("profile needs -o PROFILE".into()));
+            };
+            let term = Terminal::new(args.data_args.quiet);
+            let p = Engine::new(&settings)
+                .with_recorder(&term)
+                .profile(Data::Paths(&args.data))?;
+            profile::save(&p, output)?;
+            if !args.data_args.quiet {
+                eprintln!(
+                    "profiled {} rows × {} columns from {} files into `{}`",
+                    p.rows,
+                    p.columns.len(),
+                    p.manifest.len(),
+                    output.display()
+                );
+            }
+            Ok(0)
+        }
+        Command::Merge(args) => {
+            let mut merged = profile::load(&args.profiles[0])?;
+            for path in &args.profiles[1..] {
+                let next = profile::load(path)?;
+                merged.merge(&next).map_err(|e| match e {
+                    Error::ProfileMismatch { reason } => Error::ProfileMismatch {
+                        reason: format!("`{}`: {reason}", path.display()),
+                    },
+                    other => other,
+                })?;
+            }
+            profile::save(&merged, &args.output)?;
+            if !args.quiet {
+                eprintln!(
+                    "merged {} profiles ({} rows) into `{}`",
+                    args.profiles.len(),
+                    merged.rows,
+                    args.output.display()
+                );
+            }
+            Ok(0)
+        }
+        Command::Trend(args) => {
+            use crate::trend;
+            let t = trend::trend(&args.profiles, args.reference.as_deref(), &args.columns)?;
+            if let Some(missing) = args
+                .columns
+                .iter()
+                .find(|c| !t.columns.iter().any(|x| &x.name == *c))
+            {
+                return Err(Error::Usage(format!(
+                    "--columns: no profile has a column `{missing}` (label and id columns are not trended)"
+                )));
+            }
+            let written = match args.format {
+                args::TrendFormat::Text => trend::write_text(&t, out),
+                args::TrendFormat::Markdown => trend::write_markdown(&t, out),
+                args::TrendFormat::Json => out.write_all(trend::to_json(&t).as_bytes()),
+            };
+            stdout_result(written)?;
+            Ok(0)
+        }
+        Command::Schema(args) => {
+            let text = match args.kind {
+                args::SchemaKind::Report => report::REPORT_SCHEMA,
+                args::SchemaKind::Rows => report::ROWS_SCHEMA,
+            };
+            stdout_result(out.write_all(text.as_bytes()))?;
+            Ok(0)
+        }
+        Command::Explain(args) => match detect::find(&args.code, &[]) {
+            Some(d) => {
+                stdout_result(writeln!(
+                    out,
+                    "{} ({})\n\n{}",
+                    d.code(),
+                    d.check(),
+                    d.doc().trim()
+                ))?;
+                Ok(0)
+            }
+            None => {
+                let known: Vec<String> = detect::registry()
+                    .iter()
+                    .map(|d| d.code().to_string())
+                    .collect();
+                Err(Error::Usage(format!(
+                    "unknown check code `{}`\nhint: the codes are {}",
+                    args.code,
+                    known.join(", ")
+                )))
+            }
+        },
+    }
+}
+
+fn show_settings(settings: &Settings, out: &mut dyn Write) -> Result<i32> {
+    let text = settings.to_toml(&detect::registry());
+    stdout_result(out.write_all(text.as_bytes()))?;
+    Ok(0)
+}
+
+fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<i32> {
+    let settings = args.data_args.settings(args.fail_on)?;
+    if args.data_args.show_settings {
+        return show_settings(&settings, out);
+    }
+    let quiet = args.data_args.quiet;
+    let term = Terminal::new(quiet);
+    let engine = Engine::new(&settings).with_recorder(&term);
+    let baseline = Baseline::from_paths(&args.baseline)?;
+    let report = engine.scan(Data::Paths(&args.data), baseline, args.rows_out.as_deref())?;
+    if !quiet {
+        for a in report.allowlist.iter().filter(|a| a.status == "expired") {
+            eprintln!("poisonscan: {}", crate::gate::expired_message(a));
+        }
+    }
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
+        for (name, format) in [
+            ("report.json", OutputFormat::Json),
+            ("report.md", OutputFormat::Markdown),
+            ("report.html", OutputFormat::Html),
+            ("junit.xml", OutputFormat::Junit),
+        ] {
+            let mut bytes = Vec::new();
+            render(&report, &settings, format, &mut bytes)
+                .map_err(|e| Error::write(dir.join(name), e))?;
+            write_atomic(&dir.join(name), &bytes)?;
+        }
+    }
+    stdout_result(render(&report, &settings, args.format, out))?;
+    let verdict: Verdict = gate(&report, &settings.policy());
+    Ok(verdict.exit_code())
+}
+
+fn render(
+    report: &Report,
+    settings: &Settings,
+    format: OutputFormat,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
+    match format {
+        OutputFormat::Json => w.write_all(report::to_json(report).as_bytes()),
+        OutputFormat::Text => report::write_text(report, w),
+        OutputFormat::Markdown => report::write_markdown(report, w),
+        OutputFormat::Html => report::write_html(report, w),
+        OutputFormat::Junit => report::write_junit(
+            report,
+            &detect::check_names(&detect::registry()),
+            settings.disabled_checks(),
+            settings.fail_on(),
+            w,
+        ),
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| Error::write(path, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::write(path, e))
+}
+
+/// A closed stdout (`poisonscan … | head`) is not an error.
+fn stdout_result(r: std::io::Result<()>) -> Result<()> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::write("<stdout>", e)),
+        Ok(()) => Ok(()),
+    }
+}
