@@ -192,7 +192,7 @@ fn bad_batches_name_their_source() {
     let other = Arc::new(Schema::new(vec![Field::new("y", DataType::Float64, true)]));
     let odd = RecordBatch::try_new(other, vec![Arc::new(Float64Array::from(vec![1.0]))]).unwrap();
     let e = data.push("p2", odd).unwrap_err().to_string();
-    assert!(e.contains("`p2`") && e.contains("schema differs"), "{e}");
+    assert!(e.contains("`p2`") && e.contains("columns differ"), "{e}");
     // A label column the batches do not have.
     let s = Settings::builder().label("nope").build().unwrap();
     let e = Engine::new(&s)
@@ -595,4 +595,68 @@ fn broken_batch_sources_and_counts_are_errors() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("no column `income`"), "{e}");
+}
+
+/// Sources in memory whose column types differ within a logical type (Int32 and Int64), or
+/// widen (int and float), are unified as files are: the same profile as the same values in one
+/// type. Types that cannot be reconciled are an error naming the column and both sources.
+#[test]
+fn memory_sources_unify_types_as_files_do() {
+    use arrow::array::{Float64Array, Int32Array, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let batch = |t: DataType, values: Vec<i64>| {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", t.clone(), false)]));
+        let col: arrow::array::ArrayRef = match t {
+            DataType::Int32 => Arc::new(Int32Array::from(
+                values.iter().map(|&v| v as i32).collect::<Vec<_>>(),
+            )),
+            DataType::Int64 => Arc::new(Int64Array::from(values)),
+            DataType::Float64 => Arc::new(Float64Array::from(
+                values.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+            )),
+            _ => Arc::new(StringArray::from(
+                values.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+            )),
+        };
+        RecordBatch::try_new(schema, vec![col]).unwrap()
+    };
+    let s = Settings::builder().threads(1).build().unwrap();
+    let profile = |parts: Vec<RecordBatch>| {
+        let mut data = MemoryBatches::new(parts[0].schema());
+        for (i, b) in parts.into_iter().enumerate() {
+            data.push(&format!("p{i}"), b)?;
+        }
+        Engine::new(&s).profile(Data::Batches(&data))
+    };
+    let (a, b) = (
+        (0..100).collect::<Vec<i64>>(),
+        (100..250).collect::<Vec<i64>>(),
+    );
+    let mixed = profile(vec![
+        batch(DataType::Int32, a.clone()),
+        batch(DataType::Int64, b.clone()),
+    ])
+    .unwrap();
+    let plain = profile(vec![
+        batch(DataType::Int64, a.clone()),
+        batch(DataType::Int64, b.clone()),
+    ])
+    .unwrap();
+    assert_eq!(mixed.to_bytes().unwrap(), plain.to_bytes().unwrap());
+    let widened = profile(vec![
+        batch(DataType::Int64, a.clone()),
+        batch(DataType::Float64, b.clone()),
+    ])
+    .unwrap();
+    let x = widened.column("x").unwrap();
+    assert_eq!(x.column_type, poisonscan::ingest::ColumnType::Float);
+    assert_eq!(widened.rows, 250);
+    let e = profile(vec![batch(DataType::Int64, a), batch(DataType::Utf8, b)])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("column `x` has type int in `p0` but string in `p1`"),
+        "{e}"
+    );
 }

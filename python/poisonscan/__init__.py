@@ -9,8 +9,10 @@ Data is any of:
 - a path (a Parquet or CSV file, a folder, a glob) or a list of paths;
 - a saved profile (a path to a ``.psprof`` file, or a ``Profile``);
 - an object with the Arrow PyCapsule stream interface (``__arrow_c_stream__``): a
-  ``pyarrow.Table`` or ``RecordBatchReader``, a polars DataFrame, a DuckDB result; read
-  zero-copy through the Arrow C data interface;
+  ``pyarrow.Table`` or ``RecordBatchReader``, a polars DataFrame, a DuckDB result. Its batches
+  are imported through the Arrow C data interface without copying the buffers (they are
+  checked: offsets, lengths, UTF-8), and all of them are held until the scan ends: a scan
+  reads the data twice. A reader is consumed: pass a stream once;
 - a pandas DataFrame (converted with ``pyarrow.Table.from_pandas``, without its index);
 - a mapping ``{source name: table}``: several sources (partitions, files already in memory),
   named as the reports name them; a source's value may be a list of tables, its row groups
@@ -148,6 +150,13 @@ def _options(
     for name, value in (("columns", columns), ("exclude", exclude)):
         if isinstance(value, str):
             raise TypeError(f"{name} is a list of column names, not a string")
+    for name, number in (("seed", seed), ("sample_size", sample_size), ("threads", threads)):
+        if number is None:
+            continue
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise TypeError(f"{name} is an int, not {type(number).__name__}")
+        if not 0 <= number < 2**64:
+            raise ValueError(f"{name} must be between 0 and 2**64 - 1, not {number}")
     return {
         "label": label,
         "id": id,
@@ -388,8 +397,19 @@ def scan(
         threads=threads,
         fail_on=fail_on,
     )
+    if baseline is not None and baseline is data and _single_use(data):
+        raise ValueError(
+            "data and baseline are the same stream, which can be read only once: "
+            "read it into a table first"
+        )
     base = None if baseline is None else _data(baseline)
     return Report(_native.scan(_data(data), base, options, row_scores))
+
+
+def _single_use(obj: object) -> bool:
+    """Whether reading ``obj``'s Arrow stream consumes it (a ``pyarrow.RecordBatchReader``)."""
+    pyarrow = sys.modules.get("pyarrow")
+    return pyarrow is not None and isinstance(obj, pyarrow.RecordBatchReader)
 
 
 def merge(profiles: Sequence[Profile]) -> Profile:

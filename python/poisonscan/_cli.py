@@ -13,7 +13,13 @@ def main() -> None:
     # Ctrl-C stops a scan at once, as it stops the binary (Python's handler would wait for
     # the engine to return).
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    code = _native.cli_main(["poisonscan", *sys.argv[1:]])
+    try:
+        # Arguments that are not UTF-8 reach the engine as the bytes they were
+        # (os.fsencode), as they reach the binary.
+        code = _native.cli_main(["poisonscan", *sys.argv[1:]])
+    except Exception as e:  # an engine bug turned into ScanError: the binary's exit code 2
+        print(f"error: {e}", file=sys.stderr)
+        code = 2
     sys.stdout.flush()
     sys.exit(code)
 

@@ -61,15 +61,16 @@ fn detached<T: Send>(
     match out {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(scan_error(py, &e)),
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "a panic".to_string());
-            Err(scan_error(py, &Error::Internal(what)))
-        }
+        Err(panic) => Err(scan_error(py, &Error::Internal(panic_text(panic.as_ref())))),
     }
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic".to_string())
 }
 
 /// The settings a call gives, in the command line's order: the arguments over the config file
@@ -136,8 +137,16 @@ enum Input {
 }
 
 /// `("paths", [str])`, `("arrow", [(name, [stream, …])])` (each source's streams are its row
-/// groups, in order) or `("profile", Profile)`.
+/// groups, in order) or `("profile", Profile)`. A panic while a stream is imported (arrow-rs
+/// asserts on some malformed exports) is a `ScanError`, as in the engine.
 fn input(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<Input> {
+    match catch_unwind(AssertUnwindSafe(|| input_unguarded(py, spec))) {
+        Ok(r) => r,
+        Err(panic) => Err(scan_error(py, &Error::Internal(panic_text(panic.as_ref())))),
+    }
+}
+
+fn input_unguarded(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<Input> {
     let (kind, value): (String, Bound<'_, PyAny>) = spec.extract()?;
     match kind.as_str() {
         "paths" => Ok(Input::Paths(value.extract()?)),
@@ -163,7 +172,17 @@ fn read_streams(
     sources: &[(String, Vec<Bound<'_, PyAny>>)],
 ) -> PyResult<MemoryBatches> {
     let mut data: Option<MemoryBatches> = None;
+    let mut seen = std::collections::HashSet::new();
     for (name, streams) in sources {
+        if !seen.insert(name.as_str()) {
+            return Err(scan_error(
+                py,
+                &Error::BadBatch {
+                    source_name: name.clone(),
+                    reason: "two sources have this name: rows are keyed and reported by it".into(),
+                },
+            ));
+        }
         let bad = |reason: String| {
             scan_error(
                 py,
@@ -177,13 +196,30 @@ fn read_streams(
         for (row_group, stream) in streams.iter().enumerate() {
             let row_group = u32::try_from(row_group)
                 .map_err(|_| bad("more than 2^32 row groups".to_string()))?;
-            let reader = RecordBatchStreamReader::from_pyarrow_bound(stream)
-                .map_err(|e| bad(format!("cannot read its Arrow stream: {e}")))?;
+            let reader = RecordBatchStreamReader::from_pyarrow_bound(stream).map_err(|e| {
+                // An interrupt (or exit) while the exporter works is not bad data: it goes on.
+                if !e.is_instance_of::<PyException>(py) {
+                    return e;
+                }
+                let err = bad(format!("cannot read its Arrow stream: {e}"));
+                err.set_cause(py, Some(e));
+                err
+            })?;
             let schema = plain_schema(&reader.schema());
             let data = data.get_or_insert_with(|| MemoryBatches::new(schema.clone()));
             let mut any = false;
             for batch in reader {
                 let batch = batch.map_err(|e| bad(format!("cannot read its Arrow stream: {e}")))?;
+                // The C stream import trusts the exporter; the engine's loops index the
+                // buffers, so offsets, lengths and UTF-8 are checked here, once.
+                for (field, column) in schema.fields().iter().zip(batch.columns()) {
+                    column.to_data().validate_full().map_err(|e| {
+                        bad(format!(
+                            "column `{}` is not valid Arrow data: {e}",
+                            field.name()
+                        ))
+                    })?;
+                }
                 let batch = RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
                     .map_err(|e| bad(e.to_string()))?;
                 let rows = batch.num_rows() as u64;
@@ -313,8 +349,14 @@ struct Report {
     exit_code: i32,
     fail_on: FailOn,
     disabled: std::collections::BTreeSet<String>,
-    rows: Option<Vec<RecordBatch>>,
+    /// Every row's scores, or why there are none.
+    rows: Result<Vec<RecordBatch>, &'static str>,
 }
+
+const NOT_KEPT: &str = "the row scores were not kept: scan with row_scores=True";
+const FROM_PROFILE: &str =
+    "no row was scored: the data was a saved profile, which has no rows to score";
+const NOT_SCORED: &str = "no row was scored: no column can be scored (every column is the label, the id, a partition, constant or identifier-like) or the reference has no sample";
 
 #[pymethods]
 impl Report {
@@ -352,13 +394,9 @@ impl Report {
 
     /// The rows file's table (`poisonscan scan --rows-out`) as a `pyarrow.Table`.
     fn row_scores<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let Some(rows) = &self.rows else {
-            return Err(scan_error(
-                py,
-                &Error::Usage(
-                    "no row was scored: no column can be scored (every column is the label, the id, a partition, constant or identifier-like) or the reference has no sample".into(),
-                ),
-            ));
+        let rows = match &self.rows {
+            Ok(rows) => rows,
+            Err(why) => return Err(scan_error(py, &Error::Usage(why.to_string()))),
         };
         let Some(first) = rows.first() else {
             return Err(scan_error(
@@ -404,7 +442,8 @@ fn scan(
         Some(b) => Some(input(py, b)?),
         None => None,
     };
-    let run = || -> poisonscan::Result<(poisonscan::Report, Option<Vec<RecordBatch>>)> {
+    type Rows = Result<Vec<RecordBatch>, &'static str>;
+    let run = || -> poisonscan::Result<(poisonscan::Report, Rows)> {
         let engine = Engine::new(&settings);
         // Paths given as the baseline may be one saved profile, as on the command line.
         let baseline = match &baseline {
@@ -426,8 +465,11 @@ fn scan(
             Input::Profile(p) => Err(p.clone()),
         };
         match current {
-            Ok(data) if keep_rows => engine.scan_with_rows(data, baseline),
-            Ok(data) => Ok((engine.scan(data, baseline, None)?, None)),
+            Ok(data) if keep_rows => {
+                let (report, rows) = engine.scan_with_rows(data, baseline)?;
+                Ok((report, rows.ok_or(NOT_SCORED)))
+            }
+            Ok(data) => Ok((engine.scan(data, baseline, None)?, Err(NOT_KEPT))),
             // A saved profile as the current side: the checks on profiles only (no row pass).
             Err(current) => {
                 let baseline = match baseline {
@@ -435,7 +477,7 @@ fn scan(
                     Baseline::Profile(p) => Some(*p),
                     Baseline::Data(d) => Some(engine.profile(d)?),
                 };
-                Ok((engine.report(*current, baseline, None)?, None))
+                Ok((engine.report(*current, baseline, None)?, Err(FROM_PROFILE)))
             }
         }
     };
@@ -462,7 +504,7 @@ fn merge(py: Python<'_>, profiles: &Bound<'_, PyList>) -> PyResult<Profile> {
 
 /// The command line with `args` (the first is the program's name); returns the exit code.
 #[pyfunction]
-fn cli_main(py: Python<'_>, args: Vec<String>) -> PyResult<i32> {
+fn cli_main(py: Python<'_>, args: Vec<std::ffi::OsString>) -> PyResult<i32> {
     detached(py, || Ok(poisonscan::cli::main(args)))
 }
 

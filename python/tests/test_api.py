@@ -85,12 +85,12 @@ def polars_table(t: pa.Table) -> Any:
     return pl.from_arrow(t)
 
 
-def duckdb_result(t: pa.Table) -> Any:
+def duckdb_relation(t: pa.Table) -> Any:
     import duckdb
 
     con = duckdb.connect()
     con.register("t", t)
-    return con.sql("select * from t").arrow()
+    return con.sql("select * from t")  # the relation itself exports __arrow_c_stream__
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def duckdb_result(t: pa.Table) -> Any:
         ),
         pytest.param(pandas_table, id="pandas"),
         pytest.param(polars_table, id="polars"),
-        pytest.param(duckdb_result, id="duckdb"),
+        pytest.param(duckdb_relation, id="duckdb"),
     ],
 )
 def test_memory_gives_the_path_findings(demo_by_path, convert):
@@ -125,6 +125,16 @@ def test_memory_baseline_and_current_real_set():
     assert findings(by_path), "real drift between 2015 and 2018 gives findings"
     assert findings(in_memory, FILE_BYTES_CODES) == findings(by_path, FILE_BYTES_CODES)
     assert in_memory.to_dict()["drift"] == by_path.to_dict()["drift"]
+
+
+def test_one_unnamed_table_or_dataframe_gives_the_same_report():
+    table = pq.read_table(ACS_2018)
+    base = pq.read_table(ACS_2015)
+    from_table = poisonscan.scan(table, baseline=base, **ACS)
+    from_frame = poisonscan.scan(table.to_pandas(), baseline=base.to_pandas(), **ACS)
+    assert findings(from_table)
+    assert without_run(from_table.to_dict()) == without_run(from_frame.to_dict())
+    assert from_table.row_scores().equals(from_frame.row_scores())
 
 
 def test_profile_halves_merge_into_the_whole():
@@ -150,6 +160,14 @@ def test_profile_halves_merge_into_the_whole():
         # HyperLogLog with 2^12 registers: 1.6% standard error; the merge is a register max,
         # so the estimates differ only through the sketches' own randomness.
         assert abs(cm["distinct"] - cw["distinct"]) <= max(2, 0.05 * cw["distinct"])
+    # The same counts and moments as one table's profile (whose one source is named `table`).
+    single = poisonscan.profile(table, **ACS).summary()
+    assert single["rows"] == s_merged["rows"]
+    assert single["label_counts"] == s_merged["label_counts"]
+    assert single["duplicates"] == s_merged["duplicates"]
+    for cm, cs in zip(s_merged["columns"], single["columns"]):
+        for key in ("name", "type", "nulls", "min", "max"):
+            assert cm[key] == cs[key], (cs["name"], key)
     # Quantiles within the KLL sketch's rank error: the merged median's rank in the data.
     for column in ("AGEP",):
         values = table.column(column).to_pandas().dropna().sort_values().to_numpy()
@@ -315,7 +333,7 @@ def test_dataframe_pyarrow_cannot_convert():
 def test_sources_must_agree_on_their_columns():
     a = pa.table({"x": [1.0, 2.0], "label": [0, 1]})
     b = pa.table({"y": [1.0, 2.0], "label": [0, 1]})
-    with pytest.raises(ScanError, match="a batch of `b`"):
+    with pytest.raises(ScanError, match="column `x` is in `a` but not in `b`"):
         poisonscan.profile({"a": a, "b": b})
 
 
@@ -329,7 +347,7 @@ def test_not_data_is_a_type_error():
 def test_bad_settings():
     with pytest.raises(ScanError, match="fail_on"):
         poisonscan.scan(DEMO_CURRENT, fail_on="sometimes")  # type: ignore[arg-type]
-    with pytest.raises(ScanError):
+    with pytest.raises(ScanError, match="merge needs at least one profile"):
         poisonscan.merge([])
     p = poisonscan.profile(pa.table({"x": [1.0], "label": [0]}))
     with pytest.raises(ScanError, match="parts must hold disjoint sources"):

@@ -110,3 +110,13 @@ def test_python_m_poisonscan(cargo_bin):
 def test_cli_error_helper_reads_the_message(cargo_bin):
     message = cli_error(cargo_bin, "scan", "no/such/dir")
     assert message.startswith("input `no/such/dir` does not exist")
+
+
+def test_arguments_that_are_not_utf8(cargo_bin, wheel_bin):
+    import subprocess
+
+    args = [b"scan", b"/tmp/\xff-no-such.parquet", b"--label", b"label"]
+    p_cargo = subprocess.run([bytes(cargo_bin), *args], capture_output=True, check=False)
+    p_wheel = subprocess.run([bytes(wheel_bin), *args], capture_output=True, check=False)
+    assert p_wheel.returncode == p_cargo.returncode == 2
+    assert p_wheel.stderr == p_cargo.stderr

@@ -3,6 +3,7 @@
 //! to disk to profile or score them. A [`BatchSource`] is read once per pass (a scan reads the
 //! current data twice), so it must give the same batches each time.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -55,8 +56,11 @@ pub trait BatchSource: Sync {
 /// ```
 #[derive(Debug, Clone)]
 pub struct MemoryBatches {
+    /// The batches' schema so far: where sources disagree on a column's type within one logical
+    /// type (Int32 and Int64, Utf8 and Utf8View) or widen (Int and Float), the unified type.
     schema: SchemaRef,
     sources: Vec<String>,
+    index: HashMap<String, usize>,
     /// Rows pushed so far per source: the next batch's first row.
     next_row: Vec<u64>,
     batches: Vec<Batch>,
@@ -67,6 +71,7 @@ impl MemoryBatches {
         MemoryBatches {
             schema,
             sources: Vec::new(),
+            index: HashMap::new(),
             next_row: Vec::new(),
             batches: Vec::new(),
         }
@@ -74,13 +79,16 @@ impl MemoryBatches {
 
     /// Append a batch of `source`; its rows follow that source's earlier rows.
     pub fn push(&mut self, source: &str, batch: RecordBatch) -> Result<()> {
-        let i = self.source_index(source);
-        let first_row = self.next_row[i];
+        let first_row = self.index.get(source).map_or(0, |&i| self.next_row[i]);
         self.push_at(source, 0, first_row, batch)
     }
 
     /// Append a batch of `source` whose first row is row `first_row` of the source, in row
     /// group `row_group` (for data read from a known file: the provenance the reports name).
+    ///
+    /// Its columns must be the first batch's, by name, in any order; their types may differ
+    /// as files' may (an Int32 and an Int64 column are one int column, Int and Float widen to
+    /// float), and are unified as files' are.
     pub fn push_at(
         &mut self,
         source: &str,
@@ -89,25 +97,26 @@ impl MemoryBatches {
         batch: RecordBatch,
     ) -> Result<()> {
         if batch.schema().fields() != self.schema.fields() {
-            return Err(Error::BadBatch {
-                source_name: source.to_string(),
-                reason: format!(
-                    "its schema differs from the first batch's\n  expected: {}\n  found:    {}",
-                    self.schema,
-                    batch.schema()
-                ),
-            });
+            self.schema = self.unify(source, &batch.schema())?;
         }
-        let i = self.source_index(source);
-        if let Some(last) = self.batches.last()
-            && last.source != i
-            && self.batches.iter().any(|b| b.source == i)
-        {
-            return Err(Error::BadBatch {
-                source_name: source.to_string(),
-                reason: "the batches of one source must come together".into(),
-            });
-        }
+        let i = match self.index.get(source) {
+            Some(&i) => {
+                if self.batches.last().is_some_and(|last| last.source != i) {
+                    return Err(Error::BadBatch {
+                        source_name: source.to_string(),
+                        reason: "the batches of one source must come together".into(),
+                    });
+                }
+                i
+            }
+            None => {
+                self.sources.push(source.to_string());
+                self.next_row.push(0);
+                self.index
+                    .insert(source.to_string(), self.sources.len() - 1);
+                self.sources.len() - 1
+            }
+        };
         self.next_row[i] = first_row
             .checked_add(batch.num_rows() as u64)
             .ok_or_else(|| Error::BadBatch {
@@ -123,15 +132,64 @@ impl MemoryBatches {
         Ok(())
     }
 
-    fn source_index(&mut self, source: &str) -> usize {
-        match self.sources.iter().position(|s| s == source) {
-            Some(i) => i,
-            None => {
-                self.sources.push(source.to_string());
-                self.next_row.push(0);
-                self.sources.len() - 1
-            }
+    /// The schema with `source`'s batch schema `other` unified in: the same column names, each
+    /// column's types reconciled as files' are (`ingest::schema`); an error names the column
+    /// and the sources that disagree.
+    fn unify(&self, source: &str, other: &Schema) -> Result<SchemaRef> {
+        let first = || self.sources.first().cloned().unwrap_or_default();
+        let bad = |reason: String| Error::BadBatch {
+            source_name: source.to_string(),
+            reason,
+        };
+        if other.fields().len() != self.schema.fields().len() {
+            let names = |s: &Schema| {
+                s.fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(bad(format!(
+                "its columns differ from the first batch's\n  expected: {}\n  found:    {}",
+                names(&self.schema),
+                names(other)
+            )));
         }
+        let mut fields = Vec::with_capacity(self.schema.fields().len());
+        for f in self.schema.fields() {
+            let Ok(g) = other.field_with_name(f.name()) else {
+                return Err(Error::ColumnMissingInFile {
+                    column: f.name().clone(),
+                    has: first().into(),
+                    lacks: source.into(),
+                });
+            };
+            if f.data_type() == g.data_type() {
+                fields.push(Field::new(f.name(), f.data_type().clone(), true));
+                continue;
+            }
+            // A type poisonscan cannot read is reported by name when the batches are read.
+            let (Some(a), Some(b)) = (column_type(f.data_type()), column_type(g.data_type()))
+            else {
+                return Err(bad(format!(
+                    "column `{}` has type {} here but {} in the first batch",
+                    f.name(),
+                    g.data_type(),
+                    f.data_type()
+                )));
+            };
+            let Some(t) = schema::widen(a, b) else {
+                return Err(Error::SchemaConflict {
+                    column: f.name().clone(),
+                    left: first().into(),
+                    left_type: a.name().to_string(),
+                    right: source.into(),
+                    right_type: b.name().to_string(),
+                });
+            };
+            fields.push(Field::new(f.name(), t.arrow_type(), true));
+        }
+        Ok(Arc::new(Schema::new(fields)))
     }
 
     /// Rows held.

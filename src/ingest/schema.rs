@@ -88,7 +88,7 @@ pub fn column_types(schema: &arrow::datatypes::Schema) -> Vec<(String, ColumnTyp
 }
 
 /// The wider of two logical types, if they can be reconciled without loss of meaning.
-fn widen(a: ColumnType, b: ColumnType) -> Option<ColumnType> {
+pub(crate) fn widen(a: ColumnType, b: ColumnType) -> Option<ColumnType> {
     use ColumnType::*;
     Some(match (a, b) {
         (x, y) if x == y => x,
