@@ -77,21 +77,29 @@ fn statistics(p: &Profile) -> (serde_json::Value, &[u128]) {
 }
 
 /// The same rows with the same provenance give the same profile from files and from memory, at
-/// any batch size.
+/// any batch size, and when row groups are longer than a shard (3,000 rows: the demo's row
+/// groups are then split in several shards, each with its sketches' own seed, in memory as in
+/// the file).
 #[test]
 fn batches_in_memory_profile_like_the_files() {
     let files = demo("current");
-    let s = settings(2);
-    let engine = Engine::new(&s);
-    let from_files = engine.profile(Data::Paths(&files)).unwrap();
-    for batch_rows in [65_536, 1_000] {
+    for (shard_rows, batch_rows) in [(0, 65_536), (0, 1_000), (3_000, 4_096), (3_000, 999)] {
+        let s = Settings::builder()
+            .label("label")
+            .id("customer_id")
+            .threads(2)
+            .shard_rows(shard_rows)
+            .build()
+            .unwrap();
+        let engine = Engine::new(&s);
+        let from_files = engine.profile(Data::Paths(&files)).unwrap();
         let data = in_memory(&files, batch_rows);
         let from_memory = engine.profile(Data::Batches(&data)).unwrap();
         assert_eq!(from_memory.rows, 81_500);
         assert_eq!(
             statistics(&from_memory),
             statistics(&from_files),
-            "batch size {batch_rows}"
+            "shard rows {shard_rows}, batch size {batch_rows}"
         );
         let m = &from_memory.manifest;
         assert_eq!(m.len(), 4);

@@ -214,6 +214,8 @@ impl BatchSource for MemoryBatches {
 /// columns selected by `columns`/`exclude`.
 pub struct Conformed<'a> {
     source: &'a dyn BatchSource,
+    /// A run of one source and row group longer than this is split as a file's row group is.
+    shard_rows: u64,
     /// The unified schema after the selection.
     pub schema: SchemaRef,
     pub names: Vec<String>,
@@ -249,6 +251,10 @@ impl<'a> Conformed<'a> {
         let selected = select_columns(&Schema::new(fields), opts)?;
         Ok(Conformed {
             source,
+            shard_rows: match opts.shard_rows {
+                0 => super::SHARD_ROWS,
+                n => n,
+            },
             schema: Arc::new(selected),
             names,
         })
@@ -329,36 +335,106 @@ impl<'a> Conformed<'a> {
     }
 }
 
-/// Call `f` on each run of batches of one source and row group, in order: the parts a file's
-/// row groups would be profiled and scored in (row groups of up to `SHARD_ROWS` rows; a larger
-/// one is one part here, several shards there).
-pub(crate) fn for_each_run(
-    batches: impl Iterator<Item = Result<Batch>>,
-    mut f: impl FnMut(RunStart, &mut dyn Iterator<Item = Result<Batch>>) -> Result<()>,
-) -> Result<()> {
-    let mut it = batches.peekable();
-    while let Some(head) = it.peek() {
-        let start = match head {
-            Ok(b) => RunStart {
-                source: b.source,
-                row_group: b.row_group,
-                first_row: b.first_row,
-            },
-            Err(_) => {
-                return Err(it
-                    .next()
-                    .and_then(|r| r.err())
-                    .unwrap_or_else(|| Error::Internal("a failed batch vanished".into())));
+/// The rows of one source and row group, or an equal share of a longer one: what a file's
+/// shard of the same rows is, cut into `BATCH_ROWS`-row batches from its first row as a shard is
+/// read. Parts are profiled and scored apart, in parallel, and folded in order.
+#[derive(Debug)]
+pub(crate) struct MemoryPart {
+    pub start: RunStart,
+    pub batches: Vec<Batch>,
+}
+
+impl Conformed<'_> {
+    /// The batches as parts, in order: each run of contiguous rows of one source and row group
+    /// split into `ceil(rows / shard_rows)` equal parts at the rows a file's row group of the
+    /// same size is split at (`plan_shards`), so that the same rows with the same provenance
+    /// give the same shards, sketches' seeds and batches from memory as from the file. Slicing
+    /// copies nothing; a batch that joins two of the caller's is copied.
+    pub(crate) fn parts(&self) -> Result<Vec<MemoryPart>> {
+        let mut runs: Vec<(RunStart, Vec<RecordBatch>, u64)> = Vec::new();
+        for b in self.conformed()? {
+            let b = b?;
+            let n = b.batch.num_rows() as u64;
+            if n == 0 {
+                continue;
             }
-        };
-        let mut run = std::iter::from_fn(|| match it.peek()? {
-            Ok(b) if (b.source, b.row_group) == (start.source, start.row_group) => it.next(),
-            Ok(_) => None,
-            Err(_) => it.next(),
-        });
-        f(start, &mut run)?;
+            match runs.last_mut() {
+                Some((s, batches, rows))
+                    if (s.source, s.row_group) == (b.source, b.row_group)
+                        && s.first_row + *rows == b.first_row =>
+                {
+                    batches.push(b.batch);
+                    *rows += n;
+                }
+                _ => runs.push((
+                    RunStart {
+                        source: b.source,
+                        row_group: b.row_group,
+                        first_row: b.first_row,
+                    },
+                    vec![b.batch],
+                    n,
+                )),
+            }
+        }
+        let mut parts = Vec::new();
+        for (start, batches, rows) in runs {
+            let mut queue: std::collections::VecDeque<RecordBatch> = batches.into();
+            let count = rows.div_ceil(self.shard_rows).max(1);
+            let at = |p: u64| (rows as u128 * p as u128 / count as u128) as u64;
+            for p in 0..count {
+                let (skip, take) = (at(p), at(p + 1) - at(p));
+                let first_row = start.first_row + skip;
+                let mut batches = Vec::new();
+                let mut done = 0u64;
+                while done < take {
+                    let k = (take - done).min(super::BATCH_ROWS as u64) as usize;
+                    let batch = take_rows(&mut queue, k, &self.schema)?;
+                    batches.push(Batch {
+                        batch,
+                        source: start.source,
+                        row_group: start.row_group,
+                        first_row: first_row + done,
+                    });
+                    done += k as u64;
+                }
+                parts.push(MemoryPart {
+                    start: RunStart { first_row, ..start },
+                    batches,
+                });
+            }
+        }
+        Ok(parts)
     }
-    Ok(())
+}
+
+/// The first `rows` rows of `queue` as one batch (slices of its batches, joined if need be).
+fn take_rows(
+    queue: &mut std::collections::VecDeque<RecordBatch>,
+    rows: usize,
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
+    let mut pieces = Vec::new();
+    let mut left = rows;
+    while left > 0 {
+        let Some(head) = queue.front_mut() else {
+            return Err(Error::Internal("a part ran out of rows".into()));
+        };
+        let n = head.num_rows();
+        if n <= left {
+            pieces.extend(queue.pop_front());
+            left -= n;
+        } else {
+            pieces.push(head.slice(0, left));
+            *head = head.slice(left, n - left);
+            left = 0;
+        }
+    }
+    match pieces.len() {
+        1 => Ok(pieces.swap_remove(0)),
+        _ => arrow::compute::concat_batches(schema, &pieces)
+            .map_err(|e| Error::Internal(format!("joining batches: {e}"))),
+    }
 }
 
 /// Where a run of batches starts.

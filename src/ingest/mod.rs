@@ -14,7 +14,7 @@ use arrow::array::{ArrayRef, RecordBatch, StringArray, new_null_array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 pub use self::csv::CsvOptions;
-pub(crate) use self::memory::for_each_run;
+pub(crate) use self::memory::MemoryPart;
 pub use self::memory::{BatchSource, Conformed, MemoryBatches};
 pub use self::schema::{ColumnType, column_type, column_types};
 use crate::error::{Error, Result};

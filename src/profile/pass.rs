@@ -191,13 +191,12 @@ pub fn profile_dataset(
     Ok(profile)
 }
 
-/// Profile batches a caller holds (see [`crate::ingest::BatchSource`]), in their order, on
-/// the calling thread. Each run of batches of one source and row group is profiled like a shard
-/// of a file with the same provenance, so the same rows give the same statistics whether they
-/// come from the file or from memory, for row groups of up to `SHARD_ROWS` rows (a file's larger
-/// row group is several shards, each with its sketches' own seed; here it is one part, so its
-/// counts agree and its sketches within their bounds). Sources have no content hash in the manifest (INT001 and
-/// INT002's byte comparisons need files; the row-level replay test still works).
+/// Profile batches a caller holds (see [`crate::ingest::BatchSource`]), parts in parallel,
+/// folded in order. Each run of batches of one source and row group is split and profiled as a
+/// file's row group of the same rows is (`Conformed::parts`), so the same rows with the same
+/// provenance give the same profile from memory as from the file. Sources have no content hash
+/// in the manifest (INT001 and INT002's byte comparisons need files; the row-level replay test
+/// still works).
 pub fn profile_batches(
     data: &crate::ingest::Conformed<'_>,
     settings: &ProfileSettings,
@@ -218,8 +217,12 @@ pub fn profile_batches(
         .iter()
         .map(|n| hash_str(&crate::ingest::row_key_name(std::path::Path::new(n))))
         .collect();
+    // One segment per source and row group, in order of first appearance.
+    let parts = data.parts()?;
     let mut segments: BTreeMap<(usize, u32), u16> = BTreeMap::new();
-    crate::ingest::for_each_run(data.batches()?, |start, run| {
+    let mut part_meta = Vec::with_capacity(parts.len());
+    for p in &parts {
+        let start = p.start;
         let next_id = fold.profile.segments.len();
         let segment = *segments
             .entry((start.source, start.row_group))
@@ -234,16 +237,28 @@ pub fn profile_batches(
                     UNKNOWN_SEGMENT
                 }
             });
-        let part = Part {
+        part_meta.push(Part {
             source: start.source,
             source_hash: source_hashes[start.source],
             first_row: start.first_row,
             segment,
-        };
-        let r = profile_part(run, &part, &schema, settings, &[], &bounds)?;
-        fold.shard(r);
-        Ok(())
-    })?;
+        });
+    }
+    let tasks: Vec<(&crate::ingest::MemoryPart, &Part)> = parts.iter().zip(&part_meta).collect();
+    run_ordered(
+        &tasks,
+        |(p, meta)| {
+            profile_part(
+                p.batches.iter().cloned().map(Ok),
+                meta,
+                &schema,
+                settings,
+                &[],
+                &bounds,
+            )
+        },
+        |r| fold.shard(r),
+    )?;
     let (mut profile, _, source_rows) = fold.finish();
     profile.manifest = data
         .names

@@ -324,8 +324,8 @@ pub fn run(ds: &Dataset, models: &RowModels, settings: &PassSettings<'_>) -> Res
     totals.finish()
 }
 
-/// The same for batches a caller holds, in their order, on the calling thread: one part per run
-/// of one source and row group, as a file's row groups are (see `ingest::for_each_run`).
+/// The same for batches a caller holds: one part per run of one source and row group (a long
+/// one split as a file's row group is: `Conformed::parts`), in parallel, folded in order.
 pub fn run_batches(
     data: &crate::ingest::Conformed<'_>,
     models: &RowModels,
@@ -333,10 +333,15 @@ pub fn run_batches(
 ) -> Result<PassOutput> {
     let ctx = PassContext::new(&data.schema, &[], data.names.clone(), models, settings)?;
     let mut totals = Totals::new(models.labels.as_ref(), settings.rows_out, &ctx.out_schema)?;
-    crate::ingest::for_each_run(data.batches()?, |_, run| {
-        totals.fold(ctx.score(run)?);
-        (settings.on_shard)();
-        Ok(())
-    })?;
+    let parts = data.parts()?;
+    crate::profile::run_ordered(
+        &parts,
+        |p| {
+            let out = ctx.score(p.batches.iter().cloned().map(Ok))?;
+            (settings.on_shard)();
+            Ok(out)
+        },
+        |r: PartOut| totals.fold(r),
+    )?;
     totals.finish()
 }
