@@ -243,6 +243,14 @@ fn profiles_as_bytes_merge_into_the_whole() {
     assert_eq!(merged.label_counts, whole.label_counts);
     assert_eq!(merged.fingerprints.rows, whole.fingerprints.rows);
     assert_eq!(merged.manifest, whole.manifest);
+    // A profile read from its bytes writes the same bytes (its sketches' images are canonical).
+    let bytes = whole.to_bytes().unwrap();
+    let again = Profile::from_bytes(&bytes).unwrap();
+    assert_eq!(again.to_bytes().unwrap(), bytes);
+    assert_eq!(merged.to_bytes().unwrap(), {
+        let m = merged.to_bytes().unwrap();
+        Profile::from_bytes(&m).unwrap().to_bytes().unwrap()
+    });
     // Bytes that are not a profile are an error, not a panic.
     let e = Profile::from_bytes(b"not a profile")
         .unwrap_err()

@@ -182,6 +182,7 @@ def test_profile_bytes_and_files(tmp_path: Path, cargo_bin):
     data = p.to_bytes()
     assert p.to_bytes() == data
     again = poisonscan.Profile.from_bytes(data)
+    assert again.to_bytes() == data
     assert again.summary() == p.summary()
     p.save(tmp_path / "api.psprof")
     assert (tmp_path / "api.psprof").read_bytes() == data

@@ -1,4 +1,9 @@
 //! Serde adapters that store DataSketches sketches in their own (cross-language) binary format.
+//!
+//! The frequent-items image is written with its items in a canonical order (`canonical`): the
+//! crate writes them in its hash map's slot order, which depends on the order they went in, so
+//! a profile read back (which re-inserts them) and written again gave other bytes. Sorted, the
+//! bytes depend only on the sketch's items, counts and header: write, read, write is stable.
 
 use datasketches::frequencies::FrequentItemsSketch;
 use serde::{Deserializer, Serializer};
@@ -10,7 +15,10 @@ pub mod freq_str {
         s: &FrequentItemsSketch<String>,
         ser: S,
     ) -> Result<S::Ok, S::Error> {
-        ser.serialize_bytes(&s.serialize())
+        ser.serialize_bytes(&canonical(s.serialize(), |rest| {
+            let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+            4usize.checked_add(len)
+        }))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(
@@ -28,7 +36,7 @@ pub mod freq_num {
         s: &FrequentItemsSketch<i64>,
         ser: S,
     ) -> Result<S::Ok, S::Error> {
-        ser.serialize_bytes(&s.serialize())
+        ser.serialize_bytes(&canonical(s.serialize(), |_| Some(8)))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(
@@ -37,6 +45,49 @@ pub mod freq_num {
         let bytes: Vec<u8> = serde_bytes_vec(de)?;
         FrequentItemsSketch::<i64>::deserialize(&bytes).map_err(serde::de::Error::custom)
     }
+}
+
+/// A non-empty frequent-items image (DataSketches' layout: 4 preamble longs holding the number
+/// of active items, then each item's count as a u64, then the items, each `item_len` bytes long)
+/// with its (item, count) pairs sorted by the item's bytes. An image of another shape is
+/// returned as it is.
+fn canonical(bytes: Vec<u8>, item_len: impl Fn(&[u8]) -> Option<usize>) -> Vec<u8> {
+    const HEADER: usize = 32;
+    if bytes.len() < HEADER || bytes[0] & 0x3F != 4 {
+        return bytes; // empty: no items
+    }
+    let n = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+    let Some(counts_end) = n.checked_mul(8).and_then(|c| c.checked_add(HEADER)) else {
+        return bytes;
+    };
+    let mut pairs = Vec::with_capacity(n);
+    let mut at = counts_end;
+    for i in 0..n {
+        let Some(len) = bytes.get(at..).and_then(&item_len) else {
+            return bytes;
+        };
+        let (Some(item), Some(count)) = (
+            bytes.get(at..at.saturating_add(len)),
+            bytes.get(HEADER + 8 * i..HEADER + 8 * i + 8),
+        ) else {
+            return bytes;
+        };
+        pairs.push((item, count));
+        at += len;
+    }
+    if at != bytes.len() {
+        return bytes;
+    }
+    pairs.sort_unstable();
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&bytes[..HEADER]);
+    for (_, count) in &pairs {
+        out.extend_from_slice(count);
+    }
+    for (item, _) in &pairs {
+        out.extend_from_slice(item);
+    }
+    out
 }
 
 pub(crate) fn serde_bytes_vec<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<u8>, D::Error> {
@@ -61,4 +112,45 @@ pub(crate) fn serde_bytes_vec<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<u8
         }
     }
     de.deserialize_bytes(V)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Written, read and written again, a sketch gives the same bytes, whatever order its items
+    /// went in; and the canonical image reads back to the same estimates.
+    #[test]
+    fn frequent_items_write_read_write_is_stable() {
+        let mut a = FrequentItemsSketch::<String>::new(64).unwrap();
+        let mut b = FrequentItemsSketch::<String>::new(64).unwrap();
+        let items: Vec<(String, u64)> = (0..40).map(|i| (format!("v{i}"), 1 + i % 7)).collect();
+        for (item, count) in &items {
+            a.update_with_count(item.clone(), *count);
+        }
+        for (item, count) in items.iter().rev() {
+            b.update_with_count(item.clone(), *count);
+        }
+        let len = |rest: &[u8]| {
+            let n = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+            Some(4 + n)
+        };
+        let ca = canonical(a.serialize(), len);
+        assert_eq!(ca, canonical(b.serialize(), len));
+        let back = FrequentItemsSketch::<String>::deserialize(&ca).unwrap();
+        assert_eq!(canonical(back.serialize(), len), ca);
+        for (item, count) in &items {
+            assert_eq!(back.estimate(item), *count);
+        }
+        let mut n = FrequentItemsSketch::<i64>::new(64).unwrap();
+        for i in [5i64, -3, 99, 0, 7] {
+            n.update_with_count(i, 2);
+        }
+        let cn = canonical(n.serialize(), |_| Some(8));
+        let back = FrequentItemsSketch::<i64>::deserialize(&cn).unwrap();
+        assert_eq!(canonical(back.serialize(), |_| Some(8)), cn);
+        // An empty sketch's image has no items and passes through.
+        let e = FrequentItemsSketch::<i64>::new(64).unwrap().serialize();
+        assert_eq!(canonical(e.clone(), |_| Some(8)), e);
+    }
 }
