@@ -170,7 +170,34 @@ pub struct SettingsBuilder {
     shard_rows: u64,
 }
 
+/// The run's own values a front door may or may not give (a flag left out, a keyword argument
+/// left `None`): each one given wins over the config file's, as the builder's setters do.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub label: Option<String>,
+    pub id: Option<String>,
+    pub columns: Option<Vec<String>>,
+    pub exclude: Option<Vec<String>>,
+    pub seed: Option<u64>,
+    pub sample_size: Option<usize>,
+    pub threads: Option<usize>,
+    pub fail_on: Option<FailOn>,
+}
+
 impl SettingsBuilder {
+    /// Set each value `o` gives (the command line's flags, the Python API's arguments).
+    pub fn overrides(mut self, o: Overrides) -> Self {
+        self.label = o.label.or(self.label);
+        self.id = o.id.or(self.id);
+        self.columns = o.columns.or(self.columns);
+        self.exclude = o.exclude.or(self.exclude);
+        self.seed = o.seed.or(self.seed);
+        self.sample_size = o.sample_size.or(self.sample_size);
+        self.threads = o.threads.or(self.threads);
+        self.fail_on = o.fail_on.or(self.fail_on);
+        self
+    }
+
     /// Start from a config file's values (see [`Config::load`] and [`Config::parse`]).
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;

@@ -22,7 +22,7 @@ use arrow::pyarrow::{FromPyArrow, IntoPyArrow, Table};
 use poisonscan::config::Config;
 use poisonscan::gate::{FailOn, gate};
 use poisonscan::ingest::MemoryBatches;
-use poisonscan::settings::BaselineSource;
+use poisonscan::settings::{BaselineSource, Overrides};
 use poisonscan::{Baseline, Data, Engine, Error, Settings, detect, profile, report};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -96,36 +96,25 @@ impl Options {
         if let Some(path) = &self.config {
             b = b.config(Config::load(path, &detect::registry())?);
         }
-        if let Some(l) = &self.label {
-            b = b.label(l);
-        }
-        if let Some(i) = &self.id {
-            b = b.id(i);
-        }
-        if let Some(c) = &self.columns {
-            b = b.columns(c.clone());
-        }
-        if let Some(c) = &self.exclude {
-            b = b.exclude(c.clone());
-        }
-        if let Some(s) = self.seed {
-            b = b.seed(s);
-        }
-        if let Some(n) = self.sample_size {
-            b = b.sample_size(n);
-        }
-        if let Some(t) = self.threads {
-            b = b.threads(t);
-        }
-        if let Some(f) = &self.fail_on {
-            let level = FailOn::parse(f).ok_or_else(|| {
+        let fail_on = match &self.fail_on {
+            None => None,
+            Some(f) => Some(FailOn::parse(f).ok_or_else(|| {
                 Error::Usage(format!(
                     "fail_on: `{f}` is not a level\nhint: the levels are high, medium, low and never"
                 ))
-            })?;
-            b = b.fail_on(level);
-        }
-        b.build()
+            })?),
+        };
+        b.overrides(Overrides {
+            label: self.label.clone(),
+            id: self.id.clone(),
+            columns: self.columns.clone(),
+            exclude: self.exclude.clone(),
+            seed: self.seed,
+            sample_size: self.sample_size,
+            threads: self.threads,
+            fail_on,
+        })
+        .build()
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::config::Config;
 use crate::gate::FailOn;
 use crate::ingest::CsvOptions;
+use crate::settings::Overrides;
 use crate::{Error, Result, Settings};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -296,34 +297,21 @@ impl DataArgs {
 
     /// The flags over the config file over the defaults.
     pub fn settings(&self, fail_on: Option<FailOnArg>) -> Result<Settings> {
-        let mut b = Settings::builder()
+        let nonempty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+        Settings::builder()
             .config(self.config()?)
-            .csv(self.csv.options()?);
-        if let Some(l) = &self.label {
-            b = b.label(l);
-        }
-        if let Some(i) = &self.id {
-            b = b.id(i);
-        }
-        if !self.columns.is_empty() {
-            b = b.columns(self.columns.clone());
-        }
-        if !self.exclude.is_empty() {
-            b = b.exclude(self.exclude.clone());
-        }
-        if let Some(s) = self.seed {
-            b = b.seed(s);
-        }
-        if let Some(n) = self.sample_size {
-            b = b.sample_size(n);
-        }
-        if let Some(t) = self.threads {
-            b = b.threads(t);
-        }
-        if let Some(f) = fail_on {
-            b = b.fail_on(f.into());
-        }
-        b.build()
+            .csv(self.csv.options()?)
+            .overrides(Overrides {
+                label: self.label.clone(),
+                id: self.id.clone(),
+                columns: nonempty(&self.columns),
+                exclude: nonempty(&self.exclude),
+                seed: self.seed,
+                sample_size: self.sample_size,
+                threads: self.threads,
+                fail_on: fail_on.map(Into::into),
+            })
+            .build()
     }
 }
 
