@@ -85,10 +85,14 @@ def polars_table(t: pa.Table) -> Any:
     return pl.from_arrow(t)
 
 
+_DUCKDB_CONNECTIONS: list[Any] = []  # a relation needs its connection open (DuckDB 1.x)
+
+
 def duckdb_relation(t: pa.Table) -> Any:
     import duckdb
 
     con = duckdb.connect()
+    _DUCKDB_CONNECTIONS.append(con)
     con.register("t", t)
     return con.sql("select * from t")  # the relation itself exports __arrow_c_stream__
 
