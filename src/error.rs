@@ -47,6 +47,9 @@ pub enum Error {
     #[error("the row models' bytes are not usable: {reason}")]
     BadModels { reason: String },
 
+    #[error("the row counts are not usable: {reason}")]
+    BadCounts { reason: String },
+
     #[error("a batch of `{source_name}`: {reason}")]
     BadBatch { source_name: String, reason: String },
 

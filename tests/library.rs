@@ -306,7 +306,7 @@ fn row_models_as_bytes_score_parts_that_merge_into_the_whole() {
         let counts = RowCounts::from_bytes(&counts.to_bytes().unwrap()).unwrap();
         match merged.as_mut() {
             None => merged = Some(counts),
-            Some(m) => m.merge(counts),
+            Some(m) => m.merge(counts).unwrap(),
         }
     }
     let merged = merged.unwrap();
@@ -316,6 +316,33 @@ fn row_models_as_bytes_score_parts_that_merge_into_the_whole() {
             .contains_key(&poisonscan::rows::pass::GroupKey::Source(3))
     );
     assert_eq!(merged, whole);
+    assert_eq!(merged.models, Some(models.id().unwrap()));
+    // Counts travel with a checksum, and carry the identity of the models that made them:
+    // counts of other models (here fitted with another seed) neither merge nor pass the check.
+    let mut altered = whole.to_bytes().unwrap();
+    let last = altered.len() - 1;
+    altered[last] ^= 1;
+    let e = RowCounts::from_bytes(&altered).unwrap_err().to_string();
+    assert!(e.contains("checksum"), "{e}");
+    let other_settings = Settings::builder()
+        .label("label")
+        .id("customer_id")
+        .seed(7)
+        .threads(2)
+        .build()
+        .unwrap();
+    let other = Engine::new(&other_settings)
+        .fit_row_models(Some(&baseline), &current)
+        .unwrap();
+    let theirs = other.score(&whole_data, s.ingest_options()).unwrap();
+    let mut ours = whole.clone();
+    let e = ours.merge(theirs.clone()).unwrap_err().to_string();
+    assert!(e.contains("different row models"), "{e}");
+    let e = models
+        .check_counts(&theirs, current.manifest.len(), current.rows)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not scored by these row models"), "{e}");
     // Bytes that are not models, or were altered, are errors.
     assert!(RowModels::from_bytes(b"nonsense").is_err());
     let mut altered = bytes.clone();
@@ -354,7 +381,7 @@ fn the_steps_give_the_report_the_scan_gives() {
         let c = models.score(&part, s.ingest_options()).unwrap();
         match counts.as_mut() {
             None => counts = Some(c),
-            Some(all) => all.merge(c),
+            Some(all) => all.merge(c).unwrap(),
         }
     }
     let stepped = engine
@@ -586,8 +613,22 @@ fn broken_batch_sources_and_counts_are_errors() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("20000 rows") && e.contains("81500"), "{e}");
+    let unsigned = poisonscan::rows::RowCounts {
+        rows: current.rows,
+        ..Default::default()
+    };
+    let e = engine
+        .report(
+            current.clone(),
+            Some(baseline.clone()),
+            Some((models.clone(), unsigned)),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not scored by these row models"), "{e}");
     let mut forged = poisonscan::rows::RowCounts {
         rows: current.rows,
+        models: Some(models.id().unwrap()),
         ..Default::default()
     };
     forged.groups.insert(

@@ -183,8 +183,16 @@ impl RowModels {
     /// that profile's source indices.
     pub fn score(&self, data: &dyn BatchSource, ingest: &IngestOptions) -> Result<RowCounts> {
         let conformed = Conformed::new(data, ingest)?;
-        let out = self.score_rows(ToScore::Batches(&conformed), None, None, &|| {})?;
+        let mut out = self.score_rows(ToScore::Batches(&conformed), None, None, &|| {})?;
+        out.counts.models = Some(self.id()?);
         Ok(out.counts)
+    }
+
+    /// The models' identity: the BLAKE3 hash of their bytes ([`RowModels::to_bytes`]). Counts
+    /// scored by [`RowModels::score`] carry it, so that counts of other models are refused when
+    /// merged or checked.
+    pub fn id(&self) -> Result<[u8; 32]> {
+        Ok(*blake3::hash(&self.to_bytes()?).as_bytes())
     }
 
     /// As [`RowModels::score`], and every row's scores as the rows file has them (source, row,
@@ -199,12 +207,13 @@ impl RowModels {
         duplicates: &DuplicateGroups,
     ) -> Result<(RowCounts, Vec<arrow::array::RecordBatch>)> {
         let conformed = Conformed::new(data, ingest)?;
-        let out = self.score_rows(
+        let mut out = self.score_rows(
             ToScore::Batches(&conformed),
             Some(RowsOut::Memory),
             Some(&duplicates.0),
             &|| {},
         )?;
+        out.counts.models = Some(self.id()?);
         Ok((out.counts, out.rows))
     }
 
@@ -236,8 +245,14 @@ impl RowModels {
     /// bytes that decode into counts of another shape, are an error, not a wrong report.
     pub fn check_counts(&self, counts: &RowCounts, sources: usize, rows: u64) -> Result<()> {
         use super::pass::GroupKey;
-        let bad = |reason: String| Err(Error::BadModels { reason });
+        let bad = |reason: String| Err(Error::BadCounts { reason });
         let d = self.model.encoder.dim();
+        if counts.models != Some(self.id()?) {
+            return bad(
+                "the row counts were not scored by these row models (their identities differ)"
+                    .into(),
+            );
+        }
         if counts.rows != rows {
             return bad(format!(
                 "the row counts cover {} rows, the current data has {rows}",
@@ -303,16 +318,45 @@ pub(crate) enum ToScore<'a> {
     Batches(&'a Conformed<'a>),
 }
 
+const COUNTS_MAGIC: &[u8; 20] = b"POISONSCAN COUNTS\n\0\0";
+/// The row counts' byte format; bump on any change to [`RowCounts`]' encoding.
+pub const COUNTS_VERSION: u32 = 1;
+
 impl RowCounts {
-    /// The counts as bytes (postcard), to send from a worker to the one that merges.
+    /// The counts as bytes, to send from a worker to the one that merges: a header (magic,
+    /// version, BLAKE3 of the body), then the counts (postcard), the models' identity among
+    /// them.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        postcard::to_stdvec(self).map_err(|e| Error::Internal(format!("encoding row counts: {e}")))
+        let body = postcard::to_stdvec(self)
+            .map_err(|e| Error::Internal(format!("encoding row counts: {e}")))?;
+        let mut out = Vec::with_capacity(HEADER + body.len());
+        out.extend_from_slice(COUNTS_MAGIC);
+        out.extend_from_slice(&COUNTS_VERSION.to_le_bytes());
+        out.extend_from_slice(blake3::hash(&body).as_bytes());
+        out.extend_from_slice(&body);
+        Ok(out)
     }
 
-    /// Counts from [`RowCounts::to_bytes`].
+    /// Counts from [`RowCounts::to_bytes`], checked: the header, the version and the hash.
+    /// Whether they fit the models and the data is [`RowModels::check_counts`]'s to say.
     pub fn from_bytes(bytes: &[u8]) -> Result<RowCounts> {
-        postcard::from_bytes(bytes).map_err(|e| Error::BadModels {
-            reason: format!("row counts cannot be decoded: {e}"),
-        })
+        let bad = |reason: String| Error::BadCounts { reason };
+        if bytes.len() < HEADER || &bytes[..20] != COUNTS_MAGIC {
+            return Err(bad("they do not start with the row counts' header".into()));
+        }
+        let version = u32::from_le_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]);
+        if version != COUNTS_VERSION {
+            return Err(bad(format!(
+                "they are version {version}; this poisonscan ({}) reads version {COUNTS_VERSION}",
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        let body = &bytes[HEADER..];
+        if blake3::hash(body).as_bytes() != &bytes[24..56] {
+            return Err(bad(
+                "their checksum does not match: they were corrupted or altered".into(),
+            ));
+        }
+        postcard::from_bytes(body).map_err(|e| bad(format!("cannot decode: {e}")))
     }
 }

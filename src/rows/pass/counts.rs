@@ -161,6 +161,10 @@ pub struct RowCounts {
     pub histograms: ScoreHistograms,
     /// The label checks' counts (with a label model).
     pub labels: Option<LabelCounts>,
+    /// The identity of the row models that made the counts (`RowModels::id`), for counts made
+    /// by `RowModels::score` to be shipped and merged: counts of other models are refused.
+    /// `None` inside one scan, where one set of models makes every part's counts.
+    pub models: Option<[u8; 32]>,
     /// CPU seconds of the label checks and of the pass's parts (for timings; not merged into
     /// results).
     #[serde(skip)]
@@ -178,12 +182,14 @@ impl PartialEq for RowCounts {
             self.duplicate_rows,
             &self.histograms,
             &self.labels,
+            self.models,
         ) == (
             o.rows,
             &o.groups,
             o.duplicate_rows,
             &o.histograms,
             &o.labels,
+            o.models,
         )
     }
 }
@@ -199,7 +205,26 @@ impl RowCounts {
 
     /// Add the counts of the part after this one (parts merge in plan order: examples keep the
     /// first rows, sums add in one order).
-    pub fn merge(&mut self, r: RowCounts) {
+    ///
+    /// Counts of different row models (their `models` identities differ) are an error: their
+    /// groups would add up to counts of no model.
+    pub fn merge(&mut self, r: RowCounts) -> crate::error::Result<()> {
+        match (self.models, r.models) {
+            (a, b) if a == b => {}
+            // An empty accumulator (`RowCounts::default()`) takes the first part's models.
+            (None, Some(_)) if self.rows == 0 && self.groups.is_empty() => self.models = r.models,
+            _ => {
+                return Err(crate::error::Error::BadCounts {
+                    reason: "counts made by different row models cannot be merged".into(),
+                });
+            }
+        }
+        self.merge_part(r);
+        Ok(())
+    }
+
+    /// [`RowCounts::merge`] within one pass, where one set of models makes every part.
+    pub(crate) fn merge_part(&mut self, r: RowCounts) {
         self.rows += r.rows;
         self.duplicate_rows += r.duplicate_rows;
         if self.histograms.outlier.is_empty() {

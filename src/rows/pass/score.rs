@@ -274,7 +274,7 @@ impl Totals {
     }
 
     fn fold(&mut self, r: PartOut) {
-        self.counts.merge(r.counts);
+        self.counts.merge_part(r.counts);
         if let Some(kept) = self.kept.as_mut() {
             kept.extend(r.batches);
             return;
