@@ -317,6 +317,13 @@ fn row_models_as_bytes_score_parts_that_merge_into_the_whole() {
     );
     assert_eq!(merged, whole);
     assert_eq!(merged.models, Some(models.id().unwrap()));
+    // An empty accumulator (a fold's zero) is the identity on either side.
+    let mut acc = whole.clone();
+    acc.merge(RowCounts::default()).unwrap();
+    assert_eq!(acc, whole);
+    let mut zero = RowCounts::default();
+    zero.merge(whole.clone()).unwrap();
+    assert_eq!(zero, whole);
     // Counts travel with a checksum, and carry the identity of the models that made them:
     // counts of other models (here fitted with another seed) neither merge nor pass the check.
     let mut altered = whole.to_bytes().unwrap();
@@ -716,4 +723,91 @@ fn memory_sources_unify_types_as_files_do() {
         e.starts_with("column `x` has type int in `p0` but string in `p1`"),
         "{e}"
     );
+}
+
+/// A long row group is split into parts of several batches each (the second part starting
+/// mid-batch), an empty row group still counts as a segment, from memory as from the file;
+/// rows of a source that go backwards are an error naming the source.
+#[test]
+fn long_and_empty_row_groups_profile_like_the_file() {
+    use arrow::array::{Float64Array, Int64Array};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("x", DataType::Float64, false),
+        Field::new("label", DataType::Int64, false),
+    ]));
+    let batch = |from: usize, n: usize| {
+        RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Float64Array::from_iter_values(
+                    (from..from + n).map(|i| ((i * 7919) % 10_007) as f64),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    (from..from + n).map(|i| (i % 3) as i64),
+                )),
+            ],
+        )
+        .unwrap()
+    };
+    // Row group 0: 150,000 rows; row group 1: empty; row group 2: 5 rows.
+    let path = dir.path().join("long.parquet");
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(1 << 20))
+        .build();
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        schema.clone(),
+        Some(props),
+    )
+    .unwrap();
+    w.write(&batch(0, 150_000)).unwrap();
+    w.flush().unwrap();
+    w.flush().unwrap(); // no rows: no row group (the writer skips it)
+    w.write(&batch(150_000, 5)).unwrap();
+    w.close().unwrap();
+    let files = [path.clone()];
+    let s = Settings::builder()
+        .label("label")
+        .threads(2)
+        .shard_rows(100_000) // 150,000 rows: two parts of 75,000 rows, two batches each
+        .build()
+        .unwrap();
+    let engine = Engine::new(&s);
+    let from_file = engine.profile(Data::Paths(&files)).unwrap();
+    for batch_rows in [65_536, 7_000] {
+        let data = in_memory(&files, batch_rows);
+        let from_memory = engine.profile(Data::Batches(&data)).unwrap();
+        assert_eq!(from_memory.rows, 150_005);
+        assert_eq!(
+            statistics(&from_memory),
+            statistics(&from_file),
+            "{batch_rows}"
+        );
+    }
+    // An empty source (a 0-row row group) keeps its segment, so later rows point to theirs.
+    let name = path.to_string_lossy().to_string();
+    let mut with_empty = MemoryBatches::new(schema.clone());
+    with_empty.push_at("empty", 0, 0, batch(0, 0)).unwrap();
+    with_empty.push_at(&name, 0, 0, batch(0, 150_000)).unwrap();
+    with_empty
+        .push_at(&name, 1, 150_000, batch(150_000, 5))
+        .unwrap();
+    let p = engine.profile(Data::Batches(&with_empty)).unwrap();
+    assert_eq!(p.segments.len(), 3);
+    assert_eq!(p.manifest[0].rows, 0);
+    // Rows of one source that go backwards.
+    let mut backwards = MemoryBatches::new(schema.clone());
+    backwards.push_at("b", 1, 100, batch(0, 10)).unwrap();
+    backwards.push_at("b", 0, 0, batch(0, 10)).unwrap();
+    let e = engine
+        .profile(Data::Batches(&backwards))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`b`") && e.contains("must come in order"), "{e}");
 }

@@ -96,33 +96,38 @@ impl MemoryBatches {
         first_row: u64,
         batch: RecordBatch,
     ) -> Result<()> {
-        if batch.schema().fields() != self.schema.fields() {
-            self.schema = self.unify(source, &batch.schema())?;
-        }
-        let i = match self.index.get(source) {
-            Some(&i) => {
-                if self.batches.last().is_some_and(|last| last.source != i) {
-                    return Err(Error::BadBatch {
-                        source_name: source.to_string(),
-                        reason: "the batches of one source must come together".into(),
-                    });
-                }
-                i
-            }
-            None => {
-                self.sources.push(source.to_string());
-                self.next_row.push(0);
-                self.index
-                    .insert(source.to_string(), self.sources.len() - 1);
-                self.sources.len() - 1
-            }
+        // Every check before any change: a refused batch leaves the batches as they were.
+        let unified = if batch.schema().fields() != self.schema.fields() {
+            Some(self.unify(source, &batch.schema())?)
+        } else {
+            None
         };
-        self.next_row[i] = first_row
+        let known = self.index.get(source).copied();
+        if let Some(i) = known
+            && self.batches.last().is_some_and(|last| last.source != i)
+        {
+            return Err(Error::BadBatch {
+                source_name: source.to_string(),
+                reason: "the batches of one source must come together".into(),
+            });
+        }
+        let next_row = first_row
             .checked_add(batch.num_rows() as u64)
             .ok_or_else(|| Error::BadBatch {
                 source_name: source.to_string(),
                 reason: format!("its first row {first_row} leaves no room for its rows"),
             })?;
+        if let Some(schema) = unified {
+            self.schema = schema;
+        }
+        let i = known.unwrap_or_else(|| {
+            self.sources.push(source.to_string());
+            self.next_row.push(0);
+            self.index
+                .insert(source.to_string(), self.sources.len() - 1);
+            self.sources.len() - 1
+        });
+        self.next_row[i] = next_row;
         self.batches.push(Batch {
             batch,
             source: i,
@@ -336,46 +341,85 @@ impl<'a> Conformed<'a> {
 }
 
 /// The rows of one source and row group, or an equal share of a longer one: what a file's
-/// shard of the same rows is, cut into `BATCH_ROWS`-row batches from its first row as a shard is
-/// read. Parts are profiled and scored apart, in parallel, and folded in order.
+/// shard of the same rows is. It holds slices of the caller's batches (no copy); `batches`
+/// cuts them into `BATCH_ROWS`-row batches from its first row, as a shard is read, when the
+/// part is worked on. Parts are profiled and scored apart, in parallel, and folded in order.
 #[derive(Debug)]
 pub(crate) struct MemoryPart {
     pub start: RunStart,
-    pub batches: Vec<Batch>,
+    rows: u64,
+    pieces: Vec<RecordBatch>,
+    schema: SchemaRef,
+}
+
+impl MemoryPart {
+    /// The part's rows in `BATCH_ROWS`-row batches (slices, or batches joined where the
+    /// caller's do not line up).
+    pub(crate) fn batches(&self) -> Result<Vec<Batch>> {
+        let mut queue: std::collections::VecDeque<RecordBatch> =
+            self.pieces.iter().cloned().collect();
+        let mut out = Vec::new();
+        let mut done = 0u64;
+        while done < self.rows {
+            let k = (self.rows - done).min(super::BATCH_ROWS as u64) as usize;
+            out.push(Batch {
+                batch: take_rows(&mut queue, k, &self.schema)?,
+                source: self.start.source,
+                row_group: self.start.row_group,
+                first_row: self.start.first_row + done,
+            });
+            done += k as u64;
+        }
+        Ok(out)
+    }
 }
 
 impl Conformed<'_> {
     /// The batches as parts, in order: each run of contiguous rows of one source and row group
-    /// split into `ceil(rows / shard_rows)` equal parts at the rows a file's row group of the
-    /// same size is split at (`plan_shards`), so that the same rows with the same provenance
-    /// give the same shards, sketches' seeds and batches from memory as from the file. Slicing
-    /// copies nothing; a batch that joins two of the caller's is copied.
+    /// split into `ceil(rows / shard_rows)` equal parts at the rows a Parquet file's row group
+    /// of the same size is split at (`plan_shards`), so that the same rows with the same
+    /// provenance give the same shards, sketches' seeds and batches from memory as from the
+    /// file. A row group without rows is a part without rows, as in a file (its segment counts).
+    /// A source's rows must come in order: a run that starts before the previous one ends is an
+    /// error naming the source.
     pub(crate) fn parts(&self) -> Result<Vec<MemoryPart>> {
         let mut runs: Vec<(RunStart, Vec<RecordBatch>, u64)> = Vec::new();
         for b in self.conformed()? {
             let b = b?;
             let n = b.batch.num_rows() as u64;
-            if n == 0 {
-                continue;
-            }
-            match runs.last_mut() {
-                Some((s, batches, rows))
-                    if (s.source, s.row_group) == (b.source, b.row_group)
-                        && s.first_row + *rows == b.first_row =>
-                {
-                    batches.push(b.batch);
-                    *rows += n;
+            let name = || self.names.get(b.source).cloned().unwrap_or_default();
+            let end = b.first_row.checked_add(n).ok_or_else(|| Error::BadBatch {
+                source_name: name(),
+                reason: format!("its first row {} leaves no room for its rows", b.first_row),
+            })?;
+            if let Some((s, _, rows)) = runs.last_mut()
+                && s.source == b.source
+            {
+                let last_end = s.first_row + *rows;
+                if s.row_group == b.row_group && last_end == b.first_row {
+                    if n > 0 {
+                        runs.last_mut().expect("a run").1.push(b.batch);
+                        runs.last_mut().expect("a run").2 += n;
+                    }
+                    continue;
                 }
-                _ => runs.push((
-                    RunStart {
-                        source: b.source,
-                        row_group: b.row_group,
-                        first_row: b.first_row,
-                    },
-                    vec![b.batch],
-                    n,
-                )),
+                if b.first_row < last_end {
+                    return Err(Error::BadBatch {
+                        source_name: name(),
+                        reason: format!(
+                            "its rows must come in order: rows {}..{end} come after row {last_end}",
+                            b.first_row
+                        ),
+                    });
+                }
             }
+            let start = RunStart {
+                source: b.source,
+                row_group: b.row_group,
+                first_row: b.first_row,
+            };
+            let batches = if n > 0 { vec![b.batch] } else { Vec::new() };
+            runs.push((start, batches, n));
         }
         let mut parts = Vec::new();
         for (start, batches, rows) in runs {
@@ -384,23 +428,14 @@ impl Conformed<'_> {
             let at = |p: u64| (rows as u128 * p as u128 / count as u128) as u64;
             for p in 0..count {
                 let (skip, take) = (at(p), at(p + 1) - at(p));
-                let first_row = start.first_row + skip;
-                let mut batches = Vec::new();
-                let mut done = 0u64;
-                while done < take {
-                    let k = (take - done).min(super::BATCH_ROWS as u64) as usize;
-                    let batch = take_rows(&mut queue, k, &self.schema)?;
-                    batches.push(Batch {
-                        batch,
-                        source: start.source,
-                        row_group: start.row_group,
-                        first_row: first_row + done,
-                    });
-                    done += k as u64;
-                }
                 parts.push(MemoryPart {
-                    start: RunStart { first_row, ..start },
-                    batches,
+                    start: RunStart {
+                        first_row: start.first_row + skip,
+                        ..start
+                    },
+                    rows: take,
+                    pieces: take_slices(&mut queue, take as usize),
+                    schema: self.schema.clone(),
                 });
             }
         }
@@ -408,17 +443,16 @@ impl Conformed<'_> {
     }
 }
 
-/// The first `rows` rows of `queue` as one batch (slices of its batches, joined if need be).
-fn take_rows(
+/// The first `rows` rows of `queue` as slices of its batches (no copy).
+fn take_slices(
     queue: &mut std::collections::VecDeque<RecordBatch>,
     rows: usize,
-    schema: &SchemaRef,
-) -> Result<RecordBatch> {
+) -> Vec<RecordBatch> {
     let mut pieces = Vec::new();
     let mut left = rows;
     while left > 0 {
         let Some(head) = queue.front_mut() else {
-            return Err(Error::Internal("a part ran out of rows".into()));
+            break;
         };
         let n = head.num_rows();
         if n <= left {
@@ -429,6 +463,19 @@ fn take_rows(
             *head = head.slice(left, n - left);
             left = 0;
         }
+    }
+    pieces
+}
+
+/// The first `rows` rows of `queue` as one batch (slices of its batches, joined if need be).
+fn take_rows(
+    queue: &mut std::collections::VecDeque<RecordBatch>,
+    rows: usize,
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
+    let mut pieces = take_slices(queue, rows);
+    if pieces.iter().map(|b| b.num_rows()).sum::<usize>() != rows {
+        return Err(Error::Internal("a part ran out of rows".into()));
     }
     match pieces.len() {
         1 => Ok(pieces.swap_remove(0)),

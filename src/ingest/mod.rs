@@ -24,6 +24,8 @@ use crate::error::{Error, Result};
 pub const BATCH_ROWS: usize = 65_536;
 /// Parquet row groups above this many rows are read as several shards.
 pub const SHARD_ROWS: u64 = 1 << 19;
+/// The most rows a Parquet row group may say it has (2^40, a trillion).
+pub const MAX_ROW_GROUP_ROWS: u64 = 1 << 40;
 
 /// The file format of one source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +103,8 @@ pub struct IngestOptions {
     pub exclude: Vec<String>,
     /// Columns that must be kept whatever `columns` says (label, id).
     pub required: Vec<String>,
-    /// Split Parquet row groups into shards of at most this many rows (0: `SHARD_ROWS`).
+    /// Split Parquet row groups (and runs of in-memory batches of one source and row group)
+    /// into shards of at most this many rows (0: `SHARD_ROWS`).
     pub shard_rows: u64,
 }
 
@@ -279,8 +282,11 @@ impl Dataset {
     }
 
     /// Total rows known from metadata before reading (Parquet only), for progress bars.
+    /// The rows the Parquet footers announce (`None` with a CSV source, or a sum past u64).
     pub fn expected_rows(&self) -> Option<u64> {
-        self.shards.iter().map(|s| s.expected_rows).sum()
+        self.shards
+            .iter()
+            .try_fold(0u64, |sum, s| sum.checked_add(s.expected_rows?))
     }
 
     pub fn total_bytes(&self) -> u64 {
@@ -380,12 +386,22 @@ fn plan_shards(sources: &[Source], shard_rows: u64) -> Result<Vec<Shard>> {
         if let Some(pf) = &s.parquet {
             let mut first = 0u64;
             for (rg, &rows) in pf.row_group_rows.iter().enumerate() {
+                // A footer is data: a row count no file holds would plan millions of shards.
+                if rows > MAX_ROW_GROUP_ROWS {
+                    return Err(Error::BadParquet {
+                        path: s.path.clone(),
+                        reason: format!(
+                            "its footer says row group {rg} has {rows} rows (at most {MAX_ROW_GROUP_ROWS} are read)"
+                        ),
+                    });
+                }
                 // Split into equal parts of at most `shard_rows` rows; the plan depends on the
                 // file only, never on the thread count.
                 let parts = rows.div_ceil(shard_rows).max(1);
+                let at = |p: u64| (rows as u128 * p as u128 / parts as u128) as u64;
                 for part in 0..parts {
-                    let skip = rows * part / parts;
-                    let take = rows * (part + 1) / parts - skip;
+                    let skip = at(part);
+                    let take = at(part + 1) - skip;
                     shards.push(Shard {
                         source: i,
                         kind: ShardKind::RowGroup {
@@ -397,7 +413,10 @@ fn plan_shards(sources: &[Source], shard_rows: u64) -> Result<Vec<Shard>> {
                         expected_rows: Some(take),
                     });
                 }
-                first += rows;
+                first = first.checked_add(rows).ok_or_else(|| Error::BadParquet {
+                    path: s.path.clone(),
+                    reason: "its footer's row counts add up to more than 2^64 rows".into(),
+                })?;
             }
         } else if let Some(cf) = &s.csv {
             for (b, block) in cf.blocks.iter().enumerate() {

@@ -117,7 +117,9 @@ pub fn profile_dataset(
     }
     let mut profile = Profile::empty(&schema, settings, &ds.partition_columns);
     if let Some(rows) = ds.expected_rows() {
-        profile.fingerprints.rows.reserve_exact(rows as usize);
+        // The footers' row counts are data: a reservation that cannot be had is not made (the
+        // fingerprints then grow as rows come), rather than aborting the process.
+        let _ = profile.fingerprints.rows.try_reserve_exact(rows as usize);
     }
     // One segment per Parquet row group or CSV file, in plan order.
     let mut seg_ids: BTreeMap<(usize, Option<usize>), u16> = BTreeMap::new();
@@ -249,7 +251,7 @@ pub fn profile_batches(
         &tasks,
         |(p, meta)| {
             profile_part(
-                p.batches.iter().cloned().map(Ok),
+                p.batches()?.into_iter().map(Ok),
                 meta,
                 &schema,
                 settings,

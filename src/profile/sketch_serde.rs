@@ -25,6 +25,7 @@ pub mod freq_str {
         de: D,
     ) -> Result<FrequentItemsSketch<String>, D::Error> {
         let bytes: Vec<u8> = serde_bytes_vec(de)?;
+        check_image(&bytes).map_err(serde::de::Error::custom)?;
         FrequentItemsSketch::<String>::deserialize(&bytes).map_err(serde::de::Error::custom)
     }
 }
@@ -43,8 +44,39 @@ pub mod freq_num {
         de: D,
     ) -> Result<FrequentItemsSketch<i64>, D::Error> {
         let bytes: Vec<u8> = serde_bytes_vec(de)?;
+        check_image(&bytes).map_err(serde::de::Error::custom)?;
         FrequentItemsSketch::<i64>::deserialize(&bytes).map_err(serde::de::Error::custom)
     }
+}
+
+/// What the crate does not check of an image before acting on it, and a profile's sketches
+/// always satisfy: the map sizes poisonscan uses (an image may otherwise ask for a map of 2^30
+/// slots, an allocation that aborts the process), an offset within the stream weight, and a
+/// weight far from overflow when profiles are merged.
+fn check_image(bytes: &[u8]) -> Result<(), String> {
+    let lg_max = crate::profile::column::FREQ_MAP.trailing_zeros() as u8;
+    let (Some(&max), Some(&cur)) = (bytes.get(3), bytes.get(4)) else {
+        return Err("a frequent-items sketch is truncated".into());
+    };
+    if max != lg_max || cur > lg_max {
+        return Err(format!(
+            "a frequent-items sketch has map sizes 2^{max} and 2^{cur}; profiles use 2^{lg_max}"
+        ));
+    }
+    if bytes.len() >= 32 && bytes[0] & 0x3F == 4 {
+        let word = |at: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(w)
+        };
+        let (weight, offset) = (word(16), word(24));
+        if weight > 1 << 56 || offset > weight {
+            return Err(format!(
+                "a frequent-items sketch has stream weight {weight} and offset {offset}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A non-empty frequent-items image (DataSketches' layout: 4 preamble longs holding the number
@@ -149,6 +181,17 @@ mod tests {
         let cn = canonical(n.serialize(), |_| Some(8));
         let back = FrequentItemsSketch::<i64>::deserialize(&cn).unwrap();
         assert_eq!(canonical(back.serialize(), |_| Some(8)), cn);
+        // Images a profile never holds are refused before the crate reads them.
+        let mut huge = ca.clone();
+        huge[3] = 30;
+        huge[4] = 30;
+        assert!(check_image(&huge).unwrap_err().contains("2^30"));
+        let mut offset = ca.clone();
+        offset[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(check_image(&offset).is_err());
+        let mut real = FrequentItemsSketch::<i64>::new(crate::profile::column::FREQ_MAP).unwrap();
+        real.update_with_count(1, 5);
+        assert!(check_image(&real.serialize()).is_ok());
         // An empty sketch's image has no items and passes through.
         let e = FrequentItemsSketch::<i64>::new(64).unwrap().serialize();
         assert_eq!(canonical(e.clone(), |_| Some(8)), e);

@@ -188,11 +188,15 @@ impl RowModels {
         Ok(out.counts)
     }
 
-    /// The models' identity: the BLAKE3 hash of their bytes ([`RowModels::to_bytes`]). Counts
+    /// The models' identity: the BLAKE3 hash of their encoding (what [`RowModels::to_bytes`]
+    /// compresses). Counts
     /// scored by [`RowModels::score`] carry it, so that counts of other models are refused when
     /// merged or checked.
     pub fn id(&self) -> Result<[u8; 32]> {
-        Ok(*blake3::hash(&self.to_bytes()?).as_bytes())
+        // The encoding, not the compressed bytes: another zstd may compress differently.
+        let raw = postcard::to_stdvec(self)
+            .map_err(|e| Error::Internal(format!("encoding the row models: {e}")))?;
+        Ok(*blake3::hash(&raw).as_bytes())
     }
 
     /// As [`RowModels::score`], and every row's scores as the rows file has them (source, row,

@@ -209,10 +209,13 @@ impl RowCounts {
     /// Counts of different row models (their `models` identities differ) are an error: their
     /// groups would add up to counts of no model.
     pub fn merge(&mut self, r: RowCounts) -> crate::error::Result<()> {
+        let empty = |c: &RowCounts| c.rows == 0 && c.groups.is_empty() && c.labels.is_none();
         match (self.models, r.models) {
             (a, b) if a == b => {}
-            // An empty accumulator (`RowCounts::default()`) takes the first part's models.
-            (None, Some(_)) if self.rows == 0 && self.groups.is_empty() => self.models = r.models,
+            // An empty accumulator (`RowCounts::default()`, a fold's zero) is the identity on
+            // either side: it takes the other side's models, or adds nothing.
+            (None, Some(_)) if empty(self) => self.models = r.models,
+            (Some(_), None) if empty(&r) => return Ok(()),
             _ => {
                 return Err(crate::error::Error::BadCounts {
                     reason: "counts made by different row models cannot be merged".into(),

@@ -337,7 +337,7 @@ pub fn run_batches(
     crate::profile::run_ordered(
         &parts,
         |p| {
-            let out = ctx.score(p.batches.iter().cloned().map(Ok))?;
+            let out = ctx.score(p.batches()?.into_iter().map(Ok))?;
             (settings.on_shard)();
             Ok(out)
         },
