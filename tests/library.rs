@@ -811,3 +811,74 @@ fn long_and_empty_row_groups_profile_like_the_file() {
         .to_string();
     assert!(e.contains("`b`") && e.contains("must come in order"), "{e}");
 }
+
+/// A Parquet footer that claims more rows than any file holds is an error naming the file, not
+/// an aborted process (the claim used to size a reservation and the shard plan).
+#[test]
+fn a_footer_claiming_too_many_rows_is_an_error() {
+    use arrow::array::Float64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use std::sync::Arc;
+
+    // Thrift's compact protocol: an i64 field one id after the previous one is the byte 0x16,
+    // then the zigzag varint of the value.
+    fn varint(mut v: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+        out
+    }
+    let rows = 12_345i64;
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Float64, false)]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(Float64Array::from_iter_values(
+            (0..rows).map(|i| i as f64),
+        ))],
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut bytes, schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let footer_len =
+        u32::from_le_bytes(bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap());
+    let footer_start = bytes.len() - 8 - footer_len as usize;
+    let footer = bytes[footer_start..bytes.len() - 8].to_vec();
+    let zigzag = |v: i64| ((v << 1) ^ (v >> 63)) as u64;
+    let mut from = vec![0x16];
+    from.extend(varint(zigzag(rows)));
+    let mut to = vec![0x16];
+    to.extend(varint(zigzag(1 << 50)));
+    let mut forged = Vec::new();
+    let mut i = 0;
+    let mut replaced = 0;
+    while i < footer.len() {
+        if footer[i..].starts_with(&from) {
+            forged.extend(&to);
+            i += from.len();
+            replaced += 1;
+        } else {
+            forged.push(footer[i]);
+            i += 1;
+        }
+    }
+    assert!(replaced >= 2, "the file's and the row group's row counts");
+    let mut file = bytes[..footer_start].to_vec();
+    file.extend(&forged);
+    file.extend((forged.len() as u32).to_le_bytes());
+    file.extend(b"PAR1");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("forged.parquet");
+    std::fs::write(&path, &file).unwrap();
+    let s = Settings::builder().threads(1).build().unwrap();
+    let e = Engine::new(&s)
+        .profile(Data::Paths(&[path]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("forged.parquet") && e.contains("footer says row group 0 has"), "{e}");
+}
