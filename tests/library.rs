@@ -880,5 +880,8 @@ fn a_footer_claiming_too_many_rows_is_an_error() {
         .profile(Data::Paths(&[path]))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("forged.parquet") && e.contains("footer says row group 0 has"), "{e}");
+    assert!(
+        e.contains("forged.parquet") && e.contains("footer says row group 0 has"),
+        "{e}"
+    );
 }
