@@ -265,19 +265,6 @@ impl<'a> Conformed<'a> {
         })
     }
 
-    /// The batches in the unified schema, with their provenance, cut into the batches a file
-    /// of the same rows is read in: `BATCH_ROWS` rows from the start of each run of one source
-    /// and row group (statistics that work a batch at a time then do not depend on how the
-    /// caller cut its batches).
-    pub fn batches(&self) -> Result<impl Iterator<Item = Result<Batch>> + Send + '_> {
-        Ok(Rebatch {
-            inner: self.conformed()?,
-            pending: Vec::new(),
-            pending_rows: 0,
-            done: false,
-        })
-    }
-
     fn conformed(&self) -> Result<impl Iterator<Item = Result<Batch>> + Send + '_> {
         let it = self.source.batches()?;
         // A source's batches come together and its rows follow on: a source that comes back
@@ -490,90 +477,4 @@ pub(crate) struct RunStart {
     pub source: usize,
     pub row_group: u32,
     pub first_row: u64,
-}
-
-/// Re-cuts a stream of batches into `BATCH_ROWS`-row batches within each run of contiguous rows
-/// of one source and row group.
-struct Rebatch<I> {
-    inner: I,
-    pending: Vec<Batch>,
-    pending_rows: usize,
-    done: bool,
-}
-
-impl<I: Iterator<Item = Result<Batch>>> Rebatch<I> {
-    /// The first `rows` pending rows as one batch.
-    fn take(&mut self, rows: usize) -> Result<Batch> {
-        let head = &self.pending[0];
-        let (source, row_group, first_row) = (head.source, head.row_group, head.first_row);
-        let schema = head.batch.schema();
-        let mut parts = Vec::new();
-        let mut left = rows;
-        while left > 0 {
-            let b = &mut self.pending[0];
-            let n = b.batch.num_rows();
-            if n <= left {
-                parts.push(self.pending.remove(0).batch);
-                left -= n;
-            } else {
-                parts.push(b.batch.slice(0, left));
-                b.batch = b.batch.slice(left, n - left);
-                b.first_row += left as u64;
-                left = 0;
-            }
-        }
-        self.pending_rows -= rows;
-        let batch = match parts.len() {
-            1 => parts
-                .pop()
-                .unwrap_or_else(|| RecordBatch::new_empty(schema.clone())),
-            _ => arrow::compute::concat_batches(&schema, &parts)
-                .map_err(|e| Error::Internal(format!("joining batches of source {source}: {e}")))?,
-        };
-        Ok(Batch {
-            batch,
-            source,
-            row_group,
-            first_row,
-        })
-    }
-}
-
-impl<I: Iterator<Item = Result<Batch>>> Iterator for Rebatch<I> {
-    type Item = Result<Batch>;
-
-    fn next(&mut self) -> Option<Result<Batch>> {
-        loop {
-            if self.pending_rows >= super::BATCH_ROWS {
-                return Some(self.take(super::BATCH_ROWS));
-            }
-            if self.done {
-                return (self.pending_rows > 0).then(|| self.take(self.pending_rows));
-            }
-            match self.inner.next() {
-                None => self.done = true,
-                Some(Err(e)) => return Some(Err(e)),
-                Some(Ok(b)) => {
-                    if b.batch.num_rows() == 0 {
-                        continue;
-                    }
-                    let continues = self.pending.last().is_none_or(|last| {
-                        last.source == b.source
-                            && last.row_group == b.row_group
-                            && last.first_row + last.batch.num_rows() as u64 == b.first_row
-                    });
-                    if !continues {
-                        // The run ends: hand out what it holds, then start the next.
-                        let rows = self.pending_rows;
-                        let out = self.take(rows);
-                        self.pending_rows = b.batch.num_rows();
-                        self.pending.push(b);
-                        return Some(out);
-                    }
-                    self.pending_rows += b.batch.num_rows();
-                    self.pending.push(b);
-                }
-            }
-        }
-    }
 }
