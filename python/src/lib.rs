@@ -22,7 +22,7 @@ use arrow::pyarrow::{FromPyArrow, IntoPyArrow, Table};
 use poisonscan::config::Config;
 use poisonscan::gate::{FailOn, gate};
 use poisonscan::ingest::MemoryBatches;
-use poisonscan::settings::{BaselineSource, Overrides};
+use poisonscan::settings::Overrides;
 use poisonscan::{Baseline, Data, Engine, Error, Settings, detect, profile, report};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -437,17 +437,14 @@ fn scan(
         // Paths given as the baseline may be one saved profile, as on the command line.
         let baseline = match &baseline {
             None => Baseline::None,
-            Some(Input::Paths(p)) => match BaselineSource::resolve(p)? {
-                BaselineSource::Profile(path) => Baseline::Profile(Box::new(profile::load(&path)?)),
-                BaselineSource::None => Baseline::None,
-                BaselineSource::Data(_) => Baseline::Data(Data::Paths(p)),
-            },
+            Some(Input::Paths(p)) => Baseline::from_paths(p)?,
             Some(Input::Batches(b)) => Baseline::Data(Data::Batches(b)),
             Some(Input::Profile(p)) => Baseline::Profile(p.clone()),
         };
         let current = match &current {
-            Input::Paths(p) => match BaselineSource::resolve(p)? {
-                BaselineSource::Profile(path) => Err(Box::new(profile::load(&path)?)),
+            // One saved profile as the data, as `Baseline::from_paths` tells it.
+            Input::Paths(p) => match Baseline::from_paths(p)? {
+                Baseline::Profile(saved) => Err(saved),
                 _ => Ok(Data::Paths(p)),
             },
             Input::Batches(b) => Ok(Data::Batches(b)),

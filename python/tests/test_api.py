@@ -70,6 +70,13 @@ def test_findings_carry_the_contract_fields(demo_by_path):
     for obj, d in zip(objects, raw):
         for key, value in d.items():
             assert getattr(obj, key) == value, key
+    # The summary line counts the findings per severity.
+    levels = ("high", "medium", "low", "info")
+    per = {level: sum(f.severity == level for f in objects) for level in levels}
+    assert repr(demo_by_path) == (
+        f"<poisonscan.Report: fail, {per['high']} high, {per['medium']} medium, "
+        f"{per['low']} low, {per['info']} info>"
+    )
     trigger = next(f for f in objects if f.code == "TRG001")
     assert trigger.severity == "high"
     assert trigger.rows == 300  # the demo's planted backdoor rows (datasets/README.md)

@@ -379,14 +379,14 @@ impl Conformed<'_> {
                 source_name: name(),
                 reason: format!("its first row {} leaves no room for its rows", b.first_row),
             })?;
-            if let Some((s, _, rows)) = runs.last_mut()
+            if let Some((s, batches, rows)) = runs.last_mut()
                 && s.source == b.source
             {
                 let last_end = s.first_row + *rows;
                 if s.row_group == b.row_group && last_end == b.first_row {
                     if n > 0 {
-                        runs.last_mut().expect("a run").1.push(b.batch);
-                        runs.last_mut().expect("a run").2 += n;
+                        batches.push(b.batch);
+                        *rows += n;
                     }
                     continue;
                 }
