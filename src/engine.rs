@@ -12,6 +12,7 @@ use crate::config::Date;
 use crate::detect::{self, Context, Detector};
 use crate::error::{Error, Result};
 use crate::ingest::{BatchSource, Conformed, Dataset};
+use crate::profile::plan::TaskPlan;
 use crate::profile::{self, Profile, ProfileSettings, Role};
 use crate::recorder::{Recorder, Silent, Unit, record, timed};
 use crate::report::{self, Report};
@@ -195,22 +196,92 @@ impl<'a> Engine<'a> {
         })
     }
 
+    /// The profile settings of a scan's current side: against `baseline` (checked against the
+    /// scan's label), the values outside its ranges are counted.
+    fn current_settings(&self, baseline: Option<&Profile>) -> Result<ProfileSettings> {
+        match baseline {
+            Some(b) => {
+                self.check_baseline(b)?;
+                Ok(self.settings.with_reference_ranges(reference_ranges(b)))
+            }
+            None => Ok(self.settings.profile.clone()),
+        }
+    }
+
+    /// The plan of a scan of Parquet files run as tasks elsewhere (a Spark job's): the
+    /// shards, segments and sources `scan` uses on the same files (see
+    /// [`crate::profile::plan`]); the current side of a scan against `baseline`, or a profile
+    /// without one. `available`: the columns the tasks will have (a projection of the files);
+    /// the others are left out as `--exclude` would.
+    pub fn plan_files(
+        &self,
+        paths: &[PathBuf],
+        baseline: Option<&Profile>,
+        available: Option<&[String]>,
+    ) -> Result<TaskPlan> {
+        let profile = self.current_settings(baseline)?;
+        let mut ingest = self.settings.ingest.clone();
+        let mut ds = Dataset::open(paths, &ingest)?;
+        if let Some(have) = available {
+            let missing: Vec<String> = ds
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .filter(|n| !have.contains(n) && !ds.partition_columns.contains(n))
+                .collect();
+            if !missing.is_empty() {
+                ingest.exclude.extend(missing);
+                ds = Dataset::open(paths, &ingest)?;
+            }
+        }
+        TaskPlan::files(&ds, &profile, ingest.shard_rows)
+    }
+
+    /// The plan of data that is not a file scan, one source per Spark partition
+    /// ([`TaskPlan::partitions`]), for data of `schema`.
+    pub fn plan_partitions(
+        &self,
+        partitions: usize,
+        schema: &arrow::datatypes::Schema,
+        baseline: Option<&Profile>,
+    ) -> Result<TaskPlan> {
+        let profile = self.current_settings(baseline)?;
+        TaskPlan::partitions(partitions, schema, &profile, &self.settings.ingest)
+    }
+
+    /// A saved baseline profile must have been made with the scan's label.
+    pub fn check_baseline(&self, b: &Profile) -> Result<()> {
+        if b.label != self.settings.profile.label {
+            let name = |l: &Option<String>| match l {
+                Some(l) => format!("--label {l}"),
+                None => "no --label".to_string(),
+            };
+            return Err(Error::Usage(format!(
+                "the baseline profile was made with {}, this scan uses {}\nhint: re-create the profile with the same --label",
+                name(&b.label),
+                name(&self.settings.profile.label)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Give profiles made elsewhere (read from bytes, folded from a Spark job's parts) the
+    /// settings' column roles, as a scan gives its own before it fits the row models.
+    pub fn prepare(&self, current: &mut Profile, baseline: Option<&mut Profile>) -> Result<()> {
+        set_roles(current, self.settings, "current")?;
+        if let Some(b) = baseline {
+            set_roles(b, self.settings, "baseline")?;
+        }
+        Ok(())
+    }
+
     /// The baseline's profile, checked against the scan's label.
     fn baseline(&self, baseline: Baseline<'_>) -> Result<Option<Profile>> {
         let mut b = match baseline {
             Baseline::None => return Ok(None),
             Baseline::Profile(b) => {
-                if b.label != self.settings.profile.label {
-                    let name = |l: &Option<String>| match l {
-                        Some(l) => format!("--label {l}"),
-                        None => "no --label".to_string(),
-                    };
-                    return Err(Error::Usage(format!(
-                        "the baseline profile was made with {}, this scan uses {}\nhint: re-create the profile with the same --label",
-                        name(&b.label),
-                        name(&self.settings.profile.label)
-                    )));
-                }
+                self.check_baseline(&b)?;
                 *b
             }
             Baseline::Data(d) => self.profile_with(d, &self.settings.profile, "baseline")?,

@@ -50,6 +50,9 @@ pub enum Error {
     #[error("the row counts are not usable: {reason}")]
     BadCounts { reason: String },
 
+    #[error("the tasks' results do not fit the plan: {reason}")]
+    BadParts { reason: String },
+
     #[error("a batch of `{source_name}`: {reason}")]
     BadBatch { source_name: String, reason: String },
 

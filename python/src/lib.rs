@@ -29,6 +29,8 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
+mod spark;
+
 create_exception!(
     poisonscan,
     ScanError,
@@ -345,6 +347,8 @@ struct Report {
 const NOT_KEPT: &str = "the row scores were not kept: scan with row_scores=True";
 const FROM_PROFILE: &str =
     "no row was scored: the data was a saved profile, which has no rows to score";
+const SPARK_ROWS: &str =
+    "the row scores of a Spark scan are a DataFrame: call poisonscan.spark.row_scores";
 const NOT_SCORED: &str = "no row was scored: no column can be scored (every column is the label, the id, a partition, constant or identifier-like) or the reference has no sample";
 
 #[pymethods]
@@ -468,14 +472,25 @@ fn scan(
         }
     };
     let (report, rows) = detached(py, run)?;
-    let exit_code = gate(&report, &settings.policy()).exit_code();
-    Ok(Report {
-        report,
-        exit_code,
-        fail_on: settings.fail_on(),
-        disabled: settings.disabled_checks().clone(),
-        rows,
-    })
+    Ok(Report::new(report, &settings, rows))
+}
+
+impl Report {
+    /// A report with the gate's verdict under `settings`.
+    fn new(
+        report: poisonscan::Report,
+        settings: &Settings,
+        rows: Result<Vec<RecordBatch>, &'static str>,
+    ) -> Report {
+        let exit_code = gate(&report, &settings.policy()).exit_code();
+        Report {
+            report,
+            exit_code,
+            fail_on: settings.fail_on(),
+            disabled: settings.disabled_checks().clone(),
+            rows,
+        }
+    }
 }
 
 /// Merge profiles of disjoint parts, in order, into the profile of the whole.
@@ -509,6 +524,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Profile>()?;
     m.add_class::<Report>()?;
+    m.add_class::<spark::TaskPlan>()?;
+    m.add_class::<spark::Task>()?;
+    m.add_function(wrap_pyfunction!(spark::spark_fit, m)?)?;
+    m.add_function(wrap_pyfunction!(spark::spark_duplicates, m)?)?;
+    m.add_function(wrap_pyfunction!(spark::spark_report, m)?)?;
     m.add_function(wrap_pyfunction!(profile_data, m)?)?;
     m.add_function(wrap_pyfunction!(scan, m)?)?;
     m.add_function(wrap_pyfunction!(merge, m)?)?;

@@ -63,8 +63,8 @@ def without_run(report: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in report.items() if k != "run"}
 
 
-def cli_json(binary: Path, *args: object) -> tuple[int, dict[str, Any]]:
-    p = run(binary, "scan", *args, "--format", "json", "--quiet")
+def cli_json(binary: Path, *args: object, cwd: Path = ROOT) -> tuple[int, dict[str, Any]]:
+    p = run(binary, "scan", *args, "--format", "json", "--quiet", cwd=cwd)
     assert p.returncode in (0, 1), p.stderr
     return p.returncode, json.loads(p.stdout)
 

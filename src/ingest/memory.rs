@@ -455,7 +455,7 @@ fn take_slices(
 }
 
 /// The first `rows` rows of `queue` as one batch (slices of its batches, joined if need be).
-fn take_rows(
+pub(crate) fn take_rows(
     queue: &mut std::collections::VecDeque<RecordBatch>,
     rows: usize,
     schema: &SchemaRef,

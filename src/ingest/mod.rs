@@ -14,8 +14,9 @@ use arrow::array::{ArrayRef, RecordBatch, StringArray, new_null_array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 pub use self::csv::CsvOptions;
-pub(crate) use self::memory::MemoryPart;
 pub use self::memory::{BatchSource, Conformed, MemoryBatches};
+pub(crate) use self::memory::{MemoryPart, take_rows};
+pub(crate) use self::schema::cast_column;
 pub use self::schema::{ColumnType, column_type, column_types};
 use crate::error::{Error, Result};
 
@@ -294,7 +295,7 @@ impl Dataset {
     }
 }
 
-fn select_columns(all: &Schema, opts: &IngestOptions) -> Result<Schema> {
+pub(crate) fn select_columns(all: &Schema, opts: &IngestOptions) -> Result<Schema> {
     let names: Vec<String> = all.fields().iter().map(|f| f.name().clone()).collect();
     let check = |flag: &str, c: &String| -> Result<()> {
         if names.contains(c) {

@@ -16,6 +16,7 @@ pub mod kll;
 mod label;
 mod ordered;
 mod pass;
+pub mod plan;
 mod sample;
 mod sketch_serde;
 pub mod source;

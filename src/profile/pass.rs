@@ -16,10 +16,10 @@ use crate::error::{Error, Result};
 use crate::ingest::{Batch, ColumnType, Dataset, Shard};
 
 /// What one shard contributes.
-struct ShardResult {
-    profile: Profile,
-    source: usize,
-    rows: u64,
+pub(super) struct ShardResult {
+    pub(super) profile: Profile,
+    pub(super) source: usize,
+    pub(super) rows: u64,
 }
 
 enum Task<'a> {
@@ -35,7 +35,7 @@ enum TaskResult {
 /// A file's hash and its row groups' hashes.
 type FileHashes = (String, Vec<RowGroupEntry>);
 
-struct Fold {
+pub(super) struct Fold {
     profile: Profile,
     /// Per source: the file's hash and its row groups' hashes.
     file_hashes: Vec<FileHashes>,
@@ -47,7 +47,19 @@ struct Fold {
 }
 
 impl Fold {
-    fn shard(&mut self, r: ShardResult) {
+    /// A fold into `profile` (empty, its segments planned) of the parts of `sources` sources.
+    pub(super) fn new(profile: Profile, sources: usize) -> Fold {
+        Fold {
+            profile,
+            file_hashes: vec![(String::new(), Vec::new()); sources],
+            source_rows: vec![0u64; sources],
+            open: None,
+            summaries: vec![SourceSummary::default(); sources],
+        }
+    }
+
+    /// Fold the next part, in plan order.
+    pub(super) fn shard(&mut self, r: ShardResult) {
         self.source_rows[r.source] += r.rows;
         if self.open.as_ref().map(|o| o.0) != Some(r.source) {
             self.close();
@@ -69,7 +81,7 @@ impl Fold {
 
     /// The whole profile (its manifest still to be written), the file hashes and the rows per
     /// source.
-    fn finish(mut self) -> (Profile, Vec<FileHashes>, Vec<u64>) {
+    pub(super) fn finish(mut self) -> (Profile, Vec<FileHashes>, Vec<u64>) {
         self.close();
         let Fold {
             mut profile,
@@ -121,24 +133,7 @@ pub fn profile_dataset(
         // fingerprints then grow as rows come), rather than aborting the process.
         let _ = profile.fingerprints.rows.try_reserve_exact(rows as usize);
     }
-    // One segment per Parquet row group or CSV file, in plan order.
-    let mut seg_ids: BTreeMap<(usize, Option<usize>), u16> = BTreeMap::new();
-    for (i, src) in ds.sources.iter().enumerate() {
-        let groups: Vec<Option<usize>> = match &src.parquet {
-            Some(p) => (0..p.row_group_rows.len()).map(Some).collect(),
-            None => vec![None],
-        };
-        for g in groups {
-            if profile.segments.len() >= UNKNOWN_SEGMENT as usize {
-                break;
-            }
-            seg_ids.insert((i, g), profile.segments.len() as u16);
-            profile.segments.push(Segment {
-                source: i as u32,
-                row_group: g.map(|g| g as u32),
-            });
-        }
-    }
+    let seg_ids = plan_segments(ds, &mut profile.segments);
     let segment_for = |shard: &Shard| -> u16 {
         let group = match shard.kind {
             crate::ingest::ShardKind::RowGroup { index, .. } => Some(index),
@@ -149,13 +144,7 @@ pub fn profile_dataset(
             .copied()
             .unwrap_or(UNKNOWN_SEGMENT)
     };
-    let mut fold = Fold {
-        profile,
-        file_hashes: vec![(String::new(), Vec::new()); ds.sources.len()],
-        source_rows: vec![0u64; ds.sources.len()],
-        open: None,
-        summaries: vec![SourceSummary::default(); ds.sources.len()],
-    };
+    let mut fold = Fold::new(profile, ds.sources.len());
     let bounds = label_bounds(ds, settings)?;
     run_ordered(
         &tasks,
@@ -206,13 +195,7 @@ pub fn profile_batches(
     let schema = crate::ingest::column_types(&data.schema);
     check_columns(&schema, settings)?;
     let sources = data.names.len();
-    let mut fold = Fold {
-        profile: Profile::empty(&schema, settings, &[]),
-        file_hashes: vec![(String::new(), Vec::new()); sources],
-        source_rows: vec![0u64; sources],
-        open: None,
-        summaries: vec![SourceSummary::default(); sources],
-    };
+    let mut fold = Fold::new(Profile::empty(&schema, settings, &[]), sources);
     let bounds = SharedBounds::default();
     let source_hashes: Vec<u64> = data
         .names
@@ -279,8 +262,37 @@ pub fn profile_batches(
     Ok(profile)
 }
 
+/// One segment per Parquet row group or CSV file, in plan order (pushed to `segments`), and
+/// the segment of each (source, row group); at most `UNKNOWN_SEGMENT` of them.
+pub(super) fn plan_segments(
+    ds: &Dataset,
+    segments: &mut Vec<Segment>,
+) -> BTreeMap<(usize, Option<usize>), u16> {
+    let mut seg_ids = BTreeMap::new();
+    for (i, src) in ds.sources.iter().enumerate() {
+        let groups: Vec<Option<usize>> = match &src.parquet {
+            Some(p) => (0..p.row_group_rows.len()).map(Some).collect(),
+            None => vec![None],
+        };
+        for g in groups {
+            if segments.len() >= UNKNOWN_SEGMENT as usize {
+                break;
+            }
+            seg_ids.insert((i, g), segments.len() as u16);
+            segments.push(Segment {
+                source: i as u32,
+                row_group: g.map(|g| g as u32),
+            });
+        }
+    }
+    seg_ids
+}
+
 /// The label and id columns must be in the data.
-fn check_columns(schema: &[(String, ColumnType)], settings: &ProfileSettings) -> Result<()> {
+pub(super) fn check_columns(
+    schema: &[(String, ColumnType)],
+    settings: &ProfileSettings,
+) -> Result<()> {
     for (flag, col) in [("--label", &settings.label), ("--id", &settings.id)] {
         if let Some(c) = col
             && !schema.iter().any(|(n, _)| n == c)
@@ -353,17 +365,17 @@ fn profile_shard(
 }
 
 /// Where a run of batches (a shard, or a source's batches from a stream) comes from.
-struct Part {
-    source: usize,
+pub(super) struct Part {
+    pub(super) source: usize,
     /// `hash_str` of the source's row key name: rows are keyed by (source, row in source).
-    source_hash: u64,
+    pub(super) source_hash: u64,
     /// Row index within the source of the part's first row.
-    first_row: u64,
-    segment: u16,
+    pub(super) first_row: u64,
+    pub(super) segment: u16,
 }
 
 /// Profile one part: its batches, in order.
-fn profile_part(
+pub(super) fn profile_part(
     batches: impl Iterator<Item = Result<Batch>>,
     part: &Part,
     schema: &[(String, ColumnType)],
@@ -455,6 +467,11 @@ fn profile_part(
         rows += n as u64;
     }
     p.rows = rows;
+    // In the form a part sent as bytes is read back in, so that parts merge alike wherever
+    // they were made (`Frequent::canonicalize`).
+    for c in &mut p.columns {
+        c.frequent.canonicalize()?;
+    }
     Ok(ShardResult {
         profile: p,
         source: part.source,

@@ -15,10 +15,7 @@ pub mod freq_str {
         s: &FrequentItemsSketch<String>,
         ser: S,
     ) -> Result<S::Ok, S::Error> {
-        ser.serialize_bytes(&canonical(s.serialize(), |rest| {
-            let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-            4usize.checked_add(len)
-        }))
+        ser.serialize_bytes(&canonical(s.serialize(), str_len))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(
@@ -27,6 +24,17 @@ pub mod freq_str {
         let bytes: Vec<u8> = serde_bytes_vec(de)?;
         check_image(&bytes).map_err(serde::de::Error::custom)?;
         FrequentItemsSketch::<String>::deserialize(&bytes).map_err(serde::de::Error::custom)
+    }
+
+    /// The sketch as it is read back from its canonical image.
+    pub fn reread(s: &FrequentItemsSketch<String>) -> Result<FrequentItemsSketch<String>, String> {
+        let bytes = canonical(s.serialize(), str_len);
+        FrequentItemsSketch::<String>::deserialize(&bytes).map_err(|e| e.to_string())
+    }
+
+    fn str_len(rest: &[u8]) -> Option<usize> {
+        let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        4usize.checked_add(len)
     }
 }
 
@@ -46,6 +54,12 @@ pub mod freq_num {
         let bytes: Vec<u8> = serde_bytes_vec(de)?;
         check_image(&bytes).map_err(serde::de::Error::custom)?;
         FrequentItemsSketch::<i64>::deserialize(&bytes).map_err(serde::de::Error::custom)
+    }
+
+    /// The sketch as it is read back from its canonical image.
+    pub fn reread(s: &FrequentItemsSketch<i64>) -> Result<FrequentItemsSketch<i64>, String> {
+        let bytes = canonical(s.serialize(), |_| Some(8));
+        FrequentItemsSketch::<i64>::deserialize(&bytes).map_err(|e| e.to_string())
     }
 }
 

@@ -314,7 +314,43 @@ impl DuplicateGroups {
     pub fn of(current: &Profile) -> DuplicateGroups {
         DuplicateGroups(pass::duplicate_groups(current))
     }
+
+    /// The groups as bytes, to ship beside the models: a header (magic, version, BLAKE3 of
+    /// the body), then the groups (postcard, sorted).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let body = postcard::to_stdvec(self)
+            .map_err(|e| Error::Internal(format!("encoding duplicate groups: {e}")))?;
+        let mut out = Vec::with_capacity(HEADER + body.len());
+        out.extend_from_slice(DUPLICATES_MAGIC);
+        out.extend_from_slice(&MODELS_VERSION.to_le_bytes());
+        out.extend_from_slice(blake3::hash(&body).as_bytes());
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// Groups from [`DuplicateGroups::to_bytes`], checked.
+    pub fn from_bytes(bytes: &[u8]) -> Result<DuplicateGroups> {
+        let bad = |reason: String| Error::BadModels {
+            reason: format!("the duplicate groups: {reason}"),
+        };
+        if bytes.len() < HEADER || &bytes[..20] != DUPLICATES_MAGIC {
+            return Err(bad("they do not start with their header".into()));
+        }
+        let version = u32::from_le_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]);
+        if version != MODELS_VERSION {
+            return Err(bad(format!(
+                "they are version {version}; this poisonscan reads version {MODELS_VERSION}"
+            )));
+        }
+        let body = &bytes[HEADER..];
+        if blake3::hash(body).as_bytes() != &bytes[24..56] {
+            return Err(bad("their checksum does not match".into()));
+        }
+        postcard::from_bytes(body).map_err(|e| bad(format!("cannot decode: {e}")))
+    }
 }
+
+const DUPLICATES_MAGIC: &[u8; 20] = b"POISONSCAN DUPS\n\0\0\0\0";
 
 /// The rows a pass scores: files, or batches a caller holds.
 pub(crate) enum ToScore<'a> {

@@ -190,6 +190,25 @@ pub enum Frequent {
     Number(#[serde(with = "sketch_serde::freq_num")] FrequentItemsSketch<i64>),
 }
 
+impl Frequent {
+    /// The sketch as it is read back from its canonical image (items re-inserted in sorted
+    /// order). The crate's hash map keeps the order items went in, and a full map's purge
+    /// reads the first slots: a part sent as bytes (a Spark task's) and the same part kept in
+    /// memory would merge into different sketches. Both are put in this form before they
+    /// are merged, so the result depends only on each part's items and counts.
+    pub(crate) fn canonicalize(&mut self) -> crate::error::Result<()> {
+        let bad =
+            |e: String| crate::error::Error::Internal(format!("a frequent-items sketch: {e}"));
+        *self = match self {
+            Frequent::Text(s) => Frequent::Text(sketch_serde::freq_str::reread(s).map_err(bad)?),
+            Frequent::Number(s) => {
+                Frequent::Number(sketch_serde::freq_num::reread(s).map_err(bad)?)
+            }
+        };
+        Ok(())
+    }
+}
+
 /// One frequent value with its estimated weight and bounds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FrequentValue {

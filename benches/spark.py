@@ -1,0 +1,129 @@
+"""poisonscan.spark's costs, for reports/spark.md: `poisonscan.spark.scan` in Spark local mode
+against the command line on the same machine and the same Parquet file, same run, and the
+per-task throughput of the profile and scoring jobs.
+
+Run it with the Python of a virtual environment that has the wheel and pyspark, after
+`cargo bench --bench e2e -- ROWS` has written bench-data/ (the synthetic set and the baseline
+profile the e2e bench scans against):
+
+    POISONSCAN_BIN=$CARGO_TARGET_DIR/release/poisonscan \\
+        VENV/bin/python benches/spark.py --rows 1000000 --runs 3 [--master local[2]]
+
+Each round runs the command line and the Spark scan in turn, so that the machine's noise falls
+on both alike; the table gives medians and the Spark scan's ratio to the command line's median
+of the same run. Per-task throughput comes from Spark's own task metrics (executor run time of
+the profile and the scoring stage's tasks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--max-partition-bytes", default="32m")
+    args = ap.parse_args()
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    from pyspark.sql import SparkSession
+
+    import poisonscan
+    import poisonscan.spark as ps
+
+    data = ROOT / f"bench-data/synthetic_{args.rows}.parquet"
+    base = ROOT / f"bench-data/synthetic_base_{args.rows}.v4.psprof"
+    cli = os.environ["POISONSCAN_BIN"]
+    spark = (
+        SparkSession.builder.master(args.master)
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "8g")
+        .config("spark.driver.maxResultSize", "4g")
+        .config("spark.sql.files.maxPartitionBytes", args.max_partition_bytes)
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    trusted = poisonscan.Profile.load(base)
+    df = spark.read.parquet(str(data))
+    cmd = [cli, "scan", str(data), "--baseline", str(base), "--label", "label"]
+    cmd += ["--format", "json", "--fail-on", "never", "--quiet"]
+    cli_s, spark_s = [], []
+    same = None
+    for _ in range(args.runs):
+        t = time.perf_counter()
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        cli_s.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        report = ps.scan(df, baseline=trusted, label="label", fail_on="never")
+        spark_s.append(time.perf_counter() - t)
+        a = {k: v for k, v in json.loads(out).items() if k != "run"}
+        b = {k: v for k, v in report.to_dict().items() if k != "run"}
+        text = json.dumps(b).replace(str(data), str(data.relative_to(ROOT)))
+        same = json.loads(text.replace(str(ROOT) + "/", "")) == json.loads(
+            json.dumps(a).replace(str(ROOT) + "/", "")
+        )
+    cli_m, spark_m = statistics.median(cli_s), statistics.median(spark_s)
+    print(f"rows {args.rows}, partitions {df.rdd.getNumPartitions()}, master {args.master}")
+    print("| variant | median s | / command line | runs |")
+    print("|---|---|---|---|")
+    print(f"| `poisonscan scan` (command line) | {cli_m:.2f} | 1.00 | {args.runs} |")
+    print(f"| `poisonscan.spark.scan` | {spark_m:.2f} | {spark_m / cli_m:.2f} | {args.runs} |")
+    print(f"report equal to the command line's (outside run, paths by name): {same}")
+    spark.stop()
+    task_throughput(data, trusted, args.runs)
+
+
+def task_throughput(data: Path, trusted: object, runs: int) -> None:
+    """What one task does, timed in this process on one row group's rows (one Spark
+    partition's share of a file): the Arrow batches pushed through the plan's task, profile
+    and scoring, without Spark's scheduling and data transfer."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from poisonscan import _native
+
+    options = {"label": "label"}
+    f = pq.ParquetFile(data)
+    plan = _native.TaskPlan.files([str(data)], options, trusted._native)  # type: ignore[attr-defined]
+    rg = f.read_row_group(0)
+    n = rg.num_rows
+    tagged = rg.append_column("__poisonscan_source", pa.array([0] * n, pa.int32()))
+    tagged = tagged.append_column("__poisonscan_row", pa.array(range(n), pa.int64()))
+    batches = tagged.to_batches(max_chunksize=10_000)  # Spark's Arrow batch size
+
+    def one(kind: str, models: bytes | None) -> float:
+        t = time.perf_counter()
+        task = plan.task(kind, 0, models)
+        for b in batches:
+            task.push(b)
+        task.finish()
+        return time.perf_counter() - t
+
+    parts = []
+    task = plan.task("profile", 0)
+    for b in batches:
+        parts += [p[3] for p in task.push(b)]
+    parts += [p[3] for p in task.finish()]
+    # The models fitted on the baseline and this row group's profile (as the driver would).
+    current = _native.TaskPlan.files([str(data)], options, trusted._native)  # type: ignore[attr-defined]
+    del current
+    whole = plan.fold(parts, [None])
+    models = _native.spark_fit(options, whole, trusted._native)  # type: ignore[attr-defined]
+    for kind in ("profile", "score"):
+        secs = statistics.median(one(kind, models) for _ in range(runs))
+        print(f"| {kind} task, {n} rows | {secs:.2f} s | {n / secs / 1e6:.2f} M rows/s |")
+
+
+if __name__ == "__main__":
+    main()
