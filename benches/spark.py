@@ -94,9 +94,13 @@ def task_throughput(data: Path, trusted: object, runs: int) -> None:
     from poisonscan import _native
 
     options = {"label": "label"}
-    f = pq.ParquetFile(data)
-    plan = _native.TaskPlan.files([str(data)], options, trusted._native)  # type: ignore[attr-defined]
-    rg = f.read_row_group(0)
+    import tempfile
+
+    # One row group of the data (1M rows) as a file of its own: one Spark partition's share.
+    rg = pq.ParquetFile(data).read_row_group(0)
+    tmp = Path(tempfile.mkdtemp()) / "group.parquet"
+    pq.write_table(rg, tmp, row_group_size=rg.num_rows)
+    plan = _native.TaskPlan.files([str(tmp)], options, trusted._native)  # type: ignore[attr-defined]
     n = rg.num_rows
     tagged = rg.append_column("__poisonscan_source", pa.array([0] * n, pa.int32()))
     tagged = tagged.append_column("__poisonscan_row", pa.array(range(n), pa.int64()))
@@ -115,10 +119,12 @@ def task_throughput(data: Path, trusted: object, runs: int) -> None:
     for b in batches:
         parts += [p[3] for p in task.push(b)]
     parts += [p[3] for p in task.finish()]
+    size = sum(len(p) for p in parts)
+    print(
+        f"profile parts of {n} rows: {len(parts)} parts, {size / 1e6:.1f} MB ({size / n:.1f} B/row)"
+    )
     # The models fitted on the baseline and this row group's profile (as the driver would).
-    current = _native.TaskPlan.files([str(data)], options, trusted._native)  # type: ignore[attr-defined]
-    del current
-    whole = plan.fold(parts, [None])
+    whole = plan.fold(parts, [plan.hash_source(0)])
     models = _native.spark_fit(options, whole, trusted._native)  # type: ignore[attr-defined]
     for kind in ("profile", "score"):
         secs = statistics.median(one(kind, models) for _ in range(runs))

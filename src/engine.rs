@@ -221,7 +221,18 @@ impl<'a> Engine<'a> {
     ) -> Result<TaskPlan> {
         let profile = self.current_settings(baseline)?;
         let mut ingest = self.settings.ingest.clone();
-        let mut ds = Dataset::open(paths, &ingest)?;
+        let mut ds = loop {
+            match Dataset::open(paths, &ingest) {
+                // A column of a type poisonscan cannot read that the projection dropped.
+                Err(Error::UnsupportedType { column, .. })
+                    if available.is_some_and(|a| !a.contains(&column))
+                        && !ingest.exclude.contains(&column) =>
+                {
+                    ingest.exclude.push(column);
+                }
+                other => break other?,
+            }
+        };
         if let Some(have) = available {
             let missing: Vec<String> = ds
                 .schema

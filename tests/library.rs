@@ -885,3 +885,80 @@ fn a_footer_claiming_too_many_rows_is_an_error() {
         "{e}"
     );
 }
+
+/// A column of a type poisonscan cannot profile is an error whose hint is `--exclude COL`; the
+/// hint works: excluded (or not among `--columns`), the column is never read, and the scan is
+/// the scan of the file without it.
+#[test]
+fn an_unsupported_column_can_be_left_out() {
+    use arrow::array::{Float64Array, Int64Array, ListArray};
+    use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+    use parquet::arrow::ArrowWriter;
+    use std::sync::Arc;
+
+    let dir = std::env::temp_dir().join(format!("poisonscan-listcol-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, with_list: bool| {
+        let n = 500;
+        let mut fields = vec![Field::new("x", DataType::Float64, false)];
+        let mut cols: Vec<arrow::array::ArrayRef> = vec![Arc::new(Float64Array::from_iter_values(
+            (0..n).map(|i| (i % 37) as f64),
+        ))];
+        if with_list {
+            let list = ListArray::from_iter_primitive::<Int64Type, _, _>(
+                (0..n).map(|i| Some(vec![Some(i as i64), None])),
+            );
+            fields.push(Field::new(
+                "tags",
+                arrow::array::Array::data_type(&list).clone(),
+                true,
+            ));
+            cols.push(Arc::new(list));
+        }
+        fields.push(Field::new("label", DataType::Int64, false));
+        cols.push(Arc::new(Int64Array::from_iter_values(
+            (0..n).map(|i| i as i64 % 2),
+        )));
+        let schema = Arc::new(Schema::new(fields));
+        let batch = RecordBatch::try_new(schema.clone(), cols).unwrap();
+        // The same file name: row keys (sketch seeds, the sample) hash it.
+        let path = dir.join(name).join("t.parquet");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut w =
+            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        path
+    };
+    let with = write("with", true);
+    let without = write("without", false);
+    let build = |exclude: &[&str], columns: &[&str]| {
+        let mut b = Settings::builder().label("label").threads(1);
+        if !exclude.is_empty() {
+            b = b.exclude(exclude.iter().map(|s| s.to_string()).collect());
+        }
+        if !columns.is_empty() {
+            b = b.columns(columns.iter().map(|s| s.to_string()).collect());
+        }
+        b.build().unwrap()
+    };
+    let e = Engine::new(&build(&[], &[]))
+        .profile(Data::Paths(std::slice::from_ref(&with)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("column `tags` has type List") && e.contains("--exclude tags"),
+        "{e}"
+    );
+    let reference = Engine::new(&build(&[], &[]))
+        .profile(Data::Paths(std::slice::from_ref(&without)))
+        .unwrap();
+    for s in [build(&["tags"], &[]), build(&[], &["x"])] {
+        let p = Engine::new(&s)
+            .profile(Data::Paths(std::slice::from_ref(&with)))
+            .unwrap();
+        assert_eq!(statistics(&p), statistics(&reference));
+        assert_eq!(p.columns.len(), 2);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

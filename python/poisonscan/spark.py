@@ -31,6 +31,7 @@ use the cluster's. The executors need the same poisonscan wheel as the driver.
 
 from __future__ import annotations
 
+import json
 import os
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -61,40 +62,88 @@ def _quote(name: str) -> str:
 
 
 def _local_path(uri: str) -> str | None:
-    """The local path of a ``file:`` URI as Spark writes it, or ``None`` for another scheme."""
-    parsed = urllib.parse.urlparse(uri)
-    if parsed.scheme not in ("file", ""):
+    """The local path of a ``file:`` URI as Spark writes it (``file:/a%20b``, ``file:///a%20b``),
+    or ``None`` for another scheme."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme not in ("file", ""):
         return None
-    return urllib.parse.unquote(parsed.path)
+    return urllib.parse.unquote(parts.path)
 
 
-def _file_scan(df: DataFrame) -> tuple[list[str], DataFrame] | None:
-    """The local files of a plain Parquet scan and the frame with each row's file and row
-    index, or ``None`` when ``df`` is not one."""
+def _plain_scan(df: DataFrame) -> str | None:
+    """Why ``df`` is not a plain scan of files (a projection of their columns, nothing
+    computed, filtered, sampled, joined or repartitioned), or ``None`` when it is one. Read
+    from Spark's optimized logical plan; where the plan cannot be read (Spark Connect), the
+    answer is that it is not known to be one."""
+    try:
+        nodes = json.loads(df._jdf.queryExecution().optimizedPlan().toJSON())
+    except Exception as e:  # no JVM plan to read (Spark Connect), or an unexpected shape
+        return f"its query plan cannot be read ({type(e).__name__})"
+    for n in nodes:
+        kind = str(n.get("class", "")).rsplit(".", 1)[-1]
+        if kind == "LogicalRelation":
+            continue
+        if kind != "Project":
+            return f"its query plan has a {kind} step"
+        for expr in n.get("projectList", []):
+            if len(expr) != 1 or not str(expr[0].get("class", "")).endswith(".AttributeReference"):
+                return "it computes or renames columns"
+    return None
+
+
+def _hive_root(paths: list[str]) -> str | None:
+    """The folder above the ``key=value`` folders of every file, when the files sit in a
+    hive-partitioned tree under one folder (what ``poisonscan scan`` is given for such a tree)."""
+    roots = set()
+    for p in paths:
+        parts = p.split("/")[:-1]
+        while parts and "=" in parts[-1]:
+            parts.pop()
+        roots.add("/".join(parts))
+    if len(roots) != 1:
+        return None
+    root = roots.pop()
+    return root if any(p.split("/")[:-1] != root.split("/") for p in paths) else None
+
+
+def _file_scan(
+    df: DataFrame, options: dict[str, Any], baseline: Any
+) -> tuple[_native.TaskPlan, DataFrame] | str:
+    """The plan of a plain scan of local Parquet files and the frame with each row's file and
+    row index, or why ``df`` cannot be read by file."""
     from pyspark.errors import AnalysisException
     from pyspark.sql import functions as F
 
-    try:
-        uris = df.inputFiles()
-    except Exception:  # any frame without files
-        return None
-    if not uris:
-        return None
-    paths = []
-    for u in uris:
-        p = _local_path(u)
-        if p is None:
-            return None
-        paths.append(p)
+    why = _plain_scan(df)
+    if why is not None:
+        return f"the DataFrame is not a plain scan of files: {why}"
+    uris = df.inputFiles()
+    paths = [_local_path(u) for u in uris]
+    local = [p for p in paths if p is not None]
+    if not local or len(local) != len(paths):
+        return "the DataFrame's files are not local files"
     try:
         tagged = df.select(
             *[F.col(_quote(c)) for c in df.columns],
             F.col("_metadata.file_path").alias(_FILE),
             F.col("_metadata.row_index").alias(_ROW),
         )
-    except AnalysisException:
-        return None
-    return sorted(set(paths)), tagged
+    except AnalysisException as e:
+        return f"Spark gives no row index for its files ({e.getErrorClass()})"
+    # Sorted folder by folder, as `poisonscan scan` walks a folder.
+    files = sorted(set(local), key=lambda p: p.split("/"))
+    root = _hive_root(files)
+    plan = _native.TaskPlan.files([root] if root else files, options, baseline, list(df.columns))
+    planned = plan.source_paths()
+    if sorted(p for p in planned if p is not None) != sorted(files):
+        return (
+            f"the DataFrame reads {len(files)} files, which `poisonscan scan` reads as "
+            f"{len(planned)} (links to one file, or files it does not read)"
+        )
+    missing = [c for c in df.columns if c not in plan.file_columns()]
+    if missing:
+        return f"the DataFrame has columns its files do not: {', '.join(missing)}"
+    return plan, tagged
 
 
 def _arrow_schema(df: DataFrame) -> pyarrow.Schema:
@@ -133,6 +182,7 @@ class _Plan:
         self.plan = plan
         self.frame = frame
         self.bytes = plan.to_bytes()
+        self.profiled: list[tuple[int, int, int]] = []
 
 
 def _plan(
@@ -147,20 +197,22 @@ def _plan(
         raise ValueError(f"provenance is auto, file or partition, not {provenance!r}")
     native_baseline = None if baseline is None else baseline._native
     if provenance != "partition":
-        scan = _file_scan(df)
-        if scan is not None:
-            paths, tagged = scan
-            plan = _native.TaskPlan.files(paths, options, native_baseline, list(df.columns))
+        scan = _file_scan(df, options, native_baseline)
+        if not isinstance(scan, str):
+            plan, tagged = scan
             cols = [F.col(_quote(c)) for c in plan.read_columns()]
             return _Plan(plan, tagged.select(*cols, F.col(_FILE), F.col(_ROW)))
         if provenance == "file":
             raise _error(
-                "the DataFrame is not a plain scan of local Parquet files, so its rows cannot "
-                'be placed in their files\nhint: scan it with provenance="partition"'
+                f"{scan}, so its rows cannot be placed in their files\n"
+                'hint: scan it with provenance="partition"'
             )
     schema = _arrow_schema(df)
-    plan = _native.TaskPlan.partitions(df.rdd.getNumPartitions(), schema, options, native_baseline)
-    return _Plan(plan, df.select(*[F.col(_quote(c)) for c in plan.read_columns()]))
+    frame = df.select(*[F.col(_quote(c)) for c in df.columns])
+    plan = _native.TaskPlan.partitions(
+        frame.rdd.getNumPartitions(), schema, options, native_baseline
+    )
+    return _Plan(plan, frame.select(*[F.col(_quote(c)) for c in plan.read_columns()]))
 
 
 def _task(
@@ -185,7 +237,7 @@ def _task(
             hook(partition, ctx.attemptNumber() if ctx is not None else 0)
         plan = native.TaskPlan.from_bytes(plan_bytes)
         task = plan.task(kind, partition, models, duplicates)
-        index = {name: i for i, name in enumerate(plan.sources())}
+        index = {path: i for i, path in enumerate(plan.source_paths()) if path is not None}
 
         def tag(b: pa.RecordBatch) -> pa.RecordBatch:
             files = b.column(b.schema.get_field_index(_FILE))
@@ -261,6 +313,7 @@ def _profile(
 ) -> tuple[_Plan, Profile]:
     plan = _plan(df, options, baseline, provenance)
     parts = _collect_parts(plan.frame, _task(plan.bytes, "profile", hook=hook))
+    plan.profiled = [(p[0], p[1], p[2]) for p in parts]
     hashes = _hashes(df, plan)
     return plan, Profile(plan.plan.fold([p[3] for p in parts], hashes))
 
@@ -373,6 +426,7 @@ def scan(
         None if base is None else base._native,
         models,
         counts,
+        plan.profiled,
     )
     return Report(native)
 

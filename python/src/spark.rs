@@ -84,6 +84,25 @@ impl TaskPlan {
         self.0.sources().iter().map(|s| s.name.clone()).collect()
     }
 
+    /// The local files the sources are read from, in plan order (`None` by partition).
+    fn source_paths(&self) -> Vec<Option<String>> {
+        self.0
+            .sources()
+            .iter()
+            .map(|s| s.path().map(str::to_string))
+            .collect()
+    }
+
+    /// Every column of the data before `columns`/`exclude`.
+    fn file_columns(&self) -> Vec<String> {
+        self.0.file_columns().to_vec()
+    }
+
+    /// Every column the plan profiles, partition columns included.
+    fn columns(&self) -> Vec<String> {
+        self.0.columns()
+    }
+
     #[getter]
     fn by_partition(&self) -> bool {
         self.0.by_partition()
@@ -330,7 +349,8 @@ pub(crate) fn spark_duplicates<'py>(
 /// The report from the driver's profiles, the models and the tasks' counts (keyed by shard,
 /// any order; `plan` checks the keys).
 #[pyfunction]
-#[pyo3(signature = (options, plan, current, baseline, models, counts))]
+#[pyo3(signature = (options, plan, current, baseline, models, counts, profiled))]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn spark_report(
     py: Python<'_>,
     options: Options,
@@ -339,6 +359,7 @@ pub(crate) fn spark_report(
     baseline: Option<PyRef<'_, Profile>>,
     models: Option<Vec<u8>>,
     counts: Vec<(u32, u64, u64, Vec<u8>)>,
+    profiled: Vec<(u32, u64, u64)>,
 ) -> PyResult<Report> {
     let plan = plan.0.clone();
     let (current, baseline) = (current.0.clone(), baseline.map(|b| b.0.clone()));
@@ -348,8 +369,18 @@ pub(crate) fn spark_report(
             None => None,
             Some(m) => {
                 let models = RowModels::from_bytes(&m)?;
-                let keys: Vec<(u32, u64, u64)> = counts.iter().map(|c| (c.0, c.1, c.2)).collect();
+                let mut keys: Vec<(u32, u64, u64)> =
+                    counts.iter().map(|c| (c.0, c.1, c.2)).collect();
                 let order = plan.order(&keys)?;
+                // The scoring job read the rows the profile job read, part for part.
+                let mut profiled = profiled;
+                keys.sort_unstable();
+                profiled.sort_unstable();
+                if keys != profiled {
+                    return Err(Error::BadParts {
+                        reason: "the scoring job read other rows than the profile job (did the DataFrame change between the two jobs?)\nhint: scan a snapshot: files that are not being written, or a cached DataFrame".into(),
+                    });
+                }
                 let mut total = RowCounts::default();
                 for slot in order.into_iter().flatten() {
                     let part = RowCounts::from_bytes(&counts[slot].3)?;

@@ -184,6 +184,12 @@ def test_an_unsupported_column_is_the_command_lines_error_before_any_task(
         ps.scan(df, baseline=None, label="label", _task_hook=no_task)
     expected = cli_error(cargo_bin, "scan", tmp_path / "t.parquet", "--label", "label")
     assert str(e.value) == expected
+    # The hint works: left out, by `exclude` or by a projection, the column is never read.
+    assert ps.profile(df, label="label", exclude=["tags"], _task_hook=None).columns == [
+        "x",
+        "label",
+    ]
+    assert ps.profile(df.drop("tags"), label="label").columns == ["x", "label"]
     # Not a file scan (a DataFrame made on the driver): the same message, naming the frame.
     mem = spark.createDataFrame([(1.0, {"a": 1}, 0)], "x double, m map<string,int>, label int")
     with pytest.raises(poisonscan.ScanError) as e:
@@ -225,13 +231,54 @@ def test_row_scores_are_the_rows_file_as_a_dataframe(spark: Any) -> None:
 
 def test_any_dataframe_is_scanned_by_partition(spark: Any) -> None:
     table = pq.read_table(DEMO_CURRENT)
-    df = spark.createDataFrame(table.to_pandas()).repartition(1).coalesce(1)
-    df = spark.createDataFrame(table.to_pandas(), schema=df.schema)  # no files behind it
+    df = spark.createDataFrame(table.to_pandas())  # no files behind it
     first = ps.scan(df, baseline=None, label="label")
     again = ps.scan(df, baseline=None, label="label")
     assert without_run(first.to_dict()) == without_run(again.to_dict())
     manifest = first.to_dict()["dataset"]
     assert manifest["rows"] == 81_500
     assert all(s["path"].startswith("partition-") for s in manifest["sources"])
-    with pytest.raises(poisonscan.ScanError, match="not a plain scan of local Parquet files"):
+    with pytest.raises(poisonscan.ScanError, match=r"not a plain scan of files: .* LocalRelation"):
         ps.profile(df, label="label", provenance="file")
+
+
+def test_empty_row_groups_and_odd_file_names_equal_the_command_line(
+    spark: Any, cargo_bin: Path, tmp_path: Path
+) -> None:
+    table = pq.read_table(DEMO_CURRENT / "part-0.parquet")
+    folder = tmp_path / "odd names"
+    folder.mkdir()
+    # Row groups of 0, 3000, 0 and the rest of the rows, in a file whose name Spark
+    # percent-encodes; a second file with an empty row group last.
+    with pq.ParquetWriter(folder / "a b%1.parquet", table.schema) as w:
+        for t in (table.slice(0, 0), table.slice(0, 3000), table.slice(0, 0), table.slice(3000)):
+            w.write_table(t)
+    with pq.ParquetWriter(folder / "b.parquet", table.schema) as w:
+        for t in (table.slice(0, 5000), table.slice(0, 0)):
+            w.write_table(t)
+    assert pq.ParquetFile(folder / "a b%1.parquet").metadata.num_row_groups == 4
+    df = read(spark, folder, 100_000)
+    report = ps.scan(df, baseline=None, label="label", id="customer_id")
+    code, cli = cli_json(cargo_bin, "odd names", *DEMO_ARGS, cwd=tmp_path)
+    assert by_name(report.to_dict(), tmp_path) == without_run(cli)
+    assert report.exit_code == code
+    assert [s["path"] for s in cli["dataset"]["sources"]] == [
+        "odd names/a b%1.parquet",
+        "odd names/b.parquet",
+    ]
+
+
+def test_derived_frames_are_read_by_partition(spark: Any) -> None:
+    from pyspark.sql import functions as F
+
+    df = read(spark, DEMO_CURRENT, 100_000)
+    # Filtered: a task sees part of a row group, which no file has: read by partition.
+    filtered = ps.profile(df.filter("age > 30"), label="label")
+    assert all(s.startswith("partition-") for s in filtered.sources)
+    assert filtered.rows == df.filter("age > 30").count()
+    # A computed column is profiled (it is not in the files).
+    derived = ps.profile(df.withColumn("age2", F.col("age") * 2), label="label")
+    assert "age2" in derived.columns
+    assert all(s.startswith("partition-") for s in derived.sources)
+    with pytest.raises(poisonscan.ScanError, match="computes or renames columns"):
+        ps.profile(df.withColumnRenamed("age", "years"), label="label", provenance="file")

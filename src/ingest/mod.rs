@@ -109,6 +109,16 @@ pub struct IngestOptions {
     pub shard_rows: u64,
 }
 
+impl IngestOptions {
+    /// Whether the selection leaves column `name` out (`exclude`, or not among `columns`; the
+    /// label and id are always kept).
+    pub fn leaves_out(&self, name: &str) -> bool {
+        !self.required.iter().any(|r| r == name)
+            && (self.exclude.iter().any(|e| e == name)
+                || (!self.columns.is_empty() && !self.columns.iter().any(|c| c == name)))
+    }
+}
+
 /// A unit of parallel work: one Parquet row group or one CSV block.
 #[derive(Debug, Clone)]
 pub struct Shard {
@@ -176,7 +186,7 @@ impl Dataset {
             .into_iter()
             .map(|(path, format, partitions)| open_source(path, format, partitions, &opts.csv))
             .collect::<Result<_>>()?;
-        let unified = schema::unify(&sources)?;
+        let unified = schema::unify(&sources, &|name| opts.leaves_out(name))?;
         let partition_columns = schema::partition_columns(&sources, &unified)?;
         let mut fields: Vec<Field> = unified
             .fields()
@@ -205,6 +215,21 @@ impl Dataset {
             shards,
             partition_columns,
         })
+    }
+
+    /// Every column of the files (in the first file's order, then the others' new ones) and
+    /// the partition columns, before `columns`/`exclude`.
+    pub fn file_columns(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in &self.sources {
+            for f in s.file_schema.fields() {
+                if !out.contains(f.name()) {
+                    out.push(f.name().clone());
+                }
+            }
+        }
+        out.extend(self.partition_columns.iter().cloned());
+        out
     }
 
     /// Read one shard as a sequence of batches in the unified schema. Batches are produced

@@ -98,15 +98,24 @@ pub(crate) fn widen(a: ColumnType, b: ColumnType) -> Option<ColumnType> {
     })
 }
 
-/// Unify the files' schemas: columns in the first file's order, each with one logical type.
-pub(crate) fn unify(sources: &[Source]) -> Result<Schema> {
+/// Unify the files' schemas: columns in the first file's order, each with one logical type. A
+/// column of a type poisonscan cannot profile is an error unless `left_out` says the options
+/// leave it out (`--exclude`, or not among `--columns`): then it stands as a null column that
+/// the selection drops, and it is never read.
+pub(crate) fn unify(sources: &[Source], left_out: &dyn Fn(&str) -> bool) -> Result<Schema> {
     let mut columns: Vec<(String, ColumnType, usize)> = Vec::new();
     for (si, s) in sources.iter().enumerate() {
         for f in s.file_schema.fields() {
-            let t = column_type(f.data_type()).ok_or_else(|| Error::UnsupportedType {
-                column: f.name().clone(),
-                data_type: format!("{} (in `{}`)", f.data_type(), s.display()),
-            })?;
+            let t = match column_type(f.data_type()) {
+                Some(t) => t,
+                None if left_out(f.name()) => ColumnType::Null,
+                None => {
+                    return Err(Error::UnsupportedType {
+                        column: f.name().clone(),
+                        data_type: format!("{} (in `{}`)", f.data_type(), s.display()),
+                    });
+                }
+            };
             match columns.iter_mut().find(|(n, _, _)| n == f.name()) {
                 None => {
                     if si > 0 {

@@ -58,6 +58,8 @@ pub struct TaskPlan {
     partition_columns: Vec<String>,
     sources: Vec<PlanSource>,
     segments: Vec<Segment>,
+    /// Every column of the files (before `columns`/`exclude`), partition columns included.
+    file_columns: Vec<String>,
     /// One source per Spark partition (rows keyed by partition and row within it), not files.
     by_partition: bool,
 }
@@ -90,6 +92,13 @@ struct PlanShard {
     segment: u16,
 }
 
+impl PlanSource {
+    /// The local file the source is read from (a plan of files), as the driver opened it.
+    pub fn path(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+}
+
 impl TaskPlan {
     /// The plan of a scan of `ds` (Parquet files): its shards, as `poisonscan scan` plans them.
     /// Only Parquet has the row index a task needs to place each row: a CSV source is an error
@@ -110,7 +119,7 @@ impl TaskPlan {
             };
             sources.push(PlanSource {
                 name: s.display(),
-                path: Some(s.display()),
+                path: Some(s.path.to_string_lossy().into_owned()),
                 row_key_hash: hash_str(&s.row_key_name()),
                 format: s.format.name().to_string(),
                 bytes: s.bytes,
@@ -147,6 +156,7 @@ impl TaskPlan {
             partition_columns: ds.partition_columns.clone(),
             sources,
             segments,
+            file_columns: ds.file_columns(),
             by_partition: false,
         })
     }
@@ -163,10 +173,17 @@ impl TaskPlan {
     ) -> Result<TaskPlan> {
         let mut all = Vec::with_capacity(schema.fields().len());
         for f in schema.fields() {
-            let t = column_type(f.data_type()).ok_or_else(|| Error::UnsupportedType {
-                column: f.name().clone(),
-                data_type: format!("{} (in the DataFrame)", f.data_type()),
-            })?;
+            let t = match column_type(f.data_type()) {
+                Some(t) => t,
+                // Left out by the options: dropped by the selection below, never read.
+                None if ingest.leaves_out(f.name()) => ColumnType::Null,
+                None => {
+                    return Err(Error::UnsupportedType {
+                        column: f.name().clone(),
+                        data_type: format!("{} (in the DataFrame)", f.data_type()),
+                    });
+                }
+            };
             all.push(Field::new(f.name(), t.arrow_type(), true));
         }
         let selected = select_columns(&Schema::new(all), ingest)?;
@@ -210,6 +227,7 @@ impl TaskPlan {
             partition_columns: Vec::new(),
             sources,
             segments,
+            file_columns: schema.fields().iter().map(|f| f.name().clone()).collect(),
             by_partition: true,
         })
     }
@@ -222,6 +240,17 @@ impl TaskPlan {
     /// Whether the plan keys rows by Spark partition rather than by file.
     pub fn by_partition(&self) -> bool {
         self.by_partition
+    }
+
+    /// Every column of the data before `columns`/`exclude` (of the files, partition columns
+    /// included, or of the DataFrame).
+    pub fn file_columns(&self) -> &[String] {
+        &self.file_columns
+    }
+
+    /// Every column the plan profiles, partition columns included.
+    pub fn columns(&self) -> Vec<String> {
+        self.fields.iter().map(|(n, _)| n.clone()).collect()
     }
 
     /// The columns the tasks read (partition columns are the plan's, not the batches').
@@ -471,11 +500,26 @@ impl TaskPlan {
                 }
                 *at = first.saturating_add(rows);
             }
+            // Every partition's task ends with a part, one without rows for an empty partition:
+            // a partition without any was never read.
+            if let Some(s) = (0..self.sources.len() as u32).find(|s| !next.contains_key(s)) {
+                return bad(format!(
+                    "no task gave the rows of {} (did Spark run another number of partitions than the plan's {}?)",
+                    self.source_name(s),
+                    self.sources.len()
+                ));
+            }
             return Ok(idx.into_iter().map(Some).collect());
         }
         let mut out = Vec::new();
         let mut got = idx.into_iter().peekable();
         for (s, first, rows, _, _) in self.planned() {
+            if rows == 0 {
+                // An empty row group never reaches a task (and shares its key with the next
+                // shard's): the fold makes its part.
+                out.push(None);
+                continue;
+            }
             match got.peek().map(|&i| (i, keys[i])) {
                 Some((i, k)) if (k.0, k.1) == (s, first) => {
                     if k.2 != rows {
@@ -488,7 +532,6 @@ impl TaskPlan {
                     out.push(Some(i));
                     got.next();
                 }
-                _ if rows == 0 => out.push(None),
                 _ => {
                     return bad(format!(
                         "no task profiled rows {first}..{} of {}",
@@ -526,6 +569,14 @@ impl TaskPlan {
             .map(|p| (p.source, p.first_row, p.rows))
             .collect();
         let order = self.order(&keys)?;
+        // Files are hashed for the manifest (INT001 and INT002 compare the hashes): one each.
+        for (i, s) in self.sources.iter().enumerate() {
+            if s.path.is_some() && !matches!(hashes.get(i), Some(Some(_))) {
+                return Err(Error::BadParts {
+                    reason: format!("no hash was computed for {}", self.source_name(i as u32)),
+                });
+            }
+        }
         let settings = self.settings();
         let mut profile = Profile::empty(&self.fields, &settings, &self.partition_columns);
         profile.segments = self.segments.clone();
@@ -551,10 +602,14 @@ impl TaskPlan {
                 }
             };
             let source = part.source as usize;
-            if part.profile.columns.len() != self.fields.len()
-                || part.profile.label != self.label
-                || part.profile.seed != self.seed
-            {
+            let same_columns = part.profile.columns.len() == self.fields.len()
+                && part
+                    .profile
+                    .columns
+                    .iter()
+                    .zip(&self.fields)
+                    .all(|(c, (n, t))| &c.name == n && c.column_type == *t);
+            if !same_columns || part.profile.label != self.label || part.profile.seed != self.seed {
                 return Err(Error::BadParts {
                     reason: format!(
                         "the part of {} from row {} was profiled with other settings",
