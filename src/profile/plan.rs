@@ -968,6 +968,25 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
+    /// A file's rows from its first, with the source and row columns a task's batches have.
+    fn tagged(rows: &RecordBatch, source: i32) -> RecordBatch {
+        let n = rows.num_rows();
+        let mut cols = rows.columns().to_vec();
+        cols.push(Arc::new(arrow::array::Int32Array::from(vec![source; n])));
+        cols.push(Arc::new(arrow::array::Int64Array::from_iter_values(
+            0..n as i64,
+        )));
+        let mut fields: Vec<Field> = rows
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.push(Field::new(SOURCE_COLUMN, DataType::Int32, false));
+        fields.push(Field::new(ROW_COLUMN, DataType::Int64, false));
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+    }
+
     /// The plan of the demo files, profiled in tasks that each see a few row groups' rows in
     /// odd batch sizes (and in any task order), folds into the profile `poisonscan profile`
     /// makes of the same files, byte for byte.
@@ -999,19 +1018,7 @@ mod tests {
             }
             let all = arrow::compute::concat_batches(&ds.schema, &rows).unwrap();
             let n = all.num_rows();
-            let src = Arc::new(arrow::array::Int32Array::from(vec![i as i32; n]));
-            let idx = Arc::new(arrow::array::Int64Array::from_iter_values(0..n as i64));
-            let mut cols = all.columns().to_vec();
-            cols.extend([src as ArrayRef, idx as ArrayRef]);
-            let mut fields: Vec<Field> = ds
-                .schema
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone())
-                .collect();
-            fields.push(Field::new(SOURCE_COLUMN, DataType::Int32, false));
-            fields.push(Field::new(ROW_COLUMN, DataType::Int64, false));
-            let b = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap();
+            let b = tagged(&all, i as i32);
             let mut at = 0;
             while at < n {
                 let k = 7_777.min(n - at);
@@ -1092,20 +1099,7 @@ mod tests {
             .unwrap()
             .batch;
         let n = 100;
-        let mut cols = b.slice(0, n).columns().to_vec();
-        cols.push(Arc::new(arrow::array::Int32Array::from(vec![0; n])));
-        cols.push(Arc::new(arrow::array::Int64Array::from_iter_values(
-            0..n as i64,
-        )));
-        let mut fields: Vec<Field> = b
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect();
-        fields.push(Field::new(SOURCE_COLUMN, DataType::Int32, false));
-        fields.push(Field::new(ROW_COLUMN, DataType::Int64, false));
-        let b = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap();
+        let b = tagged(&b.slice(0, n), 0);
         let mut cut = plan.cutter();
         assert!(cut.push_files(&plan, &b).unwrap().is_empty());
         let e = cut.push_files(&plan, &b).unwrap_err().to_string();
