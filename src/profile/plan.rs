@@ -1008,7 +1008,7 @@ mod tests {
         let plan = TaskPlan::from_bytes(&plan.to_bytes().unwrap()).unwrap();
         // Read every file whole, tag its rows, and hand them to two "tasks" in 7,777-row
         // batches, the second task's sources first.
-        let mut tagged: Vec<Vec<RecordBatch>> = vec![Vec::new(), Vec::new()];
+        let mut tasks: Vec<Vec<RecordBatch>> = vec![Vec::new(), Vec::new()];
         for (i, s) in ds.sources.iter().enumerate() {
             let mut rows = Vec::new();
             for shard in ds.shards.iter().filter(|sh| sh.source == i) {
@@ -1022,13 +1022,13 @@ mod tests {
             let mut at = 0;
             while at < n {
                 let k = 7_777.min(n - at);
-                tagged[i % 2].push(b.slice(at, k));
+                tasks[i % 2].push(b.slice(at, k));
                 at += k;
             }
             assert_eq!(s.display(), plan.sources()[i].name);
         }
         let mut parts = Vec::new();
-        for task in tagged.iter().rev() {
+        for task in tasks.iter().rev() {
             let mut cut = plan.cutter();
             for b in task {
                 for shard in cut.push_files(&plan, b).unwrap() {
