@@ -48,7 +48,7 @@ pub const NULL_LABEL: &str = "<null>";
 pub const MAX_CLASSES: usize = 64;
 
 /// What a profile is computed with.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProfileSettings {
     pub seed: u64,
     pub label: Option<String>,

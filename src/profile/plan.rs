@@ -47,11 +47,8 @@ pub const ROW_COLUMN: &str = "__poisonscan_row";
 /// What the tasks need to know to profile and score their rows as one machine would.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskPlan {
-    seed: u64,
-    label: Option<String>,
-    id: Option<String>,
-    sample_size: usize,
-    reference_ranges: BTreeMap<String, (f64, f64)>,
+    /// The settings the parts are profiled with (the current side's reference ranges included).
+    settings: ProfileSettings,
     shard_rows: u64,
     /// The dataset's columns after `columns`/`exclude`, partition columns last.
     fields: Vec<(String, ColumnType)>,
@@ -146,11 +143,7 @@ impl TaskPlan {
             });
         }
         Ok(TaskPlan {
-            seed: settings.seed,
-            label: settings.label.clone(),
-            id: settings.id.clone(),
-            sample_size: settings.sample_size,
-            reference_ranges: settings.reference_ranges.clone(),
+            settings: settings.clone(),
             shard_rows: effective_shard_rows(shard_rows),
             fields,
             partition_columns: ds.partition_columns.clone(),
@@ -217,11 +210,7 @@ impl TaskPlan {
             })
             .collect();
         Ok(TaskPlan {
-            seed: settings.seed,
-            label: settings.label.clone(),
-            id: settings.id.clone(),
-            sample_size: settings.sample_size,
-            reference_ranges: settings.reference_ranges.clone(),
+            settings: settings.clone(),
             shard_rows: effective_shard_rows(ingest.shard_rows),
             fields,
             partition_columns: Vec::new(),
@@ -273,14 +262,8 @@ impl TaskPlan {
     }
 
     /// The settings the parts are profiled with.
-    pub fn settings(&self) -> ProfileSettings {
-        ProfileSettings {
-            seed: self.seed,
-            label: self.label.clone(),
-            id: self.id.clone(),
-            sample_size: self.sample_size,
-            reference_ranges: self.reference_ranges.clone(),
-        }
+    pub fn settings(&self) -> &ProfileSettings {
+        &self.settings
     }
 
     /// What the row models score a shard's batches with.
@@ -438,7 +421,7 @@ impl TaskPlan {
             batches.into_iter().map(Ok),
             &part,
             &self.fields,
-            &self.settings(),
+            &self.settings,
             &self.partition_columns,
             &SharedBounds::default(),
         )?;
@@ -577,8 +560,7 @@ impl TaskPlan {
                 });
             }
         }
-        let settings = self.settings();
-        let mut profile = Profile::empty(&self.fields, &settings, &self.partition_columns);
+        let mut profile = Profile::empty(&self.fields, &self.settings, &self.partition_columns);
         profile.segments = self.segments.clone();
         let mut fold = Fold::new(profile, self.sources.len());
         let mut parts: Vec<Option<PartProfile>> = parts.into_iter().map(Some).collect();
@@ -609,7 +591,10 @@ impl TaskPlan {
                     .iter()
                     .zip(&self.fields)
                     .all(|(c, (n, t))| &c.name == n && c.column_type == *t);
-            if !same_columns || part.profile.label != self.label || part.profile.seed != self.seed {
+            if !same_columns
+                || part.profile.label != self.settings.label
+                || part.profile.seed != self.settings.seed
+            {
                 return Err(Error::BadParts {
                     reason: format!(
                         "the part of {} from row {} was profiled with other settings",
@@ -653,7 +638,8 @@ impl TaskPlan {
     /// The id column's field in the tasks' schema (what the rows' scores' `id` has).
     pub fn id_field(&self) -> Option<Field> {
         let schema = self.schema();
-        self.id
+        self.settings
+            .id
             .as_ref()
             .and_then(|i| schema.field_with_name(i).ok().cloned())
     }
