@@ -137,6 +137,14 @@ def task_throughput(data: Path, trusted: object, runs: int) -> None:
     print(
         f"profile parts of {n} rows: {len(parts)} parts, {size / 1e6:.1f} MB ({size / n:.1f} B/row)"
     )
+    # The same parts without the sample: what is left is the fingerprints (16 B a row) and the
+    # sketches.
+    bare = _native.TaskPlan.files([str(tmp)], dict(options, sample_size=0), trusted._native)  # type: ignore[attr-defined]
+    task = bare.task("profile", 0)
+    bare_parts = [p[3] for b in batches for p in task.push(b)] + [p[3] for p in task.finish()]
+    bare_size = sum(len(p) for p in bare_parts)
+    sketches = (bare_size - 16 * n) / len(bare_parts) / 1e6
+    print(f"without the sample: {bare_size / n:.1f} B/row, sketches {sketches:.2f} MB per part")
     # The models fitted on the baseline and this row group's profile (as the driver would).
     whole = plan.fold(parts, [plan.hash_source(0)])
     models = _native.spark_fit(options, whole, trusted._native)  # type: ignore[attr-defined]
