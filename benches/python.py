@@ -49,7 +49,10 @@ def main() -> None:
     import poisonscan
 
     data = ROOT / f"bench-data/synthetic_{args.rows}.parquet"
-    baseline = next(iter(sorted((ROOT / "bench-data").glob(f"synthetic_base_{args.rows}.*psprof"))))
+    # The labelled baseline profile of the newest format the e2e bench wrote
+    # (`synthetic_base_N.vK.psprof`; older formats no longer load).
+    profiles = (ROOT / "bench-data").glob(f"synthetic_base_{args.rows}.v*.psprof")
+    baseline = max(profiles, key=lambda p: int(p.name.rsplit(".v", 1)[1].split(".")[0]))
     cargo_bin = os.environ["POISONSCAN_BIN"]
     wheel_bin = str(Path(sys.executable).parent / "poisonscan")
     cli_args = ["scan", str(data), "--baseline", str(baseline), "--label", "label"]

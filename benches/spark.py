@@ -25,8 +25,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+# The profile format the e2e bench names its baseline profile by (`PROFILE_SCHEMA_VERSION`).
+PROFILE_VERSION = 5
 
 
 def main() -> None:
@@ -36,6 +39,11 @@ def main() -> None:
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--max-partition-bytes", default="128m")
     ap.add_argument("--tasks-only", action="store_true", help="only the per-task throughput")
+    ap.add_argument(
+        "--driver-memory",
+        choices=("driver", "spark"),
+        help="only one scan with these fingerprints, and the driver's peak memory",
+    )
     args = ap.parse_args()
     os.environ["PYSPARK_PYTHON"] = sys.executable
     from pyspark.sql import SparkSession
@@ -44,7 +52,7 @@ def main() -> None:
     import poisonscan.spark as ps
 
     data = ROOT / f"bench-data/synthetic_{args.rows}.parquet"
-    base = ROOT / f"bench-data/synthetic_base_{args.rows}.v4.psprof"
+    base = ROOT / f"bench-data/synthetic_base_{args.rows}.v{PROFILE_VERSION}.psprof"
     if args.tasks_only:
         task_throughput(data, poisonscan.Profile.load(base), args.runs)
         return
@@ -60,33 +68,66 @@ def main() -> None:
     spark.sparkContext.setLogLevel("ERROR")
     trusted = poisonscan.Profile.load(base)
     df = spark.read.parquet(str(data))
+    if args.driver_memory:
+        driver_memory(ps, df, trusted, args.driver_memory)
+        spark.stop()
+        return
     cmd = [cli, "scan", str(data), "--baseline", str(base), "--label", "label"]
     cmd += ["--format", "json", "--fail-on", "never", "--quiet"]
-    cli_s, spark_s = [], []
+    variants = ("driver", "spark")
+    cli_s: list[float] = []
+    spark_s: dict[str, list[float]] = {v: [] for v in variants}
     same = None
     for _ in range(args.runs):
         t = time.perf_counter()
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         cli_s.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        report = ps.scan(df, baseline=trusted, label="label", fail_on="never")
-        spark_s.append(time.perf_counter() - t)
         a = {k: v for k, v in json.loads(out).items() if k != "run"}
-        b = {k: v for k, v in report.to_dict().items() if k != "run"}
-        text = json.dumps(b).replace(str(data), str(data.relative_to(ROOT)))
-        equal = json.loads(text.replace(str(ROOT) + "/", "")) == json.loads(
-            json.dumps(a).replace(str(ROOT) + "/", "")
-        )
-        same = equal if same is None else (same and equal)
-    cli_m, spark_m = statistics.median(cli_s), statistics.median(spark_s)
+        expected = json.loads(json.dumps(a).replace(str(ROOT) + "/", ""))
+        for v in variants:
+            t = time.perf_counter()
+            report = ps.scan(df, baseline=trusted, label="label", fail_on="never", fingerprints=v)
+            spark_s[v].append(time.perf_counter() - t)
+            b = {k: v for k, v in report.to_dict().items() if k != "run"}
+            text = json.dumps(b).replace(str(data), str(data.relative_to(ROOT)))
+            equal = json.loads(text.replace(str(ROOT) + "/", "")) == expected
+            same = equal if same is None else (same and equal)
+    cli_m = statistics.median(cli_s)
     print(f"rows {args.rows}, partitions {df.rdd.getNumPartitions()}, master {args.master}")
     print("| variant | median s | / command line | runs |")
     print("|---|---|---|---|")
     print(f"| `poisonscan scan` (command line) | {cli_m:.2f} | 1.00 | {args.runs} |")
-    print(f"| `poisonscan.spark.scan` | {spark_m:.2f} | {spark_m / cli_m:.2f} | {args.runs} |")
+    for v in variants:
+        m = statistics.median(spark_s[v])
+        print(
+            f'| `poisonscan.spark.scan(fingerprints="{v}")` | {m:.2f} | {m / cli_m:.2f} '
+            f"| {args.runs} |"
+        )
     print(f"reports equal to the command line's in every round (outside run): {same}")
     spark.stop()
     task_throughput(data, trusted, args.runs)
+
+
+def driver_memory(ps: Any, df: Any, trusted: Any, fingerprints: str) -> None:
+    """One scan, and the peak resident memory of this process (the driver's Python, where the
+    parts are folded and the checks run; the JVM and the Python workers are other processes)
+    before and after it."""
+    import resource
+
+    def peak() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+    before = peak()
+    t = time.perf_counter()
+    report = ps.scan(
+        df, baseline=trusted, label="label", fail_on="never", fingerprints=fingerprints
+    )
+    secs = time.perf_counter() - t
+    dups = report.to_dict()["profile"]["duplicates"]
+    print(
+        f'| fingerprints="{fingerprints}" | {secs:.1f} s | {before:.0f} MiB | {peak():.0f} MiB '
+        f"| {dups['duplicate_rows']} duplicate rows |"
+    )
 
 
 def task_throughput(data: Path, trusted: object, runs: int) -> None:
@@ -128,28 +169,50 @@ def task_throughput(data: Path, trusted: object, runs: int) -> None:
         task.finish()
         return time.perf_counter() - t
 
-    parts = []
-    task = plan.task("profile", 0)
+    def parts_of(p: Any) -> list[bytes]:
+        task = p.task("profile", 0)
+        out = [o for b in batches for o in task.push(b)] + task.finish()
+        return [o[3] for o in out if isinstance(o, tuple)]
+
+    def size(parts: list[bytes]) -> str:
+        total = sum(len(p) for p in parts)
+        return f"{len(parts)} parts, {total / 1e6:.1f} MB ({total / n:.2f} B/row)"
+
+    parts = parts_of(plan)
+    print(f"profile parts of {n} rows: {size(parts)}")
+    # The sample-bounds pre-pass over the same rows (one task: its bound is this data's).
+    keys = plan.keys_task(0)
     for b in batches:
-        parts += [p[3] for p in task.push(b)]
-    parts += [p[3] for p in task.finish()]
-    size = sum(len(p) for p in parts)
-    print(
-        f"profile parts of {n} rows: {len(parts)} parts, {size / 1e6:.1f} MB ({size / n:.1f} B/row)"
-    )
-    # The same parts without the sample: what is left is the fingerprints (16 B a row) and the
-    # sketches.
+        keys.push(b.select(["label", "__poisonscan_source", "__poisonscan_row"]))
+    bounded = plan.with_sample_bounds([keys.finish()])
+    print(f"with the sample's bounds: {size(parts_of(bounded))}")
+    # The same parts without the sample and with the fingerprints apart: what is left is the
+    # sketches (what every shard sends, whatever the data's size).
     bare = _native.TaskPlan.files([str(tmp)], dict(options, sample_size=0), trusted._native)  # type: ignore[attr-defined]
-    task = bare.task("profile", 0)
-    bare_parts = [p[3] for b in batches for p in task.push(b)] + [p[3] for p in task.finish()]
-    bare_size = sum(len(p) for p in bare_parts)
-    sketches = (bare_size - 16 * n) / len(bare_parts) / 1e6
-    print(f"without the sample: {bare_size / n:.1f} B/row, sketches {sketches:.2f} MB per part")
+    sketches = parts_of(bare.with_fingerprints_apart())
+    print(
+        f"without the sample, fingerprints apart: {size(sketches)}, "
+        f"{sum(map(len, sketches)) / len(sketches) / 1e6:.2f} MB per part"
+    )
     # The models fitted on the baseline and this row group's profile (as the driver would).
     whole = plan.fold(parts, [plan.hash_source(0)])
     models = _native.spark_fit(options, whole, trusted._native)  # type: ignore[attr-defined]
-    for kind in ("profile", "score"):
-        secs = statistics.median(one(kind, models) for _ in range(runs))
+
+    def keys_pass() -> float:
+        t = time.perf_counter()
+        task = plan.keys_task(0)
+        for b in batches:
+            task.push(b.select(["label", "__poisonscan_source", "__poisonscan_row"]))
+        task.finish()
+        return time.perf_counter() - t
+
+    timings = {
+        "sample keys": lambda: keys_pass(),
+        "profile": lambda: one("profile", None),
+        "score": lambda: one("score", models),
+    }
+    for kind, run in timings.items():
+        secs = statistics.median(run() for _ in range(runs))
         print(f"| {kind} task, {n} rows | {secs:.2f} s | {n / secs / 1e6:.2f} M rows/s |")
 
 

@@ -13,7 +13,7 @@ use crate::detect::{self, Context, Detector};
 use crate::error::{Error, Result};
 use crate::ingest::{BatchSource, Conformed, Dataset};
 use crate::profile::plan::TaskPlan;
-use crate::profile::{self, Profile, ProfileSettings, Role};
+use crate::profile::{self, FingerprintScope, Profile, ProfileSettings, Role};
 use crate::recorder::{Recorder, Silent, Unit, record, timed};
 use crate::report::{self, Report};
 use crate::rows::RowModels;
@@ -293,6 +293,7 @@ impl<'a> Engine<'a> {
             Baseline::None => return Ok(None),
             Baseline::Profile(b) => {
                 self.check_baseline(&b)?;
+                check_scopes(None, Some(&b))?;
                 *b
             }
             Baseline::Data(d) => self.profile_with(d, &self.settings.profile, "baseline")?,
@@ -383,6 +384,7 @@ impl<'a> Engine<'a> {
         if let Some(b) = baseline.as_mut() {
             set_roles(b, self.settings, "baseline")?;
         }
+        check_scopes(Some(&current), baseline.as_ref())?;
         if let Some((models, counts)) = &rows {
             models.check_counts(counts, current.manifest.len(), current.rows)?;
         }
@@ -635,4 +637,29 @@ pub fn reference_ranges(p: &Profile) -> std::collections::BTreeMap<String, (f64,
             Some((c.name.clone(), (n.min?, n.max?)))
         })
         .collect()
+}
+
+/// Profiles whose fingerprints were kept apart ([`FingerprintScope::Repeated`]) give the
+/// duplicate and replay checks the answer every row's fingerprints give only when both sides'
+/// were found together (`joined`): a scan against such a baseline must group its fingerprints
+/// with the current side's, which `poisonscan.spark.scan` does given the baseline's
+/// fingerprints. `current: None` checks a baseline before the current side is profiled.
+fn check_scopes(current: Option<&Profile>, baseline: Option<&Profile>) -> Result<()> {
+    let joined = |p: &Profile| match p.fingerprint_scope {
+        FingerprintScope::All => None,
+        FingerprintScope::Repeated { joined, .. } => Some(joined),
+    };
+    let Some(b) = baseline else {
+        return Ok(());
+    };
+    let apart = "holds only its duplicated rows' fingerprints (it was made by poisonscan.spark with fingerprints=\"spark\"), and rows of the current data that repeat a row of it would be missed";
+    match (current.map(joined), joined(b)) {
+        (None, Some(_)) | (_, Some(false)) => Err(Error::Usage(format!(
+            "the baseline profile {apart}\nhint: scan against it with poisonscan.spark.scan(..., baseline_fingerprints=WHERE_THEY_WERE_WRITTEN), or profile the baseline with fingerprints=\"driver\""
+        ))),
+        (Some(Some(false)), _) | (Some(None), Some(true)) => Err(Error::Usage(format!(
+            "the current profile's and the baseline's fingerprints were not found together: one {apart}"
+        ))),
+        _ => Ok(()),
+    }
 }

@@ -962,3 +962,131 @@ fn an_unsupported_column_can_be_left_out() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Profiles that hold only the duplicated rows' fingerprints (found over both sides together,
+/// as `poisonscan.spark` finds them with Spark) give the report every row's give: duplicate
+/// rates, conflicts, new groups, and replayed files found by their rows (with the files'
+/// hashes removed, INT002 can only match rows). One side's alone is refused.
+#[test]
+fn fingerprints_kept_apart_give_the_report_every_rows_give() {
+    use poisonscan::profile::{FingerprintScope, features};
+    use std::collections::HashMap;
+    let s = settings(2);
+    let engine = Engine::new(&s);
+    let baseline = engine.profile(Data::Paths(&demo("baseline"))).unwrap();
+    let current = engine
+        .profile_against(Data::Paths(&demo("current")), &baseline)
+        .unwrap();
+    let without_hashes = |p: &Profile| {
+        let mut p = p.clone();
+        for m in &mut p.manifest {
+            m.blake3.clear();
+            m.row_groups.clear();
+        }
+        p
+    };
+    let mut counts: HashMap<u128, u64> = HashMap::new();
+    for p in [&current, &baseline] {
+        for &f in &p.fingerprints.rows {
+            *counts.entry(features(f)).or_default() += 1;
+        }
+    }
+    let apart = |p: &Profile, joined: bool| {
+        let mut q = p.clone();
+        q.fingerprint_scope = FingerprintScope::Repeated {
+            segment_rows: p.segment_rows(),
+            joined: false,
+        };
+        let rows: Vec<u128> = p
+            .fingerprints
+            .rows
+            .iter()
+            .copied()
+            .filter(|&f| counts[&features(f)] > 1)
+            .collect();
+        assert!(rows.len() < p.fingerprints.rows.len());
+        q.with_repeated(rows, joined).unwrap()
+    };
+    let json = |r: poisonscan::Report| {
+        let mut v = serde_json::to_value(valid(r)).unwrap();
+        v.as_object_mut().unwrap().remove("run");
+        v
+    };
+    for hashed in [true, false] {
+        let (cur, base) = if hashed {
+            (current.clone(), baseline.clone())
+        } else {
+            (without_hashes(&current), without_hashes(&baseline))
+        };
+        let every = json(
+            engine
+                .report(cur.clone(), Some(base.clone()), None)
+                .unwrap(),
+        );
+        let (cur_apart, base_apart) = (apart(&cur, true), apart(&base, true));
+        assert_eq!(cur_apart.duplicates(), cur.duplicates());
+        assert_eq!(base_apart.duplicates(), base.duplicates());
+        let kept = json(
+            engine
+                .report(cur_apart.clone(), Some(base_apart), None)
+                .unwrap(),
+        );
+        assert_eq!(kept, every);
+        // A baseline with every row's and a current side with the duplicated rows' only.
+        let mixed = json(engine.report(cur_apart, Some(base.clone()), None).unwrap());
+        assert_eq!(mixed, every);
+        let codes: Vec<(String, String)> = every["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == "INT002" || f["code"] == "DUP001")
+            .map(|f| {
+                (
+                    f["code"].as_str().unwrap().to_string(),
+                    f["evidence"]["match"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let replay = if hashed { "blake3" } else { "row fingerprints" };
+        assert!(
+            codes.contains(&("INT002".into(), replay.into())),
+            "{codes:?}"
+        );
+        assert!(codes.iter().any(|c| c.0 == "DUP001"), "{codes:?}");
+    }
+    // One side's duplicated rows alone miss the rows the other side shares: refused.
+    let lone = |p: &Profile| {
+        let mut q = p.clone();
+        q.fingerprint_scope = FingerprintScope::Repeated {
+            segment_rows: p.segment_rows(),
+            joined: false,
+        };
+        q.with_repeated(Vec::new(), false).unwrap()
+    };
+    for (cur, base) in [
+        (current.clone(), lone(&baseline)),
+        (lone(&current), baseline.clone()),
+        (apart(&current, true), lone(&baseline)),
+    ] {
+        let e = engine
+            .report(cur, Some(base), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("duplicated rows' fingerprints"), "{e}");
+    }
+    let e = engine
+        .scan(
+            Data::Paths(&demo("current")),
+            Baseline::Profile(Box::new(lone(&baseline))),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("poisonscan.spark.scan(..., baseline_fingerprints="),
+        "{e}"
+    );
+    let mut merged = lone(&baseline);
+    let e = merged.merge(&current).unwrap_err().to_string();
+    assert!(e.contains("profile the data together"), "{e}");
+}

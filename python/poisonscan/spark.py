@@ -25,6 +25,19 @@ result per partition; the driver also checks that every shard of the plan came e
 (a missing, doubled or partial shard is a ``ScanError``), so a retried or speculative task can
 neither count rows twice nor drop them.
 
+**Memory on the driver.** Before the profile job, a job that reads only the label column
+finds each class's sample bound (the k-th smallest row key), so the parts carry about
+``sample_size`` rows per class in all, not per shard. Row fingerprints (16 bytes a row, for the
+duplicate and replay checks) go to the driver whole with ``fingerprints="driver"``; with
+``"spark"`` the tasks give them as rows of the job's output, Spark groups them by feature hash
+over both sides of the scan, and only the duplicated rows' reach the driver: the report is the
+same, and the driver's memory grows with the duplicated rows, not with all of them.
+``"auto"`` (the default) keeps them apart for a plan of files of more than 50M rows, or when
+the baseline profile's were kept apart. A profile made with them apart holds only its
+duplicated rows'; save every row's with ``profile(..., fingerprints_out=PATH)`` and give
+``scan(..., baseline_fingerprints=PATH)`` when it is the baseline (without them it is refused,
+as it is by the command line and by ``merge``).
+
 pyspark is not a dependency of poisonscan: install it (``pip install poisonscan[spark]``), or
 use the cluster's. The executors need the same poisonscan wheel as the driver.
 """
@@ -51,6 +64,13 @@ _FILE = "__poisonscan_file"
 _ROW = "__poisonscan_row"
 _SOURCE = "__poisonscan_source"
 _PARTS = "source long, first_row long, rows long, payload binary"
+_KEYS = "partition long, payload binary"
+_PARTS_APART = _PARTS + ", hi long, lo long"
+
+Fingerprints = Literal["auto", "driver", "spark"]
+_APART_ROWS = 50_000_000
+"""With ``fingerprints="auto"``, a plan of files with more rows than this keeps the rows'
+fingerprints apart (16 bytes a row: 800 MB on the driver at this size)."""
 
 TaskHook = Callable[[int, int], None]
 """Called in each task with its partition id and attempt number before it reads its rows
@@ -215,6 +235,92 @@ def _plan(
     return _Plan(plan, frame.select(*[F.col(_quote(c)) for c in plan.read_columns()]))
 
 
+def _task_context(hook: TaskHook | None) -> int:
+    """The running task's partition id (after calling ``hook`` with it and the attempt)."""
+    from pyspark import TaskContext
+
+    ctx = TaskContext.get()
+    partition = ctx.partitionId() if ctx is not None else 0
+    if hook is not None:
+        hook(partition, ctx.attemptNumber() if ctx is not None else 0)
+    return partition
+
+
+def _tagger(plan: _native.TaskPlan) -> Callable[[pyarrow.RecordBatch], pyarrow.RecordBatch]:
+    """In a task of a file scan: a batch's file URIs and row indices as the plan's source and
+    row columns."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    index = {path: i for i, path in enumerate(plan.source_paths()) if path is not None}
+
+    def tag(b: pa.RecordBatch) -> pa.RecordBatch:
+        files = b.column(b.schema.get_field_index(_FILE))
+        uris = pc.unique(files).to_pylist()
+        known = []
+        for u in uris:
+            path = _local_path(u) if isinstance(u, str) else None
+            known.append(index.get(path) if path is not None else None)
+        at = pc.index_in(files, value_set=pa.array(uris, files.type))
+        source = pc.take(pa.array(known, pa.int32()), at)
+        rows = b.column(b.schema.get_field_index(_ROW)).cast(pa.int64())
+        keep = [i for i, n in enumerate(b.schema.names) if n not in (_FILE, _ROW)]
+        return pa.RecordBatch.from_arrays(
+            [b.column(i) for i in keep] + [source, rows],
+            names=[b.schema.names[i] for i in keep] + [_SOURCE, _ROW],
+        )
+
+    return tag
+
+
+def _keys_task(
+    plan_bytes: bytes, hook: TaskHook | None
+) -> Callable[[Iterator[pyarrow.RecordBatch]], Iterator[pyarrow.RecordBatch]]:
+    """The function each task of the sample-bounds pre-pass runs: its partition's smallest
+    row keys per label class, as one row ``(partition, payload)``."""
+
+    def run(batches: Iterator[pyarrow.RecordBatch]) -> Iterator[pyarrow.RecordBatch]:
+        import pyarrow as pa
+
+        from poisonscan import _native as native
+
+        partition = _task_context(hook)
+        plan = native.TaskPlan.from_bytes(plan_bytes)
+        task = plan.keys_task(partition)  # a plan of files
+        tag = _tagger(plan)
+        for b in batches:
+            task.push(tag(b))
+        yield pa.RecordBatch.from_arrays(
+            [pa.array([partition], pa.int64()), pa.array([task.finish()], pa.binary())],
+            names=["partition", "payload"],
+        )
+
+    return run
+
+
+def _bound_sample(plan: _Plan, hook: TaskHook | None) -> None:
+    """The sample-bounds pre-pass (a job that reads only the files' label column): each
+    class's k-th smallest row key, shipped with the plan to the profile tasks so that their
+    parts carry only the rows the sample keeps (the fold checks that none was lost)."""
+    from pyspark.sql import functions as F
+
+    label = plan.plan.key_columns()
+    # Only a plan of files: a row's key is its file and row index whatever the query, while
+    # by partition it is its place in a partition, which another query (this one reads one
+    # column) may order otherwise after a shuffle. A label that is a partition column (in the
+    # files' paths, not their columns) is skipped as the command line's pre-pass skips it.
+    if label is None or plan.plan.by_partition:
+        return
+    if any(c not in plan.plan.read_columns() for c in label):
+        return
+    frame = plan.frame.select(*[F.col(_quote(c)) for c in label], F.col(_FILE), F.col(_ROW))
+    rows = frame.mapInArrow(_keys_task(plan.bytes, hook), _KEYS).collect()
+    # One result per partition (a partition's keys counted twice would lower its bounds).
+    keys = {r.partition: bytes(r.payload) for r in rows}
+    plan.plan = plan.plan.with_sample_bounds([keys[p] for p in sorted(keys)])
+    plan.bytes = plan.plan.to_bytes()
+
+
 def _task(
     plan_bytes: bytes,
     kind: str,
@@ -226,51 +332,37 @@ def _task(
 
     def run(batches: Iterator[pyarrow.RecordBatch]) -> Iterator[pyarrow.RecordBatch]:
         import pyarrow as pa
-        import pyarrow.compute as pc
-        from pyspark import TaskContext
 
         from poisonscan import _native as native
 
-        ctx = TaskContext.get()
-        partition = ctx.partitionId() if ctx is not None else 0
-        if hook is not None:
-            hook(partition, ctx.attemptNumber() if ctx is not None else 0)
+        partition = _task_context(hook)
         plan = native.TaskPlan.from_bytes(plan_bytes)
         task = plan.task(kind, partition, models, duplicates)
-        index = {path: i for i, path in enumerate(plan.source_paths()) if path is not None}
-
-        def tag(b: pa.RecordBatch) -> pa.RecordBatch:
-            files = b.column(b.schema.get_field_index(_FILE))
-            uris = pc.unique(files).to_pylist()
-            known = []
-            for u in uris:
-                path = _local_path(u) if isinstance(u, str) else None
-                known.append(index.get(path) if path is not None else None)
-            at = pc.index_in(files, value_set=pa.array(uris, files.type))
-            source = pc.take(pa.array(known, pa.int32()), at)
-            rows = b.column(b.schema.get_field_index(_ROW)).cast(pa.int64())
-            keep = [i for i, n in enumerate(b.schema.names) if n not in (_FILE, _ROW)]
-            return pa.RecordBatch.from_arrays(
-                [b.column(i) for i in keep] + [source, rows],
-                names=[b.schema.names[i] for i in keep] + [_SOURCE, _ROW],
-            )
-
+        tag = _tagger(plan)
         rows_schema = _spark_types(plan.rows_schema()) if kind == "rows" else None
+
+        apart = kind == "profile" and plan.fingerprints_apart
 
         def emit(out: list[Any]) -> Iterator[pa.RecordBatch]:
             if rows_schema is not None:
                 for b in out:
                     yield b.cast(rows_schema)
-            elif out:
-                yield pa.RecordBatch.from_arrays(
-                    [
-                        pa.array([o[0] for o in out], pa.int64()),
-                        pa.array([o[1] for o in out], pa.int64()),
-                        pa.array([o[2] for o in out], pa.int64()),
-                        pa.array([o[3] for o in out], pa.binary()),
-                    ],
-                    names=["source", "first_row", "rows", "payload"],
-                )
+                return
+            parts = [o for o in out if isinstance(o, tuple)]
+            if parts:
+                columns = [
+                    pa.array([o[0] for o in parts], pa.int64()),
+                    pa.array([o[1] for o in parts], pa.int64()),
+                    pa.array([o[2] for o in parts], pa.int64()),
+                    pa.array([o[3] for o in parts], pa.binary()),
+                ]
+                names = ["source", "first_row", "rows", "payload"]
+                if apart:
+                    columns += [pa.nulls(len(parts), pa.int64())] * 2
+                    names += ["hi", "lo"]
+                yield pa.RecordBatch.from_arrays(columns, names=names)
+            # Fingerprints kept apart: rows without a payload.
+            yield from (o for o in out if isinstance(o, pa.RecordBatch))
 
         for b in batches:
             yield from emit(task.push(b if plan.by_partition else tag(b)))
@@ -304,18 +396,147 @@ def _hashes(df: DataFrame, plan: _Plan) -> list[Any]:
     return [got.get(i) for i in range(n)]
 
 
+def _fingerprints_apart(plan: _native.TaskPlan, fingerprints: Fingerprints, needed: bool) -> bool:
+    if fingerprints not in ("auto", "driver", "spark"):
+        raise ValueError(f"fingerprints is auto, driver or spark, not {fingerprints!r}")
+    if needed:
+        if fingerprints == "driver":
+            raise _error(
+                "the baseline profile's fingerprints were kept apart, so the current side's "
+                'must be too\nhint: scan with fingerprints="auto" or "spark"'
+            )
+        return True
+    if fingerprints != "auto":
+        return fingerprints == "spark"
+    rows = plan.rows()
+    return rows is not None and rows > _APART_ROWS
+
+
+class _Profiled:
+    """A profile job's result: the plan, the profile folded from its parts, and, when the
+    fingerprints were kept apart, the job's output (cached) and its fingerprints."""
+
+    def __init__(
+        self, plan: _Plan, profile: Profile, out: DataFrame | None, fps: DataFrame | None
+    ) -> None:
+        self.plan = plan
+        self.profile = profile
+        self.out = out
+        self.fingerprints = fps
+
+    def release(self) -> None:
+        if self.out is not None:
+            self.out.unpersist()
+
+
 def _profile(
     df: DataFrame,
     options: dict[str, Any],
     baseline: Profile | None,
     provenance: Provenance,
     hook: TaskHook | None,
-) -> tuple[_Plan, Profile]:
+    fingerprints: Fingerprints,
+    apart_needed: bool = False,
+) -> _Profiled:
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
     plan = _plan(df, options, baseline, provenance)
-    parts = _collect_parts(plan.frame, _task(plan.bytes, "profile", hook=hook))
+    if _fingerprints_apart(plan.plan, fingerprints, apart_needed):
+        plan.plan = plan.plan.with_fingerprints_apart()
+        plan.bytes = plan.plan.to_bytes()
+    _bound_sample(plan, hook)
+    fn = _task(plan.bytes, "profile", hook=hook)
+    if not plan.plan.fingerprints_apart:
+        rows = plan.frame.mapInArrow(fn, _PARTS).collect()
+        return _Profiled(plan, _fold(df, plan, rows), None, None)
+    # Cached: the parts are collected from it, and its fingerprints grouped afterwards.
+    out = plan.frame.mapInArrow(fn, _PARTS_APART).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        rows = out.where(F.col("payload").isNotNull()).drop("hi", "lo").collect()
+        fps = out.where(F.col("payload").isNull()).select("hi", "lo")
+        profile = _fold(df, plan, rows)
+        n = fps.count()
+        if n != profile.rows:
+            raise _error(
+                f"the profile job gave {n} fingerprints for {profile.rows} rows "
+                "(did a task's cached output change?)"
+            )
+    except BaseException:
+        out.unpersist()
+        raise
+    return _Profiled(plan, profile, out, fps)
+
+
+def _fold(df: DataFrame, plan: _Plan, rows: list[Any]) -> Profile:
+    """The profile from the parts a profile job collected (and the files' hashes)."""
+    parts = [(r.source, r.first_row, r.rows, bytes(r.payload)) for r in rows]
     plan.profiled = [(p[0], p[1], p[2]) for p in parts]
     hashes = _hashes(df, plan)
-    return plan, Profile(plan.plan.fold([p[3] for p in parts], hashes))
+    return Profile(plan.plan.fold([p[3] for p in parts], hashes))
+
+
+def _to_arrow(df: DataFrame) -> pyarrow.Table:
+    import pyarrow as pa
+
+    if hasattr(df, "toArrow"):  # pyspark >= 4
+        return df.toArrow()
+    collect: Callable[[], list[pa.RecordBatch]] = df._collect_as_arrow  # type: ignore[assignment]
+    batches = collect()
+    if not batches:
+        return pa.table(
+            {
+                "side": pa.array([], pa.int32()),
+                "hi": pa.array([], pa.int64()),
+                "lo": pa.array([], pa.int64()),
+            }
+        )
+    return pa.Table.from_batches(batches)
+
+
+def _repeated(sides: Sequence[DataFrame]) -> list[tuple[pyarrow.Array, pyarrow.Array]]:
+    """The fingerprints (``hi``, ``lo``) of every row, on each side, whose feature vector (the
+    top 80 bits) occurs more than once over all sides: counted by Spark over a window of equal
+    feature vectors (one shuffle; a group-by joined back took about twice as long, see
+    reports/spark.md), so that only the duplicated rows' fingerprints reach the driver."""
+    from functools import reduce
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    tagged = [s.select(F.lit(i).alias("side"), "hi", "lo") for i, s in enumerate(sides)]
+    both = reduce(lambda a, b: a.unionByName(b), tagged)
+    same = Window.partitionBy(F.col("hi"), F.shiftrightunsigned("lo", 48))
+    counted = both.withColumn("n", F.count(F.lit(1)).over(same))
+    found = _to_arrow(counted.where(F.col("n") > 1).select("side", "hi", "lo"))
+    out = []
+    for i in range(len(sides)):
+        t = found.filter(pc.equal(found["side"], pa.scalar(i, found.schema.field("side").type)))
+        out.append((t["hi"].combine_chunks(), t["lo"].combine_chunks()))
+    return out
+
+
+def _frame_of(spark: Any, batch: pyarrow.RecordBatch) -> DataFrame:
+    """A DataFrame of a batch held on the driver (the fingerprints of a baseline profile that
+    holds every row's: on the driver already, they are sent to the cluster to be grouped)."""
+    import pyarrow as pa
+    import pyspark
+
+    table = pa.Table.from_batches([batch])
+    if int(pyspark.__version__.split(".")[0]) >= 4:
+        frame: DataFrame = spark.createDataFrame(table)  # Arrow, as is
+        return frame
+    # pyspark 3.5 takes pandas, through Arrow when asked (not row by row).
+    key = "spark.sql.execution.arrow.pyspark.enabled"
+    was = spark.conf.get(key, "false")
+    spark.conf.set(key, "true")
+    try:
+        frame = spark.createDataFrame(table.to_pandas(), "hi long, lo long")
+    finally:
+        spark.conf.set(key, was)
+    return frame
 
 
 def profile(
@@ -329,12 +550,20 @@ def profile(
     seed: int | None = None,
     sample_size: int | None = None,
     provenance: Provenance = "auto",
+    fingerprints: Fingerprints = "auto",
+    fingerprints_out: str | None = None,
     _task_hook: TaskHook | None = None,
 ) -> Profile:
-    """Profile a DataFrame on its cluster: ``poisonscan.profile``'s profile, made by one
+    """Profile a DataFrame on its cluster: ``poisonscan.profile``'s profile, made by a
     ``mapInArrow`` job whose tasks each return the partial profiles of their shards, merged on
     the driver in plan order (the result does not depend on task timing). See the module's
-    documentation for ``provenance``."""
+    documentation for ``provenance`` and ``fingerprints``. A profile keeps every row's
+    fingerprints (``"auto"`` is ``"driver"`` here) unless ``fingerprints_out`` (a path Spark
+    writes Parquet to, such as ``s3://bucket/trusted/fingerprints``) is given: then they are
+    kept apart, every row's are written there, and the profile holds the duplicated rows'
+    (scans against it need ``baseline_fingerprints``). ``fingerprints="spark"`` without
+    ``fingerprints_out`` gives a profile that cannot be a baseline. Before the profile job, a
+    job that reads only the label column bounds the sample (plans of files)."""
     options = _options(
         label=label,
         id=id,
@@ -345,39 +574,142 @@ def profile(
         sample_size=sample_size,
         threads=None,
     )
-    return _profile(df, options, None, provenance, _task_hook)[1]
+    if fingerprints_out is not None:
+        if fingerprints == "driver":
+            raise ValueError('fingerprints_out keeps the fingerprints apart: not with "driver"')
+        fingerprints = "spark"
+    elif fingerprints == "auto":
+        # A profile is kept to be a baseline later: every row's, unless they are written out.
+        fingerprints = "driver"
+    job = _profile(df, options, None, provenance, _task_hook, fingerprints)
+    try:
+        if job.fingerprints is None:
+            return job.profile
+        if fingerprints_out is not None:
+            job.fingerprints.write.parquet(fingerprints_out)
+        [(hi, lo)] = _repeated([job.fingerprints])
+        return Profile(_native.spark_repeated(job.profile._native, hi, lo, False, False))
+    finally:
+        job.release()
+
+
+class _Baseline:
+    """The scan's baseline: its profile and, when they are grouped on the cluster, its rows'
+    fingerprints (``None`` for a profile that holds them all: they are sent from the driver)."""
+
+    def __init__(self, profile: Profile, fps: DataFrame | None, job: _Profiled | None) -> None:
+        self.profile = profile
+        self.fingerprints = fps
+        self.job = job
 
 
 def _baseline(
+    spark: Any,
     baseline: DataFrame | Profile | PathLike | None,
+    baseline_fingerprints: DataFrame | str | None,
     options: dict[str, Any],
     provenance: Provenance,
     hook: TaskHook | None,
-) -> Profile | None:
-    if baseline is None or isinstance(baseline, Profile):
-        return baseline
+    fingerprints: Fingerprints,
+) -> _Baseline | None:
+    if baseline is None:
+        if baseline_fingerprints is not None:
+            raise ValueError("baseline_fingerprints without a baseline")
+        return None
     if isinstance(baseline, (str, os.PathLike)):
-        return Profile.load(baseline)
+        baseline = Profile.load(baseline)
+    if isinstance(baseline, Profile):
+        fps = None
+        if isinstance(baseline_fingerprints, str):
+            fps = spark.read.parquet(baseline_fingerprints).select("hi", "lo")
+        elif baseline_fingerprints is not None:
+            fps = baseline_fingerprints.select("hi", "lo")
+        if fps is not None and _native.spark_apart(baseline._native):
+            _check_fingerprints(baseline, fps)
+        elif fps is None and _native.spark_apart(baseline._native):
+            raise _error(
+                "the baseline profile holds only its duplicated rows' fingerprints (it was "
+                'made with fingerprints="spark"), and rows of the current data that repeat a '
+                "row of it would be missed\nhint: give baseline_fingerprints=, the "
+                "fingerprints_out= it was profiled with"
+            )
+        return _Baseline(baseline, fps, None)
     if hasattr(baseline, "mapInArrow"):
-        base_options = dict(options)
-        return _profile(baseline, base_options, None, provenance, hook)[1]
+        if baseline_fingerprints is not None:
+            raise ValueError("baseline_fingerprints goes with a baseline Profile, not a DataFrame")
+        job = _profile(baseline, dict(options), None, provenance, hook, fingerprints)
+        return _Baseline(job.profile, job.fingerprints, job)
     raise TypeError(
         "baseline is a DataFrame, a Profile or the path of a saved profile, "
         f"not {type(baseline).__name__}"
     )
 
 
+def _check_fingerprints(profile: Profile, fps: DataFrame) -> None:
+    """The fingerprints are the profile's rows', segment for segment (a stale or another
+    dataset's copy is refused)."""
+    from pyspark.sql import functions as F
+
+    segment = F.col("lo").bitwiseAND(F.lit(0xFFFF)).alias("segment")
+    counts = {r["segment"]: r["count"] for r in fps.groupBy(segment).count().collect()}
+    _native.spark_check_fingerprints(profile._native, sum(counts.values()), counts)
+
+
+class _Prepared:
+    def __init__(
+        self, plan: _Plan, current: Profile, base: Profile | None, models: bytes | None
+    ) -> None:
+        self.plan = plan
+        self.current = current
+        self.base = base
+        self.models = models
+
+
 def _prepare(
     df: DataFrame,
     baseline: DataFrame | Profile | PathLike | None,
+    baseline_fingerprints: DataFrame | str | None,
     options: dict[str, Any],
     provenance: Provenance,
     hook: TaskHook | None,
-) -> tuple[_Plan, Profile, Profile | None, bytes | None]:
-    base = _baseline(baseline, options, provenance, hook)
-    plan, current = _profile(df, options, base, provenance, hook)
+    fingerprints: Fingerprints,
+) -> _Prepared:
+    """The profile jobs of both sides, the duplicated rows' fingerprints grouped on the
+    cluster when they are kept apart, and the row models fitted on the driver."""
+    spark = df.sparkSession
+    b = _baseline(spark, baseline, baseline_fingerprints, options, provenance, hook, fingerprints)
+    base = None if b is None else b.profile
+    base_apart = base is not None and _native.spark_apart(base._native)
+    job = None
+    try:
+        job = _profile(df, options, base, provenance, hook, fingerprints, base_apart)
+        current = job.profile
+        if job.fingerprints is not None:
+            sides = [job.fingerprints]
+            if b is not None:
+                base_fps = b.fingerprints
+                if base_fps is None or not base_apart:
+                    # A baseline with every row's fingerprints on the driver: sent to the
+                    # cluster to be grouped with the current side's; it keeps them all.
+                    base_fps = _frame_of(spark, _native.spark_fingerprints(b.profile._native))
+                sides.append(base_fps)
+            found = _repeated(sides)
+            joined = b is not None
+            current = Profile(_native.spark_repeated(current._native, *found[0], joined, False))
+            if b is not None and base is not None and base_apart:
+                # A saved profile's own duplicates must come out the same from the given
+                # fingerprints; a baseline profiled in this scan has none yet.
+                saved = b.job is None
+                base = Profile(_native.spark_repeated(base._native, *found[1], True, saved))
+        elif base_apart:
+            raise _error("the current side's fingerprints were not kept apart")
+    finally:
+        if job is not None:
+            job.release()
+        if b is not None and b.job is not None:
+            b.job.release()
     models = _native.spark_fit(options, current._native, None if base is None else base._native)
-    return plan, current, base, models
+    return _Prepared(job.plan, current, base, models)
 
 
 def scan(
@@ -393,6 +725,8 @@ def scan(
     exclude: Sequence[str] | None = None,
     sample_size: int | None = None,
     provenance: Provenance = "auto",
+    fingerprints: Fingerprints = "auto",
+    baseline_fingerprints: DataFrame | str | None = None,
     _task_hook: TaskHook | None = None,
 ) -> Report:
     """Scan a DataFrame against ``baseline`` (a DataFrame, a ``Profile`` or the path of a
@@ -401,8 +735,14 @@ def scan(
 
     Two ``mapInArrow`` jobs: the profile (as ``profile``, the current side counting the values
     outside the baseline's ranges), then the row pass, scored in the executors by the row
-    models fitted once on the driver; the checks run on the driver. ``Report.row_scores()``
+    models fitted once on the driver; the checks run on the driver. Besides them: the
+    sample-bounds pre-pass and the files' hashes (plans of files), and, with the fingerprints
+    apart, the job that groups them. ``Report.row_scores()``
     is not kept (use ``poisonscan.spark.row_scores`` for a DataFrame of them).
+
+    ``fingerprints``: see the module's documentation. ``baseline_fingerprints`` is where a
+    baseline profile made with ``fingerprints_out=`` has them (that path, or a DataFrame read
+    from it); a baseline profile that holds only its duplicated rows' needs it.
     """
     options = _options(
         label=label,
@@ -415,7 +755,10 @@ def scan(
         threads=None,
         fail_on=fail_on,
     )
-    plan, current, base, models = _prepare(df, baseline, options, provenance, _task_hook)
+    prepared = _prepare(
+        df, baseline, baseline_fingerprints, options, provenance, _task_hook, fingerprints
+    )
+    plan, current, base, models = prepared.plan, prepared.current, prepared.base, prepared.models
     counts: list[tuple[int, int, int, bytes]] = []
     if models is not None:
         counts = _collect_parts(plan.frame, _task(plan.bytes, "score", models, hook=_task_hook))
@@ -443,6 +786,8 @@ def row_scores(
     exclude: Sequence[str] | None = None,
     sample_size: int | None = None,
     provenance: Provenance = "auto",
+    fingerprints: Fingerprints = "auto",
+    baseline_fingerprints: DataFrame | str | None = None,
 ) -> DataFrame:
     """Every row's scores as a Spark DataFrame with the rows file's columns (``poisonscan
     schema rows``: source, row, id, outlier and label-issue scores, duplicate group, codes), to
@@ -460,7 +805,10 @@ def row_scores(
         sample_size=sample_size,
         threads=None,
     )
-    plan, current, _, models = _prepare(df, baseline, options, provenance, None)
+    prepared = _prepare(
+        df, baseline, baseline_fingerprints, options, provenance, None, fingerprints
+    )
+    plan, current, models = prepared.plan, prepared.current, prepared.models
     if models is None:
         raise _error(
             "no row can be scored: no column can be scored (every column is the label, the "

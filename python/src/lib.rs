@@ -526,8 +526,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Report>()?;
     m.add_class::<spark::TaskPlan>()?;
     m.add_class::<spark::Task>()?;
+    m.add_class::<spark::KeysTask>()?;
     m.add_function(wrap_pyfunction!(spark::spark_fit, m)?)?;
     m.add_function(wrap_pyfunction!(spark::spark_duplicates, m)?)?;
+    m.add_function(wrap_pyfunction!(spark::spark_fingerprints, m)?)?;
+    m.add_function(wrap_pyfunction!(spark::spark_apart, m)?)?;
+    m.add_function(wrap_pyfunction!(spark::spark_repeated, m)?)?;
+    m.add_function(wrap_pyfunction!(spark::spark_check_fingerprints, m)?)?;
     m.add_function(wrap_pyfunction!(spark::spark_report, m)?)?;
     m.add_function(wrap_pyfunction!(profile_data, m)?)?;
     m.add_function(wrap_pyfunction!(scan, m)?)?;

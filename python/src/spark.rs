@@ -10,7 +10,9 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::Schema;
 use arrow::pyarrow::{FromPyArrow, ToPyArrow};
 use poisonscan::profile::RowGroupEntry;
-use poisonscan::profile::plan::{PartProfile, ShardCutter, ShardRows, TaskPlan as CorePlan};
+use poisonscan::profile::plan::{
+    PartProfile, SampleKeys, ShardCutter, ShardRows, TaskPlan as CorePlan,
+};
 use poisonscan::rows::{DuplicateGroups, RowCounts, RowModels};
 use poisonscan::{Engine, Error};
 use pyo3::prelude::*;
@@ -119,6 +121,57 @@ impl TaskPlan {
         self.0.read_columns()
     }
 
+    /// This plan with the sample's bounds from every partition's `KeysTask` bytes (one each).
+    fn with_sample_bounds(&self, py: Python<'_>, keys: Vec<Vec<u8>>) -> PyResult<TaskPlan> {
+        detached(py, || {
+            let keys = keys
+                .iter()
+                .map(|b| SampleKeys::from_bytes(b))
+                .collect::<poisonscan::Result<Vec<_>>>()?;
+            Ok(self.0.with_sample_bounds(&keys))
+        })
+        .map(|p| TaskPlan(Arc::new(p)))
+    }
+
+    /// The data columns the sample-bounds pre-pass reads (the label, if any), or `None` when
+    /// the plan keeps no sample.
+    fn key_columns(&self) -> Option<Vec<String>> {
+        let s = self.0.settings();
+        (s.sample_size > 0).then(|| s.label.iter().cloned().collect())
+    }
+
+    /// This plan with the tasks' fingerprints given apart from their parts.
+    fn with_fingerprints_apart(&self) -> TaskPlan {
+        TaskPlan(Arc::new(self.0.with_fingerprints_apart()))
+    }
+
+    /// The rows the plan reads, when known before the job (a plan of files).
+    fn rows(&self) -> Option<u64> {
+        self.0.rows()
+    }
+
+    #[getter]
+    fn fingerprints_apart(&self) -> bool {
+        self.0.fingerprints_apart()
+    }
+
+    /// The sample-bounds pre-pass of partition `partition` (a plan of files: reads the label
+    /// column and the source and row columns).
+    fn keys_task(&self, py: Python<'_>, partition: usize) -> PyResult<KeysTask> {
+        if self.0.by_partition() {
+            return Err(scan_error(
+                py,
+                &Error::Internal(format!(
+                    "partition {partition}: the sample's bounds are found for plans of files only"
+                )),
+            ));
+        }
+        Ok(KeysTask {
+            plan: self.0.clone(),
+            keys: Mutex::new(Some(SampleKeys::default())),
+        })
+    }
+
     /// Source `i`'s hashes for the manifest (`None` when the plan reads no local files).
     fn hash_source(&self, py: Python<'_>, i: usize) -> PyResult<Option<Hashes>> {
         let h = detached(py, || self.0.hash_source(i))?;
@@ -216,6 +269,34 @@ enum Work {
 enum Out {
     Part(u32, u64, u64, Vec<u8>),
     Rows(Vec<RecordBatch>),
+    /// A part and, apart, its rows' fingerprints (the job's rows without a payload).
+    Apart(Box<Out>, RecordBatch),
+}
+
+/// Fingerprints as a batch of `hi` and `lo` (the high and low 64 bits, as Int64), after the
+/// null `source`, `first_row`, `rows` and `payload` of a part's row when `with_part_columns`.
+fn fingerprint_batch(rows: &[u128], with_part_columns: bool) -> poisonscan::Result<RecordBatch> {
+    use arrow::array::{ArrayRef, BinaryArray, Int64Array, new_null_array};
+    use arrow::datatypes::{DataType, Field};
+    let n = rows.len();
+    let hi = Int64Array::from_iter_values(rows.iter().map(|&f| (f >> 64) as u64 as i64));
+    let lo = Int64Array::from_iter_values(rows.iter().map(|&f| f as u64 as i64));
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    if with_part_columns {
+        for name in ["source", "first_row", "rows"] {
+            fields.push(Field::new(name, DataType::Int64, true));
+            columns.push(new_null_array(&DataType::Int64, n));
+        }
+        fields.push(Field::new("payload", DataType::Binary, true));
+        columns.push(Arc::new(BinaryArray::new_null(n)));
+    }
+    fields.push(Field::new("hi", DataType::Int64, true));
+    fields.push(Field::new("lo", DataType::Int64, true));
+    columns.push(Arc::new(hi));
+    columns.push(Arc::new(lo));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| Error::Internal(format!("the fingerprints' batch: {e}")))
 }
 
 /// One task's cutter and work.
@@ -233,8 +314,20 @@ impl Task {
         let key = (shard.source as u32, shard.first_row, shard.rows);
         match &self.work {
             Work::Profile => {
-                let p = plan.profile_shard(shard)?;
-                Ok(Out::Part(key.0, key.1, key.2, p.to_bytes()?))
+                let mut p = plan.profile_shard(shard)?;
+                let fingerprints = if plan.fingerprints_apart() {
+                    p.take_fingerprints()
+                } else {
+                    Vec::new()
+                };
+                let part = Out::Part(key.0, key.1, key.2, p.to_bytes()?);
+                if fingerprints.is_empty() {
+                    return Ok(part);
+                }
+                Ok(Out::Apart(
+                    Box::new(part),
+                    fingerprint_batch(&fingerprints, true)?,
+                ))
             }
             Work::Score(models) => {
                 let counts = models.score(&plan.memory(shard)?, &plan.ingest())?;
@@ -282,9 +375,96 @@ fn to_python(py: Python<'_>, out: Vec<Out>) -> PyResult<Vec<Py<PyAny>>> {
                     list.push(b.to_pyarrow(py)?.unbind());
                 }
             }
+            Out::Apart(part, fingerprints) => {
+                list.extend(to_python(py, vec![*part])?);
+                list.push(fingerprints.to_pyarrow(py)?.unbind());
+            }
         }
     }
     Ok(list)
+}
+
+/// A profile's fingerprints as a batch of `hi` and `lo` (Int64), to group them on the cluster
+/// with fingerprints kept apart.
+#[pyfunction]
+pub(crate) fn spark_fingerprints(
+    py: Python<'_>,
+    profile: PyRef<'_, Profile>,
+) -> PyResult<Py<PyAny>> {
+    let p = &profile.0;
+    let b = detached(py, || fingerprint_batch(&p.fingerprints.rows, false))?;
+    Ok(b.to_pyarrow(py)?.unbind())
+}
+
+/// Check a profile's fingerprints kept apart before they are used: `total` of them, and
+/// `per_segment` (segment → count) as Spark counted them.
+#[pyfunction]
+pub(crate) fn spark_check_fingerprints(
+    py: Python<'_>,
+    profile: PyRef<'_, Profile>,
+    total: u64,
+    per_segment: std::collections::BTreeMap<u16, u64>,
+) -> PyResult<()> {
+    let p = &profile.0;
+    let mut counts = vec![0u64; p.segments.len()];
+    for (s, n) in per_segment {
+        if let Some(c) = counts.get_mut(s as usize) {
+            *c = n;
+        }
+    }
+    detached(py, || p.check_fingerprint_counts(total, &counts))
+}
+
+/// Whether a profile's fingerprints were kept apart (it holds only the duplicated rows').
+#[pyfunction]
+pub(crate) fn spark_apart(profile: PyRef<'_, Profile>) -> bool {
+    profile.0.fingerprint_scope != poisonscan::profile::FingerprintScope::All
+}
+
+/// `profile` (its fingerprints kept apart) with the duplicated rows' fingerprints, given as
+/// `hi` and `lo` Int64 arrays (`joined`: found together with the other side of a scan;
+/// `same_duplicates`: they must give the duplicate statistics the profile already has).
+#[pyfunction]
+pub(crate) fn spark_repeated(
+    py: Python<'_>,
+    profile: PyRef<'_, Profile>,
+    hi: &Bound<'_, PyAny>,
+    lo: &Bound<'_, PyAny>,
+    joined: bool,
+    same_duplicates: bool,
+) -> PyResult<Profile> {
+    use arrow::array::{Array, ArrayData, AsArray, make_array};
+    use arrow::datatypes::Int64Type;
+    let p = &profile.0;
+    let bad = |reason: &str| scan_error(py, &Error::Internal(reason.to_string()));
+    let read = |a: &Bound<'_, PyAny>| -> PyResult<Vec<u64>> {
+        let a = make_array(ArrayData::from_pyarrow_bound(a)?);
+        let a = a
+            .as_primitive_opt::<Int64Type>()
+            .filter(|a| a.null_count() == 0)
+            .ok_or_else(|| bad("fingerprints are two Int64 arrays without nulls"))?;
+        Ok(a.values().iter().map(|&v| v as u64).collect())
+    };
+    let (hi, lo) = (read(hi)?, read(lo)?);
+    if hi.len() != lo.len() {
+        return Err(bad("the fingerprints' two arrays differ in length"));
+    }
+    detached(py, || {
+        let rows = hi
+            .iter()
+            .zip(&lo)
+            .map(|(&h, &l)| (u128::from(h) << 64) | u128::from(l))
+            .collect();
+        let q = p.with_repeated(rows, joined)?;
+        // The baseline's own groups are in both sets: the statistics must not move.
+        if same_duplicates && q.duplicates() != p.duplicates() {
+            return Err(Error::Usage(
+                "the fingerprints given for the baseline profile are not its rows': they give other duplicate statistics than the profile holds\nhint: give the fingerprints_out= the profile was made with".into(),
+            ));
+        }
+        Ok(q)
+    })
+    .map(Profile)
 }
 
 #[pymethods]
@@ -311,6 +491,46 @@ impl Task {
             *g = None;
         }
         to_python(py, out)
+    }
+}
+
+/// One task of the sample-bounds pre-pass: its partition's smallest row keys per class.
+#[pyclass(module = "poisonscan._native", name = "KeysTask", frozen)]
+pub(crate) struct KeysTask {
+    plan: Arc<CorePlan>,
+    keys: Mutex<Option<SampleKeys>>,
+}
+
+#[pymethods]
+impl KeysTask {
+    /// A batch of the task's rows (a file scan's with the plan's source and row columns).
+    fn push(&self, py: Python<'_>, batch: &Bound<'_, PyAny>) -> PyResult<()> {
+        let batch = RecordBatch::from_pyarrow_bound(batch)?;
+        let plan = &self.plan;
+        detached(py, || {
+            let mut guard = self
+                .keys
+                .lock()
+                .map_err(|_| Error::Internal("a task's keys were poisoned".into()))?;
+            let keys = guard
+                .as_mut()
+                .ok_or_else(|| Error::Internal("the task was finished".into()))?;
+            keys.push_files(plan, &batch)
+        })
+    }
+
+    /// The end of the task's rows: its keys as bytes.
+    fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = detached(py, || {
+            let keys = self
+                .keys
+                .lock()
+                .map_err(|_| Error::Internal("a task's keys were poisoned".into()))?
+                .take()
+                .ok_or_else(|| Error::Internal("the task was finished".into()))?;
+            keys.to_bytes(&self.plan)
+        })?;
+        Ok(PyBytes::new(py, &bytes))
     }
 }
 

@@ -68,11 +68,16 @@ def by_name(report: dict[str, Any], root: Path) -> dict[str, Any]:
     return json.loads(text.replace(str(root) + "/", ""))
 
 
-def test_demo_report_equals_the_command_line(spark: Any, cargo_bin: Path) -> None:
+@pytest.mark.parametrize("fingerprints", ["driver", "spark"])
+def test_demo_report_equals_the_command_line(
+    spark: Any, cargo_bin: Path, fingerprints: ps.Fingerprints
+) -> None:
+    # With the fingerprints kept apart too: grouped by Spark, only the duplicated rows' reach
+    # the driver, and every duplicate and replay finding is the same.
     cur = read(spark, DEMO_CURRENT, 100_000)
     assert cur.rdd.getNumPartitions() >= 4
     base = read(spark, DEMO_BASELINE, 100_000)
-    report = ps.scan(cur, baseline=base, label="label", id="customer_id")
+    report = ps.scan(cur, baseline=base, label="label", id="customer_id", fingerprints=fingerprints)
     code, cli = cli_json(
         cargo_bin,
         DEMO_CURRENT.relative_to(ROOT),
@@ -283,3 +288,64 @@ def test_derived_frames_are_read_by_partition(spark: Any) -> None:
     assert all(s.startswith("partition-") for s in derived.sources)
     with pytest.raises(poisonscan.ScanError, match="computes or renames columns"):
         ps.profile(df.withColumnRenamed("age", "years"), label="label", provenance="file")
+
+
+def test_replayed_rows_are_found_with_the_fingerprints_apart(spark: Any) -> None:
+    # By partition there are no file hashes: the replayed file is found by its rows'
+    # fingerprints, the same with every row's on the driver as with the duplicated rows' only.
+    cur = read(spark, DEMO_CURRENT, 100_000)
+    base = read(spark, DEMO_BASELINE, 100_000)
+    reports = {
+        f: ps.scan(
+            cur, baseline=base, label="label", provenance="partition", fingerprints=f
+        ).to_dict()
+        for f in ("driver", "spark")
+    }
+    assert without_run(reports["spark"]) == without_run(reports["driver"])
+    replayed = [
+        f
+        for f in reports["driver"]["findings"]
+        if f["code"] == "INT002" and f["evidence"]["match"] == "row fingerprints"
+    ]
+    assert replayed
+    assert all(f["evidence"]["share_in_baseline"] >= 0.9 for f in replayed)
+    assert any(f["code"] == "DUP001" for f in reports["driver"]["findings"])
+
+
+def test_a_profile_with_its_fingerprints_apart_is_a_baseline_with_them(
+    spark: Any, cargo_bin: Path, tmp_path: Path
+) -> None:
+    base = read(spark, DEMO_BASELINE, 100_000)
+    cur = read(spark, DEMO_CURRENT, 100_000)
+    args: dict[str, Any] = {"label": "label", "id": "customer_id"}
+    saved = tmp_path / "baseline.profile"
+    # The reference: a baseline profile with every row's fingerprints.
+    whole = ps.profile(base, fingerprints="driver", **args)
+    whole.save(saved)
+    expected = ps.scan(cur, baseline=saved, **args).to_dict()
+    # Kept apart: Spark writes every row's as Parquet; the profile holds the duplicated rows'
+    # and the same duplicate statistics.
+    fps = str(tmp_path / "fingerprints")
+    apart = ps.profile(base, fingerprints_out=fps, **args)
+    assert apart.summary() == whole.summary()
+    assert len(apart.to_bytes()) < len(whole.to_bytes())
+    assert spark.read.parquet(fps).count() == whole.rows
+    saved.unlink()
+    apart.save(saved)
+    report = ps.scan(cur, baseline=saved, baseline_fingerprints=fps, **args)
+    assert without_run(report.to_dict()) == without_run(expected)
+    # Without its fingerprints, or with another profile's, such a baseline is refused, never
+    # half compared.
+    with pytest.raises(poisonscan.ScanError, match="baseline_fingerprints"):
+        ps.scan(cur, baseline=saved, **args)
+    other = str(tmp_path / "other")
+    ps.profile(cur, fingerprints_out=other, **args)
+    with pytest.raises(poisonscan.ScanError, match="not its rows'"):
+        ps.scan(cur, baseline=saved, baseline_fingerprints=other, **args)
+    with pytest.raises(poisonscan.ScanError, match="duplicated rows' fingerprints"):
+        poisonscan.scan(DEMO_CURRENT, baseline=saved, **args)
+    message = cli_error(cargo_bin, "scan", DEMO_CURRENT, "--baseline", saved, *DEMO_ARGS)
+    assert "holds only its duplicated rows' fingerprints" in message
+    # Nor can it be merged: rows repeated across profiles would be missed.
+    with pytest.raises(poisonscan.ScanError, match="duplicated rows' fingerprints"):
+        poisonscan.merge([apart, whole])

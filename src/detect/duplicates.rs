@@ -361,10 +361,7 @@ with many natural repeats raises the bar. Severity by the share of rows in such 
         let b = &base.fingerprints.rows;
         // Large means larger than any group the baseline has, scaled to the current size:
         // data with few, coarse columns repeats rows naturally.
-        let largest = feature_runs(b)
-            .map(|(s, e)| (e - s) as u64)
-            .max()
-            .unwrap_or(0);
+        let largest = base.duplicates().largest_feature_group;
         let scale = (cur.rows as f64 / base.rows.max(1) as f64).max(1.0);
         let min_size = (ctx.param(self.code(), &GROUP_PARAMS[0]) as u64)
             .max((largest as f64 * scale).ceil() as u64 + 1);

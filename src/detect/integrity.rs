@@ -113,7 +113,8 @@ same paths: profile the baseline from the same location you scan."
 pub struct Replayed;
 
 /// Rows per segment of the current profile, and how many of them (features and label) the
-/// baseline holds: one merge of the two sorted fingerprint columns.
+/// baseline holds: one merge of the two sorted fingerprint columns. (Profiles whose
+/// fingerprints were kept apart hold every row the other side shares, and count the rest.)
 fn overlap_by_segment(cur: &Profile, base: &Profile) -> Vec<(u64, u64)> {
     use rayon::prelude::*;
     let segments = cur.segments.len();
@@ -140,7 +141,6 @@ fn overlap_by_segment(cur: &Profile, base: &Profile) -> Vec<(u64, u64)> {
                 if seg == UNKNOWN_SEGMENT || seg as usize >= segments {
                     continue;
                 }
-                out[seg as usize].0 += 1;
                 if j < b.len() && row_key(b[j]) == k {
                     out[seg as usize].1 += 1;
                 }
@@ -151,12 +151,15 @@ fn overlap_by_segment(cur: &Profile, base: &Profile) -> Vec<(u64, u64)> {
             || vec![(0u64, 0u64); segments],
             |mut a, b| {
                 for (x, y) in a.iter_mut().zip(b) {
-                    x.0 += y.0;
                     x.1 += y.1;
                 }
                 a
             },
         )
+        .into_iter()
+        .zip(cur.segment_rows())
+        .map(|((_, seen), rows)| (rows, seen))
+        .collect()
 }
 
 impl Detector for Replayed {

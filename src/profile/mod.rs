@@ -41,7 +41,7 @@ use crate::error::{Error, Result};
 use crate::ingest::ColumnType;
 
 /// Version of the profile file format; bump on any incompatible change.
-pub const PROFILE_SCHEMA_VERSION: u32 = 4;
+pub const PROFILE_SCHEMA_VERSION: u32 = 5;
 /// Label key used for rows whose label is null.
 pub const NULL_LABEL: &str = "<null>";
 /// A label column with more classes than this is not a classification label.
@@ -129,6 +129,26 @@ impl Role {
     }
 }
 
+/// Which rows' fingerprints a profile holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub enum FingerprintScope {
+    /// Every row's.
+    #[default]
+    All,
+    /// Only the rows whose feature vector occurs more than once: in this profile, or, when
+    /// `joined`, in this profile and the other side of the scan it was made for taken together.
+    /// A cluster finds them (`poisonscan.spark` groups the fingerprints by feature hash), so
+    /// that the driver holds the duplicated rows' fingerprints, not every row's. They give the
+    /// same duplicate statistics, duplicate groups and replay counts as every row's:
+    /// every row of a group of two or more is here, and `segment_rows` counts the rest.
+    Repeated {
+        /// Rows per segment (parallel to `Profile::segments`).
+        segment_rows: Vec<u64>,
+        /// The rows the other side shares are here too (made for one scan).
+        joined: bool,
+    },
+}
+
 /// Integer columns with at most this many distinct values are categorical codes.
 pub const CATEGORICAL_INT_MAX: u64 = 12;
 
@@ -147,6 +167,8 @@ pub struct Profile {
     /// Written apart from the rest of the profile, raw (see `io`).
     #[serde(skip)]
     pub fingerprints: Fingerprints,
+    /// Which rows' fingerprints `fingerprints` holds.
+    pub fingerprint_scope: FingerprintScope,
     pub sample: Sample,
     pub manifest: Vec<ManifestEntry>,
     /// Per source file (parallel to `manifest`): its summary.
@@ -191,6 +213,7 @@ impl Profile {
             partition_columns: partitions.to_vec(),
             label_counts: BTreeMap::new(),
             fingerprints: Fingerprints::default(),
+            fingerprint_scope: FingerprintScope::All,
             sample: Sample::new(settings.sample_size),
             manifest: Vec::new(),
             sources: Vec::new(),
@@ -253,13 +276,112 @@ impl Profile {
     /// Duplicate statistics of the fingerprints (computed once, then cached).
     pub fn duplicates(&self) -> Duplicates {
         self.duplicates_cache
-            .get_or_init(|| self.fingerprints.duplicates())
+            .get_or_init(|| {
+                let mut d = self.fingerprints.duplicates();
+                // Of the rows left out, each is a group of one feature vector.
+                if self.rows > 0 {
+                    d.largest_feature_group = d.largest_feature_group.max(1);
+                }
+                d
+            })
             .clone()
+    }
+
+    /// Rows per segment (parallel to `segments`).
+    pub fn segment_rows(&self) -> Vec<u64> {
+        if let FingerprintScope::Repeated { segment_rows, .. } = &self.fingerprint_scope {
+            return segment_rows.clone();
+        }
+        let mut out = vec![0u64; self.segments.len()];
+        for &f in &self.fingerprints.rows {
+            if let Some(n) = out.get_mut(fingerprint::segment_of(f) as usize) {
+                *n += 1;
+            }
+        }
+        out
+    }
+
+    /// Check fingerprints kept apart against this profile (one with
+    /// [`FingerprintScope::Repeated`]): `total` of them, `per_segment[i]` in segment `i`, must
+    /// be this profile's rows, segment for segment: another dataset's (or a stale copy's) are
+    /// refused instead of answering for these rows.
+    pub fn check_fingerprint_counts(&self, total: u64, per_segment: &[u64]) -> Result<()> {
+        let FingerprintScope::Repeated { segment_rows, .. } = &self.fingerprint_scope else {
+            return Ok(());
+        };
+        let differ = |what: String| {
+            Err(Error::Usage(format!(
+                "the fingerprints given for the profile are not its rows': {what}\nhint: give the fingerprints_out= the profile was made with"
+            )))
+        };
+        if total != self.rows {
+            return differ(format!("{total} fingerprints for {} rows", self.rows));
+        }
+        for (i, &rows) in segment_rows.iter().enumerate() {
+            let got = per_segment.get(i).copied().unwrap_or(0);
+            if got != rows {
+                return differ(format!("{got} fingerprints in segment {i} of {rows} rows"));
+            }
+        }
+        Ok(())
+    }
+
+    /// This profile with `rows` as its fingerprints, of the rows whose feature vector occurs
+    /// more than once (in it, or with `joined`, in it and the other side of a scan): a profile
+    /// whose fingerprints were kept apart ([`FingerprintScope::Repeated`]).
+    pub fn with_repeated(&self, mut rows: Vec<u128>, joined: bool) -> Result<Profile> {
+        let FingerprintScope::Repeated { segment_rows, .. } = &self.fingerprint_scope else {
+            return Err(Error::Internal(
+                "the profile holds every row's fingerprints".into(),
+            ));
+        };
+        let segments = self.segments.len();
+        let mut per_segment = vec![0u64; segments];
+        for &f in &rows {
+            let s = fingerprint::segment_of(f);
+            if s == UNKNOWN_SEGMENT {
+                continue;
+            }
+            match per_segment.get_mut(s as usize) {
+                Some(n) => *n += 1,
+                None => {
+                    return Err(Error::BadParts {
+                        reason: format!(
+                            "a fingerprint names segment {s}; the profile has {segments}"
+                        ),
+                    });
+                }
+            }
+        }
+        if rows.len() as u64 > self.rows || per_segment.iter().zip(segment_rows).any(|(a, b)| a > b)
+        {
+            return Err(Error::BadParts {
+                reason: "there are more fingerprints than rows (were they counted twice?)".into(),
+            });
+        }
+        let mut fingerprints = Fingerprints::default();
+        std::mem::swap(&mut fingerprints.rows, &mut rows);
+        fingerprints.sort();
+        let mut p = self.clone();
+        p.fingerprints = fingerprints;
+        p.duplicates_cache = std::sync::OnceLock::new();
+        p.fingerprint_scope = FingerprintScope::Repeated {
+            segment_rows: segment_rows.clone(),
+            joined,
+        };
+        Ok(p)
     }
 
     /// Merge another profile (of other files of the same dataset) into this one.
     pub fn merge(&mut self, other: &Profile) -> Result<()> {
         let mismatch = |reason: String| Err(Error::ProfileMismatch { reason });
+        if self.fingerprint_scope != FingerprintScope::All
+            || other.fingerprint_scope != FingerprintScope::All
+        {
+            return mismatch(
+                "one of them holds only its duplicated rows' fingerprints (made by poisonscan.spark with fingerprints=\"spark\"), and rows that repeat across them would be missed: profile the data together instead".to_string(),
+            );
+        }
         if self.label != other.label {
             return mismatch(format!(
                 "the label column differs ({:?} and {:?})",

@@ -23,10 +23,13 @@ use serde::{Deserialize, Serialize};
 
 use super::pass::{Fold, Part, ShardResult, check_columns, plan_segments, profile_part};
 use super::{
-    ManifestEntry, Profile, ProfileSettings, RowGroupEntry, Segment, SharedBounds, UNKNOWN_SEGMENT,
-    hash_str,
+    FingerprintScope, ManifestEntry, Profile, ProfileSettings, RowGroupEntry, Segment,
+    SharedBounds, UNKNOWN_SEGMENT, hash_str,
 };
 use crate::error::{Error, Result};
+mod keys;
+pub use self::keys::SampleKeys;
+
 use crate::ingest::{
     BATCH_ROWS, Batch, ColumnType, Dataset, Format, IngestOptions, MemoryBatches, ShardKind,
     cast_column, column_type, select_columns, take_rows,
@@ -34,8 +37,9 @@ use crate::ingest::{
 
 const PLAN_MAGIC: &[u8; 20] = b"POISONSCAN PLAN\n\0\0\0\0";
 const PART_MAGIC: &[u8; 20] = b"POISONSCAN PART\n\0\0\0\0";
+const PART_MAGIC_KEYS: &[u8; 20] = b"POISONSCAN KEYS\n\0\0\0\0";
 /// The version of the plan's and the parts' bytes; bump on any change of their fields.
-pub const PLAN_VERSION: u32 = 1;
+pub const PLAN_VERSION: u32 = 2;
 const HEADER: usize = 20 + 4 + 32;
 
 /// The name of the column of a task's batches that holds each row's source (an index into
@@ -59,6 +63,13 @@ pub struct TaskPlan {
     file_columns: Vec<String>,
     /// One source per Spark partition (rows keyed by partition and row within it), not files.
     by_partition: bool,
+    /// Per label class, the key of the last row the sample keeps (the tasks' pre-pass,
+    /// `keys`): parts copy only rows at or under it. Empty: no bound.
+    sample_bounds: BTreeMap<String, u64>,
+    /// The tasks give their rows' fingerprints apart from the parts (to be grouped by the
+    /// cluster); the folded profile holds none of them until
+    /// [`Profile::with_repeated`] gives it the duplicated rows'.
+    fingerprints_apart: bool,
 }
 
 /// One source of the plan.
@@ -151,6 +162,8 @@ impl TaskPlan {
             segments,
             file_columns: ds.file_columns(),
             by_partition: false,
+            sample_bounds: BTreeMap::new(),
+            fingerprints_apart: false,
         })
     }
 
@@ -218,6 +231,8 @@ impl TaskPlan {
             segments,
             file_columns: schema.fields().iter().map(|f| f.name().clone()).collect(),
             by_partition: true,
+            sample_bounds: BTreeMap::new(),
+            fingerprints_apart: false,
         })
     }
 
@@ -277,20 +292,15 @@ impl TaskPlan {
     /// The plan as bytes: a header (magic, version, BLAKE3 of the body), then the plan
     /// (postcard).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let body = postcard::to_stdvec(self)
-            .map_err(|e| Error::Internal(format!("encoding the task plan: {e}")))?;
-        Ok(with_header(PLAN_MAGIC, &body))
+        encode(PLAN_MAGIC, self, "the task plan")
     }
 
     /// A plan from [`TaskPlan::to_bytes`], checked.
     pub fn from_bytes(bytes: &[u8]) -> Result<TaskPlan> {
-        let bad = |reason: String| Error::BadParts {
+        let plan: TaskPlan = decode(PLAN_MAGIC, bytes, "the task plan")?;
+        plan.check().map_err(|reason| Error::BadParts {
             reason: format!("the task plan: {reason}"),
-        };
-        let body = checked_body(PLAN_MAGIC, bytes).map_err(bad)?;
-        let plan: TaskPlan =
-            postcard::from_bytes(body).map_err(|e| bad(format!("cannot decode: {e}")))?;
-        plan.check().map_err(bad)?;
+        })?;
         Ok(plan)
     }
 
@@ -417,13 +427,17 @@ impl TaskPlan {
             first_row: shard.first_row,
             segment: shard.segment,
         };
+        let bounds = SharedBounds::default();
+        for (class, &b) in &self.sample_bounds {
+            bounds.publish(class, b);
+        }
         let r = profile_part(
             batches.into_iter().map(Ok),
             &part,
             &self.fields,
             &self.settings,
             &self.partition_columns,
-            &SharedBounds::default(),
+            &bounds,
         )?;
         let mut profile = r.profile;
         // Sorted as a profile's are (the fold sorts all of them again: the same multiset).
@@ -565,6 +579,7 @@ impl TaskPlan {
         let mut fold = Fold::new(profile, self.sources.len());
         let mut parts: Vec<Option<PartProfile>> = parts.into_iter().map(Some).collect();
         let planned = self.planned();
+        let mut segment_rows = vec![0u64; self.segments.len()];
         for (k, slot) in order.into_iter().enumerate() {
             let part = match slot {
                 Some(i) => parts[i].take().ok_or_else(|| Error::BadParts {
@@ -584,6 +599,23 @@ impl TaskPlan {
                 }
             };
             let source = part.source as usize;
+            let segment = if self.by_partition {
+                self.sources[source].segment
+            } else {
+                planned[k].4
+            };
+            if let Some(n) = segment_rows.get_mut(segment as usize) {
+                *n += part.rows;
+            }
+            if self.fingerprints_apart && !part.profile.fingerprints.rows.is_empty() {
+                return Err(Error::BadParts {
+                    reason: format!(
+                        "the part of {} from row {} holds fingerprints the plan keeps apart",
+                        self.source_name(part.source),
+                        part.first_row
+                    ),
+                });
+            }
             let same_columns = part.profile.columns.len() == self.fields.len()
                 && part
                     .profile
@@ -610,6 +642,13 @@ impl TaskPlan {
             });
         }
         let (mut profile, _, source_rows) = fold.finish();
+        self.check_sample(&profile)?;
+        if self.fingerprints_apart {
+            profile.fingerprint_scope = FingerprintScope::Repeated {
+                segment_rows,
+                joined: false,
+            };
+        }
         profile.manifest = self
             .sources
             .iter()
@@ -630,6 +669,48 @@ impl TaskPlan {
         Ok(profile)
     }
 
+    /// Every class's sample holds `min(k, rows of the class)` rows: true of any sample made
+    /// without bounds, and with bounds exactly when they dropped no row of the true sample.
+    fn check_sample(&self, profile: &Profile) -> Result<()> {
+        let k = profile.sample.capacity as u64;
+        for (class, &rows) in &profile.label_counts {
+            let held = profile.sample.strata.get(class).map_or(0, Vec::len) as u64;
+            if held != rows.min(k) {
+                return Err(Error::BadParts {
+                    reason: format!(
+                        "the sample holds {held} rows of class `{class}`, not {} (the sample's pre-pass read other rows than the profile job: was the DataFrame's order within partitions not deterministic?)",
+                        rows.min(k)
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// This plan with the fingerprints kept apart from the parts (see [`FingerprintScope`]).
+    pub fn with_fingerprints_apart(&self) -> TaskPlan {
+        TaskPlan {
+            fingerprints_apart: true,
+            ..self.clone()
+        }
+    }
+
+    /// The rows the plan reads, when known before the job (files: from their footers).
+    pub fn rows(&self) -> Option<u64> {
+        (!self.by_partition).then(|| {
+            self.sources
+                .iter()
+                .flat_map(|s| &s.shards)
+                .map(|sh| sh.rows)
+                .sum()
+        })
+    }
+
+    /// Whether the tasks give their rows' fingerprints apart from the parts.
+    pub fn fingerprints_apart(&self) -> bool {
+        self.fingerprints_apart
+    }
+
     /// A cutter for one task's batches (each of its calls takes this plan).
     pub fn cutter(&self) -> ShardCutter {
         ShardCutter::default()
@@ -647,6 +728,22 @@ impl TaskPlan {
 
 fn effective_shard_rows(n: u64) -> u64 {
     if n == 0 { crate::ingest::SHARD_ROWS } else { n }
+}
+
+/// `value` (postcard) after a header ([`with_header`]); `what` names it in errors.
+fn encode<T: Serialize>(magic: &[u8; 20], value: &T, what: &str) -> Result<Vec<u8>> {
+    let body =
+        postcard::to_stdvec(value).map_err(|e| Error::Internal(format!("encoding {what}: {e}")))?;
+    Ok(with_header(magic, &body))
+}
+
+/// A value from [`encode`]'s bytes, its header checked.
+fn decode<T: serde::de::DeserializeOwned>(magic: &[u8; 20], bytes: &[u8], what: &str) -> Result<T> {
+    let bad = |reason: String| Error::BadParts {
+        reason: format!("{what}: {reason}"),
+    };
+    let body = checked_body(magic, bytes).map_err(bad)?;
+    postcard::from_bytes(body).map_err(|e| bad(format!("cannot decode: {e}")))
 }
 
 fn with_header(magic: &[u8; 20], body: &[u8]) -> Vec<u8> {
@@ -917,6 +1014,12 @@ impl PartProfile {
         Ok(with_header(PART_MAGIC, &body))
     }
 
+    /// The part's rows' fingerprints, taken out of it (to send apart, see
+    /// [`TaskPlan::with_fingerprints_apart`]).
+    pub fn take_fingerprints(&mut self) -> Vec<u128> {
+        std::mem::take(&mut self.profile.fingerprints.rows)
+    }
+
     /// A part from [`PartProfile::to_bytes`], checked.
     pub fn from_bytes(bytes: &[u8]) -> Result<PartProfile> {
         let bad = |reason: String| Error::BadParts {
@@ -975,9 +1078,15 @@ mod tests {
 
     /// The plan of the demo files, profiled in tasks that each see a few row groups' rows in
     /// odd batch sizes (and in any task order), folds into the profile `poisonscan profile`
-    /// makes of the same files, byte for byte.
+    /// makes of the same files, byte for byte; with the sample's bounds from the tasks'
+    /// pre-pass too, whose parts carry only the rows the sample keeps.
     #[test]
     fn parts_fold_into_the_files_profile() {
+        fold_demo(false);
+        fold_demo(true);
+    }
+
+    fn fold_demo(bounded: bool) {
         let files = [PathBuf::from("datasets/demo/current")];
         let ingest = IngestOptions {
             shard_rows: 3_000,
@@ -986,6 +1095,7 @@ mod tests {
         let settings = ProfileSettings {
             label: Some("label".into()),
             id: Some("customer_id".into()),
+            sample_size: 700,
             ..ProfileSettings::default()
         };
         let ds = Dataset::open(&files, &ingest).unwrap();
@@ -1013,16 +1123,49 @@ mod tests {
             }
             assert_eq!(s.display(), plan.sources()[i].name);
         }
-        let mut parts = Vec::new();
-        for task in tasks.iter().rev() {
-            let mut cut = plan.cutter();
-            for b in task {
-                for shard in cut.push_files(&plan, b).unwrap() {
-                    let p = plan.profile_shard(&shard).unwrap();
-                    parts.push(PartProfile::from_bytes(&p.to_bytes().unwrap()).unwrap());
-                }
+        let plan = if bounded {
+            let keys: Vec<SampleKeys> = tasks
+                .iter()
+                .map(|task| {
+                    let mut k = SampleKeys::default();
+                    for b in task {
+                        k.push_files(&plan, b).unwrap();
+                    }
+                    SampleKeys::from_bytes(&k.to_bytes(&plan).unwrap()).unwrap()
+                })
+                .collect();
+            let bounded = plan.with_sample_bounds(&keys);
+            // Each class's bound is its 700th smallest key over all rows.
+            assert_eq!(
+                bounded.sample_bounds().keys().collect::<Vec<_>>(),
+                whole.sample.strata.keys().collect::<Vec<_>>()
+            );
+            for (class, rows) in &whole.sample.strata {
+                assert_eq!(bounded.sample_bounds()[class], rows[699].key, "{class}");
             }
-            assert!(cut.finish(&plan, None).unwrap().is_empty());
+            // A bound one key too tight drops a sample row: the fold refuses the parts.
+            let mut low = bounded.clone();
+            for b in low.sample_bounds.values_mut() {
+                *b -= 1;
+            }
+            let e = profile_tasks(&low, &tasks, |_| {});
+            let hashes = (0..low.sources().len())
+                .map(|i| low.hash_source(i).unwrap())
+                .collect();
+            let e = low.fold(e, hashes).unwrap_err().to_string();
+            assert!(e.contains("the sample holds 699 rows of class"), "{e}");
+            bounded
+        } else {
+            plan
+        };
+        let mut sampled = 0;
+        let parts = profile_tasks(&plan, &tasks, |p| sampled += p.profile.sample.len());
+        // Bounded, the parts hold the final sample's rows (ties aside) and no more.
+        let classes = whole.sample.strata.len();
+        if bounded {
+            assert_eq!(sampled, 700 * classes);
+        } else {
+            assert!(sampled > 700 * classes, "{sampled}");
         }
         let hashes = (0..plan.sources().len())
             .map(|i| plan.hash_source(i).unwrap())
@@ -1048,6 +1191,28 @@ mod tests {
             folded.to_bytes().unwrap() == whole.to_bytes().unwrap(),
             "bytes"
         );
+    }
+
+    /// Each task's batches cut and profiled, its parts sent as bytes (last task first).
+    fn profile_tasks(
+        plan: &TaskPlan,
+        tasks: &[Vec<RecordBatch>],
+        mut seen: impl FnMut(&PartProfile),
+    ) -> Vec<PartProfile> {
+        let mut parts = Vec::new();
+        for task in tasks.iter().rev() {
+            let mut cut = plan.cutter();
+            for b in task {
+                for shard in cut.push_files(plan, b).unwrap() {
+                    let p = plan.profile_shard(&shard).unwrap();
+                    let p = PartProfile::from_bytes(&p.to_bytes().unwrap()).unwrap();
+                    seen(&p);
+                    parts.push(p);
+                }
+            }
+            assert!(cut.finish(plan, None).unwrap().is_empty());
+        }
+        parts
     }
 
     /// A part lost, a part twice, or a task that stops within a row group: errors that say
