@@ -44,6 +44,10 @@ pub enum Error {
     #[error("`{path}`: {reason}")]
     BadCsv { path: PathBuf, reason: String },
 
+    /// A file's column names cannot be read as one column each.
+    #[error("`{path}`: {reason}")]
+    BadColumnNames { path: PathBuf, reason: String },
+
     #[error("the row models' bytes are not usable: {reason}")]
     BadModels { reason: String },
 

@@ -48,6 +48,8 @@ pub struct Settings {
     pub(crate) params: CheckParams,
     pub(crate) allow: Vec<Allow>,
     pub(crate) config_path: Option<PathBuf>,
+    /// What the settings changed from what was asked, to tell the user.
+    notes: Vec<String>,
 }
 
 impl Settings {
@@ -75,8 +77,14 @@ impl Settings {
     pub fn sample_size(&self) -> usize {
         self.profile.sample_size
     }
+    /// Worker threads: as asked, at most the cores this process may use (see [`Settings::notes`]).
     pub fn threads(&self) -> usize {
         self.threads
+    }
+    /// What building the settings changed from what was asked (`--threads` above the core
+    /// count is capped), one sentence each.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
     pub fn fail_on(&self) -> FailOn {
         self.fail_on
@@ -293,12 +301,21 @@ impl SettingsBuilder {
                     .into(),
             ));
         }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let mut notes = Vec::new();
         let threads = match self.threads.or(c.threads) {
             Some(0) => return Err(Error::Usage("--threads must be at least 1".into())),
+            // More workers than cores only add memory (each holds a shard) and switching.
+            Some(n) if n > cores => {
+                notes.push(format!(
+                    "--threads {n} is more than the {cores} cores this process may use: using {cores}"
+                ));
+                cores
+            }
             Some(n) => n,
-            None => std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            None => cores,
         };
         let mut required = Vec::new();
         required.extend(label.iter().cloned());
@@ -371,6 +388,7 @@ impl SettingsBuilder {
             params,
             allow: c.allow,
             config_path: c.path,
+            notes,
         })
     }
 }

@@ -1984,3 +1984,97 @@ fn checks_turned_off_mark_no_rows() {
             .any(|c| ["OUT001", "LBL002", "LBL003"].contains(c))
     );
 }
+
+/// A Parquet file with one column name twice (Parquet allows it), and a file whose column is
+/// also a `key=value` folder of its path: errors that name the file and the column, never a
+/// column silently dropped or ignored.
+#[test]
+fn a_column_name_twice_or_also_a_partition_folder_is_an_error() {
+    use arrow::array::{ArrayRef, Int64Array, RecordBatch};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &Path, names: &[&str]| {
+        let fields: Vec<Field> = names
+            .iter()
+            .map(|n| Field::new(*n, DataType::Int64, true))
+            .collect();
+        let columns: Vec<ArrayRef> = names
+            .iter()
+            .enumerate()
+            .map(|(i, _)| Arc::new(Int64Array::from(vec![i as i64, 1, 0])) as ArrayRef)
+            .collect();
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let file = std::fs::File::create(path).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    };
+    let twice = dir.path().join("twice.parquet");
+    write(&twice, &["x", "x", "label"]);
+    let twice = twice.to_str().unwrap();
+    assert_fails(
+        &["scan", twice, "--label", "label"],
+        &[twice, "the column name `x` appears twice"],
+    );
+    // Names that differ in case are two columns.
+    let cased = dir.path().join("cased.parquet");
+    write(&cased, &["x", "X", "label"]);
+    let o = bin(&[
+        "scan",
+        cased.to_str().unwrap(),
+        "--label",
+        "label",
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let hive = dir.path().join("hive");
+    write(&hive.join("year=2020/a.parquet"), &["x", "year", "label"]);
+    assert_fails(
+        &["scan", hive.to_str().unwrap(), "--label", "label"],
+        &[
+            "year=2020/a.parquet`: column `year` is also the partition folder `year=2020`",
+            "hint: rename the column or the folder",
+        ],
+    );
+}
+
+/// `--threads` above the cores the process may use is capped, with a note on stderr (even
+/// with `--quiet`), and the report is the one any thread count gives.
+#[test]
+fn threads_above_the_core_count_are_capped_with_a_note() {
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let asked = (cores * 64).to_string();
+    let args = |threads: &str| {
+        bin(&[
+            "scan",
+            "datasets/demo/current",
+            "--label",
+            "label",
+            "--quiet",
+            "--format",
+            "json",
+            "--threads",
+            threads,
+        ])
+    };
+    let o = args(&asked);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "note: --threads {asked} is more than the {cores} cores this process may use: using {cores}\n"
+        )
+    );
+    let capped: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(capped["run"]["threads"], cores);
+    let one = args("1");
+    assert!(stderr(&one).is_empty(), "{}", stderr(&one));
+    let mut one: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    let mut capped = capped;
+    for r in [&mut one, &mut capped] {
+        r.as_object_mut().unwrap().remove("run");
+    }
+    assert_eq!(one, capped);
+}

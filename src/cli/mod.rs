@@ -116,6 +116,7 @@ fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32> {
         Command::Scan(args) => scan(args, out),
         Command::Profile(args) => {
             let settings = args.data_args.settings(None)?;
+            tell_notes(&settings);
             if args.data_args.show_settings {
                 return show_settings(&settings, out);
             }
@@ -220,8 +221,17 @@ fn show_settings(settings: &Settings, out: &mut dyn Write) -> Result<i32> {
     Ok(0)
 }
 
+/// What the settings changed from what was asked, on stderr (even with `--quiet`: the run
+/// is not the one asked for).
+fn tell_notes(settings: &Settings) {
+    for n in settings.notes() {
+        eprintln!("note: {n}");
+    }
+}
+
 fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<i32> {
     let settings = args.data_args.settings(args.fail_on)?;
+    tell_notes(&settings);
     if args.data_args.show_settings {
         return show_settings(&settings, out);
     }

@@ -105,6 +105,7 @@ pub(crate) fn widen(a: ColumnType, b: ColumnType) -> Option<ColumnType> {
 pub(crate) fn unify(sources: &[Source], left_out: &dyn Fn(&str) -> bool) -> Result<Schema> {
     let mut columns: Vec<(String, ColumnType, usize)> = Vec::new();
     for (si, s) in sources.iter().enumerate() {
+        check_names(s)?;
         for f in s.file_schema.fields() {
             let t = match column_type(f.data_type()) {
                 Some(t) => t,
@@ -159,8 +160,31 @@ pub(crate) fn unify(sources: &[Source], left_out: &dyn Fn(&str) -> bool) -> Resu
     ))
 }
 
-/// Partition keys shared by every file, in path order. A key that is also a column of the
-/// files is left to the files (their values are the data).
+/// A file's column names are its own: a name twice (Parquet allows it; one of the two would be
+/// dropped) or a name that is also a `key=value` folder of the file's path (the two could
+/// disagree, and one would be ignored) is an error naming the file and the column.
+fn check_names(s: &Source) -> Result<()> {
+    let bad = |reason: String| Error::BadColumnNames {
+        path: s.path.clone(),
+        reason,
+    };
+    let mut seen = std::collections::HashSet::new();
+    for f in s.file_schema.fields() {
+        if !seen.insert(f.name().as_str()) {
+            return Err(bad(format!("the column name `{}` appears twice", f.name())));
+        }
+        if let Some((k, v)) = s.partitions.iter().find(|(k, _)| k == f.name()) {
+            return Err(bad(format!(
+                "column `{k}` is also the partition folder `{k}={}` in the file's path: the two could disagree\nhint: rename the column or the folder",
+                v.as_deref().unwrap_or("")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Partition keys shared by every file, in path order (a key that is also a column of a file
+/// is an error, `check_names`).
 pub(crate) fn partition_columns(sources: &[Source], unified: &Schema) -> Result<Vec<String>> {
     let mut keys: Vec<String> = Vec::new();
     for s in sources {
