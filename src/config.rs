@@ -48,6 +48,9 @@ pub struct Config {
     pub seed: Option<u64>,
     pub sample_size: Option<usize>,
     pub threads: Option<usize>,
+    /// The public key a baseline profile must be signed with (relative to the config file's
+    /// folder when read from a file).
+    pub baseline_pubkey: Option<PathBuf>,
     /// Column roles set by hand (numeric, categorical or identifier-like).
     pub roles: BTreeMap<String, Role>,
     /// Codes of the checks turned off.
@@ -68,6 +71,8 @@ struct FileSettings {
     sample_size: Option<usize>,
     threads: Option<usize>,
     alpha: Option<f64>,
+    allow_empty: Option<bool>,
+    baseline_pubkey: Option<PathBuf>,
     #[serde(default)]
     roles: BTreeMap<String, String>,
     #[serde(default)]
@@ -119,6 +124,8 @@ impl Config {
             toml::from_str(&text).map_err(|e| bad(e.to_string().trim().to_string()))?;
         Config::from_file(file, checks)
             .map(|mut c| {
+                let dir = path.parent().unwrap_or(Path::new(""));
+                c.baseline_pubkey = c.baseline_pubkey.map(|k| dir.join(k));
                 c.path = Some(path.to_path_buf());
                 c
             })
@@ -155,6 +162,9 @@ impl Config {
                 return Err(format!("alpha = {a}: expected a rate in (0, 0.5]"));
             }
             params.alpha = a;
+        }
+        if let Some(b) = f.allow_empty {
+            params.allow_empty = b;
         }
         let mut roles = BTreeMap::new();
         for (col, r) in &f.roles {
@@ -303,6 +313,7 @@ impl Config {
             seed: f.seed,
             sample_size: f.sample_size,
             threads: f.threads,
+            baseline_pubkey: f.baseline_pubkey,
             roles,
             disabled,
             params,

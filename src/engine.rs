@@ -263,6 +263,7 @@ impl<'a> Engine<'a> {
 
     /// A saved baseline profile must have been made with the scan's label.
     pub fn check_baseline(&self, b: &Profile) -> Result<()> {
+        self.check_signature(b)?;
         if b.label != self.settings.profile.label {
             let name = |l: &Option<String>| match l {
                 Some(l) => format!("--label {l}"),
@@ -275,6 +276,36 @@ impl<'a> Engine<'a> {
             )));
         }
         Ok(())
+    }
+
+    /// With a trusted key set ([`Settings::baseline_pubkey`]), the baseline profile must carry a
+    /// signature by that key (a profile's own signature is verified when it is read).
+    fn check_signature(&self, b: &Profile) -> Result<()> {
+        let Some(path) = self.settings.baseline_pubkey() else {
+            return Ok(());
+        };
+        let trusted = crate::keys::PublicKey::load(path)?;
+        let untrusted = |reason: String, hint: &str| Error::UntrustedBaseline {
+            reason: format!(
+                "{reason}; the trusted key is `{}` (id {})\nhint: {hint}",
+                path.display(),
+                trusted.id()
+            ),
+        };
+        match &b.signature {
+            None => Err(untrusted(
+                "the baseline profile is not signed".into(),
+                "sign it where it is made: `poisonscan profile DATA -o PROFILE --sign-key KEY`",
+            )),
+            Some(s) if !s.by(&trusted) => Err(untrusted(
+                format!(
+                    "the baseline profile is signed by key {}, not by the trusted key",
+                    s.key_id
+                ),
+                "a profile signed by another key is not a trusted baseline: check where it came from",
+            )),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Give profiles made elsewhere (read from bytes, folded from a Spark job's parts) the
@@ -295,6 +326,11 @@ impl<'a> Engine<'a> {
                 self.check_baseline(&b)?;
                 check_scopes(None, Some(&b))?;
                 *b
+            }
+            Baseline::Data(_) if self.settings.baseline_pubkey().is_some() => {
+                return Err(Error::UntrustedBaseline {
+                    reason: "a baseline given as data cannot carry a signature, and a trusted key is set (--baseline-pubkey)\nhint: give the baseline as a profile signed with that key".into(),
+                });
             }
             Baseline::Data(d) => self.profile_with(d, &self.settings.profile, "baseline")?,
         };
@@ -382,6 +418,9 @@ impl<'a> Engine<'a> {
         // roles yet (they are a scan setting, not saved).
         set_roles(&mut current, self.settings, "current")?;
         if let Some(b) = baseline.as_mut() {
+            // A baseline profiled from data elsewhere carries no signature: refused when a
+            // trusted key is set, as a baseline given as data is.
+            self.check_signature(b)?;
             set_roles(b, self.settings, "baseline")?;
         }
         check_scopes(Some(&current), baseline.as_ref())?;

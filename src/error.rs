@@ -44,6 +44,18 @@ pub enum Error {
     #[error("`{path}`: {reason}")]
     BadCsv { path: PathBuf, reason: String },
 
+    /// The baseline is not signed by the trusted key.
+    #[error("untrusted baseline: {reason}")]
+    UntrustedBaseline { reason: String },
+
+    /// An attestation cannot be read or its signature does not verify.
+    #[error("`{path}`: {reason}")]
+    BadAttestation { path: PathBuf, reason: String },
+
+    /// A key file cannot be used.
+    #[error("`{path}`: {reason}")]
+    BadKey { path: PathBuf, reason: String },
+
     /// A file's column names cannot be read as one column each.
     #[error("`{path}`: {reason}")]
     BadColumnNames { path: PathBuf, reason: String },

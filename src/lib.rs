@@ -35,6 +35,7 @@
 //! # Ok::<(), poisonscan::Error>(())
 //! ```
 
+pub mod attest;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
@@ -43,6 +44,8 @@ pub mod engine;
 pub mod error;
 pub mod gate;
 pub mod ingest;
+pub mod keys;
+pub mod output;
 pub mod profile;
 pub mod recorder;
 pub mod report;

@@ -48,6 +48,7 @@ pub struct Settings {
     pub(crate) params: CheckParams,
     pub(crate) allow: Vec<Allow>,
     pub(crate) config_path: Option<PathBuf>,
+    baseline_pubkey: Option<PathBuf>,
     /// What the settings changed from what was asked, to tell the user.
     notes: Vec<String>,
 }
@@ -118,6 +119,11 @@ impl Settings {
     pub fn allowlist(&self) -> &[Allow] {
         &self.allow
     }
+    /// The public key a baseline profile must be signed with, if any: a baseline that is not a
+    /// profile signed with it is refused.
+    pub fn baseline_pubkey(&self) -> Option<&Path> {
+        self.baseline_pubkey.as_deref()
+    }
     /// The config file the settings were read from, if any.
     pub fn config_path(&self) -> Option<&Path> {
         self.config_path.as_deref()
@@ -171,6 +177,8 @@ pub struct SettingsBuilder {
     fail_on: Option<FailOn>,
     csv: CsvOptions,
     alpha: Option<f64>,
+    allow_empty: Option<bool>,
+    baseline_pubkey: Option<PathBuf>,
     disable: BTreeSet<String>,
     enable: BTreeSet<String>,
     params: Vec<(String, String, f64)>,
@@ -190,6 +198,8 @@ pub struct Overrides {
     pub sample_size: Option<usize>,
     pub threads: Option<usize>,
     pub fail_on: Option<FailOn>,
+    pub allow_empty: Option<bool>,
+    pub baseline_pubkey: Option<PathBuf>,
 }
 
 impl SettingsBuilder {
@@ -203,6 +213,8 @@ impl SettingsBuilder {
         self.sample_size = o.sample_size.or(self.sample_size);
         self.threads = o.threads.or(self.threads);
         self.fail_on = o.fail_on.or(self.fail_on);
+        self.allow_empty = o.allow_empty.or(self.allow_empty);
+        self.baseline_pubkey = o.baseline_pubkey.or(self.baseline_pubkey);
         self
     }
 
@@ -249,6 +261,17 @@ impl SettingsBuilder {
     /// The lowest severity that fails the gate (default high).
     pub fn fail_on(mut self, level: FailOn) -> Self {
         self.fail_on = Some(level);
+        self
+    }
+    /// Allow a side with no rows, or too few to compare: INT003 is then info and does not fail
+    /// the gate (default: it is high).
+    pub fn allow_empty(mut self, allow: bool) -> Self {
+        self.allow_empty = Some(allow);
+        self
+    }
+    /// Require the baseline to be a profile signed with the Ed25519 public key in this PEM file.
+    pub fn baseline_pubkey(mut self, path: impl Into<PathBuf>) -> Self {
+        self.baseline_pubkey = Some(path.into());
         self
     }
     /// The CSV dialect (default: inferred per file).
@@ -329,6 +352,9 @@ impl SettingsBuilder {
             }
             params.alpha = a;
         }
+        if let Some(b) = self.allow_empty {
+            params.allow_empty = b;
+        }
         let checks = crate::detect::registry();
         let find = |code: &str| {
             checks
@@ -388,6 +414,7 @@ impl SettingsBuilder {
             params,
             allow: c.allow,
             config_path: c.path,
+            baseline_pubkey: self.baseline_pubkey.or(c.baseline_pubkey),
             notes,
         })
     }
@@ -422,6 +449,17 @@ fn show(settings: &Settings, checks: &[&dyn Detector]) -> String {
     s.push_str(&format!(
         "alpha = {}  # Benjamini-Hochberg level of every statistical finding\n",
         config.params.alpha
+    ));
+    s.push_str(&format!(
+        "allow-empty = {}  # a side with no rows, or too few to compare (INT003), does not fail the gate\n",
+        config.params.allow_empty
+    ));
+    s.push_str(&opt(
+        "baseline-pubkey",
+        &data
+            .baseline_pubkey
+            .as_ref()
+            .map(|k| k.display().to_string()),
     ));
     s.push_str("\n[roles]  # columns not listed get the role inferred from the data\n");
     for (c, r) in &config.roles {

@@ -16,6 +16,7 @@ use crate::detect::drift::{LINF_TIERS, PSI_TIERS, column_drift};
 use crate::detect::{ALPHA, NamedValue};
 use crate::error::Result;
 use crate::profile::{self, Profile};
+use crate::report::safe::{markdown, plain};
 use crate::report::{round, summarize};
 
 /// The whole-data statistics of one profile.
@@ -244,10 +245,15 @@ pub fn write_text(t: &Trend, out: &mut dyn Write) -> std::io::Result<()> {
         out,
         "trend of {} profiles against `{}`; * marks drift that is a finding at the default thresholds\n",
         t.profiles.len(),
-        t.reference
+        plain(&t.reference)
     )?;
-    for (title, head, rows) in tables(t) {
-        writeln!(out, "{}", title.replace('`', ""))?;
+    for (title, head, mut rows) in tables(t) {
+        writeln!(out, "{}", plain(&title.replace('`', "")))?;
+        for r in &mut rows {
+            for c in r.iter_mut() {
+                *c = plain(c).into_owned();
+            }
+        }
         let widths: Vec<usize> = (0..head.len())
             .map(|j| {
                 rows.iter()
@@ -287,16 +293,16 @@ pub fn write_text(t: &Trend, out: &mut dyn Write) -> std::io::Result<()> {
 pub fn write_markdown(t: &Trend, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "## poisonscan trend: {} profiles against `{}`\n\n* marks drift that is a finding at the default thresholds.\n",
+        "## poisonscan trend: {} profiles against {}\n\n\\* marks drift that is a finding at the default thresholds.\n",
         t.profiles.len(),
-        t.reference
+        markdown(&format!("`{}`", t.reference))
     )?;
     for (title, head, rows) in tables(t) {
-        writeln!(out, "### {title}\n")?;
+        writeln!(out, "### {}\n", markdown(&title))?;
         writeln!(out, "| {} |", head.join(" | "))?;
         writeln!(out, "|---|{}", "---:|".repeat(head.len().saturating_sub(1)))?;
         for r in rows {
-            let cells: Vec<String> = r.iter().map(|c| c.replace('|', "\\|")).collect();
+            let cells: Vec<String> = r.iter().map(|c| markdown(c)).collect();
             writeln!(out, "| {} |", cells.join(" | "))?;
         }
         writeln!(out)?;

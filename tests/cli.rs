@@ -405,10 +405,13 @@ fn text_summary_and_out_dir() {
     }
     let slices = md.split("### Slices").nth(1).unwrap();
     assert!(
-        slices.contains("| `promo_code` = `ZX-99` | TRG001 | high | 300 |"),
+        slices.contains("| <code>promo\\_code</code> = <code>ZX-99</code> | TRG001 | high | 300 |"),
         "{slices}"
     );
-    assert!(slices.contains("`income` > 274705"), "{slices}");
+    assert!(
+        slices.contains("<code>income</code> &gt; 274705"),
+        "{slices}"
+    );
 
     // JUnit: one test case per check; failed exactly for the codes with a high finding.
     let xml = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
@@ -745,7 +748,8 @@ fn gate_with(detector: &'static Fixed, extra: &[&str]) -> (i32, Vec<u8>) {
     }
     let mut checks = poisonscan::detect::registry();
     checks.push(detector);
-    let mut b = Settings::builder().threads(2);
+    // The file has two rows: INT003 (too few to compare) is not what these tests are about.
+    let mut b = Settings::builder().threads(2).disable_check("INT003");
     if let Some(c) = config {
         let dyn_checks: Vec<&dyn Detector> = checks.clone();
         b = b.config(poisonscan::config::Config::load(&c, &dyn_checks).unwrap());
@@ -1249,7 +1253,7 @@ fn trend_of_dated_profiles_matches_the_scan() {
     ]);
     let md = String::from_utf8(o.stdout).unwrap();
     assert!(
-        md.contains("### `income` (numeric)") && md.contains("| 2026-11-22 |"),
+        md.contains("### <code>income</code> (numeric)") && md.contains("| 2026-11-22 |"),
         "{md}"
     );
     assert_fails(
@@ -2027,6 +2031,7 @@ fn a_column_name_twice_or_also_a_partition_folder_is_an_error() {
         "--label",
         "label",
         "--quiet",
+        "--allow-empty",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let hive = dir.path().join("hive");

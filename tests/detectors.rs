@@ -1161,6 +1161,37 @@ fn fixtures(code: &str) -> Option<Fixture> {
                 },
             },
         ),
+        "INT003" => f(
+            Scenario {
+                name: "int003: a current side of 12 rows",
+                make: |d| {
+                    changed(d, |p| {
+                        p.truncate(1);
+                        p[0].truncate(12);
+                    })
+                },
+            },
+            "high",
+            None,
+            Some(12),
+            CLEAN,
+        ),
+        "INT004" => f(
+            Scenario {
+                name: "int004: the baseline's own files scanned against it",
+                make: |d| {
+                    let b = baseline(d);
+                    Setup {
+                        current: b.clone(),
+                        baseline: b,
+                    }
+                },
+            },
+            "high",
+            None,
+            Some(6000),
+            CLEAN,
+        ),
         "SCH001" => f(
             Scenario {
                 name: "sch001: column `amount` removed",

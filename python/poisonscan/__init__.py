@@ -146,6 +146,8 @@ def _options(
     sample_size: int | None,
     threads: int | None,
     fail_on: str | None = None,
+    allow_empty: bool | None = None,
+    baseline_pubkey: PathLike | None = None,
 ) -> dict[str, Any]:
     for name, value in (("columns", columns), ("exclude", exclude)):
         if isinstance(value, str):
@@ -167,6 +169,8 @@ def _options(
         "sample_size": sample_size,
         "threads": threads,
         "fail_on": fail_on,
+        "allow_empty": allow_empty,
+        "baseline_pubkey": None if baseline_pubkey is None else os.fspath(baseline_pubkey),
     }
 
 
@@ -376,6 +380,8 @@ def scan(
     exclude: Sequence[str] | None = None,
     sample_size: int | None = None,
     row_scores: bool = True,
+    allow_empty: bool | None = None,
+    baseline_pubkey: PathLike | None = None,
 ) -> Report:
     """Scan ``data`` against ``baseline`` (data or a saved profile; ``None`` runs only the
     checks that need no baseline) and return the report.
@@ -384,7 +390,10 @@ def scan(
     file's); ``seed`` defaults to 0, so the same inputs give the same report, byte for byte
     (apart from ``run``), at any thread count. With ``row_scores=False`` the rows' scores are
     not kept (``Report.row_scores()`` then raises). A saved profile as ``data`` runs the
-    checks on profiles only (no row-level checks).
+    checks on profiles only (no row-level checks). ``allow_empty=True`` lets a side with no
+    rows, or too few to compare, pass (INT003 is then info; default: it fails the gate).
+    ``baseline_pubkey`` (an Ed25519 public key, PEM) refuses a baseline that is not a saved
+    profile signed with it (``poisonscan profile ... --sign-key KEY``).
     """
     options = _options(
         label=label,
@@ -396,6 +405,8 @@ def scan(
         sample_size=sample_size,
         threads=threads,
         fail_on=fail_on,
+        allow_empty=allow_empty,
+        baseline_pubkey=baseline_pubkey,
     )
     if baseline is not None and baseline is data and _single_use(data):
         raise ValueError(

@@ -727,6 +727,8 @@ def scan(
     provenance: Provenance = "auto",
     fingerprints: Fingerprints = "auto",
     baseline_fingerprints: DataFrame | str | None = None,
+    allow_empty: bool | None = None,
+    baseline_pubkey: PathLike | None = None,
     _task_hook: TaskHook | None = None,
 ) -> Report:
     """Scan a DataFrame against ``baseline`` (a DataFrame, a ``Profile`` or the path of a
@@ -742,7 +744,8 @@ def scan(
 
     ``fingerprints``: see the module's documentation. ``baseline_fingerprints`` is where a
     baseline profile made with ``fingerprints_out=`` has them (that path, or a DataFrame read
-    from it); a baseline profile that holds only its duplicated rows' needs it.
+    from it); a baseline profile that holds only its duplicated rows' needs it. ``allow_empty``
+    and ``baseline_pubkey`` are ``poisonscan.scan``'s.
     """
     options = _options(
         label=label,
@@ -754,6 +757,8 @@ def scan(
         sample_size=sample_size,
         threads=None,
         fail_on=fail_on,
+        allow_empty=allow_empty,
+        baseline_pubkey=baseline_pubkey,
     )
     prepared = _prepare(
         df, baseline, baseline_fingerprints, options, provenance, _task_hook, fingerprints

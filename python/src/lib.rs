@@ -90,6 +90,8 @@ struct Options {
     sample_size: Option<usize>,
     threads: Option<usize>,
     fail_on: Option<String>,
+    allow_empty: Option<bool>,
+    baseline_pubkey: Option<PathBuf>,
 }
 
 impl Options {
@@ -115,6 +117,8 @@ impl Options {
             sample_size: self.sample_size,
             threads: self.threads,
             fail_on,
+            allow_empty: self.allow_empty,
+            baseline_pubkey: self.baseline_pubkey.clone(),
         })
         .build()
     }

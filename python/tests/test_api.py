@@ -33,8 +33,9 @@ DEMO = {"label": "label", "id": "customer_id"}
 ACS = {"label": "label", "exclude": ["year"]}
 # Data in memory has no file bytes to hash: where a path scan finds a file byte for byte the
 # baseline's (INT002) or changed since the baseline was saved (INT001), a scan from memory finds
-# the replay from the rows' fingerprints instead (INT002, "replayed content").
-FILE_BYTES_CODES = frozenset({"INT001", "INT002"})
+# the replay from the rows' fingerprints instead (INT002, "replayed content"); nor can it find
+# files the baseline holds byte for byte (INT004).
+FILE_BYTES_CODES = frozenset({"INT001", "INT002", "INT004"})
 
 
 def row_groups(folder: Path, convert: Callable[[pa.Table], Any]) -> dict[str, list[Any]]:
@@ -205,6 +206,34 @@ def test_profile_bytes_and_files(tmp_path: Path, cargo_bin):
     assert p.rows == 60_000
     assert p.label == "label"
     assert "customer_id" in p.columns
+
+
+def test_signed_baseline_and_empty_sides(tmp_path: Path, cargo_bin):
+    key = tmp_path / "k"
+    assert run(cargo_bin, "keygen", "-o", key).returncode == 0
+    signed = tmp_path / "signed.psprof"
+    made = run(cargo_bin, "profile", DEMO_BASELINE, *DEMO_ARGS, "-o", signed, "--sign-key", key)
+    assert made.returncode == 0, made.stderr
+    pub = tmp_path / "k.pub"
+    # A profile signed by the trusted key is a baseline; the same profile unsigned is refused.
+    report = poisonscan.scan(DEMO_CURRENT, baseline=signed, baseline_pubkey=pub, **DEMO)
+    assert report.to_dict()["baseline"]["rows"] == 60_000
+    unsigned = poisonscan.profile(DEMO_BASELINE, **DEMO)
+    with pytest.raises(ScanError) as e:
+        poisonscan.scan(DEMO_CURRENT, baseline=unsigned, baseline_pubkey=pub, **DEMO)
+    assert "the baseline profile is not signed" in e.value.message
+    assert "--sign-key KEY" in (e.value.hint or "")
+    # An empty current side is stated and fails the gate, unless allowed.
+    empty = pq.read_table(DEMO_CURRENT / "part-0.parquet").slice(0, 0)
+    report = poisonscan.scan(empty, baseline=DEMO_BASELINE, **DEMO)
+    int3 = [f for f in report.to_dict()["findings"] if f["code"] == "INT003"]
+    assert [f["title"] for f in int3] == ["the current data has no rows: nothing was compared"]
+    assert int3[0]["severity"] == "high"
+    assert report.exit_code == 1
+    allowed = poisonscan.scan(empty, baseline=DEMO_BASELINE, allow_empty=True, **DEMO)
+    assert [f["severity"] for f in allowed.to_dict()["findings"] if f["code"] == "INT003"] == [
+        "info"
+    ]
 
 
 def test_saved_profile_as_baseline(tmp_path: Path, demo_by_path):

@@ -45,6 +45,58 @@ pub enum Command {
     Trend(TrendArgs),
     /// Print the JSON Schema (draft 2020-12) of the report or of a row of the rows file.
     Schema(SchemaArgs),
+    /// Print what a saved profile holds and who signed it: tool version, settings, rows and
+    /// columns, the manifest of its inputs (paths, rows, BLAKE3), and its signature.
+    Show(ShowArgs),
+    /// Check an attestation (`scan --attest`) against the data a training job is about to read:
+    /// exit 0 only if its signature verifies with KEY, its verdict was a pass, and DATA's files
+    /// are exactly the scanned files (by SHA-256); 1 if not; 2 if it cannot be checked.
+    Verify(VerifyArgs),
+    /// Make an Ed25519 key pair for signing profiles: KEY (private, PKCS#8 PEM, mode 0600) and
+    /// KEY.pub (public, the one to give `--baseline-pubkey`).
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A saved profile.
+    #[arg(value_name = "PROFILE")]
+    pub profile: PathBuf,
+    /// Also say whether the profile is signed by this public key (exit code 1 if not).
+    #[arg(long, value_name = "KEY")]
+    pub pubkey: Option<PathBuf>,
+    /// `json` prints the same as a JSON object.
+    #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+    pub format: ShowFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The files, folders or globs the training job reads.
+    #[arg(required = true, value_name = "DATA")]
+    pub data: Vec<PathBuf>,
+    /// The attestation `scan --attest` wrote (a DSSE envelope).
+    #[arg(long, value_name = "FILE")]
+    pub attestation: PathBuf,
+    /// The public key of the key that signed it (PEM).
+    #[arg(long, value_name = "KEY")]
+    pub pubkey: PathBuf,
+    /// No summary on stdout.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the private key; the public key goes to KEY.pub. Neither may exist.
+    #[arg(short, long, value_name = "KEY")]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -178,6 +230,22 @@ pub struct ScanArgs {
     /// The lowest severity that fails the gate (exit code 1). [default: high]
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOnArg>,
+    /// Let a side with no rows, or too few to compare (INT003), pass: the finding stays in the
+    /// report as info. [config: allow-empty]
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Refuse a baseline that is not a profile signed with this Ed25519 public key (PEM).
+    /// [config: baseline-pubkey]
+    #[arg(long, value_name = "KEY")]
+    pub baseline_pubkey: Option<PathBuf>,
+    /// Write a signed attestation of this scan (an in-toto Statement in a DSSE envelope: the
+    /// scanned files' SHA-256, the verdict, the policy, the counts, the report's digest) for
+    /// `poisonscan verify`. Needs --sign-key.
+    #[arg(long, value_name = "FILE", requires = "sign_key")]
+    pub attest: Option<PathBuf>,
+    /// The Ed25519 private key (PKCS#8 PEM) that signs the attestation.
+    #[arg(long, value_name = "KEY", requires = "attest")]
+    pub sign_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -193,6 +261,9 @@ pub struct ProfileArgs {
         required_unless_present = "show_settings"
     )]
     pub output: Option<PathBuf>,
+    /// Sign the profile with this Ed25519 private key (PKCS#8 PEM; `poisonscan keygen`).
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
     #[command(flatten)]
     pub data_args: DataArgs,
 }
@@ -296,7 +367,7 @@ impl DataArgs {
     }
 
     /// The flags over the config file over the defaults.
-    pub fn settings(&self, fail_on: Option<FailOnArg>) -> Result<Settings> {
+    pub fn settings(&self, scan: Option<&ScanArgs>) -> Result<Settings> {
         let nonempty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
         Settings::builder()
             .config(self.config()?)
@@ -309,7 +380,9 @@ impl DataArgs {
                 seed: self.seed,
                 sample_size: self.sample_size,
                 threads: self.threads,
-                fail_on: fail_on.map(Into::into),
+                fail_on: scan.and_then(|s| s.fail_on).map(Into::into),
+                allow_empty: scan.is_some_and(|s| s.allow_empty).then_some(true),
+                baseline_pubkey: scan.and_then(|s| s.baseline_pubkey.clone()),
             })
             .build()
     }

@@ -6,10 +6,11 @@
 //! Only with the `cli` feature (clap, the progress bars).
 
 mod args;
+mod trust;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -123,23 +124,28 @@ fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32> {
             let Some(output) = &args.output else {
                 return Err(Error::Usage("profile needs -o PROFILE".into()));
             };
+            refuse_overwriting(&[output], &[&args.data])?;
+            // The key is read before the data: a bad key fails at once.
+            let key = trust::load_key(args.sign_key.as_deref())?;
             let term = Terminal::new(args.data_args.quiet);
             let p = Engine::new(&settings)
                 .with_recorder(&term)
                 .profile(Data::Paths(&args.data))?;
-            profile::save(&p, output)?;
+            let signed = trust::save(&p, output, key.as_ref(), &settings)?;
             if !args.data_args.quiet {
                 eprintln!(
-                    "profiled {} rows × {} columns from {} files into `{}`",
+                    "profiled {} rows × {} columns from {} files into `{}`{}",
                     p.rows,
                     p.columns.len(),
                     p.manifest.len(),
-                    output.display()
+                    output.display(),
+                    signed.map_or(String::new(), |id| format!(", signed with key {id}"))
                 );
             }
             Ok(0)
         }
         Command::Merge(args) => {
+            refuse_overwriting(&[&args.output], &[&args.profiles])?;
             let mut merged = profile::load(&args.profiles[0])?;
             for path in &args.profiles[1..] {
                 let next = profile::load(path)?;
@@ -181,6 +187,9 @@ fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32> {
             stdout_result(written)?;
             Ok(0)
         }
+        Command::Show(args) => trust::show(args, out),
+        Command::Verify(args) => trust::verify(args, out),
+        Command::Keygen(args) => trust::keygen(args, out),
         Command::Schema(args) => {
             let text = match args.kind {
                 args::SchemaKind::Report => report::REPORT_SCHEMA,
@@ -230,11 +239,24 @@ fn tell_notes(settings: &Settings) {
 }
 
 fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<i32> {
-    let settings = args.data_args.settings(args.fail_on)?;
+    let settings = args.data_args.settings(Some(args))?;
     tell_notes(&settings);
     if args.data_args.show_settings {
         return show_settings(&settings, out);
     }
+    let out_files: Vec<PathBuf> = match &args.out {
+        Some(dir) => OUT_FILES.iter().map(|(name, _)| dir.join(name)).collect(),
+        None => Vec::new(),
+    };
+    let outputs: Vec<&Path> = out_files
+        .iter()
+        .map(PathBuf::as_path)
+        .chain(args.rows_out.as_deref())
+        .chain(args.attest.as_deref())
+        .collect();
+    refuse_overwriting(&outputs, &[&args.data, &args.baseline])?;
+    // The signing key is read before the data: a bad key fails at once.
+    let key = trust::load_key(args.sign_key.as_deref())?;
     let quiet = args.data_args.quiet;
     let term = Terminal::new(quiet);
     let engine = Engine::new(&settings).with_recorder(&term);
@@ -245,20 +267,20 @@ fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<i32> {
             eprintln!("poisonscan: {}", crate::gate::expired_message(a));
         }
     }
+    let mut files = Vec::with_capacity(OUT_FILES.len() + 1);
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
-        for (name, format) in [
-            ("report.json", OutputFormat::Json),
-            ("report.md", OutputFormat::Markdown),
-            ("report.html", OutputFormat::Html),
-            ("junit.xml", OutputFormat::Junit),
-        ] {
+        for (path, (_, format)) in out_files.into_iter().zip(OUT_FILES) {
             let mut bytes = Vec::new();
-            render(&report, &settings, format, &mut bytes)
-                .map_err(|e| Error::write(dir.join(name), e))?;
-            write_atomic(&dir.join(name), &bytes)?;
+            render(&report, &settings, format, &mut bytes).map_err(|e| Error::write(&path, e))?;
+            files.push((path, bytes));
         }
     }
+    if let (Some(path), Some(key)) = (&args.attest, &key) {
+        files.push((path.clone(), trust::attestation(&report, &settings, key)?));
+    }
+    // The reports and the attestation: all or none.
+    crate::output::write_all(&files)?;
     stdout_result(render(&report, &settings, args.format, out))?;
     let verdict: Verdict = gate(&report, &settings.policy());
     Ok(verdict.exit_code())
@@ -285,10 +307,26 @@ fn render(
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| Error::write(path, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::write(path, e))
+/// The files `--out DIR` writes.
+const OUT_FILES: [(&str, OutputFormat); 4] = [
+    ("report.json", OutputFormat::Json),
+    ("report.md", OutputFormat::Markdown),
+    ("report.html", OutputFormat::Html),
+    ("junit.xml", OutputFormat::Junit),
+];
+
+/// Refuse, before anything is read, to write an output over one of the inputs: each input
+/// as the files it names (a folder's or a glob's files), or as given when it names none yet
+/// (the run then fails on it anyway).
+fn refuse_overwriting(outputs: &[&Path], inputs: &[&[PathBuf]]) -> Result<()> {
+    let mut files = Vec::new();
+    for input in inputs.iter().flat_map(|i| i.iter()) {
+        match crate::ingest::resolve(std::slice::from_ref(input)) {
+            Ok(found) => files.extend(found.into_iter().map(|(p, _, _)| p)),
+            Err(_) => files.push(input.clone()),
+        }
+    }
+    crate::output::check_not_inputs(outputs, &files)
 }
 
 /// A closed stdout (`poisonscan … | head`) is not an error.

@@ -2,6 +2,7 @@
 //! printing), has a stable code that is never reused, and a documentation block that
 //! `poisonscan explain CODE` prints. The registry lists them in code order.
 
+mod coverage;
 pub mod drift;
 mod duplicates;
 mod integrity;
@@ -342,6 +343,8 @@ pub fn registry() -> Vec<&'static dyn Detector> {
     vec![
         &integrity::Tampered,
         &integrity::Replayed,
+        &coverage::TooFewRows,
+        &coverage::BaselineHoldsCurrent,
         &schema::SchemaChange,
         &schema::NullRate,
         &schema::NewCategories,

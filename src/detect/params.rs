@@ -18,6 +18,9 @@ pub struct Param {
 pub struct CheckParams {
     /// Benjamini–Hochberg level of every statistical finding.
     pub alpha: f64,
+    /// Whether a side with no rows, or too few to compare (INT003), is allowed: reported as
+    /// info rather than failing the gate.
+    pub allow_empty: bool,
     overrides: BTreeMap<(String, &'static str), f64>,
 }
 
@@ -25,6 +28,7 @@ impl Default for CheckParams {
     fn default() -> CheckParams {
         CheckParams {
             alpha: super::ALPHA,
+            allow_empty: false,
             overrides: BTreeMap::new(),
         }
     }

@@ -9,6 +9,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use super::signature::Signed;
 use super::{PROFILE_SCHEMA_VERSION, Profile};
 use crate::error::{Error, Result};
 
@@ -32,29 +33,52 @@ pub fn is_profile(path: &Path) -> bool {
 /// the file, hashed on the way), so writing needs no second copy of the profile in memory; the
 /// header's length and hash are filled in at the end.
 pub fn save(profile: &Profile, path: &Path) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let (tmp_path, file) = tempfile_in(dir, path)?;
+    save_with(profile, path, None)
+}
+
+/// [`save`], signed with `key` (see [`super::signature`]): `signed_at` (RFC 3339) and
+/// `settings` (what the profile was made with) are recorded in the signature block.
+pub fn save_signed(
+    profile: &Profile,
+    path: &Path,
+    key: &crate::keys::SigningKey,
+    signed_at: String,
+    settings: serde_json::Value,
+) -> Result<Signed> {
+    let mut signed = None;
+    save_with(
+        profile,
+        path,
+        Some(&mut |header: &[u8]| {
+            let s = Signed::new(header, key, signed_at.clone(), settings.clone());
+            let t = s.trailer();
+            signed = Some(s);
+            t
+        }),
+    )?;
+    Ok(signed.expect("a signed profile was signed"))
+}
+
+/// What follows a profile's parts in its file, made from its header (a signature).
+type Trailer<'a> = &'a mut dyn FnMut(&[u8]) -> Vec<u8>;
+
+/// Write the profile, then what `trailer` makes of its header.
+fn save_with(profile: &Profile, path: &Path, trailer: Option<Trailer<'_>>) -> Result<()> {
+    let mut staged = crate::output::Staged::new(path)?;
     let result = (|| -> std::io::Result<()> {
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-        write_to(profile, &mut out)?;
-        let file = out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, staged.file());
+        let header = write_to(profile, &mut out)?;
+        if let Some(t) = trailer {
+            out.write_all(&t(&header))?;
+        }
+        out.flush()
     })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp_path);
-        return Err(Error::write(path, e));
-    }
-    std::fs::rename(&tmp_path, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp_path);
-        Error::write(path, e)
-    })
+    result.map_err(|e| Error::write(path, e))?;
+    staged.commit()
 }
 
 /// The profile file's bytes, written to `out` from its start: the header is filled in last.
-fn write_to<W: Write + std::io::Seek>(profile: &Profile, out: &mut W) -> std::io::Result<()> {
+fn write_to<W: Write + std::io::Seek>(profile: &Profile, out: &mut W) -> std::io::Result<Vec<u8>> {
     use std::io::SeekFrom;
     out.write_all(&[0u8; HEADER])?;
     let mut body = HashingWriter {
@@ -86,7 +110,8 @@ fn write_to<W: Write + std::io::Seek>(profile: &Profile, out: &mut W) -> std::io
     header.extend_from_slice(fp_hash.as_bytes());
     out.write_all(&header)?;
     out.seek(SeekFrom::End(0))?;
-    out.flush()
+    out.flush()?;
+    Ok(header)
 }
 
 impl Profile {
@@ -99,13 +124,15 @@ impl Profile {
         Ok(out.into_inner())
     }
 
-    /// A profile from [`Profile::to_bytes`]'s bytes (or a profile file's), checked like a file.
+    /// A profile from [`Profile::to_bytes`]'s bytes (or a profile file's, signed or not),
+    /// checked like a file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Profile> {
-        read_from(
-            std::io::Cursor::new(bytes),
-            bytes.len() as u64,
-            Path::new("<profile bytes>"),
-        )
+        let path = Path::new("<profile bytes>");
+        let mut cursor = std::io::Cursor::new(bytes);
+        let (len, signed) = signature_of(&mut cursor, bytes.len() as u64, path)?;
+        let mut p = read_from(std::io::Cursor::new(&bytes[..len as usize]), len, path)?;
+        p.signature = signed;
+        Ok(p)
     }
 }
 
@@ -129,22 +156,55 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-fn tempfile_in(dir: &Path, target: &Path) -> Result<(std::path::PathBuf, std::fs::File)> {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let f = std::fs::File::create(&tmp).map_err(|e| Error::write(target, e))?;
-    Ok((tmp, f))
-}
-
 /// Read a profile file, checking its version and both parts' hashes before use.
 pub fn load(path: &Path) -> Result<Profile> {
+    use std::io::Seek;
     let io = |e| Error::io(path, e);
-    let file = std::fs::File::open(path).map_err(io)?;
+    let mut file = std::fs::File::open(path).map_err(io)?;
     let file_len = file.metadata().map_err(io)?.len();
-    read_from(file, file_len, path)
+    let (len, signed) = signature_of(&mut file, file_len, path)?;
+    file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+    let mut p = read_from(file, len, path)?;
+    p.signature = signed;
+    Ok(p)
+}
+
+/// The length of the profile's parts and its verified signature, when the file of `file_len`
+/// bytes ends with a signature trailer; else the whole length and `None`. A signature that
+/// does not verify is an error.
+fn signature_of<R: std::io::Read + std::io::Seek>(
+    file: &mut R,
+    file_len: u64,
+    path: &Path,
+) -> Result<(u64, Option<Signed>)> {
+    use std::io::SeekFrom;
+    let io = |e| Error::io(path, e);
+    if file_len < (HEADER + 16) as u64 {
+        return Ok((file_len, None));
+    }
+    let mut tail = [0u8; 16];
+    file.seek(SeekFrom::Start(file_len - 16)).map_err(io)?;
+    file.read_exact(&mut tail).map_err(io)?;
+    let t = Signed::trailer_len(&tail, file_len - HEADER as u64);
+    if t == 0 {
+        return Ok((file_len, None));
+    }
+    let mut header = [0u8; HEADER];
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    file.read_exact(&mut header).map_err(io)?;
+    if &header[..20] != MAGIC {
+        // Not a profile: reading it says so.
+        return Ok((file_len, None));
+    }
+    let mut block = vec![0u8; (t - 16) as usize];
+    file.seek(SeekFrom::Start(file_len - t)).map_err(io)?;
+    file.read_exact(&mut block).map_err(io)?;
+    let bad = |reason: String| Error::BadProfile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let signed = Signed::read(&block, &header, bad)?;
+    Ok((file_len - t, Some(signed)))
 }
 
 /// Read a profile of `file_len` bytes from `file`; errors name `path`.

@@ -18,6 +18,7 @@ mod ordered;
 mod pass;
 pub mod plan;
 mod sample;
+pub mod signature;
 mod sketch_serde;
 pub mod source;
 
@@ -31,7 +32,7 @@ pub use self::fingerprint::{
     Duplicates, Fingerprints, RowHasher, UNKNOWN_SEGMENT, features, fingerprint, label_hash,
     label_part, row_key, segment_of,
 };
-pub use self::io::{is_profile, load, save};
+pub use self::io::{is_profile, load, save, save_signed};
 pub use self::label::label_text;
 pub(crate) use self::ordered::run_ordered;
 pub use self::pass::{feature_positions, profile_batches, profile_dataset};
@@ -178,6 +179,11 @@ pub struct Profile {
     /// `duplicates()`, computed once (several checks and the report need it).
     #[serde(skip)]
     duplicates_cache: std::sync::OnceLock<Duplicates>,
+    /// The signature the profile file carried, verified against the key it names when the
+    /// file was read (whether that key is trusted is the reader's question). Not part of the
+    /// profile's own bytes: a trailer of the file (see `signature`).
+    #[serde(skip)]
+    pub signature: Option<signature::Signed>,
     /// Column roles set by the config file (`[roles]`), over the inferred ones. A scan setting,
     /// not saved with the profile.
     #[serde(skip)]
@@ -219,6 +225,7 @@ impl Profile {
             sources: Vec::new(),
             segments: Vec::new(),
             duplicates_cache: std::sync::OnceLock::new(),
+            signature: None,
             role_overrides: BTreeMap::new(),
         }
     }
@@ -374,6 +381,8 @@ impl Profile {
 
     /// Merge another profile (of other files of the same dataset) into this one.
     pub fn merge(&mut self, other: &Profile) -> Result<()> {
+        // The merged profile is a new one: nobody signed it.
+        self.signature = None;
         let mismatch = |reason: String| Err(Error::ProfileMismatch { reason });
         if self.fingerprint_scope != FingerprintScope::All
             || other.fingerprint_scope != FingerprintScope::All

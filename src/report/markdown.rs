@@ -68,9 +68,9 @@ pub fn slice_text(f: &Finding) -> String {
         .join(" and ")
 }
 
-/// Text safe inside a Markdown table cell.
+/// Text safe inside a Markdown table cell or a line: see [`super::safe::markdown`].
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    super::safe::markdown(s)
 }
 
 pub fn write_markdown(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
@@ -107,9 +107,14 @@ pub fn write_markdown(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     if let Some(label) = &d.label {
         let parts: Vec<String> = label_shares(r)
             .into_iter()
-            .map(|(k, _, share)| format!("`{}` {share}", cell(k)))
+            .map(|(k, _, share)| format!("{} {share}", cell(&format!("`{k}`"))))
             .collect();
-        writeln!(out, "Label `{}`: {}.", cell(label), parts.join(", "))?;
+        writeln!(
+            out,
+            "Label {}: {}.",
+            cell(&format!("`{label}`")),
+            parts.join(", ")
+        )?;
     }
     let c = &r.counts;
     writeln!(
@@ -137,10 +142,15 @@ pub fn write_markdown(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             "| {} | {} | {} | {} | {} |",
             f.severity.name(),
             f.code,
-            cell(&match &f.accepted {
-                Some(a) => format!("{} *(accepted until {}: {})*", f.title, a.expires, a.reason),
-                None => f.title.clone(),
-            }),
+            match &f.accepted {
+                Some(a) => format!(
+                    "{} *(accepted until {}: {})*",
+                    cell(&f.title),
+                    a.expires,
+                    cell(&a.reason)
+                ),
+                None => cell(&f.title),
+            },
             thousands(f.rows),
             f.q_value.map_or("–".into(), |q| if q == 0.0 {
                 "0".into()

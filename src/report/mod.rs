@@ -6,6 +6,7 @@ mod html;
 mod junit;
 mod markdown;
 pub mod model;
+pub mod safe;
 mod schema;
 pub(crate) mod text;
 

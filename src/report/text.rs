@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use super::Report;
+use super::safe::plain;
 
 /// Findings listed in full before the rest are counted.
 const TOP: usize = 10;
@@ -76,16 +77,16 @@ pub fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     if let Some(label) = &d.label {
         let parts: Vec<String> = label_shares(r)
             .into_iter()
-            .map(|(k, v, share)| format!("{k} {share} ({})", thousands(v)))
+            .map(|(k, v, share)| format!("{} {share} ({})", plain(k), thousands(v)))
             .collect();
-        writeln!(out, "label `{label}`: {}", parts.join(" · "))?;
+        writeln!(out, "label `{}`: {}", plain(label), parts.join(" · "))?;
     }
     writeln!(out)?;
     let w = r
         .profile
         .columns
         .iter()
-        .map(|c| c.name.chars().count())
+        .map(|c| plain(&c.name).chars().count())
         .max()
         .unwrap_or(4)
         .clamp(6, 32);
@@ -95,7 +96,7 @@ pub fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         "column", "type", "role", "nulls", "distinct", "min", "median", "max"
     )?;
     for c in &r.profile.columns {
-        let name: String = c.name.chars().take(w).collect();
+        let name: String = plain(&c.name).chars().take(w).collect();
         writeln!(
             out,
             "  {:<w$}  {:<9}  {:<15}  {:>7}  {:>9}  {:>12}  {:>12}  {:>12}",
@@ -136,13 +137,15 @@ pub fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
                 "  [{:<6}] {}  {}",
                 f.severity.name().to_uppercase(),
                 f.code,
-                f.title
+                plain(&f.title)
             )?;
             if let Some(a) = &f.accepted {
                 writeln!(
                     out,
                     "            accepted by allowlist entry {} until {}: {}",
-                    a.entry, a.expires, a.reason
+                    a.entry,
+                    a.expires,
+                    plain(&a.reason)
                 )?;
             }
         }
@@ -162,7 +165,7 @@ pub fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         )?;
     }
     for a in r.allowlist.iter().filter(|a| a.status == "expired") {
-        writeln!(out, "GATE: {}", super::model::expired_message(a))?;
+        writeln!(out, "GATE: {}", plain(&super::model::expired_message(a)))?;
     }
     writeln!(
         out,

@@ -31,7 +31,8 @@ Example: `employment` is missing (high); `referrer` was added (medium); `zip` wa
 now text (high).
 
 Defaults: removed or retyped is high; added is medium; an integer column that became float (a \
-safe widening) is low."
+safe widening) is low. A column with no value on one side (no rows, or all null) is not \
+compared by type."
     }
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let Some(base) = ctx.baseline else {
@@ -58,7 +59,14 @@ safe widening) is low."
                         ("baseline_type", json!(b.column_type.name())),
                     ],
                 )),
-                Some(c) if c.column_type != b.column_type => {
+                // A column without a value on one side (no rows, or every value null: a CSV
+                // column with no value is read as text) shows no type to compare; its nulls
+                // are SCH002's.
+                Some(c)
+                    if c.column_type != b.column_type
+                        && cur.rows > c.nulls
+                        && base.rows > b.nulls =>
+                {
                     let widening = b.column_type == crate::ingest::ColumnType::Int
                         && c.column_type == crate::ingest::ColumnType::Float;
                     out.push(mk(

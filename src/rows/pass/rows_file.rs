@@ -171,24 +171,19 @@ pub fn rows_schema(id: Option<&Field>) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// Writes the rows file to `NAME.tmp` beside it and renames it into place when complete, so a
-/// failed run never leaves a half-written file under the requested name.
+/// Writes the rows file to a temporary file beside it and renames it into place when complete
+/// ([`crate::output::Staged`]), so a failed run never leaves a half-written file under the
+/// requested name, nor a temporary one.
 pub(super) struct RowsWriter {
     path: PathBuf,
-    tmp: PathBuf,
+    staged: Option<crate::output::Staged>,
     writer: Option<parquet::arrow::ArrowWriter<std::fs::File>>,
 }
 
 impl RowsWriter {
     pub(super) fn create(path: &Path, schema: SchemaRef) -> Result<RowsWriter> {
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(".tmp");
-        let tmp = path.with_file_name(name);
-        let cannot = |e: std::io::Error| Error::RowsFile {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        };
-        let file = std::fs::File::create(&tmp).map_err(cannot)?;
+        let staged = crate::output::Staged::new(path)?;
+        let file = staged.handle()?;
         let props = parquet::file::properties::WriterProperties::builder()
             .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
             .build();
@@ -201,7 +196,7 @@ impl RowsWriter {
             })?;
         Ok(RowsWriter {
             path: path.to_path_buf(),
-            tmp,
+            staged: Some(staged),
             writer: Some(writer),
         })
     }
@@ -225,14 +220,9 @@ impl RowsWriter {
         if let Some(w) = self.writer.take() {
             w.close().map_err(|e| self.fail(e))?;
         }
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::write(&self.path, e))
-    }
-}
-
-impl Drop for RowsWriter {
-    fn drop(&mut self) {
-        // After a successful `finish` the temporary file is gone (renamed); otherwise remove
-        // what was written.
-        let _ = std::fs::remove_file(&self.tmp);
+        match self.staged.take() {
+            Some(s) => s.commit(),
+            None => Err(self.fail("finished twice")),
+        }
     }
 }

@@ -1,0 +1,235 @@
+//! Every file poisonscan writes (profiles, reports, the rows file) appears whole or not at all,
+//! and nothing it did not create is ever overwritten on the way: bytes go to a uniquely named
+//! temporary file beside the target (created exclusively, by the `tempfile` crate), which is
+//! synced and renamed over the target only when complete. A failed write removes its temporary
+//! file; a run stopped by a signal removes every temporary file still open through
+//! [`stop`], which the command line's signal handler calls.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+
+/// The temporary files being written, for [`stop`].
+static STAGED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn staged() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    STAGED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Remove every temporary file still being written, then run `end` (which ends the process)
+/// with no new one started in between: for a run stopped by a signal.
+pub fn stop(end: impl FnOnce()) {
+    let mut s = staged();
+    for p in s.drain(..) {
+        let _ = std::fs::remove_file(p);
+    }
+    end();
+}
+
+/// A file being written to a temporary beside `path`; [`Staged::commit`] puts it in place.
+/// Dropped without a commit, the temporary file is removed.
+pub struct Staged {
+    path: PathBuf,
+    tmp: Option<tempfile::NamedTempFile>,
+}
+
+impl Staged {
+    /// Start writing `path` (its folder must exist).
+    pub fn new(path: &Path) -> Result<Staged> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        // Registered under the lock it is created under: [`stop`] never misses one.
+        let mut registry = staged();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(|e| Error::write(path, e))?;
+        registry.push(tmp.path().to_path_buf());
+        drop(registry);
+        Ok(Staged {
+            path: path.to_path_buf(),
+            tmp: Some(tmp),
+        })
+    }
+
+    /// The target path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The temporary file to write to.
+    pub fn file(&mut self) -> &mut std::fs::File {
+        self.tmp
+            .as_mut()
+            .expect("a staged file is open until committed")
+            .as_file_mut()
+    }
+
+    /// A second handle on the temporary file (for writers that take the file by value).
+    pub fn handle(&self) -> Result<std::fs::File> {
+        self.tmp
+            .as_ref()
+            .expect("a staged file is open until committed")
+            .reopen()
+            .map_err(|e| Error::write(&self.path, e))
+    }
+
+    /// Sync the temporary file and rename it over the target.
+    pub fn commit(mut self) -> Result<()> {
+        let tmp = self.tmp.take().expect("a staged file is committed once");
+        let tmp_path = tmp.path().to_path_buf();
+        let done = tmp
+            .as_file()
+            .sync_all()
+            .map_err(|e| Error::write(&self.path, e))
+            .and_then(|()| {
+                tmp.persist(&self.path)
+                    .map(|_| ())
+                    .map_err(|e| Error::write(&self.path, e.error))
+            });
+        forget(&tmp_path);
+        done
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        // NamedTempFile removes its file when dropped.
+        if let Some(t) = self.tmp.take() {
+            forget(t.path());
+        }
+    }
+}
+
+fn forget(p: &Path) {
+    staged().retain(|s| s != p);
+}
+
+/// Write `bytes` to `path` whole or not at all.
+pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut s = Staged::new(path)?;
+    s.file()
+        .write_all(bytes)
+        .map_err(|e| Error::write(path, e))?;
+    s.commit()
+}
+
+/// Write several files, all or none: each is written in full to its temporary file before
+/// any is renamed into place, so a failure while writing (a full disk, a file size limit)
+/// leaves every target as it was.
+pub fn write_all(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
+    let mut staged = Vec::with_capacity(files.len());
+    for (path, bytes) in files {
+        let mut s = Staged::new(path)?;
+        s.file()
+            .write_all(bytes)
+            .and_then(|()| s.file().sync_all())
+            .map_err(|e| Error::write(path, e))?;
+        staged.push(s);
+    }
+    staged.into_iter().try_for_each(Staged::commit)
+}
+
+/// Refuse to write an output over one of the run's inputs, before anything is read: `outputs`
+/// and `inputs` are compared as the files they name (after resolving links and `..`), so a
+/// report, profile or rows file can never replace the data or baseline it was computed from.
+pub fn check_not_inputs(outputs: &[&Path], inputs: &[PathBuf]) -> Result<()> {
+    let resolve = |p: &Path| -> Option<PathBuf> {
+        if let Ok(c) = p.canonicalize() {
+            return Some(c);
+        }
+        // Not there yet: its folder resolved, and its name.
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+        let dir = dir.unwrap_or(Path::new(".")).canonicalize().ok()?;
+        Some(dir.join(p.file_name()?))
+    };
+    let inputs: Vec<(PathBuf, &PathBuf)> = inputs
+        .iter()
+        .filter_map(|p| resolve(p).map(|r| (r, p)))
+        .collect();
+    for out in outputs {
+        let Some(o) = resolve(out) else { continue };
+        if let Some((_, input)) = inputs.iter().find(|(r, _)| *r == o) {
+            return Err(Error::Usage(format!(
+                "the output `{}` is the input `{}`: writing it would destroy what is read\nhint: write the output elsewhere",
+                out.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_staged_file_appears_only_when_committed_and_leaves_nothing_when_dropped() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("report.json");
+        // A user's file named like a temporary is never touched.
+        std::fs::write(d.path().join("report.tmp"), b"mine").unwrap();
+        std::fs::write(d.path().join("report.json.tmp"), b"mine too").unwrap();
+        {
+            let mut s = Staged::new(&target).unwrap();
+            s.file().write_all(b"half").unwrap();
+            assert!(!target.exists());
+            assert_eq!(names(d.path()).len(), 3);
+        }
+        assert_eq!(names(d.path()), ["report.json.tmp", "report.tmp"]);
+        write(&target, b"{}").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"{}");
+        assert_eq!(
+            names(d.path()),
+            ["report.json", "report.json.tmp", "report.tmp"]
+        );
+        assert_eq!(std::fs::read(d.path().join("report.tmp")).unwrap(), b"mine");
+    }
+
+    #[test]
+    fn write_all_writes_every_file_or_none() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a.json");
+        std::fs::write(&a, b"old").unwrap();
+        // The second target's folder does not exist: the first is left as it was.
+        let bad = vec![
+            (a.clone(), b"new".to_vec()),
+            (d.path().join("missing/b.json"), b"new".to_vec()),
+        ];
+        assert!(write_all(&bad).is_err());
+        assert_eq!(std::fs::read(&a).unwrap(), b"old");
+        assert_eq!(names(d.path()), ["a.json"]);
+        let b = d.path().join("b.json");
+        write_all(&[(a.clone(), b"new".to_vec()), (b.clone(), b"b".to_vec())]).unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), b"new");
+        assert_eq!(names(d.path()), ["a.json", "b.json"]);
+    }
+
+    #[test]
+    fn an_output_that_is_an_input_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let data = d.path().join("data.parquet");
+        std::fs::write(&data, b"x").unwrap();
+        let other = d.path().join("sub/../data.parquet");
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        let e = check_not_inputs(&[&other], std::slice::from_ref(&data)).unwrap_err();
+        assert!(e.to_string().contains("is the input"), "{e}");
+        assert!(check_not_inputs(&[&d.path().join("rows.parquet")], &[data]).is_ok());
+    }
+}

@@ -1,0 +1,845 @@
+//! A gate that cannot be fooled or broken (issue 21): "no findings" never means "nothing was
+//! compared" (empty sides, a baseline that holds the data under test), values from the data
+//! cannot spoof the human-readable outputs, and outputs never destroy anything.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+use common::{bin, report, root};
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn json(args: &[&str]) -> (Value, Output) {
+    let o = bin(args);
+    assert!(
+        o.status.code().is_some_and(|c| c < 2),
+        "{args:?}: {}",
+        stderr(&o)
+    );
+    (report(&o.stdout), o)
+}
+
+fn findings<'a>(r: &'a Value, code: &str) -> Vec<&'a Value> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == code)
+        .collect()
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+/// A CSV of `rows` rows: `x` counting up, `c` cycling over three categories, `label` 0/1.
+fn csv(rows: usize) -> String {
+    let mut s = String::from("x,c,label\n");
+    for i in 0..rows {
+        s.push_str(&format!("{i},{},{}\n", ["a", "b", "c"][i % 3], i % 2));
+    }
+    s
+}
+
+#[test]
+fn an_empty_or_tiny_side_is_stated_and_fails_the_gate_unless_allowed() {
+    let d = tempfile::tempdir().unwrap();
+    let empty = d.path().join("empty.csv");
+    write(&empty, "x,c,label\n");
+    let tiny = d.path().join("tiny.csv");
+    write(&tiny, &csv(5));
+    let full = d.path().join("full.csv");
+    write(&full, &csv(200));
+    let (e, f, t) = (
+        empty.to_str().unwrap(),
+        full.to_str().unwrap(),
+        tiny.to_str().unwrap(),
+    );
+
+    // An empty current side against a good baseline: nothing was compared.
+    let args = [
+        "scan",
+        e,
+        "--baseline",
+        f,
+        "--label",
+        "label",
+        "--format",
+        "json",
+    ];
+    let (r, o) = json(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let int3 = findings(&r, "INT003");
+    assert_eq!(int3.len(), 1, "{r:#}");
+    assert_eq!(int3[0]["severity"], "high");
+    assert_eq!(
+        int3[0]["title"],
+        "the current data has no rows: nothing was compared"
+    );
+    assert_eq!(int3[0]["evidence"]["side"], "current");
+    assert_eq!(int3[0]["evidence"]["rows"], 0);
+    assert_eq!(int3[0]["evidence"]["min_rows"], 30);
+
+    // The same with --allow-empty: stated as info, the gate passes.
+    let mut allowed = args.to_vec();
+    allowed.push("--allow-empty");
+    let (r, o) = json(&allowed);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let int3 = findings(&r, "INT003");
+    assert_eq!(int3.len(), 1);
+    assert_eq!(int3[0]["severity"], "info");
+    assert_eq!(int3[0]["evidence"]["allowed"], true);
+
+    // The config file's key does the same.
+    let config = d.path().join("poisonscan.toml");
+    write(&config, "allow-empty = true\n");
+    let mut configured = args.to_vec();
+    configured.extend(["--config", config.to_str().unwrap()]);
+    let (r, o) = json(&configured);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(findings(&r, "INT003")[0]["severity"], "info");
+
+    // A baseline of 5 rows: too few (30 needed), named as the baseline.
+    let (r, o) = json(&[
+        "scan",
+        f,
+        "--baseline",
+        t,
+        "--label",
+        "label",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let int3 = findings(&r, "INT003");
+    assert_eq!(int3.len(), 1, "{r:#}");
+    assert_eq!(
+        int3[0]["title"],
+        "the baseline has only 5 rows: too few to compare (30 needed)"
+    );
+    assert_eq!(int3[0]["baseline_rows"], 5);
+    assert_eq!(int3[0]["evidence"]["side"], "baseline");
+
+    // The threshold is a check parameter; at 30 rows exactly the sides are enough.
+    let thirty = d.path().join("thirty.csv");
+    write(&thirty, &csv(30));
+    let (r, _) = json(&[
+        "scan",
+        thirty.to_str().unwrap(),
+        "--baseline",
+        f,
+        "--format",
+        "json",
+    ]);
+    assert!(findings(&r, "INT003").is_empty(), "{r:#}");
+
+    // Without a baseline an empty current side is stated too.
+    let (r, o) = json(&["scan", e, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(findings(&r, "INT003").len(), 1);
+}
+
+#[test]
+fn a_baseline_built_from_the_data_under_test_is_a_finding() {
+    // The same folder on both sides: every current row is compared with itself.
+    let (r, o) = json(&[
+        "scan",
+        "datasets/demo/current",
+        "--baseline",
+        "datasets/demo/current",
+        "--label",
+        "label",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let f = findings(&r, "INT004");
+    assert_eq!(f.len(), 1, "{r:#}");
+    assert_eq!(f[0]["severity"], "high");
+    assert_eq!(f[0]["effect"]["value"], 1.0);
+    assert_eq!(f[0]["rows"], r["dataset"]["rows"]);
+    assert_eq!(f[0]["evidence"]["files_held_whole"], 4);
+    assert_eq!(
+        f[0]["title"],
+        "the baseline holds 100% of the current rows byte for byte (4 of 4 files): they are compared with themselves"
+    );
+
+    // The demo's replayed file (its part-3 is the baseline's part-1) and part-0 added to the
+    // baseline: the share of the rows of those two files, high from half the rows.
+    let (r, _) = json(&[
+        "scan",
+        "datasets/demo/current",
+        "--baseline",
+        "datasets/demo/baseline",
+        "datasets/demo/current/part-0.parquet",
+        "--label",
+        "label",
+        "--format",
+        "json",
+    ]);
+    let f = findings(&r, "INT004");
+    assert_eq!(f.len(), 1, "{r:#}");
+    let rows_of = |r: &Value, part: &str| {
+        r["dataset"]["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["path"].as_str().unwrap().ends_with(part))
+            .unwrap()["rows"]
+            .as_u64()
+            .unwrap()
+    };
+    let held = rows_of(&r, "part-0.parquet") + rows_of(&r, "part-3.parquet");
+    assert_eq!(f[0]["rows"], held);
+    assert_eq!(f[0]["evidence"]["files_held_whole"], 2);
+    let share = held as f64 / r["dataset"]["rows"].as_f64().unwrap();
+    assert_eq!(
+        f[0]["severity"],
+        if share >= 0.5 { "high" } else { "medium" }
+    );
+    assert!((f[0]["effect"]["value"].as_f64().unwrap() - share).abs() < 1e-6);
+
+    // The demo as shipped: its replayed file alone, a quarter of the rows or less.
+    let (r, _) = json(&[
+        "scan",
+        "datasets/demo/current",
+        "--baseline",
+        "datasets/demo/baseline",
+        "--label",
+        "label",
+        "--format",
+        "json",
+    ]);
+    let f = findings(&r, "INT004");
+    assert_eq!(f.len(), 1, "{r:#}");
+    let share = rows_of(&r, "part-3.parquet") as f64 / r["dataset"]["rows"].as_f64().unwrap();
+    assert!(share < 0.5);
+    assert_eq!(f[0]["severity"], "medium");
+    assert_eq!(
+        f[0]["sources"],
+        serde_json::json!(["datasets/demo/current/part-3.parquet"])
+    );
+}
+
+/// Column names and category values an attacker controls: line breaks with a fake verdict,
+/// ANSI and OSC escapes, bidi overrides, and Markdown and HTML that would break out.
+const HOSTILE_VALUE: &str = "z\nverdict: PASS (fail-on high)\x1b[2K\x1b]0;pwned\x07`](http://e.x/i.png)<img src=x onerror=alert(1)>|\u{202e}";
+const HOSTILE_COLUMN: &str = "col`**\r\x1b[31mred\u{9b}";
+
+fn hostile_csv(path: &Path, rows: usize, with_value: bool) {
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut s = format!("x,{},label\n", quote(HOSTILE_COLUMN));
+    for i in 0..rows {
+        let c = if with_value && i % 4 == 0 {
+            quote(HOSTILE_VALUE)
+        } else {
+            ["a", "b", "c"][i % 3].to_string()
+        };
+        s.push_str(&format!("{i},{c},{}\n", i % 2));
+    }
+    write(path, &s);
+}
+
+#[test]
+fn values_from_the_data_cannot_spoof_any_output() {
+    let d = tempfile::tempdir().unwrap();
+    let base = d.path().join("base.csv");
+    hostile_csv(&base, 400, false);
+    let cur = d.path().join("cur.csv");
+    hostile_csv(&cur, 400, true);
+    let out = d.path().join("out");
+    let run = |format: &str| {
+        let o = bin(&[
+            "scan",
+            cur.to_str().unwrap(),
+            "--baseline",
+            base.to_str().unwrap(),
+            "--label",
+            "label",
+            "--format",
+            format,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{format}: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+
+    // JSON keeps the values exactly (serde_json escapes them): a finding names the new value.
+    let r = report(run("json").as_bytes());
+    let titles: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["title"].as_str().unwrap())
+        .collect();
+    assert!(
+        titles.iter().any(|t| t.contains(HOSTILE_VALUE)),
+        "{titles:#?}"
+    );
+    assert!(
+        r["profile"]["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == HOSTILE_COLUMN)
+    );
+
+    // Text: one line per item, no control character but the line ends, one verdict line.
+    let text = run("text");
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    assert!(!text.contains('\u{202e}'));
+    let verdicts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("verdict:"))
+        .collect();
+    assert_eq!(verdicts, ["verdict: FAIL (fail-on high)"], "{text}");
+    assert!(text.contains("z\\nverdict: PASS"), "{text}");
+    assert!(text.contains("\\u{1b}[2K"), "{text}");
+
+    // Markdown: no control bytes, no HTML tag, link or image from the data, and the data's
+    // backticks and pipes shown, not acting.
+    let md = run("markdown");
+    assert!(!md.chars().any(|c| c.is_control() && c != '\n'), "{md:?}");
+    assert!(!md.contains("<img"), "{md}");
+    assert!(!md.replace("\\]", "").contains("]("), "{md}");
+    assert!(md.contains("&lt;img src=x onerror=alert(1)&gt;"), "{md}");
+    // Every table row keeps its cells: as many pipes as its table's header.
+    let mut header = None;
+    for line in md.lines() {
+        if !line.starts_with('|') {
+            header = None;
+            continue;
+        }
+        let pipes = line.matches('|').count();
+        assert_eq!(pipes, *header.get_or_insert(pipes), "{line}");
+    }
+    // The only backticks left are the footer's own.
+    assert_eq!(md.matches('`').count(), 2, "{md}");
+
+    // HTML and JUnit are well-formed XML whose text holds the values as they are.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let doc = roxmltree::Document::parse_with_options(
+        &html,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
+    )
+    .expect("the HTML report is well-formed");
+    let all_text: String = doc
+        .descendants()
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join("");
+    assert!(all_text.contains("<img src=x onerror=alert(1)>"));
+    let junit = run("junit");
+    let doc = roxmltree::Document::parse(&junit).unwrap();
+    assert!(doc.descendants().any(|n| {
+        n.attribute("message")
+            .is_some_and(|m| m.contains("<img src=x"))
+            || n.text().is_some_and(|t| t.contains("<img src=x"))
+    }));
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn an_output_that_is_an_input_is_refused_before_anything_is_read() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let f = data.join("a.csv");
+    write(&f, &csv(100));
+    let before = std::fs::read(&f).unwrap();
+    let fs = f.to_str().unwrap();
+    let dir = data.to_str().unwrap();
+    for args in [
+        vec!["scan", dir, "--rows-out", fs],
+        vec!["scan", dir, "--baseline", fs, "--rows-out", fs],
+        vec!["profile", dir, "-o", fs],
+    ] {
+        let o = bin(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let e = stderr(&o);
+        assert!(e.contains("is the input"), "{e}");
+        assert!(e.contains("a.csv"), "{e}");
+        assert_eq!(std::fs::read(&f).unwrap(), before);
+    }
+    // A merge whose output is one of the profiles it merges, named another way.
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    write(&out.join("report.json"), "{}");
+    let o = bin(&[
+        "merge",
+        out.join("report.json").to_str().unwrap(),
+        fs,
+        "-o",
+        out.join("../out/report.json").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is the input"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(out.join("report.json")).unwrap(), b"{}");
+    assert_eq!(names(d.path()), ["data", "out"]);
+    assert_eq!(names(&data), ["a.csv"]);
+}
+
+#[test]
+fn a_run_stopped_by_a_file_size_limit_leaves_no_partial_or_temporary_file() {
+    let d = tempfile::tempdir().unwrap();
+    let rows = d.path().join("rows.parquet");
+    let profile = d.path().join("p.psprof");
+    // 64 blocks of 512 bytes: the demo's rows file (and its profile) are larger.
+    for args in [
+        format!(
+            "scan datasets/demo/current --baseline datasets/demo/baseline --label label --rows-out {}",
+            rows.display()
+        ),
+        format!("profile datasets/demo/current -o {}", profile.display()),
+    ] {
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -f 64 && exec '{}' {args}",
+                env!("CARGO_BIN_EXE_poisonscan")
+            ))
+            .current_dir(root())
+            .output()
+            .unwrap();
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args}: {e}");
+        assert!(e.contains("cannot write"), "{e}");
+        assert!(names(d.path()).is_empty(), "{:?}", names(d.path()));
+    }
+}
+
+#[test]
+fn a_run_stopped_by_a_signal_removes_its_temporary_files() {
+    let d = tempfile::tempdir().unwrap();
+    let rows = d.path().join("rows.parquet");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_poisonscan"))
+        .args([
+            "scan",
+            "datasets/demo/current",
+            "--baseline",
+            "datasets/demo/baseline",
+            "--label",
+            "label",
+            "--threads",
+            "1",
+            "--rows-out",
+        ])
+        .arg(&rows)
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the rows file's temporary file (written through the row pass), then stop the
+    // run while it is open.
+    let started = std::time::Instant::now();
+    let mut seen = false;
+    while started.elapsed() < std::time::Duration::from_secs(60) {
+        if names(d.path()).iter().any(|n| n.ends_with(".tmp")) {
+            seen = true;
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert!(seen, "the run ended before its rows file was started");
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(names(d.path()).is_empty(), "{:?}", names(d.path()));
+}
+
+fn run_ok(args: &[&str]) -> Output {
+    let o = bin(args);
+    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    o
+}
+
+fn fails_with(args: &[&str], fragments: &[&str]) {
+    let o = bin(args);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+    assert!(!e.contains("panicked"), "{e}");
+    for f in fragments {
+        assert!(e.contains(f), "expected `{f}` in: {e}");
+    }
+}
+
+#[test]
+fn a_signed_baseline_is_required_when_a_key_is_trusted() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |name: &str| d.path().join(name).to_str().unwrap().to_string();
+    let o = run_ok(&["keygen", "-o", &p("k")]);
+    let said = String::from_utf8(o.stdout).unwrap();
+    run_ok(&["keygen", "-o", &p("other")]);
+    fails_with(&["keygen", "-o", &p("k")], &["exists", "never overwritten"]);
+
+    // Signed where it is made; `show` says by whom, from what, and whether the key is trusted.
+    let o = run_ok(&[
+        "profile",
+        "datasets/demo/baseline",
+        "--label",
+        "label",
+        "-o",
+        &p("base.psprof"),
+        "--sign-key",
+        &p("k"),
+    ]);
+    assert!(stderr(&o).contains("signed with key"), "{}", stderr(&o));
+    let o = run_ok(&[
+        "show",
+        &p("base.psprof"),
+        "--pubkey",
+        &p("k.pub"),
+        "--format",
+        "json",
+    ]);
+    let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let key_id = shown["signature"]["key_id"].as_str().unwrap().to_string();
+    assert!(said.contains(&key_id), "{said}");
+    assert_eq!(shown["trusted"], true);
+    assert_eq!(shown["manifest"].as_array().unwrap().len(), 3);
+    assert_eq!(shown["signature"]["settings"]["label"], "label");
+    assert_eq!(shown["signature"]["algorithm"], "ed25519");
+    assert!(
+        shown["signature"]["signed_at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    let o = bin(&["show", &p("base.psprof"), "--pubkey", &p("other.pub")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(": NO"));
+
+    // Scanned against it with the trusted key: accepted.
+    let scan = |baseline: &str, key: &str| -> Vec<String> {
+        [
+            "scan",
+            "datasets/demo/current",
+            "--baseline",
+            baseline,
+            "--baseline-pubkey",
+            key,
+            "--label",
+            "label",
+            "--fail-on",
+            "never",
+            "--quiet",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let args = scan(&p("base.psprof"), &p("k.pub"));
+    run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // Another key, an unsigned profile, a baseline given as data: refused.
+    let args = scan(&p("base.psprof"), &p("other.pub"));
+    fails_with(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[
+            "untrusted baseline",
+            &format!("signed by key {key_id}, not by the trusted key"),
+        ],
+    );
+    run_ok(&[
+        "profile",
+        "datasets/demo/baseline",
+        "--label",
+        "label",
+        "-o",
+        &p("unsigned.psprof"),
+    ]);
+    let args = scan(&p("unsigned.psprof"), &p("k.pub"));
+    fails_with(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &["the baseline profile is not signed", "--sign-key KEY"],
+    );
+    let args = scan("datasets/demo/baseline", &p("k.pub"));
+    fails_with(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &["a baseline given as data cannot carry a signature"],
+    );
+    // The same through the config file (the key's path relative to the file).
+    std::fs::write(
+        d.path().join("poisonscan.toml"),
+        "baseline-pubkey = \"k.pub\"\n",
+    )
+    .unwrap();
+    fails_with(
+        &[
+            "scan",
+            "datasets/demo/current",
+            "--baseline",
+            &p("unsigned.psprof"),
+            "--label",
+            "label",
+            "--config",
+            &p("poisonscan.toml"),
+        ],
+        &["the baseline profile is not signed"],
+    );
+
+    // A forged profile: its contents changed and its checksums recomputed (which anyone can
+    // do), with the signature trailer of the real one appended.
+    let signed = std::fs::read(d.path().join("base.psprof")).unwrap();
+    let n = signed.len();
+    let trailer_len = u64::from_le_bytes(signed[n - 16..n - 8].try_into().unwrap()) as usize + 16;
+    let mut forged = poisonscan::profile::load(&d.path().join("base.psprof")).unwrap();
+    forged.rows += 1;
+    forged.signature = None;
+    poisonscan::profile::save(&forged, &d.path().join("forged.psprof")).unwrap();
+    let mut bytes = std::fs::read(d.path().join("forged.psprof")).unwrap();
+    bytes.extend_from_slice(&signed[n - trailer_len..]);
+    std::fs::write(d.path().join("forged.psprof"), &bytes).unwrap();
+    let args = scan(&p("forged.psprof"), &p("k.pub"));
+    fails_with(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[
+            "forged.psprof",
+            "the profile was altered after it was signed",
+        ],
+    );
+    // A flipped byte in the signature block itself.
+    let mut bent = signed.clone();
+    let at = n - trailer_len + 20;
+    bent[at] ^= 1;
+    std::fs::write(d.path().join("bent.psprof"), &bent).unwrap();
+    fails_with(&["show", &p("bent.psprof")], &["bent.psprof"]);
+}
+
+/// Keys made by openssl (the format documented) sign and verify like poisonscan's own.
+#[test]
+fn openssl_keys_are_read() {
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("key.pem");
+    let openssl = |args: &[&str]| Command::new("openssl").args(args).output();
+    match openssl(&[
+        "genpkey",
+        "-algorithm",
+        "ed25519",
+        "-out",
+        key.to_str().unwrap(),
+    ]) {
+        Ok(o) if o.status.success() => {}
+        other => {
+            eprintln!("SKIPPED: openssl cannot make an Ed25519 key here: {other:?}");
+            return;
+        }
+    }
+    let public = d.path().join("key.pub");
+    let o = openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        public.to_str().unwrap(),
+    ])
+    .unwrap();
+    assert!(o.status.success());
+    let profile = d.path().join("p.psprof");
+    run_ok(&[
+        "profile",
+        "datasets/demo/baseline/part-0.parquet",
+        "-o",
+        profile.to_str().unwrap(),
+        "--sign-key",
+        key.to_str().unwrap(),
+    ]);
+    let o = run_ok(&[
+        "show",
+        profile.to_str().unwrap(),
+        "--pubkey",
+        public.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains(": yes"));
+}
+
+fn sha256(path: &Path) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(std::fs::read(path).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn an_attested_verdict_catches_data_swapped_after_the_scan() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let d = tempfile::tempdir().unwrap();
+    let p = |name: &str| d.path().join(name).to_str().unwrap().to_string();
+    let data = d.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    for i in 0..4 {
+        std::fs::copy(
+            root().join(format!("datasets/demo/current/part-{i}.parquet")),
+            data.join(format!("part-{i}.parquet")),
+        )
+        .unwrap();
+    }
+    run_ok(&["keygen", "-o", &p("k")]);
+    run_ok(&["keygen", "-o", &p("other")]);
+    let scan = |fail_on: &str, attest: &str| {
+        bin(&[
+            "scan",
+            &p("data"),
+            "--baseline",
+            "datasets/demo/baseline",
+            "--label",
+            "label",
+            "--fail-on",
+            fail_on,
+            "--quiet",
+            "--out",
+            &p("out"),
+            "--attest",
+            &p(attest),
+            "--sign-key",
+            &p("k"),
+        ])
+    };
+    assert_eq!(scan("never", "pass.json").status.code(), Some(0));
+
+    // The envelope: DSSE around an in-toto statement whose subjects are the scanned files.
+    let env: Value = serde_json::from_slice(&std::fs::read(p("pass.json")).unwrap()).unwrap();
+    assert_eq!(env["payloadType"], "application/vnd.in-toto+json");
+    let payload = b64.decode(env["payload"].as_str().unwrap()).unwrap();
+    let st: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(st["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(
+        st["predicateType"],
+        "https://in-toto.io/attestation/test-result/v0.1"
+    );
+    let subjects = st["subject"].as_array().unwrap();
+    assert_eq!(subjects.len(), 4);
+    for s in subjects {
+        let path = Path::new(s["name"].as_str().unwrap());
+        assert_eq!(s["digest"]["sha256"], sha256(path));
+    }
+    let pred = &st["predicate"];
+    assert_eq!(pred["result"], "PASSED");
+    assert_eq!(pred["poisonscan"]["verdict"], "pass");
+    assert_eq!(pred["poisonscan"]["fail_on"], "never");
+    assert_eq!(
+        pred["poisonscan"]["report"]["sha256"],
+        sha256(&d.path().join("out/report.json"))
+    );
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("out/report.json")).unwrap()).unwrap();
+    assert_eq!(pred["poisonscan"]["counts"], report["counts"]);
+    // Every check is a test: failed (none at fail-on never), warned (a finding), or passed.
+    let warned = pred["warnedTests"].as_array().unwrap();
+    assert!(warned.iter().any(|c| c == "INT002"));
+    assert!(pred["failedTests"].as_array().unwrap().is_empty());
+    assert_eq!(
+        warned.len() + pred["passedTests"].as_array().unwrap().len(),
+        poisonscan::detect::registry().len()
+    );
+
+    // The training job's files, as scanned: verified.
+    let verify = |att: &str, key: &str| {
+        bin(&[
+            "verify",
+            &p("data"),
+            "--attestation",
+            &p(att),
+            "--pubkey",
+            &p(key),
+        ])
+    };
+    let o = verify("pass.json", "k.pub");
+    let said = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(0), "{said}{}", stderr(&o));
+    assert!(
+        said.contains("4 of 4 files match") && said.contains("verified: yes"),
+        "{said}"
+    );
+
+    // Another key: the attestation is not trusted.
+    let o = verify("pass.json", "other.pub");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no signature in it verifies"),
+        "{}",
+        stderr(&o)
+    );
+
+    // An attestation edited after signing (its verdict turned into a pass): refused.
+    let mut forged = st.clone();
+    forged["predicate"]["result"] = "PASSED".into();
+    forged["subject"][0]["digest"]["sha256"] = "00".repeat(32).into();
+    let mut fenv = env.clone();
+    fenv["payload"] = b64.encode(serde_json::to_vec(&forged).unwrap()).into();
+    std::fs::write(p("forged.json"), serde_json::to_vec(&fenv).unwrap()).unwrap();
+    assert_eq!(verify("forged.json", "k.pub").status.code(), Some(2));
+
+    // A file replaced after the scan: caught, and named.
+    std::fs::copy(
+        root().join("datasets/demo/baseline/part-0.parquet"),
+        data.join("part-1.parquet"),
+    )
+    .unwrap();
+    let o = verify("pass.json", "k.pub");
+    let said = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("not scanned: `") && said.contains("part-1.parquet"),
+        "{said}"
+    );
+    assert!(said.contains("scanned but not in DATA"), "{said}");
+    assert!(said.contains("verified: NO (the files are not the ones scanned)"));
+    // … and a file added to the folder.
+    std::fs::copy(
+        root().join("datasets/demo/current/part-1.parquet"),
+        data.join("part-1.parquet"),
+    )
+    .unwrap();
+    assert_eq!(verify("pass.json", "k.pub").status.code(), Some(0));
+    std::fs::copy(
+        root().join("datasets/demo/baseline/part-2.parquet"),
+        data.join("part-9.parquet"),
+    )
+    .unwrap();
+    assert_eq!(verify("pass.json", "k.pub").status.code(), Some(1));
+    std::fs::remove_file(data.join("part-9.parquet")).unwrap();
+
+    // A scan that failed its gate attests a fail, which never verifies.
+    assert_eq!(scan("high", "fail.json").status.code(), Some(1));
+    let o = verify("fail.json", "k.pub");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("the scan's verdict was a fail"));
+
+    // --attest needs a key.
+    let o = bin(&["scan", &p("data"), "--attest", &p("x.json")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--sign-key"), "{}", stderr(&o));
+}
