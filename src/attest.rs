@@ -47,19 +47,21 @@ fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     m
 }
 
-/// The SHA-256 of a file, read in 1 MiB blocks.
-pub fn sha256_file(path: &Path) -> Result<String> {
+/// The SHA-256 and BLAKE3 of a file, in one read of 1 MiB blocks.
+pub fn hash_file(path: &Path) -> Result<(String, String)> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut h = sha2::Sha256::new();
+    let mut sha = sha2::Sha256::new();
+    let mut b3 = blake3::Hasher::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
         if n == 0 {
             break;
         }
-        h.update(&buf[..n]);
+        sha.update(&buf[..n]);
+        b3.update(&buf[..n]);
     }
-    Ok(hex(&h.finalize()))
+    Ok((hex(&sha.finalize()), b3.finalize().to_hex().to_string()))
 }
 
 /// The in-toto statement of a scan: the report's current sources as subjects (their files read
@@ -73,7 +75,15 @@ pub fn statement(
 ) -> Result<Value> {
     let mut subjects = Vec::with_capacity(report.dataset.sources.len());
     for s in &report.dataset.sources {
-        let sha = sha256_file(Path::new(&s.path))?;
+        let path = Path::new(&s.path);
+        let (sha, b3) = hash_file(path)?;
+        // The SHA-256 is of the bytes read now: they must be the bytes the scan read.
+        if s.blake3.is_empty() || b3 != s.blake3 {
+            return Err(Error::BadAttestation {
+                path: path.to_path_buf(),
+                reason: "the file changed while it was scanned (its BLAKE3 is no longer the one the scan read): nothing is attested\nhint: scan data that is no longer being written".into(),
+            });
+        }
         subjects.push(json!({
             "name": s.path,
             "digest": {"sha256": sha, "blake3": s.blake3},
@@ -222,7 +232,7 @@ pub fn verify(attestation: &Path, key: &PublicKey, files: &[PathBuf]) -> Result<
     let mut not_scanned = Vec::new();
     let mut matched = 0;
     for f in files {
-        let sha = sha256_file(f)?;
+        let (sha, _) = hash_file(f)?;
         match subjects.get_mut(&sha).and_then(|names| names.pop()) {
             Some(_) => matched += 1,
             None => not_scanned.push((f.clone(), sha)),

@@ -321,6 +321,9 @@ impl<'a> Engine<'a> {
     /// The baseline's profile, checked against the scan's label.
     fn baseline(&self, baseline: Baseline<'_>) -> Result<Option<Profile>> {
         let mut b = match baseline {
+            Baseline::None if self.settings.baseline_pubkey().is_some() => {
+                return Err(no_trusted_baseline());
+            }
             Baseline::None => return Ok(None),
             Baseline::Profile(b) => {
                 self.check_baseline(&b)?;
@@ -417,6 +420,9 @@ impl<'a> Engine<'a> {
         // one part of a profile that grows with the rows. Profiles read from bytes have no
         // roles yet (they are a scan setting, not saved).
         set_roles(&mut current, self.settings, "current")?;
+        if baseline.is_none() && self.settings.baseline_pubkey().is_some() {
+            return Err(no_trusted_baseline());
+        }
         if let Some(b) = baseline.as_mut() {
             // A baseline profiled from data elsewhere carries no signature: refused when a
             // trusted key is set, as a baseline given as data is.
@@ -676,6 +682,14 @@ pub fn reference_ranges(p: &Profile) -> std::collections::BTreeMap<String, (f64,
             Some((c.name.clone(), (n.min?, n.max?)))
         })
         .collect()
+}
+
+/// A trusted key is set and no baseline given: the scan would compare nothing with a trusted
+/// baseline, and pass.
+fn no_trusted_baseline() -> Error {
+    Error::UntrustedBaseline {
+        reason: "a trusted key is set (--baseline-pubkey) but no baseline was given: nothing would be compared with a trusted baseline\nhint: give --baseline PROFILE, signed with that key".into(),
+    }
 }
 
 /// Profiles whose fingerprints were kept apart ([`FingerprintScope::Repeated`]) give the

@@ -45,9 +45,14 @@ impl Staged {
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         // Registered under the lock it is created under: [`stop`] never misses one.
         let mut registry = staged();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        // As `File::create` would make the target (the umask applies), not tempfile's 0600:
+        // a report or profile is for other jobs to read.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let tmp = builder
             .tempfile_in(dir)
             .map_err(|e| Error::write(path, e))?;
         registry.push(tmp.path().to_path_buf());
@@ -81,9 +86,15 @@ impl Staged {
     }
 
     /// Sync the temporary file and rename it over the target.
-    pub fn commit(mut self) -> Result<()> {
+    pub fn commit(self) -> Result<()> {
+        self.commit_in(&mut staged())
+    }
+
+    /// [`Staged::commit`] with the registry's lock held by the caller.
+    fn commit_in(mut self, registry: &mut Vec<PathBuf>) -> Result<()> {
         let tmp = self.tmp.take().expect("a staged file is committed once");
         let tmp_path = tmp.path().to_path_buf();
+        // On an error the temporary file is dropped, which removes it.
         let done = tmp
             .as_file()
             .sync_all()
@@ -93,22 +104,21 @@ impl Staged {
                     .map(|_| ())
                     .map_err(|e| Error::write(&self.path, e.error))
             });
-        forget(&tmp_path);
+        registry.retain(|s| *s != tmp_path);
         done
     }
 }
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        // NamedTempFile removes its file when dropped.
         if let Some(t) = self.tmp.take() {
-            forget(t.path());
+            let path = t.path().to_path_buf();
+            // The file first (NamedTempFile removes it when dropped), then its registration,
+            // so that a signal in between still finds it.
+            drop(t);
+            staged().retain(|s| *s != path);
         }
     }
-}
-
-fn forget(p: &Path) {
-    staged().retain(|s| s != p);
 }
 
 /// Write `bytes` to `path` whole or not at all.
@@ -122,18 +132,32 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Write several files, all or none: each is written in full to its temporary file before
 /// any is renamed into place, so a failure while writing (a full disk, a file size limit)
-/// leaves every target as it was.
+/// leaves every target as it was; the renames run under the registry's lock, so a signal
+/// stops the run before the first or after the last. (A rename that fails after another
+/// succeeded, which a folder that took the temporary files does not do, leaves the first.)
 pub fn write_all(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
-    let mut staged = Vec::with_capacity(files.len());
+    let mut pending = Vec::with_capacity(files.len());
     for (path, bytes) in files {
         let mut s = Staged::new(path)?;
         s.file()
             .write_all(bytes)
             .and_then(|()| s.file().sync_all())
             .map_err(|e| Error::write(path, e))?;
-        staged.push(s);
+        pending.push(s);
     }
-    staged.into_iter().try_for_each(Staged::commit)
+    let mut registry = staged();
+    let mut result = Ok(());
+    let mut rest = pending.into_iter();
+    for s in rest.by_ref() {
+        if let Err(e) = s.commit_in(&mut registry) {
+            result = Err(e);
+            break;
+        }
+    }
+    drop(registry);
+    // The files not renamed are removed as they drop (which takes the lock).
+    drop(rest);
+    result
 }
 
 /// Refuse to write an output over one of the run's inputs, before anything is read: `outputs`
@@ -200,6 +224,14 @@ mod tests {
             ["report.json", "report.json.tmp", "report.tmp"]
         );
         assert_eq!(std::fs::read(d.path().join("report.tmp")).unwrap(), b"mine");
+        // The mode a plain `File::create` gives (the umask's), not a temporary file's 0600.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            std::fs::File::create(d.path().join("plain")).unwrap();
+            assert_eq!(mode(&target), mode(&d.path().join("plain")));
+        }
     }
 
     #[test]

@@ -247,12 +247,10 @@ pub fn write_text(t: &Trend, out: &mut dyn Write) -> std::io::Result<()> {
         t.profiles.len(),
         plain(&t.reference)
     )?;
-    for (title, head, mut rows) in tables(t) {
+    for (title, mut head, mut rows) in tables(t) {
         writeln!(out, "{}", plain(&title.replace('`', "")))?;
-        for r in &mut rows {
-            for c in r.iter_mut() {
-                *c = plain(c).into_owned();
-            }
+        for c in rows.iter_mut().flatten().chain(head.iter_mut()) {
+            *c = plain(c).into_owned();
         }
         let widths: Vec<usize> = (0..head.len())
             .map(|j| {
@@ -299,6 +297,7 @@ pub fn write_markdown(t: &Trend, out: &mut dyn Write) -> std::io::Result<()> {
     )?;
     for (title, head, rows) in tables(t) {
         writeln!(out, "### {}\n", markdown(&title))?;
+        let head: Vec<String> = head.iter().map(|c| markdown(c)).collect();
         writeln!(out, "| {} |", head.join(" | "))?;
         writeln!(out, "|---|{}", "---:|".repeat(head.len().saturating_sub(1)))?;
         for r in rows {

@@ -614,7 +614,6 @@ fn a_signed_baseline_is_required_when_a_key_is_trusted() {
     let trailer_len = u64::from_le_bytes(signed[n - 16..n - 8].try_into().unwrap()) as usize + 16;
     let mut forged = poisonscan::profile::load(&d.path().join("base.psprof")).unwrap();
     forged.rows += 1;
-    forged.signature = None;
     poisonscan::profile::save(&forged, &d.path().join("forged.psprof")).unwrap();
     let mut bytes = std::fs::read(d.path().join("forged.psprof")).unwrap();
     bytes.extend_from_slice(&signed[n - trailer_len..]);
@@ -627,12 +626,52 @@ fn a_signed_baseline_is_required_when_a_key_is_trusted() {
             "the profile was altered after it was signed",
         ],
     );
-    // A flipped byte in the signature block itself.
+    // One digit of the signature itself changed.
     let mut bent = signed.clone();
-    let at = n - trailer_len + 20;
-    bent[at] ^= 1;
+    let block = &signed[n - trailer_len..];
+    let at = n - trailer_len
+        + block
+            .windows(13)
+            .position(|w| w == b"\"signature\":\"")
+            .unwrap()
+        + 13;
+    bent[at] = if bent[at] == b'0' { b'1' } else { b'0' };
     std::fs::write(d.path().join("bent.psprof"), &bent).unwrap();
-    fails_with(&["show", &p("bent.psprof")], &["bent.psprof"]);
+    fails_with(
+        &["show", &p("bent.psprof")],
+        &["bent.psprof", "its signature does not match its contents"],
+    );
+
+    // A trusted key and no baseline at all: nothing would be compared, refused.
+    fails_with(
+        &[
+            "scan",
+            "datasets/demo/current",
+            "--baseline-pubkey",
+            &p("k.pub"),
+        ],
+        &["a trusted key is set", "no baseline was given"],
+    );
+    // An output over the signing key or the trusted key: refused, the key kept.
+    let before = std::fs::read(p("k")).unwrap();
+    fails_with(
+        &[
+            "profile",
+            "datasets/demo/baseline",
+            "-o",
+            &p("k"),
+            "--sign-key",
+            &p("k"),
+        ],
+        &["is the input"],
+    );
+    let mut args = scan(&p("base.psprof"), &p("k.pub"));
+    args.extend(["--rows-out".to_string(), p("k.pub")]);
+    fails_with(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &["is the input"],
+    );
+    assert_eq!(std::fs::read(p("k")).unwrap(), before);
 }
 
 /// Keys made by openssl (the format documented) sign and verify like poisonscan's own.
@@ -793,15 +832,6 @@ fn an_attested_verdict_catches_data_swapped_after_the_scan() {
         stderr(&o)
     );
 
-    // An attestation edited after signing (its verdict turned into a pass): refused.
-    let mut forged = st.clone();
-    forged["predicate"]["result"] = "PASSED".into();
-    forged["subject"][0]["digest"]["sha256"] = "00".repeat(32).into();
-    let mut fenv = env.clone();
-    fenv["payload"] = b64.encode(serde_json::to_vec(&forged).unwrap()).into();
-    std::fs::write(p("forged.json"), serde_json::to_vec(&fenv).unwrap()).unwrap();
-    assert_eq!(verify("forged.json", "k.pub").status.code(), Some(2));
-
     // A file replaced after the scan: caught, and named.
     std::fs::copy(
         root().join("datasets/demo/baseline/part-0.parquet"),
@@ -838,8 +868,80 @@ fn an_attested_verdict_catches_data_swapped_after_the_scan() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("the scan's verdict was a fail"));
 
+    // That fail edited into a pass after signing: refused.
+    let fenv: Value = serde_json::from_slice(&std::fs::read(p("fail.json")).unwrap()).unwrap();
+    let mut forged: Value =
+        serde_json::from_slice(&b64.decode(fenv["payload"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(forged["predicate"]["result"], "FAILED");
+    forged["predicate"]["result"] = "PASSED".into();
+    let mut fenv = fenv.clone();
+    fenv["payload"] = b64.encode(serde_json::to_vec(&forged).unwrap()).into();
+    std::fs::write(p("forged.json"), serde_json::to_vec(&fenv).unwrap()).unwrap();
+    let o = verify("forged.json", "k.pub");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no signature in it verifies"),
+        "{}",
+        stderr(&o)
+    );
+
     // --attest needs a key.
     let o = bin(&["scan", &p("data"), "--attest", &p("x.json")]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--sign-key"), "{}", stderr(&o));
+}
+
+/// A symbolic link back up a folder tree is followed once: the scan ends, and reads each file
+/// once.
+#[cfg(unix)]
+#[test]
+fn a_symbolic_link_loop_is_followed_once() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    write(&data.join("sub/a.csv"), &csv(100));
+    std::os::unix::fs::symlink(&data, data.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink(data.join("sub"), data.join("sub/again")).unwrap();
+    let (r, o) = json(&["scan", data.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(r["dataset"]["rows"], 100);
+    assert_eq!(r["dataset"]["sources"].as_array().unwrap().len(), 1);
+}
+
+/// `trend` shows label values and column names from the profiles: as text, never acting.
+#[test]
+fn trend_output_cannot_be_spoofed_either() {
+    let d = tempfile::tempdir().unwrap();
+    let evil = "evil\nverdict: PASS\x1b[2K`<img src=x>`";
+    let mut profiles = Vec::new();
+    for (i, share) in [(0, 3), (1, 2)] {
+        let mut s = format!("x,\"{HOSTILE_COLUMN}\",label\n");
+        for r in 0..300 {
+            let label = if r % share == 0 { evil } else { "ok" };
+            s.push_str(&format!("{r},{},\"{label}\"\n", r % 7));
+        }
+        let data = d.path().join(format!("d{i}.csv"));
+        write(&data, &s);
+        let out = d.path().join(format!("p{i}.psprof"));
+        run_ok(&[
+            "profile",
+            data.to_str().unwrap(),
+            "--label",
+            "label",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        profiles.push(out.to_str().unwrap().to_string());
+    }
+    for format in ["text", "markdown"] {
+        let mut args = vec!["trend", "--format", format];
+        args.extend(profiles.iter().map(String::as_str));
+        let o = run_ok(&args);
+        let out = String::from_utf8(o.stdout).unwrap();
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        assert!(!out.lines().any(|l| l.starts_with("verdict")), "{out}");
+        // A tag is text in a terminal, escaped in Markdown.
+        assert_eq!(out.contains("<img"), format == "text", "{out}");
+        assert!(out.contains("evil\\nverdict: PASS"), "{out}");
+    }
 }

@@ -124,7 +124,8 @@ fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32> {
             let Some(output) = &args.output else {
                 return Err(Error::Usage("profile needs -o PROFILE".into()));
             };
-            refuse_overwriting(&[output], &[&args.data])?;
+            let others = other_inputs(&settings, args.sign_key.as_deref());
+            refuse_overwriting(&[output], &[&args.data, &others])?;
             // The key is read before the data: a bad key fails at once.
             let key = trust::load_key(args.sign_key.as_deref())?;
             let term = Terminal::new(args.data_args.quiet);
@@ -254,7 +255,8 @@ fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<i32> {
         .chain(args.rows_out.as_deref())
         .chain(args.attest.as_deref())
         .collect();
-    refuse_overwriting(&outputs, &[&args.data, &args.baseline])?;
+    let others = other_inputs(&settings, args.sign_key.as_deref());
+    refuse_overwriting(&outputs, &[&args.data, &args.baseline, &others])?;
     // The signing key is read before the data: a bad key fails at once.
     let key = trust::load_key(args.sign_key.as_deref())?;
     let quiet = args.data_args.quiet;
@@ -314,6 +316,15 @@ const OUT_FILES: [(&str, OutputFormat); 4] = [
     ("report.html", OutputFormat::Html),
     ("junit.xml", OutputFormat::Junit),
 ];
+
+/// The files a run reads besides its data: the config file and the keys.
+fn other_inputs(settings: &Settings, sign_key: Option<&Path>) -> Vec<PathBuf> {
+    [settings.config_path(), settings.baseline_pubkey(), sign_key]
+        .into_iter()
+        .flatten()
+        .map(Path::to_path_buf)
+        .collect()
+}
 
 /// Refuse, before anything is read, to write an output over one of the inputs: each input
 /// as the files it names (a folder's or a glob's files), or as given when it names none yet

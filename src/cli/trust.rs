@@ -145,9 +145,9 @@ fn text(
             thousands(m.rows),
             thousands(m.bytes),
             if m.blake3.is_empty() {
-                "(held in memory: none)"
+                "(held in memory: none)".into()
             } else {
-                &m.blake3
+                plain(&m.blake3)
             }
         ));
     }
@@ -228,8 +228,8 @@ pub(super) fn verify(args: &super::args::VerifyArgs, out: &mut dyn Write) -> Res
             "attestation `{}`: signed by key {}; verdict {} (fail-on {}); {} of {} files match the scan\n",
             args.attestation.display(),
             key.id(),
-            p["verdict"].as_str().unwrap_or("?"),
-            p["fail_on"].as_str().unwrap_or("?"),
+            plain(p["verdict"].as_str().unwrap_or("?")),
+            plain(p["fail_on"].as_str().unwrap_or("?")),
             v.matched,
             files.len()
         ));

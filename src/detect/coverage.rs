@@ -156,7 +156,12 @@ are not judged."
             .filter(|h| !h.is_empty())
             .collect();
         let (mut rows, mut whole, mut partly, mut held) = (0u64, 0usize, 0usize, Vec::new());
-        for m in cur.manifest.iter().filter(|m| !m.blake3.is_empty()) {
+        // Files without rows hold nothing to compare (identical empty parts are common).
+        for m in cur
+            .manifest
+            .iter()
+            .filter(|m| !m.blake3.is_empty() && m.rows > 0)
+        {
             let r = if files.contains(m.blake3.as_str()) {
                 whole += 1;
                 m.rows

@@ -516,7 +516,7 @@ pub fn resolve(inputs: &[PathBuf]) -> Result<Vec<Resolved>> {
         let text = input.to_string_lossy();
         let mut found: Vec<PathBuf> = Vec::new();
         if input.is_dir() {
-            walk(input, &mut found)?;
+            walk(input, &mut found, &mut Visited::default())?;
             if found.is_empty() {
                 return Err(Error::NoInputFiles {
                     path: display_path(input),
@@ -535,7 +535,7 @@ pub fn resolve(inputs: &[PathBuf]) -> Result<Vec<Resolved>> {
                     Error::io(path, e.into())
                 })?;
                 if p.is_dir() {
-                    walk(&p, &mut found)?;
+                    walk(&p, &mut found, &mut Visited::default())?;
                 } else if format_of(&p).is_some() {
                     found.push(p);
                 }
@@ -567,7 +567,33 @@ pub fn resolve(inputs: &[PathBuf]) -> Result<Vec<Resolved>> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// The folders a walk has entered, by device and inode (elsewhere than Unix, by canonical
+/// path), so that a symbolic link back up the tree is followed once, not until the system's
+/// link limit.
+#[derive(Default)]
+struct Visited(std::collections::HashSet<(u64, u64, PathBuf)>);
+
+impl Visited {
+    /// Whether `dir` is entered for the first time (and mark it entered).
+    fn first(&mut self, dir: &Path) -> Result<bool> {
+        #[cfg(unix)]
+        let key = {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
+            (meta.dev(), meta.ino(), PathBuf::new())
+        };
+        #[cfg(not(unix))]
+        let key = (0, 0, dir.canonicalize().map_err(|e| Error::io(dir, e))?);
+        Ok(self.0.insert(key))
+    }
+}
+
+/// The data files under `dir`, sorted by path; hidden files skipped, symbolic links followed,
+/// each folder entered once.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, visited: &mut Visited) -> Result<()> {
+    if !visited.first(dir)? {
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .map(|e| e.map(|e| e.path()).map_err(|e| Error::io(dir, e)))
@@ -582,7 +608,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
             continue;
         }
         if p.is_dir() {
-            walk(&p, out)?;
+            walk(&p, out, visited)?;
         } else if format_of(&p).is_some() {
             out.push(p);
         }

@@ -130,8 +130,14 @@ impl Profile {
         let path = Path::new("<profile bytes>");
         let mut cursor = std::io::Cursor::new(bytes);
         let (len, signed) = signature_of(&mut cursor, bytes.len() as u64, path)?;
-        let mut p = read_from(std::io::Cursor::new(&bytes[..len as usize]), len, path)?;
-        p.signature = signed;
+        let header = signed.as_ref().map(|(h, _)| h);
+        let mut p = read_from(
+            std::io::Cursor::new(&bytes[..len as usize]),
+            len,
+            path,
+            header,
+        )?;
+        p.signature = signed.map(|(_, s)| s);
         Ok(p)
     }
 }
@@ -164,10 +170,13 @@ pub fn load(path: &Path) -> Result<Profile> {
     let file_len = file.metadata().map_err(io)?.len();
     let (len, signed) = signature_of(&mut file, file_len, path)?;
     file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
-    let mut p = read_from(file, len, path)?;
-    p.signature = signed;
+    let mut p = read_from(file, len, path, signed.as_ref().map(|(h, _)| h))?;
+    p.signature = signed.map(|(_, s)| s);
     Ok(p)
 }
+
+/// A verified signature and the header it was verified against.
+type SignedHeader = ([u8; HEADER], Signed);
 
 /// The length of the profile's parts and its verified signature, when the file of `file_len`
 /// bytes ends with a signature trailer; else the whole length and `None`. A signature that
@@ -176,7 +185,7 @@ fn signature_of<R: std::io::Read + std::io::Seek>(
     file: &mut R,
     file_len: u64,
     path: &Path,
-) -> Result<(u64, Option<Signed>)> {
+) -> Result<(u64, Option<SignedHeader>)> {
     use std::io::SeekFrom;
     let io = |e| Error::io(path, e);
     if file_len < (HEADER + 16) as u64 {
@@ -204,11 +213,18 @@ fn signature_of<R: std::io::Read + std::io::Seek>(
         reason,
     };
     let signed = Signed::read(&block, &header, bad)?;
-    Ok((file_len - t, Some(signed)))
+    Ok((file_len - t, Some((header, signed))))
 }
 
 /// Read a profile of `file_len` bytes from `file`; errors name `path`.
-fn read_from<R: std::io::Read + Send>(mut file: R, file_len: u64, path: &Path) -> Result<Profile> {
+/// With `signed`, the header must be the one its signature was verified against (read once for
+/// the signature, once here: a file rewritten in between is refused).
+fn read_from<R: std::io::Read + Send>(
+    mut file: R,
+    file_len: u64,
+    path: &Path,
+    signed: Option<&[u8; HEADER]>,
+) -> Result<Profile> {
     let bad = |reason: &str| Error::BadProfile {
         path: path.to_path_buf(),
         reason: reason.to_string(),
@@ -235,6 +251,11 @@ fn read_from<R: std::io::Read + Send>(mut file: R, file_len: u64, path: &Path) -
     }
     if got < HEADER {
         return Err(bad("the file is truncated (shorter than its header)"));
+    }
+    if signed.is_some_and(|h| h != &header) {
+        return Err(bad(
+            "it changed while it was read (its header is not the one its signature covers)",
+        ));
     }
     let main_len = u64::from_le_bytes(header[24..32].try_into().expect("8 bytes"));
     let fp_rows = u64::from_le_bytes(header[32..40].try_into().expect("8 bytes"));

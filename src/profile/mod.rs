@@ -183,7 +183,7 @@ pub struct Profile {
     /// file was read (whether that key is trusted is the reader's question). Not part of the
     /// profile's own bytes: a trailer of the file (see `signature`).
     #[serde(skip)]
-    pub signature: Option<signature::Signed>,
+    pub(crate) signature: Option<signature::Signed>,
     /// Column roles set by the config file (`[roles]`), over the inferred ones. A scan setting,
     /// not saved with the profile.
     #[serde(skip)]
@@ -380,6 +380,12 @@ impl Profile {
     }
 
     /// Merge another profile (of other files of the same dataset) into this one.
+    /// The signature the profile's file carried, verified against the key it names when the
+    /// file was read (`None` for a profile not read from a signed file).
+    pub fn signature(&self) -> Option<&signature::Signed> {
+        self.signature.as_ref()
+    }
+
     pub fn merge(&mut self, other: &Profile) -> Result<()> {
         // The merged profile is a new one: nobody signed it.
         self.signature = None;

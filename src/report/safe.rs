@@ -13,15 +13,19 @@ use std::borrow::Cow;
 
 /// Whether `c` can change how text around it is shown rather than being shown: C0 and C1
 /// controls (newline, escape and the ANSI/OSC introducers among them), DEL, the line and
-/// paragraph separators, and the bidirectional formatting characters.
+/// paragraph separators, the bidirectional formatting characters, and the invisible ones
+/// (zero-width spaces and joiners, word joiner, BOM, soft hyphen, tag characters) that make two
+/// values look the same.
 fn is_unsafe(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
+            '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{feff}' | '\u{00ad}'
         )
+        || ('\u{200b}'..='\u{200f}').contains(&c)
         || ('\u{202a}'..='\u{202e}').contains(&c)
-        || ('\u{2066}'..='\u{2069}').contains(&c)
+        || ('\u{2060}'..='\u{2069}').contains(&c)
+        || ('\u{e0000}'..='\u{e007f}').contains(&c)
 }
 
 /// `c` as visible text: `\n`, `\t`, `\r` as written in code, others as `\u{1b}`.
@@ -76,6 +80,8 @@ pub fn markdown(s: &str) -> String {
                 '<' => out.push_str("&lt;"),
                 '>' => out.push_str("&gt;"),
                 '|' => out.push_str("&#124;"),
+                // No @-mention of a user or team from a value.
+                '@' => out.push_str("&#64;"),
                 // Emphasis, links and images, strikethrough, and escapes themselves.
                 '\\' | '*' | '_' | '[' | ']' | '!' | '~' => {
                     out.push('\\');
