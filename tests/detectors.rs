@@ -1192,6 +1192,16 @@ fn fixtures(code: &str) -> Option<Fixture> {
             Some(6000),
             CLEAN,
         ),
+        "SCH006" => f(
+            Scenario {
+                name: "sch006: one row labelled 7, a class the baseline never had",
+                make: |d| changed(d, |p| p[0][40].label = 7),
+            },
+            "high",
+            Some("label"),
+            Some(1),
+            CLEAN,
+        ),
         "SCH001" => f(
             Scenario {
                 name: "sch001: column `amount` removed",

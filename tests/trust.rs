@@ -945,3 +945,60 @@ fn trend_output_cannot_be_spoofed_either() {
         assert!(out.contains("evil\\nverdict: PASS"), "{out}");
     }
 }
+
+/// Parquet pages written with CRC checksums are verified; a value damaged in a file without
+/// them decodes to a wrong but valid number, which the checks must still show (the files and
+/// how they were made: `datasets/corrupt/make.py`).
+#[test]
+fn page_checksums_are_verified_and_flips_without_them_are_findings() {
+    let scan = |file: &str| {
+        bin(&[
+            "scan",
+            &format!("datasets/corrupt/{file}"),
+            "--baseline",
+            "datasets/corrupt/clean.parquet",
+            "--label",
+            "label",
+            "--format",
+            "json",
+        ])
+    };
+    // Checksums that match: read as any file.
+    let o = scan("checksummed.parquet");
+    assert!(o.status.code().is_some_and(|c| c < 2), "{}", stderr(&o));
+    // A flipped bit in a checksummed page: an error naming the file, row group and column.
+    let o = scan("checksum_mismatch.parquet");
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "error: `datasets/corrupt/checksum_mismatch.parquet` is not a readable Parquet file: row group 0, column `y`: a data page's CRC checksum does not match its bytes (the file was damaged or altered after it was written)\nhint: the file may be truncated, corrupt or in another format\n"
+    );
+    // Without checksums: a label 1 become 32769 is a new label class …
+    let r = report(&scan("label_bit_flip_no_checksum.parquet").stdout);
+    let f = findings(&r, "SCH006");
+    assert_eq!(f.len(), 1, "{r:#}");
+    assert_eq!(f[0]["severity"], "high");
+    assert_eq!(f[0]["rows"], 1);
+    assert_eq!(f[0]["slice"][0]["value"].as_f64(), Some(32769.0));
+    assert_eq!(
+        f[0]["example_rows"][0]["row"], 101,
+        "the row whose bit was flipped"
+    );
+    // … and 600.0 become 600·2^512 a value far beyond the column's range.
+    let r = report(&scan("value_bit_flip_no_checksum.parquet").stdout);
+    let f = findings(&r, "SCH004");
+    assert_eq!(f.len(), 1, "{r:#}");
+    assert_eq!(f[0]["severity"], "medium");
+    assert_eq!(f[0]["rows"], 1);
+    assert_eq!(f[0]["example_rows"][0]["row"], 1200);
+    let beyond = f[0]["evidence"]["ranges_beyond"].as_f64().unwrap();
+    let expected = (600.0 * 2f64.powi(512) - 999.5) / 999.5;
+    // Reports round evidence to 6 significant digits.
+    assert!(
+        (beyond / expected - 1.0).abs() < 1e-5,
+        "{beyond} {expected}"
+    );
+    // The clean file against itself: neither.
+    let r = report(&scan("clean.parquet").stdout);
+    assert!(findings(&r, "SCH006").is_empty() && findings(&r, "SCH004").is_empty());
+}

@@ -350,6 +350,7 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &schema::NewCategories,
         &schema::OutOfRange,
         &schema::UnitChange,
+        &schema::NewLabelClass,
         &duplicates::DuplicateRate,
         &duplicates::ConflictingLabels,
         &duplicates::NewGroups,

@@ -108,7 +108,7 @@ pub(crate) fn read_row_group(
         .filter(|(_, f)| unified.field_with_name(f.name()).is_ok())
         .map(|(i, _)| i)
         .collect();
-    let mask = ProjectionMask::roots(pf.meta.parquet_schema(), wanted);
+    let mask = ProjectionMask::roots(pf.meta.parquet_schema(), wanted.clone());
     let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, pf.meta.clone())
         .with_row_groups(vec![index])
         .with_projection(mask);
@@ -126,6 +126,8 @@ pub(crate) fn read_row_group(
         .map_err(|e| bad(e.to_string()))?;
     Ok(Box::new(RowGroupIter {
         reader,
+        meta: pf.meta.clone(),
+        columns: wanted,
         path: source.path.clone(),
         index,
         expected: take,
@@ -139,12 +141,39 @@ pub(crate) fn read_row_group(
 /// a row group that decodes to fewer rows than its metadata says is an error, not a short read.
 struct RowGroupIter {
     reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    /// The footer and the columns read, to name the column of a page that fails its checksum.
+    meta: ArrowReaderMetadata,
+    columns: Vec<usize>,
     path: std::path::PathBuf,
     index: usize,
     expected: u64,
     skip: u64,
     seen: u64,
     done: bool,
+}
+
+impl RowGroupIter {
+    /// The first column whose pages in this row group fail to decode, read one at a time (only
+    /// after a checksum error: the reader's error does not name the column).
+    fn failing_column(&self) -> Option<String> {
+        let fields = self.meta.schema().fields();
+        self.columns.iter().copied().find_map(|c| {
+            let file = File::open(&self.path).ok()?;
+            let mask = ProjectionMask::roots(self.meta.parquet_schema(), [c]);
+            let reader =
+                ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
+                    .with_row_groups(vec![self.index])
+                    .with_projection(mask)
+                    .with_batch_size(BATCH_ROWS)
+                    .build()
+                    .ok()?;
+            let mut batches = reader;
+            batches
+                .any(|b| b.is_err())
+                .then(|| fields.get(c).map(|f| f.name().clone()))
+                .flatten()
+        })
+    }
 }
 
 impl Iterator for RowGroupIter {
@@ -161,9 +190,21 @@ impl Iterator for RowGroupIter {
             }
             Some(Err(e)) => {
                 self.done = true;
+                let text = e.to_string();
+                let reason = if text.contains("CRC checksum mismatch") {
+                    let column = self
+                        .failing_column()
+                        .map_or(String::new(), |c| format!(", column `{c}`"));
+                    format!(
+                        "row group {}{column}: a data page's CRC checksum does not match its bytes (the file was damaged or altered after it was written)",
+                        self.index
+                    )
+                } else {
+                    format!("row group {}: {text}", self.index)
+                };
                 Some(Err(Error::BadParquet {
                     path: self.path.clone(),
-                    reason: format!("row group {}: {e}", self.index),
+                    reason,
                 }))
             }
             None => {

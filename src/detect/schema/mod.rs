@@ -6,6 +6,7 @@
 
 mod categories;
 mod columns;
+mod label_class;
 mod range;
 mod units;
 
@@ -15,6 +16,7 @@ use super::{Severity, TRIGGER_MIN_ROWS, TRIGGER_PURITY, json_num};
 
 pub use self::categories::NewCategories;
 pub use self::columns::{NullRate, SchemaChange};
+pub use self::label_class::NewLabelClass;
 pub use self::range::OutOfRange;
 pub use self::units::UnitChange;
 

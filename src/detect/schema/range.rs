@@ -15,6 +15,30 @@ use crate::stats;
 
 pub struct OutOfRange;
 
+/// A value beyond the baseline's range by more than this many times the range's width is far:
+/// an order of magnitude off, as a flipped high bit, a unit error or a corrupted page makes it.
+pub const FAR: f64 = 10.0;
+const PARAMS: [crate::detect::Param; 1] = [crate::detect::Param {
+    name: "far",
+    default: FAR,
+    min: 0.0,
+    max: 1e12,
+    doc: "times the baseline's range (max - min) beyond it at which even one value is a finding",
+}];
+
+/// How far `v` lies beyond [lo, hi], in widths of the range (a constant column's width is its
+/// magnitude, or 1).
+fn beyond(v: f64, lo: f64, hi: f64) -> f64 {
+    let width = if hi > lo { hi - lo } else { hi.abs().max(1.0) };
+    if v > hi {
+        (v - hi) / width
+    } else if v < lo {
+        (lo - v) / width
+    } else {
+        0.0
+    }
+}
+
 impl Detector for OutOfRange {
     fn code(&self) -> &'static str {
         "SCH004"
@@ -41,13 +65,20 @@ across columns, q ≤ 0.01, so the few values that any fresh sample puts past th
 not fire. Severity: high when one label holds ≥ 95% of ≥ 10 such rows beyond its share among the \
 baseline's own extreme rows (its lowest or highest 1% on the same side, from the per-class \
 sketches; binomial p ≤ 0.001), or the values cover ≥ 10% of rows; medium at ≥ 1%; low \
-otherwise."
+otherwise. A value more than 10 times the baseline's range (max − min) beyond it is at least \
+medium even alone (what a bit flip in an unchecked page or a unit error makes: a wrong but \
+valid number), whatever the test says."
     }
+    fn params(&self) -> &'static [crate::detect::Param] {
+        &PARAMS
+    }
+
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let Some(base) = ctx.baseline else {
             return Vec::new();
         };
         let cur = ctx.current;
+        let far_at = ctx.param(self.code(), &PARAMS[0]);
         struct Hit<'a> {
             col: &'a ColumnProfile,
             lo: f64,
@@ -133,7 +164,14 @@ otherwise."
         let q = stats::bh_adjust(&p);
         let mut out = Vec::new();
         for (i, h) in hits.into_iter().enumerate() {
-            if q[i] > ctx.alpha() {
+            let cn = h.col.numeric.as_ref();
+            let far = [cn.and_then(|n| n.min), cn.and_then(|n| n.max)]
+                .into_iter()
+                .flatten()
+                .map(|v| beyond(v, h.lo, h.hi))
+                .fold(0.0, f64::max);
+            let is_far = far > far_at;
+            if q[i] > ctx.alpha() && !is_far {
                 continue;
             }
             let k = h.below + h.above;
@@ -147,8 +185,11 @@ otherwise."
                 .filter(|m| m.values().sum::<u64>() > 0)
                 .unwrap_or_else(|| base.label_counts.clone());
             let purity = label_purity(&h.by_label, &reference);
-            let (sev, trigger) =
+            let (mut sev, trigger) =
                 unseen_severity(cur.label.is_some() && !h.estimated, k, share, &purity);
+            if is_far {
+                sev = sev.max(crate::detect::Severity::Medium);
+            }
             let side = match (h.below > 0, h.above > 0) {
                 (true, false) => format!("below the baseline's minimum {}", num(h.lo)),
                 (false, true) => format!("above the baseline's maximum {}", num(h.hi)),
@@ -167,6 +208,16 @@ otherwise."
             );
             if trigger && let Some((l, s, _)) = &purity {
                 title.push_str(&format!(", {} labelled `{l}`", pct(*s)));
+            }
+            if is_far {
+                let times = if far < 1e6 {
+                    num(far)
+                } else {
+                    format!("{far:.2e}")
+                };
+                title.push_str(&format!(
+                    ", up to {times} times the baseline's range beyond it"
+                ));
             }
             let mut f = Finding::new(self.code(), self.check(), sev, share, title);
             f.columns = vec![h.col.name.clone()];
@@ -228,6 +279,7 @@ otherwise."
                 ),
                 ("labels", json!(h.by_label)),
                 ("counts_estimated", json!(h.estimated)),
+                ("ranges_beyond", json_num(far)),
             ];
             if let Some(p) = purity {
                 ev.push(("label_purity", purity_evidence(p)));
