@@ -1002,3 +1002,79 @@ fn page_checksums_are_verified_and_flips_without_them_are_findings() {
     let r = report(&scan("clean.parquet").stdout);
     assert!(findings(&r, "SCH006").is_empty() && findings(&r, "SCH004").is_empty());
 }
+
+/// What poisonscan says of a file of the corpus: its exit code and, for a run that could not
+/// complete, its whole message (line breaks as `\n`); for one that did, the rows it read and
+/// its columns' names.
+fn outcome(file: &str) -> String {
+    let o = bin(&[
+        "scan",
+        &format!("datasets/corrupt/{file}"),
+        "--format",
+        "json",
+        "--allow-empty",
+    ]);
+    let code = o
+        .status
+        .code()
+        .map_or("signal".to_string(), |c| c.to_string());
+    let e = stderr(&o);
+    assert!(!e.contains("panicked"), "{file}: {e}");
+    if o.status.code() == Some(2) {
+        assert!(
+            o.stdout.is_empty(),
+            "{file}: nothing on stdout when the run fails"
+        );
+        return format!("{code}\t{}", e.trim_end().replace('\n', "\\n"));
+    }
+    let r = report(&o.stdout);
+    let names: Vec<&Value> = r["profile"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["name"])
+        .collect();
+    // Names as JSON strings: a BOM or a control character kept in a name would show.
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    format!(
+        "{code}\t{} rows × {} columns: {}",
+        r["dataset"]["rows"],
+        r["dataset"]["columns"],
+        names.join(", ")
+    )
+}
+
+/// The corpus of damaged and hostile files (`datasets/corrupt/`, made by its `make.py`): each
+/// file's outcome is pinned in `expected.tsv`, and a file without a line there fails the suite.
+/// `POISONSCAN_BLESS=1` rewrites the file (review its diff).
+#[test]
+fn every_file_of_the_corpus_has_its_outcome_pinned() {
+    let dir = root().join("datasets/corrupt");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "make.py" && n != "expected.tsv")
+        .collect();
+    files.sort();
+    assert!(files.len() >= 30, "{} files", files.len());
+    let got: Vec<String> = files
+        .iter()
+        .map(|f| format!("{f}\t{}", outcome(f)))
+        .collect();
+    let path = dir.join("expected.tsv");
+    if std::env::var_os("POISONSCAN_BLESS").is_some() {
+        std::fs::write(&path, got.join("\n") + "\n").unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap();
+    let want: std::collections::BTreeMap<&str, &str> =
+        want.lines().filter_map(|l| l.split_once('\t')).collect();
+    for (f, line) in files.iter().zip(&got) {
+        let Some(w) = want.get(f.as_str()) else {
+            panic!(
+                "datasets/corrupt/{f} has no pinned outcome in expected.tsv (it gives: {line})\nhint: POISONSCAN_BLESS=1 cargo test --test trust every_file and review the diff"
+            );
+        };
+        assert_eq!(&format!("{f}\t{w}"), line, "datasets/corrupt/{f}");
+    }
+}

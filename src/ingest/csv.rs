@@ -128,6 +128,12 @@ pub(crate) fn open(path: &Path, gzip: bool, opts: &CsvOptions) -> Result<CsvFile
     if head.is_empty() {
         return Err(bad(path, "the file is empty (no header, no rows)"));
     }
+    if head.len() < SNIFF_BYTES && head.iter().all(|b| matches!(b, b'\n' | b'\r')) {
+        return Err(bad(
+            path,
+            "the file holds only blank lines (no header, no rows)",
+        ));
+    }
     // Only whole lines of the sample are used; a cut multi-byte character at the end is fine.
     let cut = if head.len() == SNIFF_BYTES {
         memchr::memrchr(b'\n', &head)

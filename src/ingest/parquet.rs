@@ -37,6 +37,22 @@ pub(crate) fn open(path: &Path) -> Result<ParquetFile> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
+    // The reader trusts the footer; a file must also start as Parquet does.
+    let mut magic = [0u8; 4];
+    let starts = {
+        use std::io::{Read, Seek};
+        let mut f = &file;
+        f.seek(std::io::SeekFrom::Start(0)).is_ok() && f.read_exact(&mut magic).is_ok()
+    } && &magic == b"PAR1";
+    if !starts {
+        return Err(Error::BadParquet {
+            path: path.to_path_buf(),
+            reason: format!(
+                "it does not start with Parquet's magic `PAR1` (its first bytes are {:?})",
+                String::from_utf8_lossy(&magic)
+            ),
+        });
+    }
     let md = meta.metadata();
     let mut row_group_rows = Vec::new();
     let mut row_group_ranges = Vec::new();
