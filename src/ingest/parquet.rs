@@ -67,7 +67,21 @@ pub(crate) fn open(path: &Path) -> Result<ParquetFile> {
         let mut start = u64::MAX;
         let mut end = 0u64;
         for c in rg.columns() {
-            let (s, len) = c.byte_range();
+            // `byte_range` panics on a negative offset or size (found by fuzzing): checked
+            // here, where a damaged footer is an error naming the file.
+            let s = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+            let len = c.compressed_size();
+            if s < 0 || len < 0 {
+                return Err(Error::BadParquet {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "column `{}` of row group {} has a negative offset or size in the footer ({s}, {len})",
+                        c.column_path(),
+                        row_group_rows.len() - 1
+                    ),
+                });
+            }
+            let (s, len) = (s as u64, len as u64);
             start = start.min(s);
             end = end.max(s.saturating_add(len));
         }

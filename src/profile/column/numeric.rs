@@ -35,9 +35,13 @@ pub(super) fn update_ints(
         }
         count += 1;
         sum += v as i128;
-        // |v| < 2^62 keeps v² below 2^124 and a batch's sum far below i128::MAX.
-        if v.unsigned_abs() < (1u64 << 62) {
-            sumsq += (v as i128) * (v as i128);
+        // |v| < 2^62 keeps v² below 2^124, but a batch of such squares can pass i128::MAX
+        // (found by fuzzing): past it the exact sum of squares is given up, never wrapped.
+        if sumsq_ok && v.unsigned_abs() < (1u64 << 62) {
+            match sumsq.checked_add((v as i128) * (v as i128)) {
+                Some(s) => sumsq = s,
+                None => sumsq_ok = false,
+            }
         } else {
             sumsq_ok = false;
         }
