@@ -2,6 +2,14 @@
 //! process's arguments, its return value the exit code.
 
 fn main() {
+    // A panic inside the Parquet decoder is damaged data, reported as an error naming the
+    // file: no panic message on top of it.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !poisonscan::ingest::in_decoder() {
+            report(info);
+        }
+    }));
     #[cfg(unix)]
     stop_cleanly();
     std::process::exit(poisonscan::cli::main(std::env::args_os()));

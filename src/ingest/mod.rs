@@ -5,6 +5,7 @@
 mod csv;
 mod memory;
 mod parquet;
+pub use self::parquet::in_decoder;
 mod schema;
 
 use std::path::{Path, PathBuf};

@@ -182,6 +182,30 @@ struct RowGroupIter {
     done: bool,
 }
 
+thread_local! {
+    static IN_DECODER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside the Parquet decoder: a panic there is damaged data (the
+/// decoder asserts on some malformed pages, found by fuzzing), caught and reported as an
+/// error naming the file; a panic hook can stay quiet about it.
+pub fn in_decoder() -> bool {
+    IN_DECODER.with(|d| d.get())
+}
+
+/// Run the decoder, a panic in it an `Err` with its message.
+fn decode<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    IN_DECODER.with(|d| d.set(true));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    IN_DECODER.with(|d| d.set(false));
+    out.map_err(|p| {
+        p.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic".into())
+    })
+}
+
 impl RowGroupIter {
     /// The first column whose pages in this row group fail to decode, read one at a time (only
     /// after a checksum error: the reader's error does not name the column).
@@ -198,8 +222,8 @@ impl RowGroupIter {
                     .build()
                     .ok()?;
             let mut batches = reader;
-            batches
-                .any(|b| b.is_err())
+            decode(|| batches.any(|b| b.is_err()))
+                .unwrap_or(true)
                 .then(|| fields.get(c).map(|f| f.name().clone()))
                 .flatten()
         })
@@ -213,7 +237,20 @@ impl Iterator for RowGroupIter {
         if self.done {
             return None;
         }
-        match self.reader.next() {
+        let next = match decode(|| self.reader.next()) {
+            Ok(next) => next,
+            Err(panic) => {
+                self.done = true;
+                return Some(Err(Error::BadParquet {
+                    path: self.path.clone(),
+                    reason: format!(
+                        "row group {}: the Parquet decoder failed on its data ({panic}): a damaged page",
+                        self.index
+                    ),
+                }));
+            }
+        };
+        match next {
             Some(Ok(b)) => {
                 self.seen += b.num_rows() as u64;
                 Some(Ok(b))
