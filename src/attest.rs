@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use sha2::Digest;
 
 use crate::error::{Error, Result};
-use crate::keys::{PublicKey, SigningKey};
+use crate::keys::{PublicKey, SigningKey, hex};
 use crate::report::Report;
 
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -28,10 +28,6 @@ pub const PREDICATE_TYPE: &str = "https://in-toto.io/attestation/test-result/v0.
 
 fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// DSSE's pre-authentication encoding of a payload: what is signed.

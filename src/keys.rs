@@ -13,6 +13,21 @@ use sha2::Digest;
 
 use crate::error::{Error, Result};
 
+/// Bytes as lowercase hex.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Hex as bytes (`None` if it is not an even number of hex digits).
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
+        return None;
+    }
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
+        .collect()
+}
+
 /// A private key, to sign with.
 pub struct SigningKey {
     key: ed25519_dalek::SigningKey,
@@ -129,8 +144,7 @@ impl PublicKey {
 
     /// The key's id: the first 16 hex digits of the SHA-256 of its raw bytes.
     pub fn id(&self) -> String {
-        let d = sha2::Sha256::digest(self.key.as_bytes());
-        d[..8].iter().map(|b| format!("{b:02x}")).collect()
+        hex(&sha2::Sha256::digest(self.key.as_bytes())[..8])
     }
 
     /// Whether `signature` is this key's signature of `message` (strict verification: no
@@ -221,14 +235,11 @@ mod tests {
     /// RFC 8032's test vector 1 (an empty message), read through PEM as openssl writes it.
     #[test]
     fn rfc8032_test_vector_1() {
-        let seed = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
-        let seed: Vec<u8> = (0..32)
-            .map(|i| u8::from_str_radix(&seed[2 * i..2 * i + 2], 16).unwrap())
-            .collect();
+        let seed =
+            unhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap();
         let key = SigningKey {
             key: ed25519_dalek::SigningKey::from_bytes(&seed.try_into().unwrap()),
         };
-        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
         assert_eq!(
             hex(&key.public().raw()),
             "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"

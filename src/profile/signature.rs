@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::keys::{PublicKey, SigningKey};
+use crate::keys::{PublicKey, SigningKey, hex, unhex};
 
 const MAGIC: &[u8; 8] = b"PSSIG1\n\0";
 /// What is signed starts with this, so a profile signature is never valid as anything else.
@@ -36,19 +36,6 @@ pub struct Signed {
     /// The signature, hex (empty while it is computed).
     #[serde(default)]
     pub signature: String,
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || !s.is_ascii() {
-        return None;
-    }
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
-        .collect()
 }
 
 impl Signed {
