@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::detect::{Context, Detector, Finding, Predicate, RowRef, Severity, evidence, pct};
+use crate::detect::{Context, Detector, Finding, Predicate, Severity, evidence, pct};
 
 /// A baseline label with more classes than this is a continuous target (regression), whose
 /// values are not a closed set of classes.
@@ -96,13 +96,7 @@ continuous target). Null labels are not a class."
         };
         f.rows = rows;
         f.baseline_rows = Some(0);
-        f.example_rows = examples
-            .iter()
-            .map(|&(s, row)| RowRef {
-                source: crate::detect::source_path(cur, s),
-                row,
-            })
-            .collect();
+        f.example_rows = crate::detect::row_refs(cur, &examples);
         let mut sources: Vec<String> = f.example_rows.iter().map(|r| r.source.clone()).collect();
         sources.dedup();
         f.sources = sources;
