@@ -226,9 +226,9 @@ impl<'a> Engine<'a> {
                 // A column of a type poisonscan cannot read that the projection dropped.
                 Err(Error::UnsupportedType { column, .. })
                     if available.is_some_and(|a| !a.contains(&column))
-                        && !ingest.exclude.contains(&column) =>
+                        && !ingest.unavailable.contains(&column) =>
                 {
-                    ingest.exclude.push(column);
+                    ingest.unavailable.push(column);
                 }
                 other => break other?,
             }
@@ -242,7 +242,7 @@ impl<'a> Engine<'a> {
                 .filter(|n| !have.contains(n) && !ds.partition_columns.contains(n))
                 .collect();
             if !missing.is_empty() {
-                ingest.exclude.extend(missing);
+                ingest.unavailable.extend(missing);
                 ds = Dataset::open(paths, &ingest)?;
             }
         }

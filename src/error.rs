@@ -110,7 +110,7 @@ pub enum Error {
     },
 
     #[error(
-        "column `{column}` has type {data_type}, which poisonscan cannot profile\nhint: leave it out with `--exclude {column}`"
+        "column `{column}` has type {data_type}, which poisonscan cannot profile\nhint: leave it out with `--exclude {column}`, or every column poisonscan cannot profile with `--skip-unsupported`"
     )]
     UnsupportedType { column: String, data_type: String },
 

@@ -45,6 +45,7 @@ pub mod error;
 pub mod gate;
 pub mod ingest;
 pub mod keys;
+pub mod oom;
 pub mod output;
 pub mod profile;
 pub mod recorder;

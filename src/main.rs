@@ -1,6 +1,10 @@
 //! The `poisonscan` binary: the library's command line ([`poisonscan::cli::main`]) with the
 //! process's arguments, its return value the exit code.
 
+/// A failed allocation is poisonscan's error, exit code 2, not an abort (see `poisonscan::oom`).
+#[global_allocator]
+static ALLOCATOR: poisonscan::oom::Allocator = poisonscan::oom::Allocator;
+
 fn main() {
     // A panic inside the Parquet decoder is damaged data, reported as an error naming the
     // file: no panic message on top of it.

@@ -28,6 +28,17 @@ pub fn stop(end: impl FnOnce()) {
     end();
 }
 
+/// Remove every temporary file still being written, unless the list is in use (an allocation
+/// failed while it was held): for a run that ends on an allocation failure, which must not
+/// wait for a lock.
+pub(crate) fn remove_staged_now() {
+    if let Ok(s) = STAGED.try_lock() {
+        for p in s.iter() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// A file being written to a temporary beside `path`; [`Staged::commit`] puts it in place.
 /// Dropped without a commit, the temporary file is removed.
 pub struct Staged {

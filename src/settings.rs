@@ -171,6 +171,7 @@ pub struct SettingsBuilder {
     id: Option<String>,
     columns: Option<Vec<String>>,
     exclude: Option<Vec<String>>,
+    skip_unsupported: Option<bool>,
     seed: Option<u64>,
     sample_size: Option<usize>,
     threads: Option<usize>,
@@ -194,6 +195,7 @@ pub struct Overrides {
     pub id: Option<String>,
     pub columns: Option<Vec<String>>,
     pub exclude: Option<Vec<String>>,
+    pub skip_unsupported: Option<bool>,
     pub seed: Option<u64>,
     pub sample_size: Option<usize>,
     pub threads: Option<usize>,
@@ -209,6 +211,7 @@ impl SettingsBuilder {
         self.id = o.id.or(self.id);
         self.columns = o.columns.or(self.columns);
         self.exclude = o.exclude.or(self.exclude);
+        self.skip_unsupported = o.skip_unsupported.or(self.skip_unsupported);
         self.seed = o.seed.or(self.seed);
         self.sample_size = o.sample_size.or(self.sample_size);
         self.threads = o.threads.or(self.threads);
@@ -241,6 +244,11 @@ impl SettingsBuilder {
     /// Leave these columns out.
     pub fn exclude(mut self, columns: Vec<String>) -> Self {
         self.exclude = Some(columns);
+        self
+    }
+    /// Leave out, as rejected, columns of types poisonscan cannot profile (default: an error).
+    pub fn skip_unsupported(mut self, skip: bool) -> Self {
+        self.skip_unsupported = Some(skip);
         self
     }
     /// Seed for every random choice (default 0): same seed, same report.
@@ -396,6 +404,11 @@ impl SettingsBuilder {
                 exclude: self.exclude.or(c.exclude).unwrap_or_default(),
                 required,
                 shard_rows: self.shard_rows,
+                skip_unsupported: self
+                    .skip_unsupported
+                    .or(c.skip_unsupported)
+                    .unwrap_or(false),
+                unavailable: Vec::new(),
             },
             profile: ProfileSettings {
                 seed: self.seed.or(c.seed).unwrap_or(0),
@@ -442,6 +455,10 @@ fn show(settings: &Settings, checks: &[&dyn Detector]) -> String {
     s.push_str(&opt("id", &data.profile.id));
     s.push_str(&format!("columns = {}\n", list(&data.ingest.columns)));
     s.push_str(&format!("exclude = {}\n", list(&data.ingest.exclude)));
+    s.push_str(&format!(
+        "skip-unsupported = {}  # leave out columns of types poisonscan cannot profile, listed as rejected\n",
+        data.ingest.skip_unsupported
+    ));
     s.push_str(&format!("fail-on = {}\n", quoted(fail_on.name())));
     s.push_str(&format!("seed = {}\n", data.profile.seed));
     s.push_str(&format!("sample-size = {}\n", data.profile.sample_size));

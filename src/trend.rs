@@ -34,6 +34,10 @@ pub struct ProfilePoint {
 #[derive(Debug, Clone, Serialize)]
 pub struct ColumnPoint {
     pub null_rate: f64,
+    /// NaN values over rows (apart from nulls).
+    pub nan_rate: f64,
+    /// ±infinity values over rows.
+    pub inf_rate: f64,
     pub mean: Option<f64>,
     pub median: Option<f64>,
     pub distinct: u64,
@@ -121,6 +125,8 @@ pub fn trend(paths: &[PathBuf], reference: Option<&Path>, columns: &[String]) ->
             let rows = p.rows.max(1) as f64;
             entry.1.push(Some(ColumnPoint {
                 null_rate: round(c.nulls as f64 / rows),
+                nan_rate: round(c.nan as f64 / rows),
+                inf_rate: round((c.pos_inf + c.neg_inf) as f64 / rows),
                 mean: c.mean,
                 median: c.median,
                 distinct: c.distinct,
@@ -161,6 +167,15 @@ fn num(x: Option<f64>) -> String {
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
+}
+
+/// A missing-value rate: `0` for none and `<0.1%` for a few, never a `0.0%` that hides them.
+fn missing_pct(x: f64) -> String {
+    match x {
+        0.0 => "0".into(),
+        _ if x < 0.0005 => "<0.1%".into(),
+        _ => pct(x),
+    }
 }
 
 fn drift_text(p: &ColumnPoint) -> String {
@@ -209,9 +224,11 @@ fn tables(t: &Trend) -> Vec<(String, Vec<String>, Vec<Vec<String>>)> {
         .collect();
     let mut out = vec![("the data".to_string(), head, rows)];
     for c in &t.columns {
-        let head = ["profile", "nulls", "mean", "median", "distinct", "drift"]
-            .map(String::from)
-            .to_vec();
+        let head = [
+            "profile", "nulls", "NaN", "±inf", "mean", "median", "distinct", "drift",
+        ]
+        .map(String::from)
+        .to_vec();
         let rows = t
             .profiles
             .iter()
@@ -224,10 +241,14 @@ fn tables(t: &Trend) -> Vec<(String, Vec<String>, Vec<Vec<String>>)> {
                     String::new(),
                     String::new(),
                     String::new(),
+                    String::new(),
+                    String::new(),
                 ],
                 Some(pt) => vec![
                     p.name.clone(),
-                    pct(pt.null_rate),
+                    missing_pct(pt.null_rate),
+                    missing_pct(pt.nan_rate),
+                    missing_pct(pt.inf_rate),
                     num(pt.mean),
                     num(pt.median),
                     crate::report::text::thousands(pt.distinct),

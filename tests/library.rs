@@ -953,10 +953,20 @@ fn an_unsupported_column_can_be_left_out() {
     let reference = Engine::new(&build(&[], &[]))
         .profile(Data::Paths(std::slice::from_ref(&without)))
         .unwrap();
-    for s in [build(&["tags"], &[]), build(&[], &["x"])] {
-        let p = Engine::new(&s)
+    for (s, reason) in [
+        (build(&["tags"], &[]), "listed in exclude"),
+        (build(&[], &["x"]), "not listed in columns"),
+    ] {
+        let mut p = Engine::new(&s)
             .profile(Data::Paths(std::slice::from_ref(&with)))
             .unwrap();
+        // The column left out is listed, with why; the rest is the profile without it.
+        let left_out = std::mem::take(&mut p.left_out);
+        assert_eq!(left_out.len(), 1);
+        assert_eq!(
+            (left_out[0].column.as_str(), left_out[0].reason.as_str()),
+            ("tags", reason)
+        );
         assert_eq!(statistics(&p), statistics(&reference));
         assert_eq!(p.columns.len(), 2);
     }

@@ -908,6 +908,53 @@ fn a_symbolic_link_loop_is_followed_once() {
     assert_eq!(r["dataset"]["sources"].as_array().unwrap().len(), 1);
 }
 
+/// A `**` glob over a tree with symbolic links back up it ends, and finds each file once; `*`
+/// stays within one folder and `**` matches any depth, the top one included.
+#[cfg(unix)]
+#[test]
+fn a_glob_over_a_symbolic_link_loop_ends() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    std::fs::create_dir_all(data.join("sub/deeper")).unwrap();
+    write(&data.join("top.csv"), &csv(40));
+    write(&data.join("sub/a.csv"), &csv(50));
+    write(&data.join("sub/deeper/b.csv"), &csv(60));
+    std::os::unix::fs::symlink(&data, data.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink(data.join("sub"), data.join("sub/again")).unwrap();
+    std::os::unix::fs::symlink(data.join("sub"), data.join("sub/deeper/back")).unwrap();
+    let sources = |pattern: &str| -> Vec<String> {
+        let (r, o) = json(&["scan", pattern, "--format", "json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        r["dataset"]["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let p = s["path"].as_str().unwrap();
+                p.strip_prefix(&format!("{}/", d.path().display()))
+                    .unwrap_or(p)
+                    .to_string()
+            })
+            .collect()
+    };
+    let p = |s: &str| format!("{}/{s}", d.path().display());
+    assert_eq!(
+        sources(&p("data/**/*.csv")),
+        ["data/sub/a.csv", "data/sub/deeper/b.csv", "data/top.csv"]
+    );
+    assert_eq!(sources(&p("data/*/*.csv")), ["data/sub/a.csv"]);
+    assert_eq!(sources(&p("data/*.csv")), ["data/top.csv"]);
+    // A folder matched is read whole, links followed, each folder once (`up` leads to `data`).
+    assert_eq!(
+        sources(&p("data/s*")),
+        [
+            "data/sub/a.csv",
+            "data/sub/deeper/b.csv",
+            "data/sub/up/top.csv"
+        ]
+    );
+}
+
 /// `trend` shows label values and column names from the profiles: as text, never acting.
 #[test]
 fn trend_output_cannot_be_spoofed_either() {
@@ -1077,4 +1124,279 @@ fn every_file_of_the_corpus_has_its_outcome_pinned() {
         };
         assert_eq!(&format!("{f}\t{w}"), line, "datasets/corrupt/{f}");
     }
+}
+
+/// A Parquet file of `rows` rows: `x` (float; row i is null when i % 20 == 1, NaN when
+/// i % 20 == 2, +inf when i % 20 == 3, −inf when i % 40 == 4, else i), `b` (int), `l` (a
+/// list, which poisonscan cannot profile) and `label` (0/1).
+fn mixed_parquet(path: &Path, rows: usize) {
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, ListArray, RecordBatch};
+    use arrow::datatypes::Int64Type;
+    use std::sync::Arc;
+    let x: Float64Array = (0..rows)
+        .map(|i| match (i % 20, i % 40) {
+            (1, _) => None,
+            (2, _) => Some(f64::NAN),
+            (3, _) => Some(f64::INFINITY),
+            (_, 4) => Some(f64::NEG_INFINITY),
+            _ => Some(i as f64),
+        })
+        .collect();
+    let b: Int64Array = (0..rows as i64).map(|i| i % 7).collect();
+    let l = ListArray::from_iter_primitive::<Int64Type, _, _>(
+        (0..rows as i64).map(|i| Some(vec![Some(i), Some(i + 1)])),
+    );
+    let label: Int64Array = (0..rows as i64).map(|i| i % 2).collect();
+    let batch = RecordBatch::try_from_iter([
+        ("x", Arc::new(x) as ArrayRef),
+        ("b", Arc::new(b) as ArrayRef),
+        ("l", Arc::new(l) as ArrayRef),
+        ("label", Arc::new(label) as ArrayRef),
+    ])
+    .unwrap();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(path).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+/// Every input column of a report is accounted for: profiled, excluded on request or rejected
+/// with a reason, on both sides; and NaN and infinities are counted apart from nulls.
+#[test]
+fn every_input_column_is_profiled_excluded_or_rejected() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    // 200 rows in a hive partition `day=1`: five input columns, x, b, l, label and day.
+    mixed_parquet(&data.join("day=1/part-0.parquet"), 200);
+    let p = |n: &str| d.path().join(n).to_string_lossy().into_owned();
+    let left_out = |r: &Value, side: &str| -> Vec<(String, String, String)> {
+        r[side]["left_out"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let s = |k: &str| l[k].as_str().unwrap().to_string();
+                (s("column"), s("status"), s("reason"))
+            })
+            .collect()
+    };
+    let t = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    let list_type = "its type List(Int64) cannot be profiled";
+
+    // A column of a type poisonscan cannot profile is an error unless skipped …
+    let o = bin(&["scan", &p("data"), "--label", "label"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("column `l` has type List"),
+        "{}",
+        stderr(&o)
+    );
+    // … and then rejected with its type; `b` is excluded on request.
+    let (r, _) = json(&[
+        "scan",
+        &p("data"),
+        "--label",
+        "label",
+        "--exclude",
+        "b",
+        "--skip-unsupported",
+        "--format",
+        "json",
+    ]);
+    let names: Vec<&str> = r["profile"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["x", "label", "day"]);
+    assert_eq!(r["dataset"]["columns"], 3);
+    assert_eq!(r["dataset"]["input_columns"], 5);
+    assert_eq!(
+        left_out(&r, "dataset"),
+        [
+            t("b", "excluded", "listed in exclude"),
+            t("l", "rejected", list_type)
+        ]
+    );
+    // NaN, +inf and −inf apart from nulls: 10, 10, 10 and 5 of the 200 rows.
+    let x = &r["profile"]["columns"][0];
+    assert_eq!(
+        (&x["nulls"], &x["nan"], &x["pos_inf"], &x["neg_inf"]),
+        (
+            &Value::from(10),
+            &Value::from(10),
+            &Value::from(10),
+            &Value::from(5)
+        )
+    );
+    // The text says the same.
+    let o = run_ok(&[
+        "scan",
+        &p("data"),
+        "--label",
+        "label",
+        "--exclude",
+        "b",
+        "--skip-unsupported",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(&format!(
+            "columns: 3 of 5 input columns profiled; left out: `b` (excluded: listed in exclude), `l` (rejected: {list_type})"
+        )),
+        "{text}"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("x "))
+        .unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells[3..6],
+        ["5.0%", "5.0%", "7.5%"],
+        "nulls, NaN, ±inf: {row}"
+    );
+
+    // `--columns` leaves out the rest, the partition key included; a column both skipped and
+    // not chosen is excluded (it was never going to be read).
+    let (r, _) = json(&[
+        "scan",
+        &p("data"),
+        "--label",
+        "label",
+        "--columns",
+        "x",
+        "--skip-unsupported",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(r["dataset"]["columns"], 2);
+    assert_eq!(r["dataset"]["input_columns"], 5);
+    let not_listed = "not listed in columns";
+    assert_eq!(
+        left_out(&r, "dataset"),
+        [
+            t("b", "excluded", not_listed),
+            t("l", "excluded", not_listed),
+            t("day", "excluded", not_listed)
+        ]
+    );
+
+    // A saved baseline keeps its own accounting.
+    run_ok(&[
+        "profile",
+        &p("data"),
+        "--label",
+        "label",
+        "--exclude",
+        "b",
+        "--skip-unsupported",
+        "-o",
+        &p("base.psprof"),
+    ]);
+    // `show` says so too.
+    let o = run_ok(&["show", &p("base.psprof")]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(&format!(
+            "  columns left out: `b` (excluded: listed in exclude), `l` (rejected: {list_type})\n"
+        )),
+        "{text}"
+    );
+    let o = run_ok(&["show", &p("base.psprof"), "--format", "json"]);
+    let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(shown["left_out"][1]["status"], "rejected");
+    let (r, _) = json(&[
+        "scan",
+        &p("data"),
+        "--baseline",
+        &p("base.psprof"),
+        "--label",
+        "label",
+        "--skip-unsupported",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        (&r["baseline"]["columns"], &r["baseline"]["input_columns"]),
+        (&Value::from(3), &Value::from(5))
+    );
+    assert_eq!(
+        left_out(&r, "baseline"),
+        [
+            t("b", "excluded", "listed in exclude"),
+            t("l", "rejected", list_type)
+        ]
+    );
+    assert_eq!(left_out(&r, "dataset"), [t("l", "rejected", list_type)]);
+    assert_eq!(r["dataset"]["input_columns"], 5);
+    // The label cannot be skipped.
+    let o = bin(&["scan", &p("data"), "--label", "l", "--skip-unsupported"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("column `l` has type List"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// SCH002 names each kind of missing value, NaN and infinities apart from nulls, in its title
+/// and evidence.
+#[test]
+fn missing_values_are_told_apart_by_kind() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n).to_string_lossy().into_owned();
+    write(&d.path().join("base.csv"), &csv(400));
+    // The same rows with x missing in 120 of them: 20 empty (null), 80 NaN, 10 inf, 10 -inf.
+    let mut s = String::from("x,c,label\n");
+    for i in 0..400 {
+        let x = match i % 10 {
+            0 if i % 20 == 0 => String::new(),
+            1 | 2 => "NaN".into(),
+            3 if i % 40 == 3 => "inf".into(),
+            3 if i % 40 == 13 => "-inf".into(),
+            _ => i.to_string(),
+        };
+        s.push_str(&format!("{x},{},{}\n", ["a", "b", "c"][i % 3], i % 2));
+    }
+    write(&d.path().join("cur.csv"), &s);
+    let (r, _) = json(&[
+        "scan",
+        &p("cur.csv"),
+        "--baseline",
+        &p("base.csv"),
+        "--label",
+        "label",
+        "--format",
+        "json",
+    ]);
+    let f = findings(&r, "SCH002");
+    assert_eq!(f.len(), 1, "{r:#}");
+    assert_eq!(
+        f[0]["title"],
+        "missing values in `x` rose from 0.0% to 30% (nulls 0.0% → 5.0%, NaN 0.0% → 20%, +inf 0.0% → 2.5%, −inf 0.0% → 2.5%)"
+    );
+    let e = &f[0]["evidence"];
+    let n = |k: &str| e[k].as_u64().unwrap();
+    assert_eq!(
+        [
+            n("current_nulls"),
+            n("current_nan"),
+            n("current_pos_inf"),
+            n("current_neg_inf"),
+            n("current_non_finite")
+        ],
+        [20, 80, 10, 10, 100]
+    );
+    assert_eq!(
+        n("baseline_nan") + n("baseline_pos_inf") + n("baseline_neg_inf"),
+        0
+    );
+    assert_eq!(f[0]["rows"], 120);
 }

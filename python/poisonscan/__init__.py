@@ -148,6 +148,7 @@ def _options(
     fail_on: str | None = None,
     allow_empty: bool | None = None,
     baseline_pubkey: PathLike | None = None,
+    skip_unsupported: bool | None = None,
 ) -> dict[str, Any]:
     for name, value in (("columns", columns), ("exclude", exclude)):
         if isinstance(value, str):
@@ -171,6 +172,7 @@ def _options(
         "fail_on": fail_on,
         "allow_empty": allow_empty,
         "baseline_pubkey": None if baseline_pubkey is None else os.fspath(baseline_pubkey),
+        "skip_unsupported": skip_unsupported,
     }
 
 
@@ -346,12 +348,15 @@ def profile(
     seed: int | None = None,
     sample_size: int | None = None,
     threads: int | None = None,
+    skip_unsupported: bool | None = None,
 ) -> Profile:
     """Profile ``data``: what ``poisonscan profile DATA -o FILE`` saves.
 
     ``label`` and ``id`` name the label and row-id columns; ``config`` is a ``poisonscan.toml``
     (none is read unless given); ``columns``/``exclude`` choose the columns; ``seed`` fixes
     the sketches' and the sample's randomness; ``threads`` defaults to the machine's cores.
+    ``skip_unsupported=True`` leaves out columns of types poisonscan cannot profile (lists,
+    structs, binary), listed as rejected, instead of raising.
     """
     options = _options(
         label=label,
@@ -362,6 +367,7 @@ def profile(
         seed=seed,
         sample_size=sample_size,
         threads=threads,
+        skip_unsupported=skip_unsupported,
     )
     return Profile(_native.profile(_data(data), options))
 
@@ -382,6 +388,7 @@ def scan(
     row_scores: bool = True,
     allow_empty: bool | None = None,
     baseline_pubkey: PathLike | None = None,
+    skip_unsupported: bool | None = None,
 ) -> Report:
     """Scan ``data`` against ``baseline`` (data or a saved profile; ``None`` runs only the
     checks that need no baseline) and return the report.
@@ -393,7 +400,8 @@ def scan(
     checks on profiles only (no row-level checks). ``allow_empty=True`` lets a side with no
     rows, or too few to compare, pass (INT003 is then info; default: it fails the gate).
     ``baseline_pubkey`` (an Ed25519 public key, PEM) refuses a baseline that is not a saved
-    profile signed with it (``poisonscan profile ... --sign-key KEY``).
+    profile signed with it (``poisonscan profile ... --sign-key KEY``). ``skip_unsupported``
+    is ``profile``'s; the report's ``dataset.left_out`` lists every column not profiled.
     """
     options = _options(
         label=label,
@@ -407,6 +415,7 @@ def scan(
         fail_on=fail_on,
         allow_empty=allow_empty,
         baseline_pubkey=baseline_pubkey,
+        skip_unsupported=skip_unsupported,
     )
     if baseline is not None and baseline is data and _single_use(data):
         raise ValueError(

@@ -38,6 +38,11 @@ create_exception!(
     "A scan, profile or merge could not complete: the command line's message (exit code 2)."
 );
 
+/// The command line the wheel installs reports a failed allocation as an error, exit code 2, as
+/// the cargo-built one does (`poisonscan::oom`); the API's calls never arm it.
+#[global_allocator]
+static ALLOCATOR: poisonscan::oom::Allocator = poisonscan::oom::Allocator;
+
 /// The error as the command line prints it, split into its message and hint.
 fn scan_error(py: Python<'_>, e: &Error) -> PyErr {
     let text = e.to_string();
@@ -92,6 +97,7 @@ struct Options {
     fail_on: Option<String>,
     allow_empty: Option<bool>,
     baseline_pubkey: Option<PathBuf>,
+    skip_unsupported: Option<bool>,
 }
 
 impl Options {
@@ -113,6 +119,7 @@ impl Options {
             id: self.id.clone(),
             columns: self.columns.clone(),
             exclude: self.exclude.clone(),
+            skip_unsupported: self.skip_unsupported,
             seed: self.seed,
             sample_size: self.sample_size,
             threads: self.threads,

@@ -363,6 +363,28 @@ def test_dataframe_with_an_unsupported_type(cargo_bin, tmp_path: Path):
     assert expected.partition("\nhint: ")[0].startswith("column `tags` has type List(Int64")
 
 
+def test_skip_unsupported_lists_the_column_as_the_cli_does(cargo_bin, tmp_path: Path):
+    import pandas as pd
+
+    df = pd.DataFrame(
+        {"x": [float(i) for i in range(40)], "tags": [[i] for i in range(40)], "label": [0, 1] * 20}
+    )
+    path = tmp_path / "lists.parquet"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path)
+    _, cli = cli_json(cargo_bin, path, "--label", "label", "--skip-unsupported")
+    report = poisonscan.scan({"lists": df}, label="label", skip_unsupported=True).to_dict()
+    for r in (cli, report):
+        assert r["dataset"]["columns"] == 2
+        assert r["dataset"]["input_columns"] == 3
+        [left] = r["dataset"]["left_out"]
+        assert (left["column"], left["status"]) == ("tags", "rejected")
+        assert left["reason"].startswith("its type List(Int64")
+    # A saved profile keeps the accounting.
+    saved = poisonscan.profile({"lists": df}, label="label", skip_unsupported=True)
+    again = poisonscan.scan({"lists": df}, baseline=saved, label="label", skip_unsupported=True)
+    assert again.to_dict()["baseline"]["left_out"] == report["dataset"]["left_out"]
+
+
 def test_dataframe_pyarrow_cannot_convert():
     import pandas as pd
 

@@ -152,6 +152,10 @@ pub struct DataArgs {
     /// Leave these columns out (comma-separated).
     #[arg(long, value_name = "COLS", value_delimiter = ',')]
     pub exclude: Vec<String>,
+    /// Leave out columns of types poisonscan cannot profile (lists, structs, binary) instead of
+    /// failing; the report lists each as rejected, with its type. [config: skip-unsupported]
+    #[arg(long)]
+    pub skip_unsupported: bool,
     /// Seed for every random choice (sketch compaction, samples): same seed, same report.
     /// [default: 0]
     #[arg(long, value_name = "N")]
@@ -377,6 +381,7 @@ impl DataArgs {
                 id: self.id.clone(),
                 columns: nonempty(&self.columns),
                 exclude: nonempty(&self.exclude),
+                skip_unsupported: self.skip_unsupported.then_some(true),
                 seed: self.seed,
                 sample_size: self.sample_size,
                 threads: self.threads,

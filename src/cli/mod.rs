@@ -29,6 +29,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    // Under the command line's allocator, a failed allocation is an error (exit code 2).
+    crate::oom::arm();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

@@ -90,6 +90,7 @@ pub(super) fn show(args: &ShowArgs, out: &mut dyn Write) -> Result<i32> {
                 "tool_version": p.tool_version,
                 "rows": p.rows,
                 "columns": p.columns.iter().map(|c| &c.name).collect::<Vec<_>>(),
+                "left_out": p.left_out,
                 "label": p.label,
                 "id": p.id,
                 "seed": p.seed,
@@ -137,6 +138,12 @@ fn text(
         name(&p.id),
         p.seed
     ));
+    if !p.left_out.is_empty() {
+        s.push_str(&format!(
+            "  columns left out: {}\n",
+            plain(&crate::report::text::left_out_list(&p.left_out))
+        ));
+    }
     s.push_str(&format!("  inputs ({} files):\n", p.manifest.len()));
     for m in &p.manifest {
         s.push_str(&format!(

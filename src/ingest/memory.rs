@@ -224,6 +224,8 @@ pub struct Conformed<'a> {
     /// The unified schema after the selection.
     pub schema: SchemaRef,
     pub names: Vec<String>,
+    /// The input columns the selection leaves out, and why.
+    pub left_out: Vec<super::LeftOut>,
 }
 
 impl<'a> Conformed<'a> {
@@ -247,13 +249,11 @@ impl<'a> Conformed<'a> {
                     reason: format!("the column name `{}` appears twice", f.name()),
                 });
             }
-            let t = column_type(f.data_type()).ok_or_else(|| Error::UnsupportedType {
-                column: f.name().clone(),
-                data_type: format!("{} (in the batches of `{what}`)", f.data_type()),
-            })?;
-            fields.push(Field::new(f.name(), t.arrow_type(), true));
+            let (t, rejected) =
+                schema::input_type(f, opts, || format!("in the batches of `{what}`"))?;
+            fields.push(schema::unified_field(f.name(), t, rejected.as_deref()));
         }
-        let selected = select_columns(&Schema::new(fields), opts)?;
+        let (selected, left_out) = select_columns(&Schema::new(fields), opts)?;
         Ok(Conformed {
             source,
             shard_rows: match opts.shard_rows {
@@ -262,6 +262,7 @@ impl<'a> Conformed<'a> {
             },
             schema: Arc::new(selected),
             names,
+            left_out,
         })
     }
 

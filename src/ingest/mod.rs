@@ -17,8 +17,8 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 pub use self::csv::CsvOptions;
 pub use self::memory::{BatchSource, Conformed, MemoryBatches};
 pub(crate) use self::memory::{MemoryPart, take_rows};
-pub(crate) use self::schema::cast_column;
 pub use self::schema::{ColumnType, column_type, column_types};
+pub(crate) use self::schema::{cast_column, input_type, unified_field};
 use crate::error::{Error, Result};
 
 /// Rows per record batch. Big enough to amortise per-batch work, small enough that
@@ -108,6 +108,12 @@ pub struct IngestOptions {
     /// Split Parquet row groups (and runs of in-memory batches of one source and row group)
     /// into shards of at most this many rows (0: `SHARD_ROWS`).
     pub shard_rows: u64,
+    /// Leave out, as rejected, a column of a type poisonscan cannot profile (a list, a struct,
+    /// binary) instead of failing; the report lists it with its type.
+    pub skip_unsupported: bool,
+    /// Columns the data as read does not carry (a Spark job's projection of the files): left
+    /// out as excluded, with that reason.
+    pub unavailable: Vec<String>,
 }
 
 impl IngestOptions {
@@ -116,8 +122,28 @@ impl IngestOptions {
     pub fn leaves_out(&self, name: &str) -> bool {
         !self.required.iter().any(|r| r == name)
             && (self.exclude.iter().any(|e| e == name)
+                || self.unavailable.iter().any(|e| e == name)
                 || (!self.columns.is_empty() && !self.columns.iter().any(|c| c == name)))
     }
+}
+
+/// Whether an input column that is not profiled was left out on request or rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeftOutStatus {
+    /// `exclude`, not among `columns`, or not in the data as read.
+    Excluded,
+    /// poisonscan cannot profile it (`skip_unsupported`).
+    Rejected,
+}
+
+/// An input column that is not profiled, and why: with the profiled columns, every input
+/// column is accounted for (the report's `dataset.left_out`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeftOut {
+    pub column: String,
+    pub status: LeftOutStatus,
+    pub reason: String,
 }
 
 /// A unit of parallel work: one Parquet row group or one CSV block.
@@ -176,6 +202,8 @@ pub struct Dataset {
     pub shards: Vec<Shard>,
     /// Names of the hive partition columns (a suffix of `schema`).
     pub partition_columns: Vec<String>,
+    /// The input columns `schema` leaves out, and why.
+    pub left_out: Vec<LeftOut>,
 }
 
 impl Dataset {
@@ -187,7 +215,7 @@ impl Dataset {
             .into_iter()
             .map(|(path, format, partitions)| open_source(path, format, partitions, &opts.csv))
             .collect::<Result<_>>()?;
-        let unified = schema::unify(&sources, &|name| opts.leaves_out(name))?;
+        let unified = schema::unify(&sources, opts)?;
         let partition_columns = schema::partition_columns(&sources, &unified)?;
         let mut fields: Vec<Field> = unified
             .fields()
@@ -198,7 +226,7 @@ impl Dataset {
             fields.push(Field::new(p, DataType::Utf8, true));
         }
         let all = Schema::new(fields);
-        let selected = select_columns(&all, opts)?;
+        let (selected, left_out) = select_columns(&all, opts)?;
         for s in &mut sources {
             if let Some(c) = s.csv.as_mut() {
                 c.read_schema = Arc::new(csv::read_schema(&s.file_schema, &selected));
@@ -215,6 +243,7 @@ impl Dataset {
             schema: Arc::new(selected),
             shards,
             partition_columns,
+            left_out,
         })
     }
 
@@ -321,7 +350,10 @@ impl Dataset {
     }
 }
 
-pub(crate) fn select_columns(all: &Schema, opts: &IngestOptions) -> Result<Schema> {
+/// The columns of `all` the options keep (`--columns`, `--exclude`; the label and id always;
+/// a column `schema::input_type` marked as rejected never), and the others with the reason
+/// each is left out. A `--columns` or `--exclude` name that is not a column is an error.
+pub(crate) fn select_columns(all: &Schema, opts: &IngestOptions) -> Result<(Schema, Vec<LeftOut>)> {
     let names: Vec<String> = all.fields().iter().map(|f| f.name().clone()).collect();
     let check = |flag: &str, c: &String| -> Result<()> {
         if names.contains(c) {
@@ -340,23 +372,45 @@ pub(crate) fn select_columns(all: &Schema, opts: &IngestOptions) -> Result<Schem
     for c in &opts.exclude {
         check("--exclude", c)?;
     }
-    let keep: Vec<&Field> = if opts.columns.is_empty() {
-        all.fields()
-            .iter()
-            .map(|f| f.as_ref())
-            .filter(|f| !opts.exclude.contains(f.name()) || opts.required.contains(f.name()))
-            .collect()
-    } else {
-        all.fields()
-            .iter()
-            .map(|f| f.as_ref())
-            .filter(|f| {
-                (opts.columns.contains(f.name()) && !opts.exclude.contains(f.name()))
-                    || opts.required.contains(f.name())
-            })
-            .collect()
-    };
-    Ok(Schema::new(keep.into_iter().cloned().collect::<Vec<_>>()))
+    let mut keep: Vec<Field> = Vec::with_capacity(all.fields().len());
+    let mut left_out = Vec::new();
+    for f in all.fields() {
+        let name = f.name();
+        let rejected = schema::rejected_type(f);
+        if let Some(t) = rejected {
+            if opts.required.contains(name) {
+                return Err(Error::UnsupportedType {
+                    column: name.clone(),
+                    data_type: t.to_string(),
+                });
+            }
+            if !opts.leaves_out(name) {
+                left_out.push(LeftOut {
+                    column: name.clone(),
+                    status: LeftOutStatus::Rejected,
+                    reason: format!("its type {t} cannot be profiled"),
+                });
+                continue;
+            }
+        }
+        if !opts.leaves_out(name) {
+            keep.push(f.as_ref().clone());
+            continue;
+        }
+        let reason = if opts.unavailable.contains(name) {
+            "not among the columns of the data as read"
+        } else if opts.exclude.contains(name) {
+            "listed in exclude"
+        } else {
+            "not listed in columns"
+        };
+        left_out.push(LeftOut {
+            column: name.clone(),
+            status: LeftOutStatus::Excluded,
+            reason: reason.to_string(),
+        });
+    }
+    Ok((Schema::new(keep), left_out))
 }
 
 fn open_source(
@@ -526,15 +580,7 @@ pub fn resolve(inputs: &[PathBuf]) -> Result<Vec<Resolved>> {
         } else if input.is_file() {
             found.push(input.clone());
         } else if text.contains(['*', '?', '[']) {
-            let paths = glob::glob(&text).map_err(|e| Error::BadGlob {
-                pattern: text.to_string(),
-                reason: e.to_string(),
-            })?;
-            for p in paths {
-                let p = p.map_err(|e| {
-                    let path = e.path().to_path_buf();
-                    Error::io(path, e.into())
-                })?;
+            for p in glob_paths(&text)? {
                 if p.is_dir() {
                     walk(&p, &mut found, &mut Visited::default())?;
                 } else if format_of(&p).is_some() {
@@ -587,6 +633,72 @@ impl Visited {
         let key = (0, 0, dir.canonicalize().map_err(|e| Error::io(dir, e))?);
         Ok(self.0.insert(key))
     }
+}
+
+/// The paths a glob matches (files and folders). The folders under the pattern's literal
+/// prefix are walked as [`walk`] walks them, each entered once by device and inode with
+/// symbolic links followed, as deep as the pattern reaches (any depth with `**`), and each
+/// path is matched against the pattern (`glob::Pattern`, a `*` not crossing a `/`). Not the
+/// `glob` crate's own walk: for every `**` it follows a link back up the tree again, until the
+/// system's limits, which with two such links is years.
+fn glob_paths(text: &str) -> Result<Vec<PathBuf>> {
+    let bad = |reason: String| Error::BadGlob {
+        pattern: text.to_string(),
+        reason,
+    };
+    let pattern = glob::Pattern::new(text).map_err(|e| bad(e.to_string()))?;
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    let components: Vec<std::path::Component<'_>> = Path::new(text).components().collect();
+    let wild =
+        |c: &std::path::Component<'_>| c.as_os_str().to_string_lossy().contains(['*', '?', '[']);
+    let first = components.iter().position(wild).unwrap_or(components.len());
+    let base: PathBuf = components[..first].iter().collect();
+    let rest = &components[first..];
+    let depth = if rest.iter().any(|c| c.as_os_str() == "**") {
+        usize::MAX
+    } else {
+        rest.len()
+    };
+    let start = if base.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        base.clone()
+    };
+    let mut out = Vec::new();
+    if !start.is_dir() {
+        return Ok(out);
+    }
+    let mut visited = Visited::default();
+    // (the folder as read, the path it is shown as, its depth below the base)
+    let mut stack = vec![(start, base, 0usize)];
+    while let Some((dir, shown, d)) = stack.pop() {
+        if d >= depth || !visited.first(&dir)? {
+            continue;
+        }
+        let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(&dir)
+            .map_err(|e| Error::io(&dir, e))?
+            .map(|e| e.map(|e| e.file_name()).map_err(|e| Error::io(&dir, e)))
+            .collect::<Result<_>>()?;
+        // Folders are entered in name order (the stack pops the last first), so which of two
+        // paths to one folder is shown does not depend on the order the system lists them.
+        names.sort();
+        for name in names.into_iter().rev() {
+            let path = dir.join(&name);
+            let shown = shown.join(&name);
+            if pattern.matches_path_with(&shown, options) {
+                out.push(shown.clone());
+            }
+            if path.is_dir() {
+                stack.push((path, shown, d + 1));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// The data files under `dir`, sorted by path; hidden files skipped, symbolic links followed,

@@ -8,7 +8,7 @@ use arrow::array::ArrayRef;
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
-use super::Source;
+use super::{IngestOptions, Source};
 use crate::error::{Error, Result};
 
 /// The logical type poisonscan profiles a column as.
@@ -98,25 +98,66 @@ pub(crate) fn widen(a: ColumnType, b: ColumnType) -> Option<ColumnType> {
     })
 }
 
+/// The metadata key that marks a field of the unified schema as a column poisonscan cannot
+/// profile and leaves out (`skip_unsupported`); its value is the column's type. The selection
+/// drops such a column and lists it as rejected.
+const REJECTED: &str = "poisonscan.rejected";
+
+/// An input column's type for the unified schema. A type poisonscan cannot profile is null (a
+/// column the selection drops and nothing reads) when the options leave the column out, or
+/// skip such columns (then with the type it had, to be listed as rejected); otherwise an error
+/// naming the column and, in `within`, where it is.
+pub(crate) fn input_type(
+    f: &Field,
+    opts: &IngestOptions,
+    within: impl FnOnce() -> String,
+) -> Result<(ColumnType, Option<String>)> {
+    match column_type(f.data_type()) {
+        Some(t) => Ok((t, None)),
+        None if opts.leaves_out(f.name()) => Ok((ColumnType::Null, None)),
+        None if opts.skip_unsupported => Ok((ColumnType::Null, Some(f.data_type().to_string()))),
+        None => Err(Error::UnsupportedType {
+            column: f.name().clone(),
+            data_type: format!("{} ({})", f.data_type(), within()),
+        }),
+    }
+}
+
+/// A field of the unified schema: nullable, of `t`'s Arrow type, marked when rejected.
+pub(crate) fn unified_field(name: &str, t: ColumnType, rejected: Option<&str>) -> Field {
+    let f = Field::new(name, t.arrow_type(), true);
+    match rejected {
+        Some(r) => f.with_metadata(std::collections::HashMap::from([(
+            REJECTED.to_string(),
+            r.to_string(),
+        )])),
+        None => f,
+    }
+}
+
+/// The type a rejected field had (`unified_field`), or `None`.
+pub(crate) fn rejected_type(f: &Field) -> Option<&str> {
+    f.metadata().get(REJECTED).map(String::as_str)
+}
+
 /// Unify the files' schemas: columns in the first file's order, each with one logical type. A
-/// column of a type poisonscan cannot profile is an error unless `left_out` says the options
-/// leave it out (`--exclude`, or not among `--columns`): then it stands as a null column that
-/// the selection drops, and it is never read.
-pub(crate) fn unify(sources: &[Source], left_out: &dyn Fn(&str) -> bool) -> Result<Schema> {
+/// column of a type poisonscan cannot profile is an error unless the options leave it out
+/// (`--exclude`, or not among `--columns`) or skip such columns ([`input_type`]): then it
+/// stands as a null column that the selection drops, and it is never read. A column rejected
+/// in one file is rejected in all.
+pub(crate) fn unify(sources: &[Source], opts: &IngestOptions) -> Result<Schema> {
     let mut columns: Vec<(String, ColumnType, usize)> = Vec::new();
+    let mut rejected: Vec<(String, String)> = Vec::new();
     for (si, s) in sources.iter().enumerate() {
         check_names(s)?;
         for f in s.file_schema.fields() {
-            let t = match column_type(f.data_type()) {
-                Some(t) => t,
-                None if left_out(f.name()) => ColumnType::Null,
-                None => {
-                    return Err(Error::UnsupportedType {
-                        column: f.name().clone(),
-                        data_type: format!("{} (in `{}`)", f.data_type(), s.display()),
-                    });
-                }
-            };
+            let (t, reject) = input_type(f, opts, || format!("in `{}`", s.display()))?;
+            if let Some(r) = reject
+                && !rejected.iter().any(|(n, _)| n == f.name())
+            {
+                rejected.push((f.name().clone(), r));
+            }
+            let is_rejected = rejected.iter().any(|(n, _)| n == f.name());
             match columns.iter_mut().find(|(n, _, _)| n == f.name()) {
                 None => {
                     if si > 0 {
@@ -128,6 +169,7 @@ pub(crate) fn unify(sources: &[Source], left_out: &dyn Fn(&str) -> bool) -> Resu
                     }
                     columns.push((f.name().clone(), t, si));
                 }
+                Some(_) if is_rejected => {}
                 Some((name, existing, from)) => match widen(*existing, t) {
                     Some(w) => *existing = w,
                     None => {
@@ -155,7 +197,14 @@ pub(crate) fn unify(sources: &[Source], left_out: &dyn Fn(&str) -> bool) -> Resu
     Ok(Schema::new(
         columns
             .into_iter()
-            .map(|(n, t, _)| Field::new(n, t.arrow_type(), true))
+            .map(|(n, t, _)| {
+                let r = rejected
+                    .iter()
+                    .find(|(m, _)| *m == n)
+                    .map(|(_, r)| r.as_str());
+                let t = if r.is_some() { ColumnType::Null } else { t };
+                unified_field(&n, t, r)
+            })
             .collect::<Vec<_>>(),
     ))
 }

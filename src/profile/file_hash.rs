@@ -31,30 +31,54 @@ pub(super) fn hash_file(
     let mut file = blake3::Hasher::new();
     let mut groups: Vec<blake3::Hasher> = ranges.iter().map(|_| blake3::Hasher::new()).collect();
     let mut at = 0u64;
+    // A megabyte at a time, so the file and row-group hashers read it while it is in cache.
+    let mut hash_block = |pos: u64, chunk: &[u8]| {
+        let hi = pos + chunk.len() as u64;
+        file.update(chunk);
+        for (g, &(start, end)) in groups.iter_mut().zip(ranges) {
+            let (a, b) = (start.max(pos), end.min(hi));
+            if a < b {
+                g.update(&chunk[(a - pos) as usize..(b - pos) as usize]);
+            }
+        }
+    };
+    let mut buffer: Vec<u8> = Vec::new();
     while at < len {
         let window_len = WINDOW.min(len - at);
         // SAFETY: a read-only, private map of a file opened for reading, dropped before the
         // next one. Like every tool that maps its inputs, a file truncated by another process
         // while it is hashed ends the run with SIGBUS (the README asks not to scan files that
         // are still being written).
-        let window = unsafe {
+        let mapped = unsafe {
             memmap2::MmapOptions::new()
                 .offset(at)
                 .len(window_len as usize)
                 .map(&f)
-        }
-        .map_err(|e| Error::io(path, e))?;
-        // A megabyte at a time, so the file and row-group hashers read it while it is in cache.
-        for (k, chunk) in window.chunks(BLOCK).enumerate() {
-            let pos = at + (k * BLOCK) as u64;
-            let hi = pos + chunk.len() as u64;
-            file.update(chunk);
-            for (g, &(start, end)) in groups.iter_mut().zip(ranges) {
-                let (a, b) = (start.max(pos), end.min(hi));
-                if a < b {
-                    g.update(&chunk[(a - pos) as usize..(b - pos) as usize]);
+        };
+        match mapped {
+            Ok(window) => {
+                for (k, chunk) in window.chunks(BLOCK).enumerate() {
+                    hash_block(at + (k * BLOCK) as u64, chunk);
                 }
             }
+            // No address space for the window (a process limit, `ulimit -v`): the window is
+            // read a block at a time instead.
+            Err(e) if e.raw_os_error() == Some(12) => {
+                use std::io::{Read, Seek, SeekFrom};
+                buffer.resize(BLOCK, 0);
+                let mut r = &f;
+                r.seek(SeekFrom::Start(at))
+                    .map_err(|e| Error::io(path, e))?;
+                let mut pos = at;
+                while pos < at + window_len {
+                    let want = BLOCK.min((at + window_len - pos) as usize);
+                    r.read_exact(&mut buffer[..want])
+                        .map_err(|e| Error::io(path, e))?;
+                    hash_block(pos, &buffer[..want]);
+                    pos += want as u64;
+                }
+            }
+            Err(e) => return Err(Error::io(path, e)),
         }
         at += window_len;
     }

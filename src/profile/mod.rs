@@ -42,7 +42,7 @@ use crate::error::{Error, Result};
 use crate::ingest::ColumnType;
 
 /// Version of the profile file format; bump on any incompatible change.
-pub const PROFILE_SCHEMA_VERSION: u32 = 5;
+pub const PROFILE_SCHEMA_VERSION: u32 = 6;
 /// Label key used for rows whose label is null.
 pub const NULL_LABEL: &str = "<null>";
 /// A label column with more classes than this is not a classification label.
@@ -164,6 +164,9 @@ pub struct Profile {
     pub rows: u64,
     pub columns: Vec<ColumnProfile>,
     pub partition_columns: Vec<String>,
+    /// The input columns not profiled (excluded on request, or rejected), and why: with
+    /// `columns`, every input column.
+    pub left_out: Vec<crate::ingest::LeftOut>,
     pub label_counts: BTreeMap<String, u64>,
     /// Written apart from the rest of the profile, raw (see `io`).
     #[serde(skip)]
@@ -217,6 +220,7 @@ impl Profile {
                 })
                 .collect(),
             partition_columns: partitions.to_vec(),
+            left_out: Vec::new(),
             label_counts: BTreeMap::new(),
             fingerprints: Fingerprints::default(),
             fingerprint_scope: FingerprintScope::All,
@@ -463,6 +467,12 @@ impl Profile {
         }
         for (l, c) in &other.label_counts {
             *self.label_counts.entry(l.clone()).or_default() += c;
+        }
+        // A column left out of either part is listed once, with the first part's reason.
+        for l in &other.left_out {
+            if !self.left_out.iter().any(|m| m.column == l.column) {
+                self.left_out.push(l.clone());
+            }
         }
         // The other profile's segments follow ours; fingerprints are re-pointed to them.
         let seg_offset = self.segments.len();

@@ -128,10 +128,11 @@ pub fn profile_dataset(
         tasks.extend(ds.shards.iter().filter(|s| s.source == i).map(Task::Shard));
     }
     let mut profile = Profile::empty(&schema, settings, &ds.partition_columns);
+    profile.left_out = ds.left_out.clone();
     if let Some(rows) = ds.expected_rows() {
         // The footers' row counts are data: a reservation that cannot be had is not made (the
         // fingerprints then grow as rows come), rather than aborting the process.
-        let _ = profile.fingerprints.rows.try_reserve_exact(rows as usize);
+        let _ = crate::oom::fallible(|| profile.fingerprints.rows.try_reserve_exact(rows as usize));
     }
     let seg_ids = plan_segments(ds, &mut profile.segments);
     let segment_for = |shard: &Shard| -> u16 {
@@ -195,7 +196,9 @@ pub fn profile_batches(
     let schema = crate::ingest::column_types(&data.schema);
     check_columns(&schema, settings)?;
     let sources = data.names.len();
-    let mut fold = Fold::new(Profile::empty(&schema, settings, &[]), sources);
+    let mut empty = Profile::empty(&schema, settings, &[]);
+    empty.left_out = data.left_out.clone();
+    let mut fold = Fold::new(empty, sources);
     let bounds = SharedBounds::default();
     let source_hashes: Vec<u64> = data
         .names

@@ -31,15 +31,15 @@ mod keys;
 pub use self::keys::SampleKeys;
 
 use crate::ingest::{
-    BATCH_ROWS, Batch, ColumnType, Dataset, Format, IngestOptions, MemoryBatches, ShardKind,
-    cast_column, column_type, select_columns, take_rows,
+    BATCH_ROWS, Batch, ColumnType, Dataset, Format, IngestOptions, LeftOut, MemoryBatches,
+    ShardKind, cast_column, input_type, select_columns, take_rows, unified_field,
 };
 
 const PLAN_MAGIC: &[u8; 20] = b"POISONSCAN PLAN\n\0\0\0\0";
 const PART_MAGIC: &[u8; 20] = b"POISONSCAN PART\n\0\0\0\0";
 const PART_MAGIC_KEYS: &[u8; 20] = b"POISONSCAN KEYS\n\0\0\0\0";
 /// The version of the plan's and the parts' bytes; bump on any change of their fields.
-pub const PLAN_VERSION: u32 = 2;
+pub const PLAN_VERSION: u32 = 3;
 const HEADER: usize = 20 + 4 + 32;
 
 /// The name of the column of a task's batches that holds each row's source (an index into
@@ -61,6 +61,8 @@ pub struct TaskPlan {
     segments: Vec<Segment>,
     /// Every column of the files (before `columns`/`exclude`), partition columns included.
     file_columns: Vec<String>,
+    /// The input columns `fields` leaves out, and why.
+    left_out: Vec<LeftOut>,
     /// One source per Spark partition (rows keyed by partition and row within it), not files.
     by_partition: bool,
     /// Per label class, the key of the last row the sample keeps (the tasks' pre-pass,
@@ -161,6 +163,7 @@ impl TaskPlan {
             sources,
             segments,
             file_columns: ds.file_columns(),
+            left_out: ds.left_out.clone(),
             by_partition: false,
             sample_bounds: BTreeMap::new(),
             fingerprints_apart: false,
@@ -179,20 +182,11 @@ impl TaskPlan {
     ) -> Result<TaskPlan> {
         let mut all = Vec::with_capacity(schema.fields().len());
         for f in schema.fields() {
-            let t = match column_type(f.data_type()) {
-                Some(t) => t,
-                // Left out by the options: dropped by the selection below, never read.
-                None if ingest.leaves_out(f.name()) => ColumnType::Null,
-                None => {
-                    return Err(Error::UnsupportedType {
-                        column: f.name().clone(),
-                        data_type: format!("{} (in the DataFrame)", f.data_type()),
-                    });
-                }
-            };
-            all.push(Field::new(f.name(), t.arrow_type(), true));
+            // Left out by the options: dropped by the selection below, never read.
+            let (t, rejected) = input_type(f, ingest, || "in the DataFrame".to_string())?;
+            all.push(unified_field(f.name(), t, rejected.as_deref()));
         }
-        let selected = select_columns(&Schema::new(all), ingest)?;
+        let (selected, left_out) = select_columns(&Schema::new(all), ingest)?;
         let fields = crate::ingest::column_types(&selected);
         check_columns(&fields, settings)?;
         let mut segments = Vec::new();
@@ -230,6 +224,7 @@ impl TaskPlan {
             sources,
             segments,
             file_columns: schema.fields().iter().map(|f| f.name().clone()).collect(),
+            left_out,
             by_partition: true,
             sample_bounds: BTreeMap::new(),
             fingerprints_apart: false,
@@ -576,6 +571,7 @@ impl TaskPlan {
         }
         let mut profile = Profile::empty(&self.fields, &self.settings, &self.partition_columns);
         profile.segments = self.segments.clone();
+        profile.left_out = self.left_out.clone();
         let mut fold = Fold::new(profile, self.sources.len());
         let mut parts: Vec<Option<PartProfile>> = parts.into_iter().map(Some).collect();
         let planned = self.planned();

@@ -21,6 +21,7 @@ pub use self::model::round;
 use self::model::{AllowStatus, FailOn, Finding, NamedValue, Severity, Verdict};
 pub use self::schema::{REPORT_SCHEMA, ROWS_SCHEMA};
 pub use self::text::{thousands, write_text};
+use crate::ingest::LeftOut;
 use crate::profile::{Duplicates, Profile};
 
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
@@ -103,12 +104,23 @@ pub struct DatasetInfo {
     pub columns: usize,
     pub label: Option<String>,
     pub sources: Vec<SourceInfo>,
+    /// Added field: the columns of the input (the files' and the partition keys', or the
+    /// batches'): `columns` profiled plus `left_out`.
+    pub input_columns: usize,
+    /// Added field: each input column not profiled, excluded on request or rejected, and why.
+    pub left_out: Vec<LeftOut>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BaselineInfo {
     pub rows: u64,
     pub sources: Vec<String>,
+    /// Added field: the baseline's profiled columns.
+    pub columns: usize,
+    /// Added field: its input columns, `columns` plus `left_out`.
+    pub input_columns: usize,
+    /// Added field: each input column of the baseline not profiled, and why.
+    pub left_out: Vec<LeftOut>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -126,6 +138,12 @@ pub struct ColumnSummary {
     pub column_type: &'static str,
     pub role: &'static str,
     pub nulls: u64,
+    /// Added field: NaN values (numeric columns; 0 otherwise). Not nulls.
+    pub nan: u64,
+    /// Added field: +infinity values.
+    pub pos_inf: u64,
+    /// Added field: −infinity values.
+    pub neg_inf: u64,
     pub distinct: u64,
     pub min: Option<f64>,
     pub max: Option<f64>,
@@ -193,6 +211,9 @@ pub fn summarize(p: &Profile) -> ProfileSummary {
                 column_type: c.column_type.name(),
                 role: p.role(c).name(),
                 nulls: c.nulls,
+                nan: n.map_or(0, |n| n.nan),
+                pos_inf: n.map_or(0, |n| n.pos_inf),
+                neg_inf: n.map_or(0, |n| n.neg_inf),
                 distinct: c.distinct(),
                 min: round_opt(n.and_then(|n| n.min)),
                 max: round_opt(n.and_then(|n| n.max)),
@@ -258,10 +279,15 @@ pub fn build(input: ReportInput<'_>) -> Report {
                     blake3: m.blake3.clone(),
                 })
                 .collect(),
+            input_columns: cur.columns.len() + cur.left_out.len(),
+            left_out: cur.left_out.clone(),
         },
         baseline: input.baseline.map(|b| BaselineInfo {
             rows: b.rows,
             sources: b.manifest.iter().map(|m| m.path.clone()).collect(),
+            columns: b.columns.len(),
+            input_columns: b.columns.len() + b.left_out.len(),
+            left_out: b.left_out.clone(),
         }),
         verdict,
         fail_on: input.fail_on,

@@ -44,6 +44,32 @@ fn pct(part: u64, whole: u64) -> String {
     format!("{:.1}%", 100.0 * part as f64 / whole as f64)
 }
 
+/// A share of missing values: `0` for none and `<0.1%` for a few, never a `0.0%` that hides
+/// them.
+fn missing_pct(part: u64, whole: u64) -> String {
+    match part {
+        0 => "0".into(),
+        _ if 1000 * part < whole => "<0.1%".into(),
+        _ => pct(part, whole),
+    }
+}
+
+/// The input columns left out, each with its status and reason: `` `a` (excluded: listed in
+/// exclude)``.
+pub(crate) fn left_out_list(left_out: &[crate::ingest::LeftOut]) -> String {
+    left_out
+        .iter()
+        .map(|l| {
+            let status = match l.status {
+                crate::ingest::LeftOutStatus::Excluded => "excluded",
+                crate::ingest::LeftOutStatus::Rejected => "rejected",
+            };
+            format!("`{}` ({status}: {})", l.column, l.reason)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn num(x: Option<f64>) -> String {
     match x {
         None => "-".into(),
@@ -62,13 +88,33 @@ pub fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         d.columns,
         files(d.sources.len())
     )?;
-    match &r.baseline {
-        Some(b) => writeln!(
+    if !d.left_out.is_empty() {
+        writeln!(
             out,
-            "baseline: {} rows from {}",
-            thousands(b.rows),
-            files(b.sources.len())
-        )?,
+            "columns: {} of {} input columns profiled; left out: {}",
+            d.columns,
+            d.input_columns,
+            plain(&left_out_list(&d.left_out))
+        )?;
+    }
+    match &r.baseline {
+        Some(b) => {
+            writeln!(
+                out,
+                "baseline: {} rows from {}",
+                thousands(b.rows),
+                files(b.sources.len())
+            )?;
+            if !b.left_out.is_empty() {
+                writeln!(
+                    out,
+                    "baseline columns: {} of {} input columns profiled; left out: {}",
+                    b.columns,
+                    b.input_columns,
+                    plain(&left_out_list(&b.left_out))
+                )?;
+            }
+        }
         None => writeln!(
             out,
             "baseline: none (checks that compare with a baseline are skipped)"
@@ -92,18 +138,20 @@ pub fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         .clamp(6, 32);
     writeln!(
         out,
-        "  {:<w$}  {:<9}  {:<15}  {:>7}  {:>9}  {:>12}  {:>12}  {:>12}",
-        "column", "type", "role", "nulls", "distinct", "min", "median", "max"
+        "  {:<w$}  {:<9}  {:<15}  {:>7}  {:>6}  {:>6}  {:>9}  {:>12}  {:>12}  {:>12}",
+        "column", "type", "role", "nulls", "NaN", "±inf", "distinct", "min", "median", "max"
     )?;
     for c in &r.profile.columns {
         let name: String = plain(&c.name).chars().take(w).collect();
         writeln!(
             out,
-            "  {:<w$}  {:<9}  {:<15}  {:>7}  {:>9}  {:>12}  {:>12}  {:>12}",
+            "  {:<w$}  {:<9}  {:<15}  {:>7}  {:>6}  {:>6}  {:>9}  {:>12}  {:>12}  {:>12}",
             name,
             c.column_type,
             c.role,
-            pct(c.nulls, d.rows),
+            missing_pct(c.nulls, d.rows),
+            missing_pct(c.nan, d.rows),
+            missing_pct(c.pos_inf + c.neg_inf, d.rows),
             thousands(c.distinct),
             num(c.min),
             num(c.median),

@@ -119,6 +119,41 @@ fn missing(c: &ColumnProfile) -> u64 {
             .map_or(0, |n| n.nan + n.pos_inf + n.neg_inf)
 }
 
+/// A column's missing values by kind: nulls, NaN, +inf, −inf.
+fn missing_kinds(c: &ColumnProfile) -> [u64; 4] {
+    let n = c.numeric.as_ref();
+    [
+        c.nulls,
+        n.map_or(0, |n| n.nan),
+        n.map_or(0, |n| n.pos_inf),
+        n.map_or(0, |n| n.neg_inf),
+    ]
+}
+
+/// The kinds of missing values either side has, each baseline share → current share (`nulls
+/// 1.0% → 1.0%, NaN 0% → 4.0%`), when there is more than nulls: missing values are never
+/// only a sum in which NaN and infinities hide.
+fn missing_breakdown(c: &ColumnProfile, b: &ColumnProfile) -> Option<String> {
+    let (kc, kb) = (missing_kinds(c), missing_kinds(b));
+    if kc[1..].iter().chain(&kb[1..]).all(|&k| k == 0) {
+        return None;
+    }
+    let share = |k: u64, rows: u64| k as f64 / rows.max(1) as f64;
+    let parts: Vec<String> = ["nulls", "NaN", "+inf", "−inf"]
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| kc[i] > 0 || kb[i] > 0)
+        .map(|(i, name)| {
+            format!(
+                "{name} {} → {}",
+                pct(share(kb[i], b.rows)),
+                pct(share(kc[i], c.rows))
+            )
+        })
+        .collect();
+    Some(parts.join(", "))
+}
+
 /// Cohen's h thresholds for null-rate changes (low, medium, high).
 const NULL_H: [Param; 3] = tier_params(
     0.1,
@@ -191,11 +226,12 @@ sides."
                 sev,
                 h.abs(),
                 format!(
-                    "missing values in `{}` {} from {} to {}",
+                    "missing values in `{}` {} from {} to {}{}",
                     c.name,
                     if p1 > p0 { "rose" } else { "fell" },
                     pct(p0),
-                    pct(p1)
+                    pct(p1),
+                    missing_breakdown(c, b).map_or(String::new(), |s| format!(" ({s})"))
                 ),
             );
             f.columns = vec![c.name.clone()];
@@ -218,8 +254,14 @@ sides."
                 ("current_null_rate", json_num(p1)),
                 ("current_nulls", json!(c.nulls)),
                 ("current_non_finite", json!(missing(c) - c.nulls)),
+                ("current_nan", json!(missing_kinds(c)[1])),
+                ("current_pos_inf", json!(missing_kinds(c)[2])),
+                ("current_neg_inf", json!(missing_kinds(c)[3])),
                 ("baseline_nulls", json!(b.nulls)),
                 ("baseline_non_finite", json!(missing(b) - b.nulls)),
+                ("baseline_nan", json!(missing_kinds(b)[1])),
+                ("baseline_pos_inf", json!(missing_kinds(b)[2])),
+                ("baseline_neg_inf", json!(missing_kinds(b)[3])),
                 ("current_null_labels", json!(c.null_labels)),
                 ("baseline_null_labels", json!(b.null_labels)),
             ]);

@@ -34,6 +34,20 @@ pub(super) fn summary(r: &Report, h: &mut String) {
             h.push_str(" without a baseline: the checks that compare with one were skipped.</p>\n")
         }
     }
+    let sides = std::iter::once(("", d.columns, d.input_columns, &d.left_out)).chain(
+        r.baseline
+            .iter()
+            .map(|b| ("Baseline: ", b.columns, b.input_columns, &b.left_out)),
+    );
+    for (side, columns, input, left_out) in sides {
+        if !left_out.is_empty() {
+            let _ = writeln!(
+                h,
+                "<p>{side}{columns} of {input} input columns profiled; left out: {}.</p>",
+                esc(&crate::report::text::left_out_list(left_out))
+            );
+        }
+    }
     for a in r.allowlist.iter().filter(|a| a.status == "expired") {
         let _ = writeln!(
             h,
@@ -269,7 +283,8 @@ pub(super) fn scores_section(s: &crate::report::ScoreBins, h: &mut String) {
 pub(super) fn columns_section(r: &Report, h: &mut String) {
     h.push_str(
         "<section id=\"columns\"><h2>Columns</h2>\n<table class=\"wide\"><tr><th>column</th>\
-         <th>type</th><th>role</th><th class=\"num\">nulls</th><th class=\"num\">distinct</th>\
+         <th>type</th><th>role</th><th class=\"num\">nulls</th><th class=\"num\">NaN</th>\
+         <th class=\"num\">+inf</th><th class=\"num\">−inf</th><th class=\"num\">distinct</th>\
          <th class=\"num\">min</th><th class=\"num\">median</th><th class=\"num\">mean</th>\
          <th class=\"num\">std</th><th class=\"num\">max</th></tr>\n",
     );
@@ -279,11 +294,15 @@ pub(super) fn columns_section(r: &Report, h: &mut String) {
             h,
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             esc(&c.name),
             c.column_type,
             c.role,
             thousands(c.nulls),
+            thousands(c.nan),
+            thousands(c.pos_inf),
+            thousands(c.neg_inf),
             thousands(c.distinct),
             opt(c.min),
             opt(c.median),
