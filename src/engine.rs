@@ -234,11 +234,19 @@ impl<'a> Engine<'a> {
             }
         };
         if let Some(have) = available {
+            // Columns the projection dropped are not in the data as read, whatever their
+            // type (one `--skip-unsupported` would reject included).
+            let rejected = ds
+                .left_out
+                .iter()
+                .filter(|l| l.status == crate::ingest::LeftOutStatus::Rejected)
+                .map(|l| l.column.clone());
             let missing: Vec<String> = ds
                 .schema
                 .fields()
                 .iter()
                 .map(|f| f.name().clone())
+                .chain(rejected)
                 .filter(|n| !have.contains(n) && !ds.partition_columns.contains(n))
                 .collect();
             if !missing.is_empty() {

@@ -59,28 +59,76 @@ unsafe impl GlobalAlloc for Allocator {
     }
 }
 
-/// From now on a failed allocation outside [`fallible`] is reported and ends the process with
-/// exit code 2 (when [`Allocator`] is the global allocator; otherwise nothing changes).
-pub fn arm() {
+/// While the returned guard lives, a failed allocation outside [`fallible`] is reported and
+/// ends the process with exit code 2 (when [`Allocator`] is the global allocator; otherwise
+/// nothing changes). The command line holds one for its run: a library caller in the same
+/// process (the Python API) is never ended by it afterwards.
+#[must_use = "the allocator is armed only while the guard lives"]
+pub fn arm() -> Armed {
     ARMED.store(true, Ordering::Relaxed);
+    Armed(())
+}
+
+/// See [`arm`].
+pub struct Armed(());
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        ARMED.store(false, Ordering::Relaxed);
+    }
 }
 
 /// Run `f`, whose allocations may fail and be handled (`try_reserve`): a failure inside is
 /// returned to the caller, not reported.
 pub fn fallible<T>(f: impl FnOnce() -> T) -> T {
-    let was = FALLIBLE.with(|c| c.replace(true));
-    let out = f();
-    FALLIBLE.with(|c| c.set(was));
-    out
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = FALLIBLE.try_with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(FALLIBLE.with(|c| c.replace(true)));
+    f()
 }
 
 fn checked(p: *mut u8, size: usize) -> *mut u8 {
     // During the thread's teardown the flag is gone: the failure is returned (Rust aborts).
-    if p.is_null() && ARMED.load(Ordering::Relaxed) && !FALLIBLE.try_with(Cell::get).unwrap_or(true)
+    if p.is_null()
+        && ARMED.load(Ordering::Relaxed)
+        && !FALLIBLE.try_with(Cell::get).unwrap_or(true)
+        && !absurd_in_decoder(size)
     {
         out_of_memory(size);
     }
     p
+}
+
+/// A request inside the Parquet decoder for more than the process could ever have (its limit,
+/// or the machine's memory): a size read from a damaged file. It is returned to the decoder,
+/// whose failure is reported as the damaged file it is (`ingest::parquet`), not as a lack of
+/// memory.
+fn absurd_in_decoder(size: usize) -> bool {
+    if !crate::ingest::in_decoder() {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        let (address_space, data) = limits();
+        // SAFETY: sysconf has no preconditions.
+        let (pages, page) = unsafe {
+            (
+                libc::sysconf(libc::_SC_PHYS_PAGES),
+                libc::sysconf(libc::_SC_PAGESIZE),
+            )
+        };
+        let machine = (pages > 0 && page > 0).then(|| pages as u64 * page as u64);
+        let most = [address_space, data, machine].into_iter().flatten().min();
+        most.is_some_and(|m| size as u64 > m)
+    }
+    #[cfg(not(unix))]
+    {
+        true
+    }
 }
 
 /// Text in a buffer on the stack (the rest is cut).
@@ -199,7 +247,8 @@ fn out_of_memory(size: usize) -> ! {
             }
             rest = &rest[n as usize..];
         }
-        crate::output::remove_staged_now();
+        // Held until the exit: no output is staged in between.
+        let _staged = crate::output::remove_staged_now();
         // SAFETY: _exit ends the process at once, running nothing that could allocate.
         unsafe { libc::_exit(2) }
     }

@@ -28,15 +28,21 @@ pub fn stop(end: impl FnOnce()) {
     end();
 }
 
-/// Remove every temporary file still being written, unless the list is in use (an allocation
-/// failed while it was held): for a run that ends on an allocation failure, which must not
-/// wait for a lock.
-pub(crate) fn remove_staged_now() {
-    if let Ok(s) = STAGED.try_lock() {
-        for p in s.iter() {
-            let _ = std::fs::remove_file(p);
-        }
+/// Remove every temporary file still being written, unless another thread holds the list (it
+/// may be the one whose allocation failed): for a run that ends on an allocation failure, which
+/// must not wait for a lock. The list stays locked while the returned guard lives, so none is
+/// started before the process ends. A path too long for the standard library's stack buffer
+/// needs an allocation to be removed, which may fail then.
+pub(crate) fn remove_staged_now() -> Option<std::sync::MutexGuard<'static, Vec<PathBuf>>> {
+    let s = match STAGED.try_lock() {
+        Ok(s) => s,
+        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return None,
+    };
+    for p in s.iter() {
+        let _ = std::fs::remove_file(p);
     }
+    Some(s)
 }
 
 /// A file being written to a temporary beside `path`; [`Staged::commit`] puts it in place.

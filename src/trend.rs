@@ -173,7 +173,7 @@ fn pct(x: f64) -> String {
 fn missing_pct(x: f64) -> String {
     match x {
         0.0 => "0".into(),
-        _ if x < 0.0005 => "<0.1%".into(),
+        _ if x < 0.001 => "<0.1%".into(),
         _ => pct(x),
     }
 }

@@ -922,6 +922,8 @@ fn a_glob_over_a_symbolic_link_loop_ends() {
     std::os::unix::fs::symlink(&data, data.join("sub/up")).unwrap();
     std::os::unix::fs::symlink(data.join("sub"), data.join("sub/again")).unwrap();
     std::os::unix::fs::symlink(data.join("sub"), data.join("sub/deeper/back")).unwrap();
+    // A link that sorts before the folder it names does not hide the folder.
+    std::os::unix::fs::symlink(data.join("sub"), data.join("_current")).unwrap();
     let sources = |pattern: &str| -> Vec<String> {
         let (r, o) = json(&["scan", pattern, "--format", "json"]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -942,8 +944,22 @@ fn a_glob_over_a_symbolic_link_loop_ends() {
         sources(&p("data/**/*.csv")),
         ["data/sub/a.csv", "data/sub/deeper/b.csv", "data/top.csv"]
     );
+    // Hidden names are skipped unless named so; the same file by two paths is read once.
     assert_eq!(sources(&p("data/*/*.csv")), ["data/sub/a.csv"]);
+    assert_eq!(sources(&p("data/_*/*.csv")), ["data/_current/a.csv"]);
+    assert_eq!(sources(&p("data/s*/*.csv")), ["data/sub/a.csv"]);
     assert_eq!(sources(&p("data/*.csv")), ["data/top.csv"]);
+    assert_eq!(sources(&p("data//./*.csv")), ["data/top.csv"]);
+    assert_eq!(sources(&p("*/top.csv")[..]).len(), 1);
+    // A trailing `/` matches folders only, each read whole.
+    assert_eq!(
+        sources(&p("data/s*/")),
+        [
+            "data/sub/a.csv",
+            "data/sub/deeper/b.csv",
+            "data/sub/up/top.csv"
+        ]
+    );
     // A folder matched is read whole, links followed, each folder once (`up` leads to `data`).
     assert_eq!(
         sources(&p("data/s*")),
@@ -1312,6 +1328,36 @@ fn every_input_column_is_profiled_excluded_or_rejected() {
     let o = run_ok(&["show", &p("base.psprof"), "--format", "json"]);
     let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(shown["left_out"][1]["status"], "rejected");
+    // `trend` keeps NaN and infinities apart from nulls too: 5%, 5% and 7.5% of the rows.
+    let o = run_ok(&["trend", &p("base.psprof"), "--format", "json"]);
+    let trend: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let x = trend["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "x")
+        .unwrap();
+    let point = &x["points"][0];
+    assert_eq!(
+        (&point["null_rate"], &point["nan_rate"], &point["inf_rate"]),
+        (&Value::from(0.05), &Value::from(0.05), &Value::from(0.075))
+    );
+    // And the HTML page: its column table and the columns left out.
+    let o = run_ok(&[
+        "scan",
+        &p("data"),
+        "--label",
+        "label",
+        "--exclude",
+        "b",
+        "--skip-unsupported",
+        "--format",
+        "html",
+    ]);
+    let html = String::from_utf8_lossy(&o.stdout);
+    assert!(html.contains("<th class=\"num\">nulls</th><th class=\"num\">NaN</th><th class=\"num\">+inf</th><th class=\"num\">−inf</th>"));
+    assert!(html.contains("<tr><td><code>x</code></td><td>float</td><td>numeric</td><td class=\"num\">10</td><td class=\"num\">10</td><td class=\"num\">10</td><td class=\"num\">5</td>"), "{html}");
+    assert!(html.contains("<p>3 of 5 input columns profiled; left out: `b` (excluded: listed in exclude), `l` (rejected: "));
     let (r, _) = json(&[
         "scan",
         &p("data"),

@@ -201,7 +201,10 @@ def test_an_unsupported_column_is_the_command_lines_error_before_any_task(
         ps.scan(mem, baseline=None, label="label", _task_hook=no_task)
     assert e.value.message.startswith("column `m` has type Map(")
     assert "which poisonscan cannot profile" in e.value.message
-    assert e.value.hint == "leave it out with `--exclude m`"
+    assert e.value.hint == (
+        "leave it out with `--exclude m`, "
+        "or every column poisonscan cannot profile with `--skip-unsupported`"
+    )
 
 
 def test_row_scores_are_the_rows_file_as_a_dataframe(spark: Any) -> None:

@@ -29,8 +29,9 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    // Under the command line's allocator, a failed allocation is an error (exit code 2).
-    crate::oom::arm();
+    // Under the command line's allocator, a failed allocation is an error (exit code 2), for
+    // this run only.
+    let _armed = crate::oom::arm();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

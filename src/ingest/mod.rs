@@ -635,33 +635,49 @@ impl Visited {
     }
 }
 
-/// The paths a glob matches (files and folders). The folders under the pattern's literal
-/// prefix are walked as [`walk`] walks them, each entered once by device and inode with
-/// symbolic links followed, as deep as the pattern reaches (any depth with `**`), and each
-/// path is matched against the pattern (`glob::Pattern`, a `*` not crossing a `/`). Not the
-/// `glob` crate's own walk: for every `**` it follows a link back up the tree again, until the
-/// system's limits, which with two such links is years.
+/// The paths a glob matches (files and folders; folders only with a trailing `/`). The folders
+/// under the pattern's literal prefix are walked with symbolic links followed, entering only
+/// those whose name matches the pattern's component at their depth (any below a `**`), and
+/// never a folder that is already one of the folders above it (by device and inode): a link
+/// back up the tree ends there. Hidden names (`.`, `_`) are skipped, as in a folder's walk,
+/// unless the pattern's component starts so too. Each path is matched against the pattern (`glob::Pattern`, a
+/// `*` not crossing a `/`). Not the `glob` crate's own walk: for every `**` it follows a link
+/// back up the tree again, until the system's limits, which with two such links is years. A
+/// pattern with `..` after a wildcard is left to the `glob` crate.
 fn glob_paths(text: &str) -> Result<Vec<PathBuf>> {
+    use std::path::Component;
     let bad = |reason: String| Error::BadGlob {
         pattern: text.to_string(),
         reason,
     };
-    let pattern = glob::Pattern::new(text).map_err(|e| bad(e.to_string()))?;
+    let components: Vec<Component<'_>> = Path::new(text).components().collect();
+    let wild = |c: &Component<'_>| c.as_os_str().to_string_lossy().contains(['*', '?', '[']);
+    let first = components.iter().position(wild).unwrap_or(components.len());
+    let rest = &components[first..];
+    if rest.iter().any(|c| matches!(c, Component::ParentDir)) {
+        let mut out = Vec::new();
+        for p in glob::glob(text).map_err(|e| bad(e.to_string()))? {
+            out.push(p.map_err(|e| {
+                let path = e.path().to_path_buf();
+                Error::io(path, e.into())
+            })?);
+        }
+        return Ok(out);
+    }
+    let base: PathBuf = components[..first].iter().collect();
+    // The pattern as the walk shows paths: `a//b`, `a/./b` and a trailing `/` normalised.
+    let whole: PathBuf = components.iter().collect();
+    let pattern = glob::Pattern::new(&whole.to_string_lossy()).map_err(|e| bad(e.to_string()))?;
+    let parts: Vec<glob::Pattern> = rest
+        .iter()
+        .map(|c| glob::Pattern::new(&c.as_os_str().to_string_lossy()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| bad(e.to_string()))?;
+    let dirs_only = text.ends_with('/');
     let options = glob::MatchOptions {
         case_sensitive: true,
         require_literal_separator: true,
         require_literal_leading_dot: false,
-    };
-    let components: Vec<std::path::Component<'_>> = Path::new(text).components().collect();
-    let wild =
-        |c: &std::path::Component<'_>| c.as_os_str().to_string_lossy().contains(['*', '?', '[']);
-    let first = components.iter().position(wild).unwrap_or(components.len());
-    let base: PathBuf = components[..first].iter().collect();
-    let rest = &components[first..];
-    let depth = if rest.iter().any(|c| c.as_os_str() == "**") {
-        usize::MAX
-    } else {
-        rest.len()
     };
     let start = if base.as_os_str().is_empty() {
         PathBuf::from(".")
@@ -672,28 +688,53 @@ fn glob_paths(text: &str) -> Result<Vec<PathBuf>> {
     if !start.is_dir() {
         return Ok(out);
     }
-    let mut visited = Visited::default();
-    // (the folder as read, the path it is shown as, its depth below the base)
-    let mut stack = vec![(start, base, 0usize)];
-    while let Some((dir, shown, d)) = stack.pop() {
-        if d >= depth || !visited.first(&dir)? {
-            continue;
+    let id = |dir: &Path| -> Result<(u64, u64, PathBuf)> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
+            Ok((meta.dev(), meta.ino(), PathBuf::new()))
         }
+        #[cfg(not(unix))]
+        Ok((0, 0, dir.canonicalize().map_err(|e| Error::io(dir, e))?))
+    };
+    // (the folder as read, the path it is shown as, its depth below the base, the folders
+    // above it and itself, whether a `**` is above it)
+    let mut stack = vec![(start.clone(), base, 0usize, vec![id(&start)?], false)];
+    while let Some((dir, shown, depth, above, any_depth)) = stack.pop() {
         let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(&dir)
             .map_err(|e| Error::io(&dir, e))?
             .map(|e| e.map(|e| e.file_name()).map_err(|e| Error::io(&dir, e)))
             .collect::<Result<_>>()?;
-        // Folders are entered in name order (the stack pops the last first), so which of two
-        // paths to one folder is shown does not depend on the order the system lists them.
+        // Folders are entered in name order (the stack pops the last first).
         names.sort();
+        // The component that the entries of this folder stand for, and whether `**` allows
+        // them to be any folder on the way.
+        let part = parts.get(depth);
+        let doublestar = any_depth || part.is_some_and(|p| p.as_str() == "**");
         for name in names.into_iter().rev() {
+            // Hidden files and folders (`.`, `_`: Spark's `_temporary`, `_SUCCESS`) are skipped
+            // as a folder's walk skips them, unless the pattern's component names them so.
+            if is_hidden(&name.to_string_lossy()) && !part.is_some_and(|p| is_hidden(p.as_str())) {
+                continue;
+            }
             let path = dir.join(&name);
             let shown = shown.join(&name);
-            if pattern.matches_path_with(&shown, options) {
+            let is_dir = path.is_dir();
+            if pattern.matches_path_with(&shown, options) && (is_dir || !dirs_only) {
                 out.push(shown.clone());
             }
-            if path.is_dir() {
-                stack.push((path, shown, d + 1));
+            let fits = part.is_some_and(|p| {
+                p.as_str() == "**" || p.matches_with(&name.to_string_lossy(), options)
+            });
+            if is_dir && (doublestar || (fits && depth + 1 < parts.len())) {
+                let me = id(&path)?;
+                if above.contains(&me) {
+                    continue;
+                }
+                let mut chain = above.clone();
+                chain.push(me);
+                stack.push((path, shown, depth + 1, chain, doublestar));
             }
         }
     }

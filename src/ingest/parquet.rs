@@ -190,7 +190,8 @@ thread_local! {
 /// decoder asserts on some malformed pages, found by fuzzing), caught and reported as an
 /// error naming the file; a panic hook can stay quiet about it.
 pub fn in_decoder() -> bool {
-    IN_DECODER.with(|d| d.get())
+    // `try_with`: also asked by the allocator, during a thread's teardown too.
+    IN_DECODER.try_with(|d| d.get()).unwrap_or(false)
 }
 
 /// Run the decoder, a panic in it an `Err` with its message.

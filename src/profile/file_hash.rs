@@ -63,7 +63,7 @@ pub(super) fn hash_file(
             }
             // No address space for the window (a process limit, `ulimit -v`): the window is
             // read a block at a time instead.
-            Err(e) if e.raw_os_error() == Some(12) => {
+            Err(e) if e.kind() == std::io::ErrorKind::OutOfMemory => {
                 use std::io::{Read, Seek, SeekFrom};
                 buffer.resize(BLOCK, 0);
                 let mut r = &f;

@@ -54,7 +54,7 @@ impl Bins {
         }
         v.push(format!("[{prev}, {}]", self.hi));
         v.push(format!("> {}", self.hi));
-        v.push("null, NaN or ±inf".into());
+        v.push("missing".into());
         v
     }
 
