@@ -22,6 +22,13 @@ pub enum Error {
     #[error("the glob `{pattern}` is invalid: {reason}")]
     BadGlob { pattern: String, reason: String },
 
+    #[error("`{url}`: {reason}\nhint: {hint}")]
+    Storage {
+        url: String,
+        reason: String,
+        hint: String,
+    },
+
     #[error("cannot read `{path}`: {source}")]
     Io {
         path: PathBuf,

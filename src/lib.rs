@@ -55,6 +55,7 @@ pub mod rows;
 pub mod settings;
 pub mod slice;
 pub mod stats;
+pub mod storage;
 pub mod trend;
 
 pub use engine::{Baseline, Data, Engine, merge};

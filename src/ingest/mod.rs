@@ -521,7 +521,7 @@ const PARQUET_EXT: &[&str] = &["parquet", "parq", "pq"];
 const CSV_EXT: &[&str] = &["csv", "tsv", "txt", "psv"];
 
 /// The format a file name suggests, if any.
-fn format_of(path: &Path) -> Option<Format> {
+pub(crate) fn format_of(path: &Path) -> Option<Format> {
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
     if let Some(stem) = name.strip_suffix(".gz") {
         let ext = stem.rsplit('.').next()?;
@@ -552,7 +552,7 @@ fn sniff_format(path: &Path) -> Result<Format> {
     }
 }
 
-fn is_hidden(name: &str) -> bool {
+pub(crate) fn is_hidden(name: &str) -> bool {
     // Spark/Hadoop write `_SUCCESS`, `_metadata` and `.crc` files beside the data.
     name.starts_with('.') || name.starts_with('_')
 }
