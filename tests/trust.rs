@@ -1213,17 +1213,21 @@ fn every_input_column_is_profiled_excluded_or_rejected() {
         stderr(&o)
     );
     // … and then rejected with its type; `b` is excluded on request.
-    let (r, _) = json(&[
-        "scan",
-        &p("data"),
-        "--label",
-        "label",
-        "--exclude",
-        "b",
-        "--skip-unsupported",
-        "--format",
-        "json",
-    ]);
+    // The data with `b` excluded and `l` skipped, in a format.
+    let skipped = |format: &str| {
+        run_ok(&[
+            "scan",
+            &p("data"),
+            "--label",
+            "label",
+            "--exclude",
+            "b",
+            "--skip-unsupported",
+            "--format",
+            format,
+        ])
+    };
+    let r = report(&skipped("json").stdout);
     let names: Vec<&str> = r["profile"]["columns"]
         .as_array()
         .unwrap()
@@ -1252,15 +1256,7 @@ fn every_input_column_is_profiled_excluded_or_rejected() {
         )
     );
     // The text says the same.
-    let o = run_ok(&[
-        "scan",
-        &p("data"),
-        "--label",
-        "label",
-        "--exclude",
-        "b",
-        "--skip-unsupported",
-    ]);
+    let o = skipped("text");
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
         text.contains(&format!(
@@ -1343,17 +1339,7 @@ fn every_input_column_is_profiled_excluded_or_rejected() {
         (&Value::from(0.05), &Value::from(0.05), &Value::from(0.075))
     );
     // And the HTML page: its column table and the columns left out.
-    let o = run_ok(&[
-        "scan",
-        &p("data"),
-        "--label",
-        "label",
-        "--exclude",
-        "b",
-        "--skip-unsupported",
-        "--format",
-        "html",
-    ]);
+    let o = skipped("html");
     let html = String::from_utf8_lossy(&o.stdout);
     assert!(html.contains("<th class=\"num\">nulls</th><th class=\"num\">NaN</th><th class=\"num\">+inf</th><th class=\"num\">−inf</th>"));
     assert!(html.contains("<tr><td><code>x</code></td><td>float</td><td>numeric</td><td class=\"num\">10</td><td class=\"num\">10</td><td class=\"num\">10</td><td class=\"num\">5</td>"), "{html}");

@@ -104,19 +104,8 @@ pub fn write_markdown(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             " without a baseline (checks that compare with one were skipped)."
         )?,
     }
-    let sides = std::iter::once(("", d.columns, d.input_columns, &d.left_out)).chain(
-        r.baseline
-            .iter()
-            .map(|b| ("Baseline: ", b.columns, b.input_columns, &b.left_out)),
-    );
-    for (side, columns, input, left_out) in sides {
-        if !left_out.is_empty() {
-            writeln!(
-                out,
-                "{side}{columns} of {input} input columns profiled; left out: {}.",
-                cell(&crate::report::text::left_out_list(left_out))
-            )?;
-        }
+    for (side, line) in crate::report::text::accounting(r) {
+        writeln!(out, "{side}{}.", cell(&line))?;
     }
     if let Some(label) = &d.label {
         let parts: Vec<String> = label_shares(r)

@@ -70,6 +70,30 @@ pub(crate) fn left_out_list(left_out: &[crate::ingest::LeftOut]) -> String {
         .join(", ")
 }
 
+/// Per side that left input columns out (the data, then the baseline, whose label is
+/// `Baseline: `): `N of M input columns profiled; left out: …`, the list as
+/// [`left_out_list`] writes it, for the caller to escape.
+pub(crate) fn accounting(r: &Report) -> Vec<(&'static str, String)> {
+    let d = &r.dataset;
+    std::iter::once(("", d.columns, d.input_columns, &d.left_out))
+        .chain(
+            r.baseline
+                .iter()
+                .map(|b| ("Baseline: ", b.columns, b.input_columns, &b.left_out)),
+        )
+        .filter(|s| !s.3.is_empty())
+        .map(|(side, columns, input, left_out)| {
+            (
+                side,
+                format!(
+                    "{columns} of {input} input columns profiled; left out: {}",
+                    left_out_list(left_out)
+                ),
+            )
+        })
+        .collect()
+}
+
 fn num(x: Option<f64>) -> String {
     match x {
         None => "-".into(),

@@ -34,19 +34,8 @@ pub(super) fn summary(r: &Report, h: &mut String) {
             h.push_str(" without a baseline: the checks that compare with one were skipped.</p>\n")
         }
     }
-    let sides = std::iter::once(("", d.columns, d.input_columns, &d.left_out)).chain(
-        r.baseline
-            .iter()
-            .map(|b| ("Baseline: ", b.columns, b.input_columns, &b.left_out)),
-    );
-    for (side, columns, input, left_out) in sides {
-        if !left_out.is_empty() {
-            let _ = writeln!(
-                h,
-                "<p>{side}{columns} of {input} input columns profiled; left out: {}.</p>",
-                esc(&crate::report::text::left_out_list(left_out))
-            );
-        }
+    for (side, line) in crate::report::text::accounting(r) {
+        let _ = writeln!(h, "<p>{side}{}.</p>", esc(&line));
     }
     for a in r.allowlist.iter().filter(|a| a.status == "expired") {
         let _ = writeln!(
