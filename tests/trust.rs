@@ -1367,6 +1367,38 @@ fn every_input_column_is_profiled_excluded_or_rejected() {
         ]
     );
     assert_eq!(left_out(&r, "dataset"), [t("l", "rejected", list_type)]);
+    // The text and Markdown summaries give both sides' accounting.
+    let against = |format: &str| {
+        let o = bin(&[
+            "scan",
+            &p("data"),
+            "--baseline",
+            &p("base.psprof"),
+            "--label",
+            "label",
+            "--skip-unsupported",
+            "--format",
+            format,
+        ]);
+        assert!(o.status.code().is_some_and(|c| c < 2), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let text = against("text");
+    assert!(
+        text.contains(&format!(
+            "\ncolumns: 4 of 5 input columns profiled; left out: `l` (rejected: {list_type})\n"
+        )) && text.contains(&format!(
+            "\nbaseline columns: 3 of 5 input columns profiled; left out: `b` (excluded: listed in exclude), `l` (rejected: {list_type})\n"
+        )),
+        "{text}"
+    );
+    let md = against("markdown");
+    assert!(
+        md.contains(&format!(
+            "\n4 of 5 input columns profiled; left out: <code>l</code> (rejected: {list_type}).\nBaseline: 3 of 5 input columns profiled; left out: <code>b</code> (excluded: listed in exclude), <code>l</code> (rejected: {list_type}).\n"
+        )),
+        "{md}"
+    );
     assert_eq!(r["dataset"]["input_columns"], 5);
     // The label cannot be skipped.
     let o = bin(&["scan", &p("data"), "--label", "l", "--skip-unsupported"]);

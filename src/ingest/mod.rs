@@ -618,20 +618,26 @@ pub fn resolve(inputs: &[PathBuf]) -> Result<Vec<Resolved>> {
 /// path), so that a symbolic link back up the tree is followed once, not until the system's
 /// link limit.
 #[derive(Default)]
-struct Visited(std::collections::HashSet<(u64, u64, PathBuf)>);
+struct Visited(std::collections::HashSet<DirId>);
+
+/// A folder's identity: its device and inode (elsewhere than Unix, its canonical path).
+type DirId = (u64, u64, PathBuf);
+
+fn dir_id(dir: &Path) -> Result<DirId> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
+        Ok((meta.dev(), meta.ino(), PathBuf::new()))
+    }
+    #[cfg(not(unix))]
+    Ok((0, 0, dir.canonicalize().map_err(|e| Error::io(dir, e))?))
+}
 
 impl Visited {
     /// Whether `dir` is entered for the first time (and mark it entered).
     fn first(&mut self, dir: &Path) -> Result<bool> {
-        #[cfg(unix)]
-        let key = {
-            use std::os::unix::fs::MetadataExt;
-            let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
-            (meta.dev(), meta.ino(), PathBuf::new())
-        };
-        #[cfg(not(unix))]
-        let key = (0, 0, dir.canonicalize().map_err(|e| Error::io(dir, e))?);
-        Ok(self.0.insert(key))
+        Ok(self.0.insert(dir_id(dir)?))
     }
 }
 
@@ -688,19 +694,9 @@ fn glob_paths(text: &str) -> Result<Vec<PathBuf>> {
     if !start.is_dir() {
         return Ok(out);
     }
-    let id = |dir: &Path| -> Result<(u64, u64, PathBuf)> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
-            Ok((meta.dev(), meta.ino(), PathBuf::new()))
-        }
-        #[cfg(not(unix))]
-        Ok((0, 0, dir.canonicalize().map_err(|e| Error::io(dir, e))?))
-    };
     // (the folder as read, the path it is shown as, its depth below the base, the folders
     // above it and itself, whether a `**` is above it)
-    let mut stack = vec![(start.clone(), base, 0usize, vec![id(&start)?], false)];
+    let mut stack = vec![(start.clone(), base, 0usize, vec![dir_id(&start)?], false)];
     while let Some((dir, shown, depth, above, any_depth)) = stack.pop() {
         let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(&dir)
             .map_err(|e| Error::io(&dir, e))?
@@ -728,7 +724,7 @@ fn glob_paths(text: &str) -> Result<Vec<PathBuf>> {
                 p.as_str() == "**" || p.matches_with(&name.to_string_lossy(), options)
             });
             if is_dir && (doublestar || (fits && depth + 1 < parts.len())) {
-                let me = id(&path)?;
+                let me = dir_id(&path)?;
                 if above.contains(&me) {
                     continue;
                 }
