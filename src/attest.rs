@@ -43,11 +43,20 @@ fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     m
 }
 
-/// The SHA-256 and BLAKE3 of a file, in one read of 1 MiB blocks.
+/// The SHA-256 and BLAKE3 of a file, in one read of 1 MiB blocks. An object in storage (a
+/// URL) is streamed once more, with the run's storage options.
 pub fn hash_file(path: &Path) -> Result<(String, String)> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut sha = sha2::Sha256::new();
     let mut b3 = blake3::Hasher::new();
+    let text = path.to_string_lossy();
+    if crate::storage::is_url(&text) {
+        crate::storage::stream(&text, &crate::storage::default_options(), &mut |chunk| {
+            sha.update(chunk);
+            b3.update(chunk);
+        })?;
+        return Ok((hex(&sha.finalize()), b3.finalize().to_hex().to_string()));
+    }
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;

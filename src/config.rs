@@ -46,6 +46,8 @@ pub struct Config {
     pub exclude: Option<Vec<String>>,
     /// Leave out, as rejected, columns of types poisonscan cannot profile.
     pub skip_unsupported: Option<bool>,
+    /// Options of the object stores URLs name (`[storage-options]`: key → value).
+    pub storage_options: BTreeMap<String, String>,
     pub fail_on: Option<FailOn>,
     pub seed: Option<u64>,
     pub sample_size: Option<usize>,
@@ -69,6 +71,8 @@ struct FileSettings {
     columns: Option<Vec<String>>,
     exclude: Option<Vec<String>>,
     skip_unsupported: Option<bool>,
+    #[serde(default)]
+    storage_options: BTreeMap<String, String>,
     fail_on: Option<String>,
     seed: Option<u64>,
     sample_size: Option<usize>,
@@ -313,6 +317,7 @@ impl Config {
             columns: f.columns,
             exclude: f.exclude,
             skip_unsupported: f.skip_unsupported,
+            storage_options: f.storage_options,
             fail_on,
             seed: f.seed,
             sample_size: f.sample_size,

@@ -91,6 +91,8 @@ pub struct Engine<'a> {
 impl<'a> Engine<'a> {
     /// The registry's checks, recording nothing.
     pub fn new(settings: &'a Settings) -> Engine<'a> {
+        // Outputs to URLs (and a baseline profile named by one) use the inputs' options.
+        crate::storage::set_default_options(&settings.ingest.storage);
         Engine {
             settings,
             recorder: &Silent,

@@ -4,6 +4,11 @@
 //! synced and renamed over the target only when complete. A failed write removes its temporary
 //! file; a run stopped by a signal removes every temporary file still open through
 //! [`stop`], which the command line's signal handler calls.
+//!
+//! An output named by a URL (`s3://…`, `gs://…`, `az://…`) is written the same way to a
+//! temporary file in the system's temporary folder, then uploaded when complete
+//! ([`crate::storage::upload`]: one PUT, or a multipart upload completed after its last part),
+//! so no half-written report or profile ever appears on the store.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -55,14 +60,23 @@ pub struct Staged {
 impl Staged {
     /// Start writing `path` (its folder must exist).
     pub fn new(path: &Path) -> Result<Staged> {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let remote = is_url(path);
+        let temp_dir = std::env::temp_dir();
+        let dir = if remote {
+            temp_dir.as_path()
+        } else {
+            path.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+        };
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         // Registered under the lock it is created under: [`stop`] never misses one.
         let mut registry = staged();
-        let prefix = format!(".{name}.");
+        let prefix = if remote {
+            format!(".poisonscan-upload.{name}.")
+        } else {
+            format!(".{name}.")
+        };
         let mut builder = tempfile::Builder::new();
         builder.prefix(&prefix).suffix(".tmp");
         // As `File::create` would make the target (the umask applies), not tempfile's 0600:
@@ -111,6 +125,16 @@ impl Staged {
     fn commit_in(mut self, registry: &mut Vec<PathBuf>) -> Result<()> {
         let tmp = self.tmp.take().expect("a staged file is committed once");
         let tmp_path = tmp.path().to_path_buf();
+        if is_url(&self.path) {
+            let done = tmp
+                .as_file()
+                .sync_all()
+                .map_err(|e| Error::write(&self.path, e))
+                .and_then(|()| crate::storage::upload(&self.path.to_string_lossy(), &tmp_path));
+            drop(tmp);
+            registry.retain(|s| *s != tmp_path);
+            return done;
+        }
         // On an error the temporary file is dropped, which removes it.
         let done = tmp
             .as_file()
@@ -162,6 +186,13 @@ pub fn write_all(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
             .map_err(|e| Error::write(path, e))?;
         pending.push(s);
     }
+    // Uploads first (each whole, and none while the registry is locked: a signal still stops
+    // the run at once); a failed upload leaves the local files as they were.
+    let (remote, pending): (Vec<Staged>, Vec<Staged>) =
+        pending.into_iter().partition(|s| is_url(&s.path));
+    for s in remote {
+        s.commit()?;
+    }
     let mut registry = staged();
     let mut result = Ok(());
     let mut rest = pending.into_iter();
@@ -177,6 +208,11 @@ pub fn write_all(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
     result
 }
 
+/// Whether an output is a URL of object storage.
+fn is_url(path: &Path) -> bool {
+    crate::storage::is_url(&path.to_string_lossy())
+}
+
 /// Refuse to write an output over one of the run's inputs, before anything is read: `outputs`
 /// and `inputs` are compared as the files they name (after resolving links and `..`), so a
 /// report, profile or rows file can never replace the data or baseline it was computed from.
@@ -190,11 +226,23 @@ pub fn check_not_inputs(outputs: &[&Path], inputs: &[PathBuf]) -> Result<()> {
         let dir = dir.unwrap_or(Path::new(".")).canonicalize().ok()?;
         Some(dir.join(p.file_name()?))
     };
+    let inputs_as_written = inputs;
     let inputs: Vec<(PathBuf, &PathBuf)> = inputs
         .iter()
         .filter_map(|p| resolve(p).map(|r| (r, p)))
         .collect();
     for out in outputs {
+        // URLs compare as written.
+        if is_url(out) {
+            if let Some(input) = inputs_as_written.iter().find(|i| i.as_path() == *out) {
+                return Err(Error::Usage(format!(
+                    "the output `{}` is the input `{}`: writing it would destroy what is read\nhint: write the output elsewhere",
+                    out.display(),
+                    input.display()
+                )));
+            }
+            continue;
+        }
         let Some(o) = resolve(out) else { continue };
         if let Some((_, input)) = inputs.iter().find(|(r, _)| *r == o) {
             return Err(Error::Usage(format!(

@@ -172,6 +172,7 @@ pub struct SettingsBuilder {
     columns: Option<Vec<String>>,
     exclude: Option<Vec<String>>,
     skip_unsupported: Option<bool>,
+    storage_options: Vec<(String, String)>,
     seed: Option<u64>,
     sample_size: Option<usize>,
     threads: Option<usize>,
@@ -196,6 +197,8 @@ pub struct Overrides {
     pub columns: Option<Vec<String>>,
     pub exclude: Option<Vec<String>>,
     pub skip_unsupported: Option<bool>,
+    /// Options of the object stores URLs name, each over the config file's of the same key.
+    pub storage_options: Vec<(String, String)>,
     pub seed: Option<u64>,
     pub sample_size: Option<usize>,
     pub threads: Option<usize>,
@@ -212,6 +215,7 @@ impl SettingsBuilder {
         self.columns = o.columns.or(self.columns);
         self.exclude = o.exclude.or(self.exclude);
         self.skip_unsupported = o.skip_unsupported.or(self.skip_unsupported);
+        self.storage_options.extend(o.storage_options);
         self.seed = o.seed.or(self.seed);
         self.sample_size = o.sample_size.or(self.sample_size);
         self.threads = o.threads.or(self.threads);
@@ -249,6 +253,12 @@ impl SettingsBuilder {
     /// Leave out, as rejected, columns of types poisonscan cannot profile (default: an error).
     pub fn skip_unsupported(mut self, skip: bool) -> Self {
         self.skip_unsupported = Some(skip);
+        self
+    }
+    /// An option of the object stores URLs name (`aws_endpoint`, `aws_region`, …: the keys
+    /// of `object_store`'s builders), over the config file's of the same key.
+    pub fn storage_option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.storage_options.push((key.into(), value.into()));
         self
     }
     /// Seed for every random choice (default 0): same seed, same report.
@@ -409,6 +419,13 @@ impl SettingsBuilder {
                     .or(c.skip_unsupported)
                     .unwrap_or(false),
                 unavailable: Vec::new(),
+                storage: {
+                    let mut all = c.storage_options;
+                    for (k, v) in self.storage_options {
+                        all.insert(k, v);
+                    }
+                    all.into_iter().collect()
+                },
             },
             profile: ProfileSettings {
                 seed: self.seed.or(c.seed).unwrap_or(0),
@@ -478,6 +495,19 @@ fn show(settings: &Settings, checks: &[&dyn Detector]) -> String {
             .as_ref()
             .map(|k| k.display().to_string()),
     ));
+    // Storage options may hold credentials: their keys are shown, never their values.
+    if !data.ingest.storage.is_empty() {
+        let keys: Vec<&str> = data
+            .ingest
+            .storage
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        s.push_str(&format!(
+            "# [storage-options] sets {} (values not shown)\n",
+            keys.join(", ")
+        ));
+    }
     s.push_str("\n[roles]  # columns not listed get the role inferred from the data\n");
     for (c, r) in &config.roles {
         let name = match r {
@@ -578,9 +608,20 @@ pub enum BaselineSource {
 
 impl BaselineSource {
     /// One path that is a profile file is a profile; anything else is data.
+    /// A URL is a profile when its object starts as a profile file does (read with the run's
+    /// storage options, [`crate::storage::set_default_options`]).
     pub fn resolve(paths: &[PathBuf]) -> Result<BaselineSource> {
+        let remote_profile = |p: &PathBuf| -> Result<bool> {
+            let text = p.to_string_lossy();
+            if !crate::storage::is_url(&text) {
+                return Ok(false);
+            }
+            let head = crate::storage::head_bytes(&text, &crate::storage::default_options(), 20)?;
+            Ok(head.is_some_and(|h| crate::profile::is_profile_head(&h)))
+        };
         match paths {
             [] => Ok(BaselineSource::None),
+            [one] if remote_profile(one)? => Ok(BaselineSource::Profile(one.clone())),
             [one] if one.is_file() && crate::profile::is_profile(one) => {
                 Ok(BaselineSource::Profile(one.clone()))
             }

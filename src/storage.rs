@@ -1,4 +1,4 @@
-//! Object storage (issue 20, in progress): the URLs poisonscan accepts where a path is accepted
+//! Object storage: the URLs poisonscan accepts where a path is accepted
 //! (`s3://`, `gs://`, `az://`/`abfs://`, `http(s)://`), the store each one names, and the
 //! listing of a prefix or a glob on it as a folder is walked on disk. Through the arrow-rs
 //! project's `object_store` crate, whose requests run on a small tokio runtime of poisonscan's
@@ -26,6 +26,12 @@ pub const SCHEMES: [&str; 8] = ["s3", "s3a", "gs", "az", "abfs", "abfss", "https
 pub fn is_url(text: &str) -> bool {
     text.split_once("://")
         .is_some_and(|(scheme, _)| SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()))
+}
+
+/// Whether a file or folder name is hidden from a walk or a listing: Spark and Hadoop write
+/// `_SUCCESS`, `_metadata`, `_temporary/` and `.crc` files beside the data.
+pub fn is_hidden(name: &str) -> bool {
+    name.starts_with('.') || name.starts_with('_')
 }
 
 /// The runtime the stores' requests run on: two worker threads, made on first use.
@@ -74,7 +80,7 @@ pub struct Object {
 }
 
 /// A storage error for `url`: what went wrong, and what to do about it.
-fn storage_error(url: &str, e: &object_store::Error) -> Error {
+pub(crate) fn storage_error(url: &str, e: &object_store::Error) -> Error {
     use object_store::Error as E;
     let (reason, hint) = match e {
         E::NotFound { .. } => (
@@ -88,6 +94,11 @@ fn storage_error(url: &str, e: &object_store::Error) -> Error {
         E::Unauthenticated { .. } => (
             "the credentials were refused (missing, wrong or expired)".to_string(),
             "set the cloud's credentials in the environment, or as storage options".to_string(),
+        ),
+        E::Precondition { .. } => (
+            "it changed while poisonscan read it (its ETag or version no longer matches the listing's)"
+                .to_string(),
+            "scan data that is no longer being written, or run the scan again".to_string(),
         ),
         E::UnknownConfigurationKey { key, .. } => (
             format!("`{key}` is not a configuration key of this store"),
@@ -110,6 +121,19 @@ fn storage_error(url: &str, e: &object_store::Error) -> Error {
                 (
                     "the credentials were refused (missing, wrong or expired)".to_string(),
                     "set the cloud's credentials in the environment, or as storage options"
+                        .to_string(),
+                )
+            } else if has(&[
+                "SlowDown",
+                "503 Service Unavailable",
+                "429 Too Many Requests",
+                "ServerBusy",
+                "TooManyRequests",
+            ]) {
+                (
+                    "the store kept refusing the requests as too many (throttled), through every retry"
+                        .to_string(),
+                    "run again later, or allow more with the storage options max_retries and retry_timeout"
                         .to_string(),
                 )
             } else if has(&["AccessDenied", "AuthorizationFailure"]) {
@@ -153,15 +177,41 @@ pub fn open(url_text: &str, options: &[(String, String)]) -> Result<Location> {
     let key = url.path().trim_start_matches('/');
     let path = StorePath::from_url_path(key).map_err(|e| bad(e.to_string()))?;
     let root = format!("{scheme}://{host}/");
+    // poisonscan's own keys: how often and how long a failed request is retried (throttling,
+    // server errors, dropped connections) before it is an error.
+    let mut retry = object_store::RetryConfig::default();
+    let mut rest = Vec::new();
+    for (k, v) in options {
+        match k.to_ascii_lowercase().as_str() {
+            "max_retries" => {
+                retry.max_retries = v.trim().parse().map_err(|_| {
+                    bad(format!(
+                        "storage option `{k}` takes a whole number of retries"
+                    ))
+                })?;
+            }
+            "retry_timeout" => {
+                let secs: f64 =
+                    v.trim().trim_end_matches('s').parse().map_err(|_| {
+                        bad(format!("storage option `{k}` takes seconds, as `30s`"))
+                    })?;
+                if !(secs.is_finite() && secs >= 0.0) {
+                    return Err(bad(format!("storage option `{k}` takes seconds, as `30s`")));
+                }
+                retry.retry_timeout = std::time::Duration::from_secs_f64(secs);
+            }
+            _ => rest.push((k, v)),
+        }
+    }
     macro_rules! build {
         ($builder:expr, $key:ty) => {{
-            let mut b = $builder;
-            for (k, v) in options {
+            let mut b = $builder.with_retry(retry.clone());
+            for (k, v) in &rest {
                 let key: $key = k
                     .to_ascii_lowercase()
                     .parse()
                     .map_err(|e: object_store::Error| storage_error(url_text, &e))?;
-                b = b.with_config(key, v.clone());
+                b = b.with_config(key, (*v).clone());
             }
             Arc::new(b.build().map_err(|e| storage_error(url_text, &e))?) as Arc<dyn ObjectStore>
         }};
@@ -212,16 +262,18 @@ impl Location {
     /// The data objects the URL names, sorted by key: the object itself, or every object
     /// under it as under a folder, or those a glob matches (`*` within a `/`-separated part,
     /// `**` across them). Hidden names (`.`, `_`: Spark's `_SUCCESS`, `_temporary`) are
-    /// skipped unless the glob names them so; only Parquet and CSV files are kept. Nothing
-    /// found is an error naming the URL.
-    pub fn list(&self) -> Result<Vec<Object>> {
+    /// skipped unless the glob names them so; only the keys `is_data` accepts (by their
+    /// names: Parquet and CSV files) are kept. Nothing found is an error naming the URL.
+    pub fn list(&self, is_data: &dyn Fn(&str) -> bool) -> Result<Vec<Object>> {
         let key = self.path.as_ref();
         let wild = key.find(['*', '?', '[']);
         let mut out: Vec<Object> = match wild {
             None => {
                 // The object itself, else the objects under it.
                 match block_on(self.store.head(&self.path))? {
-                    Ok(m) if !key.is_empty() => vec![self.object(m)],
+                    // An object named outright is read whatever its name (its format is
+                    // then told from its first bytes), as a file named outright is.
+                    Ok(m) if !key.is_empty() => return Ok(vec![self.object(m)]),
                     Ok(_) | Err(object_store::Error::NotFound { .. }) => {
                         let prefix = (!key.is_empty()).then(|| self.path.clone());
                         let listed: Vec<ObjectMeta> =
@@ -231,14 +283,21 @@ impl Location {
                             .into_iter()
                             .filter(|m| {
                                 let rel = m.location.prefix_match(&self.path);
-                                rel.is_none_or(|mut parts| {
-                                    parts.all(|p| !crate::ingest::is_hidden(p.as_ref()))
-                                })
+                                rel.is_none_or(|mut parts| parts.all(|p| !is_hidden(p.as_ref())))
                             })
                             .map(|m| self.object(m))
                             .collect()
                     }
-                    Err(e) => return Err(storage_error(&self.url, &e)),
+                    // A refused HEAD has no body to say why; a listing's refusal does.
+                    Err(e) => {
+                        let prefix = (!key.is_empty()).then(|| self.path.clone());
+                        let listed: object_store::Result<Vec<ObjectMeta>> =
+                            block_on(self.store.list(prefix.as_ref()).try_collect())?;
+                        return Err(storage_error(
+                            &self.url,
+                            listed.as_ref().err().unwrap_or(&e),
+                        ));
+                    }
                 }
             }
             Some(at) => {
@@ -266,8 +325,7 @@ impl Location {
                         let k = m.location.as_ref();
                         // A hidden part is kept only where the pattern's part is hidden too.
                         let hidden_ok = k.split('/').enumerate().all(|(i, p)| {
-                            !crate::ingest::is_hidden(p)
-                                || parts.get(i).is_some_and(|q| crate::ingest::is_hidden(q))
+                            !is_hidden(p) || parts.get(i).is_some_and(|q| is_hidden(q))
                         });
                         hidden_ok && pattern.matches_with(k, options)
                     })
@@ -275,7 +333,7 @@ impl Location {
                     .collect()
             }
         };
-        out.retain(|o| crate::ingest::format_of(std::path::Path::new(o.path.as_ref())).is_some());
+        out.retain(|o| is_data(o.path.as_ref()));
         out.sort_by(|a, b| a.path.as_ref().cmp(b.path.as_ref()));
         if out.is_empty() {
             return Err(Error::NoInputFiles {
@@ -283,6 +341,120 @@ impl Location {
             });
         }
         Ok(out)
+    }
+}
+
+/// The storage options for outputs to URLs (reports, profiles, the rows file), set by the run
+/// from its settings ([`set_default_options`]): the same as its inputs'.
+static OPTIONS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Use `options` for the URLs a run writes to (the command line and [`crate::Engine`] set them
+/// from the settings' `storage` options).
+pub fn set_default_options(options: &[(String, String)]) {
+    *OPTIONS.lock().unwrap_or_else(|e| e.into_inner()) = options.to_vec();
+}
+
+pub(crate) fn default_options() -> Vec<(String, String)> {
+    OPTIONS.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Objects larger than this are uploaded in parts.
+const PART_BYTES: usize = 8 << 20;
+
+/// Upload the complete local file `from` to `url` (with the run's storage options): one PUT,
+/// or a multipart upload completed only after its last part, so the object appears whole or
+/// not at all; a failed multipart upload is aborted.
+pub fn upload(url: &str, from: &std::path::Path) -> Result<()> {
+    use std::io::Read;
+    let location = open(url, &default_options())?;
+    if location.path.as_ref().is_empty() || url.ends_with('/') {
+        return Err(Error::Storage {
+            url: url.to_string(),
+            reason: "it names no object to write".to_string(),
+            hint: "give the object's full key, as s3://bucket/folder/report.json".to_string(),
+        });
+    }
+    let err = |e: object_store::Error| storage_error(url, &e);
+    let mut file = std::fs::File::open(from).map_err(|e| Error::write(from, e))?;
+    let len = file.metadata().map_err(|e| Error::write(from, e))?.len();
+    let store = location.store.clone();
+    let path = location.path.clone();
+    if len as usize <= PART_BYTES {
+        let mut bytes = Vec::with_capacity(len as usize);
+        file.read_to_end(&mut bytes)
+            .map_err(|e| Error::write(from, e))?;
+        block_on(store.put(&path, bytes.into()))?.map_err(err)?;
+        return Ok(());
+    }
+    block_on(async {
+        let upload = store.put_multipart(&path).await.map_err(err)?;
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(Error::write(from, e));
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            if let Err(e) = writer.wait_for_capacity(4).await {
+                let _ = writer.abort().await;
+                return Err(err(e));
+            }
+            writer.write(&buf[..n]);
+        }
+        writer.finish().await.map_err(err)?;
+        Ok(())
+    })?
+}
+
+/// The bytes of the object `url` names (a saved profile), read whole.
+pub fn download(url: &str, options: &[(String, String)]) -> Result<Vec<u8>> {
+    let location = open(url, options)?;
+    let got = block_on(async {
+        let r = location.store.get(&location.path).await?;
+        r.bytes().await
+    })?;
+    got.map(|b| b.to_vec()).map_err(|e| storage_error(url, &e))
+}
+
+/// Every byte of the object `url` names, in order, handed to `each` as it arrives.
+pub fn stream(
+    url: &str,
+    options: &[(String, String)],
+    each: &mut (dyn FnMut(&[u8]) + Send),
+) -> Result<()> {
+    use futures::StreamExt;
+    let location = open(url, options)?;
+    let done: object_store::Result<()> = block_on(async {
+        let mut body = location.store.get(&location.path).await?.into_stream();
+        while let Some(chunk) = body.next().await {
+            each(&chunk?);
+        }
+        Ok(())
+    })?;
+    done.map_err(|e| storage_error(url, &e))
+}
+
+/// The first `n` bytes of the object `url` names, `None` when it names no object (a prefix).
+pub fn head_bytes(url: &str, options: &[(String, String)], n: u64) -> Result<Option<Vec<u8>>> {
+    let location = open(url, options)?;
+    if location.path.as_ref().is_empty() {
+        return Ok(None);
+    }
+    let got = block_on(async {
+        let meta = location.store.head(&location.path).await?;
+        let end = n.min(meta.size);
+        location.store.get_range(&location.path, 0..end).await
+    })?;
+    match got {
+        Ok(b) => Ok(Some(b.to_vec())),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(storage_error(url, &e)),
     }
 }
 

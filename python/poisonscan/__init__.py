@@ -149,6 +149,7 @@ def _options(
     allow_empty: bool | None = None,
     baseline_pubkey: PathLike | None = None,
     skip_unsupported: bool | None = None,
+    storage_options: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     for name, value in (("columns", columns), ("exclude", exclude)):
         if isinstance(value, str):
@@ -173,7 +174,22 @@ def _options(
         "allow_empty": allow_empty,
         "baseline_pubkey": None if baseline_pubkey is None else os.fspath(baseline_pubkey),
         "skip_unsupported": skip_unsupported,
+        "storage_options": _storage_options(storage_options),
     }
+
+
+def _storage_options(options: Mapping[str, str] | None) -> list[tuple[str, str]] | None:
+    """The object-storage options as key-value pairs, checked to be strings."""
+    if options is None:
+        return None
+    if not isinstance(options, Mapping):
+        raise TypeError("storage_options is a mapping of option names to strings")
+    out = []
+    for k, v in options.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise TypeError(f"storage_options: `{k}` must map a string to a string")
+        out.append((k, v))
+    return out
 
 
 class Profile:
@@ -349,6 +365,7 @@ def profile(
     sample_size: int | None = None,
     threads: int | None = None,
     skip_unsupported: bool | None = None,
+    storage_options: Mapping[str, str] | None = None,
 ) -> Profile:
     """Profile ``data``: what ``poisonscan profile DATA -o FILE`` saves.
 
@@ -356,7 +373,11 @@ def profile(
     (none is read unless given); ``columns``/``exclude`` choose the columns; ``seed`` fixes
     the sketches' and the sample's randomness; ``threads`` defaults to the machine's cores.
     ``skip_unsupported=True`` leaves out columns of types poisonscan cannot profile (lists,
-    structs, binary), listed as rejected, instead of raising.
+    structs, binary), listed as rejected, instead of raising. ``data`` may name objects in
+    storage (``"s3://bucket/prefix/"``, ``gs://``, ``az://``, ``https://``);
+    ``storage_options`` sets the store's options (``{"aws_region": "eu-west-1"}``: the keys
+    of the ``object_store`` crate's builders, plus ``max_retries`` and ``retry_timeout``);
+    credentials come from each cloud's environment variables.
     """
     options = _options(
         label=label,
@@ -368,6 +389,7 @@ def profile(
         sample_size=sample_size,
         threads=threads,
         skip_unsupported=skip_unsupported,
+        storage_options=storage_options,
     )
     return Profile(_native.profile(_data(data), options))
 
@@ -389,6 +411,7 @@ def scan(
     allow_empty: bool | None = None,
     baseline_pubkey: PathLike | None = None,
     skip_unsupported: bool | None = None,
+    storage_options: Mapping[str, str] | None = None,
 ) -> Report:
     """Scan ``data`` against ``baseline`` (data or a saved profile; ``None`` runs only the
     checks that need no baseline) and return the report.
@@ -402,6 +425,7 @@ def scan(
     ``baseline_pubkey`` (an Ed25519 public key, PEM) refuses a baseline that is not a saved
     profile signed with it (``poisonscan profile ... --sign-key KEY``). ``skip_unsupported``
     is ``profile``'s; the report's ``dataset.left_out`` lists every column not profiled.
+    ``storage_options`` is ``profile``'s too, for data and baseline alike.
     """
     options = _options(
         label=label,
@@ -416,6 +440,7 @@ def scan(
         allow_empty=allow_empty,
         baseline_pubkey=baseline_pubkey,
         skip_unsupported=skip_unsupported,
+        storage_options=storage_options,
     )
     if baseline is not None and baseline is data and _single_use(data):
         raise ValueError(

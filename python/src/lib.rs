@@ -98,6 +98,7 @@ struct Options {
     allow_empty: Option<bool>,
     baseline_pubkey: Option<PathBuf>,
     skip_unsupported: Option<bool>,
+    storage_options: Option<Vec<(String, String)>>,
 }
 
 impl Options {
@@ -120,6 +121,7 @@ impl Options {
             columns: self.columns.clone(),
             exclude: self.exclude.clone(),
             skip_unsupported: self.skip_unsupported,
+            storage_options: self.storage_options.clone().unwrap_or_default(),
             seed: self.seed,
             sample_size: self.sample_size,
             threads: self.threads,

@@ -156,6 +156,12 @@ pub struct DataArgs {
     /// failing; the report lists each as rejected, with its type. [config: skip-unsupported]
     #[arg(long)]
     pub skip_unsupported: bool,
+    /// An option of the object store a URL names, as KEY=VALUE (repeatable): `aws_endpoint`,
+    /// `aws_region`, `aws_allow_http`, `azure_storage_account_name`, … (object_store's keys).
+    /// Credentials are best left to each cloud's environment variables; no value is ever
+    /// printed. [config: [storage-options]]
+    #[arg(long = "storage-option", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub storage_options: Vec<(String, String)>,
     /// Seed for every random choice (sketch compaction, samples): same seed, same report.
     /// [default: 0]
     #[arg(long, value_name = "N")]
@@ -213,10 +219,12 @@ pub struct CsvArgs {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Parquet/CSV files, folders or globs to scan.
+    /// Parquet/CSV files, folders or globs to scan, or URLs of objects, prefixes or globs in
+    /// object storage (s3://, gs://, az://, https://).
     #[arg(required_unless_present = "show_settings", value_name = "DATA")]
     pub data: Vec<PathBuf>,
-    /// The trusted baseline: data (files, folders, globs) or one saved profile.
+    /// The trusted baseline: data (files, folders, globs, URLs) or one saved profile (a path or
+    /// a URL).
     #[arg(long, num_args = 1.., value_name = "DATA|PROFILE")]
     pub baseline: Vec<PathBuf>,
     #[command(flatten)]
@@ -224,11 +232,12 @@ pub struct ScanArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
-    /// Also write report.json, report.md, report.html and junit.xml into this folder (created if missing).
+    /// Also write report.json, report.md, report.html and junit.xml into this folder (created if
+    /// missing), or under this URL prefix in object storage (uploaded when complete).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Write one row per current row (source, row, id, outlier_score, label_issue_score,
-    /// duplicate_group, codes) to this Parquet file, for quarantine.
+    /// duplicate_group, codes) to this Parquet file (a path or a URL), for quarantine.
     #[arg(long, value_name = "FILE.parquet")]
     pub rows_out: Option<PathBuf>,
     /// The lowest severity that fails the gate (exit code 1). [default: high]
@@ -254,10 +263,11 @@ pub struct ScanArgs {
 
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
-    /// Parquet/CSV files, folders or globs to profile.
+    /// Parquet/CSV files, folders or globs to profile, or URLs in object storage (s3://, gs://,
+    /// az://, https://).
     #[arg(required_unless_present = "show_settings", value_name = "DATA")]
     pub data: Vec<PathBuf>,
-    /// Where to write the profile.
+    /// Where to write the profile (a path, or a URL in object storage).
     #[arg(
         short,
         long,
@@ -382,6 +392,7 @@ impl DataArgs {
                 columns: nonempty(&self.columns),
                 exclude: nonempty(&self.exclude),
                 skip_unsupported: self.skip_unsupported.then_some(true),
+                storage_options: self.storage_options.clone(),
                 seed: self.seed,
                 sample_size: self.sample_size,
                 threads: self.threads,
@@ -406,4 +417,12 @@ pub enum SchemaKind {
 pub struct SchemaArgs {
     #[arg(value_enum, default_value_t = SchemaKind::Report)]
     pub kind: SchemaKind,
+}
+
+/// `KEY=VALUE`, the value shown in no message.
+fn key_value(text: &str) -> std::result::Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err("expected KEY=VALUE".to_string()),
+    }
 }

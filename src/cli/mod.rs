@@ -136,6 +136,7 @@ fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32> {
                 .with_recorder(&term)
                 .profile(Data::Paths(&args.data))?;
             let signed = trust::save(&p, output, key.as_ref(), &settings)?;
+            tell_fetched(args.data_args.quiet);
             if !args.data_args.quiet {
                 eprintln!(
                     "profiled {} rows × {} columns from {} files into `{}`{}",
@@ -242,6 +243,18 @@ fn tell_notes(settings: &Settings) {
     }
 }
 
+/// What the run fetched from object storage, if anything (the bytes against the objects'
+/// sizes show what column projection saved).
+fn tell_fetched(quiet: bool) {
+    let (requests, bytes) = crate::ingest::fetched();
+    if !quiet && requests > 0 {
+        eprintln!(
+            "poisonscan: fetched {:.1} MiB in {requests} requests from object storage",
+            bytes as f64 / (1u64 << 20) as f64
+        );
+    }
+}
+
 fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<i32> {
     let settings = args.data_args.settings(Some(args))?;
     tell_notes(&settings);
@@ -274,7 +287,10 @@ fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<i32> {
     }
     let mut files = Vec::with_capacity(OUT_FILES.len() + 1);
     if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
+        // A URL's objects need no folder.
+        if !crate::storage::is_url(&dir.to_string_lossy()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
+        }
         for (path, (_, format)) in out_files.into_iter().zip(OUT_FILES) {
             let mut bytes = Vec::new();
             render(&report, &settings, format, &mut bytes).map_err(|e| Error::write(&path, e))?;
@@ -286,6 +302,7 @@ fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<i32> {
     }
     // The reports and the attestation: all or none.
     crate::output::write_all(&files)?;
+    tell_fetched(quiet);
     stdout_result(render(&report, &settings, args.format, out))?;
     let verdict: Verdict = gate(&report, &settings.policy());
     Ok(verdict.exit_code())
@@ -335,8 +352,13 @@ fn other_inputs(settings: &Settings, sign_key: Option<&Path>) -> Vec<PathBuf> {
 fn refuse_overwriting(outputs: &[&Path], inputs: &[&[PathBuf]]) -> Result<()> {
     let mut files = Vec::new();
     for input in inputs.iter().flat_map(|i| i.iter()) {
+        // A URL is compared as written: listing it would need its storage options.
+        if crate::storage::is_url(&input.to_string_lossy()) {
+            files.push(input.clone());
+            continue;
+        }
         match crate::ingest::resolve(std::slice::from_ref(input)) {
-            Ok(found) => files.extend(found.into_iter().map(|(p, _, _)| p)),
+            Ok(found) => files.extend(found.into_iter().map(|r| r.path)),
             Err(_) => files.push(input.clone()),
         }
     }

@@ -225,7 +225,7 @@ pub(super) fn verify(args: &super::args::VerifyArgs, out: &mut dyn Write) -> Res
     let key = PublicKey::load(&args.pubkey)?;
     let files: Vec<std::path::PathBuf> = crate::ingest::resolve(&args.data)?
         .into_iter()
-        .map(|(p, _, _)| p)
+        .map(|r| r.path)
         .collect();
     let v = crate::attest::verify(&args.attestation, &key, &files)?;
     if !args.quiet {

@@ -54,21 +54,30 @@ Example: `data/part-3.parquet` was 20,000 rows with hash 3f2a… in the baseline
 20,150 rows and hash 91c0…: high.
 
 Defaults: always high. It needs a baseline (a dataset or a saved profile) whose manifest has the \
-same paths: profile the baseline from the same location you scan."
+same paths, or the same files at another location: a local copy and its object in storage \
+(`data/train/part-0.parquet` and `s3://lake/data/train/part-0.parquet`) pair when the shorter \
+path, of two parts or more, ends the longer and no other file fits; two local folders never \
+pair by name. An object read without some of its columns has no content hash: its ETag at the \
+same URL is compared instead."
     }
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let Some(base) = ctx.baseline else {
             return Vec::new();
         };
-        let by_path: BTreeMap<&str, _> =
-            base.manifest.iter().map(|m| (m.path.as_str(), m)).collect();
+        let pairs = same_files(&base.manifest, &ctx.current.manifest);
         let mut out = Vec::new();
-        for m in &ctx.current.manifest {
-            let Some(b) = by_path.get(m.path.as_str()) else {
-                continue;
-            };
-            // Batches held in memory have no content hash: nothing to compare.
-            if b.blake3 == m.blake3 || b.blake3.is_empty() || m.blake3.is_empty() {
+        for (b, m) in pairs {
+            // Without a content hash on both sides (batches held in memory, an object read
+            // without some of its columns), an object's ETag at the same URL still tells.
+            let by_etag = (b.blake3.is_empty() || m.blake3.is_empty())
+                && b.path == m.path
+                && b.e_tag.is_some()
+                && m.e_tag.is_some();
+            if by_etag {
+                if b.e_tag == m.e_tag {
+                    continue;
+                }
+            } else if b.blake3 == m.blake3 || b.blake3.is_empty() || m.blake3.is_empty() {
                 continue;
             }
             let changed: Vec<u32> = m
@@ -97,17 +106,90 @@ same paths: profile the baseline from the same location you scan."
             f.sources = vec![m.path.clone()];
             f.rows = m.rows;
             f.baseline_rows = Some(b.rows);
-            f.evidence = evidence(vec![
+            let mut ev = vec![
                 ("baseline_blake3", json!(b.blake3)),
                 ("current_blake3", json!(m.blake3)),
                 ("baseline_bytes", json!(b.bytes)),
                 ("current_bytes", json!(m.bytes)),
                 ("changed_row_groups", json!(changed)),
-            ]);
+            ];
+            if b.path != m.path {
+                ev.push(("baseline_path", json!(b.path)));
+            }
+            if by_etag {
+                ev.push(("match", json!("etag")));
+                ev.push(("baseline_etag", json!(b.e_tag)));
+                ev.push(("current_etag", json!(m.e_tag)));
+            }
+            f.evidence = evidence(ev);
             out.push(f);
         }
         out
     }
+}
+
+/// The baseline's and the current manifest's entries that are the same file: at the same
+/// path; or, across locations (a local copy and an object in storage, or two stores), at the
+/// same place below their roots: the shorter of their paths (an object's key without its
+/// bucket), of two parts or more, ends the longer, and no other entry of either side fits.
+/// Two local folders never pair by name: last week's `part-0.parquet` is not this week's.
+fn same_files<'a>(
+    base: &'a [crate::profile::ManifestEntry],
+    cur: &'a [crate::profile::ManifestEntry],
+) -> Vec<(
+    &'a crate::profile::ManifestEntry,
+    &'a crate::profile::ManifestEntry,
+)> {
+    let by_path: BTreeMap<&str, _> = base.iter().map(|m| (m.path.as_str(), m)).collect();
+    let cur_paths: std::collections::BTreeSet<&str> = cur.iter().map(|m| m.path.as_str()).collect();
+    // (the store's root, or "" on disk; the path's parts below it)
+    let place = |p: &'a str| -> (&'a str, Vec<&'a str>) {
+        let (root, rest) = if crate::storage::is_url(p) {
+            let after = p.find("://").map_or(0, |i| i + 3);
+            let end = p[after..].find('/').map_or(p.len(), |i| after + i);
+            (&p[..end], &p[end..])
+        } else {
+            ("", p)
+        };
+        let parts = rest
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect();
+        (root, parts)
+    };
+    let fits = |a: &'a str, b: &'a str| -> bool {
+        let ((ra, pa), (rb, pb)) = (place(a), place(b));
+        if ra == rb {
+            return false;
+        }
+        let (short, long) = if pa.len() <= pb.len() {
+            (pa, pb)
+        } else {
+            (pb, pa)
+        };
+        short.len() >= 2 && long.ends_with(&short)
+    };
+    let mut out = Vec::new();
+    for m in cur {
+        if let Some(b) = by_path.get(m.path.as_str()) {
+            out.push((*b, m));
+            continue;
+        }
+        let found: Vec<_> = base
+            .iter()
+            .filter(|b| !cur_paths.contains(b.path.as_str()) && fits(&b.path, &m.path))
+            .collect();
+        if let [b] = found[..]
+            && cur
+                .iter()
+                .filter(|c| !by_path.contains_key(c.path.as_str()) && fits(&b.path, &c.path))
+                .count()
+                == 1
+        {
+            out.push((b, m));
+        }
+    }
+    out
 }
 
 pub struct Replayed;

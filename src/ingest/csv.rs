@@ -12,6 +12,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow_csv::reader::Format as CsvFormat;
 
+use super::remote::{RemoteObject, StreamRead};
 use super::{BATCH_ROWS, Shard, ShardKind, Source};
 use crate::error::{Error, Result};
 
@@ -102,7 +103,25 @@ fn bad(path: &Path, reason: impl Into<String>) -> Error {
     }
 }
 
-fn open_reader(path: &Path, gzip: bool) -> Result<Box<dyn Read + Send>> {
+/// The file's bytes from its start, decompressed; a remote object is streamed (hashed as it
+/// passes when `hash`).
+fn open_reader(
+    path: &Path,
+    remote: Option<&Arc<RemoteObject>>,
+    gzip: bool,
+    hash: bool,
+) -> Result<Box<dyn Read + Send>> {
+    if let Some(obj) = remote {
+        let r = StreamRead::new(obj.clone(), hash);
+        return Ok(if gzip {
+            Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+                1 << 20,
+                r,
+            )))
+        } else {
+            Box::new(BufReader::with_capacity(1 << 20, r))
+        });
+    }
     let f = File::open(path).map_err(|e| Error::io(path, e))?;
     Ok(if gzip {
         Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
@@ -114,17 +133,33 @@ fn open_reader(path: &Path, gzip: bool) -> Result<Box<dyn Read + Send>> {
     })
 }
 
-fn read_head(path: &Path, gzip: bool) -> Result<Vec<u8>> {
+fn read_head(path: &Path, remote: Option<&Arc<RemoteObject>>, gzip: bool) -> Result<Vec<u8>> {
     let mut head = Vec::with_capacity(SNIFF_BYTES);
-    open_reader(path, gzip)?
+    open_reader(path, remote, gzip, false)?
         .take(SNIFF_BYTES as u64)
         .read_to_end(&mut head)
-        .map_err(|e| Error::io(path, e))?;
+        .map_err(|e| read_error(path, remote, e))?;
     Ok(head)
 }
 
-pub(crate) fn open(path: &Path, gzip: bool, opts: &CsvOptions) -> Result<CsvFile> {
-    let head = read_head(path, gzip)?;
+/// An error reading the file: the store's own error when the read was remote.
+fn read_error(path: &Path, remote: Option<&Arc<RemoteObject>>, e: std::io::Error) -> Error {
+    remote
+        .and_then(|o| o.take_error())
+        .unwrap_or_else(|| Error::io(path, e))
+}
+
+pub(crate) fn open(
+    path: &Path,
+    remote: Option<&Arc<RemoteObject>>,
+    gzip: bool,
+    opts: &CsvOptions,
+) -> Result<CsvFile> {
+    if let Some(obj) = remote {
+        // A CSV object is hashed by the one read that streams it whole.
+        obj.hash_off();
+    }
+    let head = read_head(path, remote, gzip)?;
     if head.is_empty() {
         return Err(bad(path, "the file is empty (no header, no rows)"));
     }
@@ -176,8 +211,12 @@ pub(crate) fn open(path: &Path, gzip: bool, opts: &CsvOptions) -> Result<CsvFile
     let infer = (opts.infer_rows > 0).then_some(opts.infer_rows);
     let (schema, _) = cf
         .format()
-        .infer_schema(open_reader(path, gzip)?, infer)
-        .map_err(|e| csv_error(path, &e.to_string(), 0))?;
+        .infer_schema(open_reader(path, remote, gzip, false)?, infer)
+        .map_err(|e| {
+            remote
+                .and_then(|o| o.take_error())
+                .unwrap_or_else(|| csv_error(path, &e.to_string(), 0))
+        })?;
     let mut names = std::collections::BTreeSet::new();
     let fields: Vec<Field> = schema
         .fields()
@@ -204,7 +243,15 @@ pub(crate) fn open(path: &Path, gzip: bool, opts: &CsvOptions) -> Result<CsvFile
         })
         .collect::<Result<_>>()?;
     cf.file_schema = Arc::new(Schema::new(fields));
-    cf.blocks = plan_blocks(path, &cf)?;
+    cf.blocks = match remote {
+        // An object is streamed as one block.
+        Some(obj) => vec![Block {
+            start: 0,
+            end: obj.size,
+            first_record: 0,
+        }],
+        None => plan_blocks(path, &cf)?,
+    };
     Ok(cf)
 }
 
@@ -398,8 +445,11 @@ pub(crate) fn read_block(
         return Err(Error::Internal("CSV source with a row-group shard".into()));
     };
     let path = &source.path;
-    let input: Box<dyn Read + Send> = if cf.gzip {
-        open_reader(path, true)?
+    let remote = source.remote.clone();
+    let input: Box<dyn Read + Send> = if let Some(obj) = &remote {
+        open_reader(path, Some(obj), cf.gzip, true)?
+    } else if cf.gzip {
+        open_reader(path, None, true, false)?
     } else {
         let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
         f.seek(SeekFrom::Start(start))
@@ -440,7 +490,10 @@ pub(crate) fn read_block(
         }
         Some(r.map_err(|e| {
             failed = true;
-            csv_error(&path, &e.to_string(), line_offset)
+            remote
+                .as_ref()
+                .and_then(|o| o.take_error())
+                .unwrap_or_else(|| csv_error(&path, &e.to_string(), line_offset))
         }))
     })))
 }

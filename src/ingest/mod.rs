@@ -5,7 +5,12 @@
 mod csv;
 mod memory;
 mod parquet;
+mod range_hash;
+mod remote;
 pub use self::parquet::in_decoder;
+pub(crate) use self::range_hash::RangeHasher;
+pub(crate) use self::remote::RemoteObject;
+pub use self::remote::fetched;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -60,6 +65,8 @@ pub struct Source {
     pub(crate) file_schema: SchemaRef,
     pub(crate) csv: Option<csv::CsvFile>,
     pub(crate) parquet: Option<parquet::ParquetFile>,
+    /// The object, when the source is in object storage (`path` is then its URL).
+    pub(crate) remote: Option<Arc<RemoteObject>>,
 }
 
 impl Source {
@@ -114,6 +121,8 @@ pub struct IngestOptions {
     /// Columns the data as read does not carry (a Spark job's projection of the files): left
     /// out as excluded, with that reason.
     pub unavailable: Vec<String>,
+    /// Options of the object stores URLs name (`--storage-option KEY=VALUE`).
+    pub storage: Vec<(String, String)>,
 }
 
 impl IngestOptions {
@@ -210,10 +219,10 @@ impl Dataset {
     /// Resolve `inputs`, read each file's metadata (Parquet footer, CSV dialect and schema),
     /// unify the schemas and plan the shards.
     pub fn open(inputs: &[PathBuf], opts: &IngestOptions) -> Result<Dataset> {
-        let files = resolve(inputs)?;
+        let files = resolve_with(inputs, &opts.storage)?;
         let mut sources: Vec<Source> = files
             .into_iter()
-            .map(|(path, format, partitions)| open_source(path, format, partitions, &opts.csv))
+            .map(|r| open_source(r, &opts.csv))
             .collect::<Result<_>>()?;
         let unified = schema::unify(&sources, opts)?;
         let partition_columns = schema::partition_columns(&sources, &unified)?;
@@ -230,6 +239,16 @@ impl Dataset {
         for s in &mut sources {
             if let Some(c) = s.csv.as_mut() {
                 c.read_schema = Arc::new(csv::read_schema(&s.file_schema, &selected));
+            }
+            // An object read without some of its columns is not fetched whole: no content hash.
+            if let Some(obj) = &s.remote
+                && s.parquet.is_some()
+                && s.file_schema
+                    .fields()
+                    .iter()
+                    .any(|f| selected.field_with_name(f.name()).is_err())
+            {
+                obj.hash_off();
             }
         }
         let shard_rows = if opts.shard_rows == 0 {
@@ -413,17 +432,22 @@ pub(crate) fn select_columns(all: &Schema, opts: &IngestOptions) -> Result<(Sche
     Ok((Schema::new(keep), left_out))
 }
 
-fn open_source(
-    path: PathBuf,
-    format: Format,
-    partitions: Vec<(String, Option<String>)>,
-    csv_opts: &CsvOptions,
-) -> Result<Source> {
-    let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
-    let bytes = meta.len();
+fn open_source(r: Resolved, csv_opts: &CsvOptions) -> Result<Source> {
+    let Resolved {
+        path,
+        format,
+        partitions,
+        remote,
+    } = r;
+    let bytes = match &remote {
+        Some(obj) => obj.size,
+        None => std::fs::metadata(&path)
+            .map_err(|e| Error::io(&path, e))?
+            .len(),
+    };
     match format {
         Format::Parquet => {
-            let pf = parquet::open(&path)?;
+            let pf = parquet::open(&path, remote.as_ref())?;
             Ok(Source {
                 file_schema: pf.schema.clone(),
                 path,
@@ -432,10 +456,11 @@ fn open_source(
                 partitions,
                 csv: None,
                 parquet: Some(pf),
+                remote,
             })
         }
         Format::Csv | Format::CsvGz => {
-            let cf = csv::open(&path, format == Format::CsvGz, csv_opts)?;
+            let cf = csv::open(&path, remote.as_ref(), format == Format::CsvGz, csv_opts)?;
             Ok(Source {
                 file_schema: cf.file_schema.clone(),
                 path,
@@ -444,6 +469,7 @@ fn open_source(
                 partitions,
                 csv: Some(cf),
                 parquet: None,
+                remote,
             })
         }
     }
@@ -552,16 +578,27 @@ fn sniff_format(path: &Path) -> Result<Format> {
     }
 }
 
-pub(crate) fn is_hidden(name: &str) -> bool {
-    // Spark/Hadoop write `_SUCCESS`, `_metadata` and `.crc` files beside the data.
-    name.starts_with('.') || name.starts_with('_')
-}
+pub(crate) use crate::storage::is_hidden;
 
-type Resolved = (PathBuf, Format, Vec<(String, Option<String>)>);
+/// One input file found: where, its format and hive partitions, and the object when it is in
+/// object storage.
+pub struct Resolved {
+    pub path: PathBuf,
+    pub format: Format,
+    pub partitions: Vec<(String, Option<String>)>,
+    pub(crate) remote: Option<Arc<RemoteObject>>,
+}
 
 /// Expand inputs into files, in a deterministic order: inputs in the order given, the files
 /// under a folder or matched by a glob sorted by path. A file reached twice is read once.
+/// URLs are listed on their store (with no storage options: see [`resolve_with`]).
 pub fn resolve(inputs: &[PathBuf]) -> Result<Vec<Resolved>> {
+    resolve_with(inputs, &[])
+}
+
+/// [`resolve`], with the options of the object stores URLs name. A prefix or a glob on a
+/// store is listed as a folder or a glob on disk is walked.
+pub fn resolve_with(inputs: &[PathBuf], storage: &[(String, String)]) -> Result<Vec<Resolved>> {
     if inputs.is_empty() {
         return Err(Error::Usage("no input files given".into()));
     }
@@ -569,6 +606,28 @@ pub fn resolve(inputs: &[PathBuf]) -> Result<Vec<Resolved>> {
     let mut seen = std::collections::BTreeSet::new();
     for input in inputs {
         let text = input.to_string_lossy();
+        if crate::storage::is_url(&text) {
+            let location = crate::storage::open(&text, storage)?;
+            for object in location.list(&|key| format_of(Path::new(key)).is_some())? {
+                if !seen.insert(PathBuf::from(&object.url)) {
+                    continue;
+                }
+                let path = PathBuf::from(&object.url);
+                let obj = Arc::new(RemoteObject::new(&location, object));
+                let format = match format_of(&path) {
+                    Some(f) => f,
+                    None => remote::sniff_format(&obj)?,
+                };
+                let partitions = hive_partitions(&path);
+                out.push(Resolved {
+                    path,
+                    format,
+                    partitions,
+                    remote: Some(obj),
+                });
+            }
+            continue;
+        }
         let mut found: Vec<PathBuf> = Vec::new();
         if input.is_dir() {
             walk(input, &mut found, &mut Visited::default())?;
@@ -608,7 +667,12 @@ pub fn resolve(inputs: &[PathBuf]) -> Result<Vec<Resolved>> {
                 None => sniff_format(&path)?,
             };
             let partitions = hive_partitions(&path);
-            out.push((path, format, partitions));
+            out.push(Resolved {
+                path,
+                format,
+                partitions,
+                remote: None,
+            });
         }
     }
     Ok(out)

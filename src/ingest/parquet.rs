@@ -7,15 +7,18 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
-use parquet::arrow::ProjectionMask;
+use futures::StreamExt;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
     RowSelector,
 };
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::file::metadata::PageIndexPolicy;
 
+use super::remote::{ObjectReader, RemoteObject};
 use super::{BATCH_ROWS, Shard, ShardKind, Source};
 use crate::error::{Error, Result};
+use crate::storage;
 
 #[derive(Debug, Clone)]
 pub(crate) struct ParquetFile {
@@ -26,30 +29,47 @@ pub(crate) struct ParquetFile {
     meta: ArrowReaderMetadata,
 }
 
-pub(crate) fn open(path: &Path) -> Result<ParquetFile> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+pub(crate) fn open(path: &Path, remote: Option<&Arc<RemoteObject>>) -> Result<ParquetFile> {
     // The page index lets a shard that starts inside a row group skip whole pages.
-    let meta = ArrowReaderMetadata::load(
-        &file,
-        ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional),
-    )
-    .map_err(|e| Error::BadParquet {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
+    let (meta, magic) = match remote {
+        None => {
+            let file = File::open(path).map_err(|e| Error::io(path, e))?;
+            let meta =
+                ArrowReaderMetadata::load(&file, options).map_err(|e| Error::BadParquet {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                })?;
+            let mut magic = [0u8; 4];
+            {
+                use std::io::{Read, Seek};
+                let mut f = &file;
+                // A file too short to hold it keeps zeros there: not the magic.
+                let _ =
+                    f.seek(std::io::SeekFrom::Start(0)).is_ok() && f.read_exact(&mut magic).is_ok();
+            }
+            (meta, Some(magic.to_vec()))
+        }
+        Some(obj) => {
+            let mut reader = ObjectReader(obj.clone());
+            let meta = storage::block_on(ArrowReaderMetadata::load_async(&mut reader, options))?
+                .map_err(|e| {
+                    obj.take_error().unwrap_or_else(|| Error::BadParquet {
+                        path: path.to_path_buf(),
+                        reason: e.to_string(),
+                    })
+                })?;
+            let magic = storage::block_on(obj.fetch(0..4.min(obj.size)))??;
+            (meta, Some(magic.to_vec()))
+        }
+    };
     // The reader trusts the footer; a file must also start as Parquet does.
-    let mut magic = [0u8; 4];
-    let starts = {
-        use std::io::{Read, Seek};
-        let mut f = &file;
-        f.seek(std::io::SeekFrom::Start(0)).is_ok() && f.read_exact(&mut magic).is_ok()
-    } && &magic == b"PAR1";
-    if !starts {
+    if magic.as_deref() != Some(b"PAR1") {
         return Err(Error::BadParquet {
             path: path.to_path_buf(),
             reason: format!(
                 "it does not start with Parquet's magic `PAR1` (its first bytes are {:?})",
-                String::from_utf8_lossy(&magic)
+                String::from_utf8_lossy(magic.as_deref().unwrap_or_default())
             ),
         });
     }
@@ -103,6 +123,9 @@ pub(crate) fn open(path: &Path) -> Result<ParquetFile> {
             })
             .collect::<Vec<_>>(),
     ));
+    if let Some(obj) = remote {
+        obj.hash_row_groups(&row_group_ranges);
+    }
     Ok(ParquetFile {
         schema,
         row_group_rows,
@@ -128,7 +151,6 @@ pub(crate) fn read_row_group(
         path: path.clone(),
         reason: format!("row group {index}: {reason}"),
     };
-    let file = File::open(&source.path).map_err(|e| Error::io(&source.path, e))?;
     // Project to the columns the dataset keeps (partition columns are not in the file).
     let wanted: Vec<usize> = pf
         .schema
@@ -138,25 +160,24 @@ pub(crate) fn read_row_group(
         .filter(|(_, f)| unified.field_with_name(f.name()).is_ok())
         .map(|(i, _)| i)
         .collect();
-    let mask = ProjectionMask::roots(pf.meta.parquet_schema(), wanted.clone());
-    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, pf.meta.clone())
-        .with_row_groups(vec![index])
-        .with_projection(mask);
-    if skip > 0 || take < pf.row_group_rows[index] {
+    let selection = (skip > 0 || take < pf.row_group_rows[index]).then(|| {
         let mut sel = Vec::new();
         if skip > 0 {
             sel.push(RowSelector::skip(skip as usize));
         }
         sel.push(RowSelector::select(take as usize));
-        builder = builder.with_row_selection(RowSelection::from(sel));
-    }
-    let reader = builder
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| bad(e.to_string()))?;
+        RowSelection::from(sel)
+    });
+    let reader = batches(source, pf, index, &wanted, selection).map_err(|e| {
+        source
+            .remote
+            .as_ref()
+            .and_then(|o| o.take_error())
+            .unwrap_or_else(|| bad(e))
+    })?;
     Ok(Box::new(RowGroupIter {
         reader,
-        meta: pf.meta.clone(),
+        source: source.clone(),
         columns: wanted,
         path: source.path.clone(),
         index,
@@ -167,12 +188,63 @@ pub(crate) fn read_row_group(
     }))
 }
 
+/// Batches of row group `index` of a source, `columns` (root indices) only, the rows in
+/// `selection` only: from the file, or from the object through the async reader (the footer
+/// is already read; only the column chunks, or their pages in `selection`, are fetched).
+fn batches(
+    source: &Source,
+    pf: &ParquetFile,
+    index: usize,
+    columns: &[usize],
+    selection: Option<RowSelection>,
+) -> std::result::Result<Batches, String> {
+    let mask = ProjectionMask::roots(pf.meta.parquet_schema(), columns.iter().copied());
+    match &source.remote {
+        None => {
+            let file = File::open(&source.path).map_err(|e| e.to_string())?;
+            let mut builder =
+                ParquetRecordBatchReaderBuilder::new_with_metadata(file, pf.meta.clone())
+                    .with_row_groups(vec![index])
+                    .with_projection(mask)
+                    .with_batch_size(BATCH_ROWS);
+            if let Some(sel) = selection {
+                builder = builder.with_row_selection(sel);
+            }
+            let reader = builder.build().map_err(|e| e.to_string())?;
+            Ok(Box::new(reader.map(|b| b.map_err(|e| e.to_string()))))
+        }
+        Some(obj) => {
+            let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(
+                ObjectReader(obj.clone()),
+                pf.meta.clone(),
+            )
+            .with_row_groups(vec![index])
+            .with_projection(mask)
+            .with_batch_size(BATCH_ROWS);
+            if let Some(sel) = selection {
+                builder = builder.with_row_selection(sel);
+            }
+            let mut stream = builder.build().map_err(|e| e.to_string())?;
+            Ok(Box::new(std::iter::from_fn(
+                move || match storage::block_on(stream.next()) {
+                    Ok(next) => next.map(|b| b.map_err(|e| e.to_string())),
+                    Err(e) => Some(Err(e.to_string())),
+                },
+            )))
+        }
+    }
+}
+
+/// A row group's batches, or the decoder's error as text.
+type Batches = Box<dyn Iterator<Item = std::result::Result<RecordBatch, String>> + Send>;
+
 /// Yields a row group's batches and checks, at the end, that the rows read match the footer:
 /// a row group that decodes to fewer rows than its metadata says is an error, not a short read.
 struct RowGroupIter {
-    reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
-    /// The footer and the columns read, to name the column of a page that fails its checksum.
-    meta: ArrowReaderMetadata,
+    reader: Batches,
+    /// The source (its footer; the object read, whose storage error explains a failed read)
+    /// and the columns read, to name the column of a page that fails its checksum.
+    source: Source,
     columns: Vec<usize>,
     path: std::path::PathBuf,
     index: usize,
@@ -211,18 +283,10 @@ impl RowGroupIter {
     /// The first column whose pages in this row group fail to decode, read one at a time (only
     /// after a checksum error: the reader's error does not name the column).
     fn failing_column(&self) -> Option<String> {
-        let fields = self.meta.schema().fields();
+        let pf = self.source.parquet.as_ref()?;
+        let fields = pf.meta.schema().fields();
         self.columns.iter().copied().find_map(|c| {
-            let file = File::open(&self.path).ok()?;
-            let mask = ProjectionMask::roots(self.meta.parquet_schema(), [c]);
-            let reader =
-                ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
-                    .with_row_groups(vec![self.index])
-                    .with_projection(mask)
-                    .with_batch_size(BATCH_ROWS)
-                    .build()
-                    .ok()?;
-            let mut batches = reader;
+            let mut batches = batches(&self.source, pf, self.index, &[c], None).ok()?;
             decode(|| batches.any(|b| b.is_err()))
                 .unwrap_or(true)
                 .then(|| fields.get(c).map(|f| f.name().clone()))
@@ -256,9 +320,12 @@ impl Iterator for RowGroupIter {
                 self.seen += b.num_rows() as u64;
                 Some(Ok(b))
             }
-            Some(Err(e)) => {
+            Some(Err(text)) => {
                 self.done = true;
-                let text = e.to_string();
+                // A request that failed is the store's error, naming the URL.
+                if let Some(e) = self.source.remote.as_ref().and_then(|o| o.take_error()) {
+                    return Some(Err(e));
+                }
                 let reason = if text.contains("CRC checksum mismatch") {
                     let column = self
                         .failing_column()

@@ -18,6 +18,11 @@ const HEADER: usize = 20 + 4 + 8 + 8 + 32 + 32;
 /// Fingerprints are written and read in chunks of this many rows.
 const FP_CHUNK: usize = 1 << 18;
 
+/// Whether `head` (a file's first bytes) starts like a profile file.
+pub fn is_profile_head(head: &[u8]) -> bool {
+    head.starts_with(MAGIC)
+}
+
 /// Whether `path` starts like a profile file.
 pub fn is_profile(path: &Path) -> bool {
     use std::io::Read;
@@ -127,7 +132,11 @@ impl Profile {
     /// A profile from [`Profile::to_bytes`]'s bytes (or a profile file's, signed or not),
     /// checked like a file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Profile> {
-        let path = Path::new("<profile bytes>");
+        Profile::from_bytes_of(bytes, Path::new("<profile bytes>"))
+    }
+
+    /// [`Profile::from_bytes`], errors naming `path`, where the bytes came from.
+    pub(crate) fn from_bytes_of(bytes: &[u8], path: &Path) -> Result<Profile> {
         let mut cursor = std::io::Cursor::new(bytes);
         let (len, signed) = signature_of(&mut cursor, bytes.len() as u64, path)?;
         let header = signed.as_ref().map(|(h, _)| h);
@@ -163,8 +172,16 @@ impl<W: Write> Write for HashingWriter<W> {
 }
 
 /// Read a profile file, checking its version and both parts' hashes before use.
+///
+/// A URL (`s3://…`) is downloaded with the run's storage options
+/// ([`crate::storage::set_default_options`]) and checked the same way.
 pub fn load(path: &Path) -> Result<Profile> {
     use std::io::Seek;
+    let text = path.to_string_lossy();
+    if crate::storage::is_url(&text) {
+        let bytes = crate::storage::download(&text, &crate::storage::default_options())?;
+        return Profile::from_bytes_of(&bytes, path);
+    }
     let io = |e| Error::io(path, e);
     let mut file = std::fs::File::open(path).map_err(io)?;
     let file_len = file.metadata().map_err(io)?.len();

@@ -32,7 +32,7 @@ pub use self::fingerprint::{
     Duplicates, Fingerprints, RowHasher, UNKNOWN_SEGMENT, features, fingerprint, label_hash,
     label_part, row_key, segment_of,
 };
-pub use self::io::{is_profile, load, save, save_signed};
+pub use self::io::{is_profile, is_profile_head, load, save, save_signed};
 pub use self::label::label_text;
 pub(crate) use self::ordered::run_ordered;
 pub use self::pass::{feature_positions, profile_batches, profile_dataset};
@@ -42,7 +42,7 @@ use crate::error::{Error, Result};
 use crate::ingest::ColumnType;
 
 /// Version of the profile file format; bump on any incompatible change.
-pub const PROFILE_SCHEMA_VERSION: u32 = 6;
+pub const PROFILE_SCHEMA_VERSION: u32 = 7;
 /// Label key used for rows whose label is null.
 pub const NULL_LABEL: &str = "<null>";
 /// A label column with more classes than this is not a classification label.
@@ -83,6 +83,10 @@ pub struct ManifestEntry {
     pub blake3: String,
     pub row_groups: Vec<RowGroupEntry>,
     pub partitions: Vec<(String, Option<String>)>,
+    /// An object's ETag, as its store reported it when it was listed (object storage only).
+    pub e_tag: Option<String>,
+    /// An object's version id, where its store keeps versions (object storage only).
+    pub version: Option<String>,
 }
 
 /// One Parquet row group: its row count and the BLAKE3 hash of its column-chunk bytes.

@@ -155,6 +155,10 @@ pub fn profile_dataset(
                 on_shard(r.rows);
                 Ok(TaskResult::Shard(Box::new(r)))
             }
+            // An object in storage is hashed as its shards fetch it (below).
+            Task::FileHash(i) if ds.sources[*i].remote.is_some() => {
+                Ok(TaskResult::FileHash(*i, String::new(), Vec::new()))
+            }
             Task::FileHash(i) => {
                 let (file, groups) = hash_source(&ds.sources[*i])?;
                 Ok(TaskResult::FileHash(*i, file, groups))
@@ -165,7 +169,30 @@ pub fn profile_dataset(
             TaskResult::FileHash(i, h, groups) => fold.file_hashes[i] = (h, groups),
         },
     )?;
-    let (mut profile, file_hashes, source_rows) = fold.finish();
+    let (mut profile, mut file_hashes, source_rows) = fold.finish();
+    for (i, s) in ds.sources.iter().enumerate() {
+        if let Some(obj) = &s.remote {
+            let (file, groups) = obj.finish_hash()?;
+            let rows = s
+                .parquet
+                .as_ref()
+                .map(|p| p.row_group_rows.clone())
+                .unwrap_or_default();
+            let groups = if file.is_empty() { Vec::new() } else { groups };
+            file_hashes[i] = (
+                file,
+                groups
+                    .into_iter()
+                    .enumerate()
+                    .map(|(g, blake3)| RowGroupEntry {
+                        index: g as u32,
+                        rows: rows.get(g).copied().unwrap_or(0),
+                        blake3,
+                    })
+                    .collect(),
+            );
+        }
+    }
     profile.manifest = ds
         .sources
         .iter()
@@ -178,6 +205,8 @@ pub fn profile_dataset(
             blake3: file_hashes[i].0.clone(),
             row_groups: file_hashes[i].1.clone(),
             partitions: s.partitions.clone(),
+            e_tag: s.remote.as_ref().and_then(|o| o.e_tag.clone()),
+            version: s.remote.as_ref().and_then(|o| o.version.clone()),
         })
         .collect();
     Ok(profile)
@@ -260,6 +289,8 @@ pub fn profile_batches(
             blake3: String::new(),
             row_groups: Vec::new(),
             partitions: Vec::new(),
+            e_tag: None,
+            version: None,
         })
         .collect();
     Ok(profile)

@@ -659,6 +659,8 @@ impl TaskPlan {
                     blake3,
                     row_groups,
                     partitions: s.partitions.clone(),
+                    e_tag: None,
+                    version: None,
                 }
             })
             .collect();
