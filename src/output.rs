@@ -81,8 +81,13 @@ impl Staged {
         builder.prefix(&prefix).suffix(".tmp");
         // As `File::create` would make the target (the umask applies), not tempfile's 0600:
         // a report or profile is for other jobs to read.
+        // Bound for a store, it sits in the shared temporary folder: readable by its owner only.
         #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(if remote {
+            0o600
+        } else {
+            0o666
+        }));
         let tmp = builder
             .tempfile_in(dir)
             .map_err(|e| Error::write(path, e))?;
@@ -232,11 +237,30 @@ pub fn check_not_inputs(outputs: &[&Path], inputs: &[PathBuf]) -> Result<()> {
         .filter_map(|p| resolve(p).map(|r| (r, p)))
         .collect();
     for out in outputs {
-        // URLs compare as written.
+        // A URL is refused where an input's listing would take it: the input itself, or a
+        // data file (Parquet, CSV) under an input prefix or matched by an input glob, which
+        // would overwrite an input object or be read as data by the next scan.
         if is_url(out) {
-            if let Some(input) = inputs_as_written.iter().find(|i| i.as_path() == *out) {
+            let o = out.to_string_lossy();
+            let is_data = crate::ingest::format_of(out).is_some();
+            let under = |input: &PathBuf| -> bool {
+                let i = input.to_string_lossy();
+                if i == o {
+                    return true;
+                }
+                if !is_data {
+                    return false;
+                }
+                if i.contains(['*', '?', '[']) {
+                    return glob::Pattern::new(&i).is_ok_and(|p| p.matches(&o))
+                        || o.starts_with(i.split(['*', '?', '[']).next().unwrap_or(&i))
+                            && i.contains("**");
+                }
+                o.starts_with(&format!("{}/", i.trim_end_matches('/')))
+            };
+            if let Some(input) = inputs_as_written.iter().find(|i| under(i)) {
                 return Err(Error::Usage(format!(
-                    "the output `{}` is the input `{}`: writing it would destroy what is read\nhint: write the output elsewhere",
+                    "the output `{}` is the input `{}` or would be listed as part of it: writing it would destroy what is read\nhint: write the output elsewhere",
                     out.display(),
                     input.display()
                 )));

@@ -79,6 +79,43 @@ pub struct Object {
     pub version: Option<String>,
 }
 
+/// `url` as messages and reports show it: without a password, and without a query (a
+/// presigned URL's or a SAS token's signature).
+pub fn redacted(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if u.password().is_some() || u.query().is_some() => {
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// `text` with the values of signature and credential parameters (a SAS token's `sig`, a
+/// presigned URL's `X-Amz-Signature`) replaced by `…`.
+fn scrub(text: &str) -> String {
+    let mut out = text.to_string();
+    for key in [
+        "sig=",
+        "X-Amz-Signature=",
+        "X-Amz-Credential=",
+        "X-Amz-Security-Token=",
+        "token=",
+    ] {
+        let mut from = 0;
+        while let Some(at) = out[from..].find(key) {
+            let start = from + at + key.len();
+            let end = out[start..]
+                .find(|c: char| c == '&' || c.is_whitespace() || c == '"')
+                .map_or(out.len(), |e| start + e);
+            out.replace_range(start..end, "…");
+            from = start + '…'.len_utf8();
+        }
+    }
+    out
+}
+
 /// A storage error for `url`: what went wrong, and what to do about it.
 pub(crate) fn storage_error(url: &str, e: &object_store::Error) -> Error {
     use object_store::Error as E;
@@ -106,7 +143,7 @@ pub(crate) fn storage_error(url: &str, e: &object_store::Error) -> Error {
         ),
         other => {
             // Stores report some refusals only as their service's error codes.
-            let text = other.to_string();
+            let text = scrub(&other.to_string());
             let has = |codes: &[&str]| codes.iter().any(|c| text.contains(c));
             if has(&["NoSuchBucket", "ContainerNotFound", "BucketNotFound"]) {
                 (
@@ -150,7 +187,7 @@ pub(crate) fn storage_error(url: &str, e: &object_store::Error) -> Error {
         }
     };
     Error::Storage {
-        url: url.to_string(),
+        url: redacted(url),
         reason,
         hint,
     }
@@ -159,8 +196,9 @@ pub(crate) fn storage_error(url: &str, e: &object_store::Error) -> Error {
 /// The store a URL names, built from the environment and `options` (`KEY=VALUE` pairs, keys
 /// as the store's builder names them; an unknown key is an error).
 pub fn open(url_text: &str, options: &[(String, String)]) -> Result<Location> {
+    let shown = redacted(url_text);
     let bad = |reason: String| Error::Storage {
-        url: url_text.to_string(),
+        url: shown.clone(),
         reason,
         hint:
             "write it as s3://bucket/key, gs://bucket/key, az://container/key or https://host/path"
@@ -176,7 +214,12 @@ pub fn open(url_text: &str, options: &[(String, String)]) -> Result<Location> {
     // The key: the URL's path without its leading `/`, percent-decoded as object_store does.
     let key = url.path().trim_start_matches('/');
     let path = StorePath::from_url_path(key).map_err(|e| bad(e.to_string()))?;
-    let root = format!("{scheme}://{host}/");
+    // Everything before the path: scheme, user (an Azure container), host and port.
+    let root = format!("{}/", &url[..url::Position::BeforePath]);
+    let shown_root = match Url::parse(&shown) {
+        Ok(u) => format!("{}/", &u[..url::Position::BeforePath]),
+        Err(_) => root.clone(),
+    };
     // poisonscan's own keys: how often and how long a failed request is retried (throttling,
     // server errors, dropped connections) before it is an error.
     let mut retry = object_store::RetryConfig::default();
@@ -195,10 +238,8 @@ pub fn open(url_text: &str, options: &[(String, String)]) -> Result<Location> {
                     v.trim().trim_end_matches('s').parse().map_err(|_| {
                         bad(format!("storage option `{k}` takes seconds, as `30s`"))
                     })?;
-                if !(secs.is_finite() && secs >= 0.0) {
-                    return Err(bad(format!("storage option `{k}` takes seconds, as `30s`")));
-                }
-                retry.retry_timeout = std::time::Duration::from_secs_f64(secs);
+                retry.retry_timeout = std::time::Duration::try_from_secs_f64(secs)
+                    .map_err(|_| bad(format!("storage option `{k}` takes seconds, as `30s`")))?;
             }
             _ => rest.push((k, v)),
         }
@@ -210,10 +251,10 @@ pub fn open(url_text: &str, options: &[(String, String)]) -> Result<Location> {
                 let key: $key = k
                     .to_ascii_lowercase()
                     .parse()
-                    .map_err(|e: object_store::Error| storage_error(url_text, &e))?;
+                    .map_err(|e: object_store::Error| storage_error(&shown, &e))?;
                 b = b.with_config(key, (*v).clone());
             }
-            Arc::new(b.build().map_err(|e| storage_error(url_text, &e))?) as Arc<dyn ObjectStore>
+            Arc::new(b.build().map_err(|e| storage_error(&shown, &e))?) as Arc<dyn ObjectStore>
         }};
     }
     let store = match scheme.as_str() {
@@ -236,8 +277,8 @@ pub fn open(url_text: &str, options: &[(String, String)]) -> Result<Location> {
         other => return Err(bad(format!("`{other}://` is not a store poisonscan reads"))),
     };
     Ok(Location {
-        url: url_text.to_string(),
-        root,
+        url: shown,
+        root: shown_root,
         store,
         path,
     })
@@ -269,36 +310,35 @@ impl Location {
         let wild = key.find(['*', '?', '[']);
         let mut out: Vec<Object> = match wild {
             None => {
-                // The object itself, else the objects under it.
-                match block_on(self.store.head(&self.path))? {
-                    // An object named outright is read whatever its name (its format is
-                    // then told from its first bytes), as a file named outright is.
+                // The object itself, else the objects under it. A refused HEAD (a policy on
+                // the keys under a prefix, expired credentials) has no body to say why: the
+                // listing is used when it works, and its refusal, which says why, is the error
+                // when it does not.
+                let head = block_on(self.store.head(&self.path))?;
+                let refused = match head {
+                    // An object named outright is read whatever its name (its format is then
+                    // told from its first bytes), as a file named outright is.
                     Ok(m) if !key.is_empty() => return Ok(vec![self.object(m)]),
-                    Ok(_) | Err(object_store::Error::NotFound { .. }) => {
-                        let prefix = (!key.is_empty()).then(|| self.path.clone());
-                        let listed: Vec<ObjectMeta> =
-                            block_on(self.store.list(prefix.as_ref()).try_collect())?
-                                .map_err(|e| storage_error(&self.url, &e))?;
-                        listed
-                            .into_iter()
-                            .filter(|m| {
-                                let rel = m.location.prefix_match(&self.path);
-                                rel.is_none_or(|mut parts| parts.all(|p| !is_hidden(p.as_ref())))
-                            })
-                            .map(|m| self.object(m))
-                            .collect()
-                    }
-                    // A refused HEAD has no body to say why; a listing's refusal does.
-                    Err(e) => {
-                        let prefix = (!key.is_empty()).then(|| self.path.clone());
-                        let listed: object_store::Result<Vec<ObjectMeta>> =
-                            block_on(self.store.list(prefix.as_ref()).try_collect())?;
-                        return Err(storage_error(
-                            &self.url,
-                            listed.as_ref().err().unwrap_or(&e),
-                        ));
-                    }
+                    Ok(_) | Err(object_store::Error::NotFound { .. }) => None,
+                    Err(e) => Some(e),
+                };
+                let prefix = (!key.is_empty()).then(|| self.path.clone());
+                let listed: Vec<ObjectMeta> =
+                    match block_on(self.store.list(prefix.as_ref()).try_collect())? {
+                        Ok(found) => found,
+                        Err(e) => return Err(storage_error(&self.url, &e)),
+                    };
+                if let (Some(e), true) = (refused, listed.is_empty()) {
+                    return Err(storage_error(&self.url, &e));
                 }
+                listed
+                    .into_iter()
+                    .filter(|m| {
+                        let rel = m.location.prefix_match(&self.path);
+                        rel.is_none_or(|mut parts| parts.all(|p| !is_hidden(p.as_ref())))
+                    })
+                    .map(|m| self.object(m))
+                    .collect()
             }
             Some(at) => {
                 let literal = &key[..key[..at].rfind('/').map_or(0, |s| s + 1)];
@@ -334,7 +374,9 @@ impl Location {
             }
         };
         out.retain(|o| is_data(o.path.as_ref()));
-        out.sort_by(|a, b| a.path.as_ref().cmp(b.path.as_ref()));
+        // Part by part, as paths on disk sort (`p/x` before `p-1/y`): the same files in the
+        // same order from a folder and from its copy on a store.
+        out.sort_by(|a, b| a.path.as_ref().split('/').cmp(b.path.as_ref().split('/')));
         if out.is_empty() {
             return Err(Error::NoInputFiles {
                 path: self.url.clone(),
@@ -486,6 +528,35 @@ mod tests {
         ] {
             assert!(!is_url(p), "{p}");
         }
+    }
+
+    #[test]
+    fn the_root_keeps_the_port_and_the_container_and_no_secret() {
+        let l = open("http://127.0.0.1:9000/b/x.parquet", &[]).unwrap();
+        assert_eq!(l.url_of(&l.path), "http://127.0.0.1:9000/b/x.parquet");
+        let l = open(
+            "abfss://box@acct.dfs.core.windows.net/k/x.parquet",
+            &[("azure_storage_account_key".into(), "a2V5".into())],
+        )
+        .unwrap();
+        assert_eq!(
+            l.url_of(&l.path),
+            "abfss://box@acct.dfs.core.windows.net/k/x.parquet"
+        );
+        let l = open("https://me:hunter2@h.example/d/x.csv?sig=abc&se=1", &[]).unwrap();
+        assert_eq!(l.url, "https://me@h.example/d/x.csv");
+        assert_eq!(l.url_of(&l.path), "https://me@h.example/d/x.csv");
+        let e = open(
+            "https://me:hunter2@h.example/d/x.csv?sig=abc",
+            &[("no_such_key".into(), "v".into())],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!e.contains("hunter2") && !e.contains("abc"), "{e}");
+        assert_eq!(
+            scrub("GET https://a/b?sv=1&sig=SECRET&se=2 failed"),
+            "GET https://a/b?sv=1&sig=…&se=2 failed"
+        );
     }
 
     #[test]

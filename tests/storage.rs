@@ -58,17 +58,33 @@ impl Moto {
         Some(moto)
     }
 
-    /// Make a bucket (moto takes unsigned requests).
+    /// Make a bucket (moto takes unsigned requests). A server that has just bound its port
+    /// may still reset the first connections: tried for up to 30 s.
     fn bucket(&self, name: &str) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            s,
-            "PUT /{name} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.port
-        )
-        .unwrap();
-        let mut reply = String::new();
-        s.read_to_string(&mut reply).unwrap();
+        let start = Instant::now();
+        let reply = loop {
+            let attempt = || -> std::io::Result<String> {
+                let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
+                write!(
+                    s,
+                    "PUT /{name} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    self.port
+                )?;
+                let mut reply = String::new();
+                s.read_to_string(&mut reply)?;
+                Ok(reply)
+            };
+            match attempt() {
+                Ok(r) if !r.is_empty() => break r,
+                other => {
+                    assert!(
+                        start.elapsed() < Duration::from_secs(30),
+                        "moto does not answer: {other:?}"
+                    );
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        };
         assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     }
 
@@ -326,6 +342,30 @@ fn a_scan_of_objects_reports_what_a_scan_of_the_files_reports() {
     let reader = parquet::file::reader::SerializedFileReader::new(rows).unwrap();
     use parquet::file::reader::FileReader;
     assert_eq!(reader.metadata().file_metadata().num_rows(), 81_500);
+    // An output the input's listing would read (over an input object, or a data file under
+    // the input prefix) is refused before anything is read.
+    for out in [
+        "s3://lake/demo/current/part-0.parquet",
+        "s3://lake/demo/current/rows.parquet",
+    ] {
+        let (code, _, err) = run(
+            &moto,
+            &[
+                "scan",
+                "s3://lake/demo/current/",
+                "--label",
+                "label",
+                "--no-config",
+                "--rows-out",
+                out,
+            ],
+        );
+        assert_eq!(code, 2, "{out}: {err}");
+        assert!(
+            err.contains("writing it would destroy what is read"),
+            "{err}"
+        );
+    }
     // Nothing is left in the temporary folder.
     let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()

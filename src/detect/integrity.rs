@@ -57,8 +57,8 @@ Defaults: always high. It needs a baseline (a dataset or a saved profile) whose 
 same paths, or the same files at another location: a local copy and its object in storage \
 (`data/train/part-0.parquet` and `s3://lake/data/train/part-0.parquet`) pair when the shorter \
 path, of two parts or more, ends the longer and no other file fits; two local folders never \
-pair by name. An object read without some of its columns has no content hash: its ETag at the \
-same URL is compared instead."
+pair by name. An object read without some of its columns (`columns`, `exclude`) has no content \
+hash and is not compared."
     }
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
         let Some(base) = ctx.baseline else {
@@ -67,17 +67,10 @@ same URL is compared instead."
         let pairs = same_files(&base.manifest, &ctx.current.manifest);
         let mut out = Vec::new();
         for (b, m) in pairs {
-            // Without a content hash on both sides (batches held in memory, an object read
-            // without some of its columns), an object's ETag at the same URL still tells.
-            let by_etag = (b.blake3.is_empty() || m.blake3.is_empty())
-                && b.path == m.path
-                && b.e_tag.is_some()
-                && m.e_tag.is_some();
-            if by_etag {
-                if b.e_tag == m.e_tag {
-                    continue;
-                }
-            } else if b.blake3 == m.blake3 || b.blake3.is_empty() || m.blake3.is_empty() {
+            // Batches held in memory and objects read without some of their columns have no
+            // content hash: nothing to compare. (Not their ETags: a multipart upload's depends
+            // on its part size, and some stores change it on a metadata update.)
+            if b.blake3 == m.blake3 || b.blake3.is_empty() || m.blake3.is_empty() {
                 continue;
             }
             let changed: Vec<u32> = m
@@ -115,11 +108,6 @@ same URL is compared instead."
             ];
             if b.path != m.path {
                 ev.push(("baseline_path", json!(b.path)));
-            }
-            if by_etag {
-                ev.push(("match", json!("etag")));
-                ev.push(("baseline_etag", json!(b.e_tag)));
-                ev.push(("current_etag", json!(m.e_tag)));
             }
             f.evidence = evidence(ev);
             out.push(f);

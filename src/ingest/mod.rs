@@ -240,13 +240,17 @@ impl Dataset {
             if let Some(c) = s.csv.as_mut() {
                 c.read_schema = Arc::new(csv::read_schema(&s.file_schema, &selected));
             }
-            // An object read without some of its columns is not fetched whole: no content hash.
+            // An object read without some of its columns on request (`columns`, `exclude`) is
+            // not fetched whole: no content hash. Columns left out otherwise (rejected types,
+            // a projection of the data as read) are fetched for the hash at the end.
+            let asked_out = |name: &String| {
+                !opts.required.contains(name)
+                    && (opts.exclude.contains(name)
+                        || (!opts.columns.is_empty() && !opts.columns.contains(name)))
+            };
             if let Some(obj) = &s.remote
                 && s.parquet.is_some()
-                && s.file_schema
-                    .fields()
-                    .iter()
-                    .any(|f| selected.field_with_name(f.name()).is_err())
+                && s.file_schema.fields().iter().any(|f| asked_out(f.name()))
             {
                 obj.hash_off();
             }

@@ -138,6 +138,17 @@ impl RemoteObject {
 
     /// The bytes of `range`, checked to be exactly that many and fed to the hashers.
     pub(crate) async fn fetch(&self, range: Range<u64>) -> Result<Bytes> {
+        // Offsets come from the footer, which is data: a range the object cannot hold is a
+        // damaged file, not a network failure to retry.
+        if range.start > range.end || range.end > self.size {
+            return Err(Error::BadParquet {
+                path: std::path::PathBuf::from(&self.url),
+                reason: format!(
+                    "its footer points at bytes {}..{}, outside the object's {} bytes",
+                    range.start, range.end, self.size
+                ),
+            });
+        }
         let want = range.end - range.start;
         let mut got: Vec<Bytes> = Vec::new();
         let mut have = 0u64;
@@ -213,9 +224,14 @@ impl RemoteObject {
         if let Ok(mut h) = self.hashing.lock()
             && let Hashing::Ranges { groups, .. } = &mut *h
         {
+            // Spans past the end (a damaged footer) are clipped, as the file hash clips them;
+            // reading such a row group fails on its own.
             *groups = ranges
                 .iter()
-                .map(|&(s, e)| RangeHasher::new(s, e.saturating_sub(s)))
+                .map(|&(s, e)| {
+                    let (s, e) = (s.min(self.size), e.min(self.size));
+                    RangeHasher::new(s, e.saturating_sub(s))
+                })
                 .collect();
         }
     }
@@ -406,6 +422,8 @@ impl StreamRead {
             };
             let next = storage::block_on(body.next()).map_err(|e| self.io_error(e))?;
             match next {
+                // An empty piece is no end of the object: the next one is read.
+                Some(Ok(b)) if b.is_empty() => continue,
                 Some(Ok(b)) => {
                     BYTES.fetch_add(b.len() as u64, Ordering::Relaxed);
                     return Ok(Some(b));
