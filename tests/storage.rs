@@ -525,6 +525,11 @@ fn a_scan_of_objects_reports_what_a_scan_of_the_files_reports() {
 
 /// A Parquet file of `rows` rows × four float columns, in row groups of 50,000.
 fn wide_parquet(rows: usize) -> Vec<u8> {
+    parquet_in_groups(rows, 50_000)
+}
+
+/// [`wide_parquet`] in row groups of `group` rows, without page indexes.
+fn parquet_in_groups(rows: usize, group: usize) -> Vec<u8> {
     use arrow::array::{ArrayRef, Float64Array};
     use std::sync::Arc;
     let col = |k: u64| -> ArrayRef {
@@ -542,7 +547,8 @@ fn wide_parquet(rows: usize) -> Vec<u8> {
     ])
     .unwrap();
     let props = parquet::file::properties::WriterProperties::builder()
-        .set_max_row_group_row_count(Some(50_000))
+        .set_max_row_group_row_count(Some(group))
+        .set_offset_index_disabled(true)
         .build();
     let mut out = Vec::new();
     let mut w =
@@ -620,6 +626,26 @@ fn a_read_of_some_columns_fetches_less_and_a_whole_read_hashes_the_object() {
         blake3::hash(&bytes).to_hex().to_string()
     );
     assert_eq!(p.manifest[0].row_groups.len(), 4);
+
+    // One row group of 600,000 rows, read as two shards: its chunks are fetched once.
+    let big = parquet_in_groups(600_000, 600_000);
+    let big_mib = big.len() as f64 / (1u64 << 20) as f64;
+    put("s3://lake/big/part-0.parquet", &o, &big);
+    let (_, err) = ok(
+        &moto,
+        &[
+            "profile",
+            "s3://lake/big/",
+            "--no-config",
+            "-o",
+            d.path().join("big.psprof").to_str().unwrap(),
+        ],
+    );
+    let fetched = fetched_mib(&err);
+    assert!(
+        fetched < 1.1 * big_mib,
+        "a row group split in shards is fetched once: {fetched:.2} MiB of {big_mib:.2}"
+    );
 }
 
 #[test]

@@ -59,6 +59,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// A saved profile.
     #[arg(value_name = "PROFILE")]
     pub profile: PathBuf,
@@ -78,6 +80,8 @@ pub enum ShowFormat {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// The files, folders or globs the training job reads.
     #[arg(required = true, value_name = "DATA")]
     pub data: Vec<PathBuf>,
@@ -108,6 +112,8 @@ pub enum TrendFormat {
 
 #[derive(Debug, Args)]
 pub struct TrendArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// Saved profiles, oldest first (a glob such as `history/*.psprof` sorts dated names).
     #[arg(required = true, value_name = "PROFILE")]
     pub profiles: Vec<PathBuf>,
@@ -284,6 +290,8 @@ pub struct ProfileArgs {
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// Profiles to merge (of disjoint parts of one dataset, made with the same settings).
     #[arg(required = true, num_args = 2.., value_name = "PROFILE")]
     pub profiles: Vec<PathBuf>,
@@ -417,6 +425,22 @@ pub enum SchemaKind {
 pub struct SchemaArgs {
     #[arg(value_enum, default_value_t = SchemaKind::Report)]
     pub kind: SchemaKind,
+}
+
+/// Options of the object stores that URLs name, for the commands that read or write profiles.
+#[derive(Debug, Args, Clone, Default)]
+pub struct StorageArgs {
+    /// An option of the object store a URL names, as KEY=VALUE (repeatable), as `scan` takes
+    /// it; no value is ever printed.
+    #[arg(long = "storage-option", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub storage_options: Vec<(String, String)>,
+}
+
+impl StorageArgs {
+    /// Use these options for the URLs this command reads and writes.
+    pub fn apply(&self) {
+        crate::storage::set_default_options(&self.storage_options);
+    }
 }
 
 /// `KEY=VALUE`, the value shown in no message.

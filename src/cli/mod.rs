@@ -150,6 +150,7 @@ fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32> {
             Ok(0)
         }
         Command::Merge(args) => {
+            args.storage.apply();
             refuse_overwriting(&[&args.output], &[&args.profiles])?;
             let mut merged = profile::load(&args.profiles[0])?;
             for path in &args.profiles[1..] {
@@ -173,6 +174,7 @@ fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32> {
             Ok(0)
         }
         Command::Trend(args) => {
+            args.storage.apply();
             use crate::trend;
             let t = trend::trend(&args.profiles, args.reference.as_deref(), &args.columns)?;
             if let Some(missing) = args
@@ -192,8 +194,14 @@ fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32> {
             stdout_result(written)?;
             Ok(0)
         }
-        Command::Show(args) => trust::show(args, out),
-        Command::Verify(args) => trust::verify(args, out),
+        Command::Show(args) => {
+            args.storage.apply();
+            trust::show(args, out)
+        }
+        Command::Verify(args) => {
+            args.storage.apply();
+            trust::verify(args, out)
+        }
         Command::Keygen(args) => trust::keygen(args, out),
         Command::Schema(args) => {
             let text = match args.kind {

@@ -223,10 +223,11 @@ pub(super) fn attestation(
 
 pub(super) fn verify(args: &super::args::VerifyArgs, out: &mut dyn Write) -> Result<i32> {
     let key = PublicKey::load(&args.pubkey)?;
-    let files: Vec<std::path::PathBuf> = crate::ingest::resolve(&args.data)?
-        .into_iter()
-        .map(|r| r.path)
-        .collect();
+    let files: Vec<std::path::PathBuf> =
+        crate::ingest::resolve_with(&args.data, &args.storage.storage_options)?
+            .into_iter()
+            .map(|r| r.path)
+            .collect();
     let v = crate::attest::verify(&args.attestation, &key, &files)?;
     if !args.quiet {
         let mut s = String::new();

@@ -51,7 +51,7 @@ pub(crate) fn open(path: &Path, remote: Option<&Arc<RemoteObject>>) -> Result<Pa
             (meta, Some(magic.to_vec()))
         }
         Some(obj) => {
-            let mut reader = ObjectReader(obj.clone());
+            let mut reader = ObjectReader(obj.clone(), 1);
             let meta = storage::block_on(ArrowReaderMetadata::load_async(&mut reader, options))?
                 .map_err(|e| {
                     obj.take_error().unwrap_or_else(|| Error::BadParquet {
@@ -168,7 +168,23 @@ pub(crate) fn read_row_group(
         sel.push(RowSelector::select(take as usize));
         RowSelection::from(sel)
     });
-    let reader = batches(source, pf, index, &wanted, selection).map_err(|e| {
+    // The shards this row group is split into (equal parts): without a page index each of
+    // them needs the whole column chunks, which a remote read then fetches once for all (with
+    // one, each fetches only its pages).
+    let rows = pf.row_group_rows[index];
+    let paged = pf
+        .meta
+        .metadata()
+        .row_group(index)
+        .columns()
+        .iter()
+        .all(|c| c.offset_index_offset().is_some());
+    let users = if paged || take == 0 || take >= rows {
+        1
+    } else {
+        ((rows + take / 2) / take) as usize
+    };
+    let reader = batches(source, pf, index, &wanted, selection, users).map_err(|e| {
         source
             .remote
             .as_ref()
@@ -197,6 +213,7 @@ fn batches(
     index: usize,
     columns: &[usize],
     selection: Option<RowSelection>,
+    users: usize,
 ) -> std::result::Result<Batches, String> {
     let mask = ProjectionMask::roots(pf.meta.parquet_schema(), columns.iter().copied());
     match &source.remote {
@@ -215,7 +232,7 @@ fn batches(
         }
         Some(obj) => {
             let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(
-                ObjectReader(obj.clone()),
+                ObjectReader(obj.clone(), users),
                 pf.meta.clone(),
             )
             .with_row_groups(vec![index])
@@ -286,7 +303,7 @@ impl RowGroupIter {
         let pf = self.source.parquet.as_ref()?;
         let fields = pf.meta.schema().fields();
         self.columns.iter().copied().find_map(|c| {
-            let mut batches = batches(&self.source, pf, self.index, &[c], None).ok()?;
+            let mut batches = batches(&self.source, pf, self.index, &[c], None, 1).ok()?;
             decode(|| batches.any(|b| b.is_err()))
                 .unwrap_or(true)
                 .then(|| fields.get(c).map(|f| f.name().clone()))

@@ -21,8 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use futures::StreamExt;
 use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use object_store::path::Path as StorePath;
 use object_store::{GetOptions, GetRange, ObjectStore};
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
@@ -80,7 +80,23 @@ pub(crate) struct RemoteObject {
     hashing: Mutex<Hashing>,
     /// The first storage error a read met, for the caller that sees only the decoder's error.
     error: Mutex<Option<Error>>,
+    /// Column chunks being fetched or fetched for one shard of a row group that other shards
+    /// of it will ask for again (a file without page indexes: each shard of a split row group
+    /// needs its whole chunks), so that they are fetched once. At most [`SHARED`] are kept.
+    shared: Mutex<Vec<SharedFetch>>,
 }
+
+/// The ranges of one fetch, the fetch (awaited by every shard that asks for them), and how
+/// many more shards will ask.
+#[derive(Debug)]
+struct SharedFetch {
+    ranges: Vec<Range<u64>>,
+    bytes: futures::future::Shared<BoxFuture<'static, std::result::Result<Vec<Bytes>, String>>>,
+    left: usize,
+}
+
+/// Shared fetches kept at once: a bound on the memory they hold beyond the readers'.
+const SHARED: usize = 4;
 
 impl RemoteObject {
     pub(crate) fn new(location: &storage::Location, object: storage::Object) -> RemoteObject {
@@ -96,6 +112,7 @@ impl RemoteObject {
                 groups: Vec::new(),
             }),
             error: Mutex::new(None),
+            shared: Mutex::new(Vec::new()),
         }
     }
 
@@ -303,8 +320,41 @@ async fn tokio_sleep(ms: u64) {
     tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
 }
 
-/// The parquet crate's async reader over one object.
-pub(crate) struct ObjectReader(pub Arc<RemoteObject>);
+/// The parquet crate's async reader over one object, for a read that `users` shards make of
+/// the same column chunks (1: its own).
+pub(crate) struct ObjectReader(pub Arc<RemoteObject>, pub usize);
+
+/// Fetch `ranges`, merged across small gaps, at most `IN_FLIGHT` at a time.
+async fn fetch_ranges(obj: Arc<RemoteObject>, ranges: Vec<Range<u64>>) -> Result<Vec<Bytes>> {
+    let mut order: Vec<usize> = (0..ranges.len()).collect();
+    order.sort_by_key(|&i| ranges[i].start);
+    let mut merged: Vec<Range<u64>> = Vec::new();
+    for &i in &order {
+        let r = &ranges[i];
+        match merged.last_mut() {
+            Some(m) if r.start <= m.end.saturating_add(COALESCE) => m.end = m.end.max(r.end),
+            _ => merged.push(r.clone()),
+        }
+    }
+    let fetched: Vec<Bytes> = futures::stream::iter(merged.clone())
+        .map(|r| obj.fetch(r))
+        .buffered(IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_>>()?;
+    Ok(ranges
+        .iter()
+        .map(|r| {
+            // The merged range that holds `r`: the last that starts at or before it.
+            let k = merged
+                .partition_point(|m| m.start <= r.start)
+                .saturating_sub(1);
+            let m = &merged[k];
+            fetched[k].slice((r.start - m.start) as usize..(r.end - m.start) as usize)
+        })
+        .collect())
+}
 
 fn external(e: Error) -> ParquetError {
     ParquetError::External(Box::new(e))
@@ -321,39 +371,43 @@ impl AsyncFileReader for ObjectReader {
         ranges: Vec<Range<u64>>,
     ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
         let obj = self.0.clone();
+        let users = self.1;
         Box::pin(async move {
-            // Ranges merged across small gaps, fetched at most `IN_FLIGHT` at a time.
-            let mut order: Vec<usize> = (0..ranges.len()).collect();
-            order.sort_by_key(|&i| ranges[i].start);
-            let mut merged: Vec<Range<u64>> = Vec::new();
-            for &i in &order {
-                let r = &ranges[i];
-                match merged.last_mut() {
-                    Some(m) if r.start <= m.end.saturating_add(COALESCE) => {
-                        m.end = m.end.max(r.end)
-                    }
-                    _ => merged.push(r.clone()),
-                }
+            if users <= 1 {
+                return fetch_ranges(obj, ranges).await.map_err(external);
             }
-            let fetched: Vec<Bytes> = futures::stream::iter(merged.clone())
-                .map(|r| obj.fetch(r))
-                .buffered(IN_FLIGHT)
-                .collect::<Vec<_>>()
-                .await
-                .into_iter()
-                .collect::<Result<_>>()
-                .map_err(external)?;
-            Ok(ranges
-                .iter()
-                .map(|r| {
-                    // The merged range that holds `r`: the last that starts at or before it.
-                    let k = merged
-                        .partition_point(|m| m.start <= r.start)
-                        .saturating_sub(1);
-                    let m = &merged[k];
-                    fetched[k].slice((r.start - m.start) as usize..(r.end - m.start) as usize)
-                })
-                .collect())
+            let shared = {
+                let mut cache = obj
+                    .shared
+                    .lock()
+                    .map_err(|_| external(Error::Internal("a shared fetch was poisoned".into())))?;
+                if let Some(at) = cache.iter().position(|e| e.ranges == ranges) {
+                    let e = &mut cache[at];
+                    e.left = e.left.saturating_sub(1);
+                    let bytes = e.bytes.clone();
+                    if e.left == 0 {
+                        cache.remove(at);
+                    }
+                    bytes
+                } else {
+                    let fetch: BoxFuture<'static, std::result::Result<Vec<Bytes>, String>> =
+                        Box::pin({
+                            let (obj, ranges) = (obj.clone(), ranges.clone());
+                            async move { fetch_ranges(obj, ranges).await.map_err(|e| e.to_string()) }
+                        });
+                    let bytes = fetch.shared();
+                    cache.push(SharedFetch {
+                        ranges,
+                        bytes: bytes.clone(),
+                        left: users - 1,
+                    });
+                    if cache.len() > SHARED {
+                        cache.remove(0);
+                    }
+                    bytes
+                }
+            };
+            shared.await.map_err(|e| ParquetError::External(e.into()))
         })
     }
 
