@@ -24,7 +24,8 @@ moto[server]):
     /tmp/psvenv/bin/python benches/storage.py 1000000 10000000
 
 POISONSCAN_BIN names the binary (default target/release/poisonscan); POISONSCAN_MOTO_SERVER
-the server (default moto_server on the PATH); POISONSCAN_BENCH_RUNS the repetitions (3).
+the server (default moto_server on the PATH); POISONSCAN_BENCH_RUNS the repetitions (3);
+POISONSCAN_BENCH_SERVER_ONLY=1 measures the server's own rows only.
 """
 
 from __future__ import annotations
@@ -223,6 +224,25 @@ def main() -> None:
                     "--no-config",
                 ],
             }
+
+            # The server's own cost, same run: one 1-byte range, and the whole object.
+            def get(byte_range: str | None, key: str = key) -> float:
+                start = time.monotonic()
+                kwargs = {"Range": byte_range} if byte_range else {}
+                body = client.get_object(Bucket="bench", Key=key, **kwargs)["Body"]
+                while body.read(8 << 20):
+                    pass
+                return time.monotonic() - start
+
+            one = statistics.median(get("bytes=0-0") for _ in range(RUNS))
+            whole = statistics.median(get(None) for _ in range(RUNS))
+            for what, secs in (("moto: GET of 1 byte", one), ("moto: GET of the object", whole)):
+                lines.append(
+                    f"| {rows:,} | {what} | server | {secs:.2f} | - | - | - | {size:.1f} | - | 1 |"
+                )
+                print(lines[-1], flush=True)
+            if os.environ.get("POISONSCAN_BENCH_SERVER_ONLY"):
+                commands = {}
             for name, template in commands.items():
                 results: dict[str, list[dict[str, float]]] = {"file": [], "object": []}
                 for _ in range(RUNS):
