@@ -14,7 +14,8 @@
 //!   errors, a dropped connection before the response). A body cut off midway is asked for
 //!   again from where it stopped, a few times, before it is an error.
 //! - **Bounds.** A shard's column chunks are fetched as ranges merged across gaps under
-//!   1 MiB, at most [`IN_FLIGHT`] at once; a CSV stream holds one response chunk.
+//!   256 KiB, at most [`IN_FLIGHT`] at once; the shards of one row group that need the same
+//!   chunks (no page index) share one fetch; a CSV stream holds one response chunk.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -482,8 +483,7 @@ impl StreamRead {
                     BYTES.fetch_add(b.len() as u64, Ordering::Relaxed);
                     return Ok(Some(b));
                 }
-                Some(Err(e)) if self.attempts + 1 < BODY_ATTEMPTS => {
-                    let _ = e;
+                Some(Err(_)) if self.attempts + 1 < BODY_ATTEMPTS => {
                     self.attempts += 1;
                     self.body = None;
                     std::thread::sleep(std::time::Duration::from_millis(100 << self.attempts));

@@ -1,5 +1,6 @@
 //! File hashing for the manifest: BLAKE3 of each source file and of each Parquet row group's
-//! bytes, read through memory maps in one pass.
+//! bytes, read through memory maps in one pass; for an object in storage, the hashes its
+//! reads computed on the bytes as they arrived (`crate::ingest::remote`).
 
 use super::RowGroupEntry;
 use crate::error::{Error, Result};
@@ -88,14 +89,41 @@ pub(super) fn hash_file(
             reason: format!("a row group ends past the end of the file ({len} bytes)"),
         });
     }
-    let entries = groups
+    let hexes = groups
         .into_iter()
+        .map(|g| g.finalize().to_hex().to_string());
+    Ok((file.finalize().to_hex().to_string(), entries(hexes, rows)))
+}
+
+/// The hashes of an object in storage, computed on the bytes its shards fetched (the bytes no
+/// shard read are fetched now): `None` for a local file, an empty hash for an object read
+/// without some of its columns.
+pub(super) fn remote_hashes(
+    source: &crate::ingest::Source,
+) -> Result<Option<(String, Vec<RowGroupEntry>)>> {
+    let Some(obj) = &source.remote else {
+        return Ok(None);
+    };
+    let (file, groups) = obj.finish_hash()?;
+    if file.is_empty() {
+        return Ok(Some((file, Vec::new())));
+    }
+    let rows = source
+        .parquet
+        .as_ref()
+        .map(|p| p.row_group_rows.as_slice())
+        .unwrap_or_default();
+    Ok(Some((file, entries(groups.into_iter(), rows))))
+}
+
+/// Manifest entries of row groups with these hashes and row counts, in order.
+fn entries(hexes: impl Iterator<Item = String>, rows: &[u64]) -> Vec<RowGroupEntry> {
+    hexes
         .enumerate()
-        .map(|(i, g)| RowGroupEntry {
+        .map(|(i, blake3)| RowGroupEntry {
             index: i as u32,
             rows: rows.get(i).copied().unwrap_or(0),
-            blake3: g.finalize().to_hex().to_string(),
+            blake3,
         })
-        .collect();
-    Ok((file.finalize().to_hex().to_string(), entries))
+        .collect()
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::file_hash::hash_source;
+use super::file_hash::{hash_source, remote_hashes};
 use super::fingerprint::{RowHasher, fingerprint, label_hash};
 use super::label::{label_bounds, label_ids, too_many_classes};
 use super::ordered::run_ordered;
@@ -170,27 +170,10 @@ pub fn profile_dataset(
         },
     )?;
     let (mut profile, mut file_hashes, source_rows) = fold.finish();
+    // Objects in storage were hashed as their shards fetched them: finished now.
     for (i, s) in ds.sources.iter().enumerate() {
-        if let Some(obj) = &s.remote {
-            let (file, groups) = obj.finish_hash()?;
-            let rows = s
-                .parquet
-                .as_ref()
-                .map(|p| p.row_group_rows.clone())
-                .unwrap_or_default();
-            let groups = if file.is_empty() { Vec::new() } else { groups };
-            file_hashes[i] = (
-                file,
-                groups
-                    .into_iter()
-                    .enumerate()
-                    .map(|(g, blake3)| RowGroupEntry {
-                        index: g as u32,
-                        rows: rows.get(g).copied().unwrap_or(0),
-                        blake3,
-                    })
-                    .collect(),
-            );
+        if let Some(hashes) = remote_hashes(s)? {
+            file_hashes[i] = hashes;
         }
     }
     profile.manifest = ds
