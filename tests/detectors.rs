@@ -1034,6 +1034,44 @@ fn changed(d: &Path, change: impl FnOnce(&mut Vec<Vec<Row>>)) -> Setup {
     }
 }
 
+/// SCH006 judges a new label class by the exact conditional test (a class rare on both sides
+/// can miss the baseline by chance), except a numeric class far beyond the baseline's, as a
+/// flipped bit makes: high on one row. The p-value is C(n_cur, k)/C(n_base + n_cur, k), here
+/// computed by hand for 6,000 rows on each side.
+#[test]
+fn new_label_classes_are_judged_by_their_count_unless_far() {
+    let t = tempfile::tempdir().unwrap();
+    let exact = |k: usize| {
+        (0..k)
+            .map(|i| (6000 - i) as f64 / (12000 - i) as f64)
+            .product::<f64>()
+    };
+    for (label, k, expected) in [
+        (7u8, 1usize, "low"),
+        (7, 8, "medium"),
+        (7, 12, "high"),
+        (200, 1, "high"),
+    ] {
+        let d = t.path().join(format!("{label}-{k}"));
+        let s = changed(&d, |p| {
+            for r in &mut p[0][40..40 + k] {
+                r.label = label;
+            }
+        });
+        let all = scan(&s.current, &s.baseline, &[]);
+        let f = with_code(&all, "SCH006");
+        assert_eq!(f.len(), 1, "{label} on {k} rows: {:?}", codes(&all));
+        assert_eq!(severity(f[0]), expected, "{label} on {k} rows");
+        assert_eq!(f[0]["rows"], k as u64);
+        let p = f[0]["p_value"].as_f64().unwrap();
+        assert!(
+            (p / exact(k) - 1.0).abs() < 1e-4,
+            "{p} against {}",
+            exact(k)
+        );
+    }
+}
+
 /// `x` as written to the file (6 decimals).
 fn written_x(r: &Row) -> f64 {
     format!("{:.6}", r.x.unwrap()).parse().unwrap()
@@ -1194,12 +1232,18 @@ fn fixtures(code: &str) -> Option<Fixture> {
         ),
         "SCH006" => f(
             Scenario {
-                name: "sch006: one row labelled 7, a class the baseline never had",
-                make: |d| changed(d, |p| p[0][40].label = 7),
+                name: "sch006: 12 rows labelled 7, a class the baseline never had",
+                make: |d| {
+                    changed(d, |p| {
+                        for r in &mut p[0][40..52] {
+                            r.label = 7;
+                        }
+                    })
+                },
             },
             "high",
             Some("label"),
-            Some(1),
+            Some(12),
             CLEAN,
         ),
         "SCH001" => f(

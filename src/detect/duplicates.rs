@@ -100,12 +100,21 @@ fn conflicting_rows(p: &Profile) -> Vec<u128> {
     out
 }
 
-/// A rate test against the baseline's rate: one-sided binomial, effect = absolute rise.
+/// A rate test of the current rate against the baseline's, effect = absolute rise. Rows that
+/// repeat one another are not independent draws: a set whose duplicates come in large groups
+/// varies far more from sample to sample than a binomial count would. Each side's count is
+/// therefore a sum over its groups (a group of identical rows adds its repeats, a feature
+/// group its conflicting rows, a lone row nothing), and its variance is the cluster-sampling
+/// estimate Σ yᵢ² − Y²/m over the m groups ([`cluster_variances`]); that reduces to the binomial
+/// variance when every group is a pair or a lone row. One-sided normal test of the difference
+/// of the rates against the sum of both sides' variances.
 struct RateTest {
     cur: u64,
     n_cur: u64,
     base: u64,
     n_base: u64,
+    /// Variances of the current count and of the baseline's.
+    var: (f64, f64),
 }
 
 impl RateTest {
@@ -116,16 +125,64 @@ impl RateTest {
         )
     }
 
+    /// The one-sided p-value of the rise. A baseline without any such rows still allows for
+    /// half a row's worth of variance on its side.
+    fn p_value(&self) -> f64 {
+        let (rc, rb) = self.rates();
+        let (nc, nb) = (self.n_cur.max(1) as f64, self.n_base.max(1) as f64);
+        let var = self.var.0 / (nc * nc) + self.var.1.max(0.5) / (nb * nb);
+        stats::normal_sf((rc - rb) / var.sqrt())
+    }
+
     /// (p-value, rise, severity) when the rise is significant and large enough.
     fn judge(&self, ctx: &Context<'_>, code: &str) -> Option<(f64, f64, Severity)> {
         let (rc, rb) = self.rates();
-        // A baseline without any such rows still allows for half a row's worth.
-        let floor = 0.5 / self.n_base.max(1) as f64;
-        let p = stats::binom_sf_ge(self.cur, self.n_cur, rb.max(floor));
+        let p = self.p_value();
         let (low, medium, high) = ctx.tiers(code, &RATE_TIERS);
         let sev = tier(rc - rb, low, medium, high)?;
         (rc > rb && p <= ctx.alpha()).then_some((p, rc - rb, sev))
     }
+}
+
+/// The cluster-sampling variances (Σ yᵢ² − Y²/m) of a side's duplicate count (over groups of
+/// identical rows, yᵢ = size − 1) and of its conflict count (over groups of identical features,
+/// yᵢ = size when they carry two labels or more, else 0), from its sorted fingerprints.
+fn cluster_variances(rows: &[u128]) -> (f64, f64) {
+    let (mut dup, mut dup_sq, mut dup_groups) = (0.0, 0.0, 0.0);
+    let (mut conflict, mut conflict_sq, mut feature_groups) = (0.0, 0.0, 0.0);
+    for (a, b) in feature_runs(rows) {
+        feature_groups += 1.0;
+        let mut labels = 0;
+        let mut k = a;
+        while k < b {
+            let mut m = k + 1;
+            while m < b && label_part(rows[m]) == label_part(rows[k]) {
+                m += 1;
+            }
+            let y = (m - k - 1) as f64;
+            dup += y;
+            dup_sq += y * y;
+            dup_groups += 1.0;
+            labels += 1;
+            k = m;
+        }
+        if labels > 1 {
+            let y = (b - a) as f64;
+            conflict += y;
+            conflict_sq += y * y;
+        }
+    }
+    let var = |sum: f64, sq: f64, m: f64| {
+        if m > 0.0 {
+            (sq - sum * sum / m).max(0.0)
+        } else {
+            0.0
+        }
+    };
+    (
+        var(dup, dup_sq, dup_groups),
+        var(conflict, conflict_sq, feature_groups),
+    )
 }
 
 pub struct DuplicateRate;
@@ -148,8 +205,11 @@ an attacker's rows, and a common pipeline fault (a retried write, a join that fa
 Example: 1,500 rows of `current/part-2.parquet` repeat rows of `current/part-0.parquet`: \
 duplicate rate 1.8% against 0.0% in the baseline, medium.
 
-Defaults: one-sided binomial test of the current count against the baseline's rate (floored at \
-half a row), p ≤ 0.01; the rise must be ≥ 0.2 points for low, ≥ 1 point for medium, ≥ 5 points \
+Defaults: one-sided test of the difference of the two rates, p ≤ 0.01, with each side's \
+variance estimated as in cluster sampling: a group of k identical rows is one draw adding k - 1 \
+repeats, so a set whose duplicates come in large groups (and whose random halves differ by \
+points) needs a larger rise than one of pairs, where this is the binomial variance. The rise \
+must be ≥ 0.2 points for low, ≥ 1 point for medium, ≥ 5 points \
 for high. Rows are compared by 80-bit fingerprints (a false match is below 10⁻⁸ at 10⁸ rows)."
     }
     fn params(&self) -> &'static [Param] {
@@ -167,6 +227,10 @@ for high. Rows are compared by 80-bit fingerprints (a false match is below 10⁻
             n_cur: cur.rows,
             base: db.duplicate_rows,
             n_base: base.rows,
+            var: (
+                cluster_variances(&cur.fingerprints.rows).0,
+                cluster_variances(&base.fingerprints.rows).0,
+            ),
         };
         let Some((p, rise, sev)) = t.judge(ctx, self.code()) else {
             return Vec::new();
@@ -232,8 +296,8 @@ footprint of label flipping applied to copies of rows, or of two sources that di
 Example: 2,400 rows (3%) sit in 1,150 groups of identical features with more than one label, \
 against 0.1% in the baseline: medium.
 
-Defaults: with a baseline, a one-sided binomial test of the current count against the baseline's \
-rate, p ≤ 0.01, and a rise ≥ 0.2 points (low), ≥ 1 point (medium), ≥ 5 points (high). Without \
+Defaults: with a baseline, DUP001's test (each group of identical features one draw, adding its \
+rows when it carries two labels or more), p ≤ 0.01, and a rise ≥ 0.2 points (low), ≥ 1 point (medium), ≥ 5 points (high). Without \
 a baseline any conflict is reported as low (real data has some)."
     }
     fn params(&self) -> &'static [Param] {
@@ -258,6 +322,10 @@ a baseline any conflict is reported as low (real data has some)."
                     n_cur: cur.rows,
                     base: db.conflicting_rows,
                     n_base: base.rows,
+                    var: (
+                        cluster_variances(&cur.fingerprints.rows).1,
+                        cluster_variances(&base.fingerprints.rows).1,
+                    ),
                 };
                 let Some((p, _, sev)) = t.judge(ctx, self.code()) else {
                     return Vec::new();
@@ -464,5 +532,52 @@ with many natural repeats raises the bar. Severity by the share of rows in such 
             ),
         ]);
         vec![f]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fingerprint with these features and label.
+    fn fp(features: u128, label: u32) -> u128 {
+        (features << 48) | ((label as u128) << 16)
+    }
+
+    #[test]
+    fn cluster_variances_by_hand() {
+        // Groups of identical rows: {1:a ×3}, {2:a ×2, 2:b ×1}, {3:a}, {4:b ×2}.
+        let mut rows = vec![
+            fp(1, 7),
+            fp(1, 7),
+            fp(1, 7),
+            fp(2, 7),
+            fp(2, 7),
+            fp(2, 8),
+            fp(3, 7),
+            fp(4, 8),
+            fp(4, 8),
+        ];
+        rows.sort_unstable();
+        let (dup, conflict) = cluster_variances(&rows);
+        // Repeats per group of identical rows: 2, 1, 0, 0, 1 (m = 5, Y = 4).
+        assert!(
+            (dup - (4.0 + 1.0 + 1.0 - 16.0 / 5.0)).abs() < 1e-12,
+            "{dup}"
+        );
+        // Conflicting rows per feature group: 0, 3, 0, 0 (m = 4, Y = 3).
+        assert!((conflict - (9.0 - 9.0 / 4.0)).abs() < 1e-12, "{conflict}");
+        // Pairs and lone rows only: the binomial variance Y(1 − Y/m).
+        let pairs: Vec<u128> = (0..10u128)
+            .flat_map(|f| {
+                if f < 3 {
+                    vec![fp(f, 1), fp(f, 1)]
+                } else {
+                    vec![fp(f, 1)]
+                }
+            })
+            .collect();
+        let (dup, _) = cluster_variances(&pairs);
+        assert!((dup - 3.0 * (1.0 - 3.0 / 10.0)).abs() < 1e-12, "{dup}");
     }
 }

@@ -3,6 +3,10 @@
 use serde_json::json;
 
 use crate::detect::{Context, Detector, Finding, Predicate, Severity, evidence, pct};
+use crate::stats;
+
+/// The exact test's p-value at or below which new classes are high.
+const HIGH_P: f64 = 1e-3;
 
 /// A baseline label with more classes than this is a continuous target (regression), whose
 /// values are not a closed set of classes.
@@ -26,10 +30,18 @@ will learn (a pipeline that started writing a new code, a mislabelled batch), or
 value: a bit flipped in a Parquet page written without checksums decodes to a wrong but valid \
 label (1 becoming 32769), which no statistical test sees on a handful of rows.
 
-Example: the baseline's labels are 0 and 1; 3 rows of `part-7.parquet` carry 32769: high.
+Example: the baseline's labels are 0 and 1; 3 rows of `part-7.parquet` carry 32769: high. \
+A rare grade (5 rows of quality 9 in 6,497 wines) that a random split left out of the baseline: \
+low.
 
-Defaults: high at any count. Not run when the baseline's label has more than 100 classes (a \
-continuous target). Null labels are not a class."
+Defaults: always reported. Severity by the exact conditional test SCH003 uses: if both sides \
+were one sample, all k rows of new classes would land in the current data with hypergeometric \
+probability C(n_cur, k)/C(n_base + n_cur, k); high when that is ≤ 0.001, medium when ≤ the \
+run's alpha (0.01), low otherwise (a class rare in both sides can miss the baseline by chance). \
+A numeric class more than 10 times the width of the baseline's classes beyond them (SCH004's \
+`far`: no encoding of classes grows so, a flipped bit does) is high at any count. Not run when \
+the baseline's label has more than 100 classes (a continuous target). Null labels are not a \
+class."
     }
 
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
@@ -56,6 +68,35 @@ continuous target). Null labels are not a class."
         };
         let rows: u64 = new.iter().map(|(_, n)| n).sum();
         let share = rows as f64 / cur.rows.max(1) as f64;
+        // Rows with a label, on each side: the pool the new classes' rows were drawn from.
+        let labelled = |counts: &std::collections::BTreeMap<String, u64>| -> u64 {
+            counts
+                .iter()
+                .filter(|(k, _)| !k.is_empty())
+                .map(|(_, n)| n)
+                .sum()
+        };
+        let p = stats::absent_in_baseline_p(rows, labelled(known), labelled(&cur.label_counts));
+        // How far the farthest numeric new class lies beyond the baseline's classes, in widths
+        // of their range.
+        let numbers: Vec<f64> = known.keys().filter_map(|k| k.parse::<f64>().ok()).collect();
+        let far = if numbers.len() == known.len() {
+            let lo = numbers.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = numbers.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            new.iter()
+                .filter_map(|(k, _)| k.parse::<f64>().ok())
+                .map(|v| super::range::beyond(v, lo, hi))
+                .fold(0.0, f64::max)
+        } else {
+            0.0
+        };
+        let severity = if far > super::range::FAR || p <= HIGH_P {
+            Severity::High
+        } else if p <= ctx.alpha() {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
         let names: Vec<String> = new.iter().map(|(k, _)| format!("`{k}`")).collect();
         let mut examples: Vec<(u32, u64)> = cur
             .sample
@@ -68,7 +109,7 @@ continuous target). Null labels are not a class."
         let mut f = Finding::new(
             self.code(),
             self.check(),
-            Severity::High,
+            severity,
             1.0,
             format!(
                 "label `{label}` has {} the baseline never had ({}) on {} row{} ({})",
@@ -96,6 +137,7 @@ continuous target). Null labels are not a class."
         };
         f.rows = rows;
         f.baseline_rows = Some(0);
+        f.p_value = Some(p);
         f.example_rows = crate::detect::row_refs(cur, &examples);
         let mut sources: Vec<String> = f.example_rows.iter().map(|r| r.source.clone()).collect();
         sources.dedup();
@@ -110,6 +152,7 @@ continuous target). Null labels are not a class."
                 ),
             ),
             ("baseline_classes", json!(known.keys().collect::<Vec<_>>())),
+            ("ranges_beyond", crate::detect::json_num(far)),
         ]);
         vec![f]
     }

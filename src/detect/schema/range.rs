@@ -28,7 +28,7 @@ const PARAMS: [crate::detect::Param; 1] = [crate::detect::Param {
 
 /// How far `v` lies beyond [lo, hi], in widths of the range (a constant column's width is its
 /// magnitude, or 1).
-fn beyond(v: f64, lo: f64, hi: f64) -> f64 {
+pub(super) fn beyond(v: f64, lo: f64, hi: f64) -> f64 {
     let width = if hi > lo { hi - lo } else { hi.abs().max(1.0) };
     if v > hi {
         (v - hi) / width

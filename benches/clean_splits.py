@@ -1,0 +1,90 @@
+"""False alarms on clean data: random halves of every real set (reports/clean-splits.md).
+
+For each set in the real-data folder (default ../shared/datasets/real, one Parquet file per
+folder with a `label` column), SEEDS random halves (numpy's default_rng(1000 + seed), each row
+in the current half with probability 1/2) are scanned, the current half against the other as
+the baseline, with `--label label`. A medium or high finding on such a pair is a false alarm:
+both halves are one sample. Printed: per set, the rows, the pairs scanned and the loud
+findings; then each (set, code, severity) with its count and one example title.
+
+A set whose label poisonscan does not take (a continuous target, for now) is reported as such.
+
+Usage (from the repository's root, with a release build and a venv holding numpy and pyarrow):
+
+    cargo build --release
+    /tmp/psvenv/bin/python benches/clean_splits.py [--seeds 20] [--data DIR] [--sets a,b]
+
+POISONSCAN_BIN names the binary (default target/release/poisonscan). The halves are written
+under bench-data/clean-splits/ (not committed) and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--data", default="../shared/datasets/real")
+    ap.add_argument("--sets", default="", help="comma-separated folder names (default: all)")
+    args = ap.parse_args()
+    binary = os.environ.get("POISONSCAN_BIN", "target/release/poisonscan")
+    wanted = {s for s in args.sets.split(",") if s}
+    loud: collections.Counter[tuple[str, str, str]] = collections.Counter()
+    example: dict[tuple[str, str], str] = {}
+    for folder in sorted(Path(args.data).iterdir()):
+        if not folder.is_dir() or folder.name == "reference":
+            continue
+        if wanted and folder.name not in wanted:
+            continue
+        files = sorted(folder.glob("*.parquet"))
+        if not files:
+            continue
+        table = pq.read_table(files[0])
+        if "label" not in table.column_names:
+            print(f"{folder.name}: no `label` column, skipped")
+            continue
+        out = Path("bench-data/clean-splits") / folder.name
+        out.mkdir(parents=True, exist_ok=True)
+        count, refused = 0, ""
+        for seed in range(args.seeds):
+            a, b = out / f"a{seed}.parquet", out / f"b{seed}.parquet"
+            if not a.exists() or not b.exists():
+                mask = np.random.default_rng(1000 + seed).random(table.num_rows) < 0.5
+                pq.write_table(table.filter(mask), a)
+                pq.write_table(table.filter(~mask), b)
+            flags = ["--label", "label", "--no-config", "--fail-on", "never", "--format", "json"]
+            run = subprocess.run(
+                [binary, "scan", str(a), "--baseline", str(b), *flags, "--quiet"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if run.returncode != 0:
+                refused = run.stderr.strip().splitlines()[0]
+                break
+            for f in json.loads(run.stdout)["findings"]:
+                if f["severity"] in ("medium", "high"):
+                    count += 1
+                    loud[(folder.name, f["code"], f["severity"])] += 1
+                    example.setdefault((folder.name, f["code"]), f["title"])
+        if refused:
+            print(f"{folder.name}: {table.num_rows} rows, not scanned: {refused}")
+        else:
+            pairs = f"{args.seeds} pairs"
+            print(f"{folder.name}: {table.num_rows} rows, {pairs}, {count} loud findings")
+    for (name, code, severity), n in sorted(loud.items()):
+        print(f"  {name} {code} {severity}: {n} (e.g. {example[(name, code)][:140]})")
+
+
+if __name__ == "__main__":
+    main()
