@@ -104,6 +104,8 @@ fn scrub(text: &str) -> String {
         "X-Amz-Signature=",
         "X-Amz-Credential=",
         "X-Amz-Security-Token=",
+        "X-Goog-Signature=",
+        "X-Goog-Credential=",
         "token=",
     ] {
         let mut from = 0;
@@ -115,6 +117,20 @@ fn scrub(text: &str) -> String {
             out.replace_range(start..end, "…");
             from = start + '…'.len_utf8();
         }
+    }
+    // A user and password in a URL (`https://user:pass@host/`): the user is kept.
+    let mut from = 0;
+    while let Some(at) = out[from..].find("://") {
+        let start = from + at + 3;
+        let authority_end = out[start..]
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '"')
+            .map_or(out.len(), |e| start + e);
+        if let Some(at_sign) = out[start..authority_end].rfind('@')
+            && let Some(colon) = out[start..start + at_sign].find(':')
+        {
+            out.replace_range(start + colon + 1..start + at_sign, "…");
+        }
+        from = start;
     }
     out
 }
@@ -160,19 +176,7 @@ pub(crate) fn storage_error(url: &str, e: &object_store::Error) -> Error {
             }
             let text = scrub(&text);
             let has = |codes: &[&str]| codes.iter().any(|c| text.contains(c));
-            if has(&["certificate", "UnknownIssuer", "CertificateRequired"]) {
-                (
-                    format!("its server's TLS certificate is not trusted ({text})"),
-                    "trust the certificate's authority on this machine (for a test server only: \
-                     the storage option allow_invalid_certificates=true)"
-                        .to_string(),
-                )
-            } else if has(&["Connection refused", "ConnectionRefused"]) {
-                (
-                    "nothing answers at its server's address (connection refused)".to_string(),
-                    "check the host, the port and the store's endpoint".to_string(),
-                )
-            } else if has(&["NoSuchBucket", "ContainerNotFound", "BucketNotFound"]) {
+            if has(&["NoSuchBucket", "ContainerNotFound", "BucketNotFound"]) {
                 (
                     "the bucket (or container) does not exist".to_string(),
                     "check the bucket's name and the store's endpoint and region".to_string(),
@@ -204,6 +208,23 @@ pub(crate) fn storage_error(url: &str, e: &object_store::Error) -> Error {
                 (
                     "access was denied".to_string(),
                     "check that the credentials may read it".to_string(),
+                )
+            } else if has(&[
+                // rustls's words, in the causes under the HTTP client's error.
+                "invalid peer certificate",
+                "UnknownIssuer",
+                "certificate verify failed",
+            ]) {
+                (
+                    format!("its server's TLS certificate is not trusted ({text})"),
+                    "trust the certificate's authority on this machine (for a test server only: \
+                     the storage option allow_invalid_certificates=true)"
+                        .to_string(),
+                )
+            } else if has(&["Connection refused", "ConnectionRefused"]) {
+                (
+                    "nothing answers at its server's address (connection refused)".to_string(),
+                    "check the host, the port and the store's endpoint".to_string(),
                 )
             } else {
                 (
@@ -315,14 +336,23 @@ pub fn open(url_text: &str, options: &[(String, String)]) -> Result<Location> {
 impl Location {
     /// Whether what answered HEAD on an `http(s)://` server is a folder: a WebDAV server
     /// answers HEAD on a collection with an empty page, so an empty answer, or a path with
-    /// something under it (PROPFIND, one level), is a folder. A server without WebDAV refuses
-    /// PROPFIND: what it answered HEAD for is a file.
+    /// something under it (PROPFIND, one level), is a folder. A name with a data file's
+    /// extension is a file without asking (a plain server may answer PROPFIND with an error
+    /// that is retried); a server without WebDAV refuses PROPFIND: what it answered HEAD for
+    /// is a file.
     fn is_web_folder(&self, head: &ObjectMeta) -> bool {
         if !self.web {
             return false;
         }
         if head.size == 0 {
             return true;
+        }
+        let name = self.path.as_ref().to_ascii_lowercase();
+        if [".parquet", ".csv", ".csv.gz", ".gz"]
+            .iter()
+            .any(|e| name.ends_with(e))
+        {
+            return false;
         }
         match block_on(self.store.list_with_delimiter(Some(&self.path))) {
             Ok(Ok(under)) => !under.objects.is_empty() || !under.common_prefixes.is_empty(),
@@ -558,6 +588,19 @@ pub fn head_bytes(url: &str, options: &[(String, String)], n: u64) -> Result<Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_and_signatures_are_scrubbed_from_messages() {
+        assert_eq!(
+            scrub("GET https://ann:s3cret@host:8443/a/b?X-Goog-Signature=abc&x=1 failed"),
+            "GET https://ann:…@host:8443/a/b?X-Goog-Signature=…&x=1 failed"
+        );
+        assert_eq!(scrub("s3://bucket/a@b/c"), "s3://bucket/a@b/c");
+        assert_eq!(
+            scrub("http://host/p and https://u@h/"),
+            "http://host/p and https://u@h/"
+        );
+    }
 
     #[test]
     fn urls_are_told_from_paths() {

@@ -300,6 +300,17 @@ fn upload_dir(dir: &std::path::Path, prefix: &str, o: &[(String, String)]) {
     }
 }
 
+/// Upload the demo's current and baseline folders under `root` + `demo/`.
+fn upload_demo(root: &str, o: &[(String, String)]) {
+    for part in ["current", "baseline"] {
+        upload_dir(
+            std::path::Path::new(&format!("{DEMO}/{part}")),
+            &format!("{root}demo/{part}/"),
+            o,
+        );
+    }
+}
+
 fn get(url: &str, o: &[(String, String)]) -> Vec<u8> {
     storage::download(url, o).unwrap()
 }
@@ -332,16 +343,7 @@ fn a_scan_of_objects_reports_what_a_scan_of_the_files_reports() {
     let Some(moto) = Moto::start() else { return };
     moto.bucket("lake");
     let o = moto.options();
-    upload_dir(
-        std::path::Path::new(&format!("{DEMO}/current")),
-        "s3://lake/demo/current/",
-        &o,
-    );
-    upload_dir(
-        std::path::Path::new(&format!("{DEMO}/baseline")),
-        "s3://lake/demo/baseline/",
-        &o,
-    );
+    upload_demo("s3://lake/", &o);
     let common = [
         "--label",
         "label",
@@ -1644,16 +1646,7 @@ fn gcs_objects_are_read_and_written_like_files() {
     let Some(gcs) = FakeGcs::start() else { return };
     gcs.bucket("lake");
     let o = gcs.options();
-    upload_dir(
-        std::path::Path::new(&format!("{DEMO}/current")),
-        "gs://lake/demo/current/",
-        &o,
-    );
-    upload_dir(
-        std::path::Path::new(&format!("{DEMO}/baseline")),
-        "gs://lake/demo/baseline/",
-        &o,
-    );
+    upload_demo("gs://lake/", &o);
     let run = |args: &[&str]| {
         let (code, out, err) = run_with(&o, args);
         assert_eq!(code, 0, "{args:?}: {err}");

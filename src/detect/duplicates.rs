@@ -102,19 +102,21 @@ fn conflicting_rows(p: &Profile) -> Vec<u128> {
 
 /// A rate test of the current rate against the baseline's, effect = absolute rise. Rows that
 /// repeat one another are not independent draws: a set whose duplicates come in large groups
-/// varies far more from sample to sample than a binomial count would. Each side's count is
-/// therefore a sum over its groups (a group of identical rows adds its repeats, a feature
-/// group its conflicting rows, a lone row nothing), and its variance is the cluster-sampling
-/// estimate Σ yᵢ² − Y²/m over the m groups ([`cluster_variances`]); that reduces to the binomial
-/// variance when every group is a pair or a lone row. One-sided normal test of the difference
-/// of the rates against the sum of both sides' variances.
+/// varies far more from sample to sample than a binomial count would. A count is therefore a
+/// sum over groups (a group of identical rows adds its repeats, a feature group its
+/// conflicting rows, a lone row nothing), and its variance is the cluster-sampling estimate
+/// Σ yᵢ² − Y²/m over the m groups ([`cluster_variance`]), which is Y(1 − Y/m) when every group
+/// is a pair or a lone row. Under the null hypothesis both sides are samples of one population,
+/// so both variances come from the baseline's, scaled to each side's rows: the current data's
+/// own groups are what is tested, and one planted group of a thousand copies must not widen
+/// the test that should find it. One-sided normal test of the difference of the rates.
 struct RateTest {
     cur: u64,
     n_cur: u64,
     base: u64,
     n_base: u64,
-    /// Variances of the current count and of the baseline's.
-    var: (f64, f64),
+    /// The variance of the baseline's count.
+    base_var: f64,
 }
 
 impl RateTest {
@@ -126,11 +128,14 @@ impl RateTest {
     }
 
     /// The one-sided p-value of the rise. A baseline without any such rows still allows for
-    /// half a row's worth of variance on its side.
+    /// half a row's worth of variance.
     fn p_value(&self) -> f64 {
         let (rc, rb) = self.rates();
         let (nc, nb) = (self.n_cur.max(1) as f64, self.n_base.max(1) as f64);
-        let var = self.var.0 / (nc * nc) + self.var.1.max(0.5) / (nb * nb);
+        // Var(count)/n² on each side, the current count's variance being the baseline's
+        // scaled by nc / nb.
+        let per_row = self.base_var.max(0.5) / nb;
+        let var = per_row / nc + per_row / nb;
         stats::normal_sf((rc - rb) / var.sqrt())
     }
 
@@ -144,12 +149,15 @@ impl RateTest {
     }
 }
 
-/// The cluster-sampling variances (Σ yᵢ² − Y²/m) of a side's duplicate count (over groups of
-/// identical rows, yᵢ = size − 1) and of its conflict count (over groups of identical features,
-/// yᵢ = size when they carry two labels or more, else 0), from its sorted fingerprints.
-fn cluster_variances(rows: &[u128]) -> (f64, f64) {
-    let (mut dup, mut dup_sq, mut dup_groups) = (0.0, 0.0, 0.0);
-    let (mut conflict, mut conflict_sq, mut feature_groups) = (0.0, 0.0, 0.0);
+/// The cluster-sampling variances (Σ yᵢ² − Y²/m) of a side's duplicate count (over groups
+/// of identical rows, yᵢ = size − 1) and of its conflict count (over groups of identical
+/// features, yᵢ = size when they carry two labels or more, else 0), from its sorted
+/// fingerprints and its `total_rows`: rows without a fingerprint (a profile that keeps only its
+/// repeated rows') are lone rows, groups of y = 0.
+fn cluster_variance(rows: &[u128], total_rows: u64) -> (f64, f64) {
+    let lone = total_rows.saturating_sub(rows.len() as u64) as f64;
+    let (mut dup, mut dup_sq, mut dup_groups) = (0.0, 0.0, lone);
+    let (mut conflict, mut conflict_sq, mut feature_groups) = (0.0, 0.0, lone);
     for (a, b) in feature_runs(rows) {
         feature_groups += 1.0;
         let mut labels = 0;
@@ -205,10 +213,10 @@ an attacker's rows, and a common pipeline fault (a retried write, a join that fa
 Example: 1,500 rows of `current/part-2.parquet` repeat rows of `current/part-0.parquet`: \
 duplicate rate 1.8% against 0.0% in the baseline, medium.
 
-Defaults: one-sided test of the difference of the two rates, p ≤ 0.01, with each side's \
-variance estimated as in cluster sampling: a group of k identical rows is one draw adding k - 1 \
-repeats, so a set whose duplicates come in large groups (and whose random halves differ by \
-points) needs a larger rise than one of pairs, where this is the binomial variance. The rise \
+Defaults: one-sided test of the difference of the two rates, p ≤ 0.01, with the variance \
+estimated from the baseline as in cluster sampling (a group of k identical rows is one draw \
+adding k - 1 repeats) and scaled to each side's rows: a baseline whose duplicates come in large \
+groups (whose random halves differ by points) needs a larger rise than one of pairs. The rise \
 must be ≥ 0.2 points for low, ≥ 1 point for medium, ≥ 5 points \
 for high. Rows are compared by 80-bit fingerprints (a false match is below 10⁻⁸ at 10⁸ rows)."
     }
@@ -227,10 +235,7 @@ for high. Rows are compared by 80-bit fingerprints (a false match is below 10⁻
             n_cur: cur.rows,
             base: db.duplicate_rows,
             n_base: base.rows,
-            var: (
-                cluster_variances(&cur.fingerprints.rows).0,
-                cluster_variances(&base.fingerprints.rows).0,
-            ),
+            base_var: cluster_variance(&base.fingerprints.rows, base.rows).0,
         };
         let Some((p, rise, sev)) = t.judge(ctx, self.code()) else {
             return Vec::new();
@@ -322,10 +327,7 @@ a baseline any conflict is reported as low (real data has some)."
                     n_cur: cur.rows,
                     base: db.conflicting_rows,
                     n_base: base.rows,
-                    var: (
-                        cluster_variances(&cur.fingerprints.rows).1,
-                        cluster_variances(&base.fingerprints.rows).1,
-                    ),
+                    base_var: cluster_variance(&base.fingerprints.rows, base.rows).1,
                 };
                 let Some((p, _, sev)) = t.judge(ctx, self.code()) else {
                     return Vec::new();
@@ -559,7 +561,7 @@ mod tests {
             fp(4, 8),
         ];
         rows.sort_unstable();
-        let (dup, conflict) = cluster_variances(&rows);
+        let (dup, conflict) = cluster_variance(&rows, 9);
         // Repeats per group of identical rows: 2, 1, 0, 0, 1 (m = 5, Y = 4).
         assert!(
             (dup - (4.0 + 1.0 + 1.0 - 16.0 / 5.0)).abs() < 1e-12,
@@ -577,7 +579,11 @@ mod tests {
                 }
             })
             .collect();
-        let (dup, _) = cluster_variances(&pairs);
+        let (dup, _) = cluster_variance(&pairs, 13);
+        assert!((dup - 3.0 * (1.0 - 3.0 / 10.0)).abs() < 1e-12, "{dup}");
+        // A profile that keeps only its repeated rows' fingerprints: the other rows are lone.
+        let repeated: Vec<u128> = pairs.into_iter().filter(|&f| f >> 48 < 3).collect();
+        let (dup, _) = cluster_variance(&repeated, 13);
         assert!((dup - 3.0 * (1.0 - 3.0 / 10.0)).abs() < 1e-12, "{dup}");
     }
 }

@@ -39,7 +39,7 @@ were one sample, all k rows of new classes would land in the current data with h
 probability C(n_cur, k)/C(n_base + n_cur, k); high when that is ≤ 0.001, medium when ≤ the \
 run's alpha (0.01), low otherwise (a class rare in both sides can miss the baseline by chance). \
 A numeric class more than 10 times the width of the baseline's classes beyond them (SCH004's \
-`far`: no encoding of classes grows so, a flipped bit does) is high at any count. Not run when \
+default `far`; no encoding of classes grows so, a flipped bit does) is high at any count. Not run when \
 the baseline's label has more than 100 classes (a continuous target). Null labels are not a \
 class."
     }
@@ -79,8 +79,12 @@ class."
         let p = stats::absent_in_baseline_p(rows, labelled(known), labelled(&cur.label_counts));
         // How far the farthest numeric new class lies beyond the baseline's classes, in widths
         // of their range.
-        let numbers: Vec<f64> = known.keys().filter_map(|k| k.parse::<f64>().ok()).collect();
-        let far = if numbers.len() == known.len() {
+        let classes: Vec<&String> = known.keys().filter(|k| !k.is_empty()).collect();
+        let numbers: Vec<f64> = classes
+            .iter()
+            .filter_map(|k| k.parse::<f64>().ok())
+            .collect();
+        let far = if !numbers.is_empty() && numbers.len() == classes.len() {
             let lo = numbers.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = numbers.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             new.iter()
