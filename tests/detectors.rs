@@ -440,7 +440,37 @@ fn lbl001_flipped_category_is_named_with_its_shares() {
     let slope = ratio / (denom * denom);
     let n = in_c.len() as f64;
     let smoothed = (share(&in_c) * n + 0.5) / (n + 1.0);
-    let var = slope * slope * var_b + smoothed * (1.0 - smoothed) / n;
+    // The median's own variance: π/2 · Σ (nᵢ/N)² · the median over the slices of each slice's
+    // log odds ratio variance (1/k + 1/(n − k) now, 1/m + 1/(m' − m) in the baseline, half a row
+    // of smoothing per cell; every baseline row stands for one).
+    let cats = ["a", "b", "c", "d"];
+    let mut slice_vars: Vec<f64> = cats
+        .iter()
+        .map(|&cat| {
+            let now: Vec<&Row> = r.iter().filter(|x| x.cat == cat).collect();
+            let then: Vec<&Row> = base_rows.iter().filter(|x| x.cat == cat).collect();
+            let k = now.iter().filter(|x| x.label == label).count() as f64;
+            let m = then.iter().filter(|x| x.label == label).count() as f64;
+            1.0 / (k + 0.5)
+                + 1.0 / (now.len() as f64 - k + 0.5)
+                + 1.0 / (m + 0.5)
+                + 1.0 / (then.len() as f64 - m + 0.5)
+        })
+        .collect();
+    slice_vars.sort_by(f64::total_cmp);
+    let median_var = slice_vars[(slice_vars.len() - 1) / 2];
+    let total: f64 = cats
+        .iter()
+        .map(|&cat| r.iter().filter(|x| x.cat == cat).count() as f64)
+        .sum();
+    let spread: f64 = cats
+        .iter()
+        .map(|&cat| (r.iter().filter(|x| x.cat == cat).count() as f64 / total).powi(2))
+        .sum();
+    let by_log_r = p_b * (1.0 - p_b) * slope;
+    let var = slope * slope * var_b
+        + smoothed * (1.0 - smoothed) / n
+        + by_log_r * by_log_r * std::f64::consts::FRAC_PI_2 * median_var * spread;
     let z = (share(&in_c) - expected) / var.sqrt();
     assert!(close(&h["statistic"]["value"], z), "{h} {z}");
     // The examples are rows of the slice that now carry label 0.

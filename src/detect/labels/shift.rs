@@ -58,7 +58,8 @@ baseline's minimum or above its maximum, nulls, and each source file. The baseli
 a slice comes from its label-stratified sample; the share expected now is that share moved by \
 the typical change of the label's odds over the other slices of the same column (a shift \
 everywhere is DRF's label drift, not LBL001). z-test \
-of the current share against the expected one (both sides' sampling variance), \
+of the current share against the expected one (both sides' sampling variance, and that of the \
+typical change, a median of noisy slices on a small set), \
 Benjamini-Hochberg across all slices; a finding needs q <= 0.01, at least 10 rows moved and \
 Cohen's h >= 0.2 (low), 0.35 (medium), 0.5 (high). A source file must also differ from the \
 rest of the current data. Needs a labelled baseline (--label) and the row pass."
@@ -104,6 +105,26 @@ fn weighted_median(v: &mut [(f64, f64)]) -> f64 {
     v.last().map_or(0.0, |e| e.0)
 }
 
+/// The delta-method variance of a slice's log odds ratio of class `c` (now against the
+/// baseline): 1/k + 1/(n − k) for the current rows, and for the baseline's sample rows, whose
+/// classes stand for `w` rows each, 1/m_c + Σ_{h≠c} w_h² m_h / (Σ_{h≠c} w_h m_h)², with half a
+/// row of smoothing in every cell.
+fn log_odds_ratio_var(s: &Slice<'_>, c: usize, w: &[f64]) -> f64 {
+    let k = s.cur[c] as f64;
+    let n = s.n as f64;
+    let (mut other, mut other_sq) = (0.0, 0.0);
+    for (h, &m) in s.m.iter().enumerate() {
+        if h != c {
+            other += w[h] * (m as f64 + 0.5);
+            other_sq += w[h] * w[h] * (m as f64 + 0.5);
+        }
+    }
+    1.0 / (k + 0.5)
+        + 1.0 / (n - k + 0.5)
+        + 1.0 / (s.m[c] as f64 + 0.5)
+        + other_sq / (other * other).max(1e-300)
+}
+
 /// The odds of a share, with half a row of smoothing either side.
 fn odds(k: f64, n: f64) -> f64 {
     (k + 0.5) / (n - k + 0.5)
@@ -123,6 +144,17 @@ fn tested_classes(lm: &LabelModel) -> Vec<usize> {
     } else {
         (0..l).collect()
     }
+}
+
+/// A slice that can be tested: its feature and slot, the current rows per class, the baseline's
+/// sample rows per class and the baseline rows they stand for.
+struct Slice<'a> {
+    feature: usize,
+    slot: usize,
+    cur: &'a [u64],
+    n: u64,
+    m: &'a [u64],
+    wm: f64,
 }
 
 fn label_shift(
@@ -148,14 +180,6 @@ fn label_shift(
     let classes = tested_classes(lm);
     // The slices that can be tested: (feature, slot, current rows per class, baseline sample
     // rows per class, baseline rows they stand for).
-    struct Slice<'a> {
-        feature: usize,
-        slot: usize,
-        cur: &'a [u64],
-        n: u64,
-        m: &'a [u64],
-        wm: f64,
-    }
     let mut slices: Vec<Slice<'_>> = Vec::new();
     for feature in 0..lm.dim {
         for slot in 0..SLOTS {
@@ -187,7 +211,15 @@ fn label_shift(
     // the median over its slices (weighted by current rows) of the log odds ratio, now against
     // the baseline. Without an attack every slice moves with the whole (a prior shift), and the
     // median is that move; a flipped slice moves on its own and barely shifts the median.
-    let mut typical: std::collections::BTreeMap<(usize, usize), f64> = Default::default();
+    //
+    // That median is itself an estimate: on a small set each slice's log odds ratio is noisy,
+    // and a median of ten noisy slices can move every slice's expected share by points. Its
+    // variance is taken as a normal median's: π/2 times that of the weighted mean, Σ (nᵢ/N)²
+    // times a slice's variance. That variance is the median over the slices of each one's
+    // delta-method variance (Σ 1/count over the four cells, the baseline's in sample rows with
+    // their class weights), not their mean: a flipped slice's empty cell has a huge one, and the
+    // median of the log odds ratios does not move with it either.
+    let mut typical: std::collections::BTreeMap<(usize, usize), (f64, f64)> = Default::default();
     for feature in 0..lm.dim {
         let own: Vec<&Slice<'_>> = slices.iter().filter(|s| s.feature == feature).collect();
         for &c in &classes {
@@ -200,9 +232,18 @@ fn label_shift(
                         ((now / then).ln(), s.n as f64)
                     })
                     .collect();
-                weighted_median(&mut lor).exp()
+                let total: f64 = own.iter().map(|s| s.n as f64).sum();
+                let spread: f64 = own.iter().map(|s| (s.n as f64 / total).powi(2)).sum();
+                let mut vars: Vec<(f64, f64)> = own
+                    .iter()
+                    .map(|s| (log_odds_ratio_var(s, c, w), 1.0))
+                    .collect();
+                (
+                    weighted_median(&mut lor).exp(),
+                    std::f64::consts::FRAC_PI_2 * weighted_median(&mut vars) * spread,
+                )
             } else {
-                shift[c]
+                (shift[c], 0.0)
             };
             typical.insert((feature, c), r);
         }
@@ -221,13 +262,17 @@ fn label_shift(
                 })
                 .sum::<f64>()
                 / (wm * wm);
-            let r = typical[&(s.feature, c)];
+            let (r, var_log_r) = typical[&(s.feature, c)];
             let denom = 1.0 - p_b + p_b * r;
             let expected = p_b * r / denom;
             let slope = r / (denom * denom);
             let share = cur[c] as f64 / n as f64;
             let smoothed = (cur[c] as f64 + 0.5) / (n as f64 + 1.0);
-            let var = slope * slope * var_b + smoothed * (1.0 - smoothed) / n as f64;
+            // d expected / d ln r = p_b (1 - p_b) r / denom².
+            let by_log_r = p_b * (1.0 - p_b) * slope;
+            let var = slope * slope * var_b
+                + smoothed * (1.0 - smoothed) / n as f64
+                + by_log_r * by_log_r * var_log_r;
             let z = (share - expected) / var.sqrt();
             tested.push(Tested {
                 place: Where::Slice {
