@@ -302,7 +302,8 @@ Example: 2,400 rows (3%) sit in 1,150 groups of identical features with more tha
 against 0.1% in the baseline: medium.
 
 Defaults: with a baseline, DUP001's test (each group of identical features one draw, adding its \
-rows when it carries two labels or more), p ≤ 0.01, and a rise ≥ 0.2 points (low), ≥ 1 point (medium), ≥ 5 points (high). Without \
+rows when it carries two labels or more), p ≤ 0.01, and a rise ≥ 0.2 points (low), ≥ 1 point \
+(medium), ≥ 5 points (high). Without \
 a baseline any conflict is reported as low (real data has some)."
     }
     fn params(&self) -> &'static [Param] {
@@ -544,6 +545,42 @@ mod tests {
     /// A fingerprint with these features and label.
     fn fp(features: u128, label: u32) -> u128 {
         (features << 48) | ((label as u128) << 16)
+    }
+
+    /// The p-value DUP001 and DUP002 print: a normal tail of the rise over the baseline's
+    /// variance scaled to both sides (values from Python's `0.5 * math.erfc(z / math.sqrt(2))`).
+    #[test]
+    fn rate_test_p_values_by_hand() {
+        let t = RateTest {
+            cur: 30,
+            n_cur: 1000,
+            base: 10,
+            n_base: 1000,
+            base_var: 9.0,
+        };
+        // z = 0.02 / √(0.009/1000 + 0.009/1000) = 4.714045
+        assert!((t.p_value() / 1.2142337364879275e-06 - 1.0).abs() < 1e-6);
+        // A baseline without repeats: half a row's worth of variance.
+        let t = RateTest {
+            cur: 40,
+            n_cur: 2000,
+            base: 0,
+            n_base: 1000,
+            base_var: 0.0,
+        };
+        // Var = 0.5/1000/2000 + 0.5/1000/1000, z = 0.02 / √Var = 23.094011
+        assert!((t.p_value() / 2.6591224769489574e-118 - 1.0).abs() < 1e-4);
+        assert_eq!(
+            RateTest {
+                cur: 10,
+                n_cur: 1000,
+                base: 10,
+                n_base: 1000,
+                base_var: 9.0
+            }
+            .p_value(),
+            0.5
+        );
     }
 
     #[test]
