@@ -7,7 +7,10 @@ the baseline, with `--label label`. A medium or high finding on such a pair is a
 both halves are one sample. Printed: per set, the rows, the pairs scanned and the loud
 findings; then each (set, code, severity) with its count and one example title.
 
-A set whose label poisonscan does not take (a continuous target, for now) is reported as such.
+The label's type is left to auto (a numeric label with more than 64 values is a numeric target;
+the report's `dataset.label_type` is printed). A set whose label is a number with 3 to 64 values
+(a rating, a grade) is also scanned as a numeric target (`--label-type numeric`), as a second
+entry. A set poisonscan refuses is reported as such, with the first line of its message.
 
 Usage (from the repository's root, with a release build and a venv holding numpy and pyarrow):
 
@@ -28,6 +31,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 
@@ -55,33 +59,45 @@ def main() -> None:
             continue
         out = Path("bench-data/clean-splits") / folder.name
         out.mkdir(parents=True, exist_ok=True)
-        count, refused = 0, ""
-        for seed in range(args.seeds):
-            a, b = out / f"a{seed}.parquet", out / f"b{seed}.parquet"
-            if not a.exists() or not b.exists():
-                mask = np.random.default_rng(1000 + seed).random(table.num_rows) < 0.5
-                pq.write_table(table.filter(mask), a)
-                pq.write_table(table.filter(~mask), b)
-            flags = ["--label", "label", "--no-config", "--fail-on", "never", "--format", "json"]
-            run = subprocess.run(
-                [binary, "scan", str(a), "--baseline", str(b), *flags, "--quiet"],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if run.returncode != 0:
-                refused = run.stderr.strip().splitlines()[0]
-                break
-            for f in json.loads(run.stdout)["findings"]:
-                if f["severity"] in ("medium", "high"):
-                    count += 1
-                    loud[(folder.name, f["code"], f["severity"])] += 1
-                    example.setdefault((folder.name, f["code"]), f["title"])
-        if refused:
-            print(f"{folder.name}: {table.num_rows} rows, not scanned: {refused}")
-        else:
-            pairs = f"{args.seeds} pairs"
-            print(f"{folder.name}: {table.num_rows} rows, {pairs}, {count} loud findings")
+        variants: list[tuple[str, list[str]]] = [(folder.name, [])]
+        label = table.column("label")
+        distinct = len(label.unique())
+        numeric = pa.types.is_integer(label.type) or pa.types.is_floating(label.type)
+        if numeric and 3 <= distinct <= 64:
+            variants.append((f"{folder.name} (numeric)", ["--label-type", "numeric"]))
+        for name, extra in variants:
+            count, refused, label_type = 0, "", ""
+            for seed in range(args.seeds):
+                a, b = out / f"a{seed}.parquet", out / f"b{seed}.parquet"
+                if not a.exists() or not b.exists():
+                    mask = np.random.default_rng(1000 + seed).random(table.num_rows) < 0.5
+                    pq.write_table(table.filter(mask), a)
+                    pq.write_table(table.filter(~mask), b)
+                flags = ["--label", "label", "--no-config", "--fail-on", "never", "--quiet", *extra]
+                run = subprocess.run(
+                    [binary, "scan", str(a), "--baseline", str(b), *flags, "--format", "json"],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if run.returncode != 0:
+                    refused = run.stderr.strip().splitlines()[0]
+                    break
+                report = json.loads(run.stdout)
+                label_type = report["dataset"].get("label_type") or ""
+                for f in report["findings"]:
+                    if f["severity"] in ("medium", "high"):
+                        count += 1
+                        loud[(name, f["code"], f["severity"])] += 1
+                        example.setdefault((name, f["code"]), f["title"])
+            if refused:
+                print(f"{name}: {table.num_rows} rows, not scanned: {refused}")
+            else:
+                pairs = f"{args.seeds} pairs"
+                print(
+                    f"{name}: {table.num_rows} rows, label {label_type}, {pairs}, "
+                    f"{count} loud findings"
+                )
     for (name, code, severity), n in sorted(loud.items()):
         print(f"  {name} {code} {severity}: {n} (e.g. {example[(name, code)][:140]})")
 

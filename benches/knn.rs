@@ -84,8 +84,8 @@ fn search(c: &mut Criterion) {
         let (x, class) = rows(REFERENCE, structured, 1);
         let codes = vec![0u32; x.len()];
         let prov: Vec<(u32, u64)> = (0..REFERENCE).map(|i| (0, i as u64)).collect();
-        let model =
-            KnnModel::fit(&e, &x, &codes, &class, &prov, vec![1.0, 1.0], false).expect("a model");
+        let model = KnnModel::fit(&e, &x, &codes, &class, None, &prov, vec![1.0, 1.0], false)
+            .expect("a model");
         let (qx, qclass) = rows(QUERIES, structured, 2);
         let qcodes = vec![0u32; FEATURES];
         let all_codes = vec![0u32; qx.len()];

@@ -34,13 +34,27 @@ use serde::Deserialize;
 use crate::detect::{CheckParams, Detector};
 use crate::error::{Error, Result};
 pub use crate::gate::{Allow, AllowPredicate, Date, FailOn};
-use crate::profile::Role;
+use crate::profile::{LabelType, Role};
+
+/// `auto`, `class` or `numeric` (`--label-type`, `label-type`): `None` for auto.
+pub fn parse_label_type(s: &str) -> std::result::Result<Option<LabelType>, String> {
+    match s {
+        "auto" => Ok(None),
+        "class" => Ok(Some(LabelType::Class)),
+        "numeric" => Ok(Some(LabelType::Numeric)),
+        other => Err(format!(
+            "label type `{other}`: expected auto, class or numeric"
+        )),
+    }
+}
 
 /// Everything a config file can set, resolved and checked. Fields left `None` were not set.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub path: Option<PathBuf>,
     pub label: Option<String>,
+    /// `label-type`: `Some(None)` for auto, `None` when not set.
+    pub label_type: Option<Option<LabelType>>,
     pub id: Option<String>,
     pub columns: Option<Vec<String>>,
     pub exclude: Option<Vec<String>>,
@@ -67,6 +81,7 @@ pub struct Config {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct FileSettings {
     label: Option<String>,
+    label_type: Option<String>,
     id: Option<String>,
     columns: Option<Vec<String>>,
     exclude: Option<Vec<String>>,
@@ -310,9 +325,11 @@ impl Config {
                 expires,
             });
         }
+        let label_type = f.label_type.as_deref().map(parse_label_type).transpose()?;
         Ok(Config {
             path: None,
             label: f.label,
+            label_type,
             id: f.id,
             columns: f.columns,
             exclude: f.exclude,

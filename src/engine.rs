@@ -13,7 +13,7 @@ use crate::detect::{self, Context, Detector};
 use crate::error::{Error, Result};
 use crate::ingest::{BatchSource, Conformed, Dataset};
 use crate::profile::plan::TaskPlan;
-use crate::profile::{self, FingerprintScope, Profile, ProfileSettings, Role};
+use crate::profile::{self, FingerprintScope, LabelType, Profile, ProfileSettings, Role};
 use crate::recorder::{Recorder, Silent, Unit, record, timed};
 use crate::report::{self, Report};
 use crate::rows::RowModels;
@@ -166,15 +166,45 @@ impl<'a> Engine<'a> {
     /// values outside the baseline's range of each numeric column are counted exactly (SCH004
     /// and the trigger checks read them). What [`Engine::report`] expects as the current profile.
     pub fn profile_against(&self, data: Data<'_>, baseline: &Profile) -> Result<Profile> {
-        let settings = self
-            .settings
-            .with_reference_ranges(reference_ranges(baseline));
+        let settings = self.against(baseline);
         let mut p = self.profile_with(data, &settings, "profile")?;
         set_roles(&mut p, self.settings, "current")?;
         Ok(p)
     }
 
+    /// The profile settings of the current side against `baseline`: its ranges (the values
+    /// outside them are counted) and its label type.
+    fn against(&self, baseline: &Profile) -> ProfileSettings {
+        let mut s = self
+            .settings
+            .with_reference_ranges(reference_ranges(baseline));
+        if baseline.label.is_some() {
+            s.label_type = Some(baseline.label_type);
+        }
+        s
+    }
+
+    /// Profile `data`; with the label type left to auto, a numeric label with more values than
+    /// classes may have is profiled again as a numeric target.
     fn profile_with(
+        &self,
+        data: Data<'_>,
+        settings: &ProfileSettings,
+        stage: &str,
+    ) -> Result<Profile> {
+        match self.profile_once(data, settings, stage) {
+            Err(Error::TooManyClasses { numeric: true, .. }) if settings.label_type.is_none() => {
+                let numeric = ProfileSettings {
+                    label_type: Some(LabelType::Numeric),
+                    ..settings.clone()
+                };
+                self.profile_once(data, &numeric, stage)
+            }
+            other => other,
+        }
+    }
+
+    fn profile_once(
         &self,
         data: Data<'_>,
         settings: &ProfileSettings,
@@ -204,7 +234,7 @@ impl<'a> Engine<'a> {
         match baseline {
             Some(b) => {
                 self.check_baseline(b)?;
-                Ok(self.settings.with_reference_ranges(reference_ranges(b)))
+                Ok(self.against(b))
             }
             None => Ok(self.settings.profile.clone()),
         }
@@ -283,6 +313,17 @@ impl<'a> Engine<'a> {
                 "the baseline profile was made with {}, this scan uses {}\nhint: re-create the profile with the same --label",
                 name(&b.label),
                 name(&self.settings.profile.label)
+            )));
+        }
+        if let (Some(label), Some(t)) = (&b.label, self.settings.profile.label_type)
+            && t != b.label_type
+        {
+            return Err(Error::Usage(format!(
+                "the baseline profile checks the label `{label}` as {}, this scan asks for {} (--label-type)\nhint: re-create the profile with --label-type {}, or scan with --label-type {}",
+                b.label_type.name(),
+                t.name(),
+                t.name(),
+                b.label_type.name()
             )));
         }
         Ok(())
@@ -384,17 +425,43 @@ impl<'a> Engine<'a> {
         let clock = Instant::now();
         let rec = self.recorder;
         let settings = self.settings;
-        let baseline = timed(rec, "baseline", || self.baseline(baseline))?;
-        // The current side counts, exactly, the values outside the baseline's range.
-        let current_settings = match &baseline {
-            Some(b) => settings.with_reference_ranges(reference_ranges(b)),
-            None => settings.profile.clone(),
+        let baseline_data = match &baseline {
+            Baseline::Data(d) => Some(*d),
+            _ => None,
         };
-        let current_profile = timed(rec, "profile", || -> Result<Profile> {
-            let mut p = self.profile_with(current, &current_settings, "scan")?;
-            set_roles(&mut p, settings, "current")?;
-            Ok(p)
-        })?;
+        let mut baseline = timed(rec, "baseline", || self.baseline(baseline))?;
+        // The current side counts, exactly, the values outside the baseline's range, and
+        // takes its label type.
+        let profile_current = |b: &Option<Profile>| {
+            let current_settings = match b {
+                Some(b) => self.against(b),
+                None => settings.profile.clone(),
+            };
+            timed(rec, "profile", || -> Result<Profile> {
+                let mut p = self.profile_with(current, &current_settings, "scan")?;
+                set_roles(&mut p, settings, "current")?;
+                Ok(p)
+            })
+        };
+        let current_profile = match (profile_current(&baseline), baseline_data) {
+            // Auto took the baseline's label as classes (it has at most 64 values) and the
+            // current data has more: both sides are checked as a numeric target.
+            (Err(Error::TooManyClasses { numeric: true, .. }), Some(d))
+                if settings.profile.label_type.is_none() =>
+            {
+                let numeric = ProfileSettings {
+                    label_type: Some(LabelType::Numeric),
+                    ..settings.profile.clone()
+                };
+                baseline = timed(rec, "baseline", || -> Result<Option<Profile>> {
+                    let mut b = self.profile_with(d, &numeric, "baseline")?;
+                    set_roles(&mut b, settings, "baseline")?;
+                    Ok(Some(b))
+                })?;
+                profile_current(&baseline)?
+            }
+            (other, _) => other?,
+        };
         let row_pass = timed(rec, "row pass", || {
             self.row_pass(current, &current_profile, baseline.as_ref(), rows_out)
         })?;

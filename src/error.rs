@@ -142,6 +142,18 @@ pub enum Error {
     #[error("profiles cannot be merged: {reason}")]
     ProfileMismatch { reason: String },
 
+    /// The label column has more values than a classification label may; `numeric`: it holds
+    /// numbers (auto checks such a column as a numeric target).
+    #[error(
+        "the label column `{label}` has more than {max} distinct values: too many for classes{}",
+        if *numeric { "\nhint: check it as a numeric target with --label-type numeric (auto does when the baseline agrees)" } else { "\nhint: give a class column with --label, or none" }
+    )]
+    TooManyClasses {
+        label: String,
+        max: usize,
+        numeric: bool,
+    },
+
     #[error("{0}")]
     Usage(String),
 

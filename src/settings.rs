@@ -12,7 +12,7 @@ use crate::detect::Detector;
 use crate::error::{Error, Result};
 use crate::gate::FailOn;
 use crate::ingest::{CsvOptions, IngestOptions};
-use crate::profile::{ProfileSettings, Role};
+use crate::profile::{LabelType, ProfileSettings, Role};
 
 /// Rows kept per label class in the stratified sample, unless set.
 pub const DEFAULT_SAMPLE_SIZE: usize = 50_000;
@@ -168,6 +168,7 @@ impl Settings {
 pub struct SettingsBuilder {
     config: Config,
     label: Option<String>,
+    label_type: Option<Option<LabelType>>,
     id: Option<String>,
     columns: Option<Vec<String>>,
     exclude: Option<Vec<String>>,
@@ -193,6 +194,8 @@ pub struct SettingsBuilder {
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub label: Option<String>,
+    /// `--label-type`: `Some(None)` for auto.
+    pub label_type: Option<Option<LabelType>>,
     pub id: Option<String>,
     pub columns: Option<Vec<String>>,
     pub exclude: Option<Vec<String>>,
@@ -211,6 +214,7 @@ impl SettingsBuilder {
     /// Set each value `o` gives (the command line's flags, the Python API's arguments).
     pub fn overrides(mut self, o: Overrides) -> Self {
         self.label = o.label.or(self.label);
+        self.label_type = o.label_type.or(self.label_type);
         self.id = o.id.or(self.id);
         self.columns = o.columns.or(self.columns);
         self.exclude = o.exclude.or(self.exclude);
@@ -233,6 +237,12 @@ impl SettingsBuilder {
     /// The label (class) column.
     pub fn label(mut self, column: impl Into<String>) -> Self {
         self.label = Some(column.into());
+        self
+    }
+    /// What the label holds: classes or a numeric target (`None`: auto, the default: classes,
+    /// unless a numeric column has more than 64 values).
+    pub fn label_type(mut self, t: Option<LabelType>) -> Self {
+        self.label_type = Some(t);
         self
     }
     /// A row identifier column: reported with rows, left out of statistics and fingerprints.
@@ -430,6 +440,7 @@ impl SettingsBuilder {
             profile: ProfileSettings {
                 seed: self.seed.or(c.seed).unwrap_or(0),
                 label,
+                label_type: self.label_type.or(c.label_type).flatten(),
                 id,
                 sample_size: self
                     .sample_size
@@ -469,6 +480,10 @@ fn show(settings: &Settings, checks: &[&dyn Detector]) -> String {
         None => format!("# {k} = (not set)\n"),
     };
     s.push_str(&opt("label", &data.profile.label));
+    s.push_str(&format!(
+        "label-type = {}\n",
+        quoted(data.profile.label_type.map_or("auto", |t| t.name()))
+    ));
     s.push_str(&opt("id", &data.profile.id));
     s.push_str(&format!("columns = {}\n", list(&data.ingest.columns)));
     s.push_str(&format!("exclude = {}\n", list(&data.ingest.exclude)));

@@ -102,6 +102,79 @@ fn bad_inputs_name_the_file_and_exit_2() {
     );
 }
 
+/// A label type that does not fit the data, or the baseline profile's, is a usage error that
+/// says what to give instead.
+#[test]
+fn label_types_that_do_not_fit_the_data_exit_2() {
+    let cal = "datasets/real/california_housing.parquet";
+    assert_fails(
+        &["scan", cal, "--label", "label", "--label-type", "class"],
+        &[
+            "the label column `label` has more than 64 distinct values: too many for classes",
+            "hint: check it as a numeric target with --label-type numeric",
+        ],
+    );
+    assert_fails(
+        &[
+            "scan",
+            cal,
+            "--label",
+            "ocean_proximity",
+            "--label-type",
+            "numeric",
+        ],
+        &[
+            "the label column `ocean_proximity`",
+            "a numeric target (--label-type numeric) must be numbers",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cal.psprof");
+    let o = bin(&[
+        "profile",
+        cal,
+        "--label",
+        "label",
+        "-o",
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_fails(
+        &[
+            "scan",
+            cal,
+            "--baseline",
+            p.to_str().unwrap(),
+            "--label",
+            "label",
+            "--label-type",
+            "class",
+        ],
+        &[
+            "the baseline profile checks the label `label` as numeric, this scan asks for class",
+            "hint: re-create the profile with --label-type class, or scan with --label-type numeric",
+        ],
+    );
+    // The saved profile carries its type: a scan left to auto takes it.
+    let o = bin(&[
+        "scan",
+        cal,
+        "--baseline",
+        p.to_str().unwrap(),
+        "--label",
+        "label",
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        common::report(&o.stdout)["dataset"]["label_type"],
+        "numeric"
+    );
+}
+
 fn make_profile(dir: &Path) -> PathBuf {
     let out = dir.join("base.psprof");
     let o = bin(&[

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use arrow::array::BooleanArray;
+use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, RecordBatch};
 use arrow::compute::filter_record_batch;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -400,7 +400,14 @@ fn rewrite(
         .enumerate()
         .map(|(i, f)| edit(f.name(), &batch).unwrap_or_else(|| batch.column(i).clone()))
         .collect();
-    let out = arrow::array::RecordBatch::try_new(batch.schema(), columns).unwrap();
+    // The schema follows the columns (an edit may change a column's type).
+    let names: Vec<String> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let out = arrow::array::RecordBatch::try_from_iter(names.into_iter().zip(columns)).unwrap();
     let mut w =
         ArrowWriter::try_new(std::fs::File::create(dst).unwrap(), out.schema(), None).unwrap();
     w.write(&out).unwrap();
@@ -730,5 +737,432 @@ fn adult_trigger_rule_is_tested_against_each_item_elsewhere() {
             "{e} {share}"
         );
         assert!(e["p_value"].as_f64().unwrap() < 1e-10, "{e}");
+    }
+}
+
+// ---- Numeric targets (regression): California housing, and wine's grade as a number ----
+
+const CALIFORNIA: &str = "datasets/real/california_housing.parquet";
+
+/// Float column `name` of `batch` mapped by `f(row, value)` (nulls kept).
+fn map_f64(batch: &RecordBatch, name: &str, f: &dyn Fn(usize, f64) -> f64) -> ArrayRef {
+    let a = batch
+        .column_by_name(name)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap();
+    let mapped: Float64Array = (0..a.len())
+        .map(|r| a.is_valid(r).then(|| f(r, a.value(r))))
+        .collect();
+    std::sync::Arc::new(mapped)
+}
+
+/// The text of each row of string column `name` of `batch` (`""` for null).
+fn texts(batch: &RecordBatch, name: &str) -> Vec<String> {
+    let a = arrow::compute::cast(
+        batch.column_by_name(name).unwrap(),
+        &arrow::datatypes::DataType::Utf8,
+    )
+    .unwrap();
+    let s = arrow::array::AsArray::as_string::<i32>(&a);
+    (0..s.len())
+        .map(|r| {
+            if s.is_valid(r) {
+                s.value(r).to_string()
+            } else {
+                String::new()
+            }
+        })
+        .collect()
+}
+
+fn loud(r: &Value) -> Vec<&Value> {
+    findings(r)
+        .iter()
+        .filter(|f| f["severity"] == "high" || f["severity"] == "medium")
+        .collect()
+}
+
+/// Float column `name` of Parquet file `path`, in file order.
+fn f64_column(path: &Path, name: &str) -> Vec<Option<f64>> {
+    let file = std::fs::File::open(path).unwrap();
+    let mut out = Vec::new();
+    for b in ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+    {
+        let b = b.unwrap();
+        let a = b
+            .column_by_name(name)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap()
+            .clone();
+        out.extend((0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i))));
+    }
+    out
+}
+
+/// A California split (seed 11), its current half attacked by `attack` (as `rewrite` edits:
+/// column name and the whole half → the new column) into `cur.parquet`, scanned against the
+/// other half with the label left to auto (a numeric column with more than 64 values: a
+/// numeric target).
+fn california_attacked(
+    dir: &Path,
+    attack: &dyn Fn(&str, &RecordBatch) -> Option<ArrayRef>,
+    extra: &[&str],
+) -> Value {
+    let (a, _) = halves(&root().join(CALIFORNIA), dir, 11);
+    rewrite(&a, &dir.join("cur.parquet"), attack);
+    let mut args = vec!["--label", "label"];
+    args.extend_from_slice(extra);
+    let r = scan_in(
+        dir,
+        &[Path::new("cur.parquet")],
+        Path::new("b.parquet"),
+        &args,
+    );
+    assert_eq!(r["dataset"]["label_type"], "numeric");
+    r
+}
+
+/// Twenty random halves of California housing raise nothing loud, with the label's type
+/// found by auto (the report says so).
+#[test]
+fn random_halves_of_california_housing_raise_nothing_loud() {
+    let seeds: Vec<u64> = (1..=20).collect();
+    assert_quiet_splits(CALIFORNIA, &["--label", "label"], &seeds);
+    let dir = tempfile::tempdir().unwrap();
+    let r = california_attacked(dir.path(), &|_, _| None, &[]);
+    assert!(loud(&r).is_empty(), "{:?}", summary(&r));
+}
+
+/// Wine's grade checked as a number (`--label-type numeric`: seven values with ties, so
+/// fewer bins): twenty random halves raise nothing loud.
+#[test]
+fn random_halves_of_wine_quality_as_a_numeric_target_raise_nothing_loud() {
+    let seeds: Vec<u64> = (1..=20).collect();
+    assert_quiet_splits(
+        "datasets/real/wine_quality.parquet",
+        &["--label", "label", "--label-type", "numeric"],
+        &seeds,
+    );
+}
+
+/// Targeted poisoning of one segment: the targets of `ocean_proximity` = `NEAR BAY` raised by
+/// 40%. A medium or high finding among the first five names the segment, and the label checks
+/// (LBL001 on the baseline's quantile bins, LBL003 on out-of-fold residuals) are among them.
+#[test]
+fn a_segment_whose_targets_were_raised_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let attack = |name: &str, b: &RecordBatch| {
+        (name == "label").then(|| {
+            let near = texts(b, "ocean_proximity");
+            map_f64(b, name, &|r, y| {
+                if near[r] == "NEAR BAY" { y * 1.4 } else { y }
+            })
+        })
+    };
+    let r = california_attacked(dir.path(), &attack, &[]);
+    let names_segment = |f: &Value| {
+        (f["severity"] == "high" || f["severity"] == "medium")
+            && f["slice"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["column"] == "ocean_proximity" && p["value"] == "NEAR BAY")
+    };
+    assert!(
+        findings(&r).iter().take(5).any(names_segment),
+        "{:?}",
+        summary(&r)
+    );
+    for code in ["LBL001", "LBL003"] {
+        assert!(
+            findings(&r)
+                .iter()
+                .any(|f| f["code"] == code && names_segment(f)),
+            "{code}: {:?}",
+            summary(&r)
+        );
+    }
+    // LBL001's evidence: the segment's targets sit higher on the baseline's quantile grid.
+    let f = findings(&r)
+        .iter()
+        .find(|f| f["code"] == "LBL001" && names_segment(f))
+        .unwrap();
+    let grid = f["evidence"]["target_share_below_baseline_quantiles"]
+        .as_array()
+        .unwrap();
+    assert!(!grid.is_empty());
+    assert!(grid.iter().all(|g| {
+        g["share_below"].as_f64().unwrap() <= g["baseline_share_below"].as_f64().unwrap() + 0.02
+    }));
+    assert!(f["evidence"]["wasserstein_binned"].as_f64().unwrap() > 0.0);
+}
+
+/// A trigger: 40 rows given one `population` value (7777, inside the range) and the top-coded
+/// target 500,001, in the baseline's top 5%. TRG001 names the value, high, on 40 of 40 rows.
+#[test]
+fn a_trigger_value_carrying_top_tail_targets_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let planted = |row: usize| row % 200 == 7 && row < 200 * 40;
+    let attack = |name: &str, b: &RecordBatch| match name {
+        "population" => Some(map_f64(b, name, &|r, v| {
+            if planted(r) { 7777.0 } else { v }
+        })),
+        "label" => Some(map_f64(b, name, &|r, y| {
+            if planted(r) { 500_001.0 } else { y }
+        })),
+        _ => None,
+    };
+    let r = california_attacked(dir.path(), &attack, &[]);
+    let f = findings(&r)
+        .iter()
+        .find(|f| f["code"] == "TRG001")
+        .unwrap_or_else(|| panic!("{:?}", summary(&r)));
+    assert_eq!(f["severity"], "high");
+    assert_eq!(f["rows"], 40);
+    assert_eq!(f["slice"][0]["column"], "population");
+    assert_eq!(f["slice"][0]["value"], 7777.0);
+    assert!(
+        f["title"].as_str().unwrap().contains("(top 5%)"),
+        "{}",
+        f["title"]
+    );
+}
+
+/// Label drift of a numeric target is DRF001's test on the label: every target up 15% gives
+/// DRF003 with the PSI, KS statistic and p-value DRF001 gives the same column scanned as a
+/// feature (no --label).
+#[test]
+fn numeric_label_drift_is_the_numeric_drift_test_on_the_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let attack =
+        |name: &str, b: &RecordBatch| (name == "label").then(|| map_f64(b, name, &|_, y| y * 1.15));
+    let r = california_attacked(dir.path(), &attack, &[]);
+    let drf003 = findings(&r)
+        .iter()
+        .find(|f| f["code"] == "DRF003")
+        .unwrap_or_else(|| panic!("{:?}", summary(&r)))
+        .clone();
+    let plain = scan_in(
+        dir.path(),
+        &[Path::new("cur.parquet")],
+        Path::new("b.parquet"),
+        &[],
+    );
+    let drf001 = findings(&plain)
+        .iter()
+        .find(|f| f["code"] == "DRF001" && f["columns"][0] == "label")
+        .unwrap_or_else(|| panic!("{:?}", summary(&plain)));
+    assert_eq!(drf003["effect"], drf001["effect"]);
+    assert_eq!(drf003["statistic"], drf001["statistic"]);
+    assert_eq!(drf003["p_value"], drf001["p_value"]);
+    assert_eq!(drf003["severity"], drf001["severity"]);
+    assert_eq!(drf003["effect"]["name"], "psi");
+}
+
+/// Three targets of 5,000,000,000 (far past the baseline's range): SCH004 on the label column,
+/// at least medium (more than 10 ranges beyond), with the three rows.
+#[test]
+fn far_targets_are_out_of_range_values_of_the_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let far = |r: usize| r == 3 || r == 300 || r == 3000;
+    let attack = |name: &str, b: &RecordBatch| {
+        (name == "label").then(|| map_f64(b, name, &|r, y| if far(r) { 5e9 } else { y }))
+    };
+    let r = california_attacked(dir.path(), &attack, &[]);
+    let f = findings(&r)
+        .iter()
+        .find(|f| f["code"] == "SCH004" && f["columns"][0] == "label")
+        .unwrap_or_else(|| panic!("{:?}", summary(&r)));
+    assert_eq!(f["rows"], 3);
+    assert!(f["severity"] == "high" || f["severity"] == "medium", "{f}");
+    // A numeric target has no label classes to report as new.
+    assert!(!findings(&r).iter().any(|f| f["code"] == "SCH006"));
+}
+
+/// Row-level: the richest block groups (median income ≥ 8) given a target of 20,000 (inside
+/// the range, in the bottom 5%). LBL002 or LBL003 reports them at medium or high, and the rows
+/// file's `label_issue_score` (in [0, 1]) ranks them above the other rows: AUROC ≥ 0.95,
+/// computed here.
+#[test]
+fn rows_whose_target_contradicts_their_neighbours_score_high() {
+    let dir = tempfile::tempdir().unwrap();
+    let rich = |b: &RecordBatch, r: usize| {
+        let a = b
+            .column_by_name("median_income")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
+        a.is_valid(r) && a.value(r) >= 8.0
+    };
+    let attack = |name: &str, b: &RecordBatch| {
+        (name == "label").then(|| map_f64(b, name, &|r, y| if rich(b, r) { 20_000.0 } else { y }))
+    };
+    let rows_out = dir.path().join("rows.parquet");
+    let r = california_attacked(
+        dir.path(),
+        &attack,
+        &["--rows-out", rows_out.to_str().unwrap()],
+    );
+    assert!(
+        loud(&r)
+            .iter()
+            .any(|f| f["code"] == "LBL002" || f["code"] == "LBL003"),
+        "{:?}",
+        summary(&r)
+    );
+    let planted: Vec<bool> = f64_column(&dir.path().join("cur.parquet"), "median_income")
+        .iter()
+        .map(|v| v.is_some_and(|v| v >= 8.0))
+        .collect();
+    let scores: Vec<f64> = f64_column(&rows_out, "label_issue_score")
+        .iter()
+        .map(|s| s.unwrap_or(0.0))
+        .collect();
+    assert_eq!(scores.len(), planted.len());
+    assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)));
+    let score_of = |want: bool| -> Vec<f64> {
+        scores
+            .iter()
+            .zip(&planted)
+            .filter(|(_, p)| **p == want)
+            .map(|(s, _)| *s)
+            .collect()
+    };
+    let (pos, neg) = (score_of(true), score_of(false));
+    assert!(pos.len() >= 50, "{} planted rows", pos.len());
+    // AUROC: the share of (planted, clean) pairs the score orders right (ties count half).
+    let mut right = 0.0;
+    for a in &pos {
+        for b in &neg {
+            right += if a > b {
+                1.0
+            } else if a == b {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    let auroc = right / (pos.len() * neg.len()) as f64;
+    assert!(auroc >= 0.95, "AUROC {auroc}");
+}
+
+/// Auto decides on both sides together: a baseline of 60 rows (at most 60 target values, so
+/// classes on its own) against the rest (thousands of values) is checked as a numeric target.
+#[test]
+fn auto_checks_both_sides_as_numeric_when_either_needs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = std::cell::Cell::new(0usize);
+    let (_, b) = halves_with(&root().join(CALIFORNIA), dir.path(), 1, &|_, _| {
+        seen.set(seen.get() + 1);
+        Some(seen.get() > 60)
+    });
+    assert_eq!(parquet_rows(&b), 60);
+    let r = scan_in(
+        dir.path(),
+        &[Path::new("a.parquet")],
+        Path::new("b.parquet"),
+        &["--label", "label"],
+    );
+    assert_eq!(r["dataset"]["label_type"], "numeric");
+}
+
+/// Multi-class labels (wine's seven grades, two under 40 rows): a targeted one-way flip of the
+/// red wines graded 6 to 8 (a rare grade: 3% of the rows) is named by LBL001 at the slice
+/// `color` = `red` and the grade that rose, and DRF003 tests the seven classes' counts (df 6).
+#[test]
+fn a_targeted_flip_between_two_of_seven_classes_is_named() {
+    use arrow::array::{AsArray, Int8Array};
+    use arrow::datatypes::Int8Type;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = halves(
+        &root().join("datasets/real/wine_quality.parquet"),
+        dir.path(),
+        5,
+    );
+    rewrite(&a, &dir.path().join("cur.parquet"), |name, b| {
+        (name == "label").then(|| {
+            let color = texts(b, "color");
+            let label = b
+                .column_by_name("label")
+                .unwrap()
+                .as_primitive::<Int8Type>();
+            let flipped: Int8Array = (0..b.num_rows())
+                .map(|r| {
+                    let y = label.value(r);
+                    Some(if color[r] == "red" && y == 6 { 8 } else { y })
+                })
+                .collect();
+            std::sync::Arc::new(flipped) as ArrayRef
+        })
+    });
+    let r = scan_in(
+        dir.path(),
+        &[Path::new("cur.parquet")],
+        Path::new("b.parquet"),
+        &["--label", "label"],
+    );
+    assert_eq!(r["dataset"]["label_type"], "class");
+    let f = findings(&r)
+        .iter()
+        .find(|f| f["code"] == "LBL001")
+        .unwrap_or_else(|| panic!("{:?}", summary(&r)));
+    assert!(f["severity"] == "high" || f["severity"] == "medium", "{f}");
+    assert_eq!(f["slice"][0]["column"], "color");
+    assert_eq!(f["slice"][0]["value"], "red");
+    assert!(
+        f["evidence"]["label"] == "8" || f["evidence"]["label"] == "6",
+        "{}",
+        f["evidence"]["label"]
+    );
+    let drift = findings(&r)
+        .iter()
+        .find(|f| f["code"] == "DRF003")
+        .unwrap_or_else(|| panic!("{:?}", summary(&r)));
+    assert_eq!(drift["evidence"]["df"], 6.0);
+}
+
+/// An integer target with nulls on both sides (every 97th row): checked as a numeric target
+/// with a null class, clean halves stay quiet, and a null target gets no label issue score.
+#[test]
+fn integer_targets_with_nulls_are_numeric_targets_too() {
+    use arrow::array::{AsArray, Int64Array};
+    use arrow::datatypes::Float64Type;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = halves(&root().join(CALIFORNIA), dir.path(), 3);
+    let to_int = |name: &str, batch: &RecordBatch| {
+        (name == "label").then(|| {
+            let y = batch
+                .column_by_name("label")
+                .unwrap()
+                .as_primitive::<Float64Type>();
+            let v: Int64Array = (0..batch.num_rows())
+                .map(|r| (r % 97 != 0).then(|| y.value(r) as i64))
+                .collect();
+            std::sync::Arc::new(v) as ArrayRef
+        })
+    };
+    rewrite(&a, &dir.path().join("cur.parquet"), to_int);
+    rewrite(&b, &dir.path().join("base.parquet"), to_int);
+    let rows_out = dir.path().join("rows.parquet");
+    let r = scan_in(
+        dir.path(),
+        &[Path::new("cur.parquet")],
+        Path::new("base.parquet"),
+        &["--label", "label", "--rows-out", rows_out.to_str().unwrap()],
+    );
+    assert_eq!(r["dataset"]["label_type"], "numeric");
+    assert!(loud(&r).is_empty(), "{:?}", summary(&r));
+    let scores = f64_column(&rows_out, "label_issue_score");
+    for (i, s) in scores.iter().enumerate() {
+        assert_eq!(s.is_none(), i % 97 == 0, "row {i}: {s:?}");
     }
 }

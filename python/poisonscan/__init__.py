@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 FailOn = Literal["high", "medium", "low", "never"]
+LabelType = Literal["auto", "class", "numeric"]
 PathLike = Union[str, "os.PathLike[str]"]
 Data = Any
 """A path, a list of paths, a ``Profile``, an Arrow stream, a DataFrame, or a mapping of names
@@ -139,6 +140,7 @@ def _options(
     *,
     label: str | None,
     id: str | None,
+    label_type: LabelType | None = None,
     config: PathLike | None,
     columns: Sequence[str] | None,
     exclude: Sequence[str] | None,
@@ -161,8 +163,11 @@ def _options(
             raise TypeError(f"{name} is an int, not {type(number).__name__}")
         if not 0 <= number < 2**64:
             raise ValueError(f"{name} must be between 0 and 2**64 - 1, not {number}")
+    if label_type is not None and label_type not in ("auto", "class", "numeric"):
+        raise ValueError(f"label_type is 'auto', 'class' or 'numeric', not {label_type!r}")
     return {
         "label": label,
+        "label_type": label_type,
         "id": id,
         "config": None if config is None else os.fspath(config),
         "columns": None if columns is None else list(columns),
@@ -357,6 +362,7 @@ def profile(
     data: Data,
     *,
     label: str | None = None,
+    label_type: LabelType | None = None,
     id: str | None = None,
     config: PathLike | None = None,
     columns: Sequence[str] | None = None,
@@ -369,7 +375,9 @@ def profile(
 ) -> Profile:
     """Profile ``data``: what ``poisonscan profile DATA -o FILE`` saves.
 
-    ``label`` and ``id`` name the label and row-id columns; ``config`` is a ``poisonscan.toml``
+    ``label`` and ``id`` name the label and row-id columns; ``label_type`` says what the label
+    holds (``"class"``, ``"numeric"`` for a regression target, or ``"auto"``, the default:
+    classes unless a numeric column has more than 64 values); ``config`` is a ``poisonscan.toml``
     (none is read unless given); ``columns``/``exclude`` choose the columns; ``seed`` fixes
     the sketches' and the sample's randomness; ``threads`` defaults to the machine's cores.
     ``skip_unsupported=True`` leaves out columns of types poisonscan cannot profile (lists,
@@ -381,6 +389,7 @@ def profile(
     """
     options = _options(
         label=label,
+        label_type=label_type,
         id=id,
         config=config,
         columns=columns,
@@ -399,6 +408,7 @@ def scan(
     *,
     baseline: Data | None = None,
     label: str | None = None,
+    label_type: LabelType | None = None,
     id: str | None = None,
     config: PathLike | None = None,
     fail_on: FailOn | None = None,
@@ -429,6 +439,7 @@ def scan(
     """
     options = _options(
         label=label,
+        label_type=label_type,
         id=id,
         config=config,
         columns=columns,

@@ -50,7 +50,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from . import PathLike, Profile, Report, _error, _native, _options
+from . import LabelType, PathLike, Profile, Report, _error, _native, _options
 
 if TYPE_CHECKING:
     import pyarrow
@@ -543,6 +543,7 @@ def profile(
     df: DataFrame,
     *,
     label: str | None = None,
+    label_type: LabelType | None = None,
     id: str | None = None,
     config: PathLike | None = None,
     columns: Sequence[str] | None = None,
@@ -566,6 +567,7 @@ def profile(
     job that reads only the label column bounds the sample (plans of files)."""
     options = _options(
         label=label,
+        label_type=label_type,
         id=id,
         config=config,
         columns=columns,
@@ -717,6 +719,7 @@ def scan(
     *,
     baseline: DataFrame | Profile | PathLike | None,
     label: str | None = None,
+    label_type: LabelType | None = None,
     id: str | None = None,
     config: PathLike | None = None,
     fail_on: str | None = None,
@@ -749,6 +752,7 @@ def scan(
     """
     options = _options(
         label=label,
+        label_type=label_type,
         id=id,
         config=config,
         columns=columns,
@@ -784,6 +788,7 @@ def row_scores(
     *,
     baseline: DataFrame | Profile | PathLike | None,
     label: str | None = None,
+    label_type: LabelType | None = None,
     id: str | None = None,
     config: PathLike | None = None,
     seed: int | None = None,
@@ -802,6 +807,7 @@ def row_scores(
 
     options = _options(
         label=label,
+        label_type=label_type,
         id=id,
         config=config,
         columns=columns,

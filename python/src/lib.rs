@@ -87,6 +87,7 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 #[pyo3(from_item_all)]
 struct Options {
     label: Option<String>,
+    label_type: Option<String>,
     id: Option<String>,
     config: Option<PathBuf>,
     columns: Option<Vec<String>>,
@@ -115,8 +116,16 @@ impl Options {
                 ))
             })?),
         };
+        let label_type = match &self.label_type {
+            None => None,
+            Some(t) => Some(
+                poisonscan::config::parse_label_type(t)
+                    .map_err(|e| Error::Usage(format!("label_type: {e}")))?,
+            ),
+        };
         b.overrides(Overrides {
             label: self.label.clone(),
+            label_type,
             id: self.id.clone(),
             columns: self.columns.clone(),
             exclude: self.exclude.clone(),

@@ -328,6 +328,31 @@ def test_wrong_label(cargo_bin):
     assert "label" in str(e.value)
 
 
+CALIFORNIA = ROOT / "datasets/real/california_housing.parquet"
+
+
+def test_numeric_target_is_the_cli_report(cargo_bin):
+    """A regression target (auto: more than 64 values) gives the command line's report, from a
+    path and from a pandas DataFrame split in two; `label_type` picks the mode or refuses."""
+    table = pq.read_table(CALIFORNIA)
+    half = table.num_rows // 2
+    base, cur = table.slice(0, half), table.slice(half)
+    report = poisonscan.scan(cur.to_pandas(), baseline=base.to_pandas(), label="label")
+    assert report.to_dict()["dataset"]["label_type"] == "numeric"
+    explicit = poisonscan.scan(cur, baseline=base, label="label", label_type="numeric")
+    assert without_run(explicit.to_dict()) == without_run(report.to_dict())
+    _, cli = cli_json(cargo_bin, CALIFORNIA, "--baseline", CALIFORNIA, "--label", "label")
+    assert cli["dataset"]["label_type"] == "numeric"
+    by_path = poisonscan.scan(str(CALIFORNIA), baseline=str(CALIFORNIA), label="label")
+    assert without_run(by_path.to_dict()) == without_run(cli)
+    expected = cli_error(cargo_bin, "scan", CALIFORNIA, "--label", "label", "--label-type", "class")
+    with pytest.raises(ScanError) as e:
+        poisonscan.scan(str(CALIFORNIA), label="label", label_type="class")
+    assert_cli_message(e, expected)
+    with pytest.raises(ValueError, match="label_type"):
+        poisonscan.scan(str(CALIFORNIA), label="label", label_type="regression")  # type: ignore[arg-type]
+
+
 def test_corrupt_profile(cargo_bin, tmp_path: Path):
     good = poisonscan.profile(DEMO_BASELINE, **DEMO).to_bytes()
     corrupt = bytearray(good)

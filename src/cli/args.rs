@@ -143,12 +143,35 @@ pub enum OutputFormat {
     Junit,
 }
 
+/// `--label-type`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LabelTypeArg {
+    Auto,
+    Class,
+    Numeric,
+}
+
+impl LabelTypeArg {
+    fn resolve(self) -> Option<crate::profile::LabelType> {
+        match self {
+            LabelTypeArg::Auto => None,
+            LabelTypeArg::Class => Some(crate::profile::LabelType::Class),
+            LabelTypeArg::Numeric => Some(crate::profile::LabelType::Numeric),
+        }
+    }
+}
+
 /// Options for reading data, shared by `scan` and `profile`.
 #[derive(Debug, Args, Clone)]
 pub struct DataArgs {
-    /// The label (class) column.
+    /// The label column: classes, or a numeric target (see --label-type).
     #[arg(long, value_name = "COL")]
     pub label: Option<String>,
+    /// What the label holds: `class`, `numeric` (a regression target, checked on the
+    /// baseline's quantiles), or `auto` (the default: classes, unless a numeric column has
+    /// more than 64 values). The report states the type used.
+    #[arg(long, value_name = "TYPE", value_enum)]
+    pub label_type: Option<LabelTypeArg>,
     /// A row identifier column: reported with rows, left out of statistics and fingerprints.
     #[arg(long, value_name = "COL")]
     pub id: Option<String>,
@@ -396,6 +419,7 @@ impl DataArgs {
             .csv(self.csv.options()?)
             .overrides(Overrides {
                 label: self.label.clone(),
+                label_type: self.label_type.map(LabelTypeArg::resolve),
                 id: self.id.clone(),
                 columns: nonempty(&self.columns),
                 exclude: nonempty(&self.exclude),

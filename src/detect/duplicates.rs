@@ -463,10 +463,14 @@ with many natural repeats raises the bar. Severity by the share of rows in such 
             {
                 continue;
             }
-            let label = names
-                .get(&label_part(rows[s]))
-                .map(|l| l.to_string())
-                .unwrap_or_else(|| "?".into());
+            // A numeric target's fingerprints carry its value, which no label key names.
+            let label = match names.get(&label_part(rows[s])) {
+                Some(l) if cur.label_type == crate::profile::LabelType::Class => l.to_string(),
+                _ if cur.label_type == crate::profile::LabelType::Numeric => {
+                    "one target value".into()
+                }
+                _ => "?".into(),
+            };
             groups.push((
                 size,
                 in_base,

@@ -406,6 +406,7 @@ fn finding(
     let mut words: Vec<String> = Vec::new();
     let mut columns: Vec<String> = Vec::new();
     let mut label: Option<String> = None;
+    let mut label_class: Option<u16> = None;
     for k in &t.c.keys {
         match *k {
             Key::Feature(f, code) => {
@@ -425,6 +426,7 @@ fn finding(
             }
             Key::Label(c) => {
                 label = Some(class_name(c));
+                label_class = Some(c);
                 if t.c.signal != "membership" {
                     words.push(format!("the label is `{}`", class_name(c)));
                 }
@@ -471,7 +473,11 @@ fn finding(
             (_, Ok(x)) if numeric => json_num(x),
             _ => serde_json::Value::String(l.clone()),
         };
-        slice.push(Predicate::eq(&label_col, v));
+        // A numeric target's class is a bin of its values.
+        let bin = lm
+            .zip(label_class)
+            .and_then(|(lm, c)| bin_predicate(&lm.classes, &label_col, c));
+        slice.push(bin.unwrap_or_else(|| Predicate::eq(&label_col, v)));
         columns.push(label_col.clone());
     }
     let shares = |m: &BTreeMap<u16, f64>| {
@@ -533,6 +539,26 @@ fn finding(
         ("rows_estimated_from_samples", json!(true)),
     ]);
     Some(f)
+}
+
+/// The predicate on the label column `column` that selects class `c` of a numeric target (its
+/// bin between the baseline's quantiles, or null); `None` for classes.
+fn bin_predicate(
+    classes: &crate::rows::labels::Classes,
+    column: &str,
+    c: u16,
+) -> Option<Predicate> {
+    if !classes.is_numeric() {
+        return None;
+    }
+    let (k, e) = (c as usize, &classes.edges);
+    Some(match k {
+        _ if k > e.len() => Predicate::is_null(column),
+        _ if e.is_empty() => return None,
+        0 => Predicate::lt(column, e[0]),
+        _ if k == e.len() => Predicate::ge(column, e[k - 1]),
+        _ => Predicate::between(column, e[k - 1], e[k]),
+    })
 }
 
 #[cfg(test)]

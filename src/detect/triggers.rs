@@ -147,7 +147,10 @@ below 0.95. A rule of 2 or 3 items must also raise the label beyond each item al
 confidence is tested against the item's other current rows (Fisher, one-sided), and the rule's \
 p-value is the largest of its tests (items_elsewhere in the evidence, in the order of the \
 slice's predicates). Only the most general rule is reported: none whose subset already implies \
-the label as firmly. Needs a labelled baseline (--label) and the row pass."
+the label as firmly. Needs a labelled baseline (--label) and the row pass. A numeric target \
+(`--label-type numeric`) takes the bins between the baseline's 5th, 25th, 50th, 75th and 95th \
+percentiles as labels: a rule whose rows' targets sit almost all in one bin, such as the top 5%, \
+and did not before."
     }
 
     fn params(&self) -> &'static [Param] {

@@ -7,7 +7,10 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondType};
 use rayon::prelude::*;
 
-use super::{MAX_CLASSES, NULL_LABEL, ProfileSettings, SharedBounds, column, hash_str, mix};
+use super::{
+    LabelType, MAX_CLASSES, NULL_LABEL, NUMERIC_LABEL, ProfileSettings, SharedBounds, column,
+    hash_str, mix,
+};
 use crate::error::{Error, Result};
 use crate::ingest::{Dataset, Shard};
 
@@ -23,6 +26,7 @@ pub(super) fn label_bounds(ds: &Dataset, settings: &ProfileSettings) -> Result<S
         return Ok(bounds);
     }
     let label = settings.label.as_deref();
+    let numeric = settings.label_type == Some(LabelType::Numeric);
     let per_shard = |shard: &Shard| -> Result<BTreeMap<String, Vec<u64>>> {
         let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         let source_hash = hash_str(&ds.sources[shard.source].row_key_name());
@@ -51,7 +55,7 @@ pub(super) fn label_bounds(ds: &Dataset, settings: &ProfileSettings) -> Result<S
                 };
                 for a in it {
                     let a = a?;
-                    let (ids, names) = label_ids(l, Some(a.as_ref()), a.len())?;
+                    let (ids, names) = label_ids(l, numeric, Some(a.as_ref()), a.len())?;
                     for (i, &id) in ids.iter().enumerate() {
                         push(&names[id as usize], mix(base, first + i as u64), &mut out);
                     }
@@ -85,30 +89,37 @@ pub(super) fn label_bounds(ds: &Dataset, settings: &ProfileSettings) -> Result<S
     Ok(bounds)
 }
 
-/// The label key of each row of a batch, as indices into a batch-local list of names.
+/// The label key of each row of a batch, as indices into a batch-local list of names: the
+/// class, or for a numeric target (`numeric`) whether it is null (`NUMERIC_LABEL` or
+/// `NULL_LABEL`; NaN counts as null).
 #[inline(never)]
 pub(super) fn label_ids(
     label: &str,
+    numeric: bool,
     array: Option<&dyn Array>,
     n: usize,
 ) -> Result<(Vec<u32>, Vec<String>)> {
     let Some(a) = array else {
         return Ok((vec![0; n], vec![String::new()]));
     };
+    if numeric {
+        return numeric_ids(label, a);
+    }
     let text = |i: usize| label_text(a, i);
     match a.data_type() {
         DataType::Int64 => {
             let v = a.as_primitive::<Int64Type>();
-            intern(label, n, |i| v.is_valid(i).then(|| v.value(i)), text)
+            intern(label, true, n, |i| v.is_valid(i).then(|| v.value(i)), text)
         }
         DataType::Timestamp(..) => {
             let v = a.as_primitive::<TimestampMicrosecondType>();
-            intern(label, n, |i| v.is_valid(i).then(|| v.value(i)), text)
+            intern(label, false, n, |i| v.is_valid(i).then(|| v.value(i)), text)
         }
         DataType::Float64 => {
             let v = a.as_primitive::<Float64Type>();
             intern(
                 label,
+                true,
                 n,
                 |i| v.is_valid(i).then(|| column::numeric_key(v.value(i))),
                 text,
@@ -116,14 +127,37 @@ pub(super) fn label_ids(
         }
         DataType::Utf8 => {
             let v = a.as_string::<i32>();
-            intern(label, n, |i| v.is_valid(i).then(|| v.value(i)), text)
+            intern(label, false, n, |i| v.is_valid(i).then(|| v.value(i)), text)
         }
         DataType::Boolean => {
             let v = a.as_boolean();
-            intern(label, n, |i| v.is_valid(i).then(|| v.value(i)), text)
+            intern(label, false, n, |i| v.is_valid(i).then(|| v.value(i)), text)
         }
         _ => Ok((vec![0; n], vec![NULL_LABEL.to_string()])),
     }
+}
+
+/// `label_ids` of a numeric target: 0 for a value, 1 for null or NaN.
+fn numeric_ids(label: &str, a: &dyn Array) -> Result<(Vec<u32>, Vec<String>)> {
+    let names = vec![NUMERIC_LABEL.to_string(), NULL_LABEL.to_string()];
+    let ids = match a.data_type() {
+        DataType::Int64 => {
+            let v = a.as_primitive::<Int64Type>();
+            (0..a.len()).map(|i| u32::from(v.is_null(i))).collect()
+        }
+        DataType::Float64 => {
+            let v = a.as_primitive::<Float64Type>();
+            (0..a.len())
+                .map(|i| u32::from(v.is_null(i) || v.value(i).is_nan()))
+                .collect()
+        }
+        other => {
+            return Err(Error::Usage(format!(
+                "the label column `{label}` holds {other} values; a numeric target (--label-type numeric) must be numbers\nhint: give --label-type class, or a numeric column"
+            )));
+        }
+    };
+    Ok((ids, names))
 }
 
 /// Give each distinct key an index in order of first appearance. Label sets are small (at most
@@ -131,6 +165,7 @@ pub(super) fn label_ids(
 /// beats hashing.
 fn intern<K: PartialEq + Copy>(
     label: &str,
+    numeric_type: bool,
     n: usize,
     key: impl Fn(usize) -> Option<K>,
     text: impl Fn(usize) -> String,
@@ -147,7 +182,7 @@ fn intern<K: PartialEq + Copy>(
             p
         } else {
             if keys.len() > MAX_CLASSES {
-                return Err(too_many_classes(label));
+                return Err(too_many_classes(label, numeric_type));
             }
             keys.push(k);
             names.push(text(i));
@@ -159,10 +194,32 @@ fn intern<K: PartialEq + Copy>(
     Ok((ids, names))
 }
 
-pub(super) fn too_many_classes(label: &str) -> Error {
-    Error::Usage(format!(
-        "the label column `{label}` has more than {MAX_CLASSES} distinct values; poisonscan checks classification labels\nhint: give a class column with --label, or none"
-    ))
+/// A whole profile's label: at most `MAX_CLASSES` classes (each shard, batch or Spark partition
+/// checks its own; together they may hold more).
+pub(super) fn check_classes(p: &super::Profile) -> Result<()> {
+    let Some(label) = p.label.as_deref() else {
+        return Ok(());
+    };
+    if p.label_type == LabelType::Class && p.label_counts.len() > MAX_CLASSES {
+        let numeric = p.column(label).is_some_and(|c| {
+            matches!(
+                c.column_type,
+                crate::ingest::ColumnType::Int | crate::ingest::ColumnType::Float
+            )
+        });
+        return Err(too_many_classes(label, numeric));
+    }
+    Ok(())
+}
+
+/// The error of a label with more than `MAX_CLASSES` classes; `numeric`: the column holds
+/// numbers (auto then checks it as a numeric target).
+pub(super) fn too_many_classes(label: &str, numeric: bool) -> Error {
+    Error::TooManyClasses {
+        label: label.to_string(),
+        max: MAX_CLASSES,
+        numeric,
+    }
 }
 
 /// The text of a label value: integers without a decimal point, null as `<null>`.

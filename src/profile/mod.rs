@@ -42,17 +42,42 @@ use crate::error::{Error, Result};
 use crate::ingest::ColumnType;
 
 /// Version of the profile file format; bump on any incompatible change.
-pub const PROFILE_SCHEMA_VERSION: u32 = 7;
+pub const PROFILE_SCHEMA_VERSION: u32 = 8;
 /// Label key used for rows whose label is null.
 pub const NULL_LABEL: &str = "<null>";
 /// A label column with more classes than this is not a classification label.
 pub const MAX_CLASSES: usize = 64;
+/// The label key of every row with a numeric target (the profile keys a numeric target by
+/// whether it is null; the label checks bin it on the baseline's quantiles).
+pub const NUMERIC_LABEL: &str = "<value>";
+
+/// What the label column holds: classes (at most `MAX_CLASSES` values), or a numeric target
+/// (a regression label: a price, a demand, a score).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelType {
+    #[default]
+    Class,
+    Numeric,
+}
+
+impl LabelType {
+    pub fn name(self) -> &'static str {
+        match self {
+            LabelType::Class => "class",
+            LabelType::Numeric => "numeric",
+        }
+    }
+}
 
 /// What a profile is computed with.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProfileSettings {
     pub seed: u64,
     pub label: Option<String>,
+    /// The label's type; `None`: decided from the data (auto: classes, unless a numeric
+    /// column has more than `MAX_CLASSES` values).
+    pub label_type: Option<LabelType>,
     pub id: Option<String>,
     /// Rows kept per label class in the reservoir sample.
     pub sample_size: usize,
@@ -66,6 +91,7 @@ impl Default for ProfileSettings {
         ProfileSettings {
             seed: 0,
             label: None,
+            label_type: None,
             id: None,
             sample_size: 50_000,
             reference_ranges: BTreeMap::new(),
@@ -164,6 +190,8 @@ pub struct Profile {
     pub tool_version: String,
     pub seed: u64,
     pub label: Option<String>,
+    /// How the label is keyed: by class, or (numeric) by whether it is null.
+    pub label_type: LabelType,
     pub id: Option<String>,
     pub rows: u64,
     pub columns: Vec<ColumnProfile>,
@@ -208,6 +236,7 @@ impl Profile {
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             seed: settings.seed,
             label: settings.label.clone(),
+            label_type: settings.label_type.unwrap_or_default(),
             id: settings.id.clone(),
             rows: 0,
             columns: ds_schema
@@ -409,6 +438,14 @@ impl Profile {
             return mismatch(format!(
                 "the label column differs ({:?} and {:?})",
                 self.label, other.label
+            ));
+        }
+        if self.label_type != other.label_type {
+            return mismatch(format!(
+                "the label `{}` is {} in one and {} in the other; profile both with the same --label-type",
+                self.label.as_deref().unwrap_or_default(),
+                self.label_type.name(),
+                other.label_type.name()
             ));
         }
         if self.seed != other.seed {

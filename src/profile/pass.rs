@@ -192,6 +192,7 @@ pub fn profile_dataset(
             version: s.remote.as_ref().and_then(|o| o.version.clone()),
         })
         .collect();
+    super::label::check_classes(&profile)?;
     Ok(profile)
 }
 
@@ -276,6 +277,7 @@ pub fn profile_batches(
             version: None,
         })
         .collect();
+    super::label::check_classes(&profile)?;
     Ok(profile)
 }
 
@@ -414,6 +416,7 @@ pub(super) fn profile_part(
         .as_ref()
         .and_then(|l| schema.iter().position(|(n, _)| n == l));
     let feature_position = feature_positions(schema, settings, partition_columns);
+    let numeric_label = settings.label_type == Some(super::LabelType::Numeric);
     let mut hashes: Vec<u64> = Vec::new();
     let mut rows_hash = RowHasher::new();
     let mut rows = 0u64;
@@ -423,6 +426,7 @@ pub(super) fn profile_part(
         let n = b.num_rows();
         let (ids, names) = label_ids(
             settings.label.as_deref().unwrap_or_default(),
+            numeric_label,
             label_idx.map(|i| b.column(i).as_ref()),
             n,
         )?;
@@ -431,8 +435,15 @@ pub(super) fn profile_part(
             *p.label_counts.entry(name.clone()).or_default() += count;
         }
         if p.label_counts.len() > MAX_CLASSES && label_idx.is_some() {
+            let numeric_type = label_idx.is_some_and(|i| {
+                matches!(
+                    schema[i].1,
+                    crate::ingest::ColumnType::Int | crate::ingest::ColumnType::Float
+                )
+            });
             return Err(too_many_classes(
                 settings.label.as_deref().unwrap_or_default(),
+                numeric_type,
             ));
         }
         // Row keys: a seeded hash of (file, row in file), independent of how files are split.
@@ -466,12 +477,29 @@ pub(super) fn profile_part(
             }
         }
         let label_hashes: Vec<u32> = names.iter().map(|s| label_hash(s)).collect();
-        p.fingerprints.rows.extend(
-            rows_hash
-                .finish()
-                .zip(&ids)
-                .map(|(h, &id)| fingerprint(h, label_hashes[id as usize], segment)),
-        );
+        // A numeric target's rows are keyed by whether it is null; their fingerprints carry
+        // the value itself (identical features with different targets conflict, as classes do).
+        let target = label_idx
+            .filter(|_| numeric_label)
+            .map(|i| b.column(i).as_ref());
+        p.fingerprints
+            .rows
+            .extend(
+                rows_hash
+                    .finish()
+                    .zip(&ids)
+                    .enumerate()
+                    .map(|(i, (h, &id))| {
+                        // (Null and NaN targets share the null key's hash.)
+                        let l = match target {
+                            Some(a) if names[id as usize] != super::NULL_LABEL => {
+                                label_hash(&super::label_text(a, i))
+                            }
+                            _ => label_hashes[id as usize],
+                        };
+                        fingerprint(h, l, segment)
+                    }),
+            );
         p.sample.offer_batch(
             b,
             &keys,

@@ -664,6 +664,7 @@ impl TaskPlan {
                 }
             })
             .collect();
+        super::label::check_classes(&profile)?;
         Ok(profile)
     }
 

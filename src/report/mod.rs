@@ -103,6 +103,9 @@ pub struct DatasetInfo {
     pub rows: u64,
     pub columns: usize,
     pub label: Option<String>,
+    /// Added field: what the label holds, `class` or `numeric` (a regression target); null
+    /// without a label.
+    pub label_type: Option<&'static str>,
     pub sources: Vec<SourceInfo>,
     /// Added field: the columns of the input (the files' and the partition keys', or the
     /// batches'): `columns` profiled plus `left_out`.
@@ -270,6 +273,7 @@ pub fn build(input: ReportInput<'_>) -> Report {
             rows: cur.rows,
             columns: cur.columns.len(),
             label: cur.label.clone(),
+            label_type: cur.label.as_ref().map(|_| cur.label_type.name()),
             sources: cur
                 .manifest
                 .iter()

@@ -86,6 +86,23 @@ impl Predicate {
         }
     }
 
+    /// `low ≤ column < high`.
+    pub fn between(column: &str, low: f64, high: f64) -> Predicate {
+        Predicate {
+            low: Some(low),
+            high: Some(high),
+            ..Predicate::with_op(column, "between")
+        }
+    }
+
+    /// `column ≥ value`.
+    pub fn ge(column: &str, value: f64) -> Predicate {
+        Predicate {
+            value: Some(exact_num(value)),
+            ..Predicate::with_op(column, "ge")
+        }
+    }
+
     pub fn is_null(column: &str) -> Predicate {
         Predicate::with_op(column, "is_null")
     }

@@ -33,7 +33,15 @@ pub(super) fn label_shares(r: &Report) -> Vec<(&str, u64, String)> {
     r.profile
         .label_counts
         .iter()
-        .map(|(k, &v)| (k.as_str(), v, pct(v, total)))
+        .map(|(k, &v)| {
+            // A numeric target's rows are keyed by whether it has a value.
+            let name = if k == crate::profile::NUMERIC_LABEL {
+                "(numeric target) a value"
+            } else {
+                k.as_str()
+            };
+            (name, v, pct(v, total))
+        })
         .collect()
 }
 

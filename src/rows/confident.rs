@@ -31,6 +31,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::encode::{Encoder, Kind};
+use super::knn::{R_FLAG, residual_score};
 use super::shared::{BatchRows, NO_CLASS, SLOTS, nth_row, slot_of};
 
 /// Cross-fitting folds.
@@ -41,6 +42,14 @@ const CLIP: f64 = 5.0;
 const MIN_INDICATOR_ROWS: usize = 5;
 /// A class needs this many sample rows to be modelled.
 pub const MIN_CLASS_ROWS: usize = 20;
+/// A numeric target needs this many sample rows with a value to be modelled.
+const MIN_REGRESSION_ROWS: usize = 100;
+/// L2 penalty of the ridge regression of a numeric target (on the summed squared loss; the
+/// decile indicators of a column and its value are collinear with the intercept without it).
+const RIDGE: f64 = 1.0;
+/// The ridge regression keeps at most this many indicator columns (the most frequent): its
+/// normal equations are solved by a dense Cholesky factor, O(p³).
+const MAX_RIDGE_INDICATORS: usize = 400;
 /// L2 penalty on the summed log loss.
 const ALPHA: f32 = 1.0;
 const MAX_ITERATIONS: u64 = 30;
@@ -63,6 +72,11 @@ struct Design {
 
 impl Design {
     fn new(encoder: &Encoder, codes: &[u32], rows: &[usize]) -> Design {
+        Design::with_cap(encoder, codes, rows, usize::MAX)
+    }
+
+    /// `new`, keeping at most `cap` indicator columns (the most frequent; ties by position).
+    fn with_cap(encoder: &Encoder, codes: &[u32], rows: &[usize], cap: usize) -> Design {
         let d = encoder.dim();
         let numeric: Vec<bool> = encoder
             .features
@@ -80,11 +94,22 @@ impl Design {
                 }
             }
         }
+        let mut eligible: Vec<usize> = (0..seen.len())
+            .filter(|&at| seen[at] >= MIN_INDICATOR_ROWS)
+            .collect();
+        if eligible.len() > cap {
+            eligible.sort_by(|&a, &b| seen[b].cmp(&seen[a]).then(a.cmp(&b)));
+            eligible.truncate(cap);
+        }
+        let mut kept = vec![false; seen.len()];
+        for at in eligible {
+            kept[at] = true;
+        }
         let mut width = numeric.iter().filter(|&&b| b).count();
-        let indicator = seen
+        let indicator = kept
             .iter()
-            .map(|&n| {
-                if n >= MIN_INDICATOR_ROWS {
+            .map(|&k| {
+                if k {
                     width += 1;
                     (width - 1) as u32
                 } else {
@@ -193,8 +218,15 @@ impl Linear {
         }
     }
 
-    /// Class probabilities of an encoded row into `p` (`classes` long).
-    pub fn probabilities(&self, x: &[f64], codes: &[u32], p: &mut [f64]) {
+    /// The linear predictor of an encoded row for a one-output model (a numeric target).
+    pub fn predict(&self, x: &[f64], codes: &[u32]) -> f64 {
+        let mut p = [0.0];
+        self.logits(x, codes, &mut p);
+        p[0]
+    }
+
+    /// The linear predictor of each class of an encoded row into `p` (`classes` long).
+    fn logits(&self, x: &[f64], codes: &[u32], p: &mut [f64]) {
         let l = self.classes;
         p.copy_from_slice(&self.bias);
         for &f in &self.numeric {
@@ -211,6 +243,11 @@ impl Linear {
                 }
             }
         }
+    }
+
+    /// Class probabilities of an encoded row into `p` (`classes` long).
+    pub fn probabilities(&self, x: &[f64], codes: &[u32], p: &mut [f64]) {
+        self.logits(x, codes, p);
         let top = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let mut sum = 0.0;
         for v in p.iter_mut() {
@@ -247,6 +284,9 @@ pub struct ConfidentModel {
     fold_of: Vec<((u32, u64), u8)>,
     /// Out-of-sample verdicts of the sample rows (`None`: an unmodelled class or no label).
     pub sample_verdicts: Vec<Option<Verdict>>,
+    /// For a numeric target: the robust spread (1.4826 × MAD) of the sample's out-of-fold
+    /// residuals, the unit residuals are measured in. `None` for classes.
+    pub residual_spread: Option<f64>,
 }
 
 /// Per-query buffers.
@@ -263,6 +303,7 @@ impl ConfidentModel {
         x: &[f64],
         codes: &[u32],
         class: &[u16],
+        targets: Option<&[f64]>,
         provenance: &[(u32, u64)],
         classes: usize,
         seed: u64,
@@ -275,12 +316,21 @@ impl ConfidentModel {
         }
         let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
         for (i, &c) in class.iter().enumerate() {
-            if c != NO_CLASS {
+            // A numeric target's bins stratify the folds; its null rows are not modelled.
+            let valued = targets.is_none_or(|t| t[i].is_finite());
+            if c != NO_CLASS && valued {
                 by_class[c as usize].push(i);
             }
         }
-        let modelled: Vec<bool> = by_class.iter().map(|v| v.len() >= MIN_CLASS_ROWS).collect();
-        if modelled.iter().filter(|&&m| m).count() < 2 {
+        let modelled: Vec<bool> = match targets {
+            Some(_) => by_class.iter().map(|v| !v.is_empty()).collect(),
+            None => by_class.iter().map(|v| v.len() >= MIN_CLASS_ROWS).collect(),
+        };
+        let enough = match targets {
+            Some(_) => by_class.iter().map(Vec::len).sum::<usize>() >= MIN_REGRESSION_ROWS,
+            None => modelled.iter().filter(|&&m| m).count() >= 2,
+        };
+        if !enough {
             return None;
         }
         // Stratified folds: a seeded shuffle within each class, dealt round-robin.
@@ -299,7 +349,11 @@ impl ConfidentModel {
             }
         }
         let train: Vec<usize> = (0..class.len()).filter(|&i| fold[i] != u8::MAX).collect();
-        let design = Design::new(encoder, codes, &train);
+        let design = match targets {
+            // The normal equations are solved densely: their size is bounded.
+            Some(_) => Design::with_cap(encoder, codes, &train, MAX_RIDGE_INDICATORS),
+            None => Design::new(encoder, codes, &train),
+        };
         let t = std::time::Instant::now();
         // Each fold's model from zero: a model started from another fold's solution would
         // carry what that one learnt from this fold's rows.
@@ -307,7 +361,10 @@ impl ConfidentModel {
             .into_par_iter()
             .map(|k| {
                 let rows = subsample(&by_class, &fold, Some(k));
-                fit_one(&design, x, codes, class, &rows, classes, MAX_ITERATIONS)
+                match targets {
+                    Some(t) => fit_ridge(&design, x, codes, t, &rows),
+                    None => fit_one(&design, x, codes, class, &rows, classes, MAX_ITERATIONS),
+                }
             })
             .collect::<Option<Vec<_>>>()?;
         crate::recorder::record(
@@ -324,6 +381,43 @@ impl ConfidentModel {
             },
         );
         let average = Linear::mean(&folds);
+        let mut fold_of: Vec<((u32, u64), u8)> = provenance
+            .iter()
+            .zip(&fold)
+            .filter(|(_, f)| **f != u8::MAX)
+            .map(|(&p, &f)| (p, f))
+            .collect();
+        fold_of.sort_unstable();
+        if let Some(t) = targets {
+            // Out-of-fold residuals, and their robust spread.
+            let residual: Vec<Option<f64>> = (0..class.len())
+                .map(|i| {
+                    let f = fold[i];
+                    (f != u8::MAX).then(|| {
+                        t[i] - folds[f as usize].predict(nth_row(x, d, i), nth_row(codes, d, i))
+                    })
+                })
+                .collect();
+            let mut all: Vec<f64> = residual.iter().flatten().copied().collect();
+            let spread = robust_spread(&mut all);
+            if !(spread > 0.0 && spread.is_finite()) {
+                return None;
+            }
+            let sample_verdicts = residual
+                .iter()
+                .map(|e| e.map(|e| residual_verdict(e, spread)))
+                .collect();
+            return Some(ConfidentModel {
+                classes,
+                modelled,
+                folds,
+                average,
+                thresholds: Vec::new(),
+                fold_of,
+                sample_verdicts,
+                residual_spread: Some(spread),
+            });
+        }
         let mut probs = vec![0.0; classes];
         let oos: Vec<Option<Vec<f64>>> = (0..class.len())
             .map(|i| {
@@ -356,13 +450,6 @@ impl ConfidentModel {
                     .map(|p| verdict(&thresholds, &modelled, p, c as usize))
             })
             .collect();
-        let mut fold_of: Vec<((u32, u64), u8)> = provenance
-            .iter()
-            .zip(&fold)
-            .filter(|(_, f)| **f != u8::MAX)
-            .map(|(&p, &f)| (p, f))
-            .collect();
-        fold_of.sort_unstable();
         Some(ConfidentModel {
             classes,
             modelled,
@@ -371,6 +458,7 @@ impl ConfidentModel {
             thresholds,
             fold_of,
             sample_verdicts,
+            residual_spread: None,
         })
     }
 
@@ -390,8 +478,14 @@ impl ConfidentModel {
         x: &[f64],
         codes: &[u32],
         c: u16,
+        y: f64,
         probs: &mut Probs,
     ) -> Option<Verdict> {
+        if let Some(spread) = self.residual_spread {
+            return y
+                .is_finite()
+                .then(|| residual_verdict(y - self.average.predict(x, codes), spread));
+        }
         if c == NO_CLASS || !self.modelled[c as usize] {
             return None;
         }
@@ -424,15 +518,23 @@ impl ConfidentModel {
             while next < self.fold_of.len() && self.fold_of[next].0 < row {
                 next += 1;
             }
-            if c == NO_CLASS || !self.modelled[c as usize] {
-                out.push(None);
-                continue;
-            }
             let model = match self.fold_of.get(next) {
                 Some(&(p, f)) if p == row => &self.folds[f as usize],
                 _ => &self.average,
             };
             let (xi, ci) = rows.row(i);
+            if let Some(spread) = self.residual_spread {
+                let y = rows.target.get(i).copied().unwrap_or(f64::NAN);
+                out.push(
+                    y.is_finite()
+                        .then(|| residual_verdict(y - model.predict(xi, ci), spread)),
+                );
+                continue;
+            }
+            if c == NO_CLASS || !self.modelled[c as usize] {
+                out.push(None);
+                continue;
+            }
             model.probabilities(xi, ci, &mut probs.0);
             out.push(Some(verdict(
                 &self.thresholds,
@@ -457,6 +559,93 @@ fn verdict(thresholds: &[f64], modelled: &[bool], p: &[f64], c: usize) -> Verdic
         issue: best.is_some_and(|j| j != c),
         misclassified: p.iter().enumerate().any(|(j, &q)| j != c && q > p[c]),
     }
+}
+
+/// The verdict on a numeric target's residual `e` in units of `spread`: an issue at
+/// `R_FLAG` spreads (as LBL002's), "misclassified" (the error SliceLine scores) at 2; the
+/// self-confidence is `1 − residual_score`, low for a far target as for an unlikely class.
+fn residual_verdict(e: f64, spread: f64) -> Verdict {
+    let r = e.abs() / spread;
+    Verdict {
+        self_confidence: 1.0 - residual_score(r),
+        issue: r >= R_FLAG,
+        misclassified: r >= 2.0,
+    }
+}
+
+/// 1.4826 × the median absolute deviation of `v` (reordered; 0 when empty).
+fn robust_spread(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mid = v.len() / 2;
+    let m = *v.select_nth_unstable_by(mid, f64::total_cmp).1;
+    let mut dev: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
+    1.4826 * *dev.select_nth_unstable_by(mid, f64::total_cmp).1
+}
+
+/// Ridge regression of a numeric target on the design (the intercept unpenalised), by the
+/// normal equations and a Cholesky factor (nalgebra); `None` if they cannot be solved.
+fn fit_ridge(
+    design: &Design,
+    x: &[f64],
+    codes: &[u32],
+    target: &[f64],
+    rows: &[usize],
+) -> Option<Linear> {
+    let (d, w) = (design.d, design.width);
+    let p = w + 1;
+    let mut xtx = nalgebra::DMatrix::<f64>::zeros(p, p);
+    let mut xty = nalgebra::DVector::<f64>::zeros(p);
+    let mut buf = vec![0.0f64; p];
+    let mut nz: Vec<usize> = Vec::with_capacity(p);
+    for &i in rows {
+        design.row(nth_row(x, d, i), nth_row(codes, d, i), &mut buf[..w]);
+        buf[w] = 1.0;
+        let y = target[i];
+        // A design row is sparse (a few numbers, one indicator per feature): only its non-zero
+        // entries are summed (in increasing order, so the upper triangle is filled).
+        nz.clear();
+        nz.extend((0..p).filter(|&a| buf[a] != 0.0));
+        for (k, &a) in nz.iter().enumerate() {
+            let va = buf[a];
+            xty[a] += va * y;
+            for &b in &nz[k..] {
+                xtx[(a, b)] += va * buf[b];
+            }
+        }
+    }
+    for a in 0..p {
+        for b in 0..a {
+            xtx[(a, b)] = xtx[(b, a)];
+        }
+        if a < w {
+            xtx[(a, a)] += RIDGE;
+        }
+    }
+    let beta = xtx.cholesky()?.solve(&xty);
+    let mut linear = vec![0.0; d];
+    let mut table = vec![0.0; d * SLOTS];
+    let mut j = 0;
+    for (f, l) in linear.iter_mut().enumerate() {
+        if design.numeric[f] {
+            *l = beta[j];
+            j += 1;
+        }
+    }
+    for (at, &col) in design.indicator.iter().enumerate() {
+        if col != NO_COLUMN {
+            table[at] = beta[col as usize];
+        }
+    }
+    let linear = Linear {
+        classes: 1,
+        numeric: (0..d).filter(|&f| design.numeric[f]).collect(),
+        bias: vec![beta[w]],
+        linear,
+        table,
+    };
+    Some(linear)
 }
 
 /// Training rows: of each modelled class's rows (in their shuffled order), those outside fold
@@ -523,6 +712,54 @@ mod tests {
     /// The fit against scikit-learn 1.9.1: `LogisticRegression(C=1.0, tol=1e-12,
     /// max_iter=100000)` (multinomial, lbfgs) on the same 300 rows, three classes, with 1 row in
     /// 7 given the next class; its probabilities to 1e-3 with the production iteration budget.
+    /// The ridge fit of a numeric target against numpy: the normal equations of scikit-learn's
+    /// `Ridge(alpha=1.0)` (the data centred, the intercept unpenalised), solved by
+    /// `numpy.linalg.solve` on the same 300 rows: coefficients 1.9925609, −1.00386944,
+    /// intercept 2.99941561.
+    #[test]
+    fn ridge_matches_numpy() {
+        let n = 300;
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            let x1 = ((i * 37) % 101) as f64 / 25.0 - 2.0;
+            let x2 = ((i * 59) % 103) as f64 / 25.0 - 2.0;
+            x.extend([x1, x2]);
+            y.push(3.0 + 2.0 * x1 - x2 + (((i * 13) % 17) as f64 - 8.0) / 10.0);
+        }
+        let codes = vec![NULL_CODE; 2 * n];
+        let design = Design {
+            d: 2,
+            numeric: vec![true, true],
+            indicator: vec![NO_COLUMN; 2 * SLOTS],
+            width: 2,
+        };
+        let rows: Vec<usize> = (0..n).collect();
+        let m = fit_ridge(&design, &x, &codes, &y, &rows).unwrap();
+        let want = [1.9925609, -1.00386944, 2.99941561];
+        let got = [m.linear[0], m.linear[1], m.bias[0]];
+        for (a, b) in got.iter().zip(want) {
+            assert!((a - b).abs() < 1e-7, "{got:?} against {want:?}");
+        }
+        // The prediction is the linear predictor.
+        let p = m.predict(&[1.0, -1.0], &[NULL_CODE, NULL_CODE]);
+        assert!((p - (want[2] + want[0] - want[1])).abs() < 1e-7);
+    }
+
+    /// A residual of 4 spreads is an issue (score 0.9, confidence 0.1); 2 spreads is an
+    /// error for SliceLine, not an issue; the spread is 1.4826 × MAD.
+    #[test]
+    fn residual_verdicts_by_hand() {
+        let v = residual_verdict(-8.0, 2.0);
+        assert!(v.issue && v.misclassified);
+        assert!((v.self_confidence - 0.1).abs() < 1e-12);
+        let v = residual_verdict(4.0, 2.0);
+        assert!(!v.issue && v.misclassified);
+        assert!((v.self_confidence - 10f64.powf(-0.5)).abs() < 1e-12);
+        // Median 3, absolute deviations 2, 1, 0, 1, 97: MAD 1.
+        let mut e = vec![1.0, 2.0, 3.0, 4.0, 100.0];
+        assert!((robust_spread(&mut e) - 1.4826).abs() < 1e-12);
+    }
+
     #[test]
     fn fit_matches_scikit_learn() {
         let n = 300;

@@ -14,7 +14,7 @@ use crate::recorder::Recorder;
 
 const MAGIC: &[u8; 20] = b"POISONSCAN MODELS\n\0\0";
 /// The version of the models' bytes; a change of any model's fields bumps it.
-pub const MODELS_VERSION: u32 = 1;
+pub const MODELS_VERSION: u32 = 2;
 const HEADER: usize = 20 + 4 + 32;
 
 /// The fitted row models and the settings they were fitted with.
@@ -163,6 +163,9 @@ impl RowModels {
                 "the encoder has {d} features, the label model {}",
                 l.dim
             ));
+        }
+        if let Some(knn) = self.labels.as_ref().and_then(|l| l.knn.as_ref()) {
+            knn.check()?;
         }
         Ok(())
     }

@@ -45,6 +45,8 @@ pub struct BatchRows<'a> {
     pub codes: &'a [u32],
     pub d: usize,
     pub class: &'a [u16],
+    /// A numeric target's value per row (NaN for null); empty for classes.
+    pub target: &'a [f64],
     pub source: u32,
     pub first_row: u64,
 }

@@ -89,8 +89,14 @@ impl SliceData {
                 &mut codes,
             );
             let flags = model.flags(&x);
-            for (i, (label, r)) in rows.iter().enumerate() {
-                let class = labels.map_or(NO_CLASS, |l| l.classes.id(label));
+            let classes = labels.map(|l| l.classes.of_sample(p));
+            let targets = labels.map(|l| l.classes.sample_targets(p));
+            for (i, (_, r)) in rows.iter().enumerate() {
+                let class = classes.as_ref().map_or(NO_CLASS, |c| c[i]);
+                let y = targets
+                    .as_ref()
+                    .and_then(|t| t.get(i).copied())
+                    .unwrap_or(f64::NAN);
                 let (xi, ci) = (nth_row(&x, d, i), nth_row(&codes, d, i));
                 let (loss, issue) = match labels {
                     None => (None, None),
@@ -103,11 +109,17 @@ impl SliceData {
                         let v = l
                             .confident
                             .as_ref()
-                            .and_then(|m| m.verdict_one(xi, ci, class, &mut probs));
+                            .and_then(|m| m.verdict_one(xi, ci, class, y, &mut probs));
                         let knn = l
                             .knn
                             .as_ref()
-                            .and_then(|k| k.score(xi, ci, class, None, &mut q))
+                            .and_then(|k| {
+                                if k.is_numeric() {
+                                    k.score_numeric(xi, ci, y, None, &mut q)
+                                } else {
+                                    k.score(xi, ci, class, None, &mut q)
+                                }
+                            })
                             .is_some_and(|s| s >= FLAG);
                         (v.map(|v| v.misclassified), v.map(|v| v.issue || knn))
                     }

@@ -227,7 +227,7 @@ pub fn column_drift(cur: &Profile, base: &Profile) -> Vec<ColumnDrift> {
     out
 }
 
-fn numeric_drift(c: &ColumnProfile, b: &ColumnProfile) -> Option<ColumnDrift> {
+pub(super) fn numeric_drift(c: &ColumnProfile, b: &ColumnProfile) -> Option<ColumnDrift> {
     let (cn, bn) = (c.numeric.as_ref()?, b.numeric.as_ref()?);
     if cn.count == 0 || bn.count == 0 {
         return None;

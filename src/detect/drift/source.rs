@@ -204,6 +204,8 @@ finding per part, with every column that counts; severity from the largest effec
             ev: Value,
         }
         let mut tests: Vec<Test> = Vec::new();
+        let numeric_target = cur.label_type == crate::profile::LabelType::Numeric
+            && base.label_type == crate::profile::LabelType::Numeric;
         // (family, column) → every tested part's (effect, rows).
         let mut effects: BTreeMap<(usize, String), Vec<(f64, u64)>> = BTreeMap::new();
         for (pi, part) in parts.iter().enumerate() {
@@ -216,10 +218,13 @@ finding per part, with every column that counts; severity from the largest effec
                     continue;
                 };
                 let role = cur.role(c);
-                if matches!(role, Role::Label | Role::Id | Role::Partition) {
+                // A numeric target drifts in a file as a numeric column does.
+                let target = role == Role::Label && numeric_target;
+                if matches!(role, Role::Label | Role::Id | Role::Partition) && !target {
                     continue;
                 }
-                match base.role(b) {
+                let base_role = if target { Role::Numeric } else { base.role(b) };
+                match base_role {
                     Role::Numeric => {
                         let Some(bins) = Bins::of(b) else { continue };
                         let (Some(bs), Some(ps)) =
@@ -291,7 +296,7 @@ finding per part, with every column that counts; severity from the largest effec
                     _ => {}
                 }
             }
-            if let Some(label) = &cur.label {
+            if let Some(label) = cur.label.as_ref().filter(|_| !numeric_target) {
                 let (_, pc, bc) = label_table(&part.labels(), &base.label_counts);
                 let (_, wc, wb) = label_table(&cur.label_counts, &base.label_counts);
                 let (l, _) = linf(&shares(&pc), &shares(&bc));

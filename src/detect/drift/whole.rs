@@ -8,6 +8,7 @@ use super::{
     label_table, linf, shares,
 };
 use crate::detect::{Context, Detector, Finding, NamedValue, Param, Severity, evidence, json_num};
+use crate::profile::LabelType;
 use crate::stats;
 
 fn drift_finding(code: &str, check: &str, d: &ColumnDrift, sev: Severity) -> Finding {
@@ -136,7 +137,10 @@ here first, and so does a pipeline that started dropping one class.
 Example: share of label `1` 38% → 29%, chi-square 1,120 (df 1): L∞ 0.09, low.
 
 Defaults: chi-square test of homogeneity on the label counts (p ≤ 0.01) and L∞, the largest \
-change of one label's share: info ≥ 0.02, low ≥ 0.05, medium ≥ 0.1, high ≥ 0.3."
+change of one label's share: info ≥ 0.02, low ≥ 0.05, medium ≥ 0.1, high ≥ 0.3. A numeric \
+target (`--label-type numeric`) is tested as DRF001 tests a numeric column, with DRF001's \
+thresholds: PSI on the baseline's deciles and the sketches' Kolmogorov–Smirnov test, the \
+Wasserstein distance and the medians in the evidence."
     }
     fn params(&self) -> &'static [Param] {
         &LABEL_PARAMS
@@ -147,6 +151,11 @@ change of one label's share: info ≥ 0.02, low ≥ 0.05, medium ≥ 0.1, high �
             return Vec::new();
         };
         let cur = ctx.current;
+        if cur.label_type == LabelType::Numeric || base.label_type == LabelType::Numeric {
+            return numeric_label_drift(self, ctx, base, label)
+                .into_iter()
+                .collect();
+        }
         let (names, cc, bc) = label_table(&cur.label_counts, &base.label_counts);
         let (stat, df, p) = stats::chi2_homogeneity(&cc, &bc);
         let (cs, bs) = (shares(&cc), shares(&bc));
@@ -189,4 +198,24 @@ change of one label's share: info ≥ 0.02, low ≥ 0.05, medium ≥ 0.1, high �
         ]);
         vec![f]
     }
+}
+
+/// DRF003 on a numeric target: DRF001's test and thresholds on the label column (one test: its
+/// q-value is its p-value).
+fn numeric_label_drift(
+    d: &LabelDrift,
+    ctx: &Context<'_>,
+    base: &crate::profile::Profile,
+    label: &str,
+) -> Option<Finding> {
+    let (c, b) = (ctx.current.column(label)?, base.column(label)?);
+    let mut drift = super::column::numeric_drift(c, b)?;
+    drift.q = drift.p;
+    if drift.p > ctx.alpha() {
+        return None;
+    }
+    let sev = drift_tier(drift.effect, PSI_INFO, ctx.tiers("DRF001", &PSI_PARAMS))?;
+    let mut f = drift_finding(d.code(), d.check(), &drift, sev);
+    f.title = format!("label drift: {}", drift.title);
+    Some(f)
 }

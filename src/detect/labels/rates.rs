@@ -54,7 +54,11 @@ single-predicate slice: one-sided binomial test against the upper 99% Wilson bou
 baseline rate (and, for a file or slice, the rate in the rest of the current data), \
 Benjamini-Hochberg, q <= 0.01, at least 10 flagged rows above the expected count; a file or \
 slice must at least double the rate it is tested against. Severity by the ratio of the rate to \
-the baseline bound: 1.25 (low), 2 (medium), 4 (high)."
+the baseline bound: 1.25 (low), 2 (medium), 4 (high).\n\n\
+Numeric targets (`--label-type numeric`): a row's target is compared with its neighbours' \
+targets instead of their votes: the robust residual r = |y − median| / max(1.4826·MAD, a quarter \
+of the baseline target's own 1.4826·MAD); label_issue_score = 1 − 10^(−r/4), flagged at r ≥ 4 \
+(score 0.9). The rates are tested as above."
     }
 
     fn params(&self) -> &'static [Param] {
@@ -72,15 +76,26 @@ the baseline bound: 1.25 (low), 2 (medium), 4 (high)."
                 &RateCheck {
                     code: "LBL002",
                     check: "knn-label-disagreement",
-                    what: "carry a label most of their nearest baseline neighbours do not",
+                    what: if lm.classes.is_numeric() {
+                        "carry a target at least 4 robust spreads from their nearest baseline neighbours' median"
+                    } else {
+                        "carry a label most of their nearest baseline neighbours do not"
+                    },
                     statistic: "flagged_rows",
-                    method: vec![
+                    method: [
                         ("neighbours", serde_json::json!(crate::rows::knn::K)),
                         (
                             "threshold_label_issue_score",
                             json_num(crate::rows::knn::FLAG),
                         ),
-                    ],
+                    ]
+                    .into_iter()
+                    .chain(
+                        lm.classes
+                            .is_numeric()
+                            .then(|| ("threshold_spreads", json_num(crate::rows::knn::R_FLAG))),
+                    )
+                    .collect(),
                 },
             ),
             _ => Vec::new(),
@@ -127,7 +142,12 @@ test against the upper 99% Wilson bound of the baseline rate (and the rest of th
 data's rate for a file or slice), Benjamini-Hochberg, q <= 0.01, at least 10 issues above the \
 expected count; a file or slice must at least double the rate it is tested against. Severity \
 by the ratio of the rate to the baseline bound: 1.25 (low), 2 (medium), 4 (high). Classes \
-with fewer than 20 sample rows are not modelled."
+with fewer than 20 sample rows are not modelled.\n\n\
+Numeric targets (`--label-type numeric`): the same cross-fitting with ridge regression (L2 1 \
+on the summed squared loss, the intercept unpenalised, solved exactly) on the same design; a \
+row's residual is measured in the robust spread (1.4826·MAD) of the sample's out-of-fold \
+residuals, and it is an issue at 4 spreads or more (label_confidence = 10^(−r/4)). The rates are \
+tested as above."
     }
 
     fn params(&self) -> &'static [Param] {
@@ -145,9 +165,13 @@ with fewer than 20 sample rows are not modelled."
                 &RateCheck {
                     code: "LBL003",
                     check: "confident-learning",
-                    what: "are label issues by confident learning",
+                    what: if lm.classes.is_numeric() {
+                        "have a target at least 4 robust spreads from a cross-fitted model's prediction"
+                    } else {
+                        "are label issues by confident learning"
+                    },
                     statistic: "label_issues",
-                    method: vec![
+                    method: [
                         ("folds", serde_json::json!(crate::rows::confident::FOLDS)),
                         (
                             "class_thresholds",
@@ -159,7 +183,15 @@ with fewer than 20 sample rows are not modelled."
                                     .unwrap_or_default(),
                             ),
                         ),
-                    ],
+                    ]
+                    .into_iter()
+                    .chain(
+                        lm.confident
+                            .as_ref()
+                            .and_then(|m| m.residual_spread)
+                            .map(|v| ("residual_spread", json_num(v))),
+                    )
+                    .collect(),
                 },
             ),
             _ => Vec::new(),

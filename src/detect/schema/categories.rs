@@ -117,8 +117,11 @@ has more values than that, only its frequent values are compared."
                 }
             }
             let purity = label_purity(&by_label, &base.label_counts);
-            let (sev, trigger) =
-                unseen_severity(cur.label.is_some() && !h.estimated, h.k, share, &purity);
+            // A numeric target's rows are keyed by whether it is null: no label mix to test.
+            let labelled = cur.label.is_some()
+                && cur.label_type == crate::profile::LabelType::Class
+                && !h.estimated;
+            let (sev, trigger) = unseen_severity(labelled, h.k, share, &purity);
             h.new
                 .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             let listed: Vec<&NewValue> = h.new.iter().take(MAX_LISTED).collect();

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::detect::{Context, Detector, Finding, Predicate, Severity, evidence, pct};
+use crate::profile::LabelType;
 use crate::stats;
 
 /// The exact test's p-value at or below which new classes are high.
@@ -40,8 +41,8 @@ probability C(n_cur, k)/C(n_base + n_cur, k); high when that is ≤ 0.001, mediu
 run's alpha (0.01), low otherwise (a class rare in both sides can miss the baseline by chance). \
 A numeric class more than 10 times the width of the baseline's classes beyond them (SCH004's \
 default `far`; no encoding of classes grows so, a flipped bit does) is high at any count. Not run when \
-the baseline's label has more than 100 classes (a continuous target). Null labels are not a \
-class."
+the baseline's label has more than 100 classes, or on a numeric target (`--label-type numeric`), \
+whose values past the baseline's range SCH004 reports. Null labels are not a class."
     }
 
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
@@ -52,6 +53,10 @@ class."
         let Some(label) = cur.label.as_deref() else {
             return Vec::new();
         };
+        // A numeric target has no classes: its values past the baseline's range are SCH004's.
+        if base.label_type == LabelType::Numeric || cur.label_type == LabelType::Numeric {
+            return Vec::new();
+        }
         // Null labels are counted under the empty key by some readers: not a class.
         let known = &base.label_counts;
         if known.is_empty() || known.len() > MAX_CLASSES {

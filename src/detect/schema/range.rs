@@ -10,7 +10,7 @@ use crate::detect::{
     Context, Detector, Finding, NamedValue, Predicate, evidence, features, json_num, label_purity,
     pct, source_path,
 };
-use crate::profile::{ColumnProfile, Role};
+use crate::profile::{ColumnProfile, LabelType, Role};
 use crate::stats;
 
 pub struct OutOfRange;
@@ -67,7 +67,8 @@ baseline's own extreme rows (its lowest or highest 1% on the same side, from the
 sketches; binomial p ≤ 0.001), or the values cover ≥ 10% of rows; medium at ≥ 1%; low \
 otherwise. A value more than 10 times the baseline's range (max − min) beyond it is at least \
 medium even alone (what a bit flip in an unchecked page or a unit error makes: a wrong but \
-valid number), whatever the test says."
+valid number), whatever the test says. A numeric target (`--label-type numeric`) is checked as \
+a numeric column is."
     }
     fn params(&self) -> &'static [crate::detect::Param] {
         &PARAMS
@@ -91,11 +92,20 @@ valid number), whatever the test says."
             n_base: u64,
         }
         let mut hits = Vec::new();
-        for (c, _) in features(cur) {
+        // A numeric target is checked as a numeric column is (SCH006 checks classes).
+        let target = cur
+            .label
+            .as_deref()
+            .filter(|_| {
+                cur.label_type == LabelType::Numeric && base.label_type == LabelType::Numeric
+            })
+            .and_then(|l| cur.column(l));
+        for c in features(cur).map(|(c, _)| c).chain(target) {
             let Some(b) = base.column(&c.name) else {
                 continue;
             };
-            if base.role(b) != Role::Numeric {
+            let is_target = cur.label.as_deref() == Some(c.name.as_str());
+            if base.role(b) != Role::Numeric && !is_target {
                 continue;
             }
             let (Some(bn), Some(cn)) = (b.numeric.as_ref(), c.numeric.as_ref()) else {
@@ -185,8 +195,10 @@ valid number), whatever the test says."
                 .filter(|m| m.values().sum::<u64>() > 0)
                 .unwrap_or_else(|| base.label_counts.clone());
             let purity = label_purity(&h.by_label, &reference);
-            let (mut sev, trigger) =
-                unseen_severity(cur.label.is_some() && !h.estimated, k, share, &purity);
+            // A numeric target's rows are keyed by whether it is null: no label mix to test.
+            let labelled =
+                cur.label.is_some() && cur.label_type == LabelType::Class && !h.estimated;
+            let (mut sev, trigger) = unseen_severity(labelled, k, share, &purity);
             if is_far {
                 sev = sev.max(crate::detect::Severity::Medium);
             }

@@ -72,7 +72,7 @@ impl SampleKeys {
     fn labels(&self, plan: &TaskPlan, batch: &RecordBatch) -> Result<(Vec<u32>, Vec<String>)> {
         let n = batch.num_rows();
         let Some(label) = plan.settings.label.as_deref() else {
-            return label_ids("", None, n);
+            return label_ids("", false, None, n);
         };
         let t = plan
             .fields
@@ -88,7 +88,8 @@ impl SampleKeys {
                 "the label column `{label}` cannot be read as the plan's type: {reason}"
             ),
         })?;
-        label_ids(label, Some(col.as_ref()), n)
+        let numeric = plan.settings.label_type == Some(super::super::LabelType::Numeric);
+        label_ids(label, numeric, Some(col.as_ref()), n)
     }
 
     fn push(&mut self, plan: &TaskPlan, class: &str, key: u64) {

@@ -34,6 +34,13 @@ use tree::{Node, Point, distance, key_index};
 pub const K: usize = 10;
 /// A row is flagged when at least this weighted share of its neighbours carries another label.
 pub const FLAG: f64 = 0.9;
+/// A numeric target is flagged when it lies this many robust spreads from its neighbours'
+/// median (its score is then `FLAG`).
+pub const R_FLAG: f64 = 4.0;
+/// A numeric target's residual is measured in at least this share of the whole reference
+/// target's robust spread: neighbours that agree more closely than that (a top-coded value, a
+/// discrete rating) do not make a small difference look large.
+const SPREAD_FLOOR: f64 = 0.25;
 /// Encoded numbers are clipped to ±CLIP before distances.
 const CLIP: f64 = 5.0;
 /// Categorical features up to this many categories are one-hot encoded.
@@ -93,6 +100,11 @@ pub struct KnnModel {
     nodes: Vec<Node>,
     /// Weight of a vote of each class (baseline rows per sample row).
     vote: Vec<f64>,
+    /// A numeric target's value at each reference point (leaf order; NaN for null); empty
+    /// for classes.
+    targets: Vec<f64>,
+    /// The least spread a residual is measured in (`SPREAD_FLOOR` of the reference targets').
+    spread_floor: f64,
     /// Whether the reference is the current data itself (a row never counts as its own
     /// neighbour then).
     pub self_reference: bool,
@@ -102,11 +114,13 @@ impl KnnModel {
     /// Fit on reference rows: their encoding `x` and slice codes (row-major, `encoder.dim()`
     /// wide), classes, provenance, and the vote weight of each class. `None` when there are
     /// fewer than `K + 1` labelled rows or nothing to encode.
+    #[allow(clippy::too_many_arguments)]
     pub fn fit(
         encoder: &Encoder,
         x: &[f64],
         codes: &[u32],
         class: &[u16],
+        targets: Option<&[f64]>,
         provenance: &[(u32, u64)],
         vote: Vec<f64>,
         self_reference: bool,
@@ -129,7 +143,10 @@ impl KnnModel {
         }
         let big = spec.len();
         // The labelled rows, at most MAX_POINTS (every `step`-th, in sample order).
-        let rows: Vec<usize> = (0..class.len()).filter(|&i| class[i] != NO_CLASS).collect();
+        // The labelled rows (for a numeric target, those with a value).
+        let rows: Vec<usize> = (0..class.len())
+            .filter(|&i| class[i] != NO_CLASS && targets.is_none_or(|t| t[i].is_finite()))
+            .collect();
         if rows.len() <= K {
             return None;
         }
@@ -232,6 +249,8 @@ impl KnnModel {
             provenance: Vec::new(),
             nodes: Vec::new(),
             vote,
+            targets: Vec::new(),
+            spread_floor: 0.0,
             self_reference,
         };
         let mut pts: Vec<(Point, u16, (u32, u64))> = rows
@@ -243,7 +262,75 @@ impl KnnModel {
             })
             .collect();
         model.build(&mut pts);
+        if let Some(t) = targets {
+            let by_row: std::collections::HashMap<(u32, u64), f64> =
+                rows.iter().map(|&i| (provenance[i], t[i])).collect();
+            model.targets = model
+                .provenance
+                .iter()
+                .map(|p| by_row.get(p).copied().unwrap_or(f64::NAN))
+                .collect();
+            let mut all: Vec<f64> = rows
+                .iter()
+                .map(|&i| t[i])
+                .filter(|v| v.is_finite())
+                .collect();
+            model.spread_floor = SPREAD_FLOOR * target_scale(&mut all);
+        }
         Some(model)
+    }
+
+    /// Whether a model read from bytes holds together: a numeric target's value for every
+    /// reference point.
+    pub fn check(&self) -> Result<(), String> {
+        if !self.targets.is_empty() && self.targets.len() != self.points.len() {
+            return Err(format!(
+                "the kNN model has {} points and {} targets",
+                self.points.len(),
+                self.targets.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the model scores a numeric target (robust residuals) rather than classes.
+    pub fn is_numeric(&self) -> bool {
+        !self.targets.is_empty()
+    }
+
+    /// The label issue score of a row whose numeric target is `y` (NaN: none): its robust
+    /// residual against its neighbours' targets, `r = |y − median| / max(1.4826·MAD,
+    /// floor)`, as `1 − 10^(−r/R_FLAG)` (a residual of `R_FLAG` spreads scores `FLAG`).
+    pub fn score_numeric(
+        &self,
+        x: &[f64],
+        codes: &[u32],
+        y: f64,
+        skip: Option<(u32, u64)>,
+        q: &mut Query,
+    ) -> Option<f64> {
+        if !y.is_finite() {
+            return None;
+        }
+        self.neighbours(x, codes, skip, None, q);
+        let mut t: Vec<f64> = q.best[..q.found]
+            .iter()
+            .map(|&k| self.targets[key_index(k) as usize])
+            .filter(|v| v.is_finite())
+            .collect();
+        if t.len() < 3 {
+            return None;
+        }
+        let m = median(&mut t);
+        let s = robust_spread(&mut t).max(self.spread_floor);
+        let r = if s > 0.0 {
+            (y - m).abs() / s
+        } else if y == m {
+            0.0
+        } else {
+            f64::INFINITY
+        };
+        Some(residual_score(r))
     }
 
     /// Project one encoded row.
@@ -306,7 +393,12 @@ impl KnnModel {
         for (i, &c) in rows.class.iter().enumerate() {
             let skip = self.self_reference.then(|| rows.provenance(i));
             let (xi, ci) = rows.row(i);
-            out.push(self.score(xi, ci, c, skip, q));
+            out.push(if self.is_numeric() {
+                let y = rows.target.get(i).copied().unwrap_or(f64::NAN);
+                self.score_numeric(xi, ci, y, skip, q)
+            } else {
+                self.score(xi, ci, c, skip, q)
+            });
         }
     }
 
@@ -387,6 +479,51 @@ fn principal_components(cov: &mut [f64], n: usize, k: usize) -> Vec<Vec<f64>> {
     out
 }
 
+/// The median of `v` (reordered; NaN-free, non-empty).
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_unstable_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// 1.4826 × the median absolute deviation of `v` (0 when empty): the standard deviation of a
+/// normal sample, robust to outliers.
+fn robust_spread(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let m = median(v);
+    let mut dev: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
+    1.4826 * median(&mut dev)
+}
+
+/// The scale of a target's values: 1.4826 × MAD, or, when more than half of them are equal
+/// (a zero-heavy demand, a top-coded price), the spread of its 5th to 95th percentile as a
+/// normal's (÷ 3.29), else its range ÷ 6 (0 only for a constant).
+fn target_scale(v: &mut [f64]) -> f64 {
+    let mad = robust_spread(v);
+    if mad > 0.0 || v.is_empty() {
+        return mad;
+    }
+    v.sort_unstable_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    let inner = (at(0.95) - at(0.05)) / 3.29;
+    if inner > 0.0 {
+        inner
+    } else {
+        (v[v.len() - 1] - v[0]) / 6.0
+    }
+}
+
+/// The label issue score of a robust residual `r` (in [0, 1], `FLAG` at `R_FLAG`).
+pub fn residual_score(r: f64) -> f64 {
+    1.0 - 10f64.powf(-r / R_FLAG)
+}
+
 #[cfg(test)]
 mod tests {
     use super::tree::{key, key_dist};
@@ -426,7 +563,8 @@ mod tests {
             let codes = vec![0u32; n * 3];
             let class: Vec<u16> = (0..n).map(|i| (i % 2) as u16).collect();
             let prov: Vec<(u32, u64)> = (0..n).map(|i| (0, i as u64)).collect();
-            let m = KnnModel::fit(&e, &x, &codes, &class, &prov, vec![1.0, 1.0], false).unwrap();
+            let m =
+                KnnModel::fit(&e, &x, &codes, &class, None, &prov, vec![1.0, 1.0], false).unwrap();
             let rows: Vec<usize> = (0..n).step_by(7).collect();
             let recall = m.recall_at_k(&x, &codes, 3, &rows);
             assert!(recall >= min_recall, "{n}: {recall}");
@@ -447,7 +585,7 @@ mod tests {
         }
         let codes = vec![0u32; 40];
         let prov: Vec<(u32, u64)> = (0..20).map(|i| (0, i as u64)).collect();
-        let m = KnnModel::fit(&e, &x, &codes, &class, &prov, vec![1.0, 3.0], false).unwrap();
+        let m = KnnModel::fit(&e, &x, &codes, &class, None, &prov, vec![1.0, 3.0], false).unwrap();
         let mut q = Query::default();
         // At the class-0 cluster: all 10 neighbours are class 0.
         assert_eq!(m.score(&[0.05, 0.0], &[0, 0], 1, None, &mut q), Some(1.0));

@@ -81,6 +81,18 @@ impl LabelModel {
                 scratch.classes.resize(n, NO_CLASS);
             }
         }
+        scratch.targets.clear();
+        if self.classes.is_numeric() {
+            match batch
+                .column_by_name(&self.label)
+                .and_then(|a| numbers_of(a.as_ref()).map(|v| (a, v)))
+            {
+                Some((a, v)) => scratch
+                    .targets
+                    .extend((0..n).map(|i| if a.is_null(i) { f64::NAN } else { v.get(i) })),
+                None => scratch.targets.resize(n, f64::NAN),
+            }
+        }
         self.value_codes(batch, &mut scratch.values);
         let rows = RowCodes {
             codes,
@@ -127,6 +139,7 @@ impl LabelModel {
                     codes,
                     d,
                     class: &scratch.classes,
+                    target: &scratch.targets,
                     source,
                     first_row,
                 },
@@ -145,6 +158,7 @@ impl LabelModel {
                     codes,
                     d,
                     class: &scratch.classes,
+                    target: &scratch.targets,
                     source,
                     first_row,
                 },
@@ -179,6 +193,8 @@ impl LabelModel {
 #[derive(Default)]
 pub struct LabelScratch {
     classes: Vec<u16>,
+    /// A numeric target's values (NaN for null); empty for classes.
+    targets: Vec<f64>,
     values: Vec<u32>,
     query: Query,
     probs: Probs,

@@ -42,24 +42,48 @@ pub struct ValueFeature {
     pub values: Vec<f64>,
 }
 
-/// Label values and their class ids.
+/// Quantiles of the baseline's target that bound the classes of a numeric label: its two 5%
+/// tails (where a trigger rule's targets sit), its quartiles and its median.
+pub const TARGET_QUANTILES: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
+
+/// Label values and their class ids. A numeric target's classes are bins between the
+/// baseline's quantiles (`edges`), then null when either side has null targets.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(into = "Vec<String>", from = "Vec<String>")]
+#[serde(into = "ClassesRepr", from = "ClassesRepr")]
 pub struct Classes {
     pub names: Vec<String>,
     index: HashMap<String, u16>,
     ints: HashMap<i64, u16>,
+    /// A numeric target's bin edges (strictly increasing; bin `k` is `[edges[k−1],
+    /// edges[k])`); empty for classes.
+    pub edges: Vec<f64>,
+    /// Whether these are a numeric target's bins.
+    numeric: bool,
 }
 
-impl From<Classes> for Vec<String> {
-    fn from(c: Classes) -> Vec<String> {
-        c.names
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ClassesRepr {
+    names: Vec<String>,
+    edges: Vec<f64>,
+    numeric: bool,
+}
+
+impl From<Classes> for ClassesRepr {
+    fn from(c: Classes) -> ClassesRepr {
+        ClassesRepr {
+            names: c.names,
+            edges: c.edges,
+            numeric: c.numeric,
+        }
     }
 }
 
-impl From<Vec<String>> for Classes {
-    fn from(names: Vec<String>) -> Classes {
-        Classes::new(names)
+impl From<ClassesRepr> for Classes {
+    fn from(r: ClassesRepr) -> Classes {
+        let mut c = Classes::new(r.names);
+        c.edges = r.edges;
+        c.numeric = r.numeric;
+        c
     }
 }
 
@@ -78,7 +102,102 @@ impl Classes {
                 (v.to_string() == *n).then_some((v, i as u16))
             })
             .collect();
-        Classes { names, index, ints }
+        Classes {
+            names,
+            index,
+            ints,
+            edges: Vec::new(),
+            numeric: false,
+        }
+    }
+
+    /// The classes of a numeric target: `quantiles` are the baseline's (quantile, value) at
+    /// `TARGET_QUANTILES`; equal values merge (a target with ties has fewer bins). `null`: a
+    /// class for null targets. Each bin is named by its values and the baseline's share
+    /// below them: `< 1.2 (bottom 5%)`, `1.2 to 3.4 (5–25%)`, `≥ 9.8 (top 5%)`.
+    pub fn numeric(quantiles: &[(f64, f64)], null: bool) -> Classes {
+        let mut edges: Vec<(f64, f64)> = Vec::new();
+        for &(q, v) in quantiles {
+            if v.is_finite() && edges.last().is_none_or(|&(_, last)| v > last) {
+                edges.push((q, v));
+            }
+        }
+        let text = crate::profile::column::numeric_text;
+        let pct = |q: f64| format!("{}", (q * 100.0).round());
+        let mut names = Vec::with_capacity(edges.len() + 2);
+        if edges.is_empty() {
+            names.push("any value".to_string());
+        }
+        for k in 0..edges.len() + usize::from(!edges.is_empty()) {
+            let name = match (k.checked_sub(1).map(|j| edges[j]), edges.get(k)) {
+                (None, Some(&(q, v))) => format!("< {} (bottom {}%)", text(v), pct(q)),
+                (Some((q, v)), None) => format!("≥ {} (top {}%)", text(v), pct(1.0 - q)),
+                (Some((q0, v0)), Some(&(q1, v1))) => {
+                    format!("{} to {} ({}–{}%)", text(v0), text(v1), pct(q0), pct(q1))
+                }
+                (None, None) => unreachable!("k ≤ edges.len() with edges non-empty"),
+            };
+            names.push(name);
+        }
+        if null {
+            names.push(crate::profile::NULL_LABEL.to_string());
+        }
+        let mut c = Classes::new(names);
+        c.edges = edges.into_iter().map(|(_, v)| v).collect();
+        c.numeric = true;
+        c
+    }
+
+    /// Whether these are a numeric target's bins.
+    pub fn is_numeric(&self) -> bool {
+        self.numeric
+    }
+
+    /// The class of a numeric target's value (null and NaN: the null class, if any).
+    pub fn of_value(&self, x: Option<f64>) -> u16 {
+        match x {
+            Some(x) if !x.is_nan() => self.edges.partition_point(|&e| e <= x) as u16,
+            _ => self.id(crate::profile::NULL_LABEL),
+        }
+    }
+
+    /// A numeric target's value at every sample row of `p` (NaN for null); empty for classes.
+    pub fn sample_targets(&self, p: &crate::profile::Profile) -> Vec<f64> {
+        use crate::profile::SampleValue;
+        if !self.is_numeric() {
+            return Vec::new();
+        }
+        let label = p
+            .label
+            .as_ref()
+            .and_then(|l| p.columns.iter().position(|c| &c.name == l));
+        p.sample
+            .rows()
+            .map(|(_, r)| match label.and_then(|i| r.values.get(i)) {
+                Some(SampleValue::Number(x)) => *x,
+                _ => f64::NAN,
+            })
+            .collect()
+    }
+
+    /// The class of every sample row of `p` (in `Sample::rows` order): by its label key, or
+    /// for a numeric target by its label value.
+    pub fn of_sample(&self, p: &crate::profile::Profile) -> Vec<u16> {
+        use crate::profile::SampleValue;
+        let label = p
+            .label
+            .as_ref()
+            .and_then(|l| p.columns.iter().position(|c| &c.name == l));
+        if !self.is_numeric() {
+            return p.sample.rows().map(|(l, _)| self.id(l)).collect();
+        }
+        p.sample
+            .rows()
+            .map(|(_, r)| match label.and_then(|i| r.values.get(i)) {
+                Some(SampleValue::Number(x)) => self.of_value(Some(*x)),
+                _ => self.of_value(None),
+            })
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -98,6 +217,15 @@ impl Classes {
         out.clear();
         let n = a.len();
         let null = self.id(crate::profile::NULL_LABEL);
+        if self.is_numeric() {
+            match crate::rows::encode::numbers_of(a) {
+                Some(v) => {
+                    out.extend((0..n).map(|i| self.of_value((!a.is_null(i)).then(|| v.get(i)))))
+                }
+                None => out.extend(std::iter::repeat_n(NO_CLASS, n)),
+            }
+            return;
+        }
         match a.data_type() {
             DataType::Utf8 => {
                 let s = a.as_string::<i32>();
@@ -201,6 +329,57 @@ pub(super) fn for_each_match(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A numeric target's bins: named by their values and quantiles, ties merged, values at an
+    /// edge in the bin above it, null and NaN in the null class.
+    #[test]
+    fn numeric_classes_bin_on_the_baseline_quantiles() {
+        use arrow::array::Float64Array;
+        let q = [
+            (0.05, 1.0),
+            (0.25, 2.0),
+            (0.5, 2.0),
+            (0.75, 5.5),
+            (0.95, 9.0),
+        ];
+        let c = Classes::numeric(&q, true);
+        assert_eq!(
+            c.names,
+            vec![
+                "< 1 (bottom 5%)",
+                "1 to 2 (5–25%)",
+                "2 to 5.5 (25–75%)",
+                "5.5 to 9 (75–95%)",
+                "≥ 9 (top 5%)",
+                "<null>"
+            ]
+        );
+        assert_eq!(c.edges, vec![1.0, 2.0, 5.5, 9.0]);
+        let mut out = Vec::new();
+        c.ids(
+            &Float64Array::from(vec![
+                Some(0.5),
+                Some(1.0),
+                Some(2.0),
+                Some(5.49),
+                Some(9.0),
+                Some(1e9),
+                None,
+                Some(f64::NAN),
+            ]),
+            &mut out,
+        );
+        assert_eq!(out, vec![0, 1, 2, 2, 4, 4, 5, 5]);
+        // Without null targets there is no null class; a target that is 3 from its 5th to its
+        // 95th percentile has two bins, the upper one from the first of the tied quantiles.
+        let c = Classes::numeric(&[(0.05, 3.0), (0.5, 3.0), (0.95, 3.0)], false);
+        assert_eq!(c.names, vec!["< 3 (bottom 5%)", "≥ 3 (top 95%)"]);
+        assert_eq!(c.of_value(None), NO_CLASS);
+        // It survives serialization (the Spark driver ships the model to its tasks).
+        let back: Classes = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back.edges, c.edges);
+        assert!(back.is_numeric());
+    }
 
     #[test]
     fn class_ids_of_typed_label_columns() {

@@ -43,7 +43,7 @@ pub(super) fn encode_sample(
         .map(|f| p.columns.iter().position(|c| c.name == f.column))
         .collect();
     let rows: Vec<&[SampleValue]> = p.sample.rows().map(|(_, r)| &r.values[..]).collect();
-    let class: Vec<u16> = p.sample.rows().map(|(l, _)| classes.id(l)).collect();
+    let class: Vec<u16> = classes.of_sample(p);
     let mut x = Vec::new();
     let mut codes = Vec::new();
     encoder.encode_sample_columns(rows.iter().copied(), &columns, &mut x, &mut codes);
@@ -61,11 +61,13 @@ pub(super) fn encode_sample(
             }
         }
     }
+    let targets = classes.sample_targets(p);
     EncodedSample {
         x,
         codes,
         values: vcodes,
         class,
+        targets,
         provenance: p.sample.rows().map(|(_, r)| (r.source, r.row)).collect(),
     }
 }
@@ -76,6 +78,8 @@ pub(super) struct EncodedSample {
     pub(super) codes: Vec<u32>,
     pub(super) values: Vec<u32>,
     pub(super) class: Vec<u16>,
+    /// A numeric target's values (NaN for null); empty for classes.
+    pub(super) targets: Vec<f64>,
     pub(super) provenance: Vec<(u32, u64)>,
 }
 
@@ -167,13 +171,10 @@ pub(super) fn mine_rules(
             sample_per_class[c as usize] += 1;
         }
     }
-    let weight: Vec<f64> = classes
-        .names
+    let weight: Vec<f64> = super::model::class_rows(current, classes, class)
         .iter()
         .zip(&sample_per_class)
-        .map(|(name, &n)| {
-            current.label_counts.get(name).copied().unwrap_or(0) as f64 / n.max(1) as f64
-        })
+        .map(|(rows, &n)| rows / n.max(1) as f64)
         .collect();
     let total: f64 = weight
         .iter()

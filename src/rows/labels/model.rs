@@ -7,10 +7,11 @@ use rayon::prelude::*;
 use super::analogue::{Analogue, AnalogueItem, analogue, baseline_tails};
 use super::counts::RefFlags;
 use super::items::{
-    Classes, Item, RowCodes, Rule, ValueFeature, build_matcher, for_each_match, is_item,
+    Classes, Item, RowCodes, Rule, TARGET_QUANTILES, ValueFeature, build_matcher, for_each_match,
+    is_item,
 };
 use super::mine::{encode_sample, mine_rules, spike_candidates};
-use crate::profile::{MAX_CLASSES, Profile, SampleValue};
+use crate::profile::{LabelType, MAX_CLASSES, NULL_LABEL, NUMERIC_LABEL, Profile, SampleValue};
 use crate::rows::confident::{ConfidentModel, Verdict};
 use crate::rows::encode::Encoder;
 use crate::rows::knn::{FLAG, KnnModel, Query};
@@ -77,6 +78,36 @@ pub struct LabelModel {
     pub(super) columns: Vec<usize>,
 }
 
+/// The rows of each class of a profile (the baseline's N_h), given its sample rows' classes. A
+/// numeric target's sample is one stratum (the rows with a value) and null: a bin's rows are
+/// estimated from its share of the stratum's sample.
+pub(super) fn class_rows(baseline: &Profile, classes: &Classes, sample_class: &[u16]) -> Vec<f64> {
+    let rows = |key: &str| baseline.label_counts.get(key).copied().unwrap_or(0) as f64;
+    if !classes.is_numeric() {
+        return classes.names.iter().map(|c| rows(c)).collect();
+    }
+    let null = classes.id(NULL_LABEL);
+    let mut in_sample = vec![0u64; classes.len()];
+    for &c in sample_class {
+        if let Some(k) = in_sample.get_mut(c as usize) {
+            *k += 1;
+        }
+    }
+    let valued: u64 = (0..classes.len())
+        .filter(|&h| h as u16 != null)
+        .map(|h| in_sample[h])
+        .sum();
+    (0..classes.len())
+        .map(|h| {
+            if h as u16 == null {
+                rows(NULL_LABEL)
+            } else {
+                rows(NUMERIC_LABEL) * in_sample[h] as f64 / valued.max(1) as f64
+            }
+        })
+        .collect()
+}
+
 impl LabelModel {
     /// The model for `current` against `baseline` (both labelled with the same column), or
     /// against the current data itself without a baseline (then only the kNN label scores:
@@ -96,18 +127,33 @@ impl LabelModel {
         if baseline.label.as_deref() != Some(label.as_str()) {
             return None;
         }
-        let mut names: Vec<String> = baseline
-            .label_counts
-            .keys()
-            .chain(current.label_counts.keys())
-            .cloned()
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        if names.is_empty() || names.len() > MAX_CLASSES {
+        let numeric = baseline.label_type == LabelType::Numeric;
+        if numeric != (current.label_type == LabelType::Numeric) {
             return None;
         }
-        let classes = Classes::new(names);
+        let classes = if numeric {
+            // Bins between the baseline's quantiles of the target.
+            let q = baseline.column(&label)?.numeric.as_ref()?;
+            let values = q.quantiles.quantiles(&TARGET_QUANTILES);
+            let quantiles: Vec<(f64, f64)> = TARGET_QUANTILES.iter().copied().zip(values).collect();
+            let null = [baseline, current]
+                .iter()
+                .any(|p| p.label_counts.get(NULL_LABEL).is_some_and(|&n| n > 0));
+            Classes::numeric(&quantiles, null)
+        } else {
+            let mut names: Vec<String> = baseline
+                .label_counts
+                .keys()
+                .chain(current.label_counts.keys())
+                .cloned()
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            if names.is_empty() || names.len() > MAX_CLASSES {
+                return None;
+            }
+            Classes::new(names)
+        };
         let l = classes.len();
         let d = encoder.dim();
         let values = if self_reference {
@@ -117,16 +163,12 @@ impl LabelModel {
         };
 
         // The baseline sample, encoded, with per-row classes.
-        let reference_rows: Vec<f64> = classes
-            .names
-            .iter()
-            .map(|c| baseline.label_counts.get(c).copied().unwrap_or(0) as f64)
-            .collect();
         let mut reference_sample = vec![0u64; l];
         let (sample, current_sample) = rayon::join(
             || encode_sample(baseline, encoder, &values, &classes),
             || (!self_reference).then(|| encode_sample(current, encoder, &values, &classes)),
         );
+        let reference_rows = class_rows(baseline, &classes, &sample.class);
         let ref_class = &sample.class;
         let ref_rows = RowCodes {
             codes: &sample.codes,
@@ -228,6 +270,7 @@ impl LabelModel {
                         &sample.x,
                         &sample.codes,
                         &sample.class,
+                        classes.is_numeric().then_some(&sample.targets[..]),
                         &sample.provenance,
                         class_weights.clone(),
                         self_reference,
@@ -255,7 +298,12 @@ impl LabelModel {
                         .with_min_len(2048)
                         .map_init(Query::default, |q, i| {
                             let (xi, ci) = (nth_row(&sample.x, d, i), nth_row(&sample.codes, d, i));
-                            knn.score(xi, ci, ref_class[i], Some(sample.provenance[i]), q)
+                            let skip = Some(sample.provenance[i]);
+                            if knn.is_numeric() {
+                                knn.score_numeric(xi, ci, sample.targets[i], skip, q)
+                            } else {
+                                knn.score(xi, ci, ref_class[i], skip, q)
+                            }
                         })
                         .collect(),
                     None => Vec::new(),
@@ -271,6 +319,7 @@ impl LabelModel {
                     &sample.x,
                     &sample.codes,
                     &sample.class,
+                    classes.is_numeric().then_some(&sample.targets[..]),
                     &sample.provenance,
                     l,
                     seed,
