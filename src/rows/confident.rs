@@ -31,7 +31,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::encode::{Encoder, Kind};
-use super::knn::{R_FLAG, residual_score};
+use super::knn::{R_FLAG, residual_score, robust_spread};
 use super::shared::{BatchRows, NO_CLASS, SLOTS, nth_row, slot_of};
 
 /// Cross-fitting folds.
@@ -573,17 +573,6 @@ fn residual_verdict(e: f64, spread: f64) -> Verdict {
     }
 }
 
-/// 1.4826 × the median absolute deviation of `v` (reordered; 0 when empty).
-fn robust_spread(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    let mid = v.len() / 2;
-    let m = *v.select_nth_unstable_by(mid, f64::total_cmp).1;
-    let mut dev: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
-    1.4826 * *dev.select_nth_unstable_by(mid, f64::total_cmp).1
-}
-
 /// Ridge regression of a numeric target on the design (the intercept unpenalised), by the
 /// normal equations and a Cholesky factor (nalgebra); `None` if they cannot be solved.
 fn fit_ridge(
@@ -712,6 +701,17 @@ mod tests {
     /// The fit against scikit-learn 1.9.1: `LogisticRegression(C=1.0, tol=1e-12,
     /// max_iter=100000)` (multinomial, lbfgs) on the same 300 rows, three classes, with 1 row in
     /// 7 given the next class; its probabilities to 1e-3 with the production iteration budget.
+    /// `n` rows of two numeric features and no indicator: their codes and design.
+    fn two_numbers(n: usize) -> (Vec<u32>, Design) {
+        let design = Design {
+            d: 2,
+            numeric: vec![true, true],
+            indicator: vec![NO_COLUMN; 2 * SLOTS],
+            width: 2,
+        };
+        (vec![NULL_CODE; 2 * n], design)
+    }
+
     /// The ridge fit of a numeric target against numpy: the normal equations of scikit-learn's
     /// `Ridge(alpha=1.0)` (the data centred, the intercept unpenalised), solved by
     /// `numpy.linalg.solve` on the same 300 rows: coefficients 1.9925609, −1.00386944,
@@ -726,13 +726,7 @@ mod tests {
             x.extend([x1, x2]);
             y.push(3.0 + 2.0 * x1 - x2 + (((i * 13) % 17) as f64 - 8.0) / 10.0);
         }
-        let codes = vec![NULL_CODE; 2 * n];
-        let design = Design {
-            d: 2,
-            numeric: vec![true, true],
-            indicator: vec![NO_COLUMN; 2 * SLOTS],
-            width: 2,
-        };
+        let (codes, design) = two_numbers(n);
         let rows: Vec<usize> = (0..n).collect();
         let m = fit_ridge(&design, &x, &codes, &y, &rows).unwrap();
         let want = [1.9925609, -1.00386944, 2.99941561];
@@ -778,13 +772,7 @@ mod tests {
             };
             class.push(if i % 7 == 0 { (c + 1) % 3 } else { c });
         }
-        let codes = vec![NULL_CODE; 2 * n];
-        let design = Design {
-            d: 2,
-            numeric: vec![true, true],
-            indicator: vec![NO_COLUMN; 2 * SLOTS],
-            width: 2,
-        };
+        let (codes, design) = two_numbers(n);
         let rows: Vec<usize> = (0..n).collect();
         let m = fit_one(&design, &x, &codes, &class, &rows, 3, MAX_ITERATIONS).unwrap();
         let sklearn: [(usize, [f64; 3]); 5] = [

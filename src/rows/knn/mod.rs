@@ -492,7 +492,7 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// 1.4826 × the median absolute deviation of `v` (0 when empty): the standard deviation of a
 /// normal sample, robust to outliers.
-fn robust_spread(v: &mut [f64]) -> f64 {
+pub(crate) fn robust_spread(v: &mut [f64]) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
