@@ -599,6 +599,65 @@ mod tests {
         assert_eq!(m.score(&[0.05, 0.0], &[0, 0], NO_CLASS, None, &mut q), None);
     }
 
+    /// A numeric target's score by hand: a cluster of ten points with targets 1..=10 (median
+    /// 5.5, MAD 2.5: 1.4826 × 2.5 = 3.7065) and ten far away with targets near 110. The floor,
+    /// a quarter of the twenty targets' own 1.4826 × MAD (54.5), is 20.2 and wins: a row at
+    /// the cluster with target 20.5 lies r = 15 / 20.2 spreads away, score 1 − 10^(−r/4); with
+    /// target 5.5, score 0.
+    #[test]
+    fn numeric_score_is_the_robust_residual_by_hand() {
+        let e = numeric_encoder(2);
+        let mut x = Vec::new();
+        let mut targets = Vec::new();
+        for i in 0..20 {
+            let base = if i < 10 { 0.0 } else { 4.0 };
+            x.extend([base + 0.01 * i as f64, base]);
+            targets.push(if i < 10 {
+                (i + 1) as f64
+            } else {
+                100.0 + i as f64
+            });
+        }
+        let class = vec![0u16; 20];
+        let codes = vec![0u32; 40];
+        let prov: Vec<(u32, u64)> = (0..20).map(|i| (0, i as u64)).collect();
+        let m = KnnModel::fit(
+            &e,
+            &x,
+            &codes,
+            &class,
+            Some(&targets),
+            &prov,
+            vec![1.0],
+            false,
+        )
+        .unwrap();
+        assert!(m.is_numeric() && m.check().is_ok());
+        // All twenty: median 60.5; absolute deviations 50.5..59.5 and 49.5..58.5, median 54.5.
+        assert!(
+            (m.spread_floor - 0.25 * 1.4826 * 54.5).abs() < 1e-9,
+            "{}",
+            m.spread_floor
+        );
+        let mut q = Query::default();
+        let spread = (1.4826 * 2.5f64).max(m.spread_floor);
+        let s = m
+            .score_numeric(&[0.05, 0.0], &[0, 0], 20.5, None, &mut q)
+            .unwrap();
+        let want = 1.0 - 10f64.powf(-(15.0 / spread) / R_FLAG);
+        assert!((s - want).abs() < 1e-12, "{s} against {want}");
+        let s = m
+            .score_numeric(&[0.05, 0.0], &[0, 0], 5.5, None, &mut q)
+            .unwrap();
+        assert_eq!(s, 0.0);
+        assert_eq!(
+            m.score_numeric(&[0.05, 0.0], &[0, 0], f64::NAN, None, &mut q),
+            None
+        );
+        // A residual of R_FLAG spreads scores FLAG.
+        assert!((residual_score(R_FLAG) - FLAG).abs() < 1e-12);
+    }
+
     /// Packed keys order like `(distance, index)` pairs for every non-negative distance: zero,
     /// subnormals, ties, large values and infinity.
     #[test]
