@@ -183,20 +183,13 @@ impl Classes {
     /// The class of every sample row of `p` (in `Sample::rows` order): by its label key, or
     /// for a numeric target by its label value.
     pub fn of_sample(&self, p: &crate::profile::Profile) -> Vec<u16> {
-        use crate::profile::SampleValue;
-        let label = p
-            .label
-            .as_ref()
-            .and_then(|l| p.columns.iter().position(|c| &c.name == l));
         if !self.is_numeric() {
             return p.sample.rows().map(|(l, _)| self.id(l)).collect();
         }
-        p.sample
-            .rows()
-            .map(|(_, r)| match label.and_then(|i| r.values.get(i)) {
-                Some(SampleValue::Number(x)) => self.of_value(Some(*x)),
-                _ => self.of_value(None),
-            })
+        // (A NaN target, as a null one, is in the null class.)
+        self.sample_targets(p)
+            .into_iter()
+            .map(|y| self.of_value(Some(y)))
             .collect()
     }
 
