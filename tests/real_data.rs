@@ -1166,3 +1166,88 @@ fn integer_targets_with_nulls_are_numeric_targets_too() {
         assert_eq!(s.is_none(), i % 97 == 0, "row {i}: {s:?}");
     }
 }
+
+/// A handful of trigger rows (issue 22's exact-test criterion): five wine rows get
+/// `total_sulfur_dioxide` just past both halves' maximum and grade 4, a grade 3% of the
+/// wines have. Five rows past a range are what a fresh sample may bring (SCH004's count test
+/// lets them pass), but five that all carry a grade the baseline's own top 1% of that column
+/// (about 30 wines, from the per-class sketches) hardly has are p ≈ (1/37)⁵ ≈ 10⁻⁸: SCH004 is
+/// high, on exactly those rows, labelled `4`. The same five rows left with their own grades are
+/// not high.
+#[test]
+fn five_trigger_rows_with_one_rare_grade_are_high() {
+    use arrow::array::{AsArray, Int8Array};
+    use arrow::datatypes::Int8Type;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = halves(
+        &root().join("datasets/real/wine_quality.parquet"),
+        dir.path(),
+        3,
+    );
+    let column = "total_sulfur_dioxide";
+    let top = [&a, &b]
+        .iter()
+        .flat_map(|p| f64_column(p, column))
+        .flatten()
+        .fold(f64::MIN, f64::max);
+    let stamp = top + 10.0;
+    let planted = [100usize, 700, 1300, 1900, 2500];
+    for relabel in [true, false] {
+        rewrite(&a, &dir.path().join("cur.parquet"), |name, batch| {
+            if name == column {
+                return Some(map_f64(batch, name, &|r, v| {
+                    if planted.contains(&r) { stamp } else { v }
+                }));
+            }
+            (name == "label" && relabel).then(|| {
+                let label = batch
+                    .column_by_name("label")
+                    .unwrap()
+                    .as_primitive::<Int8Type>();
+                let y: Int8Array = (0..batch.num_rows())
+                    .map(|r| {
+                        Some(if planted.contains(&r) {
+                            4
+                        } else {
+                            label.value(r)
+                        })
+                    })
+                    .collect();
+                std::sync::Arc::new(y) as ArrayRef
+            })
+        });
+        let r = scan_in(
+            dir.path(),
+            &[Path::new("cur.parquet")],
+            Path::new("b.parquet"),
+            &["--label", "label"],
+        );
+        let f = findings(&r)
+            .iter()
+            .find(|f| f["code"] == "SCH004" && f["columns"][0] == column);
+        if !relabel {
+            assert!(
+                f.is_none_or(|f| f["severity"] != "high"),
+                "{:?}",
+                summary(&r)
+            );
+            continue;
+        }
+        let f = f.unwrap_or_else(|| panic!("{:?}", summary(&r)));
+        assert_eq!(f["severity"], "high", "{f}");
+        assert_eq!(f["rows"], 5, "{f}");
+        assert_eq!(f["evidence"]["label_purity"]["label"], "4", "{f}");
+        let p = f["evidence"]["label_purity"]["p_value"].as_f64().unwrap();
+        assert!(p < 1e-6, "{p}");
+        let rows: Vec<u64> = f["example_rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["row"].as_u64().unwrap())
+            .collect();
+        assert!(
+            rows.iter().all(|r| planted.contains(&(*r as usize))),
+            "{rows:?}"
+        );
+    }
+}

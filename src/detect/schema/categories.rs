@@ -42,8 +42,10 @@ high, trigger-like.
 Defaults: exact conditional test: if both sides were one sample, all k rows with unseen values \
 would land in the current data with hypergeometric probability C(n_cur, k)/C(n_base + n_cur, k); \
 Benjamini–Hochberg across columns, q ≤ 0.01 (so a single stray value never fires). Severity: \
-high when one label holds ≥ 95% of ≥ 10 such rows beyond its base rate (binomial p ≤ 0.001) or \
-when the new values cover ≥ 10% of rows; medium at ≥ 1%; low otherwise. Only columns whose \
+high when one label holds ≥ 95% of such rows beyond its base rate (one-sided binomial p ≤ 0.001 \
+on ≥ 10 rows, or on a handful of 3 or more rows p ≤ 0.001 after Bonferroni over the columns \
+with new values, which reports them whatever the count test says) or when the new values cover \
+≥ 10% of rows; medium at ≥ 1%; low otherwise. Only columns whose \
 baseline kept the full value list (≤ 1,000 distinct values) are checked; when the current side \
 has more values than that, only its frequent values are compared."
     }
@@ -104,11 +106,9 @@ has more values than that, only its frequent values are compared."
             .map(|h| stats::absent_in_baseline_p(h.k, h.n_base, h.col.non_null()))
             .collect();
         let q = stats::bh_adjust(&p);
+        let tests = hits.len();
         let mut out = Vec::new();
         for (i, mut h) in hits.into_iter().enumerate() {
-            if q[i] > ctx.alpha() {
-                continue;
-            }
             let share = h.k as f64 / h.col.non_null().max(1) as f64;
             let mut by_label: BTreeMap<String, u64> = BTreeMap::new();
             for (_, _, l) in &h.new {
@@ -121,7 +121,12 @@ has more values than that, only its frequent values are compared."
             let labelled = cur.label.is_some()
                 && cur.label_type == crate::profile::LabelType::Class
                 && !h.estimated;
-            let (sev, trigger) = unseen_severity(labelled, h.k, share, &purity);
+            let (sev, trigger) = unseen_severity(labelled, h.k, share, &purity, tests);
+            // A handful of rows with new values that all carry one unlikely label are a
+            // trigger even where their count alone is what a fresh sample brings.
+            if q[i] > ctx.alpha() && !trigger {
+                continue;
+            }
             h.new
                 .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             let listed: Vec<&NewValue> = h.new.iter().take(MAX_LISTED).collect();

@@ -62,9 +62,12 @@ Defaults: counted exactly during the scan (the current data is profiled against 
 range). Test: if both sides were one sample, the k most extreme pooled values would all be \
 current ones with probability ≈ (k + 1)·C(n_cur, k)/C(n_base + n_cur, k); Benjamini–Hochberg \
 across columns, q ≤ 0.01, so the few values that any fresh sample puts past the old extremes do \
-not fire. Severity: high when one label holds ≥ 95% of ≥ 10 such rows beyond its share among the \
+not fire. Severity: high when one label holds ≥ 95% of such rows beyond its share among the \
 baseline's own extreme rows (its lowest or highest 1% on the same side, from the per-class \
-sketches; binomial p ≤ 0.001), or the values cover ≥ 10% of rows; medium at ≥ 1%; low \
+sketches; one-sided binomial p ≤ 0.001 on ≥ 10 rows, or on a handful of 3 or more rows \
+p ≤ 0.001 after Bonferroni over the columns with such rows, which reports them whatever the \
+count test says: five rows that all carry a label 5% of the tail has are p = 3·10⁻⁷), or the \
+values cover ≥ 10% of rows; medium at ≥ 1%; low \
 otherwise. A value more than 10 times the baseline's range (max − min) beyond it is at least \
 medium even alone (what a bit flip in an unchecked page or a unit error makes: a wrong but \
 valid number), whatever the test says. A numeric target (`--label-type numeric`) is checked as \
@@ -172,6 +175,7 @@ a numeric column is."
             })
             .collect();
         let q = stats::bh_adjust(&p);
+        let tests = hits.len();
         let mut out = Vec::new();
         for (i, h) in hits.into_iter().enumerate() {
             let cn = h.col.numeric.as_ref();
@@ -181,9 +185,6 @@ a numeric column is."
                 .map(|v| beyond(v, h.lo, h.hi))
                 .fold(0.0, f64::max);
             let is_far = far > far_at;
-            if q[i] > ctx.alpha() && !is_far {
-                continue;
-            }
             let k = h.below + h.above;
             let n_cur = h.col.numeric.as_ref().map_or(0, |n| n.count);
             let share = k as f64 / n_cur.max(1) as f64;
@@ -191,14 +192,18 @@ a numeric column is."
             // reference is the label mix of the baseline's own tail on the same side.
             let reference = base
                 .column(&h.col.name)
-                .map(|b| tail_labels(b, h.below > 0, h.above > 0))
-                .filter(|m| m.values().sum::<u64>() > 0)
+                .and_then(|b| tail_labels(b, &base.label_counts, h.below > 0, h.above > 0))
                 .unwrap_or_else(|| base.label_counts.clone());
             let purity = label_purity(&h.by_label, &reference);
             // A numeric target's rows are keyed by whether it is null: no label mix to test.
             let labelled =
                 cur.label.is_some() && cur.label_type == LabelType::Class && !h.estimated;
-            let (mut sev, trigger) = unseen_severity(labelled, k, share, &purity);
+            let (mut sev, trigger) = unseen_severity(labelled, k, share, &purity, tests);
+            // A few rows past the range are what any fresh sample brings; a few that all carry
+            // one unlikely label are a trigger whatever their count.
+            if q[i] > ctx.alpha() && !is_far && !trigger {
+                continue;
+            }
             if is_far {
                 sev = sev.max(crate::detect::Severity::Medium);
             }
@@ -307,24 +312,46 @@ a numeric column is."
 const TAIL: f64 = 0.01;
 
 /// Estimated label counts of the baseline's rows in its lowest and/or highest 1% of a column,
-/// from the per-class quantile sketches.
-fn tail_labels(b: &ColumnProfile, low: bool, high: bool) -> BTreeMap<String, u64> {
-    let Some(n) = b.numeric.as_ref() else {
-        return BTreeMap::new();
-    };
+/// from the per-class quantile sketches (None when there are none: the caller takes the whole
+/// baseline's label mix). Where the 1% quantile is a value many rows share (a
+/// column that is 0 on 99.9% of its rows), the tail is the rows strictly beyond it: the rows at
+/// it are the bulk, whose label mix says nothing of the extremes.
+fn tail_labels(
+    b: &ColumnProfile,
+    base_labels: &BTreeMap<String, u64>,
+    low: bool,
+    high: bool,
+) -> Option<BTreeMap<String, u64>> {
+    let n = b.numeric.as_ref()?;
     let (q_lo, q_hi) = (n.quantiles.quantile(TAIL), n.quantiles.quantile(1.0 - TAIL));
-    b.class_quantiles
+    // Whether each side's inclusive tail holds more than twice its share: a mass point.
+    let massed_lo = q_lo.is_some_and(|q| n.quantiles.rank(q).unwrap_or(0.0) > 2.0 * TAIL);
+    let massed_hi = q_hi.is_some_and(|q| 1.0 - n.quantiles.rank_lt(q).unwrap_or(1.0) > 2.0 * TAIL);
+    let weights: BTreeMap<String, u64> = b
+        .class_quantiles
         .iter()
         .map(|(label, k)| {
             let cn = k.n() as f64;
             let mut w = 0.0;
             if low && let Some(q) = q_lo {
-                w += k.rank(q).unwrap_or(0.0) * cn;
+                let below = if massed_lo { k.rank_lt(q) } else { k.rank(q) };
+                w += below.unwrap_or(0.0) * cn;
             }
             if high && let Some(q) = q_hi {
-                w += (1.0 - k.rank_lt(q).unwrap_or(1.0)) * cn;
+                let at_most = if massed_hi { k.rank(q) } else { k.rank_lt(q) };
+                w += (1.0 - at_most.unwrap_or(1.0)) * cn;
             }
             (label.clone(), w.round() as u64)
         })
-        .collect()
+        .collect();
+    // Past a mass point with (almost) no baseline rows beyond it, the extremes' label mix is
+    // unknown: every label equally likely (all counts 0, which `label_purity` smooths to
+    // 1/classes), not the bulk's mix.
+    if weights.values().sum::<u64>() > 0 {
+        Some(weights)
+    } else if (low && massed_lo) || (high && massed_hi) {
+        Some(base_labels.keys().map(|l| (l.clone(), 0)).collect())
+    } else {
+        None
+    }
 }
