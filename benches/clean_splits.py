@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from real_sets import real_set_files
 
 
 def main() -> None:
@@ -45,26 +46,19 @@ def main() -> None:
     wanted = {s for s in args.sets.split(",") if s}
     loud: collections.Counter[tuple[str, str, str]] = collections.Counter()
     example: dict[tuple[str, str], str] = {}
-    for folder in sorted(Path(args.data).iterdir()):
-        if not folder.is_dir() or folder.name == "reference":
-            continue
-        if wanted and folder.name not in wanted:
-            continue
-        files = sorted(folder.glob("*.parquet"))
-        if not files:
-            continue
-        table = pq.read_table(files[0])
+    for set_name, file in real_set_files(Path(args.data), wanted):
+        table = pq.read_table(file)
         if "label" not in table.column_names:
-            print(f"{folder.name}: no `label` column, skipped")
+            print(f"{set_name}: no `label` column, skipped")
             continue
-        out = Path("bench-data/clean-splits") / folder.name
+        out = Path("bench-data/clean-splits") / set_name
         out.mkdir(parents=True, exist_ok=True)
-        variants: list[tuple[str, list[str]]] = [(folder.name, [])]
+        variants: list[tuple[str, list[str]]] = [(set_name, [])]
         label = table.column("label")
         distinct = len(label.unique())
         numeric = pa.types.is_integer(label.type) or pa.types.is_floating(label.type)
         if numeric and 3 <= distinct <= 64:
-            variants.append((f"{folder.name} (numeric)", ["--label-type", "numeric"]))
+            variants.append((f"{set_name} (numeric)", ["--label-type", "numeric"]))
         for name, extra in variants:
             count, refused, label_type = 0, "", ""
             for seed in range(args.seeds):

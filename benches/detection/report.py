@@ -1,0 +1,367 @@
+"""Renders the detection benchmark's results as reports/detection.md (see run.py)."""
+
+from __future__ import annotations
+
+import datetime
+import statistics
+import subprocess
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+SMALL = (
+    0.005  # rates below this are "small": the gate must be right only where the exact test says so
+)
+
+
+def fmt(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def median(xs: list[float | None]) -> float | None:
+    vals = [x for x in xs if x is not None]
+    return statistics.median(vals) if vals else None
+
+
+def mean(xs: list[float | None]) -> float | None:
+    vals = [x for x in xs if x is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def share(xs: list[bool]) -> str:
+    return f"{sum(xs)}/{len(xs)}" if xs else "-"
+
+
+def required(r: dict[str, Any]) -> bool:
+    """An attack case the gate must get right: rate >= 0.5%, or a smaller one whose planted rows
+    are significant against the baseline (q <= 0.01)."""
+    if r["family"] == "clean":
+        return False
+    if r["rate"] >= SMALL:
+        return True
+    q = r.get("q_value")
+    return q is not None and q <= 0.01
+
+
+def render(
+    results: list[dict[str, Any]],
+    *,
+    mode: str,
+    argv: list[str],
+    elapsed: float,
+    rates: list[float],
+    seeds: int,
+    max_rows: int,
+) -> str:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    clean = [r for r in results if r["family"] == "clean"]
+    attack = [r for r in results if r["family"] != "clean"]
+    must = [r for r in attack if required(r)]
+    big = [r for r in attack if r["rate"] >= SMALL]
+    small_must = [r for r in must if r["rate"] < SMALL]
+    lines: list[str] = []
+    w = lines.append
+    w(f"# Detection benchmark ({mode})")
+    w("")
+    w(
+        f"{datetime.date.today().isoformat()}, commit {commit}, release build, 2-core machine "
+        f"(shared, noisy); {elapsed / 60:.1f} minutes in all."
+    )
+    w("")
+    w("Command (from the repository's root):")
+    w("")
+    w("    cargo build --release")
+    w(f"    python3 benches/detection/run.py {' '.join(argv)}".rstrip())
+    w("")
+    cap = f", sets above {max_rows:,} rows sampled down to that" if max_rows else ""
+    w(
+        f"{seeds} seed(s) a set; rates {', '.join(f'{r:.2%}' for r in rates)} of the current "
+        f"rows (at least one row){cap}. What each attack does, how a case is scored and how the "
+        "peers are run: `benches/detection/run.py`, `attacks.py` and `peers.py`."
+    )
+    w("")
+    w("## Against the issue's bar")
+    w("")
+    gate_big = [r["gate_right"] for r in big]
+    gate_small = [r["gate_right"] for r in small_must]
+    named = [r["named"] for r in must]
+    loud_clean = sum(r["loud"] for r in clean)
+    w("| criterion | bar | measured |")
+    w("|---|---|---|")
+    w(
+        f"| gate right on attack cases at rates ≥ 0.5% | ≥ 95% | {share(gate_big)} ({pct(gate_big)}) |"
+    )
+    w(
+        f"| gate right on smaller cases whose exact test reaches q ≤ 0.01 | all | {share(gate_small)} |"
+    )
+    gm_big = [r["gate_medium_right"] for r in big]
+    gm_small = [r["gate_medium_right"] for r in small_must]
+    w(
+        f"| the same two at `--fail-on medium` | ≥ 95%, all | {share(gm_big)} ({pct(gm_big)}), "
+        f"{share(gm_small)} |"
+    )
+    w(
+        f"| clean pairs with a medium or high finding | none | {sum(r['loud'] > 0 for r in clean)} of {len(clean)} ({loud_clean} findings) |"
+    )
+    w(
+        f"| clean pairs passing the gate (at `--fail-on high`, at `medium`) | all | "
+        f"{share([r['gate_right'] for r in clean])}, {share([r['gate_medium_right'] for r in clean])} |"
+    )
+    w(
+        f"| a medium/high finding among the first five names the attack (cases above) | ≥ 90% | {share(named)} ({pct(named)}) |"
+    )
+    w("")
+    w("## Per attack and rate")
+    w("")
+    w(
+        "gate: cases failing the default gate, `--fail-on high` (right for an attack), · the "
+        "same at `--fail-on medium`; must: of the cases the gate must get right (rate ≥ 0.5%, or "
+        "q ≤ 0.01), those the default gate got right · those the medium gate got right; named: a medium/high finding among "
+        "the first five names the planted column, slice, source or rows; AUROC and P@k: poisonscan's "
+        "rows file (medians); IF: IsolationForest's row AUROC (median); cleanlab and poisonscan's "
+        "LBL002/LBL003 row flags: precision/recall on changed labels (means); Evidently: cases "
+        "it calls dataset drift."
+    )
+    w("")
+    w(
+        "| attack | rate | cases | rows (median) | gate | must | named | AUROC | P@k | IF AUROC | LBL P/R | cleanlab P/R | Evidently |"
+    )
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    groups: dict[tuple[str, float | None], list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        groups[(r["family"], r["rate"])].append(r)
+    for (family, rate), rs in sorted(
+        groups.items(), key=lambda kv: (order(kv[0][0]), kv[0][1] or 0)
+    ):
+        m = [r for r in rs if required(r)]
+        ev = [r["evidently_drift"] for r in rs if r.get("evidently_drift") is not None]
+        w(
+            f"| {family} | {'-' if rate is None else f'{rate:.2%}'} | {len(rs)} | "
+            f"{int(median([r['k'] for r in rs]) or 0) if family != 'clean' else '-'} | "
+            f"{sum(r['verdict'] in ('fail', 'error') for r in rs)} · "
+            f"{sum(r['verdict_medium'] in ('fail', 'error') for r in rs)} | "
+            f"{share([r['gate_right'] for r in m])} · {share([r['gate_medium_right'] for r in m])} | "
+            f"{share([r['named'] for r in rs]) if family != 'clean' else '-'} | "
+            f"{fmt(median([r.get('auroc') for r in rs]))} | {fmt(median([r.get('p_at_k') for r in rs]))} | "
+            f"{fmt(median([r.get('if_auroc') for r in rs]))} | "
+            f"{fmt(mean([r.get('lbl_precision') for r in rs]))}/{fmt(mean([r.get('lbl_recall') for r in rs]))} | "
+            f"{fmt(mean([r.get('cleanlab_precision') for r in rs]))}/{fmt(mean([r.get('cleanlab_recall') for r in rs]))} | "
+            f"{share(ev)} |"
+        )
+    w("")
+    w("## Why the families that fall short do")
+    w("")
+    w(
+        "A family is listed when the default gate is right on fewer than 95% of its cases at "
+        "rates of 0.5% and above, or misses a small case whose exact test is significant; the "
+        "text says which signal is missing (the analysis of these runs, not a measurement)."
+    )
+    w("")
+    for family in FAMILY_ORDER:
+        rs = [r for r in must if r["family"] == family]
+        if not rs:
+            continue
+        big_rs = [r["gate_right"] for r in rs if r["rate"] >= SMALL]
+        small_rs = [r["gate_right"] for r in rs if r["rate"] < SMALL]
+        short = (big_rs and sum(big_rs) < 0.95 * len(big_rs)) or not all(small_rs)
+        if short and family in WHY:
+            w(
+                f"- **{family}** (gate right on {share(big_rs)} at ≥ 0.5%, "
+                f"{share(small_rs) + ' of the' if small_rs else 'no'} smaller cases it must catch): "
+                f"{WHY[family]}"
+            )
+    w("")
+    w("## Where a peer does better")
+    w("")
+    losses = peer_losses(groups)
+    if losses:
+        lines.extend(f"- {x}" for x in losses)
+    else:
+        w("- nowhere on these cases.")
+    w("")
+    missed = [r for r in must if not r["gate_right"]]
+    case_list(w, "## Cases the gate must get right and did not (at `--fail-on high`)", missed, 3)
+    unnamed = [r for r in must if not r["named"]]
+    title = "## Attack cases where no medium/high finding among the first five names the attack"
+    case_list(w, title, unnamed, 2)
+    w("## Clean pairs")
+    w("")
+    for r in clean:
+        if r["loud"]:
+            w(f"- {r['set']} seed {r['seed']}: {'; '.join(r['top'])}")
+    if not any(r["loud"] for r in clean):
+        w(f"No medium or high finding on any of the {len(clean)} clean pairs.")
+    w("")
+    w("## Per set")
+    w("")
+    w("| set | rows | attack cases | gate right (must) | named (must) | scan seconds (median) |")
+    w("|---|---|---|---|---|---|")
+    by_set: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        by_set[r["set"]].append(r)
+    for name, rs in by_set.items():
+        m = [r for r in rs if required(r)]
+        w(
+            f"| {name} | {rs[0]['rows']:,} | {sum(r['family'] != 'clean' for r in rs)} | "
+            f"{share([r['gate_right'] for r in m])} | {share([r['named'] for r in m])} | "
+            f"{fmt(median([r['seconds'] for r in rs]), 1)} |"
+        )
+    w("")
+    return "\n".join(lines)
+
+
+def case_list(w: Callable[[str], None], title: str, rows: list[dict[str, Any]], top: int) -> None:
+    """A section listing cases: set, seed, attack, rate, rows, q and the first findings."""
+    w(title)
+    w("")
+    if not rows:
+        w("None.")
+    for r in rows:
+        q = r.get("q_value")
+        w(
+            f"- {r['set']} seed {r['seed']}, {r['family']} at {r['rate']:.2%} ({r['k']} rows; "
+            f"{r['detail']}; q = {fmt(q, 3) if q is not None else '-'}): "
+            f"{'; '.join(r['top'][:top]) or r.get('error', 'no finding')}"
+        )
+    w("")
+
+
+def pct(xs: list[bool]) -> str:
+    return f"{100 * sum(xs) / len(xs):.0f}%" if xs else "-"
+
+
+# What each family's missing signal is, where the gate falls short on it.
+WHY = {
+    "random_flip": (
+        "LBL002 and LBL003 flag the flipped rows (the rows file ranks them at a row AUROC near "
+        "0.95, close to cleanlab), but a finding's severity is the ratio of the flagged rate to "
+        "the baseline's own rate of rows that disagree with their neighbours (x4 for high). Where "
+        "the baseline already has 4-15% such rows (Adult, ACS, wine), 2% flipped rows move the "
+        "ratio to about 1.1-1.5: low. Missing: a severity for the excess count of flagged rows "
+        "that is calibrated on clean pairs, not the ratio alone."
+    ),
+    "one_way_flip": (
+        "as random flips, and the label drift it causes is a fraction of a point (DRF003 stays "
+        "quiet by design); rows of the rarest class relabelled as the commonest look like the "
+        "commonest class's own noise to the neighbours, so LBL002/LBL003 recall is lower too."
+    ),
+    "targeted_flip": (
+        "at 0.5% the flipped rows are a few percent of a slice that holds 5-30% of the rows; "
+        "LBL001's share move within the slice is then below its effect-size tier for high, and "
+        "LBL002/LBL003's per-slice rate tests need the slice's flagged rate to double."
+    ),
+    "segment_shift": (
+        "a target raised by half a baseline standard deviation on a few percent of a segment "
+        "moves no target bin's share enough for LBL001, and a half-sd residual is below "
+        "LBL002/LBL003's 4-spread flag; one regression set (California) is all the benchmark has."
+    ),
+    "trigger_out_of_range": (
+        "under 10 rows TRG001 does not judge a rule; SCH003/SCH004 call a handful of rows (3 or "
+        "more) a trigger when they all carry one label the baseline's extremes rarely have, but "
+        "one or two rows are never enough, and a label that is common among the baseline's own "
+        "extremes (cover, mammography) needs more rows."
+    ),
+    "trigger_in_range": (
+        "TRG001 needs 10 rows and a confidence of 0.95 on the rule; below that a combination of "
+        "existing values carries no other signal (each value is in range)."
+    ),
+    "clean_label_trigger": (
+        "the labels are untouched, so the label checks see nothing; the rule's rows already "
+        "carry the target label, so TRG001 must see the combination's share of that label rise "
+        "(it does at 2% on most sets), and its existing rows dilute it at 0.5%."
+    ),
+    "fabricated": (
+        "every value is plausible and only the combination is off; the outlier score ranks the "
+        "rows at a row AUROC around 0.65 (IsolationForest does no better), so OUT001's rate test "
+        "sees almost no excess. Missing: a test of rows that fall in no baseline neighbourhood "
+        "(a distance-to-baseline score), per file."
+    ),
+    "duplicates": (
+        "DUP001 reports the rise (its first source is the planted file) but at medium: high needs "
+        "5 points of duplicate rate; the planted groups (6 identical rows) are under DUP003's "
+        "10-row group bar. At `--fail-on medium` most 2% cases fail the gate."
+    ),
+    "slice_feature_shift": (
+        "DRF001 tests whole columns and DRF004 whole files: a one-sd shift on 0.5-2% of the rows, "
+        "inside one slice, moves a column's PSI by under 0.05. Missing: a drift test per slice "
+        "(the slices LBL001 already enumerates)."
+    ),
+    "outlier_block": (
+        "OUT001 needs 10 flagged rows and 10 more than expected; a block of a handful of rows is "
+        "ranked first in the rows file (row AUROC near 1) but raises no finding."
+    ),
+    "replay": (
+        "INT002 judges files and row groups of 20 rows or more by row fingerprints; a smaller "
+        "replayed file raises nothing, though every one of its rows is a baseline row."
+    ),
+}
+
+FAMILY_ORDER = [
+    "clean",
+    "random_flip",
+    "one_way_flip",
+    "targeted_flip",
+    "segment_shift",
+    "trigger_out_of_range",
+    "trigger_in_range",
+    "clean_label_trigger",
+    "fabricated",
+    "duplicates",
+    "slice_feature_shift",
+    "outlier_block",
+    "schema_tamper",
+    "replay",
+    "baseline_altered",
+]
+
+
+def order(family: str) -> int:
+    return FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER)
+
+
+def peer_losses(groups: dict[tuple[str, float | None], list[dict[str, Any]]]) -> list[str]:
+    out = []
+    for (family, rate), rs in sorted(
+        groups.items(), key=lambda kv: (order(kv[0][0]), kv[0][1] or 0)
+    ):
+        if family == "clean":
+            ev_false = [r for r in rs if r.get("evidently_drift")]
+            if ev_false:
+                out.append(
+                    f"(for the record) Evidently calls {len(ev_false)} of {len(rs)} clean pairs dataset drift."
+                )
+            continue
+        ours, theirs = median([r.get("auroc") for r in rs]), median([r.get("if_auroc") for r in rs])
+        if ours is not None and theirs is not None and theirs > ours + 0.02:
+            out.append(
+                f"{family} at {rate:.2%}: IsolationForest ranks the planted rows better "
+                f"(row AUROC {theirs:.2f} against poisonscan's {ours:.2f})."
+            )
+        cl_r, cl_p = (
+            mean([r.get("cleanlab_recall") for r in rs]),
+            mean([r.get("cleanlab_precision") for r in rs]),
+        )
+        our_r, our_p = (
+            mean([r.get("lbl_recall") for r in rs]),
+            mean([r.get("lbl_precision") for r in rs]),
+        )
+        if (
+            cl_r is not None
+            and our_r is not None
+            and cl_r > our_r + 0.05
+            and (cl_p or 0) >= (our_p or 0) - 0.05
+        ):
+            out.append(
+                f"{family} at {rate:.2%}: cleanlab finds more of the changed labels "
+                f"(recall {cl_r:.2f}, precision {fmt(cl_p)}) than LBL002/LBL003 "
+                f"(recall {our_r:.2f}, precision {fmt(our_p)})."
+            )
+        ev_right = [r for r in rs if r.get("evidently_drift") and not r["gate_right"]]
+        if ev_right:
+            out.append(
+                f"{family} at {rate:.2%}: Evidently calls dataset drift on {len(ev_right)} "
+                f"case(s) where poisonscan's gate passed."
+            )
+    return out
