@@ -8,8 +8,8 @@ baseline where one exists (run.py adjusts them across cases, Benjamini-Hochberg)
 an attack makes (which slice, which column, which class) are drawn from the data with the
 generator, never written for one set.
 
-Rows an attack adds go into `part-2` (a new partition holds them); rows it changes in place are
-drawn from all of the current data. Added rows take random positions within their part.
+Rows an attack adds go into a new file, `part-4` (a new partition holds them), in random order;
+rows it changes in place are drawn from all of the current data.
 """
 
 from __future__ import annotations
@@ -94,9 +94,10 @@ def with_parts(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def insert_rows(
-    cur: pd.DataFrame, added: pd.DataFrame, rng: np.random.Generator, part: int = 2
+    cur: pd.DataFrame, added: pd.DataFrame, rng: np.random.Generator, part: int = PARTS
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Put `added` rows into one part of the current data at random positions."""
+    """Put `added` rows into one part of the current data (by default a new one) at random
+    positions."""
     added = added.copy()
     added["__part"] = part
     both = pd.concat([cur, added], ignore_index=True)
@@ -125,10 +126,18 @@ def rarest_class(split: Split, min_rows: int = 20) -> Any:
 
 
 def top_target(split: Split, rng: np.random.Generator, k: int) -> np.ndarray:
-    """Targets an attacker plants for a numeric label: the baseline's top 1%."""
+    """Targets an attacker plants for a numeric label: the baseline's top 1% (whole numbers for
+    an integer label, such as a grade)."""
     y = split.baseline[LABEL].to_numpy(dtype=float)
     lo, hi = np.quantile(y, 0.99), y.max()
+    if pd.api.types.is_integer_dtype(split.baseline[LABEL]):
+        return rng.integers(int(np.ceil(lo)), int(hi) + 1, size=k).astype(float)
     return rng.uniform(lo, hi, size=k) if hi > lo else np.full(k, hi)
+
+
+def as_label(split: Split, y: np.ndarray) -> np.ndarray:
+    """Labels back in the label column's own type."""
+    return y.astype(split.baseline[LABEL].dtype)
 
 
 def pick_slice(
@@ -253,11 +262,16 @@ def targeted_flip(split: Split, rng: np.random.Generator, k: int) -> Case | None
     cur = with_parts(split.current)
     y = cur[LABEL].to_numpy().copy()
     if split.numeric_target:
-        pool = np.flatnonzero(cmask)
-        k = min(k, len(pool))
-        idx = rng.choice(pool, size=k, replace=False)
         step = 0.5 * float(split.baseline[LABEL].std())
+        if pd.api.types.is_integer_dtype(split.baseline[LABEL]):
+            step = max(1.0, round(step))
         y = y.astype(float)
+        # Only rows that stay within the baseline's range (a shift, not a value past the range).
+        pool = np.flatnonzero(cmask & (y + step <= float(split.baseline[LABEL].max())))
+        k = min(k, len(pool))
+        if k < 1:
+            return None
+        idx = rng.choice(pool, size=k, replace=False)
         y[idx] += step
         p = float(
             stats.mannwhitneyu(
@@ -286,7 +300,7 @@ def targeted_flip(split: Split, rng: np.random.Generator, k: int) -> Case | None
         test, detail, family = "Fisher in the slice", f"{desc}: -> {t}", "targeted_flip"
     changed = np.zeros(len(cur), dtype=bool)
     changed[idx] = True
-    cur[LABEL] = y.astype(cur[LABEL].dtype) if not split.numeric_target else y
+    cur[LABEL] = as_label(split, y)
     return make_case(
         family, detail, cur, changed, columns={col}, label_changed=changed, p_value=p, test=test
     )
@@ -308,7 +322,7 @@ def _set_label_target(
         y[idx] = t
         share, name = float(split.class_shares()[t]), f"class {t}"
     changed = y != cur[LABEL].to_numpy()
-    cur[LABEL] = y.astype(cur[LABEL].dtype) if not split.numeric_target else y
+    cur[LABEL] = as_label(split, y)
     return changed, share, name
 
 
@@ -438,10 +452,12 @@ def clean_label_trigger(split: Split, rng: np.random.Generator, k: int) -> Case 
     if k < 1:
         return None
     idx = rng.choice(pool, size=k, replace=False)
+    before = cur.loc[idx, list(values)].copy()
     for c, v in values.items():
         cur.loc[idx, c] = v
+    # Planted: the rows the stamp changed (a row may already have held the values).
     marks = np.zeros(len(cur), dtype=bool)
-    marks[idx] = True
+    marks[idx] = (cur.loc[idx, list(values)] != before).any(axis=1).to_numpy()
     p = _combo_p(split, cur, values, 2)
     desc = ", ".join(f"{c} = {v}" for c, v in values.items())
     return make_case(
@@ -466,7 +482,7 @@ def fabricated(split: Split, rng: np.random.Generator, k: int) -> Case:
     )
     both, marks = insert_rows(cur, added, rng)
     return make_case(
-        "fabricated", "each value from another row", both, marks, sources={"part-2.parquet"}
+        "fabricated", "each value from another row", both, marks, sources={f"part-{PARTS}.parquet"}
     )
 
 
@@ -490,7 +506,7 @@ def duplicates(split: Split, rng: np.random.Generator, k: int) -> Case:
         f"{k} copies of {m} rows",
         both,
         marks,
-        sources={"part-2.parquet"},
+        sources={f"part-{PARTS}.parquet"},
         p_value=p,
         test="binomial: repeated rows against the baseline's rate",
     )
@@ -504,15 +520,18 @@ def slice_feature_shift(split: Split, rng: np.random.Generator, k: int) -> Case 
     col = nums[rng.integers(len(nums))]
     scol, desc, bmask, cmask = pick_slice(split, rng, avoid=col)
     cur = with_parts(split.current)
-    pool = np.flatnonzero(cmask)
-    k = min(k, len(pool))
-    idx = rng.choice(pool, size=k, replace=False)
     step = float(split.baseline[col].std())
     if pd.api.types.is_integer_dtype(cur[col]):
         step = max(1.0, round(step))
-        cur.loc[idx, col] = cur.loc[idx, col] + int(step)
-    else:
-        cur.loc[idx, col] = cur.loc[idx, col] + step
+    # Only rows that stay within the baseline's range (a shift, not a value past the range).
+    inside = (cur[col] + step <= split.baseline[col].max()).to_numpy()
+    pool = np.flatnonzero(cmask & inside)
+    k = min(k, len(pool))
+    if k < 1:
+        return None
+    idx = rng.choice(pool, size=k, replace=False)
+    integer = pd.api.types.is_integer_dtype(cur[col])
+    cur.loc[idx, col] = cur.loc[idx, col] + (int(step) if integer else step)
     marks = np.zeros(len(cur), dtype=bool)
     marks[idx] = True
     p = float(
@@ -566,7 +585,7 @@ def outlier_block(split: Split, rng: np.random.Generator, k: int) -> Case:
         f"{', '.join(cols)} at 4-8 IQR",
         both,
         marks,
-        sources={"part-2.parquet"},
+        sources={f"part-{PARTS}.parquet"},
         columns=set(cols),
         p_value=p,
         test="binomial: rows past the baseline's range",
@@ -637,7 +656,7 @@ def baseline_altered(split: Split, rng: np.random.Generator, k: int) -> Case | N
         for i in idx:
             others = classes[classes != y[i]]
             y[i] = others[rng.integers(len(others))]
-    altered[LABEL] = y.astype(altered[LABEL].dtype) if not split.numeric_target else y
+    altered[LABEL] = as_label(split, y)
     cur = with_parts(split.current)
     marks_new = np.zeros(len(cur), dtype=bool)
     old_parts, _ = split_parts(old, np.zeros(len(old), dtype=bool))

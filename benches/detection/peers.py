@@ -3,7 +3,7 @@
 - scikit-learn's IsolationForest (100 trees, fitted on the baseline): row AUROC of the planted
   rows. Encoding: numbers as they are (a missing value as the baseline's median), categories
   as their baseline frequency (unseen: 0), the same for both sides.
-- cleanlab's find_label_issues on 5-fold cross-validated predicted probabilities of a
+- cleanlab's find_label_issues on 5-fold (stratified) cross-validated predicted probabilities of a
   HistGradientBoostingClassifier fitted on the current data (what a user without a trusted
   baseline would run); for a numeric target, cleanlab.regression.learn.CleanLearning with a
   HistGradientBoostingRegressor. Precision and recall against the rows whose label was changed.
@@ -81,7 +81,7 @@ class Fitted:
 
     def cleanlab(self, cur: pd.DataFrame, x: np.ndarray, changed: np.ndarray) -> dict[str, Any]:
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-        from sklearn.model_selection import KFold, cross_val_predict
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
         y = cur[LABEL].to_numpy()
         with warnings.catch_warnings():
@@ -98,7 +98,7 @@ class Fitted:
 
                 _, codes = np.unique(y, return_inverse=True)
                 model = HistGradientBoostingClassifier(max_iter=100, random_state=self.seed)
-                folds = KFold(5, shuffle=True, random_state=self.seed)
+                folds = StratifiedKFold(5, shuffle=True, random_state=self.seed)
                 probs = cross_val_predict(model, x, codes, cv=folds, method="predict_proba")
                 issues = find_label_issues(codes, probs)
         tp = int((issues & changed).sum())

@@ -20,13 +20,15 @@ with the default gate (`--fail-on high`). Each case is scored:
 - gate: right when an attack fails the gate (exit 1, or exit 2 naming the tampered column for
   a file poisonscan refuses to read) and a clean pair passes it;
 - named: a medium or high finding among the first five names a planted column (its columns or
-  slice), the planted source (its sources, all of them planted), or planted rows (at least
-  half of its example rows);
+  slice; the label only through a label check), the planted source (its sources, all of them
+  planted, or the first it lists), or planted rows (at least half of its example rows);
 - row AUROC and precision at k (k = planted rows) from the rows file, ranking rows by
-  max(outlier_score, label_issue_score) plus one when a finding flagged the row;
+  max(outlier_score, label_issue_score) plus one when a finding flagged the row (not for
+  duplicates and replays: a copy cannot be told from its original by a row score);
 - the exact test: a p-value of the planted rows against the baseline (attacks.py says which
-  test), Benjamini-Hochberg across the run's attack cases; a case under 0.5% with q <= 0.01 is
-  one the gate must get right.
+  test), Benjamini-Hochberg across the run's attack cases (so `--sets` and `--families` change
+  which small cases are required); a case under 0.5% with q <= 0.01 is one the gate must get
+  right.
 
 Peers, in the same environment, on the same files: scikit-learn's IsolationForest fitted on the
 baseline (row AUROC), cleanlab's find_label_issues on 5-fold cross-validated probabilities of a
@@ -36,7 +38,8 @@ DataDriftPreset (the dataset-level drift verdict). The quick mode runs the peers
 pairs and the largest rate only, and lightens the two slowest (peers.py says how).
 
 Options: --seeds N, --rates 0.0005,0.005,0.02, --sets a,b, --families f,g, --no-peers,
---max-rows N, --data DIR, --out FILE. POISONSCAN_BIN names the binary (default
+--max-rows N, --data DIR, --out FILE (default reports/detection.md, either mode; the report
+says which). POISONSCAN_BIN names the binary (default
 target/release/poisonscan). Cases are written under bench-data/detection/ (not committed).
 """
 
@@ -140,11 +143,16 @@ def base(path: str) -> str:
 
 def names_attack(f: dict[str, Any], case: Case, planted: dict[tuple[str, int], bool]) -> bool:
     cols = set(f.get("columns") or []) | {p["column"] for p in f.get("slice") or []}
-    if case.columns & cols:
+    hit = case.columns & cols
+    # Every label check lists the label among its columns: a flip is named by the label only
+    # through a label check (LBL, or DRF003's label drift).
+    if hit and (hit != {LABEL} or f["code"].startswith("LBL") or f["code"] == "DRF003"):
         return True
     sources = {base(s) for s in f.get("sources") or []}
     slice_sources = {
-        base(str(p.get("value"))) for p in f.get("slice") or [] if p["column"] == "__source"
+        base(str(p.get("value")))
+        for p in f.get("slice") or []
+        if p["column"] == "__source" and p.get("op") == "eq"
     }
     sources |= slice_sources
     first = [base(s) for s in f.get("sources") or []][:1]
@@ -194,8 +202,10 @@ def row_scores(rows_path: Path, case: Case, names: list[str]) -> dict[str, Any]:
     flagged = r["codes"].apply(lambda c: len(c) > 0).to_numpy()
     score = np.fmax(r["outlier_score"].to_numpy(float), r["label_issue_score"].to_numpy(float))
     score = np.nan_to_num(score, nan=0.0) + flagged
-    out["auroc"] = auroc(score, truth)
-    out["p_at_k"] = precision_at_k(score, truth)
+    # A copy cannot be told from its original by a row score: no row ranking for copies.
+    if case.family not in ("duplicates", "replay"):
+        out["auroc"] = auroc(score, truth)
+        out["p_at_k"] = precision_at_k(score, truth)
     lbl = r["codes"].apply(lambda c: "LBL002" in c or "LBL003" in c).to_numpy()
     if case.label_changed is not None and case.label_changed.any():
         edges = np.cumsum([0] + [len(p) for p in case.parts])
@@ -313,9 +323,7 @@ def main() -> None:
     rates = [float(r) for r in (args.rates or ("0.0005,0.005,0.02")).split(",")]
     max_rows = args.max_rows or (10_000 if args.quick else 0)
     mode = "quick" if args.quick else "full"
-    out = Path(
-        args.out or ROOT / "reports" / ("detection-quick.md" if args.quick else "detection.md")
-    )
+    out = Path(args.out or ROOT / "reports" / "detection.md")
     binary = os.environ.get("POISONSCAN_BIN", str(ROOT / "target" / "release" / "poisonscan"))
     families = [f for f in args.families.split(",") if f] or list(attacks.FAMILIES)
     wanted = {s for s in args.sets.split(",") if s}
@@ -383,16 +391,15 @@ def main() -> None:
                     res.update(base_peer.score(case))
                     res["peer_seconds"] = round(time.perf_counter() - t0, 2)
                 results.append(res)
-                right = (
-                    (res["verdict"] == "pass")
-                    if family == "clean"
-                    else (res["verdict"] in ("fail", "error"))
-                )
-                res["gate_right"] = right
-                loud_gate = res["verdict_medium"]
-                res["gate_medium_right"] = (
-                    (loud_gate == "pass") if family == "clean" else (loud_gate in ("fail", "error"))
-                )
+                # An attack is caught when the gate fails, or when poisonscan refuses the data
+                # (exit 2) naming the tampered column; a crash is never a catch.
+                refused = res["exit"] == 2 and res["named"]
+                if family == "clean":
+                    right, right_medium = res["verdict"] == "pass", res["verdict_medium"] == "pass"
+                else:
+                    right = res["verdict"] == "fail" or refused
+                    right_medium = res["verdict_medium"] == "fail" or refused
+                res["gate_right"], res["gate_medium_right"] = right, right_medium
                 print(
                     f"{name} s{seed} {case.family} {rate} k={res['k']}: {res['verdict']}"
                     f"{'' if right else ' (WRONG)'} named={res['named']} auroc={res.get('auroc')}"
