@@ -1176,8 +1176,6 @@ fn integer_targets_with_nulls_are_numeric_targets_too() {
 /// not high.
 #[test]
 fn five_trigger_rows_with_one_rare_grade_are_high() {
-    use arrow::array::{AsArray, Int8Array};
-    use arrow::datatypes::Int8Type;
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = halves(
         &root().join("datasets/real/wine_quality.parquet"),
@@ -1199,22 +1197,8 @@ fn five_trigger_rows_with_one_rare_grade_are_high() {
                     if planted.contains(&r) { stamp } else { v }
                 }));
             }
-            (name == "label" && relabel).then(|| {
-                let label = batch
-                    .column_by_name("label")
-                    .unwrap()
-                    .as_primitive::<Int8Type>();
-                let y: Int8Array = (0..batch.num_rows())
-                    .map(|r| {
-                        Some(if planted.contains(&r) {
-                            4
-                        } else {
-                            label.value(r)
-                        })
-                    })
-                    .collect();
-                std::sync::Arc::new(y) as ArrayRef
-            })
+            (name == "label" && relabel)
+                .then(|| map_i8(batch, name, |r, y| if planted.contains(&r) { 4 } else { y }))
         });
         let r = scan_in(
             dir.path(),
