@@ -571,18 +571,24 @@ mod tests {
         }
     }
 
+    /// Twenty points in two dimensions: ten at the origin, spread 0.01 apart along the first
+    /// axis, and ten likewise around (4, 4).
+    fn two_clusters() -> Vec<f64> {
+        (0..20)
+            .flat_map(|i| {
+                let base = if i < 10 { 0.0 } else { 4.0 };
+                [base + 0.01 * i as f64, base]
+            })
+            .collect()
+    }
+
     /// The score by hand: ten reference points of class 0 at one place and ten of class 1 far
     /// away; class 1 votes three times as much (a sample that holds a third of its class).
     #[test]
     fn score_is_the_weighted_share_of_other_labels() {
         let e = numeric_encoder(2);
-        let mut x = Vec::new();
-        let mut class = Vec::new();
-        for i in 0..20 {
-            let base = if i < 10 { 0.0 } else { 4.0 };
-            x.extend([base + 0.01 * i as f64, base]);
-            class.push(u16::from(i >= 10));
-        }
+        let x = two_clusters();
+        let class: Vec<u16> = (0..20).map(|i| u16::from(i >= 10)).collect();
         let codes = vec![0u32; 40];
         let prov: Vec<(u32, u64)> = (0..20).map(|i| (0, i as u64)).collect();
         let m = KnnModel::fit(&e, &x, &codes, &class, None, &prov, vec![1.0, 3.0], false).unwrap();
@@ -607,17 +613,16 @@ mod tests {
     #[test]
     fn numeric_score_is_the_robust_residual_by_hand() {
         let e = numeric_encoder(2);
-        let mut x = Vec::new();
-        let mut targets = Vec::new();
-        for i in 0..20 {
-            let base = if i < 10 { 0.0 } else { 4.0 };
-            x.extend([base + 0.01 * i as f64, base]);
-            targets.push(if i < 10 {
-                (i + 1) as f64
-            } else {
-                100.0 + i as f64
-            });
-        }
+        let x = two_clusters();
+        let targets: Vec<f64> = (0..20)
+            .map(|i| {
+                if i < 10 {
+                    (i + 1) as f64
+                } else {
+                    100.0 + i as f64
+                }
+            })
+            .collect();
         let class = vec![0u16; 20];
         let codes = vec![0u32; 40];
         let prov: Vec<(u32, u64)> = (0..20).map(|i| (0, i as u64)).collect();
