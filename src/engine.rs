@@ -511,9 +511,9 @@ impl<'a> Engine<'a> {
             models.check_counts(counts, current.manifest.len(), current.rows)?;
         }
         let row_pass = rows.map(|(models, counts)| {
-            // Slice finding's samples only when SLC001 is on.
-            let slc = self.settings.check_enabled("SLC001");
-            let slices = baseline.as_ref().filter(|_| slc).and_then(|b| {
+            // Both samples with their flags: SLC001 searches them, incidents are measured on
+            // them.
+            let slices = baseline.as_ref().and_then(|b| {
                 SliceData::build(
                     b,
                     &current,
@@ -578,10 +578,14 @@ impl<'a> Engine<'a> {
                 let allowlist =
                     crate::gate::apply_allowlist(&mut findings, &settings.allow, Date::today());
                 let verdict = crate::gate::verdict(&findings, settings.fail_on, &allowlist);
+                let incidents = timed(rec, "incidents", || {
+                    detect::incidents::group(&mut findings, current_profile, baseline, slices)
+                });
                 report::build(report::ReportInput {
                     current: current_profile,
                     baseline,
                     findings,
+                    incidents,
                     fail_on: settings.fail_on,
                     allowlist,
                     verdict,
@@ -625,8 +629,7 @@ impl<'a> Engine<'a> {
                 return Ok(None);
             };
             let t = Instant::now();
-            let slc = self.settings.check_enabled("SLC001");
-            let slices = baseline.filter(|_| slc).and_then(|b| {
+            let slices = baseline.and_then(|b| {
                 SliceData::build(
                     b,
                     current,

@@ -461,21 +461,40 @@ fn text_summary_and_out_dir() {
         )),
         "{md}"
     );
+    // One line per incident (up to 20), then every finding (up to 50) folded by incident.
+    let incidents = report["incidents"].as_array().unwrap();
     let table = md
-        .split("### Findings")
+        .split("### Incidents")
         .nth(1)
         .unwrap()
-        .split("### Slices")
+        .split("<details>")
         .next()
         .unwrap();
-    let rows = table
-        .lines()
-        .filter(|l| l.starts_with("| high") || l.starts_with("| medium") || l.starts_with("| low"))
-        .count();
-    assert_eq!(rows, findings.len().min(20));
-    for f in findings.iter().take(20) {
-        assert!(table.contains(&f["code"].as_str().unwrap().to_string()));
+    let level = |l: &&str| {
+        ["| high |", "| medium |", "| low |"]
+            .iter()
+            .any(|s| l.starts_with(s))
+    };
+    assert_eq!(table.lines().filter(level).count(), incidents.len().min(20));
+    for i in incidents.iter().take(20) {
+        assert!(table.contains(&format!("| {} |", i["code"].as_str().unwrap())));
     }
+    let folded = md
+        .split("<details>")
+        .nth(1)
+        .unwrap()
+        .split("</details>")
+        .next()
+        .unwrap();
+    let rows = folded
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| incident"))
+        .count();
+    assert_eq!(rows, findings.len().min(50));
+    assert_eq!(
+        folded.matches(" ↳ ").count() + incidents.len().min(50),
+        rows.max(incidents.len().min(50))
+    );
     let slices = md.split("### Slices").nth(1).unwrap();
     assert!(
         slices.contains("| <code>promo\\_code</code> = <code>ZX-99</code> | TRG001 | high | 300 |"),
@@ -586,8 +605,8 @@ fn check_html_report(html: &str, report: &serde_json::Value) {
         );
         assert_eq!(d.attribute("open").is_some(), f["severity"] == "high");
     }
-    // The findings table: one row per finding, in order, with its code, rows and baseline
-    // rows as the report has them.
+    // The findings tables, one per incident: one row per finding, the root first and then
+    // what it explains, with its number, code, rows and baseline rows as the report has them.
     let table = doc
         .descendants()
         .find(|n| n.attribute("id") == Some("findings"))
@@ -610,8 +629,18 @@ fn check_html_report(html: &str, report: &serde_json::Value) {
         .filter(|c| !c.is_empty())
         .collect();
     assert_eq!(rows.len(), findings.len());
+    let order: Vec<usize> = report["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(common::incident_members)
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..findings.len()).collect::<Vec<_>>());
     use poisonscan::report::thousands;
-    for (i, (row, f)) in rows.iter().zip(findings).enumerate() {
+    for (row, &i) in rows.iter().zip(&order) {
+        let f = &findings[i];
         assert_eq!(row[0], (i + 1).to_string());
         assert_eq!(row[1], f["severity"].as_str().unwrap());
         assert_eq!(row[2], f["code"].as_str().unwrap());

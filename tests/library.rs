@@ -455,13 +455,10 @@ fn checks_turned_off_are_not_fitted() {
         .disable_check("LBL003")
         .disable_check("SLC001")
         .disable_check("OUT001"));
-    for p in [
-        "confident learning fit",
-        "slice data",
-        "LBL003",
-        "SLC001",
-        "OUT001",
-    ] {
+    // The slice data (both samples with their row flags) is built whatever checks are on:
+    // incidents are measured on it.
+    assert!(phases.iter().any(|x| x == "slice data"), "{phases:?}");
+    for p in ["confident learning fit", "LBL003", "SLC001", "OUT001"] {
         assert!(!phases.iter().any(|x| x == p), "{p} in {phases:?}");
     }
     assert!(
@@ -474,7 +471,12 @@ fn checks_turned_off_are_not_fitted() {
         r.findings
             .iter()
             .filter(|f| !["LBL003", "SLC001", "OUT001"].contains(&f.code.as_str()))
-            .map(|f| serde_json::to_value(f).unwrap())
+            .map(|f| {
+                // Incidents number the findings that are off too: compare the rest.
+                let mut v = serde_json::to_value(f).unwrap();
+                v.as_object_mut().unwrap().remove("incident");
+                v
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(others(&off), others(&all));

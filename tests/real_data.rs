@@ -742,6 +742,295 @@ fn adult_trigger_rule_is_tested_against_each_item_elsewhere() {
 
 // ---- Numeric targets (regression): California housing, and wine's grade as a number ----
 
+/// A report's incidents as (root, members in report order, the incident's JSON).
+fn incidents(r: &Value) -> Vec<(usize, Vec<usize>, &Value)> {
+    r["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let mut members = common::incident_members(i);
+            let root = members[0];
+            members.sort_unstable();
+            (root, members, i)
+        })
+        .collect()
+}
+
+/// The incidents as lines, each root then what it explains (for failure messages).
+fn show_incidents(r: &Value) -> Vec<String> {
+    let f = findings(r);
+    let mut out = Vec::new();
+    for (root, members, _) in incidents(r) {
+        out.push(format!("{} {}", f[root]["code"], f[root]["title"]));
+        for m in members.into_iter().filter(|m| *m != root) {
+            out.push(format!("    {} {}", f[m]["code"], f[m]["title"]));
+        }
+    }
+    out
+}
+
+/// The incidents partition the findings: each finding is in exactly one, its `incident` is
+/// that one, the incidents are in the order of their first finding, each carries its findings'
+/// highest severity, and every explained finding kept at most half its excess without the root.
+fn assert_incidents_partition(r: &Value) {
+    let f = findings(r);
+    let inc = incidents(r);
+    let mut seen = vec![None; f.len()];
+    for (k, (_, members, i)) in inc.iter().enumerate() {
+        for &m in members {
+            assert!(seen[m].is_none(), "finding {m} in two incidents");
+            seen[m] = Some(k);
+            assert_eq!(f[m]["incident"], k, "finding {m}");
+        }
+        let rank = |s: &Value| {
+            ["info", "low", "medium", "high"]
+                .iter()
+                .position(|x| s == x)
+        };
+        let highest = members
+            .iter()
+            .filter_map(|&m| rank(&f[m]["severity"]))
+            .max();
+        assert_eq!(rank(&i["severity"]), highest, "{i}");
+        for e in i["explains"].as_array().unwrap() {
+            let (with, without) = (
+                e["excess_rows"].as_f64().unwrap(),
+                e["excess_rows_without_root"].as_f64().unwrap(),
+            );
+            assert!(with >= 1.0 && without <= 0.5 * with + 1e-9, "{e}");
+        }
+    }
+    assert!(seen.iter().all(Option::is_some), "{seen:?}");
+    let firsts: Vec<usize> = inc.iter().map(|(_, m, _)| m[0]).collect();
+    assert!(firsts.windows(2).all(|w| w[0] < w[1]), "{firsts:?}");
+}
+
+/// The demo's findings grouped by cause: the first five incidents are five of the distinct
+/// problems of datasets/README.md (the unit change, the replay, the null-rate jump, the
+/// trigger, the outlier block), each with its symptoms under it; and a symptom on the same
+/// rows but another column (the new `channel` category inside the unit-changed file) stays an
+/// incident of its own.
+#[test]
+fn demo_incidents_are_its_distinct_problems() {
+    let r = demo();
+    assert_incidents_partition(&r);
+    let f = findings(&r);
+    let inc = incidents(&r);
+    let first_column = |i: usize| f[i]["columns"][0].as_str().unwrap_or("").to_string();
+    let roots: Vec<(String, String)> = inc
+        .iter()
+        .take(5)
+        .map(|(root, _, _)| {
+            (
+                f[*root]["code"].as_str().unwrap().to_string(),
+                first_column(*root),
+            )
+        })
+        .collect();
+    let want = [
+        ("SCH005", "income"),
+        ("INT002", ""),
+        ("SCH002", "employment"),
+        ("TRG001", "promo_code"),
+        ("SCH004", "num_accounts"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(c, col)| (c.to_string(), col.to_string()))
+        .collect();
+    assert_eq!(roots, want, "{:?}", summary(&r));
+    let incident_of = |code: &str, pred: &dyn Fn(&Value) -> bool| -> usize {
+        let x = f
+            .iter()
+            .find(|x| x["code"] == code && pred(x))
+            .unwrap_or_else(|| panic!("{code}: {:?}", summary(&r)));
+        x["incident"].as_u64().unwrap() as usize
+    };
+    let on = |col: &'static str| move |x: &Value| x["columns"][0] == col;
+    // The unit change explains the drift of `income` in the data and in its file, and the
+    // outliers of its file; the replay explains the share of replayed rows.
+    assert_eq!(incident_of("DRF001", &on("income")), 0);
+    assert_eq!(incident_of("DRF004", &on("income")), 0);
+    assert_eq!(
+        incident_of("OUT001", &|x| x["slice"].as_array().unwrap().is_empty()
+            && x["sources"].as_array().unwrap().len() == 1),
+        0
+    );
+    assert_eq!(incident_of("INT004", &|_| true), 1);
+    // The trigger's new category is the trigger, measured: its 300 rows are all excess (the
+    // baseline has none), and none is left without the trigger's rows.
+    let sch003 = f
+        .iter()
+        .position(|x| x["code"] == "SCH003" && x["columns"][0] == "promo_code")
+        .unwrap();
+    assert_eq!(f[sch003]["incident"], 3);
+    let e = inc[3].2["explains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["finding"] == sch003)
+        .unwrap();
+    assert!(
+        (e["excess_rows"].as_f64().unwrap() - 300.0).abs() <= 15.0,
+        "{e}"
+    );
+    assert_eq!(e["excess_rows_without_root"].as_f64().unwrap(), 0.0);
+    // The outlier block: its values out of range on both columns are one incident.
+    let block = incident_of("SCH004", &on("num_accounts"));
+    assert_eq!(
+        incident_of("OUT001", &|x| x["slice"][0]["column"] == "income"
+            && x["slice"][0]["op"] == "ge"),
+        block
+    );
+    // The shifted `debt_ratio`: the drift explains the new maximum and the value spike (its
+    // shift undone, neither is left).
+    let drift = incident_of("DRF001", &on("debt_ratio"));
+    assert_eq!(inc[drift].2["shift_undone"], "debt_ratio");
+    assert_eq!(inc[drift].2["rows_set_aside"], Value::Null);
+    assert_eq!(incident_of("SCH004", &on("debt_ratio")), drift);
+    assert_eq!(incident_of("TRG002", &on("debt_ratio")), drift);
+    // The new `channel` category lies inside the unit-changed file, on another column: its own.
+    let crypto = incident_of("SCH003", &on("channel"));
+    assert_eq!(
+        inc[crypto].0,
+        f.iter()
+            .position(|x| x["code"] == "SCH003" && x["columns"][0] == "channel")
+            .unwrap()
+    );
+    assert_ne!(crypto, 0);
+    // The duplicates name no rows a sample can locate: their own incident.
+    let dup = incident_of("DUP001", &|_| true);
+    assert!(inc[dup].1.len() == 1);
+}
+
+/// The human summary lists one line per incident, each root with what it explains under it.
+#[test]
+fn the_summary_names_one_cause_a_line() {
+    let o = common::bin(&[&common::DEMO_SCAN[..], &["--fail-on", "never"]].concat());
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("findings: "))
+        .collect();
+    assert!(
+        lines[0].ends_with("in 9 incidents (a cause and what it explains)"),
+        "{}",
+        lines[0]
+    );
+    let heads: Vec<&str> = lines[1..]
+        .iter()
+        .filter(|l| l.starts_with("  ["))
+        .map(|l| l[11..17].trim())
+        .take(5)
+        .collect();
+    assert_eq!(
+        heads,
+        ["SCH005", "INT002", "SCH002", "TRG001", "SCH004"],
+        "{text}"
+    );
+    assert!(
+        lines[2]
+            .trim_start()
+            .starts_with("explains 10: DRF004, DRF001, OUT001 ×3"),
+        "{}",
+        lines[2]
+    );
+}
+
+/// Two different attacks planted in one current set of Adult are two incidents: a backdoor
+/// trigger (`hours_per_week` = 100, out of range, labelled 1 on every 200th row of one file)
+/// and a unit change (`fnlwgt` in thousands in the other file). Neither incident holds a
+/// finding about the other's column, and the unit change's drift findings are under it.
+#[test]
+fn two_attacks_in_one_current_set_are_two_incidents() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = halves(&root().join("datasets/real/adult.parquet"), dir.path(), 1);
+    let split = dir.path().join("split");
+    std::fs::create_dir(&split).unwrap();
+    let (a1, a2) = halves(&a, &split, 7);
+    let planted = |i: usize| i % 200 == 100;
+    rewrite(
+        &a1,
+        &dir.path().join("trigger.parquet"),
+        |name, b| match name {
+            "hours_per_week" => Some(map_i64(b, name, |i, v| if planted(i) { 100 } else { v })),
+            "label" => Some(map_i8(b, name, |i, v| if planted(i) { 1 } else { v })),
+            _ => None,
+        },
+    );
+    rewrite(&a2, &dir.path().join("thousands.parquet"), |name, b| {
+        use arrow::array::AsArray;
+        (name == "fnlwgt").then(|| {
+            let v = b
+                .column_by_name(name)
+                .unwrap()
+                .as_primitive::<arrow::datatypes::Int64Type>();
+            std::sync::Arc::new(Float64Array::from_iter_values(
+                (0..b.num_rows()).map(|i| v.value(i) as f64 / 1000.0),
+            )) as ArrayRef
+        })
+    });
+    let r = scan_in(
+        dir.path(),
+        &[Path::new("trigger.parquet"), Path::new("thousands.parquet")],
+        Path::new("b.parquet"),
+        &["--label", "label", "--exclude", "split"],
+    );
+    assert_incidents_partition(&r);
+    let f = findings(&r);
+    let index = |code: &str, col: &str| {
+        f.iter()
+            .position(|x| {
+                x["code"] == code && (x["columns"][0] == col || x["slice"][0]["column"] == col)
+            })
+            .unwrap_or_else(|| panic!("{code} {col}: {:?}", summary(&r)))
+    };
+    let trigger = f[index("TRG001", "hours_per_week")]["incident"]
+        .as_u64()
+        .unwrap() as usize;
+    let unit = f[index("SCH005", "fnlwgt")]["incident"].as_u64().unwrap() as usize;
+    assert_ne!(trigger, unit, "{:?}", summary(&r));
+    let inc = incidents(&r);
+    assert_eq!(f[inc[unit].0]["code"], "SCH005", "{:?}", summary(&r));
+    // Nothing under the trigger is about `fnlwgt` (a finding is about its first column and its
+    // slice's; an outlier finding lists the features that make its rows outlying after them),
+    // and nothing under the unit change is about the trigger's rows (`hours_per_week` > 99).
+    let slice = |m: usize| f[m]["slice"].as_array().unwrap().clone();
+    for &m in &inc[trigger].1 {
+        assert!(
+            f[m]["columns"][0] != "fnlwgt" && !slice(m).iter().any(|p| p["column"] == "fnlwgt"),
+            "{}: {:#?}",
+            f[m]["title"],
+            show_incidents(&r)
+        );
+    }
+    for &m in &inc[unit].1 {
+        let on_trigger = slice(m).iter().any(|p| {
+            p["column"] == "hours_per_week" && p["op"] == "ge" && p["value"].as_f64() > Some(99.0)
+        });
+        assert!(
+            !on_trigger && !f[m]["code"].as_str().unwrap().starts_with("TRG"),
+            "{}: {:#?}",
+            f[m]["title"],
+            show_incidents(&r)
+        );
+    }
+    for x in f
+        .iter()
+        .filter(|x| x["code"].as_str().unwrap().starts_with("DRF") && x["columns"][0] == "fnlwgt")
+    {
+        assert_eq!(
+            x["incident"],
+            unit,
+            "{}: {:#?}",
+            x["title"],
+            show_incidents(&r)
+        );
+    }
+}
+
 const CALIFORNIA: &str = "datasets/real/california_housing.parquet";
 
 /// Float column `name` of `batch` mapped by `f(row, value)` (nulls kept).

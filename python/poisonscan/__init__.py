@@ -42,6 +42,7 @@ __version__: str = _native.__version__
 
 __all__ = [
     "Finding",
+    "Incident",
     "Profile",
     "Report",
     "ScanError",
@@ -283,9 +284,34 @@ class Finding:
     example_rows: list[dict[str, Any]]
     evidence: dict[str, Any]
     accepted: dict[str, Any] | None = None
+    incident: int | None = None
+    """The index in ``Report.incidents`` of the incident the finding belongs to."""
 
     @classmethod
     def _from_dict(cls, d: dict[str, Any]) -> Finding:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Incident:
+    """Findings one cause explains: the root finding (an index into ``Report.findings``) and
+    the findings it explains, each with its excess over the baseline in rows with and without
+    the root's rows (``excess_rows``, ``excess_rows_without_root``)."""
+
+    severity: Literal["high", "medium", "low", "info"]
+    root: int
+    code: str
+    title: str
+    rows: int
+    rows_set_aside: float | None
+    explains: list[dict[str, Any]]
+    columns: list[str]
+    sources: list[str]
+    shift_undone: str | None = None
+
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any]) -> Incident:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -315,6 +341,11 @@ class Report:
     def findings(self) -> list[Finding]:
         """The findings, most severe first, as the JSON report orders them."""
         return [Finding._from_dict(f) for f in self.to_dict()["findings"]]
+
+    @property
+    def incidents(self) -> list[Incident]:
+        """The findings grouped by cause, in the order of each incident's first finding."""
+        return [Incident._from_dict(i) for i in self.to_dict().get("incidents", [])]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report as Python objects: exactly the report contract."""

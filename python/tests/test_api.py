@@ -48,7 +48,12 @@ def row_groups(folder: Path, convert: Callable[[pa.Table], Any]) -> dict[str, li
 
 
 def findings(report: poisonscan.Report, drop: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
-    return [f for f in report.to_dict()["findings"] if f["code"] not in drop]
+    """The findings but those of codes `drop`; with some dropped, without their `incident`
+    (the incidents' indices count the dropped findings' incidents too)."""
+    kept = [f for f in report.to_dict()["findings"] if f["code"] not in drop]
+    if drop:
+        kept = [{k: v for k, v in f.items() if k != "incident"} for f in kept]
+    return kept
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +86,27 @@ def test_findings_carry_the_contract_fields(demo_by_path):
     trigger = next(f for f in objects if f.code == "TRG001")
     assert trigger.severity == "high"
     assert trigger.rows == 300  # the demo's planted backdoor rows (datasets/README.md)
+
+
+def test_incidents_group_the_findings_by_cause(demo_by_path):
+    raw = demo_by_path.to_dict()["incidents"]
+    incidents = demo_by_path.incidents
+    assert len(incidents) == len(raw) > 0
+    for obj, d in zip(incidents, raw):
+        for key, value in d.items():
+            assert getattr(obj, key) == value, key
+    objects = demo_by_path.findings
+    # Every finding is in the incident its `incident` names, as the root or explained there.
+    for i, f in enumerate(objects):
+        assert f.incident is not None
+        inc = incidents[f.incident]
+        assert i == inc.root or i in [e["finding"] for e in inc.explains]
+    # The first incident is the unit change in part-0, the drift of `income` under it.
+    first = incidents[0]
+    assert (first.code, objects[first.root].columns[0]) == ("SCH005", "income")
+    assert "income" in first.columns
+    explained = [objects[e["finding"]].code for e in first.explains]
+    assert "DRF001" in explained and "DRF004" in explained
 
 
 def pandas_table(t: pa.Table) -> Any:

@@ -5,6 +5,7 @@
 mod coverage;
 pub mod drift;
 mod duplicates;
+pub mod incidents;
 mod integrity;
 mod labels;
 mod outliers;

@@ -73,6 +73,22 @@ fn cell(s: &str) -> String {
     super::safe::markdown(s)
 }
 
+/// The findings listed under the incidents (a pull-request comment has a size limit).
+const DETAILS_MAX: usize = 50;
+
+/// A finding's title, with its allowlist acceptance when it has one.
+fn finding_cell(f: &Finding) -> String {
+    match &f.accepted {
+        Some(a) => format!(
+            "{} *(accepted until {}: {})*",
+            cell(&f.title),
+            a.expires,
+            cell(&a.reason)
+        ),
+        None => cell(&f.title),
+    }
+}
+
 pub fn write_markdown(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     let verdict = if r.verdict == super::model::Verdict::Fail {
         "❌ **gate failed**"
@@ -136,39 +152,87 @@ pub fn write_markdown(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(out, "No findings.")?;
         return Ok(());
     }
-    writeln!(out, "### Findings\n")?;
-    writeln!(out, "| severity | code | finding | rows | q-value |")?;
-    writeln!(out, "|---|---|---|---:|---:|")?;
-    for f in r.findings.iter().take(TOP) {
+    let incidents = super::incidents(r);
+    writeln!(out, "### Incidents\n")?;
+    writeln!(
+        out,
+        "{} findings in {}: each a cause and the findings it explains.\n",
+        r.findings.len(),
+        super::text::count(incidents.len(), "incident")
+    )?;
+    writeln!(out, "| severity | code | cause | explains | rows |")?;
+    writeln!(out, "|---|---|---|---|---:|")?;
+    for inc in incidents.iter().take(TOP) {
+        let f = &r.findings[inc.root];
         writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
-            f.severity.name(),
+            inc.severity.name(),
             f.code,
-            match &f.accepted {
-                Some(a) => format!(
-                    "{} *(accepted until {}: {})*",
-                    cell(&f.title),
-                    a.expires,
-                    cell(&a.reason)
-                ),
-                None => cell(&f.title),
-            },
-            thousands(f.rows),
-            f.q_value.map_or("–".into(), |q| if q == 0.0 {
-                "0".into()
+            finding_cell(f),
+            if inc.explains.is_empty() {
+                "–".to_string()
             } else {
-                format!("{q:.1e}")
-            })
+                cell(&super::explained_codes(r, inc))
+            },
+            thousands(f.rows)
         )?;
     }
-    if r.findings.len() > TOP {
+    if incidents.len() > TOP {
         writeln!(
             out,
-            "\n… and {} more findings in the JSON report.",
-            r.findings.len() - TOP
+            "\n… and {} more in the JSON report.",
+            super::text::count(incidents.len() - TOP, "incident")
         )?;
     }
+    writeln!(
+        out,
+        "\n<details><summary>All {} findings, by incident</summary>\n",
+        r.findings.len()
+    )?;
+    writeln!(
+        out,
+        "| incident | severity | code | finding | rows | q-value |"
+    )?;
+    writeln!(out, "|---:|---|---|---|---:|---:|")?;
+    let mut listed = 0;
+    for (n, inc) in incidents.iter().enumerate() {
+        let members = std::iter::once(inc.root).chain(inc.explains.iter().map(|e| e.finding));
+        for (k, m) in members.enumerate() {
+            if listed == DETAILS_MAX {
+                break;
+            }
+            listed += 1;
+            let f = &r.findings[m];
+            writeln!(
+                out,
+                "| {} | {} | {} | {}{} | {} | {} |",
+                if k == 0 {
+                    format!("{}", n + 1)
+                } else {
+                    String::new()
+                },
+                f.severity.name(),
+                f.code,
+                if k == 0 { "" } else { "↳ " },
+                finding_cell(f),
+                thousands(f.rows),
+                f.q_value.map_or("–".into(), |q| if q == 0.0 {
+                    "0".into()
+                } else {
+                    format!("{q:.1e}")
+                })
+            )?;
+        }
+    }
+    if listed < r.findings.len() {
+        writeln!(
+            out,
+            "\n… and {} more in the JSON report.",
+            super::text::count(r.findings.len() - listed, "finding")
+        )?;
+    }
+    writeln!(out, "\n</details>")?;
     let sliced: Vec<&Finding> = r.findings.iter().filter(|f| !f.slice.is_empty()).collect();
     if !sliced.is_empty() {
         writeln!(out, "\n### Slices\n")?;

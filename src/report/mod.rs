@@ -18,7 +18,7 @@ pub use self::html::write_html;
 pub use self::junit::write_junit;
 pub use self::markdown::{predicate_text, write_markdown};
 pub use self::model::round;
-use self::model::{AllowStatus, FailOn, Finding, NamedValue, Severity, Verdict};
+use self::model::{AllowStatus, FailOn, Finding, Incident, NamedValue, Severity, Verdict};
 pub use self::schema::{REPORT_SCHEMA, ROWS_SCHEMA};
 pub use self::text::{thousands, write_text};
 use crate::ingest::LeftOut;
@@ -37,6 +37,10 @@ pub struct Report {
     pub fail_on: FailOn,
     pub counts: Counts,
     pub findings: Vec<Finding>,
+    /// Added field: the findings grouped by the cause that explains them (each finding is in
+    /// exactly one incident, as its root or explained by it), in the order of their first
+    /// finding.
+    pub incidents: Vec<Incident>,
     /// Added field (the contract allows additions): what the profile says of the current data.
     pub profile: ProfileSummary,
     /// Added field: the drift test of every column compared with the baseline (empty without
@@ -238,6 +242,9 @@ pub struct ReportInput<'a> {
     pub current: &'a Profile,
     pub baseline: Option<&'a Profile>,
     pub findings: Vec<Finding>,
+    /// The findings grouped by cause (`detect::incidents::group`, which set each finding's
+    /// `incident`).
+    pub incidents: Vec<Incident>,
     pub fail_on: FailOn,
     /// Accepted findings (the config file's allowlist) and the day their expiry is judged on.
     /// Rounded (`round_finding`). The allowlist's entries with their status, the findings marked
@@ -297,6 +304,7 @@ pub fn build(input: ReportInput<'_>) -> Report {
         fail_on: input.fail_on,
         counts,
         findings,
+        incidents: input.incidents,
         profile: summarize(cur),
         drift: input.drift,
         scores: input.histograms.map(|h| ScoreBins {
@@ -349,6 +357,56 @@ fn in_memory(write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String 
     // Writes into a Vec<u8> do not fail; the writers return no other error.
     let _ = write(&mut bytes);
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A report's incidents as the human outputs list them: the report's own, or one a finding
+/// when it has none (a report built without grouping).
+pub(crate) fn incidents(r: &Report) -> Vec<Incident> {
+    if !r.incidents.is_empty() || r.findings.is_empty() {
+        return r.incidents.clone();
+    }
+    r.findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Incident {
+            severity: f.severity,
+            root: i,
+            code: f.code.clone(),
+            title: f.title.clone(),
+            rows: f.rows,
+            rows_set_aside: None,
+            shift_undone: None,
+            explains: Vec::new(),
+            columns: f.columns.clone(),
+            sources: f.sources.clone(),
+        })
+        .collect()
+}
+
+/// The codes of the findings an incident explains, in report order, a repeated code once with
+/// its count: `DRF004, OUT001 ×3, LBL002`.
+pub(crate) fn explained_codes(r: &Report, inc: &Incident) -> String {
+    let mut codes: Vec<(&str, usize)> = Vec::new();
+    for e in &inc.explains {
+        let Some(f) = r.findings.get(e.finding) else {
+            continue;
+        };
+        match codes.iter_mut().find(|(c, _)| *c == f.code) {
+            Some((_, n)) => *n += 1,
+            None => codes.push((&f.code, 1)),
+        }
+    }
+    codes
+        .iter()
+        .map(|(c, n)| {
+            if *n > 1 {
+                format!("{c} ×{n}")
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The JSON report, pretty-printed, with a final newline.

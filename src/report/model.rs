@@ -170,6 +170,46 @@ pub struct Finding {
     /// gate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accepted: Option<Accepted>,
+    /// Added field: the index of the incident (in the report's `incidents`) the finding belongs
+    /// to, as its root or explained by it. Set by the engine once every check has run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<usize>,
+}
+
+/// Findings one cause explains (see `detect::incidents` for the rule): the root finding, the
+/// findings it explains, and what they involve.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Incident {
+    /// The highest severity among the incident's findings.
+    pub severity: Severity,
+    /// The root finding's index in `findings`, its code and title.
+    pub root: usize,
+    pub code: String,
+    pub title: String,
+    /// The root finding's rows.
+    pub rows: u64,
+    /// The current rows set aside to measure what the root explains (estimated from the
+    /// sample), or null when the root's rows could not be located.
+    pub rows_set_aside: Option<f64>,
+    /// For a root that is a whole-data drift of a numeric column: the column whose shift was
+    /// undone (current values mapped to the baseline's quantiles) to measure what it explains.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shift_undone: Option<String>,
+    /// The findings the root explains, in report order.
+    pub explains: Vec<Explained>,
+    /// Every column and source the incident's findings name.
+    pub columns: Vec<String>,
+    pub sources: Vec<String>,
+}
+
+/// A finding an incident's root explains, with the measurement: its excess rows over the
+/// baseline (estimated from the samples), with and without the root's rows (or, for a shift
+/// root, with the column's shift undone).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explained {
+    pub finding: usize,
+    pub excess_rows: f64,
+    pub excess_rows_without_root: f64,
 }
 
 /// Why a finding does not fail the gate: the allowlist entry (1-based), its reason and expiry.
@@ -201,6 +241,7 @@ impl Finding {
             example_rows: Vec::new(),
             evidence: serde_json::Map::new(),
             accepted: None,
+            incident: None,
         }
     }
 }

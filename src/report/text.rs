@@ -9,6 +9,15 @@ use super::safe::plain;
 /// Findings listed in full before the rest are counted.
 const TOP: usize = 10;
 
+/// `1 incident`, `2 incidents`.
+pub(crate) fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// A count with thousands separators: 21,700.
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
@@ -208,17 +217,31 @@ pub fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     } else {
         writeln!(
             out,
-            "findings: {} high · {} medium · {} low · {} info",
-            c.high, c.medium, c.low, c.info
+            "findings: {} high · {} medium · {} low · {} info, in {} (a cause and what it explains)",
+            c.high,
+            c.medium,
+            c.low,
+            c.info,
+            count(super::incidents(r).len(), "incident")
         )?;
-        for f in r.findings.iter().take(TOP) {
+        let incidents = super::incidents(r);
+        for inc in incidents.iter().take(TOP) {
+            let f = &r.findings[inc.root];
             writeln!(
                 out,
                 "  [{:<6}] {}  {}",
-                f.severity.name().to_uppercase(),
+                inc.severity.name().to_uppercase(),
                 f.code,
                 plain(&f.title)
             )?;
+            if !inc.explains.is_empty() {
+                writeln!(
+                    out,
+                    "            explains {}: {}",
+                    inc.explains.len(),
+                    super::explained_codes(r, inc)
+                )?;
+            }
             if let Some(a) = &f.accepted {
                 writeln!(
                     out,
@@ -229,11 +252,13 @@ pub fn write_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
                 )?;
             }
         }
-        if r.findings.len() > TOP {
+        if incidents.len() > TOP {
+            let rest: usize = incidents[TOP..].iter().map(|i| 1 + i.explains.len()).sum();
             writeln!(
                 out,
-                "  … and {} more in the JSON report (--format json or --out DIR)",
-                r.findings.len() - TOP
+                "  … and {} more ({}) in the JSON report (--format json or --out DIR)",
+                count(incidents.len() - TOP, "incident"),
+                count(rest, "finding")
             )?;
         }
     }

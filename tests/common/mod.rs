@@ -55,3 +55,31 @@ pub fn bin(args: &[&str]) -> Output {
         .output()
         .expect("run poisonscan")
 }
+
+/// The command line that scans the demo against its baseline, with its label and id.
+#[allow(dead_code)]
+pub const DEMO_SCAN: [&str; 8] = [
+    "scan",
+    "datasets/demo/current",
+    "--baseline",
+    "datasets/demo/baseline",
+    "--label",
+    "label",
+    "--id",
+    "customer_id",
+];
+
+/// An incident's findings (indices into `findings`): its root, then what it explains.
+#[allow(dead_code)]
+pub fn incident_members(incident: &Value) -> Vec<usize> {
+    std::iter::once(&incident["root"])
+        .chain(
+            incident["explains"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| &e["finding"]),
+        )
+        .map(|i| i.as_u64().unwrap() as usize)
+        .collect()
+}

@@ -68,9 +68,10 @@ svg .axis { stroke: #8c959f; stroke-width: 1; }
 svg .grid { stroke: #eaeef2; stroke-width: 1; }
 svg .threshold { stroke: #cf222e; stroke-width: 1.5; stroke-dasharray: 4 3; }
 .legend i { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 10px; border-radius: 2px; }
-details.finding { border: 1px solid var(--line); border-radius: 6px; margin: 8px 0; padding: 6px 12px; }
-details.finding summary { cursor: pointer; font-weight: 600; }
-details.finding summary .sev { margin-right: 6px; }
+details.finding, details.incident { border: 1px solid var(--line); border-radius: 6px; margin: 8px 0; padding: 6px 12px; }
+details.finding summary, details.incident summary { cursor: pointer; font-weight: 600; }
+details.finding summary .sev, details.incident summary .sev { margin-right: 6px; }
+details.incident summary small { font-weight: 400; }
 footer { color: var(--muted); margin-top: 36px; font-size: 12px; }
 "#;
 

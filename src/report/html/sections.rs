@@ -118,27 +118,67 @@ pub(super) fn findings_table(r: &Report, h: &mut String) {
         h.push_str("<p>No findings.</p></section>\n");
         return;
     }
-    h.push_str(
-        "<table class=\"wide\"><tr><th class=\"num\">#</th><th>severity</th><th>code</th>\
-         <th>finding</th><th class=\"num\">rows</th><th class=\"num\">baseline rows</th>\
-         <th class=\"num\">q-value</th></tr>\n",
+    let incidents = crate::report::incidents(r);
+    let _ = writeln!(
+        h,
+        "<p class=\"muted\">{} findings in {}, most specific cause first in report order: \
+         each incident is a root finding and the findings it explains (their excess over the \
+         baseline mostly disappears when the root's rows are set aside, or its column's shift \
+         undone), folded under it.</p>",
+        r.findings.len(),
+        crate::report::text::count(incidents.len(), "incident")
     );
-    for (i, f) in r.findings.iter().enumerate() {
+    for (n, inc) in incidents.iter().enumerate() {
+        let root = &r.findings[inc.root];
+        let explains = if inc.explains.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " <small class=\"muted\">explains {}: {}</small>",
+                inc.explains.len(),
+                esc(&crate::report::explained_codes(r, inc))
+            )
+        };
         let _ = writeln!(
             h,
-            "<tr><td class=\"num\"><a href=\"#{a}\">{n}</a></td><td>{}</td><td>{}</td><td>{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            severity_badge(f.severity.name()),
-            esc(&f.code),
-            title_html(f),
-            thousands(f.rows),
-            f.baseline_rows.map_or("–".into(), thousands),
-            q_text(f.q_value),
-            a = anchor(i),
-            n = i + 1
+            "<details class=\"incident\" id=\"incident-{}\"><summary>{} {} {}{}</summary>",
+            n + 1,
+            severity_badge(inc.severity.name()),
+            esc(&root.code),
+            title_html(root),
+            explains
         );
+        h.push_str(
+            "<table class=\"wide\"><tr><th class=\"num\">#</th><th>severity</th><th>code</th>\
+             <th>finding</th><th class=\"num\">rows</th><th class=\"num\">baseline rows</th>\
+             <th class=\"num\">q-value</th><th class=\"num\">excess rows</th>\
+             <th class=\"num\">without the root</th></tr>\n",
+        );
+        let members = std::iter::once((inc.root, None))
+            .chain(inc.explains.iter().map(|e| (e.finding, Some(e))));
+        for (i, e) in members {
+            let f = &r.findings[i];
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"num\"><a href=\"#{a}\">{n}</a></td><td>{}</td><td>{}</td><td>{}{}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                severity_badge(f.severity.name()),
+                esc(&f.code),
+                if e.is_some() { "↳ " } else { "<b>root</b> " },
+                title_html(f),
+                thousands(f.rows),
+                f.baseline_rows.map_or("–".into(), thousands),
+                q_text(f.q_value),
+                e.map_or("–".into(), |e| number(e.excess_rows)),
+                e.map_or("–".into(), |e| number(e.excess_rows_without_root)),
+                a = anchor(i),
+                n = i + 1
+            );
+        }
+        h.push_str("</table></details>\n");
     }
-    h.push_str("</table></section>\n");
+    h.push_str("</section>\n");
 }
 
 pub(super) fn slices_table(r: &Report, h: &mut String) {
