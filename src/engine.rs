@@ -86,6 +86,8 @@ pub struct Engine<'a> {
     settings: &'a Settings,
     recorder: &'a dyn Recorder,
     checks: Vec<&'static dyn Detector>,
+    /// The accepted nights' saved profiles, oldest first (`scan --history`).
+    history: &'a [PathBuf],
 }
 
 impl<'a> Engine<'a> {
@@ -97,12 +99,23 @@ impl<'a> Engine<'a> {
             settings,
             recorder: &Silent,
             checks: detect::registry(),
+            history: &[],
         }
     }
 
     /// Report timings and progress to `recorder`.
     pub fn with_recorder(mut self, recorder: &'a dyn Recorder) -> Engine<'a> {
         self.recorder = recorder;
+        self
+    }
+
+    /// Scan with a history: `profiles` are the saved profiles of the nights accepted before
+    /// this one, oldest first (see [`crate::history::resolve`]); the baseline is the anchored
+    /// trusted profile. The scan then also compares the current data with the last of them
+    /// (the night-over-night checks: replays, schema, whole-column and label drift) and runs the
+    /// sequential test of DRF005 over the series of all of them.
+    pub fn with_history(mut self, profiles: &'a [PathBuf]) -> Engine<'a> {
+        self.history = profiles;
         self
     }
 
@@ -469,13 +482,18 @@ impl<'a> Engine<'a> {
             Some((pass, slices, rows)) => (Some((pass, slices)), rows),
             None => (None, None),
         };
+        let history = self.history_of(
+            &current_profile,
+            baseline.as_ref(),
+            row_pass.as_ref().map(|(p, _)| p),
+        )?;
         let report = self.detect(
             &current_profile,
             baseline.as_ref(),
             row_pass.as_ref().map(|(p, _)| p),
             row_pass.as_ref().and_then(|(_, s)| s.as_ref()),
-            started,
-            clock,
+            history.as_ref(),
+            (started, clock),
         )?;
         Ok((report, rows))
     }
@@ -524,14 +542,56 @@ impl<'a> Engine<'a> {
             });
             (models.into_pass(counts), slices)
         });
+        let history = self.history_of(
+            &current,
+            baseline.as_ref(),
+            row_pass.as_ref().map(|(p, _)| p),
+        )?;
         self.detect(
             &current,
             baseline.as_ref(),
             row_pass.as_ref().map(|(p, _)| p),
             row_pass.as_ref().and_then(|(_, s)| s.as_ref()),
-            started,
-            clock,
+            history.as_ref(),
+            (started, clock),
         )
+    }
+
+    /// The history's series, when the scan has one: the anchor is the baseline, and the
+    /// anchor's slices, classes and outlier model (the row pass's) measure every night.
+    fn history_of(
+        &self,
+        current: &Profile,
+        baseline: Option<&Profile>,
+        row_pass: Option<&RowPass>,
+    ) -> Result<Option<crate::history::History>> {
+        if self.history.is_empty() {
+            return Ok(None);
+        }
+        let Some(anchor) = baseline else {
+            return Err(Error::Usage(
+                "a history needs the anchored trusted profile as the baseline (--baseline, or the first profile of --history)".into(),
+            ));
+        };
+        let Some(pass) = row_pass else {
+            return Err(Error::Usage(
+                "a history is measured on the baseline's slices and row model, and this scan has none: no column can be scored (every column is the label, the id, a partition, constant or identifier-like) or the baseline has no sample".into(),
+            ));
+        };
+        let mut h = timed(self.recorder, "history", || {
+            crate::history::build(
+                self.history,
+                anchor,
+                current,
+                &pass.model,
+                pass.labels.as_ref().map(|(l, _)| l),
+            )
+        })?;
+        if let Some((_, last)) = h.last.as_mut() {
+            set_roles(last, self.settings, "last accepted")?;
+            check_scopes(Some(current), Some(last))?;
+        }
+        Ok(Some(h))
     }
 
     /// Run the enabled checks and build the report.
@@ -541,8 +601,8 @@ impl<'a> Engine<'a> {
         baseline: Option<&Profile>,
         row_pass: Option<&RowPass>,
         slices: Option<&SliceData>,
-        started: u64,
-        clock: Instant,
+        history: Option<&crate::history::History>,
+        (started, clock): (u64, Instant),
     ) -> Result<Report> {
         let (rec, settings) = (self.recorder, self.settings);
         let detectors: Vec<&dyn Detector> = self
@@ -561,6 +621,7 @@ impl<'a> Engine<'a> {
             slices,
             params: &settings.params,
             drift: &drift,
+            history,
         };
         // Checks that scan the fingerprints use the pool too, with `threads` workers.
         let mut report = self.pool()?.install(|| {
@@ -570,7 +631,11 @@ impl<'a> Engine<'a> {
                         timed(rec, d.code(), || std::hint::black_box(d.detect(&ctx)));
                     }
                 }
-                detect::run(&detectors, &ctx)
+                let mut findings = detect::run(&detectors, &ctx);
+                if let Some((name, last)) = history.and_then(|h| h.last.as_ref()) {
+                    findings = night_over_night(findings, &detectors, &ctx, name, last);
+                }
+                findings
             });
             timed(rec, "report", || {
                 let mut findings: Vec<_> =
@@ -682,6 +747,59 @@ impl<'a> Engine<'a> {
             Ok(Some((pass, slices, rows)))
         })
     }
+}
+
+/// The checks that compare tonight with the last accepted night as well as with the baseline:
+/// replayed rows, schema and unit changes, whole-column and label drift, drift in one file. Not
+/// the checks whose evidence is a value or class absent from the other side (a small night lacks
+/// rare ones), nor those that need the baseline's row model, nor the duplicate rate (chance
+/// duplicates on coarse features vary more from one small night to the next than a binomial
+/// test allows; DRF005's duplicate series compares each night with the anchor at its size).
+pub const NIGHT_OVER_NIGHT: [&str; 8] = [
+    "INT002", "SCH001", "SCH002", "SCH005", "DRF001", "DRF002", "DRF003", "DRF004",
+];
+
+/// `findings` (against the baseline) and the night-over-night checks' findings against the
+/// last accepted night that the baseline's do not already give (same code, columns, slice and
+/// sources), marked with the night's name, in the order `detect::run` gives.
+fn night_over_night(
+    mut findings: Vec<crate::detect::Finding>,
+    detectors: &[&dyn Detector],
+    ctx: &Context<'_>,
+    name: &str,
+    last: &Profile,
+) -> Vec<crate::detect::Finding> {
+    let checks: Vec<&dyn Detector> = detectors
+        .iter()
+        .copied()
+        .filter(|d| NIGHT_OVER_NIGHT.contains(&d.code()))
+        .collect();
+    let drift = crate::detect::drift::column_drift(ctx.current, last);
+    let night = Context {
+        current: ctx.current,
+        baseline: Some(last),
+        rows: None,
+        slices: None,
+        params: ctx.params,
+        drift: &drift,
+        history: None,
+    };
+    for mut f in detect::run(&checks, &night) {
+        let same = |g: &crate::detect::Finding| {
+            g.code == f.code
+                && g.columns == f.columns
+                && g.slice == f.slice
+                && g.sources == f.sources
+        };
+        if findings.iter().any(same) {
+            continue;
+        }
+        f.title = format!("{} (against the last accepted night, {name})", f.title);
+        f.against = Some(name.to_string());
+        findings.push(f);
+    }
+    detect::order(&mut findings);
+    findings
 }
 
 fn unix_now() -> u64 {

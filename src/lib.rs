@@ -43,6 +43,7 @@ pub mod detect;
 pub mod engine;
 pub mod error;
 pub mod gate;
+pub mod history;
 pub mod ingest;
 pub mod keys;
 pub mod oom;

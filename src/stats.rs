@@ -258,6 +258,21 @@ pub fn two_proportion_z(x1: u64, n1: u64, x2: u64, n2: u64) -> (f64, f64) {
     (z, (2.0 * normal_sf(z.abs())).min(1.0))
 }
 
+/// The weighted median of (value, weight) pairs: the smallest value whose cumulative weight
+/// reaches half the total (sorted in place).
+pub fn weighted_median(v: &mut [(f64, f64)]) -> f64 {
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total: f64 = v.iter().map(|e| e.1).sum();
+    let mut acc = 0.0;
+    for &(x, w) in v.iter() {
+        acc += w;
+        if acc >= total / 2.0 {
+            return x;
+        }
+    }
+    v.last().map_or(0.0, |e| e.0)
+}
+
 /// Cohen's h between two proportions: 2·asin√p1 − 2·asin√p2.
 pub fn cohens_h(p1: f64, p2: f64) -> f64 {
     2.0 * p1.clamp(0.0, 1.0).sqrt().asin() - 2.0 * p2.clamp(0.0, 1.0).sqrt().asin()

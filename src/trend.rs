@@ -3,6 +3,11 @@
 //! duplicate rate and label shares, and per column the null rate, mean, median, distinct count
 //! and drift (PSI for numbers, L∞ for categories, as DRF001 and DRF002 measure it).
 //!
+//! It also runs the sequential test of `scan --history` (DRF005) over the same profiles, with
+//! the reference as the anchor and the last profile as tonight, and shows the series of every
+//! change it finds creeping, with its CUSUM (the outlier rate's model is fitted on the reference
+//! alone, where a scan fits it on the anchor beside tonight's columns).
+//!
 //! Profiles are read one at a time beside the reference, so memory is two profiles whatever the
 //! length of the history.
 
@@ -62,6 +67,9 @@ pub struct Trend {
     pub reference: String,
     pub profiles: Vec<ProfilePoint>,
     pub columns: Vec<ColumnTrend>,
+    /// What DRF005 finds creeping over the profiles (the reference as the anchor, the last
+    /// profile as tonight), as a scan with `--history` reports it: each with its series.
+    pub creeping: Vec<crate::detect::Finding>,
 }
 
 /// A profile's short name: its file name without the extension (`2026-11-21.psprof` →
@@ -92,17 +100,43 @@ fn point(p: &Profile, path: &Path) -> ProfilePoint {
 pub fn trend(paths: &[PathBuf], reference: Option<&Path>, columns: &[String]) -> Result<Trend> {
     let ref_path = reference.unwrap_or(&paths[0]);
     let base = profile::load(ref_path)?;
+    // The anchor's row model and label model, for the series (LBL001's slices and classes,
+    // OUT001's outlier model).
+    let fit_settings = crate::profile::ProfileSettings {
+        seed: base.seed,
+        label: base.label.clone(),
+        label_type: Some(base.label_type),
+        id: base.id.clone(),
+        ..Default::default()
+    };
+    let models = crate::rows::RowModels::fit(
+        &fit_settings,
+        &|c: &str| matches!(c, "LBL001" | "OUT001"),
+        Some(&base),
+        &base,
+        &crate::recorder::Silent,
+    );
+    let mut series = models
+        .as_ref()
+        .map(|m| crate::history::Builder::new(&base, &m.model, m.labels.as_ref()));
+    let mut last: Option<Profile> = None;
     let mut profiles = Vec::with_capacity(paths.len());
     let mut by_column: BTreeMap<String, (String, Vec<Option<ColumnPoint>>)> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     for (i, path) in paths.iter().enumerate() {
         let p = profile::load(path)?;
         profiles.push(point(&p, path));
+        let same_as_reference = reference.is_none() && i == 0;
+        if let Some(b) = series.as_mut()
+            && !same_as_reference
+        {
+            crate::history::check_night(&p, &base, path)?;
+            b.add(name_of(path), &p);
+        }
         let drift: BTreeMap<String, (f64, bool, f64)> = column_drift(&p, &base)
             .into_iter()
             .map(|d| (d.column, (d.effect, d.numeric, d.q)))
             .collect();
-        let same_as_reference = reference.is_none() && i == 0;
         for c in summarize(&p).columns {
             if c.role == "label" || c.role == "id" {
                 continue;
@@ -140,6 +174,7 @@ pub fn trend(paths: &[PathBuf], reference: Option<&Path>, columns: &[String]) ->
                 }),
             }));
         }
+        last = Some(p);
     }
     let n = paths.len();
     let columns = order
@@ -150,10 +185,28 @@ pub fn trend(paths: &[PathBuf], reference: Option<&Path>, columns: &[String]) ->
             Some(ColumnTrend { name, role, points })
         })
         .collect();
+    let creeping = match (series, last) {
+        (Some(b), Some(tonight)) if b.len() > 1 => {
+            let h = b.finish(None);
+            let params = crate::detect::CheckParams::default();
+            let ctx = crate::detect::Context {
+                current: &tonight,
+                baseline: Some(&base),
+                rows: None,
+                slices: None,
+                params: &params,
+                drift: &[],
+                history: Some(&h),
+            };
+            crate::detect::Detector::detect(&crate::detect::drift::CreepingChange, &ctx)
+        }
+        _ => Vec::new(),
+    };
     Ok(Trend {
         reference: name_of(ref_path),
         profiles,
         columns,
+        creeping,
     })
 }
 
@@ -261,6 +314,36 @@ fn tables(t: &Trend) -> Vec<(String, Vec<String>, Vec<Vec<String>>)> {
     out
 }
 
+/// The series of a DRF005 finding as rows of cells: profile, value, CUSUM.
+fn series_rows(f: &crate::detect::Finding) -> Vec<[String; 3]> {
+    f.evidence
+        .get("series")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .map(|p| {
+                    let text = |k: &str| p.get(k).and_then(|v| v.as_f64());
+                    [
+                        p.get("profile")
+                            .and_then(|v| v.as_str())
+                            .unwrap_or("")
+                            .to_string(),
+                        text("value").map_or("–".into(), |v| format!("{:.2}%", 100.0 * v)),
+                        text("cusum").map_or("–".into(), |v| format!("{v:.2}")),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn threshold_of(f: &crate::detect::Finding) -> String {
+    f.evidence
+        .get("threshold")
+        .and_then(|v| v.as_f64())
+        .map_or("–".into(), |v| format!("{v:.2}"))
+}
+
 pub fn write_text(t: &Trend, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
@@ -306,6 +389,32 @@ pub fn write_text(t: &Trend, out: &mut dyn Write) -> std::io::Result<()> {
         }
         writeln!(out)?;
     }
+    writeln!(
+        out,
+        "creeping changes (DRF005: the CUSUM over the profiles, `{}` as the anchor, the last as tonight): {}",
+        plain(&t.reference),
+        if t.creeping.is_empty() { "none" } else { "" }
+    )?;
+    for f in &t.creeping {
+        writeln!(
+            out,
+            "  [{}] {} (threshold {})",
+            f.severity.name(),
+            plain(&f.title),
+            threshold_of(f)
+        )?;
+        let rows = series_rows(f);
+        let w = rows.iter().map(|r| r[0].chars().count()).max().unwrap_or(0);
+        for r in rows {
+            writeln!(
+                out,
+                "    {:<w$}  {:>8}  CUSUM {:>7}",
+                plain(&r[0]),
+                r[1],
+                r[2]
+            )?;
+        }
+    }
     Ok(())
 }
 
@@ -324,6 +433,27 @@ pub fn write_markdown(t: &Trend, out: &mut dyn Write) -> std::io::Result<()> {
         for r in rows {
             let cells: Vec<String> = r.iter().map(|c| markdown(c)).collect();
             writeln!(out, "| {} |", cells.join(" | "))?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "### Creeping changes (DRF005)\n\nThe CUSUM over the profiles, {} as the anchor, the last profile as tonight.\n",
+        markdown(&format!("`{}`", t.reference))
+    )?;
+    if t.creeping.is_empty() {
+        writeln!(out, "None.")?;
+    }
+    for f in &t.creeping {
+        writeln!(
+            out,
+            "**{}** {} (CUSUM threshold {})\n\n| profile | value | CUSUM |\n|---|---:|---:|",
+            f.severity.name(),
+            markdown(&f.title),
+            threshold_of(f)
+        )?;
+        for r in series_rows(f) {
+            writeln!(out, "| {} | {} | {} |", markdown(&r[0]), r[1], r[2])?;
         }
         writeln!(out)?;
     }

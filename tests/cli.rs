@@ -1366,8 +1366,8 @@ fn trend_of_dated_profiles_matches_the_scan() {
 }
 
 /// The documented nightly scan (docs/nightly.sh) on the demo: the first night becomes the
-/// known-good profile, the second (the poisoned data) fails the gate, keeps its profile and
-/// reports, does not replace the known-good profile, and the trend covers both nights.
+/// anchor, the second (the poisoned data) fails the gate, keeps its profile and reports, is not
+/// accepted into the history, and the trend covers both nights against the anchor.
 #[test]
 fn nightly_example_keeps_a_history_and_a_trend() {
     let dir = tempfile::tempdir().unwrap();
@@ -1391,10 +1391,10 @@ fn nightly_example_keeps_a_history_and_a_trend() {
     };
     let o = night("2026-11-20", "datasets/demo/baseline");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let good = std::fs::read(history.join("known-good.psprof")).unwrap();
+    let anchor = std::fs::read(history.join("anchor.psprof")).unwrap();
     assert_eq!(
-        good,
-        std::fs::read(history.join("2026-11-20.psprof")).unwrap()
+        anchor,
+        std::fs::read(history.join("nights/2026-11-20.psprof")).unwrap()
     );
     let o = night("2026-11-21", "datasets/demo/current");
     assert_eq!(
@@ -1404,10 +1404,11 @@ fn nightly_example_keeps_a_history_and_a_trend() {
         stderr(&o)
     );
     assert_eq!(
-        std::fs::read(history.join("known-good.psprof")).unwrap(),
-        good
+        std::fs::read(history.join("anchor.psprof")).unwrap(),
+        anchor
     );
-    assert!(history.join("2026-11-21.psprof").is_file());
+    assert!(history.join("nights/2026-11-21.psprof").is_file());
+    assert!(!history.join("accepted/2026-11-21.psprof").exists());
     for f in [
         "report.json",
         "report.md",
@@ -1428,7 +1429,9 @@ fn nightly_example_keeps_a_history_and_a_trend() {
     );
     let trend = std::fs::read_to_string(history.join("reports/2026-11-21/trend.md")).unwrap();
     assert!(
-        trend.contains("| 2026-11-20 |") && trend.contains("| 2026-11-21 |"),
+        trend.contains("| 2026-11-20 |")
+            && trend.contains("| 2026-11-21 |")
+            && trend.contains("### Creeping changes (DRF005)"),
         "{trend}"
     );
 }

@@ -1706,10 +1706,12 @@ const CONJUNCTION_FLIP: Scenario = Scenario {
 #[test]
 fn every_check_has_a_positive_and_a_negative_fixture() {
     let registry = poisonscan::detect::registry();
+    // DRF005 needs a history of nights, not a baseline and a current side: its positive and
+    // negative fixtures are tests/history.rs (a slow flip over 30 nights; 30 clean nights).
     let missing: Vec<&str> = registry
         .iter()
         .map(|d| d.code())
-        .filter(|c| fixtures(c).is_none())
+        .filter(|c| fixtures(c).is_none() && *c != "DRF005")
         .collect();
     assert!(
         missing.is_empty(),
@@ -1718,7 +1720,9 @@ fn every_check_has_a_positive_and_a_negative_fixture() {
     // Every distinct scenario (several checks share one) is scanned once, on two workers.
     let mut scenarios: Vec<Scenario> = Vec::new();
     for d in &registry {
-        let fx = fixtures(d.code()).expect("checked above");
+        let Some(fx) = fixtures(d.code()) else {
+            continue;
+        };
         for s in [fx.positive, fx.negative] {
             if !scenarios.iter().any(|x| x.name == s.name) {
                 scenarios.push(s);
@@ -1746,7 +1750,9 @@ fn every_check_has_a_positive_and_a_negative_fixture() {
     let mut failures = Vec::new();
     for d in &registry {
         let code = d.code();
-        let fx = fixtures(code).expect("checked above");
+        let Some(fx) = fixtures(code) else {
+            continue;
+        };
         let pos = run(fx.positive);
         // Severity, rows and the columns named, of each finding of the check, strongest first.
         let got: Vec<(String, u64, Vec<String>)> = with_code(pos, code)

@@ -286,6 +286,9 @@ class Finding:
     accepted: dict[str, Any] | None = None
     incident: int | None = None
     """The index in ``Report.incidents`` of the incident the finding belongs to."""
+    against: str | None = None
+    """The last accepted night (of ``scan(history=...)``) the finding compares with, when it is
+    not the baseline."""
 
     @classmethod
     def _from_dict(cls, d: dict[str, Any]) -> Finding:
@@ -438,6 +441,7 @@ def scan(
     data: Data,
     *,
     baseline: Data | None = None,
+    history: Sequence[PathLike] | None = None,
     label: str | None = None,
     label_type: LabelType | None = None,
     id: str | None = None,
@@ -467,6 +471,12 @@ def scan(
     profile signed with it (``poisonscan profile ... --sign-key KEY``). ``skip_unsupported``
     is ``profile``'s; the report's ``dataset.left_out`` lists every column not profiled.
     ``storage_options`` is ``profile``'s too, for data and baseline alike.
+
+    ``history`` is the saved profiles of the nights accepted before this one, oldest first
+    (folders of ``*.psprof`` files, taken by name, or profiles), as ``scan --history`` takes
+    them: the data is also compared with the last of them, and DRF005 tests the series of all
+    of them for a change that creeps. ``baseline`` is then the anchored trusted profile; without
+    it, the first profile of the history.
     """
     options = _options(
         label=label,
@@ -490,7 +500,8 @@ def scan(
             "read it into a table first"
         )
     base = None if baseline is None else _data(baseline)
-    return Report(_native.scan(_data(data), base, options, row_scores))
+    nights = [os.fspath(h) for h in history or []]
+    return Report(_native.scan(_data(data), base, options, row_scores, nights))
 
 
 def _single_use(obj: object) -> bool:

@@ -443,23 +443,27 @@ fn profile_data(py: Python<'_>, data: &Bound<'_, PyAny>, options: Options) -> Py
 
 /// Scan `data` against `baseline` (`None`: no baseline), keeping the rows' scores if asked.
 #[pyfunction]
-#[pyo3(signature = (data, baseline, options, keep_rows))]
+#[pyo3(signature = (data, baseline, options, keep_rows, history = Vec::new()))]
 fn scan(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
     baseline: Option<&Bound<'_, PyAny>>,
     options: Options,
     keep_rows: bool,
+    history: Vec<PathBuf>,
 ) -> PyResult<Report> {
     let settings = detached(py, || options.settings())?;
     let current = input(py, data)?;
+    // The accepted nights, oldest first; without a baseline the oldest is the anchor.
+    let mut history = detached(py, || poisonscan::history::resolve(&history))?;
     let baseline = match baseline {
         Some(b) => Some(input(py, b)?),
+        None if !history.is_empty() => Some(Input::Paths(vec![history.remove(0)])),
         None => None,
     };
     type Rows = Result<Vec<RecordBatch>, &'static str>;
     let run = || -> poisonscan::Result<(poisonscan::Report, Rows)> {
-        let engine = Engine::new(&settings);
+        let engine = Engine::new(&settings).with_history(&history);
         // Paths given as the baseline may be one saved profile, as on the command line.
         let baseline = match &baseline {
             None => Baseline::None,

@@ -471,3 +471,43 @@ def test_bad_settings():
 
 def test_root_is_the_repository():
     assert (ROOT / "Cargo.toml").is_file()
+
+
+def test_history_is_the_cli_history(cargo_bin: Path, tmp_path: Path) -> None:
+    """`scan(history=...)` is `scan --history`: the same report, the last accepted night's
+    findings marked with `against`, and a history folder without profiles a `ScanError`."""
+    table = pq.read_table(ACS_2018)
+    parts = [table.slice(i * 5000, 5000) for i in range(4)]
+    for i, part in enumerate(parts):
+        pq.write_table(part, tmp_path / f"part-{i}.parquet")
+    nights = tmp_path / "nights"
+    nights.mkdir()
+    for i in range(3):
+        poisonscan.profile(tmp_path / f"part-{i}.parquet", **ACS).save(
+            nights / f"2026-11-0{i + 1}.psprof"
+        )
+    # Tonight replays the last accepted night's file.
+    tonight = tmp_path / "tonight.parquet"
+    tonight.write_bytes((tmp_path / "part-2.parquet").read_bytes())
+    report = poisonscan.scan(tonight, history=[nights], fail_on="never", **ACS)
+    code, cli = cli_json(
+        cargo_bin,
+        tonight,
+        "--history",
+        nights,
+        "--label",
+        "label",
+        "--exclude",
+        "year",
+        "--fail-on",
+        "never",
+    )
+    assert code == 0
+    assert without_run(report.to_dict()) == without_run(cli)
+    replayed = [f for f in report.findings if f.code == "INT002"]
+    assert [f.against for f in replayed] == ["2026-11-03"]
+    assert all(f.against is None for f in report.findings if f.code != "INT002")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ScanError, match="holds no saved profile"):
+        poisonscan.scan(tonight, history=[empty], **ACS)

@@ -256,6 +256,12 @@ pub struct ScanArgs {
     /// a URL).
     #[arg(long, num_args = 1.., value_name = "DATA|PROFILE")]
     pub baseline: Vec<PathBuf>,
+    /// The saved profiles of the nights accepted before this one, oldest first: folders (their
+    /// *.psprof files, by name) or profiles. Tonight is also compared with the last of them,
+    /// and a sequential test over all of them finds a change that creeps (DRF005). The baseline
+    /// is the anchored trusted profile; without --baseline, the first profile of the history.
+    #[arg(long, num_args = 1.., value_name = "DIR|PROFILE")]
+    pub history: Vec<PathBuf>,
     #[command(flatten)]
     pub data_args: DataArgs,
     /// What to print on stdout.

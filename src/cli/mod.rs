@@ -280,13 +280,22 @@ fn scan(args: &ScanArgs, out: &mut dyn Write) -> Result<i32> {
         .chain(args.attest.as_deref())
         .collect();
     let others = other_inputs(&settings, args.sign_key.as_deref());
-    refuse_overwriting(&outputs, &[&args.data, &args.baseline, &others])?;
+    // The accepted nights, oldest first; without --baseline the oldest is the anchor.
+    let mut history = crate::history::resolve(&args.history)?;
+    let baseline_paths: Vec<PathBuf> = if args.baseline.is_empty() && !history.is_empty() {
+        vec![history.remove(0)]
+    } else {
+        args.baseline.clone()
+    };
+    refuse_overwriting(&outputs, &[&args.data, &baseline_paths, &history, &others])?;
     // The signing key is read before the data: a bad key fails at once.
     let key = trust::load_key(args.sign_key.as_deref())?;
     let quiet = args.data_args.quiet;
     let term = Terminal::new(quiet);
-    let engine = Engine::new(&settings).with_recorder(&term);
-    let baseline = Baseline::from_paths(&args.baseline)?;
+    let engine = Engine::new(&settings)
+        .with_recorder(&term)
+        .with_history(&history);
+    let baseline = Baseline::from_paths(&baseline_paths)?;
     let report = engine.scan(Data::Paths(&args.data), baseline, args.rows_out.as_deref())?;
     if !quiet {
         for a in report.allowlist.iter().filter(|a| a.status == "expired") {

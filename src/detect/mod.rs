@@ -265,6 +265,8 @@ pub struct Context<'a> {
     /// Every compared column's drift test against the baseline (`drift::column_drift`),
     /// computed once for DRF001, DRF002, DRF004 and the report (empty without a baseline).
     pub drift: &'a [drift::ColumnDrift],
+    /// The series of the accepted nights' profiles (`scan --history`), for DRF005.
+    pub history: Option<&'a crate::history::History>,
 }
 
 impl Context<'_> {
@@ -359,6 +361,7 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &drift::CategoricalDrift,
         &drift::LabelDrift,
         &drift::SourceDrift,
+        &drift::CreepingChange,
         &labels::LabelShift,
         &labels::LabelDisagreement,
         &labels::ConfidentLearning,
@@ -392,6 +395,12 @@ pub fn find(code: &str, extra: &[&'static dyn Detector]) -> Option<&'static dyn 
 /// then code and title, so the order is total and stable.
 pub fn run(detectors: &[&dyn Detector], ctx: &Context<'_>) -> Vec<Finding> {
     let mut findings: Vec<Finding> = detectors.iter().flat_map(|d| d.detect(ctx)).collect();
+    order(&mut findings);
+    findings
+}
+
+/// The order of `run`: severity (high first), then score (high first), then code and title.
+pub fn order(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -399,7 +408,6 @@ pub fn run(detectors: &[&dyn Detector], ctx: &Context<'_>) -> Vec<Finding> {
             .then_with(|| a.code.cmp(&b.code))
             .then_with(|| a.title.cmp(&b.title))
     });
-    findings
 }
 
 #[cfg(test)]

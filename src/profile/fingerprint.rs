@@ -77,6 +77,25 @@ impl Fingerprints {
         sort_fingerprints(&mut self.rows);
     }
 
+    /// Groups of identical rows (features and label) by size: size → groups (sizes from 2; a
+    /// profile that keeps only repeated rows' fingerprints gives the same).
+    pub fn group_sizes(&self) -> std::collections::BTreeMap<u64, u64> {
+        let mut out = std::collections::BTreeMap::new();
+        let rows = &self.rows;
+        let mut i = 0;
+        while i < rows.len() {
+            let mut j = i + 1;
+            while j < rows.len() && row_key(rows[j]) == row_key(rows[i]) {
+                j += 1;
+            }
+            if j - i > 1 {
+                *out.entry((j - i) as u64).or_insert(0) += 1;
+            }
+            i = j;
+        }
+        out
+    }
+
     /// Duplicate statistics, computed on the rayon pool: the sorted column is cut into one
     /// piece per thread at boundaries between feature groups, and the pieces' counts added.
     pub fn duplicates(&self) -> Duplicates {

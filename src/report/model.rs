@@ -174,6 +174,10 @@ pub struct Finding {
     /// to, as its root or explained by it. Set by the engine once every check has run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incident: Option<usize>,
+    /// Added field: the profile the finding compares the current data with when it is not the
+    /// baseline: the last accepted night of a history (`scan --history`), by its name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub against: Option<String>,
 }
 
 /// Findings one cause explains (see `detect::incidents` for the rule): the root finding, the
@@ -242,6 +246,7 @@ impl Finding {
             evidence: serde_json::Map::new(),
             accepted: None,
             incident: None,
+            against: None,
         }
     }
 }

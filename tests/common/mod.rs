@@ -83,3 +83,14 @@ pub fn incident_members(incident: &Value) -> Vec<usize> {
         .map(|i| i.as_u64().unwrap() as usize)
         .collect()
 }
+
+/// The findings of a report with one code, in report order.
+#[allow(dead_code)]
+pub fn with_code<'a>(r: &'a Value, code: &str) -> Vec<&'a Value> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == code)
+        .collect()
+}

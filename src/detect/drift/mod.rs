@@ -9,6 +9,7 @@
 //! checks on the whole data (DRF001–DRF003), `source` the check per source (DRF004).
 
 mod column;
+mod creep;
 mod source;
 mod whole;
 
@@ -17,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{Param, Severity, tier, tier_params};
 
 pub use self::column::{Bins, ColumnDrift, column_drift};
+pub use self::creep::CreepingChange;
 pub use self::source::SourceDrift;
 pub use self::whole::{CategoricalDrift, LabelDrift, NumericDrift};
 

@@ -94,21 +94,6 @@ struct Tested {
     baseline_rows: f64,
 }
 
-/// The weighted median of (value, weight) pairs: the smallest value whose cumulative weight
-/// reaches half the total (sorted in place).
-fn weighted_median(v: &mut [(f64, f64)]) -> f64 {
-    v.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let total: f64 = v.iter().map(|e| e.1).sum();
-    let mut acc = 0.0;
-    for &(x, w) in v.iter() {
-        acc += w;
-        if acc >= total / 2.0 {
-            return x;
-        }
-    }
-    v.last().map_or(0.0, |e| e.0)
-}
-
 /// The delta-method variance of a slice's log odds ratio of class `c` (now against the
 /// baseline): 1/k + 1/(n − k) for the current rows, and for the baseline's sample rows, whose
 /// classes stand for `w` rows each, 1/m_c + Σ_{h≠c} w_h² m_h / (Σ_{h≠c} w_h m_h)², with half a
@@ -243,8 +228,8 @@ fn label_shift(
                     .map(|s| (log_odds_ratio_var(s, c, w), 1.0))
                     .collect();
                 (
-                    weighted_median(&mut lor).exp(),
-                    std::f64::consts::FRAC_PI_2 * weighted_median(&mut vars) * spread,
+                    crate::stats::weighted_median(&mut lor).exp(),
+                    std::f64::consts::FRAC_PI_2 * crate::stats::weighted_median(&mut vars) * spread,
                 )
             } else {
                 (shift[c], 0.0)

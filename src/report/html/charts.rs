@@ -206,6 +206,164 @@ pub(super) fn legend() -> String {
     )
 }
 
+/// One profile of a series (DRF005's evidence, or `poisonscan trend`): its name, the value and
+/// the CUSUM after it (signed: the larger side).
+pub struct SeriesPoint {
+    pub name: String,
+    pub value: f64,
+    pub cusum: f64,
+}
+
+/// The points of a DRF005 finding's evidence series.
+pub(super) fn series_of(f: &Finding) -> Option<Vec<SeriesPoint>> {
+    f.evidence
+        .get("series")?
+        .as_array()?
+        .iter()
+        .map(|p| {
+            Some(SeriesPoint {
+                name: p.get("profile")?.as_str()?.to_string(),
+                value: p.get("value")?.as_f64()?,
+                cusum: p.get("cusum")?.as_f64()?,
+            })
+        })
+        .collect()
+}
+
+/// A series over the profiles: its value per profile (a share, drawn in percent, the first
+/// profile's value dashed across), and below it the CUSUM's magnitude against its threshold.
+/// Every point carries its numbers (`data-value`, `data-cusum`) for the tests to read back.
+pub fn series_chart(name: &str, points: &[SeriesPoint], threshold: f64) -> String {
+    const W: f64 = 560.0;
+    const L: f64 = 58.0;
+    const R: f64 = 12.0;
+    const T: f64 = 14.0;
+    const PH: f64 = 120.0;
+    const GAP: f64 = 34.0;
+    const CH: f64 = 80.0;
+    const B: f64 = 30.0;
+    let h = T + PH + GAP + CH + B;
+    let pw = W - L - R;
+    let n = points.len().max(2) as f64 - 1.0;
+    let x = |i: usize| L + pw * i as f64 / n;
+    let (mut lo, mut hi) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.value), b.max(p.value))
+        });
+    if !lo.is_finite() {
+        (lo, hi) = (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.1).max(1e-3);
+    let (lo, hi) = (lo - pad, hi + pad);
+    let y = |v: f64| T + PH - PH * (v - lo) / (hi - lo);
+    let top = points
+        .iter()
+        .map(|p| p.cusum.abs())
+        .fold(threshold * 1.2, f64::max)
+        .max(1e-9);
+    let yc = |v: f64| T + PH + GAP + CH - CH * v.abs() / top;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg class=\"series\" role=\"img\" aria-label=\"{} over the profiles\" width=\"{W}\" \
+         height=\"{h}\" viewBox=\"0 0 {W} {h}\">",
+        esc(name)
+    );
+    for k in 0..=4 {
+        let v = lo + (hi - lo) * k as f64 / 4.0;
+        let _ = write!(
+            s,
+            "<line class=\"grid\" x1=\"{L}\" y1=\"{0:.2}\" x2=\"{1}\" y2=\"{0:.2}\" />\
+             <text x=\"{2}\" y=\"{3:.2}\" text-anchor=\"end\">{4}</text>",
+            y(v),
+            W - R,
+            L - 4.0,
+            y(v) + 4.0,
+            share(v)
+        );
+    }
+    if let Some(first) = points.first() {
+        let _ = write!(
+            s,
+            "<line class=\"threshold\" style=\"stroke:{BASELINE}\" x1=\"{L}\" y1=\"{0:.2}\" \
+             x2=\"{1}\" y2=\"{0:.2}\"><title>{2}: {3}</title></line>",
+            y(first.value),
+            W - R,
+            esc(&first.name),
+            share(first.value)
+        );
+    }
+    let path: Vec<String> = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{:.2},{:.2}", x(i), y(p.value)))
+        .collect();
+    let _ = write!(
+        s,
+        "<polyline fill=\"none\" stroke=\"{CURRENT}\" stroke-width=\"1.5\" points=\"{}\" />",
+        path.join(" ")
+    );
+    for (i, p) in points.iter().enumerate() {
+        let _ = write!(
+            s,
+            "<circle class=\"point\" data-value=\"{}\" data-cusum=\"{}\" cx=\"{:.2}\" \
+             cy=\"{:.2}\" r=\"2.5\" fill=\"{CURRENT}\"><title>{}: {}, CUSUM {}</title></circle>",
+            p.value,
+            p.cusum,
+            x(i),
+            y(p.value),
+            esc(&p.name),
+            share(p.value),
+            number(p.cusum)
+        );
+    }
+    // The CUSUM panel.
+    let base = T + PH + GAP + CH;
+    for (i, p) in points.iter().enumerate() {
+        let bh = base - yc(p.cusum);
+        let _ = write!(
+            s,
+            "<rect x=\"{:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{bh:.2}\" fill=\"{}\" />",
+            x(i) - 2.0,
+            yc(p.cusum),
+            4.0,
+            if p.cusum.abs() > threshold {
+                "#cf222e"
+            } else {
+                BASELINE
+            }
+        );
+    }
+    let _ = write!(
+        s,
+        "<line class=\"axis\" x1=\"{L}\" y1=\"{base:.2}\" x2=\"{0}\" y2=\"{base:.2}\" />\
+         <line class=\"threshold\" data-threshold=\"{threshold}\" x1=\"{L}\" y1=\"{1:.2}\" \
+         x2=\"{0}\" y2=\"{1:.2}\"><title>CUSUM threshold {2}</title></line>\
+         <text x=\"{3}\" y=\"{4:.2}\" text-anchor=\"end\">CUSUM</text>\
+         <text x=\"{0}\" y=\"{5:.2}\" text-anchor=\"end\" fill=\"#cf222e\">threshold {2}</text>",
+        W - R,
+        yc(threshold),
+        number(threshold),
+        L - 4.0,
+        base,
+        yc(threshold) - 3.0
+    );
+    if let (Some(first), Some(last)) = (points.first(), points.last()) {
+        let _ = write!(
+            s,
+            "<text x=\"{L}\" y=\"{0:.2}\" text-anchor=\"start\">{1}</text>\
+             <text x=\"{2}\" y=\"{0:.2}\" text-anchor=\"end\">{3}</text>",
+            h - 8.0,
+            esc(&first.name),
+            W - R,
+            esc(&last.name)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
 /// A round step for about `n` ticks up to `max`.
 fn tick_step(max: f64, n: f64) -> f64 {
     let raw = (max / n).max(1.0);

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::charts::{Distribution, legend, pair_chart};
+use super::charts::{Distribution, legend, pair_chart, series_chart, series_of};
 use super::inline::{
     anchor, code_list, examples, number, q_text, rich, severity_badge, title_html,
 };
@@ -167,12 +167,22 @@ pub(super) fn evidence_section(r: &Report, drifted: &[(usize, Distribution)], h:
                 format!("{}{}", legend(), pair_chart(d, name)),
             );
         }
+        let series = (f.code == "DRF005").then(|| series_of(f)).flatten();
+        if let Some(points) = &series {
+            let threshold = f
+                .evidence
+                .get("threshold")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0);
+            row(h, "series", series_chart(&f.code, points, threshold));
+        }
         let mut ev = String::new();
         let shown: serde_json::Map<String, Value> = f
             .evidence
             .iter()
-            // The chart above draws the bins.
+            // The charts above draw the bins and the series.
             .filter(|(k, _)| !(charted.is_some() && f.code == "DRF001" && k.as_str() == "bins"))
+            .filter(|(k, _)| !(series.is_some() && k.as_str() == "series"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         value_html(&Value::Object(shown), &mut ev);
