@@ -213,8 +213,8 @@ fn run_nights(dir: &Path, seed: u64, creep: f64, alone: bool) -> Vec<Night> {
 
 /// One point a night in one slice: no night alone moves it past LBL001 against the night
 /// before, and the history scan flags it no later than the night on which a scan against the
-/// anchored trusted profile alone first does (it includes that comparison), here by DRF005
-/// itself, a night earlier (over ten splits DRF005 alone is earlier on most and later on some:
+/// anchored trusted profile alone first does (it includes that comparison), and so does DRF005
+/// itself (here on the same night; over ten splits it is never later and earlier on half:
 /// reports/history.md); its evidence is the series from the anchor to tonight.
 #[test]
 fn a_slow_label_flip_is_caught_no_later_than_the_anchored_scan() {
