@@ -248,19 +248,8 @@ fn corrupt_and_foreign_profiles_are_rejected() {
 }
 
 fn json_scan(extra: &[&str]) -> serde_json::Value {
-    let mut args = vec![
-        "scan",
-        "datasets/demo/current",
-        "--baseline",
-        "datasets/demo/baseline",
-        "--label",
-        "label",
-        "--id",
-        "customer_id",
-        "--format",
-        "json",
-        "-q",
-    ];
+    let mut args = common::DEMO_SCAN.to_vec();
+    args.extend_from_slice(&["--format", "json", "-q"]);
     args.extend_from_slice(extra);
     let o = bin(&args);
     // The demo's injected problems fail the default gate (fail-on high).

@@ -267,6 +267,20 @@ fn a_slow_label_flip_is_caught_no_later_than_the_anchored_scan() {
         (-moved / nights_moving - 0.01).abs() < 0.01,
         "{moved} over {nights_moving} nights"
     );
+    // The numbers the evidence prints agree with its series: the total move is tonight's value
+    // less the level before, the step is tonight's less the last accepted night's, and the
+    // CUSUM is the series' last.
+    let at = |i: usize, k: &str| ev["series"][i][k].as_f64().unwrap();
+    let value = ev["value"].as_f64().unwrap();
+    assert!((value - at(crept, "value")).abs() < 1e-9);
+    assert!((value - ev["level_before"].as_f64().unwrap() - moved).abs() < 1e-5);
+    let step = ev["step_since_last_accepted"].as_f64().unwrap();
+    assert!(
+        (step - (value - at(crept - 1, "value"))).abs() < 1e-5,
+        "{step}"
+    );
+    assert!((ev["cusum"].as_f64().unwrap() - at(crept, "cusum")).abs() < 1e-5);
+    assert!(ev["dispersion"].as_f64().unwrap() >= 1.0);
     assert!(
         f["columns"]
             .as_array()
