@@ -12,10 +12,16 @@ the report's `dataset.label_type` is printed). A set whose label is a number wit
 (a rating, a grade) is also scanned as a numeric target (`--label-type numeric`), as a second
 entry. A set poisonscan refuses is reported as such, with the first line of its message.
 
+With `--small-files` the current half is shuffled and written as a folder of files: files of 3,
+5, 10 and 25 rows, then the rest in three files with row groups of 10,000 rows, so that the
+checks that judge a handful of rows in their own file or row group (INT002, DUP001, OUT001) are
+tried on fresh rows delivered that way.
+
 Usage (from the repository's root, with a release build and a venv holding numpy and pyarrow):
 
     cargo build --release
     /tmp/psvenv/bin/python benches/clean_splits.py [--seeds 20] [--data DIR] [--sets a,b]
+        [--small-files]
 
 POISONSCAN_BIN names the binary (default target/release/poisonscan). The halves are written
 under bench-data/clean-splits/ (not committed) and reused.
@@ -41,6 +47,11 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--data", default="../shared/datasets/real")
     ap.add_argument("--sets", default="", help="comma-separated folder names (default: all)")
+    ap.add_argument(
+        "--small-files",
+        action="store_true",
+        help="write the current half as files of 3, 5, 10 and 25 rows and three large ones",
+    )
     args = ap.parse_args()
     binary = os.environ.get("POISONSCAN_BIN", "target/release/poisonscan")
     wanted = {s for s in args.sets.split(",") if s}
@@ -67,6 +78,8 @@ def main() -> None:
                     mask = np.random.default_rng(1000 + seed).random(table.num_rows) < 0.5
                     pq.write_table(table.filter(mask), a)
                     pq.write_table(table.filter(~mask), b)
+                if args.small_files:
+                    a = write_parts(a, out / f"a{seed}-parts")
                 flags = ["--label", "label", "--no-config", "--fail-on", "never", "--quiet", *extra]
                 run = subprocess.run(
                     [binary, "scan", str(a), "--baseline", str(b), *flags, "--format", "json"],
@@ -94,6 +107,29 @@ def main() -> None:
                 )
     for (name, code, severity), n in sorted(loud.items()):
         print(f"  {name} {code} {severity}: {n} (e.g. {example[(name, code)][:140]})")
+
+
+def write_parts(half: Path, folder: Path) -> Path:
+    """The current half, shuffled, as files of 3, 5, 10 and 25 rows, then three files of the
+    rest."""
+    if folder.exists():
+        return folder
+    table = pq.read_table(half)
+    # The sets are stored in an order (some sorted by label): the files get random rows.
+    table = table.take(np.random.default_rng(7).permutation(table.num_rows))
+    folder.mkdir()
+    at, k = 0, 0
+    for n in (3, 5, 10, 25):
+        pq.write_table(table.slice(at, n), folder / f"part-{k}.parquet")
+        at, k = at + n, k + 1
+    rest = table.num_rows - at
+    for i in range(3):
+        lo, hi = at + rest * i // 3, at + rest * (i + 1) // 3
+        pq.write_table(
+            table.slice(lo, hi - lo), folder / f"part-{k}.parquet", row_group_size=10_000
+        )
+        k += 1
+    return folder
 
 
 if __name__ == "__main__":

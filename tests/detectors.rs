@@ -208,6 +208,30 @@ fn int002_replayed_file_by_bytes_and_by_rows() {
     assert_eq!(by_rows["evidence"]["share_in_baseline"], 1.0);
 }
 
+/// A handful of replayed rows in their own file is judged by an exact test: four baseline rows
+/// are high (fresh rows of this data never match the baseline: P = r⁴ with r the rest's smoothed
+/// match rate), a single one is not.
+#[test]
+fn int002_a_handful_of_replayed_rows() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    dataset(&c, 2, 3000, 2);
+    let old = rows(3000, 100); // the baseline's part-0
+    write_csv(&c.join("part-2.csv"), &old[..4]);
+    write_csv(&c.join("part-3.csv"), &old[10..11]);
+    let f = scan(&c, &b, &[]);
+    let hit = with_code(&f, "INT002");
+    assert_eq!(hit.len(), 1, "{:?}", codes(&f));
+    assert!(names(&hit[0]["sources"])[0].ends_with("part-2.csv"));
+    assert_eq!(severity(hit[0]), "high");
+    assert_eq!(hit[0]["rows"], 4);
+    // The rest of the current data: 6,001 rows, 1 of them (part-3's) a baseline row.
+    let r: f64 = 2.0 / 6003.0;
+    let p = hit[0]["evidence"]["p_value"].as_f64().unwrap();
+    assert!((p - r.powi(4)).abs() < 1e-5 * r.powi(4), "{p}");
+}
+
 #[test]
 fn sch001_columns_added_removed_retyped() {
     let t = tempfile::tempdir().unwrap();
@@ -780,6 +804,38 @@ fn out001_outlier_block_is_found_where_it_was_planted() {
     }));
 }
 
+/// Five outlying rows in their own file: under the ten rows a slice needs, but a file of
+/// injected rows is judged from three.
+#[test]
+fn out001_a_handful_of_outliers_in_their_own_file() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    dataset(&c, 2, 3000, 16);
+    let mut r = rows(5, 17);
+    for row in &mut r {
+        row.x = Some(6.0 + row.x.unwrap().abs());
+        row.amount *= 40.0;
+    }
+    write_csv(&c.join("part-2.csv"), &r);
+    let f = scan(&c, &b, &[]);
+    let file = with_code(&f, "OUT001")
+        .into_iter()
+        .find(|o| o["slice"].as_array().unwrap().is_empty() && o["sources"][0].is_string())
+        .unwrap_or_else(|| panic!("{:?}", codes(&f)));
+    assert!(names(&file["sources"])[0].ends_with("part-2.csv"));
+    assert_eq!(file["rows"], 5);
+    assert_eq!(severity(file), "high");
+    // P(5 of 5) at the tested rate.
+    let e = &file["evidence"];
+    let rate = e["baseline_outlier_rate"]
+        .as_f64()
+        .unwrap()
+        .max(e["current_outlier_rate_elsewhere"].as_f64().unwrap());
+    let p = file["p_value"].as_f64().unwrap();
+    assert!((p - rate.powi(5)).abs() < 1e-4 * p, "{p} {rate}");
+}
+
 #[test]
 fn sch005_unit_change_in_one_file() {
     let t = tempfile::tempdir().unwrap();
@@ -815,6 +871,32 @@ fn dup001_duplicate_rate_up_names_the_file() {
     assert!(names(&hit[0]["sources"])[0].ends_with("part-1.csv"));
     // 300 / 6,300 = 4.8% against 0: medium (≥ 1 point, < 5 points).
     assert_eq!(severity(hit[0]), "medium");
+}
+
+/// Five copies of one row delivered as their own file: too few to move the duplicate rate by a
+/// point, but a file made of copies where fresh rows are never repeated: high.
+#[test]
+fn dup001_a_small_file_of_copies_is_high() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    let parts = dataset(&c, 2, 3000, 15);
+    write_csv(&c.join("part-2.csv"), &vec![parts[0][7].clone(); 5]);
+    let f = scan(&c, &b, &[]);
+    let hit = with_code(&f, "DUP001");
+    assert_eq!(hit.len(), 1, "{:?}", codes(&f));
+    assert_eq!(severity(hit[0]), "high");
+    assert!(names(&hit[0]["sources"])[0].ends_with("part-2.csv"));
+    let copies = &hit[0]["evidence"]["files_of_copies"][0];
+    assert!(copies["source"].as_str().unwrap().ends_with("part-2.csv"));
+    assert_eq!(copies["rows"], 5);
+    assert_eq!(copies["rows_repeated"], 5);
+    // The rest: 6,000 rows of which one (the original) has a twin; one file in three.
+    let r: f64 = 2.0 / 6002.0;
+    let p = copies["p_value"].as_f64().unwrap();
+    assert!((p - 3.0 * r.powi(5)).abs() < 1e-5 * p, "{p}");
+    // The 300 copies appended to a file of 3,000 in the test above are not a file of copies.
+    assert_eq!(hit[0]["rows"], 5);
 }
 
 #[test]

@@ -282,9 +282,9 @@ WHY = {
         "(a distance-to-baseline score), per file."
     ),
     "duplicates": (
-        "DUP001 reports the rise (its first source is the planted file) but at medium: high needs "
-        "5 points of duplicate rate; the planted groups (6 identical rows) are under DUP003's "
-        "10-row group bar. At `--fail-on medium` most 2% cases fail the gate."
+        "a file made of copies is high (DUP001) however small; copies spread over existing "
+        "files must still move the duplicate rate by 5 points for high, and three copies of "
+        "one row (0.05%) are not a file of copies where fresh rows repeat often."
     ),
     "slice_feature_shift": (
         "DRF001 tests whole columns and DRF004 whole files: a one-sd shift on 0.5-2% of the rows, "
@@ -292,12 +292,17 @@ WHY = {
         "(the slices LBL001 already enumerates)."
     ),
     "outlier_block": (
-        "OUT001 needs 10 flagged rows and 10 more than expected; a block of a handful of rows is "
-        "ranked first in the rows file (the AUROC column) but raises no finding."
+        "OUT001 judges a file from 3 flagged rows, but the planted rows must be flagged: on "
+        "spambase, whose features are heavy-tailed word counts with an IQR of 0, values 4-8 "
+        "IQRs (or standard deviations) out lie mostly inside the baseline's own tail, and the "
+        "outlier score ranks them at a row AUROC of about 0.8, short of flagging them; the "
+        "values that do pass the range raise SCH004 at medium (about 1% of rows)."
     ),
     "replay": (
-        "INT002 judges files and row groups of 20 rows or more by row fingerprints; a smaller "
-        "replayed file raises nothing, though every one of its rows is a baseline row."
+        "INT002 judges a file under 20 rows by an exact test, P <= 1e-4 over all files and row "
+        "groups, against the rate at which the rest of the current data matches the baseline: "
+        "one replayed row never reaches it, and three rows do not where fresh rows already "
+        "match the baseline 3% of the time (ACS, which has many natural repeats)."
     ),
 }
 

@@ -9,7 +9,9 @@ use super::{
     Context, Detector, Finding, NamedValue, Param, Severity, evidence, json_num, pct, tier,
     tier_params,
 };
-use crate::profile::{Profile, UNKNOWN_SEGMENT, features, label_hash, label_part, segment_of};
+use crate::profile::{
+    Profile, UNKNOWN_SEGMENT, features, label_hash, label_part, row_key, segment_of,
+};
 use crate::stats;
 
 /// Absolute rise of a duplicate or conflict rate for low, medium and high.
@@ -22,6 +24,12 @@ const RATE_TIERS: [Param; 3] = tier_params(
 );
 /// Sources named in a finding.
 const MAX_SOURCES: usize = 5;
+/// A file at least this share of whose rows repeat other rows is made of copies …
+const COPIES_SHARE: f64 = 0.9;
+/// … when that is this much above the rate of the rest of the data …
+const COPIES_MARGIN: f64 = 0.5;
+/// … and that many rows with a twin are this unlikely over all files (Bonferroni).
+const COPIES_P: f64 = 1e-4;
 
 /// Runs of equal feature hashes in sorted fingerprints: `(start, end)` index ranges.
 fn feature_runs(rows: &[u128]) -> impl Iterator<Item = (usize, usize)> + '_ {
@@ -97,6 +105,90 @@ fn conflicting_rows(p: &Profile) -> Vec<u128> {
             out.extend_from_slice(&rows[a..b]);
         }
     }
+    out
+}
+
+/// Rows that share their content (features and label) with another row, in all and, for a
+/// current profile, per source: `(twins, per source (rows, twins))`.
+fn twins(p: &Profile) -> (u64, Vec<(u64, u64)>) {
+    let rows = &p.fingerprints.rows;
+    let mut per_source = vec![(0u64, 0u64); p.manifest.len()];
+    for (seg, n) in p.segment_rows().into_iter().enumerate() {
+        if let Some(s) = p.segments.get(seg)
+            && let Some(v) = per_source.get_mut(s.source as usize)
+        {
+            v.0 += n;
+        }
+    }
+    let mut total = 0;
+    let mut i = 0;
+    while i < rows.len() {
+        let mut j = i + 1;
+        while j < rows.len() && row_key(rows[j]) == row_key(rows[i]) {
+            j += 1;
+        }
+        if j - i > 1 {
+            total += (j - i) as u64;
+            for &f in &rows[i..j] {
+                let seg = segment_of(f);
+                if seg == UNKNOWN_SEGMENT {
+                    continue;
+                }
+                if let Some(s) = p.segments.get(seg as usize)
+                    && let Some(v) = per_source.get_mut(s.source as usize)
+                {
+                    v.1 += 1;
+                }
+            }
+        }
+        i = j;
+    }
+    (total, per_source)
+}
+
+/// A file made of copies: its rows, those that repeat another row, the rate they are tested
+/// against and the p-value over all files.
+struct Copies {
+    source: String,
+    rows: u64,
+    twins: u64,
+    expected_rate: f64,
+    p: f64,
+}
+
+/// The current files at least 90% of whose rows repeat another row (a twin anywhere in the
+/// current data), 50 points above the twin rate of the rest of the current data (add-one
+/// smoothed) or of the baseline, whichever is larger, and so many that fresh rows would have
+/// that many twins with P ≤ 10⁻⁴ over all files (one-sided binomial, Bonferroni): a batch of
+/// copies delivered as its own file, however small, when the data has few natural repeats.
+fn copies(cur: &Profile, base: &Profile) -> Vec<Copies> {
+    let (cur_twins, per_source) = twins(cur);
+    let base_rate = twins(base).0 as f64 / base.rows.max(1) as f64;
+    let files = per_source.len().max(1) as f64;
+    let mut out: Vec<Copies> = per_source
+        .iter()
+        .enumerate()
+        .filter_map(|(s, &(n, t))| {
+            if n == 0 {
+                return None;
+            }
+            let share = t as f64 / n as f64;
+            let rest = (cur_twins.saturating_sub(t) as f64 + 1.0)
+                / (cur.rows.saturating_sub(n) as f64 + 2.0);
+            let expected_rate = rest.max(base_rate).min(1.0);
+            let p = (stats::binom_sf_ge(t, n, expected_rate) * files).min(1.0);
+            (share >= COPIES_SHARE && share - expected_rate >= COPIES_MARGIN && p <= COPIES_P).then(
+                || Copies {
+                    source: super::source_path(cur, s as u32),
+                    rows: n,
+                    twins: t,
+                    expected_rate,
+                    p,
+                },
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| b.twins.cmp(&a.twins).then_with(|| a.source.cmp(&b.source)));
     out
 }
 
@@ -218,7 +310,12 @@ estimated from the baseline as in cluster sampling (a group of k identical rows 
 adding k - 1 repeats) and scaled to each side's rows: a baseline whose duplicates come in large \
 groups (whose random halves differ by points) needs a larger rise than one of pairs. The rise \
 must be ≥ 0.2 points for low, ≥ 1 point for medium, ≥ 5 points \
-for high. Rows are compared by 80-bit fingerprints (a false match is below 10⁻⁸ at 10⁸ rows)."
+for high. A file made of copies is high whatever the rise: ≥ 90% of its rows repeat another row \
+of the current data, 50 points above the rate of the rest of the data (add-one smoothed) or of \
+the baseline, and so many that fresh rows would repeat that often with P ≤ 10⁻⁴ over all files \
+(one-sided binomial, Bonferroni): five copies of one row delivered as their own file are found \
+in data with few natural repeats. Rows are compared by 80-bit fingerprints (a false match is \
+below 10⁻⁸ at 10⁸ rows)."
     }
     fn params(&self) -> &'static [Param] {
         &RATE_TIERS
@@ -237,17 +334,32 @@ for high. Rows are compared by 80-bit fingerprints (a false match is below 10⁻
             n_base: base.rows,
             base_var: cluster_variance(&base.fingerprints.rows, base.rows).0,
         };
-        let Some((p, rise, sev)) = t.judge(ctx, self.code()) else {
-            return Vec::new();
+        let judged = t.judge(ctx, self.code());
+        let copies = copies(cur, base);
+        let (p, sev) = match (judged, copies.first()) {
+            (Some((p, _, sev)), None) => (p, sev),
+            (Some((p, _, _)), Some(_)) => (p, Severity::High),
+            (None, Some(c)) => (c.p, Severity::High),
+            (None, None) => return Vec::new(),
         };
         let (rc, rb) = t.rates();
+        let rise = rc - rb;
         let sources = sources_of(cur, repeated_rows(cur).into_iter());
-        let mut f = Finding::new(
-            self.code(),
-            self.check(),
-            sev,
-            rise,
-            format!(
+        let title = match (judged, copies.first()) {
+            (_, Some(c)) => format!(
+                "{} of the rows of `{}` repeat other rows ({} of {}), against {} elsewhere{}",
+                pct(c.twins as f64 / c.rows as f64),
+                c.source,
+                crate::report::thousands(c.twins),
+                crate::report::thousands(c.rows),
+                pct(c.expected_rate),
+                if judged.is_some() {
+                    format!("; duplicate rows rose from {} to {}", pct(rb), pct(rc))
+                } else {
+                    String::new()
+                }
+            ),
+            _ => format!(
                 "duplicate rows rose from {} to {} ({} rows repeat another row){}",
                 pct(rb),
                 pct(rc),
@@ -257,8 +369,16 @@ for high. Rows are compared by 80-bit fingerprints (a false match is below 10⁻
                     .map(|s| format!(", most in `{}`", s.0))
                     .unwrap_or_default()
             ),
-        );
-        f.sources = top_sources(&sources);
+        };
+        let mut f = Finding::new(self.code(), self.check(), sev, rise, title);
+        let mut named: Vec<String> = copies.iter().map(|c| c.source.clone()).collect();
+        for s in top_sources(&sources) {
+            if !named.contains(&s) {
+                named.push(s);
+            }
+        }
+        named.truncate(MAX_SOURCES);
+        f.sources = named;
         f.rows = dc.duplicate_rows;
         f.baseline_rows = Some(db.duplicate_rows);
         f.statistic = Some(NamedValue {
@@ -271,13 +391,32 @@ for high. Rows are compared by 80-bit fingerprints (a false match is below 10⁻
             name: "duplicate_rate_delta".into(),
             value: rise,
         });
-        f.evidence = evidence(vec![
+        let mut ev = vec![
             ("current_rate", json_num(rc)),
             ("baseline_rate", json_num(rb)),
             ("groups", json!(dc.groups)),
             ("largest_group", json!(dc.largest_group)),
             ("repeated_rows_by_source", sources_json(&sources)),
-        ]);
+        ];
+        if !copies.is_empty() {
+            ev.push((
+                "files_of_copies",
+                json!(
+                    copies
+                        .iter()
+                        .take(20)
+                        .map(|c| json!({
+                            "source": c.source,
+                            "rows": c.rows,
+                            "rows_repeated": c.twins,
+                            "expected_rate": json_num(c.expected_rate),
+                            "p_value": json_num(c.p),
+                        }))
+                        .collect::<Vec<_>>()
+                ),
+            ));
+        }
+        f.evidence = evidence(ev);
         vec![f]
     }
 }

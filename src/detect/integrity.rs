@@ -13,9 +13,13 @@ pub const REPLAY_SHARE: f64 = 0.9;
 /// … and at least this much above the baseline's own duplicate rate (what fresh rows of a
 /// dataset with many natural duplicates would show).
 pub const REPLAY_MARGIN: f64 = 0.5;
-/// Files or row groups with fewer rows are not judged by their fingerprints.
+/// Files or row groups with fewer rows are judged by their fingerprints only when an exact test
+/// says so many of their rows could not be baseline rows by chance.
 pub const REPLAY_MIN_ROWS: u64 = 20;
-const REPLAY_PARAMS: [Param; 2] = [
+/// The exact test's bar for a file or row group under `min-rows`: the chance that fresh rows
+/// match the baseline that often, over all files and row groups judged (Bonferroni).
+pub const REPLAY_SMALL_P: f64 = 1e-4;
+const REPLAY_PARAMS: [Param; 3] = [
     Param {
         name: "share",
         default: REPLAY_SHARE,
@@ -28,7 +32,14 @@ const REPLAY_PARAMS: [Param; 2] = [
         default: REPLAY_MIN_ROWS as f64,
         min: 1.0,
         max: 1e12,
-        doc: "smallest file or row group judged",
+        doc: "smallest file or row group judged by its share alone",
+    },
+    Param {
+        name: "small-p",
+        default: REPLAY_SMALL_P,
+        min: 0.0,
+        max: 1.0,
+        doc: "exact-test bar (over all files and row groups) for one under min-rows",
     },
 ];
 
@@ -255,7 +266,12 @@ Defaults: identical bytes under another path, or ≥ 90% of rows already in the 
 high. An unchanged file at the same path (a cumulative layout re-scanning old files) is medium: \
 scan only the new increment to avoid it. The row share must also exceed the baseline's own \
 duplicate rate by 50 points, so data with many natural repeats (few, coarse columns) is not \
-flagged; files and row groups under 20 rows are not judged by fingerprints."
+flagged. A file or row group under 20 rows is judged by an exact test as well: fresh rows match \
+the baseline at the rate the rest of the current data does (add-one smoothed), or at the \
+baseline's own duplicate rate if that is larger, and the count of its rows in the baseline must \
+be that unlikely (one-sided binomial) at P ≤ 10⁻⁴ over all files and row groups judged \
+(Bonferroni): three replayed rows of data whose fresh rows match 0.1% of the time are flagged, \
+one row never is."
     }
     fn params(&self) -> &'static [Param] {
         &REPLAY_PARAMS
@@ -286,9 +302,29 @@ flagged; files and row groups under 20 rows are not judged by fingerprints."
         let natural = base.duplicates().duplicate_rows as f64 / base.rows.max(1) as f64;
         let share = ctx.param(self.code(), &REPLAY_PARAMS[0]);
         let min_rows = ctx.param(self.code(), &REPLAY_PARAMS[1]);
-        let replayed_share = |seen: u64, total: u64| {
+        let small_p = ctx.param(self.code(), &REPLAY_PARAMS[2]);
+        let (all_rows, all_seen) = overlap
+            .iter()
+            .fold((0u64, 0u64), |(t, s), &(rt, rs)| (t + rt, s + rs));
+        let units = (cur.manifest.len()
+            + cur
+                .manifest
+                .iter()
+                .map(|m| m.row_groups.len())
+                .sum::<usize>())
+        .max(1) as f64;
+        // Replayed by share (and, under `min-rows`, by the exact test); the test's p-value when
+        // it was needed.
+        let replayed = |seen: u64, total: u64| -> Option<Option<f64>> {
             let s = seen as f64 / total.max(1) as f64;
-            total as f64 >= min_rows && s >= share && s - natural >= REPLAY_MARGIN
+            if total == 0 || s < share || s - natural < REPLAY_MARGIN {
+                return None;
+            }
+            if total as f64 >= min_rows {
+                return Some(None);
+            }
+            let p = small_replay_p(seen, total, all_seen - seen, all_rows - total, natural);
+            (p * units <= small_p).then_some(Some(p))
         };
         // Segments by source, in one pass (a scan per file would be files × segments).
         let mut by_source: Vec<Vec<usize>> = vec![Vec::new(); cur.manifest.len()];
@@ -340,7 +376,10 @@ flagged; files and row groups under 20 rows are not judged by fingerprints."
                 continue;
             }
             // Whole file, by rows.
-            if replayed_share(seen, total) {
+            if let Some(p) = replayed(seen, total) {
+                if let Some(p) = p {
+                    ev.push(("p_value", super::json_num(p)));
+                }
                 out.push(self.finding(
                     Severity::High,
                     format!(
@@ -391,8 +430,11 @@ flagged; files and row groups under 20 rows are not judged by fingerprints."
                         g.rows,
                         gev,
                     ));
-                } else if replayed_share(gs, gt) {
+                } else if let Some(p) = replayed(gs, gt) {
                     gev.push(("match", json!("row fingerprints")));
+                    if let Some(p) = p {
+                        gev.push(("p_value", super::json_num(p)));
+                    }
                     out.push(self.finding(
                         Severity::High,
                         format!(
@@ -411,6 +453,15 @@ flagged; files and row groups under 20 rows are not judged by fingerprints."
         }
         out
     }
+}
+
+/// The one-sided binomial p-value of `seen` of a small file's `total` rows being baseline rows
+/// when fresh rows match the baseline as often as the rest of the current data's do
+/// (`rest_seen` of `rest_rows`, add-one smoothed), or as the baseline repeats itself
+/// (`natural`), whichever is more.
+fn small_replay_p(seen: u64, total: u64, rest_seen: u64, rest_rows: u64, natural: f64) -> f64 {
+    let fresh = (rest_seen as f64 + 1.0) / (rest_rows as f64 + 2.0);
+    crate::stats::binom_sf_ge(seen, total, fresh.max(natural))
 }
 
 impl Replayed {

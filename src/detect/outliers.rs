@@ -7,6 +7,8 @@ use crate::rows::pass::{GroupKey, RowPass, TAIL};
 
 /// Minimum flagged rows, and minimum flagged rows above the expected count, for a finding.
 const MIN_FLAGGED: u64 = 10;
+/// … and in one source file.
+const MIN_FLAGGED_FILE: u64 = 3;
 /// Severity by the ratio of the outlier rate to the rate it is tested against.
 const RATIO_TIERS: [Param; 3] = tier_params(
     2.0,
@@ -51,7 +53,8 @@ sample (for values past the baseline's range, of the extreme decile bin's); the 
 the ratio to it. A file or a slice is tested against the larger of that rate and the rate in the \
 rest of the current data, so that a rise spread evenly is reported once, for the whole data; it \
 must at least double that rate. One-sided binomial test, Benjamini–Hochberg across \
-all groups tested, q ≤ 0.01; at least 10 flagged rows, 10 more than expected, and a rate ratio \
+all groups tested, q ≤ 0.01; at least 10 flagged rows, 10 more than expected (in a file, where \
+a small batch of injected rows arrives, 3 and 3), and a rate ratio \
 ≥ 2 (low), ≥ 5 (medium), ≥ 20 (high). Needs a baseline; without one the rows file still gets \
 scores."
     }
@@ -158,7 +161,13 @@ fn outlier_findings(ctx: &Context<'_>, rp: &RowPass) -> Vec<Finding> {
         let rate = t.k as f64 / t.n as f64;
         let ratio = rate / t.p0;
         let expected = t.p_test * t.n as f64;
-        if q > ctx.alpha() || t.k < MIN_FLAGGED || (t.k as f64) < expected + MIN_FLAGGED as f64 {
+        // A file may be a small batch of injected rows: three flagged rows are enough there
+        // when the test says so; a slice or the whole data needs ten.
+        let min = match t.key {
+            GroupKey::Source(_) => MIN_FLAGGED_FILE,
+            _ => MIN_FLAGGED,
+        };
+        if q > ctx.alpha() || t.k < min || (t.k as f64) < expected + min as f64 {
             continue;
         }
         // A file or slice must at least double the rate it is tested against (its baseline's,
