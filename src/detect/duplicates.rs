@@ -9,9 +9,7 @@ use super::{
     Context, Detector, Finding, NamedValue, Param, Severity, evidence, json_num, pct, tier,
     tier_params,
 };
-use crate::profile::{
-    Profile, UNKNOWN_SEGMENT, features, label_hash, label_part, row_key, segment_of,
-};
+use crate::profile::{Profile, UNKNOWN_SEGMENT, features, label_hash, label_part, segment_of};
 use crate::stats;
 
 /// Absolute rise of a duplicate or conflict rate for low, medium and high.
@@ -121,12 +119,7 @@ fn twins(p: &Profile) -> (u64, Vec<(u64, u64)>) {
         }
     }
     let mut total = 0;
-    let mut i = 0;
-    while i < rows.len() {
-        let mut j = i + 1;
-        while j < rows.len() && row_key(rows[j]) == row_key(rows[i]) {
-            j += 1;
-        }
+    for (i, j) in p.fingerprints.identical_runs() {
         if j - i > 1 {
             total += (j - i) as u64;
             for &f in &rows[i..j] {
@@ -141,7 +134,6 @@ fn twins(p: &Profile) -> (u64, Vec<(u64, u64)>) {
                 }
             }
         }
-        i = j;
     }
     (total, per_source)
 }

@@ -81,19 +81,30 @@ impl Fingerprints {
     /// profile that keeps only repeated rows' fingerprints gives the same).
     pub fn group_sizes(&self) -> std::collections::BTreeMap<u64, u64> {
         let mut out = std::collections::BTreeMap::new();
-        let rows = &self.rows;
-        let mut i = 0;
-        while i < rows.len() {
-            let mut j = i + 1;
-            while j < rows.len() && row_key(rows[j]) == row_key(rows[i]) {
-                j += 1;
+        for (a, b) in self.identical_runs() {
+            if b - a > 1 {
+                *out.entry((b - a) as u64).or_insert(0) += 1;
             }
-            if j - i > 1 {
-                *out.entry((j - i) as u64).or_insert(0) += 1;
-            }
-            i = j;
         }
         out
+    }
+
+    /// Runs of identical rows (features and label) in the sorted fingerprints, as `(start,
+    /// end)` index ranges, lone rows included.
+    pub fn identical_runs(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let rows = &self.rows;
+        let mut i = 0;
+        std::iter::from_fn(move || {
+            if i >= rows.len() {
+                return None;
+            }
+            let start = i;
+            i += 1;
+            while i < rows.len() && row_key(rows[i]) == row_key(rows[start]) {
+                i += 1;
+            }
+            Some((start, i))
+        })
     }
 
     /// Duplicate statistics, computed on the rayon pool: the sorted column is cut into one
