@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use common::{bin, report, root};
+use common::{bin, report, root, with_code};
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
@@ -23,15 +23,6 @@ fn json(args: &[&str]) -> (Value, Output) {
         stderr(&o)
     );
     (report(&o.stdout), o)
-}
-
-fn findings<'a>(r: &'a Value, code: &str) -> Vec<&'a Value> {
-    r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == code)
-        .collect()
 }
 
 fn write(path: &Path, text: &str) {
@@ -75,7 +66,7 @@ fn an_empty_or_tiny_side_is_stated_and_fails_the_gate_unless_allowed() {
     ];
     let (r, o) = json(&args);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let int3 = findings(&r, "INT003");
+    let int3 = with_code(&r, "INT003");
     assert_eq!(int3.len(), 1, "{r:#}");
     assert_eq!(int3[0]["severity"], "high");
     assert_eq!(
@@ -91,7 +82,7 @@ fn an_empty_or_tiny_side_is_stated_and_fails_the_gate_unless_allowed() {
     allowed.push("--allow-empty");
     let (r, o) = json(&allowed);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let int3 = findings(&r, "INT003");
+    let int3 = with_code(&r, "INT003");
     assert_eq!(int3.len(), 1);
     assert_eq!(int3[0]["severity"], "info");
     assert_eq!(int3[0]["evidence"]["allowed"], true);
@@ -103,7 +94,7 @@ fn an_empty_or_tiny_side_is_stated_and_fails_the_gate_unless_allowed() {
     configured.extend(["--config", config.to_str().unwrap()]);
     let (r, o) = json(&configured);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(findings(&r, "INT003")[0]["severity"], "info");
+    assert_eq!(with_code(&r, "INT003")[0]["severity"], "info");
 
     // A baseline of 5 rows: too few (30 needed), named as the baseline.
     let (r, o) = json(&[
@@ -117,7 +108,7 @@ fn an_empty_or_tiny_side_is_stated_and_fails_the_gate_unless_allowed() {
         "json",
     ]);
     assert_eq!(o.status.code(), Some(1));
-    let int3 = findings(&r, "INT003");
+    let int3 = with_code(&r, "INT003");
     assert_eq!(int3.len(), 1, "{r:#}");
     assert_eq!(
         int3[0]["title"],
@@ -137,12 +128,12 @@ fn an_empty_or_tiny_side_is_stated_and_fails_the_gate_unless_allowed() {
         "--format",
         "json",
     ]);
-    assert!(findings(&r, "INT003").is_empty(), "{r:#}");
+    assert!(with_code(&r, "INT003").is_empty(), "{r:#}");
 
     // Without a baseline an empty current side is stated too.
     let (r, o) = json(&["scan", e, "--format", "json"]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(findings(&r, "INT003").len(), 1);
+    assert_eq!(with_code(&r, "INT003").len(), 1);
 }
 
 #[test]
@@ -159,7 +150,7 @@ fn a_baseline_built_from_the_data_under_test_is_a_finding() {
         "json",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let f = findings(&r, "INT004");
+    let f = with_code(&r, "INT004");
     assert_eq!(f.len(), 1, "{r:#}");
     assert_eq!(f[0]["severity"], "high");
     assert_eq!(f[0]["effect"]["value"], 1.0);
@@ -183,7 +174,7 @@ fn a_baseline_built_from_the_data_under_test_is_a_finding() {
         "--format",
         "json",
     ]);
-    let f = findings(&r, "INT004");
+    let f = with_code(&r, "INT004");
     assert_eq!(f.len(), 1, "{r:#}");
     let rows_of = |r: &Value, part: &str| {
         r["dataset"]["sources"]
@@ -216,7 +207,7 @@ fn a_baseline_built_from_the_data_under_test_is_a_finding() {
         "--format",
         "json",
     ]);
-    let f = findings(&r, "INT004");
+    let f = with_code(&r, "INT004");
     assert_eq!(f.len(), 1, "{r:#}");
     let share = rows_of(&r, "part-3.parquet") as f64 / r["dataset"]["rows"].as_f64().unwrap();
     assert!(share < 0.5);
@@ -1038,7 +1029,7 @@ fn page_checksums_are_verified_and_flips_without_them_are_findings() {
     );
     // Without checksums: a label 1 become 32769 is a new label class …
     let r = report(&scan("label_bit_flip_no_checksum.parquet").stdout);
-    let f = findings(&r, "SCH006");
+    let f = with_code(&r, "SCH006");
     assert_eq!(f.len(), 1, "{r:#}");
     assert_eq!(f[0]["severity"], "high");
     assert_eq!(f[0]["rows"], 1);
@@ -1049,7 +1040,7 @@ fn page_checksums_are_verified_and_flips_without_them_are_findings() {
     );
     // … and 600.0 become 600·2^512 a value far beyond the column's range.
     let r = report(&scan("value_bit_flip_no_checksum.parquet").stdout);
-    let f = findings(&r, "SCH004");
+    let f = with_code(&r, "SCH004");
     assert_eq!(f.len(), 1, "{r:#}");
     assert_eq!(f[0]["severity"], "medium");
     assert_eq!(f[0]["rows"], 1);
@@ -1063,7 +1054,7 @@ fn page_checksums_are_verified_and_flips_without_them_are_findings() {
     );
     // The clean file against itself: neither.
     let r = report(&scan("clean.parquet").stdout);
-    assert!(findings(&r, "SCH006").is_empty() && findings(&r, "SCH004").is_empty());
+    assert!(with_code(&r, "SCH006").is_empty() && with_code(&r, "SCH004").is_empty());
 }
 
 /// What poisonscan says of a file of the corpus: its exit code and, for a run that could not
@@ -1440,7 +1431,7 @@ fn missing_values_are_told_apart_by_kind() {
         "--format",
         "json",
     ]);
-    let f = findings(&r, "SCH002");
+    let f = with_code(&r, "SCH002");
     assert_eq!(f.len(), 1, "{r:#}");
     assert_eq!(
         f[0]["title"],
