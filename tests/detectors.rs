@@ -232,6 +232,143 @@ fn int002_a_handful_of_replayed_rows() {
     assert!((p - r.powi(4)).abs() < 1e-5 * r.powi(4), "{p}");
 }
 
+/// `rows` as Parquet with `group` rows a row group (Snappy, the writer's defaults otherwise).
+fn write_parquet(path: &Path, rows: &[Row], group: usize) {
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+    use std::sync::Arc;
+    let batch = arrow::record_batch::RecordBatch::try_from_iter([
+        (
+            "x",
+            Arc::new(rows.iter().map(|r| r.x).collect::<Float64Array>()) as ArrayRef,
+        ),
+        (
+            "amount",
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.amount),
+            )),
+        ),
+        (
+            "k",
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.k))),
+        ),
+        (
+            "cat",
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.cat))),
+        ),
+        (
+            "label",
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| i64::from(r.label)),
+            )),
+        ),
+    ])
+    .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(group))
+        .build();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let f = std::fs::File::create(path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+/// xxh3-128 of each row group's bytes (from the first to the last byte of its column chunks),
+/// computed here from the file's own metadata, in the hex `xxhsum -H2` prints.
+fn row_group_xxh3(path: &Path) -> Vec<String> {
+    let bytes = std::fs::read(path).unwrap();
+    let reader = parquet::file::serialized_reader::SerializedFileReader::new(
+        std::fs::File::open(path).unwrap(),
+    )
+    .unwrap();
+    use parquet::file::reader::FileReader;
+    reader
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|rg| {
+            let spans: Vec<(u64, u64)> = rg.columns().iter().map(|c| c.byte_range()).collect();
+            let start = spans.iter().map(|s| s.0).min().unwrap() as usize;
+            let end = spans.iter().map(|s| s.0 + s.1).max().unwrap() as usize;
+            format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes[start..end]))
+        })
+        .collect()
+}
+
+/// Row groups are told apart by xxh3-128 of their bytes, the file by BLAKE3: the manifest holds
+/// both as computed here; INT001 names the one row group edited in place, INT002 names a row
+/// group that is a byte copy of a baseline row group (`match: "xxh3-128"`).
+#[test]
+fn int001_int002_parquet_row_groups_by_their_hashes() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    let old = rows(3000, 100);
+    write_parquet(&data.join("part-0.parquet"), &old, 1000);
+    write_parquet(&data.join("part-1.parquet"), &rows(3000, 101), 1000);
+    let prof = t.path().join("base.psprof");
+    let o = Command::new(env!("CARGO_BIN_EXE_poisonscan"))
+        .args([
+            "profile",
+            data.to_str().unwrap(),
+            "-o",
+            prof.to_str().unwrap(),
+        ])
+        .args(["--label", "label", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p = poisonscan::profile::load(&prof).unwrap();
+    for m in &p.manifest {
+        let path = Path::new(&m.path);
+        let got: Vec<String> = m.row_groups.iter().map(|g| g.xxh3.clone()).collect();
+        assert_eq!(got, row_group_xxh3(path), "{}", m.path);
+        assert_eq!(got.len(), 3);
+        let file = blake3::hash(&std::fs::read(path).unwrap());
+        assert_eq!(m.blake3, file.to_hex().as_str());
+    }
+
+    // One row of part-0's last row group edited in place: INT001 names row group 2 alone.
+    let mut edited = old.clone();
+    edited[2500].k = 499 - edited[2500].k;
+    write_parquet(&data.join("part-0.parquet"), &edited, 1000);
+    let f = scan(&data, &prof, &[]);
+    let hit = with_code(&f, "INT001");
+    assert_eq!(hit.len(), 1, "{:?}", codes(&f));
+    assert!(names(&hit[0]["sources"])[0].ends_with("part-0.parquet"));
+    assert_eq!(
+        hit[0]["evidence"]["changed_row_groups"],
+        serde_json::json!([2])
+    );
+
+    // A new file whose last row group is the baseline's row group 1, written again.
+    let cur = t.path().join("current");
+    let mut fresh = rows(3000, 7);
+    fresh.extend_from_slice(&old[1000..2000]);
+    write_parquet(&cur.join("part-9.parquet"), &fresh, 1000);
+    let part0 = p
+        .manifest
+        .iter()
+        .find(|m| m.path.ends_with("part-0.parquet"));
+    assert_eq!(
+        row_group_xxh3(&cur.join("part-9.parquet"))[3],
+        part0.unwrap().row_groups[1].xxh3
+    );
+    let f = scan(&cur, &prof, &[]);
+    let hit = with_code(&f, "INT002");
+    assert_eq!(hit.len(), 1, "{:?}", codes(&f));
+    let e = &hit[0]["evidence"];
+    assert_eq!(e["match"], "xxh3-128");
+    assert!(
+        e["baseline_source"]
+            .as_str()
+            .unwrap()
+            .ends_with("part-0.parquet")
+    );
+    assert_eq!(e["baseline_row_group"], 1);
+    assert_eq!(hit[0]["rows"], 1000);
+    assert_eq!(severity(hit[0]), "high");
+}
+
 #[test]
 fn sch001_columns_added_removed_retyped() {
     let t = tempfile::tempdir().unwrap();

@@ -178,7 +178,7 @@ impl TaskPlan {
         Ok(h.map(|(file, groups)| {
             let groups = groups
                 .into_iter()
-                .map(|g| (g.index, g.rows, g.blake3))
+                .map(|g| (g.index, g.rows, g.xxh3))
                 .collect();
             (file, groups)
         }))
@@ -198,11 +198,7 @@ impl TaskPlan {
                 h.map(|(file, groups)| {
                     let groups = groups
                         .into_iter()
-                        .map(|(index, rows, blake3)| RowGroupEntry {
-                            index,
-                            rows,
-                            blake3,
-                        })
+                        .map(|(index, rows, xxh3)| RowGroupEntry { index, rows, xxh3 })
                         .collect();
                     (file, groups)
                 })

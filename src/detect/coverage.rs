@@ -117,8 +117,8 @@ impl Detector for BaselineHoldsCurrent {
     }
     fn doc(&self) -> &'static str {
         "What it finds: the baseline was built, at least in part, from the data under test: \
-current files or Parquet row groups whose BLAKE3 content hash is one of the baseline's \
-manifest, wherever they sit. The finding gives the share of the current rows they hold.
+current files whose BLAKE3 content hash, or Parquet row groups whose xxh3-128 hash of their \
+bytes, is one of the baseline's manifest, wherever they sit. The finding gives the share of the current rows they hold.
 
 Why it matters: a gate compared against itself proves nothing. If the trusted profile was made \
 from the data it now judges (a pipeline that profiles the new partition and then scans it \
@@ -152,7 +152,7 @@ are not judged."
         let groups: BTreeSet<&str> = base
             .manifest
             .iter()
-            .flat_map(|m| m.row_groups.iter().map(|g| g.blake3.as_str()))
+            .flat_map(|m| m.row_groups.iter().map(|g| g.xxh3.as_str()))
             .filter(|h| !h.is_empty())
             .collect();
         let (mut rows, mut whole, mut partly, mut held) = (0u64, 0usize, 0usize, Vec::new());
@@ -169,7 +169,7 @@ are not judged."
                 let r: u64 = m
                     .row_groups
                     .iter()
-                    .filter(|g| groups.contains(g.blake3.as_str()))
+                    .filter(|g| groups.contains(g.xxh3.as_str()))
                     .map(|g| g.rows)
                     .sum();
                 if r == 0 {

@@ -59,7 +59,8 @@ validated.
 
 Why it matters: data that was reviewed and trusted has been rewritten in place: by a broken \
 job, or by someone who wants the change to pass as the old file. The finding lists which row \
-groups changed and the row counts before and after.
+groups changed (by the xxh3-128 hash of each row group's bytes, which only localises the change: \
+the verdict rests on the file's BLAKE3) and the row counts before and after.
 
 Example: `data/part-3.parquet` was 20,000 rows with hash 3f2a… in the baseline; now it has \
 20,150 rows and hash 91c0…: high.
@@ -90,7 +91,7 @@ hash and is not compared."
                 .filter(|g| {
                     b.row_groups
                         .get(g.index as usize)
-                        .is_none_or(|bg| bg.blake3 != g.blake3)
+                        .is_none_or(|bg| bg.xxh3 != g.xxh3)
                 })
                 .map(|g| g.index)
                 .collect();
@@ -252,8 +253,10 @@ impl Detector for Replayed {
     }
     fn doc(&self) -> &'static str {
         "What it finds: current content the baseline already holds: a file or Parquet row group \
-whose BLAKE3 hash equals one in the baseline's manifest, or a file or row group at least 90% of \
-whose rows (features and label, by row fingerprint) are rows of the baseline.
+whose content hash equals one in the baseline's manifest (a file's BLAKE3, `match: \"blake3\"`, or \
+a Parquet row group's xxh3-128 of its bytes, `match: \"xxh3-128\"`), or a file or row group at \
+least 90% of whose rows (features and label, by row fingerprint, `match: \"row fingerprints\"`) are \
+rows of the baseline.
 
 Why it matters: a replayed or stale partition (yesterday's data delivered again, a backfill \
 that re-sends old rows) silently up-weights old examples and hides that the new data is missing. \
@@ -295,7 +298,7 @@ one row never is."
             .flat_map(|m| {
                 m.row_groups
                     .iter()
-                    .map(move |g| (g.blake3.as_str(), (m.path.as_str(), g.index)))
+                    .map(move |g| (g.xxh3.as_str(), (m.path.as_str(), g.index)))
             })
             .collect();
         let overlap = overlap_by_segment(cur, base);
@@ -415,10 +418,10 @@ one row never is."
                         super::json_num(gs as f64 / gt.max(1) as f64),
                     ),
                 ];
-                if let Some((bpath, bidx)) = group_hash.get(g.blake3.as_str()) {
+                if let Some((bpath, bidx)) = group_hash.get(g.xxh3.as_str()) {
                     gev.push(("baseline_source", json!(bpath)));
                     gev.push(("baseline_row_group", json!(bidx)));
-                    gev.push(("match", json!("blake3")));
+                    gev.push(("match", json!("xxh3-128")));
                     out.push(self.finding(
                         Severity::High,
                         format!(

@@ -7,10 +7,12 @@ mod memory;
 mod parquet;
 mod range_hash;
 mod remote;
+mod span_hash;
 pub use self::parquet::in_decoder;
 pub(crate) use self::range_hash::RangeHasher;
 pub(crate) use self::remote::RemoteObject;
 pub use self::remote::fetched;
+pub(crate) use self::span_hash::{SpanXxh3, hex128};
 mod schema;
 
 use std::path::{Path, PathBuf};

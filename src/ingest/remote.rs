@@ -5,10 +5,10 @@
 //! - **Integrity.** Every request carries the listing's ETag (`If-Match`) and version, so an
 //!   object replaced while it is read is an error, never a mix of two versions. Every response
 //!   must hold exactly the bytes asked for: a short body is an error naming the URL.
-//! - **Hashing.** The bytes are hashed as they arrive ([`RangeHasher`]): when a scan reads
-//!   every column of a Parquet file, the ranges its shards fetch plus the few bytes none needs
-//!   (the footer's page indexes) make up the whole object, whose BLAKE3 then equals that of a
-//!   local copy. A read that leaves columns out fetches less and has no content hash; the
+//! - **Hashing.** The bytes are hashed as they arrive (BLAKE3 of the object by
+//!   [`RangeHasher`], xxh3-128 of each row group by [`SpanXxh3`]): when a scan reads every
+//!   column of a Parquet file, the ranges its shards fetch plus the few bytes none needs (the
+//!   footer's page indexes) make up the whole object, whose hashes then equal a local copy's. A read that leaves columns out fetches less and has no content hash; the
 //!   manifest keeps the ETag and version.
 //! - **Retries.** `object_store` retries a failed request with backoff (throttling, server
 //!   errors, a dropped connection before the response). A body cut off midway is asked for
@@ -31,7 +31,7 @@ use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
-use super::RangeHasher;
+use super::{RangeHasher, SpanXxh3};
 use crate::error::{Error, Result};
 use crate::storage;
 
@@ -63,7 +63,7 @@ enum Hashing {
     /// Bytes fed as they arrive: the whole object and each Parquet row group's span.
     Ranges {
         file: Box<RangeHasher>,
-        groups: Vec<RangeHasher>,
+        groups: Vec<SpanXxh3>,
     },
     /// Done: the object's hash and its row groups'.
     Done { file: String, groups: Vec<String> },
@@ -226,7 +226,7 @@ impl RemoteObject {
         Ok(bytes)
     }
 
-    fn hash(&self, offset: u64, bytes: &[u8]) {
+    fn hash(&self, offset: u64, bytes: &Bytes) {
         if let Ok(mut h) = self.hashing.lock()
             && let Hashing::Ranges { file, groups } = &mut *h
         {
@@ -248,7 +248,7 @@ impl RemoteObject {
                 .iter()
                 .map(|&(s, e)| {
                     let (s, e) = (s.min(self.size), e.min(self.size));
-                    RangeHasher::new(s, e.saturating_sub(s))
+                    SpanXxh3::new(s, e.saturating_sub(s))
                 })
                 .collect();
         }

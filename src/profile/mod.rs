@@ -42,7 +42,7 @@ use crate::error::{Error, Result};
 use crate::ingest::ColumnType;
 
 /// Version of the profile file format; bump on any incompatible change.
-pub const PROFILE_SCHEMA_VERSION: u32 = 8;
+pub const PROFILE_SCHEMA_VERSION: u32 = 9;
 /// Label key used for rows whose label is null.
 pub const NULL_LABEL: &str = "<null>";
 /// A label column with more classes than this is not a classification label.
@@ -115,12 +115,18 @@ pub struct ManifestEntry {
     pub version: Option<String>,
 }
 
-/// One Parquet row group: its row count and the BLAKE3 hash of its column-chunk bytes.
+/// One Parquet row group: its row count and the xxh3-128 hash of its bytes (the span of its
+/// column chunks), in hex.
+///
+/// The hash only localises: it says which row group of a file changed, or which one replays a
+/// baseline row group. It is not a security boundary (xxh3 is not collision resistant): what a
+/// verdict on a file's content rests on is the file's BLAKE3 ([`ManifestEntry::blake3`]), and
+/// a signed profile carries the trust in both.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RowGroupEntry {
     pub index: u32,
     pub rows: u64,
-    pub blake3: String,
+    pub xxh3: String,
 }
 
 /// A run of rows fingerprints point back to: a whole file, or one Parquet row group of it.
