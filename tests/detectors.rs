@@ -717,6 +717,47 @@ fn trg_out_of_range_trigger_is_named_as_a_rule_and_a_spike() {
     }
 }
 
+/// TRG001: a rule new for its label (no baseline sample row of the label under it) at q <= 1e-4
+/// is one severity higher than its ratio tier: a category the baseline never had, stamped on 25
+/// rows all labelled 1, has a share of label 1's rows 3 to 5 times the baseline share's upper
+/// bound (medium by the ratio) and is high; with `new-rule-q = 0` it stays medium.
+#[test]
+fn trg001_a_rule_new_for_its_label_is_one_level_higher() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    let mut r = rows(6000, 13);
+    let ones: Vec<usize> = (0..r.len()).filter(|&i| r[i].label == 1).collect();
+    for &i in ones.iter().step_by(ones.len() / 25).take(25) {
+        r[i].cat = "zz".into();
+    }
+    write_csv(&c.join("part-0.csv"), &r);
+    let off = t.path().join("off.toml");
+    std::fs::write(&off, "[checks.TRG001]\nnew-rule-q = 0\n").unwrap();
+    for (extra, want) in [
+        (vec![], "high"),
+        (vec!["--config", off.to_str().unwrap()], "medium"),
+    ] {
+        let f = scan(&c, &b, &extra);
+        let rule: Vec<&Value> = with_code(&f, "TRG001")
+            .into_iter()
+            .filter(|h| h["slice"][0]["column"] == "cat")
+            .collect();
+        assert_eq!(rule.len(), 1, "{:?}", codes(&f));
+        let h = rule[0];
+        assert_eq!(h["slice"][0]["value"], "zz", "{h}");
+        assert_eq!(h["rows"], 25);
+        assert_eq!(h["evidence"]["baseline_sample_rows_per_label"]["1"], 0);
+        let ratio = h["evidence"]["share_of_label_rows"].as_f64().unwrap()
+            / h["evidence"]["baseline_share_of_label_rows_upper"]
+                .as_f64()
+                .unwrap();
+        assert!((3.0..5.0).contains(&ratio), "{ratio}: {h}");
+        assert!(h["q_value"].as_f64().unwrap() <= 1e-4, "{h}");
+        assert_eq!(severity(h), want, "{extra:?}");
+    }
+}
+
 /// LBL002 and LBL003: labels that follow `x` and `cat` without noise (label 1 when `x` > 0,
 /// except in category `d`, where it is 0), and 10% of the current rows' labels flipped at random.
 /// Each check's whole-data finding counts its flagged rows of the rows file; nearly every flagged
