@@ -157,17 +157,7 @@ fn int001_file_changed_since_the_baseline() {
     let data = t.path().join("data");
     let parts = dataset(&data, 2, 3000, 1);
     let prof = t.path().join("base.psprof");
-    let o = Command::new(env!("CARGO_BIN_EXE_poisonscan"))
-        .args([
-            "profile",
-            data.to_str().unwrap(),
-            "-o",
-            prof.to_str().unwrap(),
-        ])
-        .args(["--label", "label", "--quiet"])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    profile_baseline(&data, &prof);
     // Unchanged: only the (medium) note that the files are the baseline's own.
     let f = scan(&data, &prof, &[]);
     assert!(with_code(&f, "INT001").is_empty(), "{:?}", codes(&f));
@@ -306,17 +296,7 @@ fn int001_int002_parquet_row_groups_by_their_hashes() {
     write_parquet(&data.join("part-0.parquet"), &old, 1000);
     write_parquet(&data.join("part-1.parquet"), &rows(3000, 101), 1000);
     let prof = t.path().join("base.psprof");
-    let o = Command::new(env!("CARGO_BIN_EXE_poisonscan"))
-        .args([
-            "profile",
-            data.to_str().unwrap(),
-            "-o",
-            prof.to_str().unwrap(),
-        ])
-        .args(["--label", "label", "--quiet"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    profile_baseline(&data, &prof);
     let p = poisonscan::profile::load(&prof).unwrap();
     for m in &p.manifest {
         let path = Path::new(&m.path);

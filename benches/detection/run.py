@@ -61,34 +61,16 @@ WORK = ROOT / "bench-data" / "detection"
 VENV = WORK / "venv"
 
 
-def ensure_env() -> None:
-    """Run inside the scratch venv, creating it (or bringing it up to requirements.txt) first."""
-    if os.environ.get("POISONSCAN_DETECTION_ENV") == "1":
-        return
-    py = VENV / "bin" / "python"
-    stamp = VENV / "requirements.stamp"
-    req = (HERE / "requirements.txt").read_text()
-    if not py.exists() or not stamp.exists() or stamp.read_text() != req:
-        print(f"creating the scratch environment {VENV}", file=sys.stderr, flush=True)
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-        subprocess.run(
-            [str(py), "-m", "pip", "install", "-q", "-r", str(HERE / "requirements.txt")],
-            check=True,
-        )
-        stamp.write_text(req)
-    env = dict(os.environ, POISONSCAN_DETECTION_ENV="1")
-    os.execve(str(py), [str(py), str(Path(__file__).resolve()), *sys.argv[1:]], env)
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+from scratch_env import ensure_env  # noqa: E402
 
+ensure_env(VENV, HERE / "requirements.txt", "POISONSCAN_DETECTION_ENV", __file__)
 
-ensure_env()
-
+import attacks  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-
-sys.path[:0] = [str(HERE), str(HERE.parent)]
-import attacks  # noqa: E402
 import peers  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
 from attacks import LABEL, Case, Split  # noqa: E402
 from real_sets import real_set_files  # noqa: E402
 

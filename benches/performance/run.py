@@ -85,25 +85,6 @@ DASH = "\u2013"  # an en dash: nothing found, or no value
 TIMES = "\u00d7"
 
 
-def ensure_env() -> None:
-    """Run inside the scratch venv, creating it (or bringing it up to requirements.txt) first."""
-    if os.environ.get("POISONSCAN_PERFORMANCE_ENV") == "1":
-        return
-    py = VENV / "bin" / "python"
-    stamp = VENV / "requirements.stamp"
-    req = (HERE / "requirements.txt").read_text()
-    if not py.exists() or not stamp.exists() or stamp.read_text() != req:
-        print(f"creating the scratch environment {VENV}", file=sys.stderr, flush=True)
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-        subprocess.run(
-            [str(py), "-m", "pip", "install", "-q", "-r", str(HERE / "requirements.txt")],
-            check=True,
-        )
-        stamp.write_text(req)
-    env = dict(os.environ, POISONSCAN_PERFORMANCE_ENV="1")
-    os.execve(str(py), [str(py), str(Path(__file__).resolve()), *sys.argv[1:]], env)
-
-
 # --- the set -------------------------------------------------------------------------------
 
 
@@ -615,14 +596,14 @@ def fmt(x: float | None, digits: int = 2) -> str:
 
 
 def render(results: dict[str, Any], argv: list[str], elapsed: float) -> str:
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
+    first = next(iter(results.values()), {})
+    commit = first.get("commit") or head_commit()
+    date = first.get("date") or time.strftime("%Y-%m-%d")
     lines = [
         "# poisonscan and its peers, side by side",
         "",
         f"`python3 benches/performance/run.py {' '.join(argv)}` on commit {commit}, "
-        f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
+        f"{date}, {os.cpu_count()} cores, "
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
         f"Python {platform.python_version()}; {elapsed / 60:.1f} min in all. The set, the tools "
         "and how each is measured are in the script's docstring; versions in "
@@ -697,6 +678,24 @@ def render(results: dict[str, Any], argv: list[str], elapsed: float) -> str:
     return "\n".join(lines)
 
 
+NOTES = "## Reading it"
+
+
+def write_report(path: Path, text: str) -> None:
+    """Write the generated report, keeping the hand-written notes (from a heading that starts
+    with NOTES to the end) of the file it replaces."""
+    old = path.read_text() if path.exists() else ""
+    at = old.find("\n" + NOTES)
+    notes = old[at:] if at >= 0 else ""
+    path.write_text(text.rstrip("\n") + "\n" + notes)
+
+
+def head_commit() -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+
+
 def saved_elapsed(saved: dict[str, Any]) -> float:
     return max((float(r.get("elapsed", 0.0)) for r in saved.values()), default=0.0)
 
@@ -730,7 +729,7 @@ def main() -> None:
                 res["poisonscan_found"] = found_by_poisonscan(json.loads(report.read_text()))
         argv = next(iter(saved.values()), {}).get("argv", sys.argv[1:])
         text = render(saved, argv, saved_elapsed(saved))
-        Path(args.out).write_text(text + "\n")
+        write_report(Path(args.out), text)
         return
     binary = os.environ.get("POISONSCAN_BIN", str(ROOT / "target" / "release" / "poisonscan"))
     if not Path(binary).exists():
@@ -758,13 +757,18 @@ def main() -> None:
                 res["poisonscan_found"] = found_by_poisonscan(report)
         res["argv"] = sys.argv[1:]
         res["elapsed"] = time.perf_counter() - started
+        res["commit"] = head_commit()
+        res["date"] = time.strftime("%Y-%m-%d")
         results[str(rows)] = res
         (WORK / "results.json").write_text(json.dumps(results, indent=1))
     text = render(results, sys.argv[1:], time.perf_counter() - started)
-    Path(args.out).write_text(text + "\n")
+    write_report(Path(args.out), text)
     print(f"wrote {args.out}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    ensure_env()
+    sys.path.insert(0, str(HERE.parent))
+    from scratch_env import ensure_env
+
+    ensure_env(VENV, HERE / "requirements.txt", "POISONSCAN_PERFORMANCE_ENV", __file__)
     main()
