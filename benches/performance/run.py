@@ -421,13 +421,17 @@ def measure(cmd: list[str], timeout: float, memory: int) -> dict[str, Any]:
     and the command killed past `memory` bytes or `timeout` seconds."""
     usage_file = WORK / "usage.txt"
     usage_file.unlink(missing_ok=True)
+    # Output to files, not pipes: a pipe this loop does not read would stall a command that
+    # writes more than its buffer (a long JSON report) until the time limit.
+    out_file, err_file = WORK / "stdout.txt", WORK / "stderr.txt"
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        ["/usr/bin/time", "-f", "%e %U %S %M", "-o", str(usage_file), *cmd],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    with out_file.open("wb") as out, err_file.open("wb") as err:
+        proc = subprocess.Popen(
+            ["/usr/bin/time", "-f", "%e %U %S %M", "-o", str(usage_file), *cmd],
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
     killed = None
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     while proc.poll() is None:
@@ -439,7 +443,7 @@ def measure(cmd: list[str], timeout: float, memory: int) -> dict[str, Any]:
             os.killpg(proc.pid, signal.SIGKILL)
         time.sleep(0.1)
     wall = time.perf_counter() - t0
-    stdout, stderr = (s.decode() for s in proc.communicate())
+    stdout, stderr = out_file.read_text(), err_file.read_text()
     code = proc.returncode
     fields = (usage_file.read_text().strip().splitlines() or [""])[-1].split()
     cpu, peak = 0.0, 0.0
