@@ -528,17 +528,20 @@ impl<'a> Engine<'a> {
         if let Some((models, counts)) = &rows {
             models.check_counts(counts, current.manifest.len(), current.rows)?;
         }
+        let pool = self.pool()?;
         let row_pass = rows.map(|(models, counts)| {
             // Both samples with their flags: SLC001 searches them, incidents are measured on
-            // them.
+            // them (scored in parallel, with the scan's threads).
             let slices = baseline.as_ref().and_then(|b| {
-                SliceData::build(
-                    b,
-                    &current,
-                    &models.model,
-                    models.labels.as_ref(),
-                    self.settings.profile.seed,
-                )
+                pool.install(|| {
+                    SliceData::build(
+                        b,
+                        &current,
+                        &models.model,
+                        models.labels.as_ref(),
+                        self.settings.profile.seed,
+                    )
+                })
             });
             (models.into_pass(counts), slices)
         });
@@ -683,6 +686,7 @@ impl<'a> Engine<'a> {
         let rec = self.recorder;
         let seed = self.settings.profile.seed;
         self.pool()?.install(|| {
+            let fits = Instant::now();
             let models = self.fit_models_here(baseline, current);
             let Some(models) = models else {
                 if let Some(RowsOut::File(path)) = rows_out {
@@ -709,6 +713,14 @@ impl<'a> Engine<'a> {
                     Some(format!("{} sample rows", s.len()))
                 });
             }
+            // What a scan pays before its row pass whatever the rows (issue 24's fixed cost).
+            record(
+                rec,
+                "fits",
+                fits.elapsed().as_secs_f64(),
+                Unit::Seconds,
+                || Some("row models and slice data".into()),
+            );
             let duplicates = rows_out.map(|_| crate::rows::pass::duplicate_groups(current));
             let on_shard = || rec.advance("rows");
             let dups = duplicates.as_ref();

@@ -49,9 +49,21 @@ limit. The tools:
   each column pooled so at most 50 columns a category: one-hot columns of all 12,000 values
   took 125 s at 100,000 rows): precision and recall on the flipped labels.
 
+- the CSV target: the current file written once as CSV by polars (current.csv: floats keep
+  their decimal point, nulls are empty fields), its decode floor (polars parsing it with the
+  Parquet file's types given, one aggregate a column) and `poisonscan scan current.csv` against
+  the same baseline profile. The report states issue 24's targets against this run's medians.
+
+Issue 24's targets (`--growth`, reports/performance-targets.md): the decode floor, `poisonscan
+profile` and `poisonscan scan` at 1M, 10M and 100M rows a side (or `--rows`), to show time
+linear in rows and memory flat apart from the row fingerprints, and the CSV target up to 10M
+rows; each size's targets stated against the same run's floors. The 100M-row set needs about
+15 GB of disk: its baseline file is profiled and deleted before the current one is written.
+About an hour on 2 cores.
+
 Options: --rows N [N ...] (default 1000000 10000000), --runs K, --timeout S, --memory-gib G,
---tools a,b (default all), --out FILE (default reports/performance.md). POISONSCAN_BIN names the
-binary (default target/release/poisonscan).
+--tools a,b (default all), --out FILE (default reports/performance.md), --growth, --render.
+POISONSCAN_BIN names the binary (default target/release/poisonscan).
 """
 
 from __future__ import annotations
@@ -66,7 +78,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -88,8 +100,13 @@ TIMES = "\u00d7"
 # --- the set -------------------------------------------------------------------------------
 
 
-def generate(folder: Path, rows: int) -> dict[str, Any]:
-    """Write baseline.parquet, current.parquet and truth.json under `folder` (once)."""
+def generate(
+    folder: Path, rows: int, after_baseline: Callable[[], None] | None = None
+) -> dict[str, Any]:
+    """Write baseline.parquet, current.parquet and truth.json under `folder` (once).
+
+    `after_baseline` runs between the two sides (the growth mode profiles the baseline there
+    and deletes its file: two 100M-row files do not fit on the disk at once)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -144,6 +161,8 @@ def generate(folder: Path, rows: int) -> dict[str, Any]:
     truth["drift"] = []
     ranges: dict[str, list[float]] = {}
     for side, seed in (("baseline", 1), ("current", 2)):
+        if side == "current" and after_baseline is not None:
+            after_baseline()
         path = folder / f"{side}.parquet"
         tmp = path.with_suffix(".tmp")
         writer = None
@@ -227,6 +246,31 @@ def task_floor(folder: Path, out: dict[str, Any]) -> None:
     ]
     pl.scan_parquet(folder / "current.parquet").select(aggs).collect()
     out["computed"] = "one aggregate per column (decode every value)"
+
+
+def task_floor_csv(folder: Path, out: dict[str, Any]) -> None:
+    import polars as pl
+
+    schema = pl.read_parquet_schema(folder / "current.parquet")
+    aggs = [
+        pl.col(c).str.len_bytes().sum() if dtype == pl.String else pl.col(c).sum()
+        for c, dtype in schema.items()
+    ]
+    pl.scan_csv(folder / "current.csv", schema=schema).select(aggs).collect()
+    out["computed"] = "one aggregate per column of the CSV (parse every value, types given)"
+
+
+def write_csv(folder: Path) -> None:
+    """current.csv: the current Parquet file as CSV (once), by polars: floats keep a decimal
+    point, nulls are empty fields."""
+    path = folder / "current.csv"
+    if path.exists():
+        return
+    import polars as pl
+
+    tmp = path.with_suffix(".tmp")
+    pl.scan_parquet(folder / "current.parquet").sink_csv(tmp)
+    tmp.rename(path)
 
 
 def task_describe(folder: Path, out: dict[str, Any]) -> None:
@@ -387,6 +431,7 @@ def auroc(score: Any, truth: Any) -> float | None:
 
 TASKS = {
     "floor": task_floor,
+    "floor_csv": task_floor_csv,
     "describe": task_describe,
     "summarize": task_summarize,
     "whylogs": task_whylogs,
@@ -400,6 +445,8 @@ TOOLS = [
     ("floor", "decode floor (polars, one aggregate a column)"),
     ("ps_profile", "poisonscan profile"),
     ("ps_scan", "poisonscan scan (every check, vs a saved baseline profile)"),
+    ("floor_csv", "decode floor of the same file as CSV (polars)"),
+    ("ps_scan_csv", "poisonscan scan of the CSV"),
     ("describe", "polars describe()"),
     ("summarize", "DuckDB SUMMARIZE"),
     ("whylogs", "whylogs: profile both sides + drift scores"),
@@ -484,9 +531,10 @@ def tool_cmd(tool: str, folder: Path, binary: str) -> list[str]:
     cur = str(folder / "current.parquet")
     if tool == "ps_profile":
         return [binary, "profile", cur, "--label", "label", "-o", str(folder / "current.psprof")]
-    if tool == "ps_scan":
+    if tool in ("ps_scan", "ps_scan_csv"):
+        data = cur if tool == "ps_scan" else str(folder / "current.csv")
         return [
-            binary, "scan", cur, "--baseline", str(folder / "baseline.psprof"),
+            binary, "scan", data, "--baseline", str(folder / "baseline.psprof"),
             "--label", "label", "--format", "json", "--fail-on", "never", "--quiet",
         ]  # fmt: skip
     return [sys.executable, str(Path(__file__).resolve()), "--task", tool, "--data", str(folder)]
@@ -515,8 +563,9 @@ def run_tool(tool: str, folder: Path, binary: str, args: argparse.Namespace) -> 
     if "failed" in last:
         out["failed"] = last["failed"]
         return out
-    if tool == "ps_scan":
-        (folder / "report.json").write_text(last["stdout"])
+    if tool in ("ps_scan", "ps_scan_csv"):
+        name = "report.json" if tool == "ps_scan" else "report-csv.json"
+        (folder / name).write_text(last["stdout"])
     if tool.startswith("ps_"):
         return out
     try:
@@ -545,7 +594,7 @@ def found_by_poisonscan(report: dict[str, Any]) -> dict[str, str]:
     def slice_values(f: dict[str, Any]) -> set[tuple[str, str]]:
         return {(p["column"], str(p.get("value"))) for p in f.get("slice") or []}
 
-    tests = {
+    tests: dict[str, Callable[[dict[str, Any]], bool]] = {
         "flips": lambda f: (
             f["code"].startswith(("LBL", "SLC", "TRG"))
             and (FLIP_SLICE in slice_values(f) or FLIP_SLICE[0] in about(f))
@@ -600,7 +649,7 @@ def fmt(x: float | None, digits: int = 2) -> str:
 
 
 def render(results: dict[str, Any], argv: list[str], elapsed: float) -> str:
-    first = next(iter(results.values()), {})
+    first: dict[str, Any] = next(iter(results.values()), {})
     commit = first.get("commit") or head_commit()
     date = first.get("date") or time.strftime("%Y-%m-%d")
     lines = [
@@ -647,9 +696,10 @@ def render(results: dict[str, Any], argv: list[str], elapsed: float) -> str:
                     f"{t['peak_mib']:,.0f} | | | | | | |"
                 )
                 continue
-            if tool == "ps_scan":
-                found = res.get("poisonscan_found", dict.fromkeys(PROBLEMS, DASH))
-            elif tool in ("floor", "ps_profile"):
+            if tool in ("ps_scan", "ps_scan_csv"):
+                key = "poisonscan_found" + ("_csv" if tool == "ps_scan_csv" else "")
+                found = res.get(key, dict.fromkeys(PROBLEMS, DASH))
+            elif tool in ("floor", "ps_profile", "floor_csv"):
                 found = dict.fromkeys(PROBLEMS, "")
             else:
                 found = found_by_peer(tool, t, truth)
@@ -661,7 +711,7 @@ def render(results: dict[str, Any], argv: list[str], elapsed: float) -> str:
                 + " | ".join(found[p] for p in PROBLEMS)
                 + " |"
             )
-        lines.append("")
+        lines += ["", *targets(res["tools"]), ""]
         notes = []
         for tool, _ in TOOLS:
             r = res["tools"].get(tool, {}).get("result") or {}
@@ -680,6 +730,40 @@ def render(results: dict[str, Any], argv: list[str], elapsed: float) -> str:
                 )
         lines += ["What each computed:", "", *notes, ""]
     return "\n".join(lines)
+
+
+def targets(tools: dict[str, Any]) -> list[str]:
+    """Issue 24's targets, measured in this run: met or not, with the numbers."""
+
+    def wall(tool: str) -> float | None:
+        t = tools.get(tool) or {}
+        return None if "failed" in t else t.get("wall")
+
+    floor, profile, scan = wall("floor"), wall("ps_profile"), wall("ps_scan")
+    floor_csv, scan_csv = wall("floor_csv"), wall("ps_scan_csv")
+    out = ["Targets (issue 24), from this run's medians:", ""]
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    if floor and profile:
+        r = profile / floor
+        out.append(f"- profile \u2264 3{TIMES} the floor: {r:.1f}{TIMES}, {verdict(r <= 3)}.")
+    if floor and scan:
+        r = scan / floor
+        peak = tools["ps_scan"]["peak_mib"]
+        out.append(
+            f"- scan \u2264 15{TIMES} the floor with a peak under 1.5 GiB: {r:.1f}{TIMES} and "
+            f"{peak:,.0f} MiB, {verdict(r <= 15 and peak < 1536)}."
+        )
+    if floor and scan and floor_csv and scan_csv:
+        allowed = scan + 1.2 * (floor_csv - floor)
+        out.append(
+            f"- scan from CSV \u2264 the Parquet scan + 1.2 {TIMES} (CSV floor \u2212 Parquet "
+            f"floor) = {scan:.2f} + 1.2 {TIMES} ({floor_csv:.2f} \u2212 {floor:.2f}) = "
+            f"{allowed:.2f} s: {scan_csv:.2f} s, {verdict(scan_csv <= allowed)}."
+        )
+    return out if len(out) > 2 else []
 
 
 NOTES = "## Reading it"
@@ -704,6 +788,114 @@ def saved_elapsed(saved: dict[str, Any]) -> float:
     return max((float(r.get("elapsed", 0.0)) for r in saved.values()), default=0.0)
 
 
+GROWTH_TOOLS = ["floor", "ps_profile", "ps_scan"]
+# The CSV target is measured up to this size (a 100M-row CSV would not fit beside the rest).
+CSV_ROWS = 10_000_000
+
+
+def growth(args: argparse.Namespace, binary: str) -> None:
+    """Profile and scan at each size (default 1M, 10M, 100M rows a side): time against rows,
+    peak memory against rows, each size's decode floor beside it."""
+    started = time.perf_counter()
+    path = WORK / "growth.json"
+    results: dict[str, Any] = {}
+    for rows in args.rows:
+        folder = WORK / f"rows-{rows}"
+        profile = folder / "baseline.psprof"
+
+        def profile_baseline(
+            folder: Path = folder, profile: Path = profile, rows: int = rows
+        ) -> None:
+            if not profile.exists():
+                subprocess.run(
+                    [binary, "profile", str(folder / "baseline.parquet"), "--label", "label",
+                     "-o", str(profile), "--quiet"],
+                    check=True,
+                )  # fmt: skip
+            if rows >= 100_000_000:
+                # Two files of 100M rows do not fit on the disk at once: the scan reads the
+                # baseline's profile only.
+                (folder / "baseline.parquet").unlink(missing_ok=True)
+
+        print(f"{rows:,} rows: generating (once) under {folder}", file=sys.stderr, flush=True)
+        generate(folder, rows, after_baseline=profile_baseline)
+        profile_baseline()
+        tools = GROWTH_TOOLS + (["floor_csv", "ps_scan_csv"] if rows <= CSV_ROWS else [])
+        if rows <= CSV_ROWS:
+            write_csv(folder)
+        res: dict[str, Any] = {"tools": {}}
+        for tool in tools:
+            res["tools"][tool] = run_tool(tool, folder, binary, args)
+        res["bytes"] = (folder / "current.parquet").stat().st_size
+        res["commit"] = head_commit()
+        res["date"] = time.strftime("%Y-%m-%d")
+        results[str(rows)] = res
+        path.write_text(json.dumps(results, indent=1))
+    argv = sys.argv[1:]
+    out = Path(args.out if args.out != DEFAULT_OUT else ROOT / "reports" / "performance-targets.md")
+    write_report(out, render_growth(results, argv, time.perf_counter() - started))
+    print(f"wrote {out}", file=sys.stderr)
+
+
+def render_growth(results: dict[str, Any], argv: list[str], elapsed: float) -> str:
+    sizes = sorted(results, key=int)
+    first: dict[str, Any] = results[sizes[0]] if sizes else {}
+    lines = [
+        "# Issue 24's targets: the scan against its floor, CSV, and growth in rows",
+        "",
+        f"`python3 benches/performance/run.py {' '.join(argv)}` on commit "
+        f"{first.get('commit', head_commit())}, {first.get('date', '')}, {os.cpu_count()} cores; "
+        f"{elapsed / 60:.1f} min (data generated by an earlier run is reused). "
+        "The set is the performance set (the script's docstring) at each size; the 100M-row "
+        "baseline file is deleted once profiled, as two of them do not fit on this machine's "
+        "disk. Wall and CPU are medians of up to three runs (a run past a minute is not "
+        "repeated).",
+        "",
+        "| rows a side | Parquet GB | floor s | profile s | profile peak MiB | scan s | "
+        "scan peak MiB | scan s per 1M rows | scan / floor |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def cell(res: dict[str, Any], tool: str, key: str, digits: int = 2) -> str:
+        t = res["tools"].get(tool) or {}
+        if "failed" in t:
+            return f"did not finish: {t['failed']}"
+        return fmt(t.get(key), digits)
+
+    for rows in sizes:
+        res = results[rows]
+        t = res["tools"]
+        scan = None if "failed" in t.get("ps_scan", {}) else t.get("ps_scan", {}).get("wall")
+        floor = t.get("floor", {}).get("wall")
+        lines.append(
+            f"| {int(rows):,} | {res['bytes'] / 1e9:.2f} | {cell(res, 'floor', 'wall')} | "
+            f"{cell(res, 'ps_profile', 'wall')} | {cell(res, 'ps_profile', 'peak_mib', 0)} | "
+            f"{cell(res, 'ps_scan', 'wall')} | {cell(res, 'ps_scan', 'peak_mib', 0)} | "
+            f"{fmt(scan / (int(rows) / 1e6) if scan else None)} | "
+            f"{fmt(scan / floor if scan and floor else None, 1)} |"
+        )
+    for rows in sizes:
+        lines += ["", f"At {int(rows):,} rows:", "", *targets(results[rows]["tools"])[2:]]
+    if len(sizes) >= 2:
+        lo, hi = results[sizes[0]], results[sizes[-1]]
+        n = int(sizes[-1]) - int(sizes[0])
+        lines += ["", f"From {int(sizes[0]):,} to {int(sizes[-1]):,} rows:", ""]
+        for tool, name in (("ps_profile", "profile"), ("ps_scan", "scan")):
+            a, b = lo["tools"].get(tool, {}), hi["tools"].get(tool, {})
+            if "failed" in a or "failed" in b or not a or not b:
+                continue
+            per_row = (b["peak_mib"] - a["peak_mib"]) * 2**20 / n
+            time_ratio = (b["wall"] / a["wall"]) / (int(sizes[-1]) / int(sizes[0]))
+            lines.append(
+                f"- {name}: peak memory grows {per_row:.1f} bytes a row; time a row at "
+                f"{int(sizes[-1]):,} is {time_ratio:.2f}{TIMES} that at {int(sizes[0]):,}."
+            )
+    return "\n".join(lines) + "\n"
+
+
+DEFAULT_OUT = str(ROOT / "reports" / "performance.md")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
@@ -711,7 +903,13 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--memory-gib", type=int, default=16)
     ap.add_argument("--tools", default="")
-    ap.add_argument("--out", default=str(ROOT / "reports" / "performance.md"))
+    ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument(
+        "--growth",
+        action="store_true",
+        help="poisonscan and the floors only, at 1M, 10M and 100M rows (or --rows): "
+        "reports/performance-targets.md",
+    )
     ap.add_argument(
         "--render",
         action="store_true",
@@ -727,11 +925,14 @@ def main() -> None:
         return
     if args.render:
         saved = json.loads((WORK / "results.json").read_text())
-        for rows, res in saved.items():
-            report = WORK / f"rows-{rows}" / "report.json"
-            if report.exists():
-                res["poisonscan_found"] = found_by_poisonscan(json.loads(report.read_text()))
-        argv = next(iter(saved.values()), {}).get("argv", sys.argv[1:])
+        for rows, saved_res in saved.items():
+            for suffix in ("", "_csv"):
+                report = WORK / f"rows-{rows}" / f"report{suffix.replace('_', '-')}.json"
+                if report.exists():
+                    found = found_by_poisonscan(json.loads(report.read_text()))
+                    saved_res["poisonscan_found" + suffix] = found
+        last: dict[str, Any] = next(iter(saved.values()), {})
+        argv = last.get("argv", sys.argv[1:])
         text = render(saved, argv, saved_elapsed(saved))
         write_report(Path(args.out), text)
         return
@@ -740,6 +941,13 @@ def main() -> None:
         sys.exit(f"{binary} not found: run `cargo build --release` first, or set POISONSCAN_BIN")
     if not Path("/usr/bin/time").exists():
         sys.exit("GNU time (/usr/bin/time) is needed: apt-get install time")
+    if args.growth:
+        if "--rows" not in sys.argv:
+            args.rows = [1_000_000, 10_000_000, 100_000_000]
+        if "--timeout" not in sys.argv:
+            args.timeout = 3600.0
+        growth(args, binary)
+        return
     wanted = [t for t, _ in TOOLS if not args.tools or t in args.tools.split(",")]
     started = time.perf_counter()
     results: dict[str, Any] = {}
@@ -753,12 +961,15 @@ def main() -> None:
                  "-o", str(folder / "baseline.psprof"), "--quiet"],
                 check=True,
             )  # fmt: skip
+        if any(t.endswith("_csv") for t in wanted):
+            write_csv(folder)
         res: dict[str, Any] = {"truth": truth, "tools": {}}
         for tool in wanted:
             res["tools"][tool] = run_tool(tool, folder, binary, args)
-            if tool == "ps_scan" and "failed" not in res["tools"][tool]:
-                report = json.loads((folder / "report.json").read_text())
-                res["poisonscan_found"] = found_by_poisonscan(report)
+            if tool in ("ps_scan", "ps_scan_csv") and "failed" not in res["tools"][tool]:
+                csv = tool == "ps_scan_csv"
+                report = json.loads((folder / f"report{'-csv' if csv else ''}.json").read_text())
+                res["poisonscan_found" + ("_csv" if csv else "")] = found_by_poisonscan(report)
         res["argv"] = sys.argv[1:]
         res["elapsed"] = time.perf_counter() - started
         res["commit"] = head_commit()

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use super::encode::Encoder;
 use super::labels::{LabelModel, LabelParts};
 use super::pass::{self, PassOutput, RowCounts, RowModel, RowPass, RowsOut};
 use crate::error::{Error, Result};
@@ -65,10 +66,7 @@ impl RowModels {
     ) -> Option<RowModels> {
         let seed = settings.seed;
         let reference = baseline.unwrap_or(current);
-        let model = crate::recorder::timed(rec, "row model fit", || {
-            RowModel::fit(reference, current, seed)
-        })?;
-        let t = std::time::Instant::now();
+        let encoder = Encoder::new(reference, current);
         let parts = LabelParts {
             knn: on("LBL002"),
             confident: on("LBL003"),
@@ -77,19 +75,33 @@ impl RowModels {
         let wanted = ["LBL001", "LBL002", "LBL003", "TRG001", "TRG002", "SLC001"]
             .iter()
             .any(|c| on(c));
-        let labels = if wanted {
-            LabelModel::fit(baseline, current, &model.encoder, seed, parts, rec)
-        } else {
-            None
-        };
-        let rules = labels.as_ref().map_or(0, |l| l.rules.len());
-        crate::recorder::record(
-            rec,
-            "label model fit",
-            t.elapsed().as_secs_f64(),
-            crate::recorder::Unit::Seconds,
-            || Some(format!("{rules} candidate rules")),
+        // The two models are fitted side by side: neither reads the other, and both start from
+        // the same encoder.
+        let (model, labels) = rayon::join(
+            || {
+                crate::recorder::timed(rec, "row model fit", || {
+                    RowModel::fit_encoded(encoder.clone(), reference, seed)
+                })
+            },
+            || {
+                let t = std::time::Instant::now();
+                let labels = if wanted && encoder.dim() > 0 && !reference.sample.is_empty() {
+                    LabelModel::fit(baseline, current, &encoder, seed, parts, rec)
+                } else {
+                    None
+                };
+                let rules = labels.as_ref().map_or(0, |l| l.rules.len());
+                crate::recorder::record(
+                    rec,
+                    "label model fit",
+                    t.elapsed().as_secs_f64(),
+                    crate::recorder::Unit::Seconds,
+                    || Some(format!("{rules} candidate rules")),
+                );
+                labels
+            },
         );
+        let model = model?;
         Some(RowModels {
             model,
             labels,

@@ -2,6 +2,8 @@
 //! weighted by the rows it stands for, with its label, provenance, half (search or held out)
 //! and the four signals' errors.
 
+use rayon::prelude::*;
+
 use crate::profile::{Profile, mix};
 use crate::rows::confident::Probs;
 use crate::rows::knn::{FLAG, Query};
@@ -42,6 +44,18 @@ pub struct SliceData {
     pub baseline_rows: f64,
 }
 
+/// A row's loss and label-issue signals (`None`: no verdict).
+type LabelSignals = (Option<bool>, Option<bool>);
+
+/// One side's sample rows, encoded and scored: slice codes (row-major), classes, (source, row,
+/// key), and (label signals, outlier) of each row.
+struct SideRows {
+    codes: Vec<u32>,
+    class: Vec<u16>,
+    keys: Vec<(u32, u64, u64)>,
+    signals: Vec<(LabelSignals, bool)>,
+}
+
 impl SliceData {
     /// The two samples and their signals; `None` without a baseline or without a sample.
     pub fn build(
@@ -71,9 +85,9 @@ impl SliceData {
             current_rows: current.rows as f64,
             baseline_rows: baseline.rows as f64,
         };
-        let mut probs = Probs::default();
-        let mut q = Query::default();
-        for (side, p) in [(false, baseline), (true, current)] {
+        // Each side's rows are encoded and scored apart, the rows in parallel chunks collected
+        // in order: every row's signals are its own, so nothing depends on the threads.
+        let side_rows = |side: bool, p: &Profile| -> SideRows {
             let columns: Vec<Option<usize>> = encoder
                 .features
                 .iter()
@@ -88,52 +102,80 @@ impl SliceData {
                 &mut x,
                 &mut codes,
             );
-            let flags = model.flags(&x);
             let classes = labels.map(|l| l.classes.of_sample(p));
             let targets = labels.map(|l| l.classes.sample_targets(p));
-            for (i, (_, r)) in rows.iter().enumerate() {
-                let class = classes.as_ref().map_or(NO_CLASS, |c| c[i]);
-                let y = targets
-                    .as_ref()
-                    .and_then(|t| t.get(i).copied())
-                    .unwrap_or(f64::NAN);
-                let (xi, ci) = (nth_row(&x, d, i), nth_row(&codes, d, i));
-                let (loss, issue) = match labels {
-                    None => (None, None),
-                    Some(l) if !side => {
-                        let v = l.reference_verdicts.get(i).copied().flatten();
-                        let knn = l.reference_knn_flags.get(i).copied().unwrap_or(false);
-                        (v.map(|v| v.misclassified), v.map(|v| v.issue || knn))
-                    }
-                    Some(l) => {
-                        let v = l
-                            .confident
-                            .as_ref()
-                            .and_then(|m| m.verdict_one(xi, ci, class, y, &mut probs));
-                        let knn = l
-                            .knn
-                            .as_ref()
-                            .and_then(|k| {
-                                if k.is_numeric() {
-                                    k.score_numeric(xi, ci, y, None, &mut q)
-                                } else {
-                                    k.score(xi, ci, class, None, &mut q)
+            let class_of = |i: usize| classes.as_ref().map_or(NO_CLASS, |c| c[i]);
+            let n = rows.len();
+            let (flags, signals): (Vec<bool>, Vec<LabelSignals>) = rayon::join(
+                || model.flags(&x),
+                || {
+                    (0..n)
+                        .into_par_iter()
+                        .with_min_len(1024)
+                        .map_init(
+                            || (Probs::default(), Query::default()),
+                            |(probs, q), i| {
+                                let class = class_of(i);
+                                let y = targets
+                                    .as_ref()
+                                    .and_then(|t| t.get(i).copied())
+                                    .unwrap_or(f64::NAN);
+                                let (xi, ci) = (nth_row(&x, d, i), nth_row(&codes, d, i));
+                                match labels {
+                                    None => (None, None),
+                                    Some(l) if !side => {
+                                        let v = l.reference_verdicts.get(i).copied().flatten();
+                                        let knn =
+                                            l.reference_knn_flags.get(i).copied().unwrap_or(false);
+                                        (v.map(|v| v.misclassified), v.map(|v| v.issue || knn))
+                                    }
+                                    Some(l) => {
+                                        let v = l
+                                            .confident
+                                            .as_ref()
+                                            .and_then(|m| m.verdict_one(xi, ci, class, y, probs));
+                                        let knn = l
+                                            .knn
+                                            .as_ref()
+                                            .and_then(|k| {
+                                                if k.is_numeric() {
+                                                    k.score_numeric(xi, ci, y, None, q)
+                                                } else {
+                                                    k.score(xi, ci, class, None, q)
+                                                }
+                                            })
+                                            .is_some_and(|s| s >= FLAG);
+                                        (v.map(|v| v.misclassified), v.map(|v| v.issue || knn))
+                                    }
                                 }
-                            })
-                            .is_some_and(|s| s >= FLAG);
-                        (v.map(|v| v.misclassified), v.map(|v| v.issue || knn))
-                    }
-                };
-                data.codes.extend_from_slice(ci);
-                data.class.push(class);
+                            },
+                        )
+                        .collect::<Vec<_>>()
+                },
+            );
+            let signals: Vec<_> = signals.into_iter().zip(flags).collect();
+            SideRows {
+                codes,
+                class: (0..n).map(class_of).collect(),
+                keys: rows.iter().map(|(_, r)| (r.source, r.row, r.key)).collect(),
+                signals,
+            }
+        };
+        let (b, c) = rayon::join(|| side_rows(false, baseline), || side_rows(true, current));
+        for (side, rows, p) in [(false, b, baseline), (true, c, current)] {
+            data.codes.extend_from_slice(&rows.codes);
+            data.class.extend_from_slice(&rows.class);
+            for (&(source, row, key), &((loss, issue), outlier)) in
+                rows.keys.iter().zip(&rows.signals)
+            {
                 data.current.push(side);
-                data.source.push(r.source);
-                data.row.push(r.row);
+                data.source.push(source);
+                data.row.push(row);
                 data.search
-                    .push(mix(mix(r.key, seed ^ 0x5_1ce5), u64::from(side)) & 1 == 0);
+                    .push(mix(mix(key, seed ^ 0x5_1ce5), u64::from(side)) & 1 == 0);
                 data.loss.push(loss);
                 data.label_issue.push(issue);
-                data.outlier.push(flags[i]);
+                data.outlier.push(outlier);
             }
             data.weight.extend(p.sample_weights());
         }

@@ -192,62 +192,74 @@ impl LabelModel {
             }
         }
 
-        let rules = match &current_sample {
-            Some(cs) if parts.rules => mine_rules(current, cs, encoder, &values, &classes),
-            _ => Vec::new(),
-        };
-        let tails = baseline_tails(baseline, encoder);
-        let analogues: Vec<Analogue> = rules
-            .iter()
-            .map(|r| analogue(encoder, &values, &tails, r))
-            .collect();
-        let mut reference_rules = vec![vec![0u64; l]; rules.len()];
-        let matcher = build_matcher(&rules);
-        for (i, &c) in ref_class.iter().enumerate() {
-            if c != NO_CLASS {
-                for_each_match(&matcher, &rules, &ref_rows, i, |r| {
-                    reference_rules[r][c as usize] += 1
-                });
-            }
-        }
-        // Analogues with a tail item are counted on the sample's raw values (few rules).
-        let mut reference_analogues = reference_rules.clone();
-        let raw: Vec<&[SampleValue]> = baseline.sample.rows().map(|(_, r)| &r.values[..]).collect();
-        for (r, a) in analogues.iter().enumerate() {
-            if !a.is_substituted() {
-                continue;
-            }
-            let counts = &mut reference_analogues[r];
-            counts.iter_mut().for_each(|k| *k = 0);
-            for (i, &c) in ref_class.iter().enumerate() {
-                if c == NO_CLASS {
-                    continue;
-                }
-                let hit = a.items.iter().all(|it| match *it {
-                    AnalogueItem::Same(it) => ref_rows.get(i, it.feature as usize) == it.code,
-                    AnalogueItem::Tail {
-                        column,
-                        above,
-                        threshold,
-                    } => match raw[i].get(column) {
-                        Some(SampleValue::Number(x)) => {
-                            if above {
-                                *x >= threshold
-                            } else {
-                                *x <= threshold
-                            }
-                        }
-                        _ => false,
-                    },
-                });
-                if hit {
-                    counts[c as usize] += 1;
-                }
-            }
-        }
         let class_weights: Vec<f64> = (0..l)
             .map(|h| reference_rows[h] / reference_sample[h].max(1) as f64)
             .collect();
+        // The candidate rules and their baseline counts, beside the two models (none reads
+        // another).
+        let rules_part = || {
+            let rules = match &current_sample {
+                Some(cs) if parts.rules => mine_rules(current, cs, encoder, &values, &classes),
+                _ => Vec::new(),
+            };
+            let tails = baseline_tails(baseline, encoder);
+            let analogues: Vec<Analogue> = rules
+                .iter()
+                .map(|r| analogue(encoder, &values, &tails, r))
+                .collect();
+            let mut reference_rules = vec![vec![0u64; l]; rules.len()];
+            let matcher = build_matcher(&rules);
+            for (i, &c) in ref_class.iter().enumerate() {
+                if c != NO_CLASS {
+                    for_each_match(&matcher, &rules, &ref_rows, i, |r| {
+                        reference_rules[r][c as usize] += 1
+                    });
+                }
+            }
+            // Analogues with a tail item are counted on the sample's raw values (few rules).
+            let mut reference_analogues = reference_rules.clone();
+            let raw: Vec<&[SampleValue]> =
+                baseline.sample.rows().map(|(_, r)| &r.values[..]).collect();
+            for (r, a) in analogues.iter().enumerate() {
+                if !a.is_substituted() {
+                    continue;
+                }
+                let counts = &mut reference_analogues[r];
+                counts.iter_mut().for_each(|k| *k = 0);
+                for (i, &c) in ref_class.iter().enumerate() {
+                    if c == NO_CLASS {
+                        continue;
+                    }
+                    let hit = a.items.iter().all(|it| match *it {
+                        AnalogueItem::Same(it) => ref_rows.get(i, it.feature as usize) == it.code,
+                        AnalogueItem::Tail {
+                            column,
+                            above,
+                            threshold,
+                        } => match raw[i].get(column) {
+                            Some(SampleValue::Number(x)) => {
+                                if above {
+                                    *x >= threshold
+                                } else {
+                                    *x <= threshold
+                                }
+                            }
+                            _ => false,
+                        },
+                    });
+                    if hit {
+                        counts[c as usize] += 1;
+                    }
+                }
+            }
+            (
+                rules,
+                analogues,
+                reference_rules,
+                matcher,
+                reference_analogues,
+            )
+        };
         // Two models, fitted side by side on the trusted side's sample (the kNN scores of its
         // rows are collected in row order, so nothing depends on the threads).
         //
@@ -262,72 +274,79 @@ impl LabelModel {
         // the other), and that difference, not the data, would move a slice's rate. A model
         // fitted on the current data would also learn a poisoned pattern as normal. Without a
         // baseline, the current data's own model (the rows file's verdicts, no rate to compare).
-        let ((knn, knn_scores), fitted) = rayon::join(
-            || {
-                let knn = if parts.knn {
-                    KnnModel::fit(
+        let models_part = || {
+            rayon::join(
+                || {
+                    let knn = if parts.knn {
+                        KnnModel::fit(
+                            encoder,
+                            &sample.x,
+                            &sample.codes,
+                            &sample.class,
+                            classes.is_numeric().then_some(&sample.targets[..]),
+                            &sample.provenance,
+                            class_weights.clone(),
+                            self_reference,
+                        )
+                    } else {
+                        None
+                    };
+                    // Diagnostic: the search's recall against the exact kNN in the projected
+                    // space, on 2,000 reference rows (reports/labels.md).
+                    if let Some(knn) = &knn
+                        && rec.diagnostic("knn-recall")
+                    {
+                        let n = sample.class.len();
+                        let rows: Vec<usize> = (0..n).step_by((n / 2000).max(1)).collect();
+                        rec.note(&format!(
+                            "knn recall@{}: {:.4} on {} rows",
+                            crate::rows::knn::K,
+                            knn.recall_at_k(&sample.x, &sample.codes, d, &rows),
+                            rows.len()
+                        ));
+                    }
+                    let scores: Vec<Option<f64>> = match &knn {
+                        Some(knn) => (0..ref_class.len())
+                            .into_par_iter()
+                            .with_min_len(2048)
+                            .map_init(Query::default, |q, i| {
+                                let (xi, ci) =
+                                    (nth_row(&sample.x, d, i), nth_row(&sample.codes, d, i));
+                                let skip = Some(sample.provenance[i]);
+                                if knn.is_numeric() {
+                                    knn.score_numeric(xi, ci, sample.targets[i], skip, q)
+                                } else {
+                                    knn.score(xi, ci, ref_class[i], skip, q)
+                                }
+                            })
+                            .collect(),
+                        None => Vec::new(),
+                    };
+                    (knn, scores)
+                },
+                || {
+                    if !parts.confident {
+                        return None;
+                    }
+                    ConfidentModel::fit(
                         encoder,
                         &sample.x,
                         &sample.codes,
                         &sample.class,
                         classes.is_numeric().then_some(&sample.targets[..]),
                         &sample.provenance,
-                        class_weights.clone(),
-                        self_reference,
+                        l,
+                        seed,
+                        u64::from(!self_reference),
+                        rec,
                     )
-                } else {
-                    None
-                };
-                // Diagnostic: the search's recall against the exact kNN in the projected
-                // space, on 2,000 reference rows (reports/labels.md).
-                if let Some(knn) = &knn
-                    && rec.diagnostic("knn-recall")
-                {
-                    let n = sample.class.len();
-                    let rows: Vec<usize> = (0..n).step_by((n / 2000).max(1)).collect();
-                    rec.note(&format!(
-                        "knn recall@{}: {:.4} on {} rows",
-                        crate::rows::knn::K,
-                        knn.recall_at_k(&sample.x, &sample.codes, d, &rows),
-                        rows.len()
-                    ));
-                }
-                let scores: Vec<Option<f64>> = match &knn {
-                    Some(knn) => (0..ref_class.len())
-                        .into_par_iter()
-                        .with_min_len(2048)
-                        .map_init(Query::default, |q, i| {
-                            let (xi, ci) = (nth_row(&sample.x, d, i), nth_row(&sample.codes, d, i));
-                            let skip = Some(sample.provenance[i]);
-                            if knn.is_numeric() {
-                                knn.score_numeric(xi, ci, sample.targets[i], skip, q)
-                            } else {
-                                knn.score(xi, ci, ref_class[i], skip, q)
-                            }
-                        })
-                        .collect(),
-                    None => Vec::new(),
-                };
-                (knn, scores)
-            },
-            || {
-                if !parts.confident {
-                    return None;
-                }
-                ConfidentModel::fit(
-                    encoder,
-                    &sample.x,
-                    &sample.codes,
-                    &sample.class,
-                    classes.is_numeric().then_some(&sample.targets[..]),
-                    &sample.provenance,
-                    l,
-                    seed,
-                    u64::from(!self_reference),
-                    rec,
-                )
-            },
-        );
+                },
+            )
+        };
+        let (
+            (rules, analogues, reference_rules, matcher, reference_analogues),
+            ((knn, knn_scores), fitted),
+        ) = rayon::join(rules_part, models_part);
         let mut reference_knn = RefFlags::new(d);
         let mut reference_knn_flags = vec![false; ref_class.len()];
         for (i, score) in knn_scores.iter().enumerate() {

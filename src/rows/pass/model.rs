@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use super::counts::{GroupKey, PartSeconds};
 use crate::profile::Profile;
 use crate::rows::ecod::{Ecdf, Ecod};
@@ -87,7 +89,11 @@ impl RowModel {
 
     /// Fit on `reference`'s sample; `None` when there is nothing to encode or no sample.
     pub fn fit(reference: &Profile, current: &Profile, seed: u64) -> Option<RowModel> {
-        let encoder = Encoder::new(reference, current);
+        RowModel::fit_encoded(Encoder::new(reference, current), reference, seed)
+    }
+
+    /// `fit` with the encoder already made (`Encoder::new(reference, current)`).
+    pub fn fit_encoded(encoder: Encoder, reference: &Profile, seed: u64) -> Option<RowModel> {
         let d = encoder.dim();
         if d == 0 || reference.sample.is_empty() {
             return None;
@@ -152,13 +158,18 @@ impl RowModel {
         })
     }
 
-    /// Whether each encoded row (`x`, row-major) is an outlier at OUT001's threshold.
+    /// Whether each encoded row (`x`, row-major) is an outlier at OUT001's threshold (batches
+    /// scored in parallel, collected in order).
     pub fn flags(&self, x: &[f64]) -> Vec<bool> {
-        let mut scratch = Scratch::default();
-        let mut terms = Vec::new();
         let d = self.encoder.dim().max(1);
-        x.chunks(d * 4096)
-            .flat_map(|c| self.score_batch(c, &mut scratch, &mut terms))
+        x.par_chunks(d * 4096)
+            .map_init(
+                || (Scratch::default(), Vec::new()),
+                |(scratch, terms), c| self.score_batch(c, scratch, terms),
+            )
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flatten()
             .map(|s| s.flagged)
             .collect()
     }
