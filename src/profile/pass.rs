@@ -58,8 +58,9 @@ impl Fold {
         }
     }
 
-    /// Fold the next part, in plan order.
-    pub(super) fn shard(&mut self, r: ShardResult) {
+    /// Fold the next part, in plan order. The merged sample's bounds are published to
+    /// `bounds`, so parts still being profiled copy fewer rows.
+    pub(super) fn shard(&mut self, r: ShardResult, bounds: &SharedBounds) {
         self.source_rows[r.source] += r.rows;
         if self.open.as_ref().map(|o| o.0) != Some(r.source) {
             self.close();
@@ -73,6 +74,7 @@ impl Fold {
             .append(&mut part.fingerprints.rows);
         let sample = std::mem::replace(&mut part.sample, Sample::new(0));
         self.profile.sample.merge_owned(sample);
+        self.profile.sample.publish_bounds(bounds);
         match &mut self.open {
             Some((_, acc)) => merge_columns(acc, part),
             None => self.open = Some((r.source, part)),
@@ -165,7 +167,7 @@ pub fn profile_dataset(
             }
         },
         |r| match r {
-            TaskResult::Shard(r) => fold.shard(*r),
+            TaskResult::Shard(r) => fold.shard(*r, &bounds),
             TaskResult::FileHash(i, h, groups) => fold.file_hashes[i] = (h, groups),
         },
     )?;
@@ -258,7 +260,7 @@ pub fn profile_batches(
                 &bounds,
             )
         },
-        |r| fold.shard(r),
+        |r| fold.shard(r, &bounds),
     )?;
     let (mut profile, _, source_rows) = fold.finish();
     profile.manifest = data

@@ -631,11 +631,15 @@ impl TaskPlan {
                     ),
                 });
             }
-            fold.shard(ShardResult {
-                profile: part.profile,
-                source,
-                rows: part.rows,
-            });
+            // The parts were profiled elsewhere: nothing left to bound.
+            fold.shard(
+                ShardResult {
+                    profile: part.profile,
+                    source,
+                    rows: part.rows,
+                },
+                &SharedBounds::default(),
+            );
         }
         let (mut profile, _, source_rows) = fold.finish();
         self.check_sample(&profile)?;

@@ -195,6 +195,18 @@ impl Sample {
         }
     }
 
+    /// Publish each full class's k-th smallest key to `shared`: the sample of the shards merged
+    /// so far bounds the final sample from above as a single shard's does, and more tightly (a
+    /// shard of 140,000 CSV rows alone keeps most of its rows under its own bound; the merge of
+    /// ten keeps a tenth as many).
+    pub(crate) fn publish_bounds(&self, shared: &SharedBounds) {
+        for (name, rows) in &self.strata {
+            if rows.len() >= self.capacity && self.capacity > 0 {
+                shared.publish(name, Self::threshold(rows, self.capacity));
+            }
+        }
+    }
+
     /// Merge a shard's sample (same manifest indices), taking its rows.
     pub fn merge_owned(&mut self, other: Sample) {
         for (label, rows) in other.strata {
