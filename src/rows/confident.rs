@@ -10,13 +10,13 @@
 //!   tabular data. Each fold's model has the design of its own training rows: a category seen
 //!   5 times in the whole sample is mostly absent from a fold's 4,000 rows, and the solver
 //!   repacks every column on every evaluation (on the 29-column performance set, 1,289 columns
-//!   for the whole sample against about 300 a fold).
+//!   for the whole sample against about 900 a fold: the fit 2.5 → 1.2 s at 1M rows).
 //! - **Out of sample.** The model is cross-fitted on the label-stratified sample: 5 folds,
 //!   stratified by class (a seeded shuffle within each class); each fold's model is fitted on
 //!   at most `MAX_TRAIN` rows of the other folds, from zero (`MAX_ITERATIONS`; a start from
 //!   another fold's solution would carry what it learnt from this fold's rows). A sample row
-//!   gets the probabilities of the model that did not see its fold; every other row was seen by none of
-//!   the five, and gets the average model (the mean of the five models' parameters).
+//!   gets the probabilities of the model that did not see its fold; every other row was seen by
+//!   none of the five, and gets the average model (the mean of the five models' parameters).
 //! - **Per-class thresholds.** `t_j` = the mean out-of-sample probability of class `j` over the
 //!   sample rows labelled `j` (the paper's average self-confidence). The sample is a simple
 //!   random sample within each class, so the mean is unbiased for the class.
