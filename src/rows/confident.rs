@@ -828,6 +828,75 @@ mod tests {
         assert_eq!(subsample(&small, &fold[..80], None).len(), 80);
     }
 
+    /// Each fold's model has the design of its own training rows: a decile code on 6 of the
+    /// 300 sample rows (an indicator of the whole sample) is a column only of the folds whose
+    /// training rows carry it at least 5 times; the others give it no weight at all.
+    #[test]
+    fn a_fold_keeps_the_indicators_its_training_rows_carry() {
+        let n = 300;
+        let encoder = Encoder {
+            features: (0..2)
+                .map(|j| crate::rows::encode::Feature {
+                    name: format!("f{j}"),
+                    column: format!("f{j}"),
+                    reference_index: j,
+                    kind: Kind::Numeric {
+                        median: 0.0,
+                        scale: 1.0,
+                        edges: Vec::new(),
+                        min: -10.0,
+                        max: 10.0,
+                    },
+                })
+                .collect(),
+        };
+        let rare: Vec<usize> = vec![3, 50, 101, 160, 222, 281];
+        let (mut x, mut codes, mut class) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            let v = ((i * 37) % 101) as f64 / 25.0 - 2.0;
+            x.extend([v, -v]);
+            codes.extend([if rare.contains(&i) { 7 } else { (i % 5) as u32 }, 0]);
+            // The rare code's rows are all class 1: a model that has the column learns it.
+            class.push(u16::from(rare.contains(&i) || (i * 13) % 7 < 3));
+        }
+        let provenance: Vec<(u32, u64)> = (0..n as u64).map(|i| (0, i)).collect();
+        let m = ConfidentModel::fit(
+            &encoder,
+            &x,
+            &codes,
+            &class,
+            None,
+            &provenance,
+            2,
+            7,
+            1,
+            &crate::recorder::Silent,
+        )
+        .expect("a model");
+        let fold_of = |i: usize| {
+            let at = m.fold_of.binary_search_by_key(&(0, i as u64), |(p, _)| *p);
+            m.fold_of[at.expect("every row has a fold")].1
+        };
+        // The rare code's weight for class 1 (feature 0, slot 7).
+        let at = 7 * 2 + 1;
+        let (mut with, mut without) = (0, 0);
+        for (k, model) in m.folds.iter().enumerate() {
+            let carried = rare.iter().filter(|&&i| fold_of(i) != k as u8).count();
+            if carried >= MIN_INDICATOR_ROWS {
+                assert!(model.table[at] > 0.0, "fold {k}: {}", model.table[at]);
+                with += 1;
+            } else {
+                assert_eq!(model.table[at], 0.0, "fold {k}");
+                without += 1;
+            }
+        }
+        // Six rows in five folds: some fold holds two of them out, and some at most one.
+        assert!(
+            with > 0 && without > 0,
+            "{with} folds with, {without} without"
+        );
+    }
+
     #[test]
     fn verdict_is_the_confident_joint_off_diagonal() {
         let modelled = [true, true, true];

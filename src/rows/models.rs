@@ -85,7 +85,7 @@ impl RowModels {
             },
             || {
                 let t = std::time::Instant::now();
-                let labels = if wanted && encoder.dim() > 0 && !reference.sample.is_empty() {
+                let labels = if wanted && RowModel::can_fit(&encoder, reference) {
                     LabelModel::fit(baseline, current, &encoder, seed, parts, rec)
                 } else {
                     None

@@ -56,6 +56,46 @@ struct SideRows {
     signals: Vec<(LabelSignals, bool)>,
 }
 
+/// Sample row `i`'s loss and label-issue signals. A baseline row has the verdicts the label
+/// model's fit gave it (out of fold, its kNN neighbours without itself); a current row is judged
+/// by the baseline's models: confident learning's verdict, and the kNN flag added to its issue.
+#[allow(clippy::too_many_arguments)]
+fn label_signals(
+    labels: Option<&LabelModel>,
+    current: bool,
+    i: usize,
+    (xi, ci): (&[f64], &[u32]),
+    class: u16,
+    y: f64,
+    probs: &mut Probs,
+    q: &mut Query,
+) -> LabelSignals {
+    let Some(l) = labels else {
+        return (None, None);
+    };
+    if !current {
+        let v = l.reference_verdicts.get(i).copied().flatten();
+        let knn = l.reference_knn_flags.get(i).copied().unwrap_or(false);
+        return (v.map(|v| v.misclassified), v.map(|v| v.issue || knn));
+    }
+    let v = l
+        .confident
+        .as_ref()
+        .and_then(|m| m.verdict_one(xi, ci, class, y, probs));
+    let knn = l
+        .knn
+        .as_ref()
+        .and_then(|k| {
+            if k.is_numeric() {
+                k.score_numeric(xi, ci, y, None, q)
+            } else {
+                k.score(xi, ci, class, None, q)
+            }
+        })
+        .is_some_and(|s| s >= FLAG);
+    (v.map(|v| v.misclassified), v.map(|v| v.issue || knn))
+}
+
 impl SliceData {
     /// The two samples and their signals; `None` without a baseline or without a sample.
     pub fn build(
@@ -115,39 +155,12 @@ impl SliceData {
                         .map_init(
                             || (Probs::default(), Query::default()),
                             |(probs, q), i| {
-                                let class = class_of(i);
                                 let y = targets
                                     .as_ref()
                                     .and_then(|t| t.get(i).copied())
                                     .unwrap_or(f64::NAN);
-                                let (xi, ci) = (nth_row(&x, d, i), nth_row(&codes, d, i));
-                                match labels {
-                                    None => (None, None),
-                                    Some(l) if !side => {
-                                        let v = l.reference_verdicts.get(i).copied().flatten();
-                                        let knn =
-                                            l.reference_knn_flags.get(i).copied().unwrap_or(false);
-                                        (v.map(|v| v.misclassified), v.map(|v| v.issue || knn))
-                                    }
-                                    Some(l) => {
-                                        let v = l
-                                            .confident
-                                            .as_ref()
-                                            .and_then(|m| m.verdict_one(xi, ci, class, y, probs));
-                                        let knn = l
-                                            .knn
-                                            .as_ref()
-                                            .and_then(|k| {
-                                                if k.is_numeric() {
-                                                    k.score_numeric(xi, ci, y, None, q)
-                                                } else {
-                                                    k.score(xi, ci, class, None, q)
-                                                }
-                                            })
-                                            .is_some_and(|s| s >= FLAG);
-                                        (v.map(|v| v.misclassified), v.map(|v| v.issue || knn))
-                                    }
-                                }
+                                let row = (nth_row(&x, d, i), nth_row(&codes, d, i));
+                                label_signals(labels, side, i, row, class_of(i), y, probs, q)
                             },
                         )
                         .collect::<Vec<_>>()

@@ -92,12 +92,17 @@ impl RowModel {
         RowModel::fit_encoded(Encoder::new(reference, current), reference, seed)
     }
 
+    /// Whether there is a model to fit: a column to encode and a reference sample.
+    pub fn can_fit(encoder: &Encoder, reference: &Profile) -> bool {
+        encoder.dim() > 0 && !reference.sample.is_empty()
+    }
+
     /// `fit` with the encoder already made (`Encoder::new(reference, current)`).
     pub fn fit_encoded(encoder: Encoder, reference: &Profile, seed: u64) -> Option<RowModel> {
-        let d = encoder.dim();
-        if d == 0 || reference.sample.is_empty() {
+        if !RowModel::can_fit(&encoder, reference) {
             return None;
         }
+        let d = encoder.dim();
         // Each stratum's rows stand for that label's rows of the reference.
         let weights = reference.sample_weights();
         let values: Vec<&[crate::profile::SampleValue]> = reference
@@ -167,10 +172,7 @@ impl RowModel {
                 || (Scratch::default(), Vec::new()),
                 |(scratch, terms), c| self.score_batch(c, scratch, terms),
             )
-            .collect::<Vec<_>>()
-            .into_iter()
-            .flatten()
-            .map(|s| s.flagged)
+            .flat_map_iter(|scored| scored.into_iter().map(|s| s.flagged))
             .collect()
     }
 
