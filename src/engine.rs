@@ -4,6 +4,7 @@
 //! caller wants to see of the work goes through its [`Recorder`].
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use arrow::array::RecordBatch;
@@ -11,7 +12,7 @@ use arrow::array::RecordBatch;
 use crate::config::Date;
 use crate::detect::{self, Context, Detector};
 use crate::error::{Error, Result};
-use crate::ingest::{BatchSource, Conformed, Dataset};
+use crate::ingest::{BatchSource, Conformed, Dataset, Spill};
 use crate::profile::plan::TaskPlan;
 use crate::profile::{self, FingerprintScope, LabelType, Profile, ProfileSettings, Role};
 use crate::recorder::{Recorder, Silent, Unit, record, timed};
@@ -143,7 +144,7 @@ impl<'a> Engine<'a> {
 
     /// Profile data with these settings; the config's column roles are checked against it.
     pub fn profile(&self, data: Data<'_>) -> Result<Profile> {
-        let mut p = self.profile_with(data, &self.settings.profile, "profile")?;
+        let mut p = self.profile_with(data, &self.settings.profile, "profile", None)?;
         set_roles(&mut p, self.settings, "profiled")?;
         Ok(p)
     }
@@ -180,7 +181,7 @@ impl<'a> Engine<'a> {
     /// and the trigger checks read them). What [`Engine::report`] expects as the current profile.
     pub fn profile_against(&self, data: Data<'_>, baseline: &Profile) -> Result<Profile> {
         let settings = self.against(baseline);
-        let mut p = self.profile_with(data, &settings, "profile")?;
+        let mut p = self.profile_with(data, &settings, "profile", None)?;
         set_roles(&mut p, self.settings, "current")?;
         Ok(p)
     }
@@ -204,14 +205,15 @@ impl<'a> Engine<'a> {
         data: Data<'_>,
         settings: &ProfileSettings,
         stage: &str,
+        spill: Option<&Arc<Spill>>,
     ) -> Result<Profile> {
-        match self.profile_once(data, settings, stage) {
+        match self.profile_once(data, settings, stage, spill) {
             Err(Error::TooManyClasses { numeric: true, .. }) if settings.label_type.is_none() => {
                 let numeric = ProfileSettings {
                     label_type: Some(LabelType::Numeric),
                     ..settings.clone()
                 };
-                self.profile_once(data, &numeric, stage)
+                self.profile_once(data, &numeric, stage, spill)
             }
             other => other,
         }
@@ -222,6 +224,7 @@ impl<'a> Engine<'a> {
         data: Data<'_>,
         settings: &ProfileSettings,
         stage: &str,
+        spill: Option<&Arc<Spill>>,
     ) -> Result<Profile> {
         let paths = match data {
             Data::Paths(paths) => paths,
@@ -232,7 +235,10 @@ impl<'a> Engine<'a> {
         };
         let pool = self.pool()?;
         pool.install(|| {
-            let ds = Dataset::open(paths, &self.settings.ingest)?;
+            let mut ds = Dataset::open(paths, &self.settings.ingest)?;
+            if let Some(spill) = spill {
+                ds = ds.with_spill(spill);
+            }
             self.recorder.start(stage, ds.shards.len() as u64);
             let on_shard = |_rows: u64| self.recorder.advance(stage);
             let p = profile::profile_dataset(&ds, settings, &on_shard);
@@ -399,7 +405,7 @@ impl<'a> Engine<'a> {
                     reason: "a baseline given as data cannot carry a signature, and a trusted key is set (--baseline-pubkey)\nhint: give the baseline as a profile signed with that key".into(),
                 });
             }
-            Baseline::Data(d) => self.profile_with(d, &self.settings.profile, "baseline")?,
+            Baseline::Data(d) => self.profile_with(d, &self.settings.profile, "baseline", None)?,
         };
         set_roles(&mut b, self.settings, "baseline")?;
         Ok(Some(b))
@@ -443,6 +449,10 @@ impl<'a> Engine<'a> {
             _ => None,
         };
         let mut baseline = timed(rec, "baseline", || self.baseline(baseline))?;
+        // CSV blocks are parsed once: the profile keeps their batches for the row pass.
+        let spill =
+            (!settings.ingest.no_spill && matches!(current, Data::Paths(_))).then(Spill::new);
+        let spill = spill.as_ref();
         // The current side counts, exactly, the values outside the baseline's range, and
         // takes its label type.
         let profile_current = |b: &Option<Profile>| {
@@ -451,7 +461,7 @@ impl<'a> Engine<'a> {
                 None => settings.profile.clone(),
             };
             timed(rec, "profile", || -> Result<Profile> {
-                let mut p = self.profile_with(current, &current_settings, "scan")?;
+                let mut p = self.profile_with(current, &current_settings, "scan", spill)?;
                 set_roles(&mut p, settings, "current")?;
                 Ok(p)
             })
@@ -467,7 +477,7 @@ impl<'a> Engine<'a> {
                     ..settings.profile.clone()
                 };
                 baseline = timed(rec, "baseline", || -> Result<Option<Profile>> {
-                    let mut b = self.profile_with(d, &numeric, "baseline")?;
+                    let mut b = self.profile_with(d, &numeric, "baseline", None)?;
                     set_roles(&mut b, settings, "baseline")?;
                     Ok(Some(b))
                 })?;
@@ -475,9 +485,23 @@ impl<'a> Engine<'a> {
             }
             (other, _) => other?,
         };
+        if let Some(s) = spill {
+            s.stop_recording();
+        }
         let row_pass = timed(rec, "row pass", || {
-            self.row_pass(current, &current_profile, baseline.as_ref(), rows_out)
+            self.row_pass(
+                current,
+                &current_profile,
+                baseline.as_ref(),
+                rows_out,
+                spill,
+            )
         })?;
+        if let Some(s) = spill.filter(|s| s.used()) {
+            record(rec, "spill", s.core_seconds(), Unit::CoreSeconds, || {
+                Some(s.summary())
+            });
+        }
         let (row_pass, rows) = match row_pass {
             Some((pass, slices, rows)) => (Some((pass, slices)), rows),
             None => (None, None),
@@ -682,6 +706,7 @@ impl<'a> Engine<'a> {
         current: &Profile,
         baseline: Option<&Profile>,
         rows_out: Option<RowsOut<'_>>,
+        spill: Option<&Arc<Spill>>,
     ) -> Result<Option<RowPassOut>> {
         let rec = self.recorder;
         let seed = self.settings.profile.seed;
@@ -726,7 +751,10 @@ impl<'a> Engine<'a> {
             let dups = duplicates.as_ref();
             let counts = match data {
                 Data::Paths(paths) => {
-                    let ds = Dataset::open(paths, &self.settings.ingest)?;
+                    let mut ds = Dataset::open(paths, &self.settings.ingest)?;
+                    if let Some(spill) = spill {
+                        ds = ds.with_spill(spill);
+                    }
                     rec.start("rows", ds.shards.len() as u64);
                     models.score_rows(ToScore::Files(&ds), rows_out, dups, &on_shard)
                 }

@@ -187,6 +187,7 @@ pub struct SettingsBuilder {
     params: Vec<(String, String, f64)>,
     roles: BTreeMap<String, Role>,
     shard_rows: u64,
+    no_spill: bool,
 }
 
 /// The run's own values a front door may or may not give (a flag left out, a keyword argument
@@ -340,6 +341,13 @@ impl SettingsBuilder {
         self.shard_rows = rows;
         self
     }
+    /// Whether a scan keeps its CSV blocks' decoded batches for its second pass in a temporary
+    /// file instead of parsing them again (default: yes; see [`crate::ingest::Spill`]). The
+    /// report is the same either way.
+    pub fn spill(mut self, on: bool) -> Self {
+        self.no_spill = !on;
+        self
+    }
 
     /// Resolve and check: the builder's values, else the config file's, else the defaults.
     pub fn build(self) -> Result<Settings> {
@@ -436,6 +444,7 @@ impl SettingsBuilder {
                     }
                     all.into_iter().collect()
                 },
+                no_spill: self.no_spill,
             },
             profile: ProfileSettings {
                 seed: self.seed.or(c.seed).unwrap_or(0),

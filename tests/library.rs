@@ -1102,3 +1102,121 @@ fn fingerprints_kept_apart_give_the_report_every_rows_give() {
     let e = merged.merge(&current).unwrap_err().to_string();
     assert!(e.contains("profile the data together"), "{e}");
 }
+
+/// The timings a scan records, as lines.
+#[derive(Default)]
+struct Timings(std::sync::Mutex<Vec<String>>);
+
+impl poisonscan::recorder::Recorder for Timings {
+    fn timings(&self) -> bool {
+        true
+    }
+    fn timing(&self, t: &poisonscan::recorder::Timing) {
+        self.0.lock().unwrap().push(t.to_string());
+    }
+}
+
+/// A CSV scan keeps the profile's decoded blocks for its row pass (`ingest::Spill`): the report
+/// and the rows file are those of a scan that parses every block twice, at any thread count,
+/// for plain and gzip files alike.
+#[test]
+fn a_csv_scan_reports_the_same_with_or_without_its_spill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv_files = Vec::new();
+    for (i, f) in demo("current").iter().enumerate() {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let mut bytes = Vec::new();
+        {
+            let mut w = arrow::csv::Writer::new(&mut bytes);
+            for b in reader {
+                w.write(&b.unwrap()).unwrap();
+            }
+        }
+        let name = f.file_stem().unwrap().to_string_lossy().to_string();
+        // One file gzipped: read as one block, kept as one.
+        let path = if i == 0 {
+            use std::io::Write;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&bytes).unwrap();
+            let p = dir.path().join(format!("{name}.csv.gz"));
+            std::fs::write(&p, gz.finish().unwrap()).unwrap();
+            p
+        } else {
+            let p = dir.path().join(format!("{name}.csv"));
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        csv_files.push(path);
+    }
+    let baseline = Engine::new(&settings(2))
+        .profile(Data::Paths(&demo("baseline")))
+        .unwrap();
+    let small_blocks = poisonscan::ingest::CsvOptions {
+        block_bytes: 16 << 10,
+        ..Default::default()
+    };
+    let blocks = poisonscan::ingest::Dataset::open(
+        &csv_files,
+        &poisonscan::ingest::IngestOptions {
+            csv: small_blocks.clone(),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .shards
+    .len();
+    assert!(blocks > 20, "{blocks} blocks");
+    let scan = |threads: usize, spill: bool| {
+        let s = Settings::builder()
+            .label("label")
+            .id("customer_id")
+            .threads(threads)
+            .csv(small_blocks.clone())
+            .spill(spill)
+            .build()
+            .unwrap();
+        let timings = Timings::default();
+        let (report, rows) = Engine::new(&s)
+            .with_recorder(&timings)
+            .scan_with_rows(
+                Data::Paths(&csv_files),
+                Baseline::Profile(Box::new(baseline.clone())),
+            )
+            .unwrap();
+        let mut json: serde_json::Value = serde_json::from_str(&valid(report).to_json()).unwrap();
+        json.as_object_mut().unwrap().remove("run");
+        let spilled = timings
+            .0
+            .into_inner()
+            .unwrap()
+            .into_iter()
+            .find(|l| l.starts_with("spill "));
+        (json, rows.unwrap(), spilled)
+    };
+    let (parsed_twice, rows_twice, none) = scan(2, false);
+    assert_eq!(none, None, "no spill asked, none made");
+    assert!(
+        parsed_twice["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "LBL003"),
+        "the demo's planted label flips are found from CSV too"
+    );
+    for threads in [1, 2, 3] {
+        let (kept, rows_kept, spilled) = scan(threads, true);
+        let spilled = spilled.expect("a CSV scan records its spill");
+        assert!(
+            spilled.contains(&format!(
+                "({blocks} CSV blocks kept decoded and {blocks} read back"
+            )),
+            "every block kept and read back: {spilled}"
+        );
+        assert!(!spilled.contains("stopped"), "{spilled}");
+        assert_eq!(kept, parsed_twice, "{threads} threads");
+        assert_eq!(rows_kept, rows_twice, "{threads} threads");
+    }
+}

@@ -282,6 +282,11 @@ pub struct ScanArgs {
     /// report as info. [config: allow-empty]
     #[arg(long)]
     pub allow_empty: bool,
+    /// Parse CSV data twice instead of keeping the first pass's decoded rows for the second in
+    /// an unlinked temporary file in TMPDIR (about the decoded data's size; a scan keeps none
+    /// when that file system would be left with under 1 GiB free). The report is the same.
+    #[arg(long)]
+    pub no_spill: bool,
     /// Refuse a baseline that is not a profile signed with this Ed25519 public key (PEM).
     /// [config: baseline-pubkey]
     #[arg(long, value_name = "KEY")]
@@ -438,6 +443,7 @@ impl DataArgs {
                 allow_empty: scan.is_some_and(|s| s.allow_empty).then_some(true),
                 baseline_pubkey: scan.and_then(|s| s.baseline_pubkey.clone()),
             })
+            .spill(!scan.is_some_and(|s| s.no_spill))
             .build()
     }
 }

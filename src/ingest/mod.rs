@@ -8,11 +8,13 @@ mod parquet;
 mod range_hash;
 mod remote;
 mod span_hash;
+mod spill;
 pub use self::parquet::in_decoder;
 pub(crate) use self::range_hash::RangeHasher;
 pub(crate) use self::remote::RemoteObject;
 pub use self::remote::fetched;
 pub(crate) use self::span_hash::{SpanXxh3, hex128};
+pub use self::spill::Spill;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -125,6 +127,9 @@ pub struct IngestOptions {
     pub unavailable: Vec<String>,
     /// Options of the object stores URLs name (`--storage-option KEY=VALUE`).
     pub storage: Vec<(String, String)>,
+    /// Parse a scan's CSV blocks twice instead of keeping their decoded batches between its two
+    /// passes ([`Spill`]); the report is the same either way.
+    pub no_spill: bool,
 }
 
 impl IngestOptions {
@@ -215,6 +220,8 @@ pub struct Dataset {
     pub partition_columns: Vec<String>,
     /// The input columns `schema` leaves out, and why.
     pub left_out: Vec<LeftOut>,
+    /// Where the CSV blocks' decoded batches are kept between a scan's two passes.
+    spill: Option<Arc<Spill>>,
 }
 
 impl Dataset {
@@ -269,7 +276,22 @@ impl Dataset {
             shards,
             partition_columns,
             left_out,
+            spill: None,
         })
+    }
+
+    /// Keep the CSV blocks' decoded batches in `spill` as they are read, and read the blocks
+    /// it holds from it (see [`Spill`]). A dataset without a CSV source, or with other sources
+    /// than the one that first used `spill`, does not use it.
+    pub fn with_spill(mut self, spill: &Arc<Spill>) -> Dataset {
+        let csv = self
+            .sources
+            .iter()
+            .any(|s| matches!(s.format, Format::Csv | Format::CsvGz));
+        if csv && spill.admits(&self.sources) {
+            self.spill = Some(spill.clone());
+        }
+        self
     }
 
     /// Every column of the files (in the first file's order, then the others' new ones) and
@@ -294,25 +316,44 @@ impl Dataset {
         shard: &'a Shard,
     ) -> Result<Box<dyn Iterator<Item = Result<Batch>> + Send + 'a>> {
         let source = &self.sources[shard.source];
-        let raw: Box<dyn Iterator<Item = Result<RecordBatch>> + Send> = match source.format {
-            Format::Parquet => parquet::read_row_group(source, shard, &self.schema)?,
-            Format::Csv | Format::CsvGz => csv::read_block(source, shard)?,
-        };
         let mut next_row = shard.first_row;
         let source_index = shard.source;
         let row_group = shard.row_group();
-        Ok(Box::new(raw.map(move |b| {
-            let b = b?;
-            let batch = self.conform(source, b)?;
+        let mut tag = move |batch: RecordBatch| {
             let first_row = next_row;
             next_row += batch.num_rows() as u64;
-            Ok(Batch {
+            Batch {
                 batch,
                 source: source_index,
                 row_group,
                 first_row,
-            })
-        })))
+            }
+        };
+        let mut keep = None;
+        if let (Some(spill), &ShardKind::CsvBlock { index, start, end }) =
+            (&self.spill, &shard.kind)
+        {
+            let key = (shard.source, index, start, end);
+            let name = source.display();
+            let what = move || format!("`{name}` bytes {start}..{end}");
+            if let Some(kept) = spill.read(key, what) {
+                return Ok(Box::new(kept.map(move |b| Ok(tag(b?)))));
+            }
+            // Decoded text is about as large as the text; twice that leaves a margin.
+            keep = spill.begin(key, end.saturating_sub(start).saturating_mul(2));
+        }
+        let raw: Box<dyn Iterator<Item = Result<RecordBatch>> + Send> = match source.format {
+            Format::Parquet => parquet::read_row_group(source, shard, &self.schema)?,
+            Format::Csv | Format::CsvGz => csv::read_block(source, shard)?,
+        };
+        let conformed = raw.map(move |b| Ok(tag(self.conform(source, b?)?)));
+        Ok(match keep {
+            Some(writer) => Box::new(Keep {
+                inner: conformed,
+                writer: Some(writer),
+            }),
+            None => Box::new(conformed),
+        })
     }
 
     /// Read one column of a Parquet shard in the unified type (`None` for CSV shards and
@@ -372,6 +413,37 @@ impl Dataset {
 
     pub fn total_bytes(&self) -> u64 {
         self.sources.iter().map(|s| s.bytes).sum()
+    }
+}
+
+/// A block's batches passed on as they are read, and kept in the spill when the last one is
+/// read (a block read only in part, or with an error, is not kept).
+struct Keep<I> {
+    inner: I,
+    writer: Option<spill::SegmentWriter>,
+}
+
+impl<I: Iterator<Item = Result<Batch>>> Iterator for Keep<I> {
+    type Item = Result<Batch>;
+
+    fn next(&mut self) -> Option<Result<Batch>> {
+        let next = self.inner.next();
+        match &next {
+            Some(Ok(b)) => {
+                if let Some(w) = self.writer.as_mut()
+                    && !w.write(&b.batch)
+                {
+                    self.writer = None;
+                }
+            }
+            Some(Err(_)) => self.writer = None,
+            None => {
+                if let Some(w) = self.writer.take() {
+                    w.finish();
+                }
+            }
+        }
+        next
     }
 }
 
