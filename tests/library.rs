@@ -1209,6 +1209,12 @@ fn a_csv_scan_reports_the_same_with_or_without_its_spill() {
     for threads in [1, 2, 3] {
         let (kept, rows_kept, spilled) = scan(threads, true);
         let spilled = spilled.expect("a CSV scan records its spill");
+        if spilled.contains("held in memory (tmpfs)") {
+            // This machine's temporary folder is memory: the blocks were parsed again.
+            eprintln!("{spilled}");
+            assert_eq!(kept, parsed_twice, "{threads} threads");
+            continue;
+        }
         assert!(
             spilled.contains(&format!(
                 "({blocks} CSV blocks kept decoded and {blocks} read back"

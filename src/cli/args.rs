@@ -284,7 +284,8 @@ pub struct ScanArgs {
     pub allow_empty: bool,
     /// Parse CSV data twice instead of keeping the first pass's decoded rows for the second in
     /// an unlinked temporary file in TMPDIR (about the decoded data's size; a scan keeps none
-    /// when that file system would be left with under 1 GiB free). The report is the same.
+    /// when TMPDIR is held in memory (tmpfs) or would be left with under 1 GiB free). The
+    /// report is the same.
     #[arg(long)]
     pub no_spill: bool,
     /// Refuse a baseline that is not a profile signed with this Ed25519 public key (PEM).

@@ -10,7 +10,9 @@
 //!   (`tempfile::tempfile_in`): they have no name, so the OS frees them however the process
 //!   ends (an error, a signal, an abort, a kill), and no other process can open them by name.
 //! - **Where, and how much.** In the system's temporary folder (`TMPDIR`), about the decoded
-//!   data's size (1 to 1.5 times the CSV's). A block is kept only while that file system keeps
+//!   data's size (1 to 1.5 times the CSV's). Never in a folder held in memory (a tmpfs, as
+//!   `/tmp` is on many systems and containers): there the blocks are parsed again, so a scan's
+//!   memory does not grow with its rows. A block is kept only while that file system keeps
 //!   [`RESERVE_BYTES`] free for its other users beyond the block's estimate (checked again
 //!   every [`CHECK_EVERY`] bytes written); past that, or on any write
 //!   error, the spill stops and the blocks not kept are parsed again. A scan never fails or
@@ -225,6 +227,13 @@ impl Spill {
         if !self.recording.load(Ordering::SeqCst) || self.state().kept.contains_key(&key) {
             return None;
         }
+        if in_memory(&self.dir) {
+            self.stop(format!(
+                "`{}` is held in memory (tmpfs): blocks kept there would take memory, not disk",
+                self.dir.display()
+            ));
+            return None;
+        }
         if let Err(why) = room(&self.dir, estimate, self.reserve) {
             self.stop(why);
             return None;
@@ -269,6 +278,32 @@ impl Spill {
             writer: None,
         })
     }
+}
+
+/// Whether `dir` is on a file system held in memory (tmpfs, ramfs, as `/tmp` is on many
+/// systems and containers): blocks kept there would take memory, which a memory limit counts,
+/// and a scan's memory would grow with its rows.
+#[cfg(target_os = "linux")]
+fn in_memory(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `path` is a NUL-terminated string and `st` a zeroed statfs the call fills.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(path.as_ptr(), &mut st) } != 0 {
+        return false;
+    }
+    #[allow(clippy::unnecessary_cast)]
+    let kind = st.f_type as i64;
+    kind == TMPFS_MAGIC || kind == RAMFS_MAGIC
+}
+
+#[cfg(not(target_os = "linux"))]
+fn in_memory(_dir: &Path) -> bool {
+    false
 }
 
 /// Whether `dir`'s file system has room for `need` more bytes beyond `reserve`.
@@ -499,10 +534,17 @@ mod tests {
             .unwrap()
     }
 
-    /// A spill in the temporary folder that leaves nothing free: the tests do not depend on
-    /// the free space of the machine they run on.
+    /// A spill that leaves nothing free (the tests do not depend on the free space of the
+    /// machine they run on), in a folder on disk: the temporary folder, or the crate's when
+    /// that one is a tmpfs. Its files are unlinked: nothing is left in either.
     fn spill() -> Arc<Spill> {
-        Spill::in_dir(std::env::temp_dir(), 0)
+        let tmp = std::env::temp_dir();
+        let dir = if in_memory(&tmp) {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        } else {
+            tmp
+        };
+        Spill::in_dir(dir, 0)
     }
 
     #[test]
@@ -559,6 +601,18 @@ mod tests {
         let gone = Spill::in_dir(PathBuf::from("/nonexistent/poisonscan-spill"), 0);
         assert!(gone.begin((0, 0, 0, 10), 0).is_none());
         assert!(gone.summary().contains("stopped:"), "{}", gone.summary());
+    }
+
+    #[test]
+    fn a_folder_held_in_memory_keeps_nothing() {
+        let shm = PathBuf::from("/dev/shm");
+        if !in_memory(&shm) {
+            eprintln!("no tmpfs at /dev/shm here: nothing to check");
+            return;
+        }
+        let spill = Spill::in_dir(shm, 0);
+        assert!(spill.begin((0, 0, 0, 10), 0).is_none());
+        assert!(spill.summary().contains("tmpfs"), "{}", spill.summary());
     }
 
     #[test]
