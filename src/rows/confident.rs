@@ -834,22 +834,7 @@ mod tests {
     #[test]
     fn a_fold_keeps_the_indicators_its_training_rows_carry() {
         let n = 300;
-        let encoder = Encoder {
-            features: (0..2)
-                .map(|j| crate::rows::encode::Feature {
-                    name: format!("f{j}"),
-                    column: format!("f{j}"),
-                    reference_index: j,
-                    kind: Kind::Numeric {
-                        median: 0.0,
-                        scale: 1.0,
-                        edges: Vec::new(),
-                        min: -10.0,
-                        max: 10.0,
-                    },
-                })
-                .collect(),
-        };
+        let encoder = Encoder::numeric(2);
         let rare: Vec<usize> = vec![3, 50, 101, 160, 222, 281];
         let (mut x, mut codes, mut class) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..n {

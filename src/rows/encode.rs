@@ -82,6 +82,30 @@ pub struct Encoder {
     pub features: Vec<Feature>,
 }
 
+#[cfg(test)]
+impl Encoder {
+    /// The tests' encoder: `d` numeric features `f0`, `f1`, … of median 0 and scale 1, in
+    /// [-10, 10], without bins.
+    pub(crate) fn numeric(d: usize) -> Encoder {
+        Encoder {
+            features: (0..d)
+                .map(|j| Feature {
+                    name: format!("f{j}"),
+                    column: format!("f{j}"),
+                    reference_index: j,
+                    kind: Kind::Numeric {
+                        median: 0.0,
+                        scale: 1.0,
+                        edges: Vec::new(),
+                        min: -10.0,
+                        max: 10.0,
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
 type HashKeyed = HashMap<u64, (u32, f64), KeyHash>;
 
 /// A categorical feature's (slice code, share) by the value hash of the category

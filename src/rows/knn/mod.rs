@@ -528,33 +528,13 @@ pub fn residual_score(r: f64) -> f64 {
 mod tests {
     use super::tree::{key, key_dist};
     use super::*;
-    use crate::rows::encode::Feature;
     use rand::{Rng, SeedableRng};
-
-    fn numeric_encoder(d: usize) -> Encoder {
-        Encoder {
-            features: (0..d)
-                .map(|j| Feature {
-                    name: format!("f{j}"),
-                    column: format!("f{j}"),
-                    reference_index: j,
-                    kind: Kind::Numeric {
-                        median: 0.0,
-                        scale: 1.0,
-                        edges: Vec::new(),
-                        min: -10.0,
-                        max: 10.0,
-                    },
-                })
-                .collect(),
-        }
-    }
 
     /// Few points (fewer than the leaves a query may read hold): the search is exact. Many
     /// points in three dimensions: still (nearly) exact.
     #[test]
     fn search_is_exact_on_few_points_and_nearly_so_on_many() {
-        let e = numeric_encoder(3);
+        let e = Encoder::numeric(3);
         for (n, min_recall) in [(150, 1.0), (5000, 0.99)] {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(n as u64);
             let x: Vec<f64> = (0..n * 3)
@@ -586,7 +566,7 @@ mod tests {
     /// away; class 1 votes three times as much (a sample that holds a third of its class).
     #[test]
     fn score_is_the_weighted_share_of_other_labels() {
-        let e = numeric_encoder(2);
+        let e = Encoder::numeric(2);
         let x = two_clusters();
         let class: Vec<u16> = (0..20).map(|i| u16::from(i >= 10)).collect();
         let codes = vec![0u32; 40];
@@ -612,7 +592,7 @@ mod tests {
     /// target 5.5, score 0.
     #[test]
     fn numeric_score_is_the_robust_residual_by_hand() {
-        let e = numeric_encoder(2);
+        let e = Encoder::numeric(2);
         let x = two_clusters();
         let targets: Vec<f64> = (0..20)
             .map(|i| {
