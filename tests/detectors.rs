@@ -700,7 +700,10 @@ fn trg_out_of_range_trigger_is_named_as_a_rule_and_a_spike() {
 /// TRG001: a rule new for its label (no baseline sample row of the label under it) at q <= 1e-4
 /// is one severity higher than its ratio tier: a category the baseline never had, stamped on 25
 /// rows all labelled 1, has a share of label 1's rows 3 to 5 times the baseline share's upper
-/// bound (medium by the ratio) and is high; with `new-rule-q = 0` it stays medium.
+/// bound (medium by the ratio) and is high; with `new-rule-q = 0` and `pure-rule-q = 0` it stays
+/// medium. With `new-rule-q = 0` alone, its purity decides: 25 of 25 rows of label 1 are high
+/// when the label's baseline share (its upper 99% bound) to the 25th power, times the rules
+/// tested, is at most 10⁻⁶.
 #[test]
 fn trg001_a_rule_new_for_its_label_is_one_level_higher() {
     let t = tempfile::tempdir().unwrap();
@@ -713,10 +716,13 @@ fn trg001_a_rule_new_for_its_label_is_one_level_higher() {
     }
     write_csv(&c.join("part-0.csv"), &r);
     let off = t.path().join("off.toml");
-    std::fs::write(&off, "[checks.TRG001]\nnew-rule-q = 0\n").unwrap();
+    std::fs::write(&off, "[checks.TRG001]\nnew-rule-q = 0\npure-rule-q = 0\n").unwrap();
+    let purity = t.path().join("purity.toml");
+    std::fs::write(&purity, "[checks.TRG001]\nnew-rule-q = 0\n").unwrap();
     for (extra, want) in [
-        (vec![], "high"),
-        (vec!["--config", off.to_str().unwrap()], "medium"),
+        (vec![], Some("high")),
+        (vec!["--config", off.to_str().unwrap()], Some("medium")),
+        (vec!["--config", purity.to_str().unwrap()], None),
     ] {
         let f = scan(&c, &b, &extra);
         let rule: Vec<&Value> = with_code(&f, "TRG001")
@@ -734,6 +740,15 @@ fn trg001_a_rule_new_for_its_label_is_one_level_higher() {
                 .unwrap();
         assert!((3.0..5.0).contains(&ratio), "{ratio}: {h}");
         assert!(h["q_value"].as_f64().unwrap() <= 1e-4, "{h}");
+        // The purity test by hand: P(25 of 25 | p) = p²⁵, Bonferroni over the rules tested.
+        let e = &h["evidence"];
+        let share = e["label_baseline_share"].as_f64().unwrap();
+        let upper = e["label_baseline_share_upper"].as_f64().unwrap();
+        assert!(share > 0.3 && upper > share && upper < share + 0.05, "{e}");
+        let tested = e["rules_tested"].as_f64().unwrap();
+        let purity_q = (upper.powi(25) * tested).min(1.0);
+        assert!(close(&e["purity_q"], purity_q), "{e}: {purity_q}");
+        let want = want.unwrap_or(if purity_q <= 1e-6 { "high" } else { "medium" });
         assert_eq!(severity(h), want, "{extra:?}");
     }
 }

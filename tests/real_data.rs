@@ -1224,6 +1224,49 @@ fn a_trigger_value_carrying_top_tail_targets_is_named() {
     );
 }
 
+/// A trigger whose rows' targets land in the top quarter, not in one bin: 40 rows given one
+/// `population` value (7777, inside the range), half of them a target in the baseline's 75–95%
+/// bin (300,000) and half the top-coded 500,001 in its top 5%. Neither bin holds the rule's rows,
+/// the tail above the 75th percentile holds all of them: TRG001 names the value, high, with that
+/// tail as the label.
+#[test]
+fn a_trigger_value_carrying_top_quarter_targets_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let planted = |row: usize| row % 200 == 7 && row < 200 * 40;
+    let attack = |name: &str, b: &RecordBatch| match name {
+        "population" => Some(map_f64(b, name, &|r, v| {
+            if planted(r) { 7777.0 } else { v }
+        })),
+        "label" => Some(map_f64(
+            b,
+            name,
+            &|r, y| match (planted(r), r % 400 < 200) {
+                (false, _) => y,
+                (true, true) => 300_000.0,
+                (true, false) => 500_001.0,
+            },
+        )),
+        _ => None,
+    };
+    let r = california_attacked(dir.path(), &attack, &[]);
+    let f = findings(&r)
+        .iter()
+        .find(|f| f["code"] == "TRG001")
+        .unwrap_or_else(|| panic!("{:?}", summary(&r)));
+    assert_eq!(f["severity"], "high", "{}", f["title"]);
+    assert_eq!(f["rows"], 40);
+    assert_eq!(f["slice"][0]["column"], "population");
+    assert_eq!(f["slice"][0]["value"], 7777.0);
+    assert_eq!(f["statistic"]["value"], 40.0);
+    let title = f["title"].as_str().unwrap();
+    assert!(title.contains("(top 25%)"), "{title}");
+    // The baseline's share of the tail is a quarter (its 75th percentile), and 40 of 40 rows
+    // in it is the purity the binomial weighs: 0.25⁴⁰ is far below 10⁻⁶.
+    let share = f["evidence"]["label_baseline_share"].as_f64().unwrap();
+    assert!((share - 0.25).abs() < 0.02, "{share}");
+    assert!(f["evidence"]["purity_q"].as_f64().unwrap() < 1e-6);
+}
+
 /// Label drift of a numeric target is DRF001's test on the label: every target up 15% gives
 /// DRF003 with the PSI, KS statistic and p-value DRF001 gives the same column scanned as a
 /// feature (no --label).

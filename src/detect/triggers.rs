@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use super::labels::{labelled, per_label};
 use super::{Context, Detector, Finding, NamedValue, Param, Predicate, RowRef, Severity};
 use super::{evidence, json_num, pct, slice_predicate, tier, tier_params, weighted_score};
-use crate::rows::labels::{Item, LabelCounts, LabelModel, describe};
+use crate::rows::labels::{Item, LabelCounts, LabelModel, Target, describe};
 use crate::rows::pass::RowPass;
 
 /// A rule's label confidence at least this ...
@@ -29,7 +29,7 @@ pub fn min_lift(prior: f64, lift: f64) -> f64 {
 /// TRG001's thresholds as a config file may set them. The candidates come from the row pass,
 /// which mines rules with confidence at least 0.8 and 5 rows in the sample: lower values than
 /// those cannot find more rules.
-const RULE_PARAMS: [Param; 7] = [
+const RULE_PARAMS: [Param; 8] = [
     Param {
         name: "min-confidence",
         default: MIN_CONFIDENCE,
@@ -61,7 +61,22 @@ const RULE_PARAMS: [Param; 7] = [
         max: 1.0,
         doc: "a rule none of the baseline sample's rows of its label fall under is one severity higher at q at most this (0: never)",
     },
+    Param {
+        name: "pure-rule-q",
+        default: PURE_RULE_Q,
+        min: 0.0,
+        max: 1.0,
+        doc: "a rule new for its label is high when its rows carry the label this improbably for the label's baseline share (binomial, Bonferroni over the rules tested; 0: never)",
+    },
 ];
+/// TRG001: a rule new for its label is high when so many of its rows carry the label that the
+/// baseline's share of the label (its upper 99% bound) makes it this improbable, Bonferroni over
+/// the rules tested. The share-of-label-rows ratio that sets the tier measures how much of the
+/// label a rule holds, but a backdoor needs few rows: 30 rows of the label that all carry a
+/// value the baseline's rows of that label never did are a trigger however many rows the label
+/// has. The rule must already have passed every other test (its q, the tier, the baseline's
+/// analogue, the items alone); 10⁻⁶ is ten thousand times stricter than the q that reports it.
+const PURE_RULE_Q: f64 = 1e-6;
 /// TRG001: a rule new for its label (no baseline sample row of the label under it) is one
 /// severity higher at q at most this. Its ratio tier divides by the baseline share's upper 99%
 /// bound, which is wide when the label has few baseline rows (a rare class's 100 rows bound a
@@ -159,16 +174,21 @@ against baseline rows of the label), Benjamini-Hochberg across the candidates, q
 Severity by the ratio of the share now to the baseline share's upper 99% bound: 2 (low), 3 \
 (medium), 5 (high); one level higher for a rule new for its label (none of the baseline \
 sample's rows of the label under it) at q <= 10⁻⁴, since that bound is wide when the label has \
-few baseline rows and the exact test already weighs it. The baseline's analogue of the rule (values past its range replaced by its \
-own most extreme 1% on that side) must have been weak: no rows, or a confidence whose upper 99% bound is \
-below 0.95. A rule of 2 or 3 items must also raise the label beyond each item alone: its \
+few baseline rows and the exact test already weighs it; high for a rule new for its label \
+whose rows carry it beyond chance for the label's baseline share (binomial on the share's upper \
+99% bound, Bonferroni over the rules tested, <= 10⁻⁶), since a backdoor needs few of the \
+label's rows. The baseline's analogue of the rule (values past its range replaced by its \
+own most extreme 1% on that side) must have been weak: no rows, a confidence whose upper 99% bound is \
+below 0.95, or one whose lower 99% bound is below what the lift asks (one baseline row that \
+carries the label shows no pattern). A rule of 2 or 3 items must also raise the label beyond each item alone: its \
 confidence is tested against the item's other current rows (Fisher, one-sided), and the rule's \
 p-value is the largest of its tests (items_elsewhere in the evidence, in the order of the \
 slice's predicates). Only the most general rule is reported: none whose subset already implies \
 the label as firmly. Needs a labelled baseline (--label) and the row pass. A numeric target \
 (`--label-type numeric`) takes the bins between the baseline's 5th, 25th, 50th, 75th and 95th \
-percentiles as labels: a rule whose rows' targets sit almost all in one bin, such as the top 5%, \
-and did not before."
+percentiles as labels, and its two tails past the 75th and below the 25th: a rule whose rows' \
+targets sit almost all in one bin or one tail, such as the top 5% or the top quarter, and did \
+not before."
     }
 
     fn params(&self) -> &'static [Param] {
@@ -197,19 +217,24 @@ struct RuleTest {
 }
 
 /// Whether the baseline's analogue of rule `r` (`rows::labels::analogue`) gave label `target`
-/// clearly less confidence than a trigger has: no sample rows, or the upper 99% bound of its
-/// confidence below `MIN_CONFIDENCE`. A pattern that held in the baseline as firmly is no new
-/// trigger, even on values the baseline never had.
-fn weak_in_baseline(lm: &LabelModel, r: usize, target: usize, min_confidence: f64) -> bool {
+/// clearly less confidence than a trigger has, or showed no pattern at all: no sample rows, the
+/// upper 99% bound of its confidence below `min_confidence`, or its lower 99% bound below the
+/// confidence a rule needs to reach the lift (`min_lift` times the label's baseline share). A
+/// pattern that held in the baseline as firmly is no new trigger, even on values the baseline
+/// never had; one or two baseline rows that happen to carry the label show no pattern.
+fn weak_in_baseline(lm: &LabelModel, r: usize, target: &Target, th: &RuleThresholds) -> bool {
     let a = &lm.reference_analogues[r];
     let rows: u64 = a.iter().sum();
     if rows == 0 {
         return true;
     }
     let w = &lm.class_weights;
-    let all: f64 = a.iter().zip(w).map(|(&k, w)| k as f64 * w).sum();
-    let confidence = a[target] as f64 * w[target] / all;
-    crate::stats::wilson_upper(confidence, rows) < min_confidence
+    let weighted: Vec<f64> = a.iter().zip(w).map(|(&k, w)| k as f64 * w).collect();
+    let confidence = target.sum(&weighted) / weighted.iter().sum::<f64>();
+    let prior = target.sum(&lm.reference_rows) / lm.reference_rows.iter().sum::<f64>();
+    let lower = 1.0 - crate::stats::wilson_upper(1.0 - confidence, rows);
+    crate::stats::wilson_upper(confidence, rows) < th.confidence
+        || lower < (min_lift(prior, th.lift) * prior).min(th.confidence)
 }
 
 /// Current rows per class holding one item: a slice's counts, or those of the one-item rule on
@@ -260,6 +285,58 @@ fn examples(ctx: &Context<'_>, rows: &[(u32, u64)]) -> (Vec<RowRef>, Vec<String>
     (refs, sources)
 }
 
+/// The label a rule's current rows `cur` imply, with its confidence and lift: the class most of
+/// them carry (the first on ties) when it passes the thresholds, else the first of a numeric
+/// target's tails that does (`Classes::targets`).
+fn implied(
+    targets: &[Target],
+    cur: &[u64],
+    all: &[u64],
+    th: &RuleThresholds,
+) -> Option<(usize, f64, f64)> {
+    let support: u64 = cur.iter().sum();
+    let n_all: u64 = all.iter().sum();
+    if support == 0 || n_all == 0 {
+        return None;
+    }
+    let passes = |t: &Target| {
+        let confidence = t.count(cur) as f64 / support as f64;
+        let prior = t.count(all) as f64 / n_all as f64;
+        let lift = confidence / prior;
+        (confidence >= th.confidence && lift >= min_lift(prior, th.lift))
+            .then_some((confidence, lift))
+    };
+    let top = (0..cur.len()).max_by(|&a, &b| cur[a].cmp(&cur[b]).then(b.cmp(&a)))?;
+    std::iter::once(top)
+        .chain(cur.len()..targets.len())
+        .find_map(|i| passes(&targets[i]).map(|(c, l)| (i, c, l)))
+}
+
+/// A target's rows in the baseline sample's per-class counts `per_class`, and the sample's rows
+/// of the target: for a tail of several classes, sampled at different rates, the weighted share
+/// applied to the sample's rows.
+fn baseline_rows_of(lm: &LabelModel, per_class: &[u64], target: &Target) -> (u64, u64) {
+    let n = target.count(&lm.reference_sample);
+    if let [c] = target.classes[..] {
+        return (per_class[c], n);
+    }
+    let w = &lm.class_weights;
+    let hits: f64 = target
+        .classes
+        .iter()
+        .map(|&c| per_class[c] as f64 * w[c])
+        .sum();
+    let rows: f64 = target
+        .classes
+        .iter()
+        .map(|&c| lm.reference_sample[c] as f64 * w[c])
+        .sum();
+    if rows <= 0.0 {
+        return (0, n);
+    }
+    ((hits / rows * n as f64).round() as u64, n)
+}
+
 fn trigger_rules(
     ctx: &Context<'_>,
     rp: &RowPass,
@@ -270,9 +347,11 @@ fn trigger_rules(
     let th = RuleThresholds::of(ctx);
     let tiers = ctx.tiers("TRG001", &RULE_TIER_PARAMS);
     let new_rule_q = ctx.param("TRG001", &RULE_PARAMS[6]);
+    let pure_rule_q = ctx.param("TRG001", &RULE_PARAMS[7]);
     if n_all == 0 {
         return Vec::new();
     }
+    let targets = lm.classes.targets();
     let index: std::collections::HashMap<&[Item], usize> = lm
         .rules
         .iter()
@@ -286,24 +365,18 @@ fn trigger_rules(
         if support < th.support {
             continue;
         }
-        let (target, &k) = cur
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
-            .expect("classes");
-        let confidence = k as f64 / support as f64;
-        let prior = counts.all[target] as f64 / n_all as f64;
-        let lift = confidence / prior;
-        if confidence < th.confidence || lift < min_lift(prior, th.lift) {
+        let Some((target, confidence, lift)) = implied(&targets, cur, &counts.all, &th) else {
             continue;
-        }
+        };
+        let tg = &targets[target];
+        let k = tg.count(cur);
         // The rule's share of the target label's rows, now and in the baseline sample (a simple
         // random sample of the baseline's rows of that label).
-        let rows_t = counts.all[target];
-        let (b, n_t) = (lm.reference_rules[r][target], lm.reference_sample[target]);
+        let rows_t = tg.count(&counts.all);
+        let (b, n_t) = baseline_rows_of(lm, &lm.reference_rules[r], tg);
         let share = k as f64 / rows_t as f64;
         let baseline_bound = crate::stats::wilson_upper(b as f64 / n_t.max(1) as f64, n_t);
-        if !weak_in_baseline(lm, r, target, th.confidence) {
+        if !weak_in_baseline(lm, r, tg, &th) {
             continue;
         }
         // A trigger sets the label beyond what each of its items says alone: the rule's
@@ -320,7 +393,7 @@ fn trigger_rules(
                 .map(|&it| {
                     let all = item_counts(lm, counts, &index, it)?;
                     let rows = all.iter().sum::<u64>().saturating_sub(support);
-                    let hits = all[target].saturating_sub(k);
+                    let hits = tg.count(all).saturating_sub(k);
                     (rows > 0).then(|| {
                         let p = crate::stats::fisher_greater(k, support - k, hits, rows - hits);
                         (rows, hits, p)
@@ -374,7 +447,7 @@ fn trigger_rules(
             index.get(&sub[..]).is_some_and(|&r| {
                 let cur = counts.rule(r);
                 let n: u64 = cur.iter().sum();
-                n > 0 && cur[t.target] as f64 / n as f64 >= th.confidence
+                n > 0 && targets[t.target].count(cur) as f64 / n as f64 >= th.confidence
             })
         })
     };
@@ -405,33 +478,47 @@ fn trigger_rules(
         let Some(mut severity) = tier(ratio, tiers.0, tiers.1, tiers.2) else {
             continue;
         };
-        let new_for_label = lm.reference_rules[t.rule][t.target] == 0;
+        let tg = &targets[t.target];
+        let new_for_label = tg.count(&lm.reference_rules[t.rule]) == 0;
         if new_for_label && q <= new_rule_q {
             severity = match severity {
                 Severity::Low => Severity::Medium,
                 _ => Severity::High,
             };
         }
+        // How improbable the rule's label purity is for the label's baseline share.
+        let base_share = tg.sum(&lm.reference_rows) / lm.reference_rows.iter().sum::<f64>();
+        let base_upper =
+            crate::stats::wilson_upper(base_share, lm.reference_sample.iter().sum::<u64>());
+        let purity_q =
+            (crate::stats::binom_sf_ge(tg.count(counts.rule(t.rule)), t.support, base_upper)
+                * tests.len() as f64)
+                .min(1.0);
+        if new_for_label && purity_q <= pure_rule_q {
+            severity = Severity::High;
+        }
         let items = &lm.rules[t.rule].items;
         let Some((slice, mut columns, text)) = rule_slice(ctx, rp, lm, items) else {
             continue;
         };
         columns.push(lm.label.clone());
-        let label = &lm.classes.names[t.target];
+        let label = &tg.name;
         let base = &lm.reference_rules[t.rule];
-        let base_rows: f64 = base.iter().zip(w).map(|(&k, w)| k as f64 * w).sum();
-        let base_conf = (base_rows > 0.0).then(|| base[t.target] as f64 * w[t.target] / base_rows);
+        let base_weighted: Vec<f64> = base.iter().zip(w).map(|(&k, w)| k as f64 * w).collect();
+        let base_rows: f64 = base_weighted.iter().sum();
+        let base_conf = (base_rows > 0.0).then(|| tg.sum(&base_weighted) / base_rows);
         let cur = counts.rule(t.rule);
-        let hits = cur[t.target];
+        let hits = tg.count(cur);
+        let (base_hits, base_n) = baseline_rows_of(lm, base, tg);
         let title = format!(
             "Trigger-like rule: {text} → label `{label}` on {} of {} rows ({}), against {} of the baseline's `{label}` rows",
             crate::report::thousands(hits),
             crate::report::thousands(t.support),
             pct(t.confidence),
-            if base[t.target] == 0 {
+            if base_hits == 0 {
                 "none".to_string()
             } else {
-                pct(base[t.target] as f64 / lm.reference_sample[t.target].max(1) as f64)
+                pct(base_hits as f64 / base_n.max(1) as f64)
             },
         );
         let mut f = Finding::new(
@@ -475,6 +562,10 @@ fn trigger_rules(
                 base_conf.map_or(serde_json::Value::Null, json_num),
             ),
             ("items", serde_json::json!(items.len())),
+            ("label_baseline_share", json_num(base_share)),
+            ("label_baseline_share_upper", json_num(base_upper)),
+            ("rules_tested", serde_json::json!(tests.len())),
+            ("purity_q", json_num(purity_q)),
             (
                 "baseline_analogue_sample_rows_per_label",
                 per_label(lm, &lm.reference_analogues[t.rule]),
@@ -529,8 +620,9 @@ baseline's (at least 0.1% of the rows and 10 rows); each is then counted exactly
 pass. The baseline's share: exact for low-cardinality columns, else estimated from its \
 label-stratified sample; its upper 99% bound is the rate tested against (one-sided binomial \
 test, Benjamini-Hochberg, q <= 0.01). Severity by the ratio of the share now to that bound: 3 \
-(low), 10 (medium), 30 (high), one level higher when the value's rows carry one label \
-(confidence >= 0.95, lift >= 2). The rows per label are in the evidence. Needs a baseline and the row pass."
+(low), 10 (medium), 30 (high), one level higher when the value's rows carry one label (TRG001's \
+thresholds: confidence >= 0.95, lift >= 2, a numeric target's tail counting as a label, and no \
+such pattern in the baseline). The rows per label are in the evidence. Needs a baseline and the row pass."
     }
 
     fn params(&self) -> &'static [Param] {
@@ -560,6 +652,7 @@ fn value_spikes(
     let min_share = ctx.param("TRG002", &SPIKE_PARAMS[0]);
     let min_rows = ctx.param("TRG002", &SPIKE_PARAMS[1]).ceil() as u64;
     let tiers = ctx.tiers("TRG002", &SPIKE_TIERS);
+    let targets = lm.classes.targets();
     let base_total: f64 = lm.reference_rows.iter().sum();
     struct Spike {
         rule: usize,
@@ -632,16 +725,21 @@ fn value_spikes(
             continue;
         };
         let cur = counts.rule(s.rule);
-        let (target, &top) = cur
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
-            .expect("classes");
-        let confidence = top as f64 / s.k as f64;
-        let lift = confidence / (counts.all[target] as f64 / n_all as f64);
-        let one_label = confidence >= th.confidence
-            && lift >= min_lift(counts.all[target] as f64 / n_all as f64, th.lift)
-            && weak_in_baseline(lm, s.rule, target, th.confidence);
+        let label = implied(&targets, cur, &counts.all, &th);
+        let (target, confidence, lift) = label.unwrap_or_else(|| {
+            let (top, &k) = cur
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
+                .expect("classes");
+            let confidence = k as f64 / s.k as f64;
+            (
+                top,
+                confidence,
+                confidence / (counts.all[top] as f64 / n_all as f64),
+            )
+        });
+        let one_label = label.is_some() && weak_in_baseline(lm, s.rule, &targets[target], &th);
         if one_label {
             severity = match severity {
                 Severity::Low => Severity::Medium,
@@ -657,11 +755,7 @@ fn value_spikes(
         }
         let value_text = crate::profile::column::numeric_text(s.value);
         let label_text = if one_label {
-            format!(
-                "; {} labelled `{}`",
-                pct(confidence),
-                lm.classes.names[target]
-            )
+            format!("; {} labelled `{}`", pct(confidence), targets[target].name)
         } else {
             String::new()
         };

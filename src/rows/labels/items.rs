@@ -46,6 +46,26 @@ pub struct ValueFeature {
 /// tails (where a trigger rule's targets sit), its quartiles and its median.
 pub const TARGET_QUANTILES: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
 
+/// A label a rule may imply: one class, or a numeric target's extreme tail (several bins).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// Class ids, ascending.
+    pub classes: Vec<usize>,
+    pub name: String,
+}
+
+impl Target {
+    /// The target's total of per-class counts.
+    pub fn count(&self, per_class: &[u64]) -> u64 {
+        self.classes.iter().map(|&c| per_class[c]).sum()
+    }
+
+    /// The target's total of per-class weights or shares.
+    pub fn sum(&self, per_class: &[f64]) -> f64 {
+        self.classes.iter().map(|&c| per_class[c]).sum()
+    }
+}
+
 /// Label values and their class ids. A numeric target's classes are bins between the
 /// baseline's quantiles (`edges`), then null when either side has null targets.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -57,6 +77,9 @@ pub struct Classes {
     /// A numeric target's bin edges (strictly increasing; bin `k` is `[edges[k−1],
     /// edges[k])`); empty for classes.
     pub edges: Vec<f64>,
+    /// The baseline quantile of each of `edges` (empty for classes, and in models saved before
+    /// the tails were named).
+    pub edge_quantiles: Vec<f64>,
     /// Whether these are a numeric target's bins.
     numeric: bool,
 }
@@ -65,6 +88,8 @@ pub struct Classes {
 struct ClassesRepr {
     names: Vec<String>,
     edges: Vec<f64>,
+    #[serde(default)]
+    edge_quantiles: Vec<f64>,
     numeric: bool,
 }
 
@@ -73,6 +98,7 @@ impl From<Classes> for ClassesRepr {
         ClassesRepr {
             names: c.names,
             edges: c.edges,
+            edge_quantiles: c.edge_quantiles,
             numeric: c.numeric,
         }
     }
@@ -82,6 +108,7 @@ impl From<ClassesRepr> for Classes {
     fn from(r: ClassesRepr) -> Classes {
         let mut c = Classes::new(r.names);
         c.edges = r.edges;
+        c.edge_quantiles = r.edge_quantiles;
         c.numeric = r.numeric;
         c
     }
@@ -107,6 +134,7 @@ impl Classes {
             index,
             ints,
             edges: Vec::new(),
+            edge_quantiles: Vec::new(),
             numeric: false,
         }
     }
@@ -143,9 +171,45 @@ impl Classes {
             names.push(crate::profile::NULL_LABEL.to_string());
         }
         let mut c = Classes::new(names);
+        c.edge_quantiles = edges.iter().map(|&(q, _)| q).collect();
         c.edges = edges.into_iter().map(|(_, v)| v).collect();
         c.numeric = true;
         c
+    }
+
+    /// The labels a rule may imply: every class, then for a numeric target its two extreme
+    /// tails, each the two bins past the baseline's 75th percentile or before its 25th
+    /// (when the quantiles are distinct enough for that to be a tail of several bins). A
+    /// trigger that sends targets into the top quarter spreads them over the bins 75–95% and
+    /// top 5%, neither of which it fills alone.
+    pub fn targets(&self) -> Vec<Target> {
+        let mut out: Vec<Target> = (0..self.len())
+            .map(|c| Target {
+                classes: vec![c],
+                name: self.names[c].clone(),
+            })
+            .collect();
+        let (e, q) = (&self.edges, &self.edge_quantiles);
+        if !self.numeric || e.len() < 3 || q.len() != e.len() {
+            return out;
+        }
+        let text = crate::profile::column::numeric_text;
+        let pct = |q: f64| format!("{}", (q * 100.0).round());
+        // Bins 0..=e.len(); the top tail starts at edge e.len() − 2, the bottom one ends at 1.
+        let top = e.len() - 2;
+        if q[top] >= 0.75 - 1e-9 {
+            out.push(Target {
+                classes: vec![top + 1, top + 2],
+                name: format!("≥ {} (top {}%)", text(e[top]), pct(1.0 - q[top])),
+            });
+        }
+        if q[1] <= 0.25 + 1e-9 {
+            out.push(Target {
+                classes: vec![0, 1],
+                name: format!("< {} (bottom {}%)", text(e[1]), pct(q[1])),
+            });
+        }
+        out
     }
 
     /// Whether these are a numeric target's bins.
@@ -372,6 +436,59 @@ mod tests {
         let back: Classes = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(back.edges, c.edges);
         assert!(back.is_numeric());
+    }
+
+    #[test]
+    fn a_numeric_targets_tails_are_targets_of_their_own() {
+        let names = |t: &[Target]| t.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+        // Classes imply themselves only.
+        let c = Classes::new(vec!["0".into(), "1".into()]);
+        let t = c.targets();
+        assert_eq!(names(&t), vec!["0", "1"]);
+        assert_eq!(t[1].classes, vec![1]);
+        // A target with five distinct quantiles (and nulls): its six bins and the null class,
+        // then the two bins past the 75th percentile and the two below the 25th.
+        let q = [
+            (0.05, 1.0),
+            (0.25, 2.0),
+            (0.5, 3.0),
+            (0.75, 5.5),
+            (0.95, 9.0),
+        ];
+        let c = Classes::numeric(&q, true);
+        let t = c.targets();
+        assert_eq!(t.len(), c.len() + 2);
+        assert_eq!(t[c.len()].classes, vec![4, 5]);
+        assert_eq!(t[c.len()].name, "≥ 5.5 (top 25%)");
+        assert_eq!(t[c.len() + 1].classes, vec![0, 1]);
+        assert_eq!(t[c.len() + 1].name, "< 2 (bottom 25%)");
+        assert_eq!(t[c.len()].count(&[1, 2, 3, 4, 5, 6, 7]), 11);
+        assert_eq!(
+            t[c.len() + 1].sum(&[0.5, 0.25, 0.0, 0.0, 0.0, 0.0, 0.0]),
+            0.75
+        );
+        // The tails survive serialization.
+        let back: Classes = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back.targets(), t);
+        // A median tied with the quartiles (wine's grades: 5, 5, 6, 6, 7): three edges, and
+        // the two bins on either side reach the median, no tail: no tail targets.
+        let c = Classes::numeric(
+            &[
+                (0.05, 5.0),
+                (0.25, 5.0),
+                (0.5, 6.0),
+                (0.75, 6.0),
+                (0.95, 7.0),
+            ],
+            false,
+        );
+        assert_eq!(c.targets().len(), c.len());
+        // A model saved before the tails were named has none.
+        let old: Classes = serde_json::from_str(
+            r#"{"names":["< 1 (bottom 5%)","1 to 2 (5–25%)","2 to 3 (25–50%)","3 to 5.5 (50–75%)","5.5 to 9 (75–95%)","≥ 9 (top 5%)"],"edges":[1.0,2.0,3.0,5.5,9.0],"numeric":true}"#,
+        )
+        .unwrap();
+        assert_eq!(old.targets().len(), 6);
     }
 
     #[test]

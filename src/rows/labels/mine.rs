@@ -187,6 +187,7 @@ pub(super) fn mine_rules(
     let prior: Vec<f64> = (0..l)
         .map(|c| weight[c] * sample_per_class[c] as f64 / total)
         .collect();
+    let targets = classes.targets();
     // The column each item feature reads (encoder features, then value features).
     let column_of: Vec<usize> = encoder
         .features
@@ -284,13 +285,21 @@ pub(super) fn mine_rules(
             .collect();
         let value_only = set.len() == 1 && set[0].feature as usize >= d;
         let sum: f64 = by_class.iter().sum();
-        let (top, &w) = by_class
+        // The most confident target (a class, or a numeric target's tail), the first on ties.
+        let (confidence, lift) = targets
             .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
-            .expect("at least one class");
-        let confidence = if sum > 0.0 { w / sum } else { 0.0 };
-        let lift = confidence / prior[top].max(f64::MIN_POSITIVE);
+            .map(|t| {
+                let confidence = if sum > 0.0 {
+                    t.sum(&by_class) / sum
+                } else {
+                    0.0
+                };
+                (
+                    confidence,
+                    confidence / t.sum(&prior).max(f64::MIN_POSITIVE),
+                )
+            })
+            .fold((0.0, 0.0), |best, c| if c.0 > best.0 { c } else { best });
         let candidate =
             count >= MIN_SAMPLE_SUPPORT && confidence >= MIN_SAMPLE_CONFIDENCE && lift > 1.0;
         if value_only || candidate {

@@ -32,7 +32,7 @@ mod model;
 
 pub use analogue::{Analogue, AnalogueItem, TAIL_SHARE, analogue, describe};
 pub use counts::{EXAMPLES, FlagCount, FlagGroups, LabelCounts, LabelScratch, RefFlags};
-pub use items::{Classes, Item, NO_VALUE, Rule, ValueFeature};
+pub use items::{Classes, Item, NO_VALUE, Rule, Target, ValueFeature};
 pub use mine::RARE_SHARE;
 pub use model::{LabelModel, LabelParts};
 // The shared slot and row helpers, where the label checks have always read them.
