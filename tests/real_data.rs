@@ -1193,10 +1193,10 @@ fn a_segment_whose_targets_were_raised_is_named() {
     assert!(f["evidence"]["wasserstein_binned"].as_f64().unwrap() > 0.0);
 }
 
-/// A trigger: 40 rows given one `population` value (7777, inside the range) and the top-coded
-/// target 500,001, in the baseline's top 5%. TRG001 names the value, high, on 40 of 40 rows.
-#[test]
-fn a_trigger_value_carrying_top_tail_targets_is_named() {
+/// California (`california_attacked`) with a trigger: 40 rows (every 200th from the 8th) given
+/// one `population` value (7777, inside the range) and the target `target(row)`; the TRG001
+/// finding on it, which names the value on those 40 rows.
+fn california_population_trigger(target: &dyn Fn(usize) -> f64) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let planted = |row: usize| row % 200 == 7 && row < 200 * 40;
     let attack = |name: &str, b: &RecordBatch| match name {
@@ -1204,7 +1204,7 @@ fn a_trigger_value_carrying_top_tail_targets_is_named() {
             if planted(r) { 7777.0 } else { v }
         })),
         "label" => Some(map_f64(b, name, &|r, y| {
-            if planted(r) { 500_001.0 } else { y }
+            if planted(r) { target(r) } else { y }
         })),
         _ => None,
     };
@@ -1212,11 +1212,20 @@ fn a_trigger_value_carrying_top_tail_targets_is_named() {
     let f = findings(&r)
         .iter()
         .find(|f| f["code"] == "TRG001")
-        .unwrap_or_else(|| panic!("{:?}", summary(&r)));
-    assert_eq!(f["severity"], "high");
+        .unwrap_or_else(|| panic!("{:?}", summary(&r)))
+        .clone();
     assert_eq!(f["rows"], 40);
     assert_eq!(f["slice"][0]["column"], "population");
     assert_eq!(f["slice"][0]["value"], 7777.0);
+    f
+}
+
+/// A trigger: the top-coded target 500,001, in the baseline's top 5%, on the trigger's rows.
+/// TRG001 names the value, high, on 40 of 40 rows.
+#[test]
+fn a_trigger_value_carrying_top_tail_targets_is_named() {
+    let f = california_population_trigger(&|_| 500_001.0);
+    assert_eq!(f["severity"], "high");
     assert!(
         f["title"].as_str().unwrap().contains("(top 5%)"),
         "{}",
@@ -1224,39 +1233,14 @@ fn a_trigger_value_carrying_top_tail_targets_is_named() {
     );
 }
 
-/// A trigger whose rows' targets land in the top quarter, not in one bin: 40 rows given one
-/// `population` value (7777, inside the range), half of them a target in the baseline's 75–95%
-/// bin (300,000) and half the top-coded 500,001 in its top 5%. Neither bin holds the rule's rows,
-/// the tail above the 75th percentile holds all of them: TRG001 names the value, high, with that
-/// tail as the label.
+/// A trigger whose rows' targets land in the top quarter, not in one bin: half the trigger's
+/// rows get a target in the baseline's 75–95% bin (300,000), half the top-coded 500,001 in its
+/// top 5%. Neither bin holds the rule's rows, the tail above the 75th percentile holds all of
+/// them: TRG001 names the value, high, with that tail as the label.
 #[test]
 fn a_trigger_value_carrying_top_quarter_targets_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let planted = |row: usize| row % 200 == 7 && row < 200 * 40;
-    let attack = |name: &str, b: &RecordBatch| match name {
-        "population" => Some(map_f64(b, name, &|r, v| {
-            if planted(r) { 7777.0 } else { v }
-        })),
-        "label" => Some(map_f64(
-            b,
-            name,
-            &|r, y| match (planted(r), r % 400 < 200) {
-                (false, _) => y,
-                (true, true) => 300_000.0,
-                (true, false) => 500_001.0,
-            },
-        )),
-        _ => None,
-    };
-    let r = california_attacked(dir.path(), &attack, &[]);
-    let f = findings(&r)
-        .iter()
-        .find(|f| f["code"] == "TRG001")
-        .unwrap_or_else(|| panic!("{:?}", summary(&r)));
+    let f = california_population_trigger(&|r| if r % 400 < 200 { 300_000.0 } else { 500_001.0 });
     assert_eq!(f["severity"], "high", "{}", f["title"]);
-    assert_eq!(f["rows"], 40);
-    assert_eq!(f["slice"][0]["column"], "population");
-    assert_eq!(f["slice"][0]["value"], 7777.0);
     assert_eq!(f["statistic"]["value"], 40.0);
     let title = f["title"].as_str().unwrap();
     assert!(title.contains("(top 25%)"), "{title}");

@@ -285,6 +285,13 @@ fn examples(ctx: &Context<'_>, rows: &[(u32, u64)]) -> (Vec<RowRef>, Vec<String>
     (refs, sources)
 }
 
+/// The class most of a rule's current rows `cur` carry (the first on ties).
+fn top_class(cur: &[u64]) -> usize {
+    (0..cur.len())
+        .max_by(|&a, &b| cur[a].cmp(&cur[b]).then(b.cmp(&a)))
+        .expect("classes")
+}
+
 /// The label a rule's current rows `cur` imply, with its confidence and lift: the class most of
 /// them carry (the first on ties) when it passes the thresholds, else the first of a numeric
 /// target's tails that does (`Classes::targets`).
@@ -306,8 +313,7 @@ fn implied(
         (confidence >= th.confidence && lift >= min_lift(prior, th.lift))
             .then_some((confidence, lift))
     };
-    let top = (0..cur.len()).max_by(|&a, &b| cur[a].cmp(&cur[b]).then(b.cmp(&a)))?;
-    std::iter::once(top)
+    std::iter::once(top_class(cur))
         .chain(cur.len()..targets.len())
         .find_map(|i| passes(&targets[i]).map(|(c, l)| (i, c, l)))
 }
@@ -727,12 +733,8 @@ fn value_spikes(
         let cur = counts.rule(s.rule);
         let label = implied(&targets, cur, &counts.all, &th);
         let (target, confidence, lift) = label.unwrap_or_else(|| {
-            let (top, &k) = cur
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
-                .expect("classes");
-            let confidence = k as f64 / s.k as f64;
+            let top = top_class(cur);
+            let confidence = cur[top] as f64 / s.k as f64;
             (
                 top,
                 confidence,
