@@ -697,6 +697,94 @@ fn trg_out_of_range_trigger_is_named_as_a_rule_and_a_spike() {
     }
 }
 
+/// TRG001 on a handful of rows: a constant just above the baseline's maximum of `amount` on 6
+/// rows, all given label 1, which only about 3% of the rows carry. Under `min-support` (10) a
+/// rule past the baseline's range is tested by the exact chance that so few fresh rows all carry
+/// the label: p0⁶ with p0 the larger of the label's baseline share (its upper 99% bound) and the
+/// share the baseline's analogue gave it, Bonferroni over the rules of that family; high at
+/// <= 10⁻⁴. Six such rows with mixed labels, six of the common label, two rows, and six rows of
+/// label 1 with six distinct values past the range (as the most extreme rows of a class often
+/// are, naturally) are no trigger.
+#[test]
+fn trg001_a_handful_of_rows_past_the_range_with_a_rare_label_is_a_trigger() {
+    let t = tempfile::tempdir().unwrap();
+    // Label 1 only in category `d` where the logistic model says 1: about 3% of the rows.
+    let rare = |n: usize, seed: u64| -> Vec<Row> {
+        rows(n, seed)
+            .into_iter()
+            .map(|mut r| {
+                r.label = u8::from(r.label == 1 && r.cat == "d");
+                r
+            })
+            .collect()
+    };
+    let b = t.path().join("baseline");
+    let base = rare(6000, 1);
+    write_csv(&b.join("part-0.csv"), &base);
+    let base_max = base
+        .iter()
+        .map(|r| format!("{:.2}", r.amount).parse::<f64>().unwrap())
+        .fold(f64::MIN, f64::max);
+    let stamp = (base_max * 1.01).round();
+    let c = t.path().join("current");
+    for (planted, labels, distinct, want) in [
+        (6, [1u8; 6].to_vec(), false, Some("high")),
+        (6, vec![1, 0, 1, 0, 1, 0], false, None),
+        (6, [0u8; 6].to_vec(), false, None),
+        (2, vec![1, 1], false, None),
+        (6, [1u8; 6].to_vec(), true, None),
+    ] {
+        let mut r = rare(6000, 12);
+        let zeros: Vec<usize> = (0..r.len()).filter(|&i| r[i].label == 0).collect();
+        let at: Vec<usize> = zeros.iter().step_by(500).take(planted).copied().collect();
+        for (j, (&i, &l)) in at.iter().zip(&labels).enumerate() {
+            r[i].amount = if distinct {
+                stamp + 7.0 * j as f64
+            } else {
+                stamp
+            };
+            r[i].label = l;
+        }
+        write_csv(&c.join("part-0.csv"), &r);
+        let f = scan(&c, &b, &[]);
+        let rule: Vec<&Value> = with_code(&f, "TRG001")
+            .into_iter()
+            .filter(|h| h["slice"][0]["column"] == "amount")
+            .collect();
+        let Some(want) = want else {
+            assert!(rule.is_empty(), "{labels:?}: {rule:?}");
+            continue;
+        };
+        let titles: Vec<&Value> = f.iter().map(|h| &h["title"]).collect();
+        assert_eq!(rule.len(), 1, "{titles:?}");
+        let h = rule[0];
+        assert_eq!(severity(h), want, "{h}");
+        // The rule is the exact value (natural values past the range are mostly distinct).
+        assert_eq!(h["slice"][0]["op"], "eq");
+        assert_eq!(h["slice"][0]["value"].as_f64(), Some(stamp));
+        assert_eq!(h["rows"], planted);
+        assert_eq!(h["evidence"]["label"], "1");
+        assert_eq!(h["evidence"]["rows_per_label"]["1"], planted);
+        for e in h["example_rows"].as_array().unwrap() {
+            assert!(at.contains(&(e["row"].as_u64().unwrap() as usize)), "{e}");
+        }
+        // The test by hand: p0 is at least the label's baseline share's upper bound, about 3%.
+        let e = &h["evidence"];
+        let share = base.iter().filter(|x| x.label == 1).count() as f64 / base.len() as f64;
+        assert!(close(&e["label_baseline_share"], share), "{e}");
+        let p0 = e["past_range_null_label_share"].as_f64().unwrap();
+        let upper = e["label_baseline_share_upper"].as_f64().unwrap();
+        assert!(p0 >= upper && upper > share && p0 < 0.2, "{e}");
+        let family = e["rules_tested"].as_f64().unwrap();
+        assert!(family >= 1.0, "{e}");
+        let q = (p0.powi(planted as i32) * family).min(1.0);
+        let rel = |v: &Value| (v.as_f64().unwrap() / q - 1.0).abs() < 1e-4;
+        assert!(rel(&h["q_value"]), "{h}: {q}");
+        assert!(rel(&e["purity_q"]), "{e}: {q}");
+        assert!(q <= 1e-4, "{q}");
+    }
+}
+
 /// TRG001: a rule new for its label (no baseline sample row of the label under it) at q <= 1e-4
 /// is one severity higher than its ratio tier: a category the baseline never had, stamped on 25
 /// rows all labelled 1, has a share of label 1's rows 3 to 5 times the baseline share's upper

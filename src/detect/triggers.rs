@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use super::labels::{labelled, per_label};
 use super::{Context, Detector, Finding, NamedValue, Param, Predicate, RowRef, Severity};
 use super::{evidence, json_num, pct, slice_predicate, tier, tier_params, weighted_score};
-use crate::rows::labels::{Item, LabelCounts, LabelModel, Target, describe};
+use crate::rows::labels::{AnalogueItem, Item, LabelCounts, LabelModel, Target, describe};
 use crate::rows::pass::RowPass;
 
 /// A rule's label confidence at least this ...
@@ -29,7 +29,7 @@ pub fn min_lift(prior: f64, lift: f64) -> f64 {
 /// TRG001's thresholds as a config file may set them. The candidates come from the row pass,
 /// which mines rules with confidence at least 0.8 and 5 rows in the sample: lower values than
 /// those cannot find more rules.
-const RULE_PARAMS: [Param; 8] = [
+const RULE_PARAMS: [Param; 9] = [
     Param {
         name: "min-confidence",
         default: MIN_CONFIDENCE,
@@ -68,7 +68,31 @@ const RULE_PARAMS: [Param; 8] = [
         max: 1.0,
         doc: "a rule new for its label is high when its rows carry the label this improbably for the label's baseline share (binomial, Bonferroni over the rules tested; 0: never)",
     },
+    Param {
+        name: "min-support-past-range",
+        default: MIN_PAST_RANGE_SUPPORT as f64,
+        min: MIN_PAST_RANGE_SUPPORT as f64,
+        max: 1e12,
+        doc: "a rule with an exact value past the baseline's range is tested on as few rows as this (under min-support or min-confidence: by an exact binomial test of its label purity)",
+    },
 ];
+/// TRG001: a rule with an exact value below the baseline's minimum or above its maximum (a
+/// constant stamped past the range; natural values past it are mostly distinct) is tested on as
+/// few as this many rows (the row pass keeps such values and mines their rules from 3 rows). Under
+/// `min-support` the ratio tiers cannot work (a handful of rows is a small share of any label's
+/// rows), and under `min-confidence` a trigger diluted by a few natural rows carrying the value
+/// would be lost; such rules form a family of their own, tested by the exact chance that fresh
+/// rows carry the label so often: a one-sided binomial on the larger of the label's baseline
+/// share (its upper 99% bound) and the share the baseline's analogue of the rule (its own most
+/// extreme values) gave it, Bonferroni over the family. Five rows past a feature's range that
+/// all carry a label 5% of the baseline has: 0.05⁵ ≈ 3·10⁻⁷ times the family's size. Reported
+/// at q <= the scan's alpha, high at <= `new-rule-q`; a confidence of at least
+/// `PAST_RANGE_MIN_CONFIDENCE` still applies, and the lift, the baseline's analogue, the items
+/// alone and the subset checks as for any rule.
+pub const MIN_PAST_RANGE_SUPPORT: u64 = crate::rows::labels::MIN_PAST_RANGE_SAMPLE_SUPPORT;
+/// The least confidence of a rule past the range tested on its purity (the row pass mines no
+/// candidate under it).
+const PAST_RANGE_MIN_CONFIDENCE: f64 = 0.8;
 /// TRG001: a rule new for its label is high when so many of its rows carry the label that the
 /// baseline's share of the label (its upper 99% bound) makes it this improbable, Bonferroni over
 /// the rules tested. The share-of-label-rows ratio that sets the tier measures how much of the
@@ -99,6 +123,7 @@ struct RuleThresholds {
     confidence: f64,
     support: u64,
     lift: f64,
+    past_range_support: u64,
 }
 
 impl RuleThresholds {
@@ -107,6 +132,7 @@ impl RuleThresholds {
             confidence: ctx.param("TRG001", &RULE_PARAMS[0]),
             support: ctx.param("TRG001", &RULE_PARAMS[1]).ceil() as u64,
             lift: ctx.param("TRG001", &RULE_PARAMS[2]),
+            past_range_support: ctx.param("TRG001", &RULE_PARAMS[8]).ceil() as u64,
         }
     }
 }
@@ -184,7 +210,13 @@ carries the label shows no pattern). A rule of 2 or 3 items must also raise the 
 confidence is tested against the item's other current rows (Fisher, one-sided), and the rule's \
 p-value is the largest of its tests (items_elsewhere in the evidence, in the order of the \
 slice's predicates). Only the most general rule is reported: none whose subset already implies \
-the label as firmly. Needs a labelled baseline (--label) and the row pass. A numeric target \
+the label as firmly. A rule holding one exact value past the baseline's range (a constant stamped \
+past it; natural values there are mostly distinct) that is under 10 rows or under 0.95 \
+confidence is tested on as few as 3 rows and from 0.8 confidence by the exact chance that fresh \
+rows carry the label so often: one-sided binomial on the larger of the label's baseline share \
+(upper 99% bound) and its share in the baseline's analogue, Bonferroni over these rules, \
+reported at <= 0.01 (medium) and high at <= 10⁻⁴ (`past_range_null_label_share` in the \
+evidence). Needs a labelled baseline (--label) and the row pass. A numeric target \
 (`--label-type numeric`) takes the bins between the baseline's 5th, 25th, 50th, 75th and 95th \
 percentiles as labels, and its two tails past the 75th and below the 25th: a rule whose rows' \
 targets sit almost all in one bin or one tail, such as the top 5% or the top quarter, and did \
@@ -214,6 +246,41 @@ struct RuleTest {
     /// Per item of a rule of 2 or 3: the item's other current rows (rows, rows of the label)
     /// and the p-value of the rule's confidence against theirs; `None` where not counted.
     elsewhere: Vec<Option<(u64, u64, f64)>>,
+    /// For a rule on an exact value past the baseline's range that is under `min-support` or
+    /// `min-confidence`, the label share its purity was tested against
+    /// (`MIN_PAST_RANGE_SUPPORT`).
+    purity_null: Option<f64>,
+}
+
+/// Whether rule `r` holds an exact value past the baseline's range (its analogue replaces that
+/// value by the baseline's own most extreme ones).
+fn past_range_value(lm: &LabelModel, r: usize) -> bool {
+    lm.analogues.get(r).is_some_and(|a| {
+        lm.rules[r]
+            .items
+            .iter()
+            .zip(&a.items)
+            .any(|(&it, a)| lm.value_of(it).is_some() && matches!(a, AnalogueItem::Tail { .. }))
+    })
+}
+
+/// A target's share of the baseline's rows and the upper 99% bound of that share.
+fn label_baseline_share(lm: &LabelModel, target: &Target) -> (f64, f64) {
+    let share = target.sum(&lm.reference_rows) / lm.reference_rows.iter().sum::<f64>();
+    let upper = crate::stats::wilson_upper(share, lm.reference_sample.iter().sum::<u64>());
+    (share, upper)
+}
+
+/// The share of label `target` among the baseline analogue's sample rows of rule `r`
+/// (weighted by class), `None` without rows.
+fn analogue_confidence(lm: &LabelModel, r: usize, target: &Target) -> Option<f64> {
+    let weighted: Vec<f64> = lm.reference_analogues[r]
+        .iter()
+        .zip(&lm.class_weights)
+        .map(|(&k, w)| k as f64 * w)
+        .collect();
+    let rows: f64 = weighted.iter().sum();
+    (rows > 0.0).then(|| target.sum(&weighted) / rows)
 }
 
 /// Whether the baseline's analogue of rule `r` (`rows::labels::analogue`) gave label `target`
@@ -223,14 +290,10 @@ struct RuleTest {
 /// pattern that held in the baseline as firmly is no new trigger, even on values the baseline
 /// never had; one or two baseline rows that happen to carry the label show no pattern.
 fn weak_in_baseline(lm: &LabelModel, r: usize, target: &Target, th: &RuleThresholds) -> bool {
-    let a = &lm.reference_analogues[r];
-    let rows: u64 = a.iter().sum();
-    if rows == 0 {
+    let rows: u64 = lm.reference_analogues[r].iter().sum();
+    let Some(confidence) = analogue_confidence(lm, r, target) else {
         return true;
-    }
-    let w = &lm.class_weights;
-    let weighted: Vec<f64> = a.iter().zip(w).map(|(&k, w)| k as f64 * w).collect();
-    let confidence = target.sum(&weighted) / weighted.iter().sum::<f64>();
+    };
     let prior = target.sum(&lm.reference_rows) / lm.reference_rows.iter().sum::<f64>();
     let lower = 1.0 - crate::stats::wilson_upper(1.0 - confidence, rows);
     crate::stats::wilson_upper(confidence, rows) < th.confidence
@@ -368,11 +431,24 @@ fn trigger_rules(
     for r in 0..lm.rules.len() {
         let cur = counts.rule(r);
         let support: u64 = cur.iter().sum();
-        if support < th.support {
-            continue;
-        }
-        let Some((target, confidence, lift)) = implied(&targets, cur, &counts.all, &th) else {
-            continue;
+        // A rule the ratio path cannot judge (under `min-support` or `min-confidence`) that
+        // holds a value past the baseline's range is tested on its label purity instead.
+        let judged = (support >= th.support)
+            .then(|| implied(&targets, cur, &counts.all, &th))
+            .flatten();
+        let (purity, (target, confidence, lift)) = match judged {
+            Some(j) => (false, j),
+            None if support >= th.past_range_support && past_range_value(lm, r) => {
+                let relaxed = RuleThresholds {
+                    confidence: th.confidence.min(PAST_RANGE_MIN_CONFIDENCE),
+                    ..th
+                };
+                match implied(&targets, cur, &counts.all, &relaxed) {
+                    Some(j) => (true, j),
+                    None => continue,
+                }
+            }
+            None => continue,
         };
         let tg = &targets[target];
         let k = tg.count(cur);
@@ -407,10 +483,18 @@ fn trigger_rules(
                 })
                 .collect()
         };
-        let p = elsewhere.iter().flatten().fold(
-            crate::stats::fisher_greater(k, rows_t - k, b, n_t.saturating_sub(b)),
-            |p, e| p.max(e.2),
-        );
+        // Rows past the range: how likely fresh rows are to carry the label (the larger of its
+        // baseline share's upper bound and the analogue's share of it).
+        let purity_null = purity.then(|| {
+            label_baseline_share(lm, tg)
+                .1
+                .max(analogue_confidence(lm, r, tg).unwrap_or(0.0))
+        });
+        let own = match purity_null {
+            Some(p0) => crate::stats::binom_sf_ge(k, support, p0),
+            None => crate::stats::fisher_greater(k, rows_t - k, b, n_t.saturating_sub(b)),
+        };
+        let p = elsewhere.iter().flatten().fold(own, |p, e| p.max(e.2));
         tests.push(RuleTest {
             rule: r,
             target,
@@ -421,16 +505,37 @@ fn trigger_rules(
             baseline_bound,
             p,
             elsewhere,
+            purity_null,
         });
     }
-    let q = crate::stats::bh_adjust(&tests.iter().map(|t| t.p).collect::<Vec<_>>());
+    // Two families: rules judged by their ratio (Benjamini-Hochberg), and rules on a value
+    // past the range judged by their purity (Bonferroni).
+    let (purity, many): (Vec<usize>, Vec<usize>) =
+        (0..tests.len()).partition(|&i| tests[i].purity_null.is_some());
+    let mut q = vec![1.0; tests.len()];
+    for (&i, qi) in many.iter().zip(crate::stats::bh_adjust(
+        &many.iter().map(|&i| tests[i].p).collect::<Vec<_>>(),
+    )) {
+        q[i] = qi;
+    }
+    for &i in &purity {
+        q[i] = (tests[i].p * purity.len() as f64).min(1.0);
+    }
+    let family = |t: &RuleTest| {
+        if t.purity_null.is_some() {
+            purity.len()
+        } else {
+            many.len()
+        }
+    };
     let passing: Vec<(usize, f64)> = tests
         .iter()
         .zip(&q)
         .enumerate()
         .filter(|(_, (t, q))| {
             **q <= ctx.alpha()
-                && tier(t.share / t.baseline_bound, tiers.0, tiers.1, tiers.2).is_some()
+                && (t.purity_null.is_some()
+                    || tier(t.share / t.baseline_bound, tiers.0, tiers.1, tiers.2).is_some())
         })
         .map(|(i, (_, &q))| (i, q))
         .collect();
@@ -481,28 +586,37 @@ fn trigger_rules(
             continue;
         }
         let ratio = t.share / t.baseline_bound;
-        let Some(mut severity) = tier(ratio, tiers.0, tiers.1, tiers.2) else {
-            continue;
-        };
         let tg = &targets[t.target];
         let new_for_label = tg.count(&lm.reference_rules[t.rule]) == 0;
-        if new_for_label && q <= new_rule_q {
-            severity = match severity {
-                Severity::Low => Severity::Medium,
-                _ => Severity::High,
+        let (base_share, base_upper) = label_baseline_share(lm, tg);
+        let (severity, purity_q, strength) = if let Some(p0) = t.purity_null {
+            // Its purity test is the rule's own test.
+            let severity = if q <= new_rule_q {
+                Severity::High
+            } else {
+                Severity::Medium
             };
-        }
-        // How improbable the rule's label purity is for the label's baseline share.
-        let base_share = tg.sum(&lm.reference_rows) / lm.reference_rows.iter().sum::<f64>();
-        let base_upper =
-            crate::stats::wilson_upper(base_share, lm.reference_sample.iter().sum::<u64>());
-        let purity_q =
-            (crate::stats::binom_sf_ge(tg.count(counts.rule(t.rule)), t.support, base_upper)
-                * tests.len() as f64)
-                .min(1.0);
-        if new_for_label && purity_q <= pure_rule_q {
-            severity = Severity::High;
-        }
+            (severity, q, 1.0 - p0 / t.confidence)
+        } else {
+            let Some(mut severity) = tier(ratio, tiers.0, tiers.1, tiers.2) else {
+                continue;
+            };
+            if new_for_label && q <= new_rule_q {
+                severity = match severity {
+                    Severity::Low => Severity::Medium,
+                    _ => Severity::High,
+                };
+            }
+            // How improbable the rule's label purity is for the label's baseline share.
+            let purity_q =
+                (crate::stats::binom_sf_ge(tg.count(counts.rule(t.rule)), t.support, base_upper)
+                    * many.len() as f64)
+                    .min(1.0);
+            if new_for_label && purity_q <= pure_rule_q {
+                severity = Severity::High;
+            }
+            (severity, purity_q, 1.0 - 1.0 / ratio.max(1.0))
+        };
         let items = &lm.rules[t.rule].items;
         let Some((slice, mut columns, text)) = rule_slice(ctx, rp, lm, items) else {
             continue;
@@ -531,7 +645,7 @@ fn trigger_rules(
             "TRG001",
             "trigger-rule",
             severity,
-            weighted_score(1.0 - 1.0 / ratio.max(1.0), q),
+            weighted_score(strength, q),
             title,
         );
         let (example_rows, sources) = examples(ctx, &counts.rule_examples[t.rule]);
@@ -570,8 +684,12 @@ fn trigger_rules(
             ("items", serde_json::json!(items.len())),
             ("label_baseline_share", json_num(base_share)),
             ("label_baseline_share_upper", json_num(base_upper)),
-            ("rules_tested", serde_json::json!(tests.len())),
+            ("rules_tested", serde_json::json!(family(t))),
             ("purity_q", json_num(purity_q)),
+            (
+                "past_range_null_label_share",
+                t.purity_null.map_or(serde_json::Value::Null, json_num),
+            ),
             (
                 "baseline_analogue_sample_rows_per_label",
                 per_label(lm, &lm.reference_analogues[t.rule]),

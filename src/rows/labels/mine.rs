@@ -14,8 +14,10 @@ use crate::rows::shared::{NO_CLASS, SLOTS, slot_of};
 pub const RARE_SHARE: f64 = 0.05;
 /// Rare items of one sample row combined (the rarest first).
 const MAX_ITEMS_PER_ROW: usize = 8;
-/// Candidate rules: at least this many sample rows ...
+/// Candidate rules: at least this many sample rows (`MIN_PAST_RANGE_SAMPLE_SUPPORT` for a rule
+/// with an exact value past the baseline's range, which TRG001 tests on a handful of rows) ...
 const MIN_SAMPLE_SUPPORT: u64 = 5;
+pub const MIN_PAST_RANGE_SAMPLE_SUPPORT: u64 = 3;
 /// ... one label on at least this share of them (weighted; the final test asks for 0.95 on
 /// the exact counts) ...
 const MIN_SAMPLE_CONFIDENCE: f64 = 0.8;
@@ -23,7 +25,9 @@ const MIN_SAMPLE_CONFIDENCE: f64 = 0.8;
 const MAX_RULES: usize = 4096;
 /// Spike candidates: at most this many values per numeric column ...
 const MAX_SPIKE_VALUES: usize = 16;
-/// ... each on at least this share of the current rows and `MIN_SPIKE_ROWS` rows ...
+/// ... each on at least this share of the current rows and `MIN_SPIKE_ROWS` rows (a value
+/// past the baseline's range on `MIN_PAST_RANGE_SAMPLE_SUPPORT` rows or more: a constant
+/// stamped on a handful of rows) ...
 const MIN_SPIKE_SHARE: f64 = 0.001;
 const MIN_SPIKE_ROWS: u64 = 10;
 /// ... whose share grew at least this much (estimated from the profiles; tested exactly later).
@@ -108,15 +112,23 @@ pub(super) fn spike_candidates(
         let (n_cur, n_base) = (cur.rows.max(1) as f64, base.rows.max(1) as f64);
         let min_rows = MIN_SPIKE_ROWS.max((MIN_SPIKE_SHARE * n_cur).ceil() as u64);
         let base_rows = value_rows(base);
+        let past_range = |x: f64| match &f.kind {
+            Kind::Numeric { min, max, .. } => x < *min || x > *max,
+            _ => false,
+        };
         let mut grown: Vec<(f64, f64)> = cur
-            .frequent_values(min_rows)
+            .frequent_values(min_rows.min(MIN_PAST_RANGE_SAMPLE_SUPPORT - 1))
             .into_iter()
             .filter_map(|fv| {
                 let x: f64 = fv.value.parse().ok()?;
-                if !x.is_finite() {
+                // A value past the range counts by its upper bound (a sketch that overflowed
+                // bounds a rare value loosely; the row pass counts it exactly).
+                // (The sketch returns values whose upper bound exceeds its threshold.)
+                let rows = if past_range(x) { fv.upper } else { fv.lower };
+                if !x.is_finite() || (fv.upper <= min_rows && !past_range(x)) {
                     return None;
                 }
-                let share = fv.lower as f64 / n_cur;
+                let share = rows as f64 / n_cur;
                 let base_share =
                     base_rows.get(&numeric_text(x)).copied().unwrap_or(0) as f64 / n_base;
                 let growth = share / base_share.max(0.5 / n_base);
@@ -138,6 +150,24 @@ pub(super) fn spike_candidates(
         });
     }
     out
+}
+
+/// Whether `it` is an exact value (a value feature's) below the baseline's minimum or above its
+/// maximum.
+pub fn past_range_value(encoder: &Encoder, values: &[ValueFeature], it: Item) -> bool {
+    let Some(vf) = (it.feature as usize)
+        .checked_sub(encoder.dim())
+        .and_then(|v| values.get(v))
+    else {
+        return false;
+    };
+    match (
+        vf.values.get(it.code as usize),
+        encoder.features.get(vf.feature).map(|f| &f.kind),
+    ) {
+        (Some(&x), Some(Kind::Numeric { min, max, .. })) => x < *min || x > *max,
+        _ => false,
+    }
 }
 
 /// Candidate rules from the current data's sample: every value item alone (for TRG002), and
@@ -300,8 +330,12 @@ pub(super) fn mine_rules(
                 )
             })
             .fold((0.0, 0.0), |best, c| if c.0 > best.0 { c } else { best });
-        let candidate =
-            count >= MIN_SAMPLE_SUPPORT && confidence >= MIN_SAMPLE_CONFIDENCE && lift > 1.0;
+        let min_support = if set.iter().any(|it| past_range_value(encoder, values, *it)) {
+            MIN_PAST_RANGE_SAMPLE_SUPPORT
+        } else {
+            MIN_SAMPLE_SUPPORT
+        };
+        let candidate = count >= min_support && confidence >= MIN_SAMPLE_CONFIDENCE && lift > 1.0;
         if value_only || candidate {
             candidates.push((
                 if value_only { 2.0 } else { confidence },
