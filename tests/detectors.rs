@@ -785,6 +785,89 @@ fn trg001_a_handful_of_rows_past_the_range_with_a_rare_label_is_a_trigger() {
     }
 }
 
+/// TRG001 on a clean-label trigger of two values, only one of which grew: `k` = 0 is on every
+/// 20th row on both sides (its share did not move, so it is no value spike of its own), and
+/// `amount` = 1234.5, a value the baseline never had, is stamped on 25 rows of label 1 that hold
+/// `k` = 0 (labels untouched) and on 20 rows of label 0 elsewhere. The value alone carries label
+/// 1 on 25 of 45 rows, no trigger; with `k` = 0 beside it, 25 of 25. The row pass adds `k` = 0
+/// to the value items as the grown value's partner, and the pair is named.
+#[test]
+fn trg001_a_clean_label_pair_is_found_through_the_value_beside_the_grown_one() {
+    let t = tempfile::tempdir().unwrap();
+    let with_zeros = |n: usize, seed: u64| -> Vec<Row> {
+        let mut r = rows(n, seed);
+        for (i, row) in r.iter_mut().enumerate() {
+            if i % 20 == 0 {
+                row.k = 0;
+            } else if row.k == 0 {
+                row.k = 1;
+            }
+        }
+        r
+    };
+    let b = t.path().join("baseline");
+    write_csv(&b.join("part-0.csv"), &with_zeros(6000, 1));
+    let c = t.path().join("current");
+    let mut r = with_zeros(6000, 14);
+    let ones: Vec<usize> = (0..r.len())
+        .filter(|&i| r[i].k == 0 && r[i].label == 1)
+        .step_by(3)
+        .take(25)
+        .collect();
+    let zeros: Vec<usize> = (0..r.len())
+        .filter(|&i| r[i].k != 0 && r[i].label == 0)
+        .step_by(97)
+        .take(20)
+        .collect();
+    assert_eq!((ones.len(), zeros.len()), (25, 20));
+    for &i in ones.iter().chain(&zeros) {
+        r[i].amount = 1234.5;
+    }
+    write_csv(&c.join("part-0.csv"), &r);
+    let f = scan(&c, &b, &[]);
+    let rule: Vec<&Value> = with_code(&f, "TRG001")
+        .into_iter()
+        .filter(|h| h["slice"].as_array().unwrap().len() == 2)
+        .collect();
+    let titles: Vec<&Value> = f.iter().map(|h| &h["title"]).collect();
+    assert_eq!(rule.len(), 1, "{titles:?}");
+    let h = rule[0];
+    assert_eq!(severity(h), "high", "{h}");
+    let preds: Vec<(&Value, &Value, f64)> = h["slice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (&p["column"], &p["op"], p["value"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(
+        preds,
+        vec![
+            (&Value::from("amount"), &Value::from("eq"), 1234.5),
+            (&Value::from("k"), &Value::from("eq"), 0.0)
+        ],
+        "{h}"
+    );
+    assert_eq!(h["rows"], 25);
+    assert_eq!(h["evidence"]["label"], "1");
+    assert_eq!(h["evidence"]["rows_per_label"]["1"], 25);
+    for e in h["example_rows"].as_array().unwrap() {
+        assert!(ones.contains(&(e["row"].as_u64().unwrap() as usize)), "{e}");
+    }
+    // The value alone is no trigger (25 of 45), and `k` = 0 is no spike.
+    assert!(
+        with_code(&f, "TRG001")
+            .iter()
+            .all(|h| h["slice"].as_array().unwrap().len() == 2),
+        "{titles:?}"
+    );
+    assert!(
+        with_code(&f, "TRG002")
+            .iter()
+            .all(|h| h["slice"][0]["column"] != "k"),
+        "{titles:?}"
+    );
+}
+
 /// TRG001: a rule new for its label (no baseline sample row of the label under it) at q <= 1e-4
 /// is one severity higher than its ratio tier: a category the baseline never had, stamped on 25
 /// rows all labelled 1, has a share of label 1's rows 3 to 5 times the baseline share's upper

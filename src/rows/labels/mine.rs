@@ -31,6 +31,10 @@ const MAX_SPIKE_VALUES: usize = 16;
 const MIN_SPIKE_SHARE: f64 = 0.001;
 const MIN_SPIKE_ROWS: u64 = 10;
 /// ... whose share grew at least this much (estimated from the profiles; tested exactly later).
+/// Values beside a grown one (`partner_values`): at most this many a column, from at most this
+/// many (sample row, grown value, other column) triples.
+const MAX_PARTNER_VALUES: usize = 16;
+const MAX_PARTNER_PAIRS: u64 = 4_000_000;
 const MIN_SPIKE_GROWTH: f64 = 1.5;
 
 /// A profile's sample encoded: slice codes, value codes and the class of each row (strata in
@@ -150,6 +154,172 @@ pub(super) fn spike_candidates(
         });
     }
     out
+}
+
+/// Exact values beside a grown one: a clean-label trigger stamps two values on rows of one
+/// label, and only one of them need have grown (the other is common). For each row of the
+/// current sample holding a rare grown value (at most `RARE_SHARE` of the sample, the rarest
+/// first within `MAX_PARTNER_PAIRS`), the exact values of its other numeric columns are
+/// counted per label, per grown value beside them; a value that sits beside one on at least
+/// `MIN_SAMPLE_SUPPORT` sample rows, one label (or a numeric target's tail) on at least
+/// `MIN_SAMPLE_CONFIDENCE` of them (weighted by class) with a lift above 1, joins its column's
+/// value items (at most `MAX_PARTNER_VALUES` a column, the most rows first), so the pair can be
+/// mined and counted as a rule.
+pub(super) fn partner_values(
+    current: &Profile,
+    encoder: &Encoder,
+    values: &mut Vec<ValueFeature>,
+    classes: &Classes,
+) {
+    if values.is_empty() {
+        return;
+    }
+    let l = classes.len();
+    let class = classes.of_sample(current);
+    let mut per_class = vec![0u64; l];
+    for &c in &class {
+        if let Some(k) = per_class.get_mut(c as usize) {
+            *k += 1;
+        }
+    }
+    let weight: Vec<f64> = super::model::class_rows(current, classes, &class)
+        .iter()
+        .zip(&per_class)
+        .map(|(rows, &n)| rows / n.max(1) as f64)
+        .collect();
+    let total: f64 = weight
+        .iter()
+        .zip(&per_class)
+        .map(|(w, &n)| w * n as f64)
+        .sum();
+    if total <= 0.0 {
+        return;
+    }
+    let prior: Vec<f64> = (0..l)
+        .map(|c| weight[c] * per_class[c] as f64 / total)
+        .collect();
+    let targets = classes.targets();
+    let column = |name: &str| current.columns.iter().position(|c| c.name == name);
+    // The numeric features and their columns; the grown values' columns.
+    let numeric: Vec<(usize, usize)> = encoder
+        .features
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| matches!(f.kind, Kind::Numeric { .. }))
+        .filter_map(|(fi, f)| Some((fi, column(&f.column)?)))
+        .collect();
+    // The grown values that anchor partners: rare ones (at most `RARE_SHARE` of the sample's
+    // rows; a value on most rows pairs with everything), the rarest first while the pairs they
+    // make stay within `MAX_PARTNER_PAIRS`.
+    let n = class.len().max(1) as f64;
+    let mut on_rows: HashMap<(usize, u64), u64> = HashMap::new();
+    let grown_cols: Vec<(usize, usize, &[f64])> = values
+        .iter()
+        .filter_map(|vf| Some((vf.feature, column(&vf.column)?, &vf.values[..])))
+        .collect();
+    for (_, r) in current.sample.rows() {
+        for &(gf, gc, gv) in &grown_cols {
+            if let Some(SampleValue::Number(x)) = r.values.get(gc)
+                && gv.binary_search_by(|v| v.total_cmp(x)).is_ok()
+            {
+                *on_rows.entry((gf, x.to_bits())).or_insert(0) += 1;
+            }
+        }
+    }
+    let mut anchors: Vec<(u64, usize, u64)> = on_rows
+        .into_iter()
+        .filter(|&(_, k)| k as f64 <= RARE_SHARE * n)
+        .map(|((f, x), k)| (k, f, x))
+        .collect();
+    anchors.sort_unstable();
+    let mut budget = MAX_PARTNER_PAIRS;
+    let anchors: std::collections::HashSet<(usize, u64)> = anchors
+        .into_iter()
+        .take_while(|&(k, _, _)| {
+            let cost = k.saturating_mul(numeric.len() as u64);
+            let fits = cost <= budget;
+            budget = budget.saturating_sub(cost);
+            fits
+        })
+        .map(|(_, f, x)| (f, x))
+        .collect();
+    let grown: Vec<(usize, usize, &[f64])> = grown_cols
+        .into_iter()
+        .filter(|&(gf, _, _)| anchors.iter().any(|&(f, _)| f == gf))
+        .collect();
+    // (grown value's feature, its value, partner feature, partner value) → rows, weighted
+    // rows per class.
+    type Key = (usize, u64, usize, u64);
+    let mut pairs: HashMap<Key, (u64, Vec<f64>), xxhash_rust::xxh3::Xxh3DefaultBuilder> =
+        HashMap::default();
+    for ((_, r), &c) in current.sample.rows().zip(&class) {
+        if c == NO_CLASS {
+            continue;
+        }
+        let number = |ci: usize| match r.values.get(ci) {
+            Some(SampleValue::Number(x)) if x.is_finite() => Some(*x),
+            _ => None,
+        };
+        for &(gf, gc, gv) in &grown {
+            let Some(x) = number(gc).filter(|x| {
+                gv.binary_search_by(|v| v.total_cmp(x)).is_ok()
+                    && anchors.contains(&(gf, x.to_bits()))
+            }) else {
+                continue;
+            };
+            for &(pf, pc) in &numeric {
+                if pf == gf {
+                    continue;
+                }
+                if let Some(y) = number(pc) {
+                    let e = pairs
+                        .entry((gf, x.to_bits(), pf, y.to_bits()))
+                        .or_insert_with(|| (0, vec![0.0; l]));
+                    e.0 += 1;
+                    e.1[c as usize] += weight[c as usize];
+                }
+            }
+        }
+    }
+    // Per partner feature: its values and the most sample rows beside one grown value.
+    let mut found: std::collections::BTreeMap<usize, HashMap<u64, u64>> = Default::default();
+    for ((_, _, pf, y), (rows, by_class)) in pairs {
+        let sum: f64 = by_class.iter().sum();
+        let confident = rows >= MIN_SAMPLE_SUPPORT
+            && sum > 0.0
+            && targets.iter().any(|t| {
+                let confidence = t.sum(&by_class) / sum;
+                confidence >= MIN_SAMPLE_CONFIDENCE
+                    && confidence > t.sum(&prior).max(f64::MIN_POSITIVE)
+            });
+        if confident {
+            let e = found.entry(pf).or_default().entry(y).or_insert(0);
+            *e = (*e).max(rows);
+        }
+    }
+    for (pf, ys) in found {
+        let mut ys: Vec<(u64, f64)> = ys
+            .into_iter()
+            .map(|(y, n)| (n, f64::from_bits(y)))
+            .collect();
+        ys.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.total_cmp(&b.1)));
+        ys.truncate(MAX_PARTNER_VALUES);
+        let add = ys.into_iter().map(|(_, y)| y);
+        if let Some(vf) = values.iter_mut().find(|v| v.feature == pf) {
+            vf.values.extend(add);
+            vf.values.sort_by(f64::total_cmp);
+            vf.values.dedup();
+        } else {
+            let mut v: Vec<f64> = add.collect();
+            v.sort_by(f64::total_cmp);
+            values.push(ValueFeature {
+                column: encoder.features[pf].column.clone(),
+                feature: pf,
+                values: v,
+            });
+        }
+    }
+    values.sort_by_key(|v| v.feature);
 }
 
 /// Whether `it` is an exact value (a value feature's) below the baseline's minimum or above its

@@ -10,7 +10,7 @@ use super::items::{
     Classes, Item, RowCodes, Rule, TARGET_QUANTILES, ValueFeature, build_matcher, for_each_match,
     is_item,
 };
-use super::mine::{encode_sample, mine_rules, spike_candidates};
+use super::mine::{encode_sample, mine_rules, partner_values, spike_candidates};
 use crate::profile::{LabelType, MAX_CLASSES, NULL_LABEL, NUMERIC_LABEL, Profile, SampleValue};
 use crate::rows::confident::{ConfidentModel, Verdict};
 use crate::rows::encode::Encoder;
@@ -159,7 +159,9 @@ impl LabelModel {
         let values = if self_reference {
             Vec::new()
         } else {
-            spike_candidates(baseline, current, encoder)
+            let mut values = spike_candidates(baseline, current, encoder);
+            partner_values(current, encoder, &mut values, &classes);
+            values
         };
 
         // The baseline sample, encoded, with per-row classes.
