@@ -261,19 +261,25 @@ WHY = {
         "mode)."
     ),
     "trigger_out_of_range": (
-        "under 10 rows TRG001 does not judge a rule; SCH003/SCH004 call a handful of rows (3 or "
-        "more) a trigger when they all carry one label the baseline's extremes rarely have, but "
-        "one or two rows are never enough, and a label that is common among the baseline's own "
-        "extremes (cover, mammography) needs more rows."
+        "TRG001 tests a rule on one exact value past the range from 3 rows (or under 0.95 "
+        "confidence, where natural rows carry the value too) by the exact chance that fresh rows "
+        "carry its label so often, Bonferroni over such rules, high at 1e-4; one or two rows are "
+        "never enough, three rows of a label with a 5% share (California's top-5% bin) reach "
+        "medium only, and a label that is common among the baseline's own extremes "
+        "(mammography's anomalies, ACS's oldest, who are not employed) is no new pattern."
     ),
     "trigger_in_range": (
-        "TRG001 needs 10 rows and a confidence of 0.95 on the rule; below that a combination of "
-        "existing values carries no other signal (each value is in range)."
+        "TRG001 needs 10 rows and a confidence of 0.95 on a rule of values inside the range, and "
+        "an exact value is an item only when its share grew (10 rows or more) or it sits beside "
+        "one that did; below that a combination of existing values carries no other signal."
     ),
     "clean_label_trigger": (
         "the labels are untouched, so the label checks see nothing; the rule's rows already "
-        "carry the target label, so TRG001 must see the combination's share of that label rise "
-        "(it does at 2% on most sets), and its existing rows dilute it at 0.5%."
+        "carry the target label, so TRG001 must see the combination's share of that label rise. "
+        "The stamped values are common ones: a pair is mined only when one of them grew and the "
+        "other sits beside it; where neither grew (wine), where the rule holds under 10 rows "
+        "(thyroid's 9), or where a natural row dilutes it under 0.95 (wine's 16 of 17), it is not "
+        "judged."
     ),
     "fabricated": (
         "every value is plausible and only the combination is off; the outlier score ranks the "

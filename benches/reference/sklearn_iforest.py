@@ -7,7 +7,10 @@ Features as poisonscan encodes them, as far as scikit-learn can take them: every
 label, text columns as integer category codes. The forest (100 trees, max_samples 256) is fitted
 on 100,000 rows; scoring covers every row, n_jobs=2 (both cores), as poisonscan uses.
 """
-import sys, time
+
+import sys
+import time
+
 import numpy as np
 import pyarrow.parquet as pq
 import sklearn
@@ -35,5 +38,8 @@ fit = time.perf_counter() - t0
 t0 = time.perf_counter()
 s = forest.score_samples(X)
 score = time.perf_counter() - t0
-print(f"sklearn {sklearn.__version__}: rows {len(X)} features {X.shape[1]} load {load:.2f} s fit {fit:.2f} s "
-      f"score {score:.2f} s = {len(X) / score / 1e6:.3f} M rows/s")
+print(
+    f"sklearn {sklearn.__version__}: rows {len(X)} features {X.shape[1]} load {load:.2f} s "
+    f"fit {fit:.2f} s "
+    f"score {score:.2f} s = {len(X) / score / 1e6:.3f} M rows/s"
+)

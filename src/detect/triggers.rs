@@ -190,7 +190,9 @@ label whenever the trigger is present, while its accuracy elsewhere stays intact
 Example: `promo_code` = `ZX-99` → label `1` on 300 of 300 rows, against none of the \
 baseline's `1` rows: high.\n\n\
 Defaults: items are a category (also one the baseline never had), a baseline decile bin, a null, a value \
-below the baseline's minimum or above its maximum, an exact numeric value whose share rose. \
+below the baseline's minimum or above its maximum, an exact numeric value whose share rose \
+or that sits beside a rare one that rose on rows of one label (the common half of a clean-label \
+pair), or one past the range on 3 rows or more. \
 Candidate rules are itemsets of rare items (at most 5% of the rows each) mined from the current \
 data's label-stratified sample, then counted exactly over every current row. A rule is \
 reported when its label confidence is >= 0.95 on >= 10 rows with a lift >= 2 (for a label on \
