@@ -156,6 +156,39 @@ pub(super) fn spike_candidates(
     out
 }
 
+/// The current rows each sample row of a class stands for, each class's share of the current
+/// rows, and the current rows (labelled); `None` without rows. `class` is the sample rows'
+/// classes.
+fn sample_weights(
+    current: &Profile,
+    classes: &Classes,
+    class: &[u16],
+) -> Option<(Vec<f64>, Vec<f64>, f64)> {
+    let l = classes.len();
+    let mut per_class = vec![0u64; l];
+    for &c in class {
+        if let Some(k) = per_class.get_mut(c as usize) {
+            *k += 1;
+        }
+    }
+    let weight: Vec<f64> = super::model::class_rows(current, classes, class)
+        .iter()
+        .zip(&per_class)
+        .map(|(rows, &n)| rows / n.max(1) as f64)
+        .collect();
+    let total: f64 = weight
+        .iter()
+        .zip(&per_class)
+        .map(|(w, &n)| w * n as f64)
+        .sum();
+    (total > 0.0).then(|| {
+        let prior = (0..l)
+            .map(|c| weight[c] * per_class[c] as f64 / total)
+            .collect();
+        (weight, prior, total)
+    })
+}
+
 /// Exact values beside a grown one: a clean-label trigger stamps two values on rows of one
 /// label, and only one of them need have grown (the other is common). For each row of the
 /// current sample holding a rare grown value (at most `RARE_SHARE` of the sample, the rarest
@@ -176,28 +209,9 @@ pub(super) fn partner_values(
     }
     let l = classes.len();
     let class = classes.of_sample(current);
-    let mut per_class = vec![0u64; l];
-    for &c in &class {
-        if let Some(k) = per_class.get_mut(c as usize) {
-            *k += 1;
-        }
-    }
-    let weight: Vec<f64> = super::model::class_rows(current, classes, &class)
-        .iter()
-        .zip(&per_class)
-        .map(|(rows, &n)| rows / n.max(1) as f64)
-        .collect();
-    let total: f64 = weight
-        .iter()
-        .zip(&per_class)
-        .map(|(w, &n)| w * n as f64)
-        .sum();
-    if total <= 0.0 {
+    let Some((weight, prior, _)) = sample_weights(current, classes, &class) else {
         return;
-    }
-    let prior: Vec<f64> = (0..l)
-        .map(|c| weight[c] * per_class[c] as f64 / total)
-        .collect();
+    };
     let targets = classes.targets();
     let column = |name: &str| current.columns.iter().position(|c| c.name == name);
     // The numeric features and their columns; the grown values' columns.
@@ -364,29 +378,9 @@ pub(super) fn mine_rules(
         values: vcodes,
         v: values.len(),
     };
-    // Each sample row stands for its class's share of the current rows.
-    let mut sample_per_class = vec![0u64; l];
-    for &c in class {
-        if c != NO_CLASS {
-            sample_per_class[c as usize] += 1;
-        }
-    }
-    let weight: Vec<f64> = super::model::class_rows(current, classes, class)
-        .iter()
-        .zip(&sample_per_class)
-        .map(|(rows, &n)| rows / n.max(1) as f64)
-        .collect();
-    let total: f64 = weight
-        .iter()
-        .zip(&sample_per_class)
-        .map(|(w, &n)| w * n as f64)
-        .sum();
-    if total <= 0.0 {
+    let Some((weight, prior, total)) = sample_weights(current, classes, class) else {
         return Vec::new();
-    }
-    let prior: Vec<f64> = (0..l)
-        .map(|c| weight[c] * sample_per_class[c] as f64 / total)
-        .collect();
+    };
     let targets = classes.targets();
     // The column each item feature reads (encoder features, then value features).
     let column_of: Vec<usize> = encoder
