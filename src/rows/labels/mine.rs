@@ -257,9 +257,10 @@ pub(super) fn partner_values(
         })
         .map(|(_, f, x)| (f, x))
         .collect();
-    let grown: Vec<(usize, usize, &[f64])> = grown_cols
+    let grown: Vec<(usize, usize)> = grown_cols
         .into_iter()
         .filter(|&(gf, _, _)| anchors.iter().any(|&(f, _)| f == gf))
+        .map(|(gf, gc, _)| (gf, gc))
         .collect();
     // (grown value's feature, its value, partner feature, partner value) → rows, weighted
     // rows per class.
@@ -274,11 +275,8 @@ pub(super) fn partner_values(
             Some(SampleValue::Number(x)) if x.is_finite() => Some(*x),
             _ => None,
         };
-        for &(gf, gc, gv) in &grown {
-            let Some(x) = number(gc).filter(|x| {
-                gv.binary_search_by(|v| v.total_cmp(x)).is_ok()
-                    && anchors.contains(&(gf, x.to_bits()))
-            }) else {
+        for &(gf, gc) in &grown {
+            let Some(x) = number(gc).filter(|x| anchors.contains(&(gf, x.to_bits()))) else {
                 continue;
             };
             for &(pf, pc) in &numeric {
