@@ -31,11 +31,11 @@ const MAX_SPIKE_VALUES: usize = 16;
 const MIN_SPIKE_SHARE: f64 = 0.001;
 const MIN_SPIKE_ROWS: u64 = 10;
 /// ... whose share grew at least this much (estimated from the profiles; tested exactly later).
+const MIN_SPIKE_GROWTH: f64 = 1.5;
 /// Values beside a grown one (`partner_values`): at most this many a column, from at most this
 /// many (sample row, grown value, other column) triples.
 const MAX_PARTNER_VALUES: usize = 16;
 const MAX_PARTNER_PAIRS: u64 = 4_000_000;
-const MIN_SPIKE_GROWTH: f64 = 1.5;
 
 /// A profile's sample encoded: slice codes, value codes and the class of each row (strata in
 /// label order).
@@ -116,18 +116,15 @@ pub(super) fn spike_candidates(
         let (n_cur, n_base) = (cur.rows.max(1) as f64, base.rows.max(1) as f64);
         let min_rows = MIN_SPIKE_ROWS.max((MIN_SPIKE_SHARE * n_cur).ceil() as u64);
         let base_rows = value_rows(base);
-        let past_range = |x: f64| match &f.kind {
-            Kind::Numeric { min, max, .. } => x < *min || x > *max,
-            _ => false,
-        };
+        let past_range = |x: f64| past_range_of(&f.kind, x);
         let mut grown: Vec<(f64, f64)> = cur
             .frequent_values(min_rows.min(MIN_PAST_RANGE_SAMPLE_SUPPORT - 1))
             .into_iter()
             .filter_map(|fv| {
                 let x: f64 = fv.value.parse().ok()?;
-                // A value past the range counts by its upper bound (a sketch that overflowed
-                // bounds a rare value loosely; the row pass counts it exactly).
-                // (The sketch returns values whose upper bound exceeds its threshold.)
+                // The sketch returns values whose upper bound exceeds its threshold. A value
+                // past the range counts by that bound (a sketch that overflowed bounds a rare
+                // value loosely; the row pass counts it exactly).
                 let rows = if past_range(x) { fv.upper } else { fv.lower };
                 if !x.is_finite() || (fv.upper <= min_rows && !past_range(x)) {
                     return None;
@@ -336,7 +333,7 @@ pub(super) fn partner_values(
 
 /// Whether `it` is an exact value (a value feature's) below the baseline's minimum or above its
 /// maximum.
-pub fn past_range_value(encoder: &Encoder, values: &[ValueFeature], it: Item) -> bool {
+fn past_range_value(encoder: &Encoder, values: &[ValueFeature], it: Item) -> bool {
     let Some(vf) = (it.feature as usize)
         .checked_sub(encoder.dim())
         .and_then(|v| values.get(v))
@@ -345,11 +342,16 @@ pub fn past_range_value(encoder: &Encoder, values: &[ValueFeature], it: Item) ->
     };
     match (
         vf.values.get(it.code as usize),
-        encoder.features.get(vf.feature).map(|f| &f.kind),
+        encoder.features.get(vf.feature),
     ) {
-        (Some(&x), Some(Kind::Numeric { min, max, .. })) => x < *min || x > *max,
+        (Some(&x), Some(f)) => past_range_of(&f.kind, x),
         _ => false,
     }
+}
+
+/// Whether `x` is below a numeric feature's baseline minimum or above its maximum.
+fn past_range_of(kind: &Kind, x: f64) -> bool {
+    matches!(kind, Kind::Numeric { min, max, .. } if x < *min || x > *max)
 }
 
 /// Candidate rules from the current data's sample: every value item alone (for TRG002), and
