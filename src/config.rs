@@ -254,12 +254,20 @@ impl Config {
                     .find(|p| p.name == n)
                     .map(|p| params.get(code, p))
             };
-            if let (Some(l), Some(m), Some(h)) = (get("low"), get("medium"), get("high"))
-                && !(l <= m && m <= h)
-            {
-                return Err(format!(
-                    "[checks.{code}]: the severity tiers must be ordered, low <= medium <= high (now {l}, {m}, {h})"
-                ));
+            // A check may have more than one set (LBL002's `excess-low` … `excess-high`).
+            for prefix in d.params().iter().filter_map(|p| p.name.strip_suffix("low")) {
+                let name = |tier: &str| format!("{prefix}{tier}");
+                if let (Some(l), Some(m), Some(h)) =
+                    (get(&name("low")), get(&name("medium")), get(&name("high")))
+                    && !(l <= m && m <= h)
+                {
+                    return Err(format!(
+                        "[checks.{code}]: the severity tiers must be ordered, {} <= {} <= {} (now {l}, {m}, {h})",
+                        name("low"),
+                        name("medium"),
+                        name("high")
+                    ));
+                }
             }
         }
         let mut allow = Vec::new();
@@ -399,6 +407,13 @@ mod tests {
         assert!(e.contains("expected a value from"), "{e}");
         let e = parse("[checks.DRF001]\nlow = 0.5\nmedium = 0.3").unwrap_err();
         assert!(e.contains("ordered"), "{e}");
+        // A second set of tiers is held to the same order.
+        let e = parse("[checks.LBL002]\nexcess-high = 0.001").unwrap_err();
+        assert!(
+            e.contains("excess-low <= excess-medium <= excess-high"),
+            "{e}"
+        );
+        assert!(parse("[checks.LBL002]\nexcess-high = 0.02\nhigh = 5").is_ok());
         let e = parse("[checks.XYZ001]\nenabled = false").unwrap_err();
         assert!(e.contains("no such check") && e.contains("DRF001"), "{e}");
         let c = parse("[checks.LBL003]\nenabled = false").unwrap();

@@ -80,18 +80,54 @@ pub fn fisher_greater(a: u64, b: u64, c: u64, d: u64) -> f64 {
     (first.exp() * sum).min(1.0)
 }
 
+/// The normal quantile of a one-sided 99% bound.
+const Z99: f64 = 2.326_347_874_040_841;
+
 /// The one-sided 99% upper bound of a rate observed on `n` rows (Wilson's score interval); 1
 /// without rows.
 pub fn wilson_upper(p: f64, n: u64) -> f64 {
-    if n == 0 {
-        return 1.0;
+    wilson_bounds(p, n as f64).1
+}
+
+/// The one-sided 99% lower and upper bounds of a rate observed on `n` rows, which may be an
+/// effective (fractional) count (Wilson's score interval); (0, 1) without rows.
+pub fn wilson_bounds(p: f64, n: f64) -> (f64, f64) {
+    if n <= 0.0 {
+        return (0.0, 1.0);
     }
-    let z = 2.326_347_874_040_841;
-    let n = n as f64;
-    let z2 = z * z;
+    let z2 = Z99 * Z99;
     let centre = p + z2 / (2.0 * n);
-    let spread = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    ((centre + spread) / (1.0 + z2 / n)).min(1.0)
+    let spread = Z99 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    let scale = 1.0 + z2 / n;
+    (
+        ((centre - spread) / scale).max(0.0),
+        ((centre + spread) / scale).min(1.0),
+    )
+}
+
+/// Is a rate `p1` observed on `n1` rows above a rate `p2` observed on `n2` (effective) rows?
+/// The one-sided two-proportion z-test with the pooled rate, `(z, p-value)`
+/// (statsmodels' `proportions_ztest(…, alternative="larger")`), and the one-sided 99% lower
+/// bound of `p1 − p2` by Newcombe's hybrid score interval (his method 10, statsmodels'
+/// `confint_proportions_2indep(…, method="newcomb")` at `alpha=0.02`): the difference less the
+/// root of the squared distances from each rate to its own Wilson bound on the side that
+/// narrows it.
+pub fn rate_rise(p1: f64, n1: f64, p2: f64, n2: f64) -> (f64, f64, f64) {
+    if n1 <= 0.0 || n2 <= 0.0 {
+        return (0.0, 1.0, -1.0);
+    }
+    let pooled = (p1 * n1 + p2 * n2) / (n1 + n2);
+    let se = (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)).sqrt();
+    let (z, p) = if se > 0.0 {
+        let z = (p1 - p2) / se;
+        (z, normal_sf(z))
+    } else {
+        (0.0, 1.0)
+    };
+    let lower1 = wilson_bounds(p1, n1).0;
+    let upper2 = wilson_bounds(p2, n2).1;
+    let lower = (p1 - p2) - ((p1 - lower1).powi(2) + (upper2 - p2).powi(2)).sqrt();
+    (z, p, lower)
 }
 
 /// The Kolmogorov distribution's upper tail, P(K > λ) (scipy's `kstwobign.sf`).
@@ -372,6 +408,47 @@ mod tests {
                 "{a} {b} {c} {d}: {got} against {want}"
             );
         }
+    }
+
+    /// Against statsmodels 0.14 `proportions_ztest([k1, k2], [n1, n2], alternative="larger")`
+    /// and `confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", alpha=0.02)[0]`.
+    #[test]
+    fn rate_rise_matches_statsmodels() {
+        // (k1, n1, k2, n2) and (z, one-sided p, lower bound).
+        type Case = ((f64, f64, f64, f64), (f64, f64, f64));
+        let cases: [Case; 3] = [
+            (
+                (350.0, 5011.0, 254.0, 4989.0),
+                (
+                    3.974010037057014,
+                    3.533629141092345e-05,
+                    0.007860523549699029,
+                ),
+            ),
+            (
+                (86.0, 2071.0, 44.0, 2136.0),
+                (3.9213282414693134, 4.4031103980266e-05, 0.00853475836814801),
+            ),
+            (
+                (12.0, 100.0, 3.0, 120.0),
+                (
+                    2.7835755213262727,
+                    0.002688167223824204,
+                    0.013295246275865355,
+                ),
+            ),
+        ];
+        for ((k1, n1, k2, n2), (z, p, lower)) in cases {
+            let got = rate_rise(k1 / n1, n1, k2 / n2, n2);
+            for (g, w) in [(got.0, z), (got.1, p), (got.2, lower)] {
+                assert!(
+                    ((g - w) / w).abs() < 1e-6,
+                    "{k1}/{n1} {k2}/{n2}: {g} against {w}"
+                );
+            }
+        }
+        // Without rows on either side nothing rises.
+        assert_eq!(rate_rise(0.5, 0.0, 0.1, 10.0).1, 1.0);
     }
 
     #[test]

@@ -924,6 +924,39 @@ fn trg001_a_rule_new_for_its_label_is_one_level_higher() {
     }
 }
 
+/// The rows file's codes and label confidence, row by row (every row has a confidence).
+fn rows_file_codes(path: &Path) -> (Vec<Vec<String>>, Vec<f64>) {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Float64Type;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(path).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let (mut row_codes, mut confidence) = (Vec::new(), Vec::new());
+    for b in reader {
+        let b = b.unwrap();
+        let codes = b.column_by_name("codes").unwrap().as_list::<i32>();
+        let conf = b
+            .column_by_name("label_confidence")
+            .unwrap()
+            .as_primitive::<Float64Type>();
+        for i in 0..b.num_rows() {
+            let c = codes.value(i);
+            let c = c.as_string::<i32>();
+            row_codes.push(
+                (0..c.len())
+                    .map(|k| c.value(k).to_string())
+                    .collect::<Vec<_>>(),
+            );
+            assert!(conf.is_valid(i));
+            confidence.push(conf.value(i));
+        }
+    }
+    (row_codes, confidence)
+}
+
 /// LBL002 and LBL003: labels that follow `x` and `cat` without noise (label 1 when `x` > 0,
 /// except in category `d`, where it is 0), and 10% of the current rows' labels flipped at random.
 /// Each check's whole-data finding counts its flagged rows of the rows file; nearly every flagged
@@ -956,35 +989,7 @@ fn lbl002_lbl003_random_flips_are_flagged_row_by_row() {
     write_csv(&c.join("part-0.csv"), &r);
     let rows_out = t.path().join("rows.parquet");
     let f = scan(&c, &b, &["--rows-out", rows_out.to_str().unwrap()]);
-    // The rows file's codes and label confidence.
-    use arrow::array::{Array, AsArray};
-    use arrow::datatypes::Float64Type;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-        std::fs::File::open(&rows_out).unwrap(),
-    )
-    .unwrap()
-    .build()
-    .unwrap();
-    let (mut row_codes, mut confidence) = (Vec::new(), Vec::new());
-    for b in reader {
-        let b = b.unwrap();
-        let codes = b.column_by_name("codes").unwrap().as_list::<i32>();
-        let conf = b
-            .column_by_name("label_confidence")
-            .unwrap()
-            .as_primitive::<Float64Type>();
-        for i in 0..b.num_rows() {
-            let c = codes.value(i);
-            let c = c.as_string::<i32>();
-            row_codes.push(
-                (0..c.len())
-                    .map(|k| c.value(k).to_string())
-                    .collect::<Vec<_>>(),
-            );
-            assert!(conf.is_valid(i));
-            confidence.push(conf.value(i));
-        }
-    }
+    let (row_codes, confidence) = rows_file_codes(&rows_out);
     assert_eq!(row_codes.len(), r.len());
     let n_flipped = flipped.iter().filter(|&&x| x).count();
     for (code, min_precision, min_recall) in [("LBL002", 0.9, 0.7), ("LBL003", 0.9, 0.7)] {
@@ -1007,13 +1012,11 @@ fn lbl002_lbl003_random_flips_are_flagged_row_by_row() {
             &all["evidence"]["flagged_rate"],
             n_flagged as f64 / r.len() as f64
         ));
-        // The whole data is tested against the baseline's bound alone.
-        let upper = all["evidence"]["baseline_flagged_rate_upper"]
-            .as_f64()
-            .unwrap();
+        // The whole data is tested against the baseline's rate alone.
+        let base = all["evidence"]["baseline_flagged_rate"].as_f64().unwrap();
         assert!(close(
             &all["evidence"]["expected_flagged_rows"],
-            upper * r.len() as f64
+            base * r.len() as f64
         ));
         let hits = flagged
             .iter()
@@ -1049,6 +1052,96 @@ fn lbl002_lbl003_random_flips_are_flagged_row_by_row() {
             }
         }
     }
+}
+
+/// The one-sided 99% Wilson bounds of a rate, written out (the score interval's textbook form).
+fn wilson(p: f64, n: f64) -> (f64, f64) {
+    let z: f64 = 2.326_347_874_040_841;
+    let a = p + z * z / (2.0 * n);
+    let b = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    let d = 1.0 + z * z / n;
+    ((a - b) / d, (a + b) / d)
+}
+
+/// LBL003 on a noisy label: the baseline's labels follow `x` with 15% of them flipped at random,
+/// the current data's with 15% plus 4% more. The ratio of the flagged rates stays below 1.25 (the
+/// baseline's own issues hide the new ones), but the excess is there: the whole-data finding's
+/// p-value is the pooled two-proportion z-test of its rate against the baseline's, its
+/// `excess_rate_lower` is Newcombe's lower 99% bound of the difference (computed here from the
+/// evidence), and its severity is that bound's tier (0.25%, 0.5%, 1% of the rows): high here,
+/// where the ratio alone would not make it low. With no extra flips, no whole-data finding.
+#[test]
+fn lbl003_excess_of_label_issues_counts_on_a_noisy_label() {
+    let t = tempfile::tempdir().unwrap();
+    let noisy = |n: usize, seed: u64, flip: f64| -> Vec<Row> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed + 100);
+        rows(n, seed)
+            .into_iter()
+            .map(|mut r| {
+                r.label = u8::from(r.x.unwrap() > 0.0);
+                if rng.random::<f64>() < flip {
+                    r.label = 1 - r.label;
+                }
+                r
+            })
+            .collect()
+    };
+    let b = t.path().join("baseline");
+    write_csv(&b.join("part-0.csv"), &noisy(8000, 1, 0.15));
+    let whole = |f: &[Value]| -> Option<Value> {
+        with_code(f, "LBL003")
+            .into_iter()
+            .find(|x| {
+                x["slice"].as_array().unwrap().is_empty()
+                    && x["sources"].as_array().unwrap().is_empty()
+            })
+            .cloned()
+    };
+    let quiet = t.path().join("quiet");
+    write_csv(&quiet.join("part-0.csv"), &noisy(8000, 2, 0.15));
+    let f = scan(&quiet, &b, &[]);
+    assert!(whole(&f).is_none(), "{:?}", whole(&f));
+
+    let c = t.path().join("current");
+    write_csv(&c.join("part-0.csv"), &noisy(8000, 2, 0.19));
+    let f = scan(&c, &b, &[]);
+    let all = whole(&f).unwrap_or_else(|| panic!("{:?}", codes(&f)));
+    let e = &all["evidence"];
+    let num = |k: &str| e[k].as_f64().unwrap_or_else(|| panic!("{k}: {e}"));
+    let (n, k) = (num("rows_in_group"), num("flagged_rows"));
+    let (p1, p2, n2) = (
+        k / n,
+        num("baseline_flagged_rate"),
+        num("baseline_sample_rows"),
+    );
+    assert_eq!(n, 8000.0);
+    // Equal class weights (no sampling): the sample's effective size is its size.
+    assert_eq!(n2, 8000.0);
+    assert_eq!(all["effect"]["name"], "flagged_rate_ratio");
+    assert!(all["effect"]["value"].as_f64().unwrap() < 1.25, "{all}");
+    let pooled = (k + p2 * n2) / (n + n2);
+    let z = (p1 - p2) / (pooled * (1.0 - pooled) * (1.0 / n + 1.0 / n2)).sqrt();
+    let p = 0.5 * statrs::function::erf::erfc(z / std::f64::consts::SQRT_2);
+    assert!(close(&all["p_value"], p), "{all}: {p}");
+    let lower =
+        (p1 - p2) - ((p1 - wilson(p1, n).0).powi(2) + (wilson(p2, n2).1 - p2).powi(2)).sqrt();
+    assert!(close(&e["excess_rate_lower"], lower), "{e}: {lower}");
+    // 4% more flipped rows, most of them caught: at least 1% of the rows beyond the baseline.
+    assert!(lower >= 0.01, "{lower}");
+    // The whole data is its own test: its q-value is its p-value.
+    assert_eq!(all["q_value"], all["p_value"]);
+    let want = if lower >= 0.01 {
+        "high"
+    } else if lower >= 0.005 {
+        "medium"
+    } else {
+        "low"
+    };
+    assert_eq!(severity(&all), want, "{all}");
+    assert!(
+        all["title"].as_str().unwrap().contains("of the rows more)"),
+        "{all}"
+    );
 }
 
 /// An outlier block in one file: 60 rows with `x` just past the baseline's range and

@@ -24,6 +24,44 @@ const KNN_TIERS: [Param; 3] = tier_params(
 /// A group needs this many flagged rows, and this many above the expected count.
 const MIN_FLAGGED: u64 = 10;
 
+/// The severity tiers (low, medium, high) of a rise of the flagged rate of the whole data: the
+/// one-sided 99% lower bound of the current rate less the baseline's, as a share of the rows.
+const EXCESS_TIERS: [Param; 3] = [
+    Param {
+        name: "excess-low",
+        default: 0.0025,
+        min: 0.0,
+        max: 1.0,
+        doc: EXCESS_DOC,
+    },
+    Param {
+        name: "excess-medium",
+        default: 0.005,
+        min: 0.0,
+        max: 1.0,
+        doc: EXCESS_DOC,
+    },
+    Param {
+        name: "excess-high",
+        default: 0.01,
+        min: 0.0,
+        max: 1.0,
+        doc: EXCESS_DOC,
+    },
+];
+const EXCESS_DOC: &str = "lower 99% bound of the whole data's flagged rate less the baseline's \
+(a share of the rows) at this severity";
+
+/// Both sets of tiers, as a config file sets them (`[checks.LBL002]`).
+const RATE_PARAMS: [Param; 6] = [
+    KNN_TIERS[0],
+    KNN_TIERS[1],
+    KNN_TIERS[2],
+    EXCESS_TIERS[0],
+    EXCESS_TIERS[1],
+    EXCESS_TIERS[2],
+];
+
 impl Detector for LabelDisagreement {
     fn code(&self) -> &'static str {
         "LBL002"
@@ -50,11 +88,17 @@ is below 0.5. Neighbours vote with the baseline rows they stand \
 for; label_issue_score = the weighted share of neighbours with another label (in the rows \
 file), and a row is flagged at >= 0.9 (code LBL002 in the rows file). The baseline sample's own \
 rows, scored the same way, give the baseline rate. Tested overall, per source file and per \
-single-predicate slice: one-sided binomial test against the upper 99% Wilson bound of the \
-baseline rate (and, for a file or slice, the rate in the rest of the current data), \
-Benjamini-Hochberg, q <= 0.01, at least 10 flagged rows above the expected count; a file or \
-slice must at least double the rate it is tested against. Severity by the ratio of the rate to \
-the baseline bound: 1.25 (low), 2 (medium), 4 (high).\n\n\
+single-predicate slice. The whole data: one-sided two-proportion z-test against the baseline \
+sample's rate (its size discounted for its class weights, Kish), at least 10 flagged rows \
+above that rate, at p <= 0.01 on its own (the one test decided beforehand). A file or slice: \
+one-sided binomial test against the upper 99% Wilson bound of the baseline rate and the rate \
+in the rest of the current data, at least 10 flagged rows above the expected count, at least \
+double the rate it is tested against, and q <= 0.01 by Benjamini-Hochberg across the files \
+and slices. Severity by the ratio of the rate to the baseline bound: 1.25 (low), 2 (medium), 4 \
+(high); for the whole data also by the excess, the lower 99% bound (Newcombe's hybrid score \
+interval) of its rate less the baseline's: 0.25% of the rows (low), 0.5% (medium), 1% (high), \
+whichever is higher. A baseline that already has many such rows (a noisy label) hides flips in \
+the ratio; the excess still counts them.\n\n\
 Numeric targets (`--label-type numeric`): a row's target is compared with its neighbours' \
 targets instead of their votes: the robust residual r = |y − median| / max(1.4826·MAD, a quarter \
 of the baseline target's own 1.4826·MAD); label_issue_score = 1 − 10^(−r/4), flagged at r ≥ 4 \
@@ -62,7 +106,7 @@ of the baseline target's own 1.4826·MAD); label_issue_score = 1 − 10^(−r/4)
     }
 
     fn params(&self) -> &'static [Param] {
-        &KNN_TIERS
+        &RATE_PARAMS
     }
 
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
@@ -137,11 +181,12 @@ ranked by self-confidence p_i (the rows file's label_confidence; code LBL003). T
 rate is that of the baseline's sample rows out of fold, so both sides are judged by one model \
 and one set of thresholds: a model fitted on each side would differ where the sample is thin, \
 and that difference would move a slice's rate. Tested \
-overall, per source file and per single-predicate slice exactly as LBL002: one-sided binomial \
-test against the upper 99% Wilson bound of the baseline rate (and the rest of the current \
-data's rate for a file or slice), Benjamini-Hochberg, q <= 0.01, at least 10 issues above the \
-expected count; a file or slice must at least double the rate it is tested against. Severity \
-by the ratio of the rate to the baseline bound: 1.25 (low), 2 (medium), 4 (high). Classes \
+overall, per source file and per single-predicate slice exactly as LBL002 (the whole data by \
+a two-sample test against the baseline's rate at p <= 0.01; a file or slice against the upper \
+99% Wilson bound of the baseline rate and the rest of the current data's rate, q <= 0.01 by \
+Benjamini-Hochberg across them; at least 10 issues above the expected count); severity by the \
+ratio of the rate to the baseline bound, 1.25 (low), 2 (medium), 4 (high), and for the whole \
+data also by the lower 99% bound of the excess rate, 0.25%, 0.5%, 1% of the rows. Classes \
 with fewer than 20 sample rows are not modelled.\n\n\
 Numeric targets (`--label-type numeric`): the same cross-fitting with ridge regression (L2 1 \
 on the summed squared loss, the intercept unpenalised, solved exactly) on the same design; a \
@@ -151,7 +196,7 @@ tested as above."
     }
 
     fn params(&self) -> &'static [Param] {
-        &KNN_TIERS
+        &RATE_PARAMS
     }
 
     fn detect(&self, ctx: &Context<'_>) -> Vec<Finding> {
@@ -241,6 +286,7 @@ fn flagged_rates(
         return Vec::new();
     }
     let tiers = ctx.tiers(spec.code, &KNN_TIERS);
+    let excess_tiers = ctx.tiers(spec.code, &EXCESS_TIERS);
     let rest_rate = |g: &FlagCount| {
         let (n, k) = (all.rows - g.rows, all.flagged - g.flagged);
         if n > 0 { k as f64 / n as f64 } else { 0.0 }
@@ -252,6 +298,8 @@ fn flagged_rates(
         p0: f64,
         p_test: f64,
         p: f64,
+        /// The whole data's: the lower 99% bound of its rate less the baseline's.
+        excess_lower: Option<f64>,
     }
     let mut tests: Vec<Test<'_>> = Vec::new();
     let mut pending: Vec<(Option<Where>, &FlagCount, RefCount)> = vec![(None, all, reference.all)];
@@ -284,22 +332,48 @@ fn flagged_rates(
             continue;
         }
         let p0 = crate::stats::wilson_upper(reference.rate(), reference.rows).max(1e-4);
-        let p_test = if place.is_some() {
-            p0.max(rest_rate(group))
+        let test = if place.is_some() {
+            let p_test = p0.max(rest_rate(group));
+            let p = crate::stats::binom_sf_ge(group.flagged, group.rows, p_test);
+            Test {
+                place,
+                group,
+                reference,
+                p0,
+                p_test,
+                p,
+                excess_lower: None,
+            }
         } else {
-            p0
+            // The whole data against the whole baseline sample: both rates are estimates, so a
+            // two-sample test, with the sample's effective size under its class weights.
+            let n_ref = reference.rows as f64 * kish_factor(lm);
+            let (_, p, lower) = crate::stats::rate_rise(
+                group.flagged as f64 / group.rows as f64,
+                group.rows as f64,
+                reference.rate(),
+                n_ref,
+            );
+            Test {
+                place,
+                group,
+                reference,
+                p0,
+                p_test: reference.rate(),
+                p,
+                excess_lower: Some(lower),
+            }
         };
-        let p = crate::stats::binom_sf_ge(group.flagged, group.rows, p_test);
-        tests.push(Test {
-            place,
-            group,
-            reference,
-            p0,
-            p_test,
-            p,
-        });
+        tests.push(test);
     }
-    let q = crate::stats::bh_adjust(&tests.iter().map(|t| t.p).collect::<Vec<_>>());
+    // The whole data is the one test decided beforehand, at alpha on its own; the files and
+    // slices, searched for where the flagged rows gather, are a family of their own
+    // (Benjamini-Hochberg). Adjusted with them, a rise everywhere would have to beat hundreds of
+    // slice tests it does not compete with.
+    let mut q = vec![tests[0].p];
+    q.extend(crate::stats::bh_adjust(
+        &tests[1..].iter().map(|t| t.p).collect::<Vec<_>>(),
+    ));
     let mut findings: Vec<(Option<Where>, Finding)> = Vec::new();
     let overall = all.flagged as f64 / all.rows as f64;
     for (t, &q) in tests.iter().zip(&q) {
@@ -313,7 +387,10 @@ fn flagged_rates(
             continue;
         }
         let ratio = rate / t.p0;
-        let Some(severity) = tier(ratio, tiers.0, tiers.1, tiers.2) else {
+        let by_excess = t
+            .excess_lower
+            .and_then(|e| tier(e.max(0.0), excess_tiers.0, excess_tiers.1, excess_tiers.2));
+        let Some(severity) = tier(ratio, tiers.0, tiers.1, tiers.2).max(by_excess) else {
             continue;
         };
         let (slice, sources, place_text, mut columns) = match t.place {
@@ -341,14 +418,22 @@ fn flagged_rates(
             }
         };
         columns.push(lm.label.clone());
-        let title = format!(
+        let mut title = format!(
             "{} of rows ({} of {}) {place_text} {}, against {} in the baseline",
             pct(rate),
             crate::report::thousands(k),
             crate::report::thousands(n),
             spec.what,
-            pct(t.p0),
+            // The whole data is tested against the baseline's rate, the rest against its bound.
+            pct(if t.excess_lower.is_some() {
+                t.p_test
+            } else {
+                t.p0
+            }),
         );
+        if let Some(e) = t.excess_lower.filter(|&e| e > 0.0) {
+            title.push_str(&format!(" (at least {} of the rows more)", pct(e)));
+        }
         let mut f = Finding::new(
             spec.code,
             spec.check,
@@ -383,6 +468,9 @@ fn flagged_rates(
             ("expected_flagged_rows", json_num(expected)),
             ("baseline_sample_rows", serde_json::json!(t.reference.rows)),
         ];
+        if let Some(e) = t.excess_lower {
+            items.push(("excess_rate_lower", json_num(e)));
+        }
         items.extend(spec.method.iter().cloned());
         f.evidence = evidence(items);
         findings.push((t.place, f));
@@ -392,4 +480,21 @@ fn flagged_rates(
         Some(Where::Slice { .. }) => Some(0),
         Some(Where::Source(_)) => Some(1),
     })
+}
+
+/// The share of its size a class-weighted sample is worth for a rate over all its rows (Kish's
+/// effective size over the size, `(Σ w_h m_h)² / (Σ w_h² m_h) / Σ m_h`): 1 when the weights are
+/// equal, less when the sample over-represents rare classes.
+fn kish_factor(lm: &LabelModel) -> f64 {
+    let (mut sum_w, mut sum_w2, mut m) = (0.0, 0.0, 0.0);
+    for (&w, &n) in lm.class_weights.iter().zip(&lm.reference_sample) {
+        sum_w += w * n as f64;
+        sum_w2 += w * w * n as f64;
+        m += n as f64;
+    }
+    if sum_w2 > 0.0 && m > 0.0 {
+        (sum_w * sum_w / sum_w2 / m).min(1.0)
+    } else {
+        1.0
+    }
 }
