@@ -998,6 +998,7 @@ fn lbl002_lbl003_random_flips_are_flagged_row_by_row() {
             .find(|x| {
                 x["slice"].as_array().unwrap().is_empty()
                     && x["sources"].as_array().unwrap().is_empty()
+                    && x["evidence"].get("label_class").is_none()
             })
             .unwrap_or_else(|| panic!("{code}: {:?}", codes(&f)));
         assert_eq!(severity(all), "high", "{all}");
@@ -1094,6 +1095,7 @@ fn lbl003_excess_of_label_issues_counts_on_a_noisy_label() {
             .find(|x| {
                 x["slice"].as_array().unwrap().is_empty()
                     && x["sources"].as_array().unwrap().is_empty()
+                    && x["evidence"].get("label_class").is_none()
             })
             .cloned()
     };
@@ -1128,8 +1130,16 @@ fn lbl003_excess_of_label_issues_counts_on_a_noisy_label() {
     assert!(close(&e["excess_rate_lower"], lower), "{e}: {lower}");
     // 4% more flipped rows, most of them caught: at least 1% of the rows beyond the baseline.
     assert!(lower >= 0.01, "{lower}");
-    // The whole data is its own test: its q-value is its p-value.
-    assert_eq!(all["q_value"], all["p_value"]);
+    // The whole data is adjusted with the two classes only (Benjamini-Hochberg over three
+    // tests), not with the slices.
+    let (p_all, q_all) = (
+        all["p_value"].as_f64().unwrap(),
+        all["q_value"].as_f64().unwrap(),
+    );
+    assert!(
+        q_all >= p_all && q_all <= 3.0 * p_all * (1.0 + 1e-5),
+        "{all}"
+    );
     let want = if lower >= 0.01 {
         "high"
     } else if lower >= 0.005 {
@@ -1141,6 +1151,101 @@ fn lbl003_excess_of_label_issues_counts_on_a_noisy_label() {
     assert!(
         all["title"].as_str().unwrap().contains("of the rows more)"),
         "{all}"
+    );
+}
+
+/// LBL003 per class: an imbalanced label (1 when `x` > 1, about 16% of the rows, 3% of all
+/// labels flipped at random on both sides), and in the current data a fifth of the `1` rows
+/// relabelled `0`, one way. The rows labelled `0` are tested against the baseline's rows
+/// labelled `0`: the finding counts them and their issues as the rows file does, its p-value is
+/// the pooled two-proportion z-test and its `excess_rate_lower` Newcombe's lower 99% bound
+/// (both computed here from the counts), its severity the higher of that bound's tier and the
+/// ratio's. The `1` rows, whose labels were not touched, raise no class finding, and a current
+/// half without the flip none at all.
+#[test]
+fn lbl003_one_way_flip_shows_in_the_class_it_went_to() {
+    let t = tempfile::tempdir().unwrap();
+    let labelled = |n: usize, seed: u64, one_way: f64| -> Vec<Row> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed + 100);
+        rows(n, seed)
+            .into_iter()
+            .map(|mut r| {
+                r.label = u8::from(r.x.unwrap() > 1.0);
+                if rng.random::<f64>() < 0.03 {
+                    r.label = 1 - r.label;
+                }
+                if r.label == 1 && rng.random::<f64>() < one_way {
+                    r.label = 0;
+                }
+                r
+            })
+            .collect()
+    };
+    let b = t.path().join("baseline");
+    write_csv(&b.join("part-0.csv"), &labelled(8000, 1, 0.0));
+    let classes = |f: &[Value]| -> Vec<Value> {
+        with_code(f, "LBL003")
+            .into_iter()
+            .filter(|x| x["evidence"].get("label_class").is_some())
+            .cloned()
+            .collect()
+    };
+    let quiet = t.path().join("quiet");
+    write_csv(&quiet.join("part-0.csv"), &labelled(8000, 2, 0.0));
+    let f = scan(&quiet, &b, &[]);
+    assert!(classes(&f).is_empty(), "{:?}", classes(&f));
+    // kNN's flags are not tested per class.
+    assert!(
+        with_code(&f, "LBL002")
+            .iter()
+            .all(|x| x["evidence"].get("label_class").is_none())
+    );
+
+    let c = t.path().join("current");
+    let r = labelled(8000, 2, 0.2);
+    write_csv(&c.join("part-0.csv"), &r);
+    let rows_out = t.path().join("rows.parquet");
+    let f = scan(&c, &b, &["--rows-out", rows_out.to_str().unwrap()]);
+    let found = classes(&f);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let g = &found[0];
+    let e = &g["evidence"];
+    assert_eq!(e["label_class"], "0", "{g}");
+    assert_eq!(g["columns"], serde_json::json!(["label"]));
+    // Counted by hand: the rows labelled 0, and those the rows file marks LBL003.
+    let (row_codes, _) = rows_file_codes(&rows_out);
+    let zeros: Vec<usize> = (0..r.len()).filter(|&i| r[i].label == 0).collect();
+    let issues = zeros
+        .iter()
+        .filter(|&&i| row_codes[i].iter().any(|x| x == "LBL003"))
+        .count();
+    assert_eq!(e["rows_in_group"], zeros.len());
+    assert_eq!(e["flagged_rows"], issues);
+    assert_eq!(g["rows"], issues);
+    let num = |k: &str| e[k].as_f64().unwrap_or_else(|| panic!("{k}: {e}"));
+    let (n, k) = (zeros.len() as f64, issues as f64);
+    let (p1, p2, n2) = (
+        k / n,
+        num("baseline_flagged_rate"),
+        num("baseline_sample_rows"),
+    );
+    let pooled = (k + p2 * n2) / (n + n2);
+    let z = (p1 - p2) / (pooled * (1.0 - pooled) * (1.0 / n + 1.0 / n2)).sqrt();
+    let p = 0.5 * statrs::function::erf::erfc(z / std::f64::consts::SQRT_2);
+    assert!(close(&g["p_value"], p), "{g}: {p}");
+    let lower =
+        (p1 - p2) - ((p1 - wilson(p1, n).0).powi(2) + (wilson(p2, n2).1 - p2).powi(2)).sqrt();
+    assert!(close(&e["excess_rate_lower"], lower), "{e}: {lower}");
+    let tier = |x: f64, t: [f64; 3]| t.iter().filter(|&&v| x >= v).count();
+    let ratio = num("flagged_rate") / num("baseline_flagged_rate_upper");
+    let want = tier(lower, [0.0025, 0.005, 0.01]).max(tier(ratio, [1.25, 2.0, 4.0]));
+    assert_eq!(severity(g), ["none", "low", "medium", "high"][want], "{g}");
+    assert!(
+        g["title"]
+            .as_str()
+            .unwrap()
+            .contains("labelled `0` are label issues"),
+        "{g}"
     );
 }
 

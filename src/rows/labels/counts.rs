@@ -42,12 +42,22 @@ impl LabelModel {
         }
     }
 
+    /// How many label classes confident learning's issues are counted by: every class, none
+    /// for a numeric target.
+    pub fn class_groups(&self) -> usize {
+        if self.classes.is_numeric() {
+            0
+        } else {
+            self.classes.len()
+        }
+    }
+
     /// Empty counts for one shard.
     pub fn counts(&self) -> LabelCounts {
         let l = self.classes.len();
         LabelCounts {
-            knn: FlagGroups::new(self.dim),
-            confident: FlagGroups::new(self.dim),
+            knn: FlagGroups::new(self.dim, 0),
+            confident: FlagGroups::new(self.dim, self.class_groups()),
             classes: l,
             all: vec![0; l],
             sources: BTreeMap::new(),
@@ -175,13 +185,17 @@ impl LabelModel {
         for i in 0..n {
             let row = (source, first_row + i as u64);
             let ci = nth_row(codes, d, i);
+            let class =
+                Some(scratch.classes[i] as usize).filter(|_| scratch.classes[i] != NO_CLASS);
             if let Some(score) = scratch.scores[i] {
-                counts.knn.add(&mut knn_source, score >= FLAG, row, ci);
+                counts
+                    .knn
+                    .add(&mut knn_source, score >= FLAG, row, ci, class);
             }
             if let Some(v) = scratch.verdicts[i] {
                 counts
                     .confident
-                    .add(&mut confident_source, v.issue, row, ci);
+                    .add(&mut confident_source, v.issue, row, ci, class);
             }
         }
         counts.knn.add_source(source, knn_source);
@@ -254,29 +268,43 @@ impl FlagCount {
     }
 }
 
-/// Rows and flagged rows of the current data per slice (`feature × SLOTS + slot`), overall and
-/// per source.
+/// Rows and flagged rows of the current data per slice (`feature × SLOTS + slot`), overall, per
+/// source and (confident learning's) per label class.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FlagGroups {
     pub slices: Vec<FlagCount>,
     pub all: FlagCount,
     pub sources: BTreeMap<u32, FlagCount>,
+    /// Per class of the row's own label (empty when not counted: kNN, a numeric target).
+    #[serde(default)]
+    pub classes: Vec<FlagCount>,
 }
 
 impl FlagGroups {
-    fn new(d: usize) -> FlagGroups {
+    fn new(d: usize, classes: usize) -> FlagGroups {
         FlagGroups {
             slices: vec![FlagCount::default(); d * SLOTS],
             all: FlagCount::default(),
             sources: BTreeMap::new(),
+            classes: vec![FlagCount::default(); classes],
         }
     }
 
-    /// Count a row with slice codes `codes`; its source's count goes to `source` (a batch's
-    /// rows share one, added with `add_source`).
-    fn add(&mut self, source: &mut FlagCount, flagged: bool, row: (u32, u64), codes: &[u32]) {
+    /// Count a row with slice codes `codes` and label class `class`; its source's count goes to
+    /// `source` (a batch's rows share one, added with `add_source`).
+    fn add(
+        &mut self,
+        source: &mut FlagCount,
+        flagged: bool,
+        row: (u32, u64),
+        codes: &[u32],
+        class: Option<usize>,
+    ) {
         self.all.add(flagged, row);
         source.add(flagged, row);
+        if let Some(g) = class.and_then(|c| self.classes.get_mut(c)) {
+            g.add(flagged, row);
+        }
         for (f, &code) in codes.iter().enumerate() {
             if let Some(k) = slot_of(code) {
                 self.slices[f * SLOTS + k].add(flagged, row);
@@ -298,27 +326,40 @@ impl FlagGroups {
         for (s, f) in o.sources {
             self.sources.entry(s).or_default().merge(f);
         }
+        if self.classes.len() < o.classes.len() {
+            self.classes.resize(o.classes.len(), FlagCount::default());
+        }
+        for (a, b) in self.classes.iter_mut().zip(o.classes) {
+            a.merge(b);
+        }
     }
 }
 
 /// The reference sample's rows (weighted to the baseline rows they stand for) and flagged rows
-/// per slice (`feature × SLOTS + slot`) and overall.
+/// per slice (`feature × SLOTS + slot`), overall and (confident learning's) per label class.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RefFlags {
     pub slices: Vec<RefCount>,
     pub all: RefCount,
+    /// Per label class (empty when not counted, and in profiles written before it).
+    #[serde(default)]
+    pub classes: Vec<RefCount>,
 }
 
 impl RefFlags {
-    pub(super) fn new(d: usize) -> RefFlags {
+    pub(super) fn new(d: usize, classes: usize) -> RefFlags {
         RefFlags {
             slices: vec![RefCount::default(); d * SLOTS],
             all: RefCount::default(),
+            classes: vec![RefCount::default(); classes],
         }
     }
 
-    pub(super) fn add(&mut self, w: f64, flagged: bool, codes: &[u32]) {
+    pub(super) fn add(&mut self, w: f64, flagged: bool, codes: &[u32], class: usize) {
         self.all.add(w, flagged);
+        if let Some(g) = self.classes.get_mut(class) {
+            g.add(w, flagged);
+        }
         for (f, &code) in codes.iter().enumerate() {
             if let Some(k) = slot_of(code) {
                 self.slices[f * SLOTS + k].add(w, flagged);

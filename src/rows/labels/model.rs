@@ -349,12 +349,13 @@ impl LabelModel {
             (rules, analogues, reference_rules, matcher, reference_analogues),
             ((knn, knn_scores), fitted),
         ) = rayon::join(rules_part, models_part);
-        let mut reference_knn = RefFlags::new(d);
+        let mut reference_knn = RefFlags::new(d, 0);
         let mut reference_knn_flags = vec![false; ref_class.len()];
         for (i, score) in knn_scores.iter().enumerate() {
             let Some(score) = *score else { continue };
             let ci = nth_row(&sample.codes, d, i);
-            reference_knn.add(class_weights[ref_class[i] as usize], score >= FLAG, ci);
+            let c = ref_class[i] as usize;
+            reference_knn.add(class_weights[c], score >= FLAG, ci, c);
             reference_knn_flags[i] = score >= FLAG;
         }
         let (confident, reference_model) = if self_reference {
@@ -363,7 +364,8 @@ impl LabelModel {
             (fitted.clone().map(ConfidentModel::for_other_rows), fitted)
         };
         // (Without a baseline there is no rate to compare: only the rows file's verdicts.)
-        let mut reference_confident = RefFlags::new(d);
+        let class_groups = if classes.is_numeric() { 0 } else { l };
+        let mut reference_confident = RefFlags::new(d, class_groups);
         if let Some(m) = &reference_model {
             for (i, v) in m.sample_verdicts.iter().enumerate() {
                 if let Some(v) = v {
@@ -372,6 +374,7 @@ impl LabelModel {
                         class_weights[c],
                         v.issue,
                         nth_row(&sample.codes, d, i),
+                        c,
                     );
                 }
             }
