@@ -1064,6 +1064,18 @@ fn wilson(p: f64, n: f64) -> (f64, f64) {
     ((a - b) / d, (a + b) / d)
 }
 
+/// A rate of `k` in `n` rows against a baseline rate `p2` on `n2` rows, written out: the pooled
+/// two-proportion z-test's one-sided p-value and Newcombe's lower 99% bound of the difference.
+fn rise_by_hand(k: f64, n: f64, p2: f64, n2: f64) -> (f64, f64) {
+    let p1 = k / n;
+    let pooled = (k + p2 * n2) / (n + n2);
+    let z = (p1 - p2) / (pooled * (1.0 - pooled) * (1.0 / n + 1.0 / n2)).sqrt();
+    let p = 0.5 * statrs::function::erf::erfc(z / std::f64::consts::SQRT_2);
+    let lower =
+        (p1 - p2) - ((p1 - wilson(p1, n).0).powi(2) + (wilson(p2, n2).1 - p2).powi(2)).sqrt();
+    (p, lower)
+}
+
 /// LBL003 on a noisy label: the baseline's labels follow `x` with 15% of them flipped at random,
 /// the current data's with 15% plus 4% more. The ratio of the flagged rates stays below 1.25 (the
 /// baseline's own issues hide the new ones), but the excess is there: the whole-data finding's
@@ -1111,22 +1123,14 @@ fn lbl003_excess_of_label_issues_counts_on_a_noisy_label() {
     let e = &all["evidence"];
     let num = |k: &str| e[k].as_f64().unwrap_or_else(|| panic!("{k}: {e}"));
     let (n, k) = (num("rows_in_group"), num("flagged_rows"));
-    let (p1, p2, n2) = (
-        k / n,
-        num("baseline_flagged_rate"),
-        num("baseline_sample_rows"),
-    );
+    let (p2, n2) = (num("baseline_flagged_rate"), num("baseline_sample_rows"));
     assert_eq!(n, 8000.0);
     // Equal class weights (no sampling): the sample's effective size is its size.
     assert_eq!(n2, 8000.0);
     assert_eq!(all["effect"]["name"], "flagged_rate_ratio");
     assert!(all["effect"]["value"].as_f64().unwrap() < 1.25, "{all}");
-    let pooled = (k + p2 * n2) / (n + n2);
-    let z = (p1 - p2) / (pooled * (1.0 - pooled) * (1.0 / n + 1.0 / n2)).sqrt();
-    let p = 0.5 * statrs::function::erf::erfc(z / std::f64::consts::SQRT_2);
+    let (p, lower) = rise_by_hand(k, n, p2, n2);
     assert!(close(&all["p_value"], p), "{all}: {p}");
-    let lower =
-        (p1 - p2) - ((p1 - wilson(p1, n).0).powi(2) + (wilson(p2, n2).1 - p2).powi(2)).sqrt();
     assert!(close(&e["excess_rate_lower"], lower), "{e}: {lower}");
     // 4% more flipped rows, most of them caught: at least 1% of the rows beyond the baseline.
     assert!(lower >= 0.01, "{lower}");
@@ -1224,17 +1228,9 @@ fn lbl003_one_way_flip_shows_in_the_class_it_went_to() {
     assert_eq!(g["rows"], issues);
     let num = |k: &str| e[k].as_f64().unwrap_or_else(|| panic!("{k}: {e}"));
     let (n, k) = (zeros.len() as f64, issues as f64);
-    let (p1, p2, n2) = (
-        k / n,
-        num("baseline_flagged_rate"),
-        num("baseline_sample_rows"),
-    );
-    let pooled = (k + p2 * n2) / (n + n2);
-    let z = (p1 - p2) / (pooled * (1.0 - pooled) * (1.0 / n + 1.0 / n2)).sqrt();
-    let p = 0.5 * statrs::function::erf::erfc(z / std::f64::consts::SQRT_2);
+    let (p2, n2) = (num("baseline_flagged_rate"), num("baseline_sample_rows"));
+    let (p, lower) = rise_by_hand(k, n, p2, n2);
     assert!(close(&g["p_value"], p), "{g}: {p}");
-    let lower =
-        (p1 - p2) - ((p1 - wilson(p1, n).0).powi(2) + (wilson(p2, n2).1 - p2).powi(2)).sqrt();
     assert!(close(&e["excess_rate_lower"], lower), "{e}: {lower}");
     let tier = |x: f64, t: [f64; 3]| t.iter().filter(|&&v| x >= v).count();
     let ratio = num("flagged_rate") / num("baseline_flagged_rate_upper");
