@@ -1064,6 +1064,29 @@ fn wilson(p: f64, n: f64) -> (f64, f64) {
     ((a - b) / d, (a + b) / d)
 }
 
+/// `rows(n, seed)` with label 1 exactly when `x` > `cut`, a share `flip` of the labels flipped
+/// at random, then, with `one_way`, that share of the `1` rows relabelled `0` (one more draw a
+/// `1` row).
+fn threshold_labels(n: usize, seed: u64, cut: f64, flip: f64, one_way: Option<f64>) -> Vec<Row> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed + 100);
+    rows(n, seed)
+        .into_iter()
+        .map(|mut r| {
+            r.label = u8::from(r.x.unwrap() > cut);
+            if rng.random::<f64>() < flip {
+                r.label = 1 - r.label;
+            }
+            if let Some(share) = one_way
+                && r.label == 1
+                && rng.random::<f64>() < share
+            {
+                r.label = 0;
+            }
+            r
+        })
+        .collect()
+}
+
 /// A rate of `k` in `n` rows against a baseline rate `p2` on `n2` rows, written out: the pooled
 /// two-proportion z-test's one-sided p-value and Newcombe's lower 99% bound of the difference.
 fn rise_by_hand(k: f64, n: f64, p2: f64, n2: f64) -> (f64, f64) {
@@ -1086,19 +1109,7 @@ fn rise_by_hand(k: f64, n: f64, p2: f64, n2: f64) -> (f64, f64) {
 #[test]
 fn lbl003_excess_of_label_issues_counts_on_a_noisy_label() {
     let t = tempfile::tempdir().unwrap();
-    let noisy = |n: usize, seed: u64, flip: f64| -> Vec<Row> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed + 100);
-        rows(n, seed)
-            .into_iter()
-            .map(|mut r| {
-                r.label = u8::from(r.x.unwrap() > 0.0);
-                if rng.random::<f64>() < flip {
-                    r.label = 1 - r.label;
-                }
-                r
-            })
-            .collect()
-    };
+    let noisy = |n: usize, seed: u64, flip: f64| threshold_labels(n, seed, 0.0, flip, None);
     let b = t.path().join("baseline");
     write_csv(&b.join("part-0.csv"), &noisy(8000, 1, 0.15));
     let whole = |f: &[Value]| -> Option<Value> {
@@ -1169,22 +1180,8 @@ fn lbl003_excess_of_label_issues_counts_on_a_noisy_label() {
 #[test]
 fn lbl003_one_way_flip_shows_in_the_class_it_went_to() {
     let t = tempfile::tempdir().unwrap();
-    let labelled = |n: usize, seed: u64, one_way: f64| -> Vec<Row> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed + 100);
-        rows(n, seed)
-            .into_iter()
-            .map(|mut r| {
-                r.label = u8::from(r.x.unwrap() > 1.0);
-                if rng.random::<f64>() < 0.03 {
-                    r.label = 1 - r.label;
-                }
-                if r.label == 1 && rng.random::<f64>() < one_way {
-                    r.label = 0;
-                }
-                r
-            })
-            .collect()
-    };
+    let labelled =
+        |n: usize, seed: u64, one_way: f64| threshold_labels(n, seed, 1.0, 0.03, Some(one_way));
     let b = t.path().join("baseline");
     write_csv(&b.join("part-0.csv"), &labelled(8000, 1, 0.0));
     let classes = |f: &[Value]| -> Vec<Value> {
@@ -1224,6 +1221,13 @@ fn lbl003_one_way_flip_shows_in_the_class_it_went_to() {
         .filter(|&&i| row_codes[i].iter().any(|x| x == "LBL003"))
         .count();
     assert_eq!(e["rows_in_group"], zeros.len());
+    // The baseline's rows of the class (its sample holds all 8,000 rows, each standing for one).
+    let base_zeros = threshold_labels(8000, 1, 1.0, 0.03, Some(0.0))
+        .iter()
+        .filter(|r| r.label == 0)
+        .count();
+    assert_eq!(g["baseline_rows"], base_zeros);
+    assert_eq!(e["baseline_sample_rows"], base_zeros);
     assert_eq!(e["flagged_rows"], issues);
     assert_eq!(g["rows"], issues);
     let num = |k: &str| e[k].as_f64().unwrap_or_else(|| panic!("{k}: {e}"));

@@ -317,7 +317,7 @@ fn flagged_rates(
     for (c, g) in groups.classes.iter().enumerate() {
         if let Some(&own) = reference.classes.get(c)
             && own.rows >= MIN_REFERENCE_ROWS
-            && lm.class_groups() > 1
+            && groups.classes.len() > 1
         {
             pending.push((Group::Class(c), g, own));
         }

@@ -42,22 +42,12 @@ impl LabelModel {
         }
     }
 
-    /// How many label classes confident learning's issues are counted by: every class, none
-    /// for a numeric target.
-    pub fn class_groups(&self) -> usize {
-        if self.classes.is_numeric() {
-            0
-        } else {
-            self.classes.len()
-        }
-    }
-
     /// Empty counts for one shard.
     pub fn counts(&self) -> LabelCounts {
         let l = self.classes.len();
         LabelCounts {
             knn: FlagGroups::new(self.dim, 0),
-            confident: FlagGroups::new(self.dim, self.class_groups()),
+            confident: FlagGroups::new(self.dim, self.classes.issue_groups()),
             classes: l,
             all: vec![0; l],
             sources: BTreeMap::new(),

@@ -115,6 +115,12 @@ impl From<ClassesRepr> for Classes {
 }
 
 impl Classes {
+    /// How many label classes confident learning's issues are counted by (LBL003's per-class
+    /// test): every class, none for a numeric target.
+    pub fn issue_groups(&self) -> usize {
+        if self.is_numeric() { 0 } else { self.len() }
+    }
+
     pub(super) fn new(names: Vec<String>) -> Classes {
         let index: HashMap<String, u16> = names
             .iter()

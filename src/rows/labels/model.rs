@@ -364,8 +364,7 @@ impl LabelModel {
             (fitted.clone().map(ConfidentModel::for_other_rows), fitted)
         };
         // (Without a baseline there is no rate to compare: only the rows file's verdicts.)
-        let class_groups = if classes.is_numeric() { 0 } else { l };
-        let mut reference_confident = RefFlags::new(d, class_groups);
+        let mut reference_confident = RefFlags::new(d, classes.issue_groups());
         if let Some(m) = &reference_model {
             for (i, v) in m.sample_verdicts.iter().enumerate() {
                 if let Some(v) = v {
