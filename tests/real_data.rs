@@ -933,7 +933,7 @@ fn the_summary_names_one_cause_a_line() {
     assert!(
         lines[2]
             .trim_start()
-            .starts_with("explains 11: DRF004, DRF001, OUT001 ×3"),
+            .starts_with("explains 12: DRF004, DRF001, OUT001 ×3"),
         "{}",
         lines[2]
     );

@@ -293,9 +293,13 @@ WHY = {
     ),
     "fabricated": (
         "every value is plausible and only the combination is off; the outlier score ranks the "
-        "rows little above chance (the AUROC column; IsolationForest does no better), so OUT001's rate test "
-        "sees almost no excess. Missing: a test of rows that fall in no baseline neighbourhood "
-        "(a distance-to-baseline score), per file."
+        "rows little above chance (the AUROC column; IsolationForest does no better), so OUT001 "
+        "sees almost no excess. OUT002 ranks each row's Mahalanobis distance from the "
+        "baseline's joint distribution and tests a file's ranks against the baseline's and the "
+        "other files': it finds the file from 3-5 rows where the columns are strongly tied "
+        "(California, cover), and from 16-25 on most sets. Where it misses: spambase's 10 rows, "
+        "heavy-tailed word counts whose rows are only about 0.7 likely to be the farther (p near "
+        "0.01 before the adjustment), and one or two rows, which no file test can judge."
     ),
     "duplicates": (
         "a file made of copies is high (DUP001) however small; copies spread over existing "
@@ -311,8 +315,8 @@ WHY = {
         "OUT001 judges a file from 3 flagged rows, but the planted rows must be flagged: on "
         "spambase, whose features are heavy-tailed word counts with an IQR of 0, values 4-8 "
         "IQRs (or standard deviations) out lie mostly inside the baseline's own tail, and the "
-        "outlier score ranks them at a row AUROC of about 0.8, short of flagging them; the "
-        "values that do pass the range raise SCH004 at medium (about 1% of rows)."
+        "outlier score ranks them at a row AUROC of about 0.8, short of flagging them; OUT002's "
+        "joint ranks of the file's rows find it there. One to three rows are too few for either."
     ),
     "replay": (
         "INT002 judges a file under 20 rows by an exact test, P <= 1e-4 over all files and row "

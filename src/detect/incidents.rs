@@ -8,11 +8,12 @@
 //!
 //! **The rows and the signal of a finding.** A finding names rows: its slice (the predicates
 //! evaluated on the sample's values, `__source` on the row's file), or for a per-file finding
-//! without a slice (INT001/INT002/INT004, and OUT001/LBL002/LBL003 of one file) the rows of its
+//! without a slice (INT001/INT002/INT004, and OUT001/OUT002/LBL002/LBL003 of one file) the rows of its
 //! files; any other finding without a slice is about all rows. Its evidence is an *excess* over
 //! the baseline, in rows, of one signal on those rows:
-//! - membership (INT, SCH002/3/4, TRG002, SLC001 by membership): the rows beyond the share the
-//!   baseline has of the same slice;
+//! - membership (INT, SCH002/3/4, TRG002, OUT002, SLC001 by membership): the rows beyond the
+//!   share the baseline has of the same slice (OUT002's joint ranks are not in the sample: its
+//!   file is judged by its rows);
 //! - a column's distribution (SCH005, DRF001/2/4 on the column; DRF003, LBL001, TRG001, SCH006
 //!   on the label): rows × the total variation distance between the rows' binned values and the
 //!   baseline's (the baseline's same slice when it has at least 30 sample rows, else all of it;
@@ -233,7 +234,7 @@ fn rank(code: &str) -> u8 {
         "SCH003" | "SCH004" | "SCH002" => 3,
         "DRF004" | "DRF005" | "LBL001" | "TRG002" => 4,
         "SLC001" => 5,
-        "OUT001" | "LBL003" | "LBL002" => 6,
+        "OUT001" | "OUT002" | "LBL003" | "LBL002" => 6,
         _ => 7,
     }
 }
@@ -439,7 +440,7 @@ impl<'a> Table<'a> {
             "INT001" | "INT002" | "INT004" if !f.sources.is_empty() => {
                 f.sources.iter().map(index).collect()
             }
-            "OUT001" | "LBL002" | "LBL003" if f.sources.len() == 1 => {
+            "OUT001" | "OUT002" | "LBL002" | "LBL003" if f.sources.len() == 1 => {
                 // A group of one file: its rows are the file's.
                 let s = index(&f.sources[0])?;
                 let in_group = f.evidence.get("rows_in_group")?.as_u64()?;
@@ -459,9 +460,10 @@ impl<'a> Table<'a> {
                 .map(Signal::Column)
         };
         match f.code.as_str() {
-            "INT001" | "INT002" | "INT004" | "SCH002" | "SCH003" | "SCH004" | "TRG002" => {
-                Some(Signal::Membership)
-            }
+            // OUT002's joint ranks are not in the rows sample: a file that stands out is judged
+            // by its rows, as a file is present or not.
+            "INT001" | "INT002" | "INT004" | "SCH002" | "SCH003" | "SCH004" | "TRG002"
+            | "OUT002" => Some(Signal::Membership),
             "SCH005" | "DRF001" | "DRF002" | "DRF004" => first_column().map(Signal::Column),
             "DRF003" | "LBL001" | "TRG001" | "SCH006" => label(),
             "OUT001" => self.outlier.as_ref().map(|_| Signal::Outlier),

@@ -7,6 +7,7 @@ pub mod drift;
 mod duplicates;
 pub mod incidents;
 mod integrity;
+mod joint;
 mod labels;
 mod outliers;
 mod schema;
@@ -368,6 +369,7 @@ pub fn registry() -> Vec<&'static dyn Detector> {
         &triggers::TriggerRule,
         &triggers::ValueSpike,
         &outliers::OutlierRate,
+        &joint::JointOutliers,
         &slices::SliceFinder,
     ]
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::encode::Encoder;
 use super::labels::{LabelModel, LabelParts};
-use super::pass::{self, PassOutput, RowCounts, RowModel, RowPass, RowsOut};
+use super::pass::{self, JointModel, PassOutput, RowCounts, RowModel, RowPass, RowsOut};
 use crate::error::{Error, Result};
 use crate::ingest::{BatchSource, Conformed, Dataset, IngestOptions};
 use crate::profile::{Profile, ProfileSettings};
@@ -15,7 +15,7 @@ use crate::recorder::Recorder;
 
 const MAGIC: &[u8; 20] = b"POISONSCAN MODELS\n\0\0";
 /// The version of the models' bytes; a change of any model's fields bumps it.
-pub const MODELS_VERSION: u32 = 2;
+pub const MODELS_VERSION: u32 = 3;
 const HEADER: usize = 20 + 4 + 32;
 
 /// The fitted row models and the settings they were fitted with.
@@ -47,6 +47,8 @@ pub struct RowModels {
     pub(crate) sources: Vec<String>,
     /// Whether OUT001 is on (it alone reads the per-group outlier counts and marks rows).
     pub(crate) outliers: bool,
+    /// OUT002's joint model (when it is on).
+    pub(crate) joint: Option<JointModel>,
 }
 
 impl RowModels {
@@ -72,6 +74,7 @@ impl RowModels {
             confident: on("LBL003"),
             rules: on("TRG001") || on("TRG002"),
         };
+        let joint_on = on("OUT002");
         let wanted = ["LBL001", "LBL002", "LBL003", "TRG001", "TRG002", "SLC001"]
             .iter()
             .any(|c| on(c));
@@ -80,7 +83,12 @@ impl RowModels {
         let (model, labels) = rayon::join(
             || {
                 crate::recorder::timed(rec, "row model fit", || {
-                    RowModel::fit_encoded(encoder.clone(), reference, seed)
+                    let joint = if joint_on {
+                        JointModel::fit_reference(&encoder, reference)
+                    } else {
+                        None
+                    };
+                    RowModel::fit_encoded(encoder.clone(), reference, seed).map(|m| (m, joint))
                 })
             },
             || {
@@ -101,9 +109,10 @@ impl RowModels {
                 labels
             },
         );
-        let model = model?;
+        let (model, joint) = model?;
         Some(RowModels {
             model,
+            joint,
             labels,
             label: settings.label.clone(),
             id: settings.id.clone(),
@@ -178,6 +187,9 @@ impl RowModels {
         }
         if let Some(knn) = self.labels.as_ref().and_then(|l| l.knn.as_ref()) {
             knn.check()?;
+        }
+        if let Some(j) = &self.joint {
+            j.check(d)?;
         }
         Ok(())
     }
@@ -288,6 +300,9 @@ impl RowModels {
                 || g.flagged > g.rows
                 || g.terms.len() > d
                 || g.non_finite.len() > d
+                || g.joint_terms.len() > d
+                || g.joint.len() > pass::JOINT_BINS
+                || g.joint_above > g.joint.iter().sum::<u64>()
                 || g.examples.iter().any(|&(s, _)| s as usize >= sources)
             {
                 return bad(format!(
@@ -306,6 +321,7 @@ impl RowModels {
     pub fn into_pass(self, counts: RowCounts) -> RowPass {
         RowPass {
             model: self.model,
+            joint: self.joint,
             rows: counts.rows,
             groups: counts.groups,
             duplicate_rows: counts.duplicate_rows,

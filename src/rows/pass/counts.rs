@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::joint::{JOINT_BINS, JointModel};
 use crate::rows::labels::{LabelCounts, LabelModel};
 
 /// Flagged rows kept as examples per group.
@@ -38,6 +39,18 @@ pub struct GroupCount {
     pub non_finite: Vec<u8>,
     /// The first flagged rows (source index, row in source), in plan order.
     pub examples: Vec<(u32, u64)>,
+    /// OUT002 (the whole data and each file only): the rows' joint ranks binned
+    /// (`JOINT_BINS`), their sum in fixed point (`TERM_SCALE`), the rows above `TERM_RANK`
+    /// and per feature the sum of their shares of D² in fixed point. Empty without the joint
+    /// model.
+    #[serde(default)]
+    pub joint: Vec<u64>,
+    #[serde(default)]
+    pub joint_sum: i128,
+    #[serde(default)]
+    pub joint_above: u64,
+    #[serde(default)]
+    pub joint_terms: Vec<i128>,
 }
 
 /// Units of a term in `GroupCount::terms` (2⁻⁴⁰: far below any difference a report shows).
@@ -55,6 +68,33 @@ impl GroupCount {
                 _ => t as f64 / TERM_SCALE,
             })
             .collect()
+    }
+
+    /// The sum of the rows' joint ranks.
+    pub fn joint_rank_sum(&self) -> f64 {
+        self.joint_sum as f64 / TERM_SCALE
+    }
+
+    /// Per feature, the sum of the shares of D² of the rows above `TERM_RANK`.
+    pub fn joint_term_sums(&self) -> Vec<f64> {
+        self.joint_terms
+            .iter()
+            .map(|&t| t as f64 / TERM_SCALE)
+            .collect()
+    }
+
+    /// Count one row's joint rank, and its features' shares of D² when it is above
+    /// `TERM_RANK`.
+    pub(super) fn add_joint(&mut self, rank: f64, terms: Option<&[f64]>) {
+        if self.joint.is_empty() {
+            self.joint = vec![0; JOINT_BINS];
+        }
+        self.joint[JointModel::bin(rank)] += 1;
+        self.joint_sum += fixed(rank);
+        if let Some(terms) = terms {
+            self.joint_above += 1;
+            add_fixed(&mut self.joint_terms, terms.iter().map(|&t| fixed(t)));
+        }
     }
 
     pub(super) fn add_flagged(&mut self, terms: &[f64], example: (u32, u64)) {
@@ -96,6 +136,34 @@ impl GroupCount {
                 self.examples.push(e);
             }
         }
+        if self.joint.len() < o.joint.len() {
+            self.joint.resize(o.joint.len(), 0);
+        }
+        for (a, b) in self.joint.iter_mut().zip(&o.joint) {
+            *a += b;
+        }
+        self.joint_sum = self.joint_sum.saturating_add(o.joint_sum);
+        self.joint_above += o.joint_above;
+        add_fixed(&mut self.joint_terms, o.joint_terms.into_iter());
+    }
+}
+
+/// A finite value in fixed point (`TERM_SCALE`); `as` saturates, far beyond any share of D².
+fn fixed(v: f64) -> i128 {
+    if v.is_finite() {
+        (v * TERM_SCALE).round() as i128
+    } else {
+        0
+    }
+}
+
+/// Add fixed-point values to sums, element by element (the sums grow to fit).
+fn add_fixed(sums: &mut Vec<i128>, values: impl ExactSizeIterator<Item = i128>) {
+    if sums.len() < values.len() {
+        sums.resize(values.len(), 0);
+    }
+    for (a, b) in sums.iter_mut().zip(values) {
+        *a = a.saturating_add(b);
     }
 }
 

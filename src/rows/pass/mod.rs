@@ -19,6 +19,8 @@
 //! rows each row is in about one tree's subsample of the hundred, so the bias is negligible.
 //!
 //! - `model`: the fitted row model, its ranks and the reference sample's rates;
+//! - `joint`: OUT002's model, a row's Mahalanobis distance from the reference's joint
+//!   distribution and its rank;
 //! - `counts`: the per-group outlier counts, the histograms, and `RowCounts`;
 //! - `score`: scoring a part's batches, the parts folded in plan order (`run`, `run_batches`);
 //! - `rows_file`: the rows file's batches, schema and writer.
@@ -26,11 +28,13 @@
 use std::collections::BTreeMap;
 
 mod counts;
+mod joint;
 mod model;
 mod rows_file;
 mod score;
 
 pub use counts::{GroupCount, GroupKey, HIST_BINS, PartSeconds, RowCounts, ScoreHistograms};
+pub use joint::{JOINT_BINS, JointModel, TERM_RANK};
 pub use model::{RowModel, SliceDesc, TAIL};
 pub use rows_file::{duplicate_groups, rows_schema};
 pub use score::{PassOutput, PassSettings, RowsOut, run, run_batches};
@@ -43,6 +47,8 @@ use crate::rows::labels::{LabelCounts, LabelModel};
 #[derive(Debug, Clone)]
 pub struct RowPass {
     pub model: RowModel,
+    /// OUT002's joint model (when it is on).
+    pub joint: Option<JointModel>,
     pub rows: u64,
     pub groups: BTreeMap<GroupKey, GroupCount>,
     /// Rows in a duplicate group (when the rows file was written).

@@ -20,10 +20,10 @@ pub const TAIL: f64 = 0.005;
 /// table: exact in the top and bottom 1% (where the flagging threshold lies), within 1/1024
 /// in between.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct WeightedCdf(Ecdf);
+pub(super) struct WeightedCdf(Ecdf);
 
 impl WeightedCdf {
-    fn new(values: &[f64], weights: &[f64]) -> WeightedCdf {
+    pub(super) fn new(values: &[f64], weights: &[f64]) -> WeightedCdf {
         WeightedCdf(Ecdf::new(
             values
                 .iter()
@@ -33,7 +33,7 @@ impl WeightedCdf {
         ))
     }
 
-    fn at(&self, x: f64) -> f64 {
+    pub(super) fn at(&self, x: f64) -> f64 {
         self.0.cdf(x)
     }
 }

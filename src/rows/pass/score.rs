@@ -8,6 +8,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
 
 use super::counts::{GroupCount, GroupKey, RowCounts, ScoreHistograms};
+use super::joint::{JointModel, JointScratch, TERM_RANK};
 use super::model::{RowModel, Scratch};
 use super::rows_file::{RowsWriter, rows_schema};
 use crate::error::{Error, Result};
@@ -54,6 +55,7 @@ struct PartOut {
 pub(super) struct PassContext<'a> {
     model: &'a RowModel,
     labels: Option<&'a LabelModel>,
+    joint: Option<&'a JointModel>,
     /// Per column of the batches, its position among the fingerprint's feature columns.
     pub(super) positions: Vec<Option<usize>>,
     pub(super) id: Option<&'a str>,
@@ -117,6 +119,7 @@ impl<'a> PassContext<'a> {
         Ok(PassContext {
             model: &models.model,
             labels: models.labels.as_ref(),
+            joint: models.joint.as_ref(),
             positions: crate::profile::feature_positions(
                 &columns,
                 settings.profile,
@@ -147,6 +150,8 @@ impl PassContext<'_> {
         let mut hashes = Vec::new();
         let mut row_hasher = crate::profile::RowHasher::new();
         let mut label_scratch = LabelScratch::default();
+        let mut joint_scratch = JointScratch::default();
+        let mut joint_terms = vec![0.0; d];
         // Dense counters: per feature one slot per tested code (see `slot`), the whole shard,
         // and the current batch's source.
         let mut slices: Vec<Vec<GroupCount>> = vec![vec![GroupCount::default(); SLOTS]; d];
@@ -196,11 +201,33 @@ impl PassContext<'_> {
                 out.duplicate_rows += duplicated;
                 rows_out.push(rows);
             }
+            let mut this_source = GroupCount::default();
+            // OUT002: each row's joint rank, in the whole data and its file.
+            if let Some(jm) = self.joint {
+                for i in 0..n {
+                    let (xr, cr) = (nth_row(&x, d, i), &codes[i * d..(i + 1) * d]);
+                    let rank = jm.rank(jm.distance(xr, cr, &mut joint_scratch, None));
+                    let terms = if rank > TERM_RANK {
+                        joint_terms.iter_mut().for_each(|t| *t = 0.0);
+                        jm.distance(xr, cr, &mut joint_scratch, Some(&mut joint_terms));
+                        Some(&joint_terms[..])
+                    } else {
+                        None
+                    };
+                    all.add_joint(rank, terms);
+                    this_source.add_joint(rank, terms);
+                }
+            }
             // Per-group outlier counts are OUT001's alone.
             if !self.outliers {
+                if !this_source.joint.is_empty() {
+                    out.groups
+                        .entry(GroupKey::Source(source))
+                        .or_default()
+                        .merge(this_source);
+                }
                 continue;
             }
-            let mut this_source = GroupCount::default();
             for (i, s) in scored.iter().enumerate() {
                 let row = batch.first_row + i as u64;
                 let row_terms = nth_row(&terms, d, i);
@@ -223,7 +250,7 @@ impl PassContext<'_> {
                 .or_default()
                 .merge(this_source);
         }
-        if all.rows > 0 {
+        if all.rows > 0 || !all.joint.is_empty() {
             out.groups.insert(GroupKey::All, all);
         }
         for (j, counters) in slices.into_iter().enumerate() {
