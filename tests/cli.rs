@@ -1913,7 +1913,8 @@ fn rows_file_follows_the_contract() {
             "label_issue_score",
             "duplicate_group",
             "codes",
-            "label_confidence"
+            "label_confidence",
+            "joint_score"
         ]
     );
     let mut per_source: std::collections::BTreeMap<String, u64> = Default::default();

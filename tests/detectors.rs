@@ -2500,7 +2500,8 @@ fn out002_fabricated_rows_in_their_own_file() {
         .map(|_| std::array::from_fn(|j| pool[rng.random_range(0..pool.len())][j].clone()))
         .collect();
     write_rows(&c.join("part-3.csv"), &fabricated);
-    let f = scan(&c, &b, &[]);
+    let rows_out = t.path().join("rows.parquet");
+    let f = scan(&c, &b, &["--rows-out", rows_out.to_str().unwrap()]);
     let found = with_code(&f, "OUT002");
     assert_eq!(found.len(), 1, "{found:?}");
     let g = found[0];
@@ -2536,4 +2537,59 @@ fn out002_fabricated_rows_in_their_own_file() {
         num("a_against_rest") >= 0.71 && num("a_against_baseline") >= 0.71,
         "{e}"
     );
+    // The rows file's joint scores: the file's mean is its A against the baseline, and the
+    // rows of the other files rank among them as `a_against_rest` says (the Mann–Whitney A,
+    // ties counted half; the report's is binned at 1/200, so it agrees to about that).
+    let scores = joint_scores(&rows_out);
+    let (fab, rest): (Vec<_>, Vec<_>) = scores.iter().partition(|(s, _)| s.ends_with("part-3.csv"));
+    assert_eq!((fab.len(), rest.len()), (40, 6000));
+    let mean = fab.iter().map(|(_, v)| v).sum::<f64>() / 40.0;
+    assert!(
+        (mean - num("a_against_baseline")).abs() < 1e-6,
+        "{mean} {e}"
+    );
+    let mut wins = 0.0;
+    for (_, a) in &fab {
+        for (_, r) in &rest {
+            wins += if a > r {
+                1.0
+            } else if a == r {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    let a_rest = wins / (40.0 * 6000.0);
+    assert!(
+        (a_rest - num("a_against_rest")).abs() < 0.01,
+        "{a_rest} {e}"
+    );
+    assert!(scores.iter().all(|(_, v)| (0.0..=1.0).contains(v)));
+}
+
+/// Each row's source and `joint_score` from a rows file.
+fn joint_scores(path: &Path) -> Vec<(String, f64)> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Float64Type;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(path).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let mut out = Vec::new();
+    for b in reader {
+        let b = b.unwrap();
+        let source = b.column_by_name("source").unwrap().as_string::<i32>();
+        let score = b
+            .column_by_name("joint_score")
+            .unwrap()
+            .as_primitive::<Float64Type>();
+        for i in 0..b.num_rows() {
+            assert!(score.is_valid(i));
+            out.push((source.value(i).to_string(), score.value(i)));
+        }
+    }
+    out
 }

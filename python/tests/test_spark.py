@@ -230,6 +230,7 @@ def test_row_scores_are_the_rows_file_as_a_dataframe(spark: Any) -> None:
         "duplicate_group",
         "codes",
         "label_confidence",
+        "joint_score",
     ):
         assert got[column].to_pylist() == local[column].to_pylist(), column
     # Joined back with Spark, the flagged rows can be quarantined.

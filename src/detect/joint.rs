@@ -50,7 +50,7 @@ files 85% of the time; `relationship` and `sex` no longer agree: high.
 
 Defaults: each row's Mahalanobis distance from the baseline sample's weighted mean and \
 covariance (numbers robust-scaled and clipped to ±5, categories of up to 16 values one-hot, \
-wider ones by frequency, missing indicators; the leading 64 principal directions, the others \
+wider ones by frequency, a null where the encoder puts it; the leading 64 principal directions, the others \
 as one residual term, eigenvalues floored at 0.1% of their mean), turned into its rank among \
 the baseline's rows. A file (3 rows or more, when the current data has another file) is tested \
 against the baseline (its rows' ranks are uniform if it is like the baseline) and against the \
@@ -216,8 +216,7 @@ farther from it than a baseline row {} of the time, than a row of the other file
 
 /// The columns whose share of the distance, among the file's rows above `TERM_RANK`, most
 /// exceeds their share among the baseline's such rows (the ratio of the two mean shares; at
-/// most `TOP_COLUMNS`, those at least 1.5 times the baseline's). A column's features (its
-/// value and its missing indicator) count together.
+/// most `TOP_COLUMNS`, those at least 1.5 times the baseline's).
 fn top_columns(rp: &RowPass, jm: &JointModel, g: &GroupCount) -> Vec<(String, f64)> {
     if g.joint_above == 0 {
         return Vec::new();

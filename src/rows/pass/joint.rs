@@ -10,8 +10,10 @@
 //! - **Space.** The shared encoding made distance-friendly, as the kNN's (`rows::knn`):
 //!   numbers robust-scaled and clipped to ±`CLIP` (an extreme value is OUT001's and SCH004's
 //!   business; here it must not drown the combination), categorical features of at most
-//!   `MAX_ONE_HOT` categories one-hot, wider ones by their frequency, missing indicators as
-//!   they are.
+//!   `MAX_ONE_HOT` categories one-hot, wider ones by their frequency. No missing indicators:
+//!   a null is SCH002's to report (a column without nulls in the baseline would make every
+//!   null in a file an infinitely unlikely row); here it sits where the encoder puts it, at
+//!   the median.
 //! - **Distance.** The weighted mean and covariance of the reference sample (each row weighted
 //!   back to its label's share), its eigendecomposition (nalgebra's `SymmetricEigen`), and
 //!   `D² = Σ_k (v_k·e)² / λ_k` over the leading `MAX_DIMS` directions plus the rest of `‖e‖²`
@@ -118,10 +120,14 @@ impl JointModel {
                 Kind::Frequency { known, .. } if (*known as usize) <= MAX_ONE_HOT => {
                     spec.extend((0..*known).map(|c| Dim::OneHot(f, c, *known)));
                 }
+                Kind::Missing => {}
                 _ => spec.push(Dim::Value(f)),
             }
         }
         let big = spec.len();
+        if big == 0 {
+            return None;
+        }
         let total: f64 = weights.iter().sum();
         if total.is_nan() || total <= 0.0 {
             return None;

@@ -26,6 +26,7 @@ impl PassContext<'_> {
         batch: &Batch,
         scored: &[Scored],
         labels: &LabelScratch,
+        joint: &[f64],
         row_hasher: &mut crate::profile::RowHasher,
         hashes: &mut Vec<u64>,
     ) -> Result<Option<(RecordBatch, u64)>> {
@@ -57,11 +58,21 @@ impl PassContext<'_> {
             .get(batch.source)
             .map(String::as_str)
             .unwrap_or_default();
-        let rows = self.rows_batch(name, batch.first_row, id.cloned(), scored, labels, groups)?;
+        let rows = self.rows_batch(
+            name,
+            batch.first_row,
+            id.cloned(),
+            scored,
+            labels,
+            joint,
+            groups,
+        )?;
         Ok(Some((rows, duplicated)))
     }
 
-    /// The rows file's batch of scored rows.
+    /// The rows file's batch of scored rows (`joint`: each row's joint rank, empty without
+    /// OUT002's model).
+    #[allow(clippy::too_many_arguments)]
     fn rows_batch(
         &self,
         source: &str,
@@ -69,6 +80,7 @@ impl PassContext<'_> {
         id: Option<ArrayRef>,
         scored: &[Scored],
         labels: &LabelScratch,
+        joint: &[f64],
         duplicate_group: Vec<Option<u64>>,
     ) -> Result<RecordBatch> {
         let (schema, mark_outliers) = (&self.out_schema, self.outliers);
@@ -116,6 +128,11 @@ impl PassContext<'_> {
                 Float64Array::from_iter(
                     labels.verdicts.iter().map(|v| v.map(|v| v.self_confidence)),
                 )
+            } else {
+                Float64Array::from(vec![None::<f64>; n])
+            }),
+            Arc::new(if joint.len() == n {
+                Float64Array::from(joint.to_vec())
             } else {
                 Float64Array::from(vec![None::<f64>; n])
             }),
@@ -167,6 +184,10 @@ pub fn rows_schema(id: Option<&Field>) -> SchemaRef {
         // label by confident learning (LBL003; null without a verdict). Lowest first ranks the
         // label issues.
         Field::new("label_confidence", DataType::Float64, true),
+        // Added after it: the row's joint rank (OUT002): the weighted share of baseline rows
+        // whose Mahalanobis distance from the baseline's joint distribution is at most the
+        // row's. Null when OUT002 is off.
+        Field::new("joint_score", DataType::Float64, true),
     ]);
     Arc::new(Schema::new(fields))
 }

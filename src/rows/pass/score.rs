@@ -152,6 +152,7 @@ impl PassContext<'_> {
         let mut label_scratch = LabelScratch::default();
         let mut joint_scratch = JointScratch::default();
         let mut joint_terms = vec![0.0; d];
+        let mut joint_ranks: Vec<f64> = Vec::new();
         // Dense counters: per feature one slot per tested code (see `slot`), the whole shard,
         // and the current batch's source.
         let mut slices: Vec<Vec<GroupCount>> = vec![vec![GroupCount::default(); SLOTS]; d];
@@ -191,10 +192,18 @@ impl PassContext<'_> {
                 out.histograms.label_issue[ScoreHistograms::bin(*score)] += 1;
             }
             out.rows += n as u64;
+            joint_ranks.clear();
+            if let Some(jm) = self.joint {
+                joint_ranks.extend((0..n).map(|i| {
+                    let (xr, cr) = (nth_row(&x, d, i), &codes[i * d..(i + 1) * d]);
+                    jm.rank(jm.distance(xr, cr, &mut joint_scratch, None))
+                }));
+            }
             if let Some((rows, duplicated)) = self.rows_file(
                 &batch,
                 &scored,
                 &label_scratch,
+                &joint_ranks,
                 &mut row_hasher,
                 &mut hashes,
             )? {
@@ -203,20 +212,19 @@ impl PassContext<'_> {
             }
             let mut this_source = GroupCount::default();
             // OUT002: each row's joint rank, in the whole data and its file.
-            if let Some(jm) = self.joint {
-                for i in 0..n {
+            for (i, &rank) in joint_ranks.iter().enumerate() {
+                let terms = if rank > TERM_RANK
+                    && let Some(jm) = self.joint
+                {
                     let (xr, cr) = (nth_row(&x, d, i), &codes[i * d..(i + 1) * d]);
-                    let rank = jm.rank(jm.distance(xr, cr, &mut joint_scratch, None));
-                    let terms = if rank > TERM_RANK {
-                        joint_terms.iter_mut().for_each(|t| *t = 0.0);
-                        jm.distance(xr, cr, &mut joint_scratch, Some(&mut joint_terms));
-                        Some(&joint_terms[..])
-                    } else {
-                        None
-                    };
-                    all.add_joint(rank, terms);
-                    this_source.add_joint(rank, terms);
-                }
+                    joint_terms.iter_mut().for_each(|t| *t = 0.0);
+                    jm.distance(xr, cr, &mut joint_scratch, Some(&mut joint_terms));
+                    Some(&joint_terms[..])
+                } else {
+                    None
+                };
+                all.add_joint(rank, terms);
+                this_source.add_joint(rank, terms);
             }
             // Per-group outlier counts are OUT001's alone.
             if !self.outliers {
