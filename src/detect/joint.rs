@@ -89,7 +89,7 @@ struct Tested {
 
 /// A group's rows: the sum of its rank histogram.
 fn rows_of(g: &GroupCount) -> u64 {
-    g.joint.iter().sum()
+    g.joint.iter().fold(0u64, |a, &b| a.saturating_add(b))
 }
 
 fn joint_findings(ctx: &Context<'_>, rp: &RowPass, jm: &JointModel) -> Vec<Finding> {
@@ -116,7 +116,7 @@ fn joint_findings(ctx: &Context<'_>, rp: &RowPass, jm: &JointModel) -> Vec<Findi
     let mut tested = Vec::new();
     for &(source, g) in &files {
         let n = rows_of(g);
-        let rest_n = n_all - n;
+        let rest_n = n_all.saturating_sub(n);
         if n < MIN_ROWS || rest_n < MIN_REST {
             continue;
         }
@@ -130,7 +130,12 @@ fn joint_findings(ctx: &Context<'_>, rp: &RowPass, jm: &JointModel) -> Vec<Findi
         let mut rest_sum = 0.0;
         for b in 0..JOINT_BINS {
             let file_b = g.joint.get(b).copied().unwrap_or(0);
-            let rest_b = all.joint.get(b).copied().unwrap_or(0) - file_b;
+            let rest_b = all
+                .joint
+                .get(b)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(file_b);
             let rank = (below as f64 + 0.5 * rest_b as f64) / rest_n as f64;
             rest_sum += file_b as f64 * rank;
             below += rest_b;
@@ -203,7 +208,10 @@ farther from it than a baseline row {} of the time, than a row of the other file
             ("a_against_rest", json_num(t.a_rest)),
             ("p_against_baseline", json_num(t.p_baseline)),
             ("p_against_rest", json_num(t.p_rest)),
-            ("rest_rows", serde_json::json!(rows_of(all) - t.rows)),
+            (
+                "rest_rows",
+                serde_json::json!(rows_of(all).saturating_sub(t.rows)),
+            ),
             ("rows_above_rank", serde_json::json!(g.joint_above)),
             ("rank_threshold", json_num(TERM_RANK)),
             ("top_columns", serde_json::Value::Array(top_json)),

@@ -302,7 +302,7 @@ impl RowModels {
                 || g.non_finite.len() > d
                 || g.joint_terms.len() > d
                 || g.joint.len() > pass::JOINT_BINS
-                || g.joint_above > g.joint.iter().sum::<u64>()
+                || g.joint_above > g.joint.iter().fold(0u64, |a, &b| a.saturating_add(b))
                 || g.examples.iter().any(|&(s, _)| s as usize >= sources)
             {
                 return bad(format!(
