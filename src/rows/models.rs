@@ -58,7 +58,7 @@ impl RowModels {
     /// settings. Only what an enabled check reads is fitted: the kNN model for LBL002,
     /// confident learning for LBL003, the candidate rules for TRG001/TRG002, the label model at
     /// all for those, LBL001 and SLC001 (whose label-issue signal then uses the flags of the
-    /// label checks that are on).
+    /// label checks that are on), and the joint model for OUT002.
     pub fn fit(
         settings: &ProfileSettings,
         on: &dyn Fn(&str) -> bool,

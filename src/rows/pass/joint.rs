@@ -139,20 +139,24 @@ impl JointModel {
             inv_lambda: Vec::new(),
             inv_rest: 0.0,
         };
+        // Sample row i's encoding and slice codes.
+        let row = |i: usize| (&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d]);
         let mut e = Vec::with_capacity(big);
-        for i in 0..n {
-            model.embed(&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d], &mut e);
+        for (i, w) in weights.iter().enumerate() {
+            let (xr, cr) = row(i);
+            model.embed(xr, cr, &mut e);
             for (m, v) in model.mean.iter_mut().zip(&e) {
-                *m += weights[i] / total * v;
+                *m += w / total * v;
             }
         }
         let mut cov = vec![0.0; big * big];
-        for i in 0..n {
-            model.embed(&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d], &mut e);
+        for (i, w) in weights.iter().enumerate() {
+            let (xr, cr) = row(i);
+            model.embed(xr, cr, &mut e);
             for (v, m) in e.iter_mut().zip(&model.mean) {
                 *v -= m;
             }
-            let w = weights[i] / total;
+            let w = w / total;
             for a in 0..big {
                 let wa = w * e[a];
                 if wa == 0.0 {
@@ -197,8 +201,8 @@ impl JointModel {
         let mut terms = vec![0.0; d];
         let d2: Vec<f64> = (0..n)
             .map(|i| {
-                let r = (&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d]);
-                model.distance(r.0, r.1, &mut scratch, None)
+                let (xr, cr) = row(i);
+                model.distance(xr, cr, &mut scratch, None)
             })
             .collect();
         let rank = WeightedCdf::new(&d2, weights);
@@ -206,9 +210,9 @@ impl JointModel {
         let mut above = 0.0;
         for i in 0..n {
             if rank.at(d2[i]) > TERM_RANK {
-                let r = (&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d]);
+                let (xr, cr) = row(i);
                 terms.iter_mut().for_each(|t| *t = 0.0);
-                model.distance(r.0, r.1, &mut scratch, Some(&mut terms));
+                model.distance(xr, cr, &mut scratch, Some(&mut terms));
                 for (s, t) in reference_terms.iter_mut().zip(&terms) {
                     *s += weights[i] * t;
                 }
