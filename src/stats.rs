@@ -140,7 +140,7 @@ pub fn fisher_greater(a: u64, b: u64, c: u64, d: u64) -> f64 {
 }
 
 /// The normal quantile of a one-sided 99% bound.
-const Z99: f64 = 2.326_347_874_040_841;
+pub const Z99: f64 = 2.326_347_874_040_841;
 
 /// The one-sided 99% upper bound of a rate observed on `n` rows (Wilson's score interval); 1
 /// without rows.

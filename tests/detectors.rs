@@ -621,6 +621,57 @@ fn lbl001_flipped_category_is_named_with_its_shares() {
     }
 }
 
+/// LBL001 grades a slice also by the rows whose label moved: 150 of category `c`'s 1,200 rows
+/// flipped from 1 to 0 move its mix by Cohen's h of about 0.26 (low on its own), but the 99% lower
+/// bound of the rows moved is above 1% of the data: high. The bound is recomputed from the
+/// evidence (the test's standard error is the share's move over z).
+#[test]
+fn lbl001_rows_moved_raise_the_severity() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    let mut r = rows(6000, 13);
+    for row in r
+        .iter_mut()
+        .filter(|r| r.cat == "c" && r.label == 1)
+        .take(150)
+    {
+        row.label = 0;
+    }
+    write_csv(&c.join("part-0.csv"), &r);
+    let f = scan(&c, &b, &[]);
+    let hit = with_code(&f, "LBL001");
+    let h = hit
+        .iter()
+        .find(|h| h["slice"][0]["column"] == "cat" && h["slice"][0]["value"] == "c")
+        .unwrap_or_else(|| panic!("{hit:?}"));
+    let ev = &h["evidence"];
+    let g = |k: &str| ev[k].as_f64().unwrap();
+    let cohens_h = g("cohens_h").abs();
+    assert!((0.2..0.35).contains(&cohens_h), "{h}");
+    let (share, expected, base) = (
+        g("label_share"),
+        g("expected_label_share"),
+        g("baseline_label_share"),
+    );
+    assert_eq!((share - expected).signum(), (share - base).signum(), "{h}");
+    let z = h["statistic"]["value"].as_f64().unwrap();
+    let sd = (share - expected) / z;
+    let rows = h["rows"].as_f64().unwrap();
+    assert_eq!(rows, r.iter().filter(|r| r.cat == "c").count() as f64);
+    let moved = ((share - expected).abs().min((share - base).abs()) - 2.326_347_874 * sd) * rows;
+    assert!(
+        (g("moved_rows_lower") - moved).abs() < 1e-3 * moved,
+        "{h} {moved}"
+    );
+    assert!(
+        (g("moved_share_lower") - moved / 6000.0).abs() < 1e-6,
+        "{h}"
+    );
+    assert!(moved / 6000.0 >= 0.01, "{h}");
+    assert_eq!(severity(h), "high");
+}
+
 /// TRG001 and TRG002: a constant just above the baseline's maximum of `amount` stamped on 30
 /// rows, all labelled 1 (Tabdoor's out-of-range trigger). TRG001 names the rule with its exact
 /// rows; TRG002 the value. The same stamp with mixed labels is no trigger: SCH004 still reports

@@ -44,6 +44,13 @@ def required(r: dict[str, Any]) -> bool:
     return q is not None and q <= 0.01
 
 
+def significant(r: dict[str, Any]) -> bool:
+    """Whether the bench's own exact test of the planted rows (attacks.py's, knowing where they
+    are) reaches q <= 0.01."""
+    q = r.get("q_value")
+    return q is not None and q <= 0.01
+
+
 def render(
     results: list[dict[str, Any]],
     *,
@@ -115,6 +122,22 @@ def render(
         f"| a medium/high finding among the first five names the attack (cases above) | ≥ 90% | {share(named)} ({pct(named)}) |"
     )
     w("")
+    sig = [r["gate_right"] for r in big if significant(r)]
+    sig_medium = [r["gate_medium_right"] for r in big if significant(r)]
+    faint = [r["gate_right"] for r in big if not significant(r)]
+    w(
+        "Not part of the bar, to read it by: of the attack cases at rates ≥ 0.5%, those whose "
+        "exact test of the planted rows (the bench's, which knows where they are; attacks.py "
+        "names it per attack) reaches q ≤ 0.01 and those where it does not. A scan that does "
+        "not know the column, slice or rows must test every one of them, so a case its own "
+        "oracle cannot tell from chance is one no honest check reliably gates either."
+    )
+    w("")
+    w("| attack cases at ≥ 0.5% | cases | gate right | at `--fail-on medium` |")
+    w("|---|---|---|---|")
+    w(f"| exact test q ≤ 0.01 | {len(sig)} | {share(sig)} ({pct(sig)}) | {share(sig_medium)} |")
+    w(f"| exact test q > 0.01 | {len(faint)} | {share(faint)} ({pct(faint)}) | - |")
+    w("")
     w("## Per attack and rate")
     w("")
     w(
@@ -168,9 +191,11 @@ def render(
         big_rs = [r["gate_right"] for r in rs if r["rate"] >= SMALL]
         small_rs = [r["gate_right"] for r in rs if r["rate"] < SMALL]
         short = (big_rs and sum(big_rs) < 0.95 * len(big_rs)) or not all(small_rs)
+        big_sig = [r["gate_right"] for r in rs if r["rate"] >= SMALL and significant(r)]
         if short:
             w(
-                f"- **{family}** (gate right on {share(big_rs)} at ≥ 0.5%, "
+                f"- **{family}** (gate right on {share(big_rs)} at ≥ 0.5%, {share(big_sig)} of "
+                "those whose exact test reaches q ≤ 0.01, "
                 f"{share(small_rs) + ' of the' if small_rs else 'no'} smaller cases it must catch): "
                 f"{WHY.get(family, 'not analysed yet: see the cases listed below.')}"
             )
@@ -260,9 +285,14 @@ WHY = {
         "raised false highs on clean pairs (Cardio's class 1, wine's grade 4)."
     ),
     "targeted_flip": (
-        "at 0.5% the flipped rows are a few percent of a slice that holds 5-30% of the rows; "
-        "LBL001's share move within the slice is then below its effect-size tier for high, and "
-        "LBL002/LBL003's per-slice rate tests need the slice's flagged rate to double."
+        "at 0.5% the flipped rows are a few percent of a slice that holds 5-30% of the rows. "
+        "LBL001 tests every slice of every column, so a share move the exact test finds in the "
+        "one planted slice is lost among the others (ACS's SCHL = 19: 25 flipped rows in 532, "
+        "beside a natural move as large, p about 3e-4 before the adjustment, q about 0.05 after "
+        "it); LBL002/LBL003's per-slice rate tests need the slice's flagged rate to double. At "
+        "2% LBL001 grades a slice also by the rows whose label moved (their 99% lower bound as "
+        "a share of the data: 0.25/0.5/1%): ACS's NATIVITY = 2, 100 flips in 764 rows, Cohen's "
+        "h 0.24, is medium, its bound 0.96% of the rows."
     ),
     "segment_shift": (
         "a target raised by half a baseline standard deviation on a few percent of a segment "
@@ -308,8 +338,15 @@ WHY = {
     ),
     "slice_feature_shift": (
         "DRF001 tests whole columns and DRF004 whole files: a one-sd shift on 0.5-2% of the rows, "
-        "inside one slice, moves a column's PSI by under 0.05. Missing: a drift test per slice "
-        "(the slices LBL001 already enumerates)."
+        "inside one slice, moves a column's PSI by under 0.05. A drift test per slice does not "
+        "find it either: `benches/detection/slice_drift_probe.py` tests every slice of every "
+        "column (categories, decile bins) on every numeric column, the slice now against the "
+        "same slice in the baseline and against the rest's move (Mann-Whitney), BH across the "
+        "92-8,050 tests a set has. On these cases its best q is 0.056 (mammography at 2%, the "
+        "planted pair), then 0.65 (thyroid at 2%, the planted pair); on the others the planted "
+        "pair is not among the three smallest, and the clean pairs' best q is 0.56-1. The shifted rows are a tenth of their slice, which "
+        "moves the slice's A by 0.03-0.07: significant alone (the exact test's q), not among "
+        "hundreds of slices and columns."
     ),
     "outlier_block": (
         "OUT001 judges a file from 3 flagged rows, but the planted rows must be flagged: on "

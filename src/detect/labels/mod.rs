@@ -22,7 +22,38 @@ const H_TIERS: [Param; 3] = tier_params(
 );
 /// A slice needs this many current rows ...
 const MIN_ROWS: u64 = 30;
-const SHIFT_PARAMS: [Param; 4] = [
+/// LBL001's second set of tiers (low, medium, high): the rows whose label moved, the one-sided
+/// 99% lower bound of `|share − expected|` times the group's rows, as a share of all the current
+/// rows; the same tiers as LBL002/LBL003's excess (`rates::EXCESS_TIERS`), since both count rows
+/// that carry a label they should not. Cohen's h grades how far a slice's mix moved and this how
+/// much of the data it moved: 100 flipped labels in a slice of 764 rows (h 0.24) are 2% of the
+/// rows of a 5,000-row set.
+const MOVED_TIERS: [Param; 3] = [
+    Param {
+        name: "moved-low",
+        default: 0.0025,
+        min: 0.0,
+        max: 1.0,
+        doc: MOVED_DOC,
+    },
+    Param {
+        name: "moved-medium",
+        default: 0.005,
+        min: 0.0,
+        max: 1.0,
+        doc: MOVED_DOC,
+    },
+    Param {
+        name: "moved-high",
+        default: 0.01,
+        min: 0.0,
+        max: 1.0,
+        doc: MOVED_DOC,
+    },
+];
+const MOVED_DOC: &str = "lower 99% bound of the rows whose label moved in the group, a share of \
+all the current rows, at this severity (a finding still needs Cohen's h at its low tier)";
+const SHIFT_PARAMS: [Param; 7] = [
     H_TIERS[0],
     H_TIERS[1],
     H_TIERS[2],
@@ -33,6 +64,9 @@ const SHIFT_PARAMS: [Param; 4] = [
         max: 1e12,
         doc: "smallest slice tested (current rows)",
     },
+    MOVED_TIERS[0],
+    MOVED_TIERS[1],
+    MOVED_TIERS[2],
 ];
 /// ... and this many baseline sample rows to be tested.
 const MIN_REFERENCE_ROWS: u64 = 20;

@@ -21,14 +21,18 @@
 //! baseline's through `de/dp_b`; the typical move, estimated on many more rows, taken as
 //! known). The effect is Cohen's h between the current share and `e`; a finding needs a BH
 //! q-value ≤ `ALPHA` across all the slices and files tested, at least `MIN_MOVED_ROWS` rows
-//! moved, and h ≥ 0.2 (low), 0.35 (medium), 0.5 (high).
+//! moved, and h ≥ 0.2 (low), 0.35 (medium), 0.5 (high). The rows whose label moved raise the
+//! severity: the one-sided 99% lower bound of the share's move (the smaller of its moves from
+//! `e` and from `p_b`, 2.33 of the test's standard errors less) times the slice's rows, as a share of all the current rows, at 0.25% (low),
+//! 0.5% (medium), 1% (high), LBL002/LBL003's tiers for their excess. A flipped slice is then
+//! graded by how much of the data it poisoned as well as by how far its mix moved.
 //!
 //! A source file is compared with the rest of the current data and with the whole baseline,
 //! and must differ from both (so a label shift everywhere is reported once, by DRF).
 
 use std::collections::BTreeSet;
 
-use super::{H_TIERS, MIN_MOVED_ROWS, MIN_SLICES_FOR_MEDIAN, SHIFT_PARAMS};
+use super::{H_TIERS, MIN_MOVED_ROWS, MIN_SLICES_FOR_MEDIAN, MOVED_TIERS, SHIFT_PARAMS};
 use super::{MAX_FINDINGS, MIN_REFERENCE_ROWS, Where, labelled, per_label};
 use crate::detect::{Context, Detector, Finding, NamedValue, Param, RowRef};
 use crate::detect::{evidence, json_num, pct, slice_predicate, source_path, tier, weighted_score};
@@ -61,8 +65,11 @@ everywhere is DRF's label drift, not LBL001). z-test \
 of the current share against the expected one (both sides' sampling variance, and that of the \
 typical change, a median of noisy slices on a small set), \
 Benjamini-Hochberg across all slices; a finding needs q <= 0.01, at least 10 rows moved and \
-Cohen's h >= 0.2 (low), 0.35 (medium), 0.5 (high). A source file must also differ from the \
-rest of the current data. Needs a labelled baseline (--label) and the row pass.\n\n\
+Cohen's h >= 0.2 (low), 0.35 (medium), 0.5 (high); the rows whose label moved (the 99% \
+lower bound of the share's move from the expected and from the baseline's share, the smaller, \
+times the rows) raise it when they are \
+0.25% (low), 0.5% (medium) or 1% (high) of all the current rows, as LBL002/LBL003 grade their \
+excess. A source file must also differ from the rest of the current data. Needs a labelled baseline (--label) and the row pass.\n\n\
 A numeric target (`--label-type numeric`) is tested on the bins between the baseline's 5th, \
 25th, 50th, 75th and 95th percentiles as classes (a segment whose targets were shifted moves \
 its quantiles against the same slice in the baseline); its evidence adds the share of the \
@@ -89,9 +96,28 @@ struct Tested {
     baseline_share: f64,
     expected: f64,
     z: f64,
+    /// The standard error of `share − expected` the z-test used.
+    sd: f64,
     p: f64,
     h: f64,
     baseline_rows: f64,
+}
+
+impl Tested {
+    /// The one-sided 99% lower bound of the rows whose label moved: the smaller of the share's
+    /// moves from the expected share and from the baseline's (none when they disagree in
+    /// direction), less 2.33 standard errors, times the rows; at least 0. Against the baseline
+    /// too, so that a slice that only looks moved because the others' typical move is large
+    /// (a column of two slices, one of them flipped) is not graded by rows it never lost.
+    fn moved_lower(&self) -> f64 {
+        let (from_expected, from_baseline) =
+            (self.share - self.expected, self.share - self.baseline_share);
+        if from_expected.signum() != from_baseline.signum() {
+            return 0.0;
+        }
+        let moved = from_expected.abs().min(from_baseline.abs());
+        (moved - crate::stats::Z99 * self.sd).max(0.0) * self.rows as f64
+    }
 }
 
 /// The delta-method variance of a slice's log odds ratio of class `c` (now against the
@@ -274,6 +300,7 @@ fn label_shift(
                 baseline_share: p_b,
                 expected,
                 z,
+                sd: var.sqrt(),
                 p: (2.0 * crate::stats::normal_sf(z.abs())).min(1.0),
                 h: crate::stats::cohens_h(share, expected),
                 baseline_rows: wm,
@@ -299,13 +326,16 @@ fn label_shift(
             let rest_share = rest_k as f64 / rest_n as f64;
             let h_rest = crate::stats::cohens_h(share, rest_share);
             let h_base = crate::stats::cohens_h(share, p_b);
+            let sd_rest = (smoothed * (1.0 - smoothed) / n as f64
+                + rest_share * (1.0 - rest_share) / rest_n as f64)
+                .sqrt();
             // Both comparisons must agree in direction; the weaker one counts.
-            let (h, z, expected) = if h_rest.signum() != h_base.signum() {
-                (0.0, 0.0, share)
+            let (h, z, expected, sd) = if h_rest.signum() != h_base.signum() {
+                (0.0, 0.0, share, 0.0)
             } else if h_rest.abs() < h_base.abs() {
-                (h_rest, z_rest, rest_share)
+                (h_rest, z_rest, rest_share, sd_rest)
             } else {
-                (h_base, z_base, p_b)
+                (h_base, z_base, p_b, var.sqrt())
             };
             tested.push(Tested {
                 place: Where::Source(source),
@@ -315,6 +345,7 @@ fn label_shift(
                 baseline_share: p_b,
                 expected,
                 z,
+                sd,
                 p: p_rest.max(p_base),
                 h,
                 baseline_rows: base_all,
@@ -359,7 +390,14 @@ fn finding(
     q: f64,
 ) -> Option<Finding> {
     let tiers = ctx.tiers("LBL001", &H_TIERS);
-    let severity = tier(t.h, tiers.0, tiers.1, tiers.2)?;
+    let moved_tiers = ctx.tiers("LBL001", &MOVED_TIERS);
+    let all_rows: u64 = counts.all.iter().sum();
+    let moved_share = t.moved_lower() / all_rows.max(1) as f64;
+    // Cohen's h must reach its low tier; the rows moved can then raise the severity.
+    let severity = tier(t.h, tiers.0, tiers.1, tiers.2)?.max(
+        tier(moved_share, moved_tiers.0, moved_tiers.1, moved_tiers.2)
+            .unwrap_or(crate::detect::Severity::Low),
+    );
     let l = lm.classes.len();
     let label = &lm.classes.names[t.class];
     // Example rows: of the class whose share grew most (for two classes, the other class
@@ -455,6 +493,8 @@ fn finding(
         ("baseline_label_share", json_num(t.baseline_share)),
         ("expected_label_share", json_num(t.expected)),
         ("cohens_h", json_num(t.h)),
+        ("moved_rows_lower", json_num(t.moved_lower())),
+        ("moved_share_lower", json_num(moved_share)),
         ("rows_per_label", per_label(lm, &cur)),
         (
             "label_shares",
