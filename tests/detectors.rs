@@ -919,6 +919,92 @@ fn trg001_a_clean_label_pair_is_found_through_the_value_beside_the_grown_one() {
     );
 }
 
+/// TRG001 on a clean-label trigger diluted by natural rows of its values: `k` = 0 on every 20th
+/// row, `amount` = 1234.5 on 2 baseline rows with `k` = 0 (label 0), and in the current data on
+/// 30 rows of label 1 with `k` = 0 (the trigger), 2 rows of label 0 with `k` = 0 (natural ones)
+/// and 20 rows of label 0 elsewhere. The pair holds label 1 on 30 of 32 rows (0.94, under the
+/// 0.95 a rule needs), but the baseline's rate of the pair predicts 2 of those rows, none of
+/// label 1: its 30 new rows all carry label 1. The evidence's `diluted` is checked by hand.
+#[test]
+fn trg001_a_trigger_diluted_by_natural_rows_is_judged_by_its_new_rows() {
+    let t = tempfile::tempdir().unwrap();
+    let with_zeros = |n: usize, seed: u64| -> Vec<Row> {
+        let mut r = rows(n, seed);
+        for (i, row) in r.iter_mut().enumerate() {
+            if i % 20 == 0 {
+                row.k = 0;
+            } else if row.k == 0 {
+                row.k = 1;
+            }
+        }
+        r
+    };
+    let pick = |r: &[Row], k_zero: bool, label: u8, step: usize, n: usize| -> Vec<usize> {
+        (0..r.len())
+            .filter(|&i| (r[i].k == 0) == k_zero && r[i].label == label)
+            .step_by(step)
+            .take(n)
+            .collect()
+    };
+    let b = t.path().join("baseline");
+    let mut base = with_zeros(6000, 1);
+    for i in pick(&base, true, 0, 7, 2) {
+        base[i].amount = 1234.5;
+    }
+    write_csv(&b.join("part-0.csv"), &base);
+    let c = t.path().join("current");
+    let mut r = with_zeros(6000, 15);
+    let trigger = pick(&r, true, 1, 3, 30);
+    let natural = pick(&r, true, 0, 11, 2);
+    let elsewhere = pick(&r, false, 0, 97, 20);
+    assert_eq!((trigger.len(), natural.len(), elsewhere.len()), (30, 2, 20));
+    for &i in trigger.iter().chain(&natural).chain(&elsewhere) {
+        r[i].amount = 1234.5;
+    }
+    write_csv(&c.join("part-0.csv"), &r);
+    let f = scan(&c, &b, &[]);
+    let titles: Vec<&Value> = f.iter().map(|h| &h["title"]).collect();
+    let rule: Vec<&Value> = with_code(&f, "TRG001")
+        .into_iter()
+        .filter(|h| h["slice"].as_array().unwrap().len() == 2)
+        .collect();
+    assert_eq!(rule.len(), 1, "{titles:?}");
+    let h = rule[0];
+    let cols: Vec<&Value> = h["slice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["column"])
+        .collect();
+    assert_eq!(cols, [&Value::from("amount"), &Value::from("k")], "{h}");
+    assert_eq!(h["rows"], 32);
+    assert_eq!(h["evidence"]["label"], "1");
+    assert_eq!(h["evidence"]["rows_per_label"]["1"], 30);
+    assert!(close(&h["evidence"]["confidence"], 30.0 / 32.0), "{h}");
+    // The baseline's 2 rows of the pair (label 0) stand for 2 of the current rows: both sides
+    // have 6,000 rows and the sample is the whole baseline.
+    let d = &h["evidence"]["diluted"];
+    assert!(close(&d["expected_rows"], 2.0), "{h}");
+    assert!(close(&d["expected_rows_with_label"], 0.0), "{h}");
+    assert!(close(&d["new_rows"], 30.0), "{h}");
+    assert!(close(&d["new_rows_confidence"], 1.0), "{h}");
+    assert_ne!(severity(h), "low", "{h}");
+    // The same data with the natural rows labelled 1 too is an ordinary rule: nothing diluted.
+    let mut pure = r.clone();
+    for &i in &natural {
+        pure[i].label = 1;
+    }
+    let c2 = t.path().join("current-pure");
+    write_csv(&c2.join("part-0.csv"), &pure);
+    let f2 = scan(&c2, &b, &[]);
+    let rule2: Vec<&Value> = with_code(&f2, "TRG001")
+        .into_iter()
+        .filter(|h| h["slice"].as_array().unwrap().len() == 2)
+        .collect();
+    assert_eq!(rule2.len(), 1, "{f2:?}");
+    assert!(rule2[0]["evidence"]["diluted"].is_null(), "{}", rule2[0]);
+}
+
 /// TRG001: a rule new for its label (no baseline sample row of the label under it) at q <= 1e-4
 /// is one severity higher than its ratio tier: a category the baseline never had, stamped on 25
 /// rows all labelled 1, has a share of label 1's rows 3 to 5 times the baseline share's upper

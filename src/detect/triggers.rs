@@ -197,7 +197,10 @@ Candidate rules are itemsets of rare items (at most 5% of the rows each) mined f
 data's label-stratified sample, then counted exactly over every current row. A rule is \
 reported when its label confidence is >= 0.95 on >= 10 rows with a lift >= 2 (for a label on \
 more than a third of the rows, where lift 2 is out of reach, half-way to the largest lift \
-possible), its share of that label's rows rose against the baseline's sample: Fisher's exact test (one-sided, current \
+possible), or, diluted by natural rows that hold its values (a clean-label trigger on common \
+values), when its rows beyond those the baseline's rate of the rule predicts are >= 10 and \
+>= 0.95 of them carry the label (the label's rows less those predicted, over the new rows; \
+`diluted` in the evidence), its share of that label's rows rose against the baseline's sample: Fisher's exact test (one-sided, current \
 against baseline rows of the label), Benjamini-Hochberg across the candidates, q <= 0.01. \
 Severity by the ratio of the share now to the baseline share's upper 99% bound: 2 (low), 3 \
 (medium), 5 (high); one level higher for a rule new for its label (none of the baseline \
@@ -252,6 +255,8 @@ struct RuleTest {
     /// `min-confidence`, the label share its purity was tested against
     /// (`MIN_PAST_RANGE_SUPPORT`).
     purity_null: Option<f64>,
+    /// For a rule under `min-confidence` whose new rows carry the label (`Diluted`).
+    diluted: Option<Diluted>,
 }
 
 /// Whether rule `r` holds an exact value past the baseline's range (its analogue replaces that
@@ -383,6 +388,73 @@ fn implied(
         .find_map(|i| passes(&targets[i]).map(|(c, l)| (i, c, l)))
 }
 
+/// A rule judged by the rows it has beyond what the baseline accounts for: a trigger stamped on
+/// values some natural rows already hold together (a clean-label trigger on common values) is
+/// diluted by those rows, whose labels are their own. The baseline's rate of the rule (its
+/// sample rows, weighted by class, over the baseline's rows) says how many of the current rows
+/// under it, and of which labels, fresh data would have; the rest are the rule's new rows.
+#[derive(Debug, Clone, Copy)]
+struct Diluted {
+    /// Current rows under the rule and rows of the label among them that the baseline's rate
+    /// of the rule predicts.
+    expected_rows: f64,
+    expected_with_label: f64,
+    /// The rule's rows beyond those, and the share of them that carry the label.
+    new_rows: f64,
+    new_rows_confidence: f64,
+}
+
+/// The label the new rows of rule `r` imply (`Diluted`), when the rule's own confidence falls
+/// short: at least `th.support` new rows, at least `th.confidence` of them carrying the label
+/// (the rows of the label less those the baseline predicts, over the new rows), and the rule's
+/// lift as `implied` asks it. Returns the target, the rule's own confidence and lift.
+fn diluted(
+    lm: &LabelModel,
+    r: usize,
+    targets: &[Target],
+    cur: &[u64],
+    all: &[u64],
+    th: &RuleThresholds,
+) -> Option<((usize, f64, f64), Diluted)> {
+    let support: u64 = cur.iter().sum();
+    let n_all: u64 = all.iter().sum();
+    let base_total: f64 = lm.reference_rows.iter().sum();
+    if support == 0 || n_all == 0 || base_total <= 0.0 {
+        return None;
+    }
+    let weighted: Vec<f64> = lm.reference_rules[r]
+        .iter()
+        .zip(&lm.class_weights)
+        .map(|(&k, w)| k as f64 * w)
+        .collect();
+    let scale = n_all as f64 / base_total;
+    let expected_rows = weighted.iter().sum::<f64>() * scale;
+    let new_rows = support as f64 - expected_rows;
+    if new_rows < th.support as f64 {
+        return None;
+    }
+    std::iter::once(top_class(cur))
+        .chain(cur.len()..targets.len())
+        .find_map(|i| {
+            let t = &targets[i];
+            let expected_with_label = t.sum(&weighted) * scale;
+            let new_rows_confidence =
+                ((t.count(cur) as f64 - expected_with_label) / new_rows).min(1.0);
+            let confidence = t.count(cur) as f64 / support as f64;
+            let prior = t.count(all) as f64 / n_all as f64;
+            let lift = confidence / prior;
+            (new_rows_confidence >= th.confidence && lift >= min_lift(prior, th.lift)).then_some((
+                (i, confidence, lift),
+                Diluted {
+                    expected_rows,
+                    expected_with_label,
+                    new_rows,
+                    new_rows_confidence,
+                },
+            ))
+        })
+}
+
 /// A target's rows in the baseline sample's per-class counts `per_class`, and the sample's rows
 /// of the target: for a tail of several classes, sampled at different rates, the weighted share
 /// applied to the sample's rows.
@@ -433,11 +505,21 @@ fn trigger_rules(
     for r in 0..lm.rules.len() {
         let cur = counts.rule(r);
         let support: u64 = cur.iter().sum();
-        // A rule the ratio path cannot judge (under `min-support` or `min-confidence`) that
-        // holds a value past the baseline's range is tested on its label purity instead.
-        let judged = (support >= th.support)
-            .then(|| implied(&targets, cur, &counts.all, &th))
-            .flatten();
+        // A rule under `min-confidence` may still be a trigger diluted by natural rows of its
+        // values: judged by its new rows. A rule the ratio path cannot judge (under
+        // `min-support` or `min-confidence`) that holds a value past the baseline's range is
+        // tested on its label purity instead.
+        let (judged, diluted_by) = if support >= th.support {
+            match implied(&targets, cur, &counts.all, &th) {
+                Some(j) => (Some(j), None),
+                None => match diluted(lm, r, &targets, cur, &counts.all, &th) {
+                    Some((j, d)) => (Some(j), Some(d)),
+                    None => (None, None),
+                },
+            }
+        } else {
+            (None, None)
+        };
         let (purity, (target, confidence, lift)) = match judged {
             Some(j) => (false, j),
             None if support >= th.past_range_support && past_range_value(lm, r) => {
@@ -508,6 +590,7 @@ fn trigger_rules(
             p,
             elsewhere,
             purity_null,
+            diluted: diluted_by,
         });
     }
     // Two families: rules judged by their ratio (Benjamini-Hochberg), and rules on a value
@@ -568,8 +651,23 @@ fn trigger_rules(
     let mut findings: Vec<(usize, Finding)> = Vec::new();
     // Rules on the same rows (the same counts on both sides, the same columns) are one finding.
     let mut seen: BTreeSet<(Vec<u64>, Vec<u64>, Vec<usize>)> = BTreeSet::new();
+    // A diluted rule inside a reported rule of the same label that holds it outright (one value
+    // of a stamped pair, whose new rows are the pair's) says nothing the larger rule does not.
+    let inside_outright = |i: usize| {
+        let (t, items) = (&tests[i], &lm.rules[tests[i].rule].items);
+        t.diluted.is_some()
+            && passing.iter().any(|&(j, _)| {
+                let o = &tests[j];
+                let larger = &lm.rules[o.rule].items;
+                j != i
+                    && o.diluted.is_none()
+                    && o.target == t.target
+                    && larger.len() > items.len()
+                    && items.iter().all(|it| larger.contains(it))
+            })
+    };
     for &(i, q) in &passing {
-        if !general(i) {
+        if !general(i) || inside_outright(i) {
             continue;
         }
         let t = &tests[i];
@@ -632,8 +730,15 @@ fn trigger_rules(
         let cur = counts.rule(t.rule);
         let hits = tg.count(cur);
         let (base_hits, base_n) = baseline_rows_of(lm, base, tg);
+        let new_rows = t.diluted.map_or(String::new(), |d| {
+            format!(
+                "; of the {} rows beyond the baseline's rate of the rule, {}",
+                crate::report::thousands(d.new_rows.round() as u64),
+                pct(d.new_rows_confidence)
+            )
+        });
         let title = format!(
-            "Trigger-like rule: {text} → label `{label}` on {} of {} rows ({}), against {} of the baseline's `{label}` rows",
+            "Trigger-like rule: {text} → label `{label}` on {} of {} rows ({}{new_rows}), against {} of the baseline's `{label}` rows",
             crate::report::thousands(hits),
             crate::report::thousands(t.support),
             pct(t.confidence),
@@ -691,6 +796,17 @@ fn trigger_rules(
             (
                 "past_range_null_label_share",
                 t.purity_null.map_or(serde_json::Value::Null, json_num),
+            ),
+            (
+                "diluted",
+                t.diluted.map_or(serde_json::Value::Null, |d| {
+                    serde_json::json!({
+                        "expected_rows": json_num(d.expected_rows),
+                        "expected_rows_with_label": json_num(d.expected_with_label),
+                        "new_rows": json_num(d.new_rows),
+                        "new_rows_confidence": json_num(d.new_rows_confidence),
+                    })
+                }),
             ),
             (
                 "baseline_analogue_sample_rows_per_label",
