@@ -657,9 +657,32 @@ fn lbl001_rows_moved_raise_the_severity() {
     assert_eq!((share - expected).signum(), (share - base).signum(), "{h}");
     let z = h["statistic"]["value"].as_f64().unwrap();
     let sd = (share - expected) / z;
-    let rows = h["rows"].as_f64().unwrap();
-    assert_eq!(rows, r.iter().filter(|r| r.cat == "c").count() as f64);
-    let moved = ((share - expected).abs().min((share - base).abs()) - 2.326_347_874 * sd) * rows;
+    let in_c: Vec<&Row> = r.iter().filter(|r| r.cat == "c").collect();
+    let n = in_c.len() as f64;
+    assert_eq!(h["rows"].as_f64().unwrap(), n);
+    // The move from the baseline's share has its own standard error: the baseline share's
+    // (each class's sample rows binomial; the sample is the whole baseline, every row standing
+    // for one) and the current share's (half a row of smoothing).
+    let label: u8 = ev["label"].as_str().unwrap().parse().unwrap();
+    let base_rows = [rows(3000, 100), rows(3000, 101)].concat();
+    let base_c: Vec<&Row> = base_rows.iter().filter(|r| r.cat == "c").collect();
+    let wm = base_c.len() as f64;
+    let var_b: f64 = [0u8, 1]
+        .iter()
+        .map(|&c| {
+            let n_h = base_rows.iter().filter(|x| x.label == c).count() as f64;
+            let m_h = base_c.iter().filter(|x| x.label == c).count() as f64;
+            let pi = (m_h + 0.5) / (n_h + 1.0);
+            let z = if c == label { 1.0 } else { 0.0 };
+            n_h * pi * (1.0 - pi) * (z - base).powi(2)
+        })
+        .sum::<f64>()
+        / (wm * wm);
+    let k = in_c.iter().filter(|x| x.label == label).count() as f64;
+    let smoothed = (k + 0.5) / (n + 1.0);
+    let sd_b = (var_b + smoothed * (1.0 - smoothed) / n).sqrt();
+    let z99 = 2.326_347_874_040_841;
+    let moved = ((share - expected).abs() - z99 * sd).min((share - base).abs() - z99 * sd_b) * n;
     assert!(
         (g("moved_rows_lower") - moved).abs() < 1e-3 * moved,
         "{h} {moved}"
@@ -668,7 +691,8 @@ fn lbl001_rows_moved_raise_the_severity() {
         (g("moved_share_lower") - moved / 6000.0).abs() < 1e-6,
         "{h}"
     );
-    assert!(moved / 6000.0 >= 0.01, "{h}");
+    // A lower bound: under the 150 labels flipped, and above 1% of the rows (high).
+    assert!(moved <= 150.0 && moved / 6000.0 >= 0.01, "{h}");
     assert_eq!(severity(h), "high");
 }
 
@@ -924,7 +948,8 @@ fn trg001_a_clean_label_pair_is_found_through_the_value_beside_the_grown_one() {
 /// 30 rows of label 1 with `k` = 0 (the trigger), 2 rows of label 0 with `k` = 0 (natural ones)
 /// and 20 rows of label 0 elsewhere. The pair holds label 1 on 30 of 32 rows (0.94, under the
 /// 0.95 a rule needs), but the baseline's rate of the pair predicts 2 of those rows, none of
-/// label 1: its 30 new rows all carry label 1. The evidence's `diluted` is checked by hand.
+/// label 1: its 30 new rows all carry label 1. The evidence's `diluted` is checked by hand; with
+/// 4 of the stamped rows labelled 0 the pair is no trigger.
 #[test]
 fn trg001_a_trigger_diluted_by_natural_rows_is_judged_by_its_new_rows() {
     let t = tempfile::tempdir().unwrap();
@@ -1003,6 +1028,21 @@ fn trg001_a_trigger_diluted_by_natural_rows_is_judged_by_its_new_rows() {
         .collect();
     assert_eq!(rule2.len(), 1, "{f2:?}");
     assert!(rule2[0]["evidence"]["diluted"].is_null(), "{}", rule2[0]);
+    // With 4 of the stamped rows labelled 0, the new rows carry label 1 at 26 of 30 (0.87):
+    // no trigger.
+    let mut mixed = r.clone();
+    for &i in &trigger[..4] {
+        mixed[i].label = 0;
+    }
+    let c3 = t.path().join("current-mixed");
+    write_csv(&c3.join("part-0.csv"), &mixed);
+    let f3 = scan(&c3, &b, &[]);
+    assert!(
+        with_code(&f3, "TRG001")
+            .iter()
+            .all(|h| h["slice"].as_array().unwrap().len() < 2),
+        "{f3:?}"
+    );
 }
 
 /// TRG001: a rule new for its label (no baseline sample row of the label under it) at q <= 1e-4

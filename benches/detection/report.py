@@ -127,10 +127,12 @@ def render(
     faint = [r["gate_right"] for r in big if not significant(r)]
     w(
         "Not part of the bar, to read it by: of the attack cases at rates ≥ 0.5%, those whose "
-        "exact test of the planted rows (the bench's, which knows where they are; attacks.py "
-        "names it per attack) reaches q ≤ 0.01 and those where it does not. A scan that does "
-        "not know the column, slice or rows must test every one of them, so a case its own "
-        "oracle cannot tell from chance is one no honest check reliably gates either."
+        "exact test of the planted rows reaches q ≤ 0.01 and those where it does not. That test "
+        "is the bench's oracle: one statistic per attack (attacks.py names it), told where the "
+        "planted rows, column and slice are, Benjamini-Hochberg across the run's attack cases; "
+        "not the strongest test there could be. A scan is told none of that and must test every "
+        "column and slice, so a case the oracle cannot tell from chance is one it is unlikely "
+        "to gate without also failing clean data."
     )
     w("")
     w("| attack cases at ≥ 0.5% | cases | gate right | at `--fail-on medium` |")
@@ -350,9 +352,10 @@ WHY = {
         "same slice in the baseline and against the rest's move (Mann-Whitney), BH across the "
         "92-8,050 tests a set has. On these cases its best q is 0.056 (mammography at 2%, the "
         "planted pair), then 0.65 (thyroid at 2%, the planted pair); on the others the planted "
-        "pair is not among the three smallest, and the clean pairs' best q is 0.56-1. The shifted rows are a tenth of their slice, which "
-        "moves the slice's A by 0.03-0.07: significant alone (the exact test's q), not among "
-        "hundreds of slices and columns."
+        "pair is not among the three smallest, and the clean pairs' best q is 0.56-1. The "
+        "shifted rows are 10-20% of their slice (ACS: 100 of about 1,000; mammography: 100 of "
+        "about 500), which moves the slice's A by a few hundredths: 5 of the 18 cases at ≥ 0.5% "
+        "reach q ≤ 0.01 on the oracle's one test, none among hundreds of slices and columns."
     ),
     "outlier_block": (
         "OUT001 judges a file from 3 flagged rows, but the planted rows must be flagged: on "

@@ -69,10 +69,12 @@ def slices(base: pd.DataFrame, cur: pd.DataFrame, numeric: list[str]) -> dict[st
             continue
         if c in numeric:
             e = np.unique(np.quantile(base[c].dropna(), np.linspace(0, 1, 11)[1:-1]))
-            out[c] = (
-                np.searchsorted(e, base[c].to_numpy(float), side="right"),
-                np.searchsorted(e, cur[c].to_numpy(float), side="right"),
-            )
+
+            def bins(x: np.ndarray, e: np.ndarray = e) -> np.ndarray:
+                # Nulls are no slice of their own here (-1 is skipped).
+                return np.where(np.isnan(x), -1, np.searchsorted(e, x, side="right"))
+
+            out[c] = (bins(base[c].to_numpy(float)), bins(cur[c].to_numpy(float)))
         elif base[c].nunique() <= 200:
             cats = {v: i for i, v in enumerate(sorted(base[c].dropna().astype(str).unique()))}
             out[c] = (
@@ -102,6 +104,8 @@ def probe(case: Path, baseline: Path) -> list[tuple[float, str, str, float]]:
             if s == f:
                 continue
             for v in np.unique(bs):
+                if v == -1:
+                    continue
                 mb, mc = bs == v, cs == v
                 if mb.sum() < MIN_ROWS or mc.sum() < MIN_ROWS:
                     continue

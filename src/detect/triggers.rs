@@ -198,9 +198,10 @@ data's label-stratified sample, then counted exactly over every current row. A r
 reported when its label confidence is >= 0.95 on >= 10 rows with a lift >= 2 (for a label on \
 more than a third of the rows, where lift 2 is out of reach, half-way to the largest lift \
 possible), or, diluted by natural rows that hold its values (a clean-label trigger on common \
-values), when its rows beyond those the baseline's rate of the rule predicts are >= 10 and \
->= 0.95 of them carry the label (the label's rows less those predicted, over the new rows; \
-`diluted` in the evidence), its share of that label's rows rose against the baseline's sample: Fisher's exact test (one-sided, current \
+values), when its rows beyond those the baseline's rate of the rule predicts are >= 10 (against \
+the prediction's upper 99% bound) and >= 0.95 of them carry the label (the label's rows less \
+those predicted, over the new rows; the rows without the label not significantly fewer than \
+predicted; the same lift; `diluted` in the evidence). Either way its share of that label's rows rose against the baseline's sample: Fisher's exact test (one-sided, current \
 against baseline rows of the label), Benjamini-Hochberg across the candidates, q <= 0.01. \
 Severity by the ratio of the share now to the baseline share's upper 99% bound: 2 (low), 3 \
 (medium), 5 (high); one level higher for a rule new for its label (none of the baseline \
@@ -399,15 +400,20 @@ struct Diluted {
     /// of the rule predicts.
     expected_rows: f64,
     expected_with_label: f64,
-    /// The rule's rows beyond those, and the share of them that carry the label.
+    /// The rule's rows beyond those, and the share of them that carry the label (the label's
+    /// rows beyond those predicted over the new rows; above 1 when fewer rows without the label
+    /// than predicted came, within the prediction's noise, and reported capped at 1).
     new_rows: f64,
     new_rows_confidence: f64,
 }
 
 /// The label the new rows of rule `r` imply (`Diluted`), when the rule's own confidence falls
-/// short: at least `th.support` new rows, at least `th.confidence` of them carrying the label
-/// (the rows of the label less those the baseline predicts, over the new rows), and the rule's
-/// lift as `implied` asks it. Returns the target, the rule's own confidence and lift.
+/// short: at least `th.support` new rows even against the upper 99% bound of the rows the
+/// baseline predicts (its sample rows are Poisson, each standing for its class weight), at
+/// least `th.confidence` of them carrying the label (the rows of the label less those the
+/// baseline predicts, over the new rows), the rows without the label not significantly fewer
+/// than predicted (else the prediction, not the rule, is off), and the rule's lift as
+/// `implied` asks it. Returns the target, the rule's own confidence and lift.
 fn diluted(
     lm: &LabelModel,
     r: usize,
@@ -428,22 +434,35 @@ fn diluted(
         .map(|(&k, w)| k as f64 * w)
         .collect();
     let scale = n_all as f64 / base_total;
+    // Per class, the variance of the rows the baseline predicts (Poisson sample rows).
+    let var: Vec<f64> = lm.reference_rules[r]
+        .iter()
+        .zip(&lm.class_weights)
+        .map(|(&k, w)| k as f64 * (w * scale).powi(2))
+        .collect();
+    let z = crate::stats::Z99;
     let expected_rows = weighted.iter().sum::<f64>() * scale;
     let new_rows = support as f64 - expected_rows;
-    if new_rows < th.support as f64 {
+    if support as f64 - expected_rows - z * var.iter().sum::<f64>().sqrt() < th.support as f64 {
         return None;
     }
     std::iter::once(top_class(cur))
         .chain(cur.len()..targets.len())
         .find_map(|i| {
             let t = &targets[i];
+            let hits = t.count(cur) as f64;
             let expected_with_label = t.sum(&weighted) * scale;
-            let new_rows_confidence =
-                ((t.count(cur) as f64 - expected_with_label) / new_rows).min(1.0);
-            let confidence = t.count(cur) as f64 / support as f64;
+            let new_rows_confidence = (hits - expected_with_label) / new_rows;
+            let others_expected = expected_rows - expected_with_label;
+            let others_sd = (var.iter().sum::<f64>() - t.sum(&var)).max(0.0).sqrt();
+            let others_consistent = support as f64 - hits >= others_expected - z * others_sd;
+            let confidence = hits / support as f64;
             let prior = t.count(all) as f64 / n_all as f64;
             let lift = confidence / prior;
-            (new_rows_confidence >= th.confidence && lift >= min_lift(prior, th.lift)).then_some((
+            (new_rows_confidence >= th.confidence
+                && others_consistent
+                && lift >= min_lift(prior, th.lift))
+            .then_some((
                 (i, confidence, lift),
                 Diluted {
                     expected_rows,
@@ -651,20 +670,26 @@ fn trigger_rules(
     let mut findings: Vec<(usize, Finding)> = Vec::new();
     // Rules on the same rows (the same counts on both sides, the same columns) are one finding.
     let mut seen: BTreeSet<(Vec<u64>, Vec<u64>, Vec<usize>)> = BTreeSet::new();
-    // A diluted rule inside a reported rule of the same label that holds it outright (one value
-    // of a stamped pair, whose new rows are the pair's) says nothing the larger rule does not.
+    // A diluted rule inside a passing rule of the same label that holds it outright and holds
+    // at least half of its new rows of the label (one value of a stamped pair, whose new rows
+    // are the pair's) says nothing the larger rule does not.
     let inside_outright = |i: usize| {
         let (t, items) = (&tests[i], &lm.rules[tests[i].rule].items);
-        t.diluted.is_some()
-            && passing.iter().any(|&(j, _)| {
-                let o = &tests[j];
-                let larger = &lm.rules[o.rule].items;
-                j != i
-                    && o.diluted.is_none()
-                    && o.target == t.target
-                    && larger.len() > items.len()
-                    && items.iter().all(|it| larger.contains(it))
-            })
+        let Some(d) = t.diluted else {
+            return false;
+        };
+        let tg = &targets[t.target];
+        let new_with_label = tg.count(counts.rule(t.rule)) as f64 - d.expected_with_label;
+        passing.iter().any(|&(j, _)| {
+            let o = &tests[j];
+            let larger = &lm.rules[o.rule].items;
+            j != i
+                && o.diluted.is_none()
+                && o.target == t.target
+                && larger.len() > items.len()
+                && items.iter().all(|it| larger.contains(it))
+                && tg.count(counts.rule(o.rule)) as f64 >= 0.5 * new_with_label
+        })
     };
     for &(i, q) in &passing {
         if !general(i) || inside_outright(i) {
@@ -734,7 +759,7 @@ fn trigger_rules(
             format!(
                 "; of the {} rows beyond the baseline's rate of the rule, {}",
                 crate::report::thousands(d.new_rows.round() as u64),
-                pct(d.new_rows_confidence)
+                pct(d.new_rows_confidence.min(1.0))
             )
         });
         let title = format!(
@@ -804,7 +829,7 @@ fn trigger_rules(
                         "expected_rows": json_num(d.expected_rows),
                         "expected_rows_with_label": json_num(d.expected_with_label),
                         "new_rows": json_num(d.new_rows),
-                        "new_rows_confidence": json_num(d.new_rows_confidence),
+                        "new_rows_confidence": json_num(d.new_rows_confidence.min(1.0)),
                     })
                 }),
             ),

@@ -23,8 +23,8 @@ const H_TIERS: [Param; 3] = tier_params(
 /// A slice needs this many current rows ...
 const MIN_ROWS: u64 = 30;
 /// LBL001's second set of tiers (low, medium, high): the rows whose label moved, the one-sided
-/// 99% lower bound of `|share − expected|` times the group's rows, as a share of all the current
-/// rows; the same tiers as LBL002/LBL003's excess (`rates::EXCESS_TIERS`), since both count rows
+/// 99% lower bound of the share's move (the smaller of its moves from the expected share and
+/// from the baseline's) times the group's rows, as a share of all the current rows; the same tiers as LBL002/LBL003's excess (`rates::EXCESS_TIERS`), since both count rows
 /// that carry a label they should not. Cohen's h grades how far a slice's mix moved and this how
 /// much of the data it moved: 100 flipped labels in a slice of 764 rows (h 0.24) are 2% of the
 /// rows of a 5,000-row set.

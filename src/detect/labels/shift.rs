@@ -23,7 +23,7 @@
 //! q-value ≤ `ALPHA` across all the slices and files tested, at least `MIN_MOVED_ROWS` rows
 //! moved, and h ≥ 0.2 (low), 0.35 (medium), 0.5 (high). The rows whose label moved raise the
 //! severity: the one-sided 99% lower bound of the share's move (the smaller of its moves from
-//! `e` and from `p_b`, 2.33 of the test's standard errors less) times the slice's rows, as a share of all the current rows, at 0.25% (low),
+//! `e` and from `p_b`, each less 2.33 of its own standard errors) times the slice's rows, as a share of all the current rows, at 0.25% (low),
 //! 0.5% (medium), 1% (high), LBL002/LBL003's tiers for their excess. A flipped slice is then
 //! graded by how much of the data it poisoned as well as by how far its mix moved.
 //!
@@ -96,27 +96,32 @@ struct Tested {
     baseline_share: f64,
     expected: f64,
     z: f64,
-    /// The standard error of `share − expected` the z-test used.
+    /// The standard errors of `share − expected` (unpooled; for a slice, the z-test's) and of
+    /// `share − baseline_share`.
     sd: f64,
+    sd_baseline: f64,
     p: f64,
     h: f64,
     baseline_rows: f64,
 }
 
 impl Tested {
-    /// The one-sided 99% lower bound of the rows whose label moved: the smaller of the share's
-    /// moves from the expected share and from the baseline's (none when they disagree in
-    /// direction), less 2.33 standard errors, times the rows; at least 0. Against the baseline
-    /// too, so that a slice that only looks moved because the others' typical move is large
-    /// (a column of two slices, one of them flipped) is not graded by rows it never lost.
+    /// The one-sided 99% lower bound of the rows whose label moved: the smaller of the lower
+    /// bounds of the share's moves from the expected share and from the baseline's (each less
+    /// 2.33 of its own standard errors; none when they disagree in direction), times the rows;
+    /// at least 0. Against the baseline too, so that a slice that only looks moved because the
+    /// others' typical move is large (a column of two slices, one of them flipped) is not
+    /// graded by rows it never lost.
     fn moved_lower(&self) -> f64 {
         let (from_expected, from_baseline) =
             (self.share - self.expected, self.share - self.baseline_share);
         if from_expected.signum() != from_baseline.signum() {
             return 0.0;
         }
-        let moved = from_expected.abs().min(from_baseline.abs());
-        (moved - crate::stats::Z99 * self.sd).max(0.0) * self.rows as f64
+        let z = crate::stats::Z99;
+        let lower =
+            (from_expected.abs() - z * self.sd).min(from_baseline.abs() - z * self.sd_baseline);
+        lower.max(0.0) * self.rows as f64
     }
 }
 
@@ -301,6 +306,7 @@ fn label_shift(
                 expected,
                 z,
                 sd: var.sqrt(),
+                sd_baseline: (var_b + smoothed * (1.0 - smoothed) / n as f64).sqrt(),
                 p: (2.0 * crate::stats::normal_sf(z.abs())).min(1.0),
                 h: crate::stats::cohens_h(share, expected),
                 baseline_rows: wm,
@@ -346,6 +352,7 @@ fn label_shift(
                 expected,
                 z,
                 sd,
+                sd_baseline: var.sqrt(),
                 p: p_rest.max(p_base),
                 h,
                 baseline_rows: base_all,
