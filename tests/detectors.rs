@@ -490,6 +490,24 @@ fn close(got: &Value, want: f64) -> bool {
     (got.as_f64().unwrap() - want).abs() <= 1e-5 * want.abs().max(1e-3)
 }
 
+/// The variance of a slice's baseline share `p_b` of `label`, as LBL001 has it: each class's
+/// sample rows in the slice binomial (half a row of smoothing), the sample being the whole
+/// baseline (`base_rows`, every row standing for one), `slice` its rows in the slice.
+fn baseline_share_var(base_rows: &[Row], slice: &[&Row], label: u8, p_b: f64) -> f64 {
+    let wm = slice.len() as f64;
+    [0u8, 1]
+        .iter()
+        .map(|&c| {
+            let n_h = base_rows.iter().filter(|x| x.label == c).count() as f64;
+            let m_h = slice.iter().filter(|x| x.label == c).count() as f64;
+            let pi = (m_h + 0.5) / (n_h + 1.0);
+            let z = if c == label { 1.0 } else { 0.0 };
+            n_h * pi * (1.0 - pi) * (z - p_b).powi(2)
+        })
+        .sum::<f64>()
+        / (wm * wm)
+}
+
 /// LBL001: every label-1 row of one category (`cat` = `c`, a fifth of the rows) relabelled 0.
 /// The finding names that category, with the label shares counted by hand on both sides (the
 /// baseline's sample holds all its rows here); the untouched categories are not reported.
@@ -565,18 +583,7 @@ fn lbl001_flipped_category_is_named_with_its_shares() {
     // The z statistic: the baseline's variance (each class's sample rows binomial; here the
     // sample is the whole baseline, every row standing for one) through the odds move, plus the
     // current share's.
-    let wm = base_c.len() as f64;
-    let var_b: f64 = [0u8, 1]
-        .iter()
-        .map(|&h| {
-            let n_h = base_rows.iter().filter(|x| x.label == h).count() as f64;
-            let m_h = base_c.iter().filter(|x| x.label == h).count() as f64;
-            let pi = (m_h + 0.5) / (n_h + 1.0);
-            let z = if h == label { 1.0 } else { 0.0 };
-            n_h * pi * (1.0 - pi) * (z - p_b).powi(2)
-        })
-        .sum::<f64>()
-        / (wm * wm);
+    let var_b = baseline_share_var(&base_rows, &base_c, label, p_b);
     let denom = 1.0 - p_b + p_b * ratio;
     let slope = ratio / (denom * denom);
     let n = in_c.len() as f64;
@@ -666,18 +673,7 @@ fn lbl001_rows_moved_raise_the_severity() {
     let label: u8 = ev["label"].as_str().unwrap().parse().unwrap();
     let base_rows = [rows(3000, 100), rows(3000, 101)].concat();
     let base_c: Vec<&Row> = base_rows.iter().filter(|r| r.cat == "c").collect();
-    let wm = base_c.len() as f64;
-    let var_b: f64 = [0u8, 1]
-        .iter()
-        .map(|&c| {
-            let n_h = base_rows.iter().filter(|x| x.label == c).count() as f64;
-            let m_h = base_c.iter().filter(|x| x.label == c).count() as f64;
-            let pi = (m_h + 0.5) / (n_h + 1.0);
-            let z = if c == label { 1.0 } else { 0.0 };
-            n_h * pi * (1.0 - pi) * (z - base).powi(2)
-        })
-        .sum::<f64>()
-        / (wm * wm);
+    let var_b = baseline_share_var(&base_rows, &base_c, label, base);
     let k = in_c.iter().filter(|x| x.label == label).count() as f64;
     let smoothed = (k + 0.5) / (n + 1.0);
     let sd_b = (var_b + smoothed * (1.0 - smoothed) / n).sqrt();
