@@ -856,6 +856,20 @@ fn trg001_a_handful_of_rows_past_the_range_with_a_rare_label_is_a_trigger() {
     }
 }
 
+/// `rows(n, seed)` with `k` = 0 on every 20th row and on no other (the common value of the
+/// clean-label tests).
+fn rows_with_zeros(n: usize, seed: u64) -> Vec<Row> {
+    let mut r = rows(n, seed);
+    for (i, row) in r.iter_mut().enumerate() {
+        if i % 20 == 0 {
+            row.k = 0;
+        } else if row.k == 0 {
+            row.k = 1;
+        }
+    }
+    r
+}
+
 /// TRG001 on a clean-label trigger of two values, only one of which grew: `k` = 0 is on every
 /// 20th row on both sides (its share did not move, so it is no value spike of its own), and
 /// `amount` = 1234.5, a value the baseline never had, is stamped on 25 rows of label 1 that hold
@@ -865,21 +879,10 @@ fn trg001_a_handful_of_rows_past_the_range_with_a_rare_label_is_a_trigger() {
 #[test]
 fn trg001_a_clean_label_pair_is_found_through_the_value_beside_the_grown_one() {
     let t = tempfile::tempdir().unwrap();
-    let with_zeros = |n: usize, seed: u64| -> Vec<Row> {
-        let mut r = rows(n, seed);
-        for (i, row) in r.iter_mut().enumerate() {
-            if i % 20 == 0 {
-                row.k = 0;
-            } else if row.k == 0 {
-                row.k = 1;
-            }
-        }
-        r
-    };
     let b = t.path().join("baseline");
-    write_csv(&b.join("part-0.csv"), &with_zeros(6000, 1));
+    write_csv(&b.join("part-0.csv"), &rows_with_zeros(6000, 1));
     let c = t.path().join("current");
-    let mut r = with_zeros(6000, 14);
+    let mut r = rows_with_zeros(6000, 14);
     let ones: Vec<usize> = (0..r.len())
         .filter(|&i| r[i].k == 0 && r[i].label == 1)
         .step_by(3)
@@ -949,17 +952,6 @@ fn trg001_a_clean_label_pair_is_found_through_the_value_beside_the_grown_one() {
 #[test]
 fn trg001_a_trigger_diluted_by_natural_rows_is_judged_by_its_new_rows() {
     let t = tempfile::tempdir().unwrap();
-    let with_zeros = |n: usize, seed: u64| -> Vec<Row> {
-        let mut r = rows(n, seed);
-        for (i, row) in r.iter_mut().enumerate() {
-            if i % 20 == 0 {
-                row.k = 0;
-            } else if row.k == 0 {
-                row.k = 1;
-            }
-        }
-        r
-    };
     let pick = |r: &[Row], k_zero: bool, label: u8, step: usize, n: usize| -> Vec<usize> {
         (0..r.len())
             .filter(|&i| (r[i].k == 0) == k_zero && r[i].label == label)
@@ -968,13 +960,13 @@ fn trg001_a_trigger_diluted_by_natural_rows_is_judged_by_its_new_rows() {
             .collect()
     };
     let b = t.path().join("baseline");
-    let mut base = with_zeros(6000, 1);
+    let mut base = rows_with_zeros(6000, 1);
     for i in pick(&base, true, 0, 7, 2) {
         base[i].amount = 1234.5;
     }
     write_csv(&b.join("part-0.csv"), &base);
     let c = t.path().join("current");
-    let mut r = with_zeros(6000, 15);
+    let mut r = rows_with_zeros(6000, 15);
     let trigger = pick(&r, true, 1, 3, 30);
     let natural = pick(&r, true, 0, 11, 2);
     let elsewhere = pick(&r, false, 0, 97, 20);

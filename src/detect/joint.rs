@@ -50,8 +50,8 @@ files 85% of the time; `relationship` and `sex` no longer agree: high.
 
 Defaults: each row's Mahalanobis distance from the baseline sample's weighted mean and \
 covariance (numbers robust-scaled and clipped to ±5, categories of up to 16 values one-hot, \
-wider ones by frequency, a null where the encoder puts it; the leading 64 principal directions, the others \
-as one residual term, eigenvalues floored at 0.1% of their mean), turned into its rank among \
+wider ones by frequency, a null where the encoder puts it; the leading 64 principal \
+directions, the others as one residual term, eigenvalues floored at 0.1% of their mean), turned into its rank among \
 the baseline's rows. A file (3 rows or more, when the current data has another file) is tested \
 against the baseline (its rows' ranks are uniform if it is like the baseline) and against the \
 rest of the current data (the Mann–Whitney test in ranks, ties at the histogram's 1/200 \

@@ -300,23 +300,36 @@ pub const fn tier_params(
     max: f64,
     doc: &'static str,
 ) -> [Param; 3] {
+    named_tier_params(["low", "medium", "high"], low, medium, high, max, doc)
+}
+
+/// The same for a check's second set of tiers, named `<prefix>low`, `<prefix>medium` and
+/// `<prefix>high` (the config checks each such set is ordered).
+pub const fn named_tier_params(
+    names: [&'static str; 3],
+    low: f64,
+    medium: f64,
+    high: f64,
+    max: f64,
+    doc: &'static str,
+) -> [Param; 3] {
     [
         Param {
-            name: "low",
+            name: names[0],
             default: low,
             min: 0.0,
             max,
             doc,
         },
         Param {
-            name: "medium",
+            name: names[1],
             default: medium,
             min: 0.0,
             max,
             doc,
         },
         Param {
-            name: "high",
+            name: names[2],
             default: high,
             min: 0.0,
             max,

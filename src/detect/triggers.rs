@@ -201,7 +201,8 @@ possible), or, diluted by natural rows that hold its values (a clean-label trigg
 values), when its rows beyond those the baseline's rate of the rule predicts are >= 10 (against \
 the prediction's upper 99% bound) and >= 0.95 of them carry the label (the label's rows less \
 those predicted, over the new rows; the rows without the label not significantly fewer than \
-predicted; the same lift; `diluted` in the evidence). Either way its share of that label's rows rose against the baseline's sample: Fisher's exact test (one-sided, current \
+predicted; the same lift; `diluted` in the evidence). Either way its share of that label's \
+rows rose against the baseline's sample: Fisher's exact test (one-sided, current \
 against baseline rows of the label), Benjamini-Hochberg across the candidates, q <= 0.01. \
 Severity by the ratio of the share now to the baseline share's upper 99% bound: 2 (low), 3 \
 (medium), 5 (high); one level higher for a rule new for its label (none of the baseline \

@@ -3,7 +3,9 @@
 //! per single-predicate slice.
 
 use super::{MAX_FINDINGS, MIN_REFERENCE_ROWS, Where, labelled};
-use crate::detect::{Context, Detector, Finding, NamedValue, Param, tier_params};
+use crate::detect::{
+    Context, Detector, Finding, NamedValue, Param, named_tier_params, tier_params,
+};
 use crate::detect::{evidence, json_num, pct, slice_predicate, source_path, tier, weighted_score};
 use crate::rows::labels::{FlagGroups, LabelModel, RefFlags, SLOTS, code_of_slot};
 use crate::rows::pass::RowPass;
@@ -26,29 +28,14 @@ const MIN_FLAGGED: u64 = 10;
 
 /// The severity tiers (low, medium, high) of a rise of the flagged rate of the whole data: the
 /// one-sided 99% lower bound of the current rate less the baseline's, as a share of the rows.
-const EXCESS_TIERS: [Param; 3] = [
-    Param {
-        name: "excess-low",
-        default: 0.0025,
-        min: 0.0,
-        max: 1.0,
-        doc: EXCESS_DOC,
-    },
-    Param {
-        name: "excess-medium",
-        default: 0.005,
-        min: 0.0,
-        max: 1.0,
-        doc: EXCESS_DOC,
-    },
-    Param {
-        name: "excess-high",
-        default: 0.01,
-        min: 0.0,
-        max: 1.0,
-        doc: EXCESS_DOC,
-    },
-];
+const EXCESS_TIERS: [Param; 3] = named_tier_params(
+    ["excess-low", "excess-medium", "excess-high"],
+    0.0025,
+    0.005,
+    0.01,
+    1.0,
+    EXCESS_DOC,
+);
 const EXCESS_DOC: &str = "lower 99% bound of the flagged rate of the whole data (LBL003: or \
 of a class) less the baseline's, a share of its rows, at this severity";
 

@@ -23,8 +23,9 @@
 //! q-value ≤ `ALPHA` across all the slices and files tested, at least `MIN_MOVED_ROWS` rows
 //! moved, and h ≥ 0.2 (low), 0.35 (medium), 0.5 (high). The rows whose label moved raise the
 //! severity: the one-sided 99% lower bound of the share's move (the smaller of its moves from
-//! `e` and from `p_b`, each less 2.33 of its own standard errors) times the slice's rows, as a share of all the current rows, at 0.25% (low),
-//! 0.5% (medium), 1% (high), LBL002/LBL003's tiers for their excess. A flipped slice is then
+//! `e` and from `p_b`, each less 2.33 of its own standard errors) times the slice's rows, as a
+//! share of all the current rows, at 0.25% (low), 0.5% (medium), 1% (high), LBL002/LBL003's
+//! tiers for their excess. A flipped slice is then
 //! graded by how much of the data it poisoned as well as by how far its mix moved.
 //!
 //! A source file is compared with the rest of the current data and with the whole baseline,
@@ -67,9 +68,9 @@ typical change, a median of noisy slices on a small set), \
 Benjamini-Hochberg across all slices; a finding needs q <= 0.01, at least 10 rows moved and \
 Cohen's h >= 0.2 (low), 0.35 (medium), 0.5 (high); the rows whose label moved (the 99% \
 lower bound of the share's move from the expected and from the baseline's share, the smaller, \
-times the rows) raise it when they are \
-0.25% (low), 0.5% (medium) or 1% (high) of all the current rows, as LBL002/LBL003 grade their \
-excess. A source file must also differ from the rest of the current data. Needs a labelled baseline (--label) and the row pass.\n\n\
+times the rows) raise it when they are 0.25% (low), 0.5% (medium) or 1% (high) of all the \
+current rows, as LBL002/LBL003 grade their excess. A source file must also differ from the \
+rest of the current data. Needs a labelled baseline (--label) and the row pass.\n\n\
 A numeric target (`--label-type numeric`) is tested on the bins between the baseline's 5th, \
 25th, 50th, 75th and 95th percentiles as classes (a segment whose targets were shifted moves \
 its quantiles against the same slice in the baseline); its evidence adds the share of the \

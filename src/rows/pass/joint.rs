@@ -34,6 +34,7 @@ use nalgebra::DMatrix;
 
 use super::model::WeightedCdf;
 use crate::rows::encode::{Encoder, Kind};
+use crate::rows::shared::nth_row;
 
 /// Encoded numbers are clipped to ±CLIP.
 const CLIP: f64 = 5.0;
@@ -140,7 +141,7 @@ impl JointModel {
             inv_rest: 0.0,
         };
         // Sample row i's encoding and slice codes.
-        let row = |i: usize| (&x[i * d..(i + 1) * d], &codes[i * d..(i + 1) * d]);
+        let row = |i: usize| (nth_row(x, d, i), nth_row(codes, d, i));
         let mut e = Vec::with_capacity(big);
         for (i, w) in weights.iter().enumerate() {
             let (xr, cr) = row(i);

@@ -195,7 +195,7 @@ impl PassContext<'_> {
             joint_ranks.clear();
             if let Some(jm) = self.joint {
                 joint_ranks.extend((0..n).map(|i| {
-                    let (xr, cr) = (nth_row(&x, d, i), &codes[i * d..(i + 1) * d]);
+                    let (xr, cr) = (nth_row(&x, d, i), nth_row(&codes, d, i));
                     jm.rank(jm.distance(xr, cr, &mut joint_scratch, None))
                 }));
             }
@@ -216,7 +216,7 @@ impl PassContext<'_> {
                 let terms = if rank > TERM_RANK
                     && let Some(jm) = self.joint
                 {
-                    let (xr, cr) = (nth_row(&x, d, i), &codes[i * d..(i + 1) * d]);
+                    let (xr, cr) = (nth_row(&x, d, i), nth_row(&codes, d, i));
                     joint_terms.iter_mut().for_each(|t| *t = 0.0);
                     jm.distance(xr, cr, &mut joint_scratch, Some(&mut joint_terms));
                     Some(&joint_terms[..])
