@@ -229,17 +229,40 @@ fn top_columns(rp: &RowPass, jm: &JointModel, g: &GroupCount) -> Vec<(String, f6
     if g.joint_above == 0 {
         return Vec::new();
     }
-    let sums = g.joint_term_sums();
+    let columns: Vec<&str> = rp
+        .model
+        .encoder
+        .features
+        .iter()
+        .map(|f| f.column.as_str())
+        .collect();
+    column_ratios(
+        &columns,
+        &g.joint_term_sums(),
+        g.joint_above,
+        &jm.reference_terms,
+    )
+}
+
+/// `top_columns` on plain numbers: per encoder feature its column, the group's summed shares of
+/// D² over its `above` rows, and the reference's mean share. A column's shares are the sums over
+/// its features (a category's one-hot dimensions are one feature; a column may have several).
+fn column_ratios(
+    columns: &[&str],
+    sums: &[f64],
+    above: u64,
+    reference: &[f64],
+) -> Vec<(String, f64)> {
     let mut by_column: Vec<(String, f64, f64)> = Vec::new();
-    for (j, f) in rp.model.encoder.features.iter().enumerate() {
-        let cur = sums.get(j).copied().unwrap_or(0.0) / g.joint_above as f64;
-        let base = jm.reference_terms.get(j).copied().unwrap_or(0.0);
-        match by_column.iter_mut().find(|(c, ..)| c == &f.column) {
+    for (j, column) in columns.iter().enumerate() {
+        let cur = sums.get(j).copied().unwrap_or(0.0) / above.max(1) as f64;
+        let base = reference.get(j).copied().unwrap_or(0.0);
+        match by_column.iter_mut().find(|(c, ..)| c == column) {
             Some(e) => {
                 e.1 += cur;
                 e.2 += base;
             }
-            None => by_column.push((f.column.clone(), cur, base)),
+            None => by_column.push((column.to_string(), cur, base)),
         }
     }
     // A share of D² is about 1 per dimension on the baseline; a floor keeps a column that
@@ -252,4 +275,32 @@ fn top_columns(rp: &RowPass, jm: &JointModel, g: &GroupCount) -> Vec<(String, f6
     ratios.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     ratios.truncate(TOP_COLUMNS);
     ratios
+}
+
+#[cfg(test)]
+mod tests {
+    use super::column_ratios;
+
+    /// The ratios by hand: 4 rows above the rank threshold, six features of five columns
+    /// (`c` has two). Mean shares now: a 12/4 = 3, b 2/4 = 0.5, c (4 + 6)/4 = 2.5, d 9/4 = 2.25,
+    /// e 8/4 = 2. The reference's: a 1.2, b 0.25 (floored to 1), c 0.5 + 0.5 = 1, d 1.5, e 0.4
+    /// (floored to 1). Ratios: a 2.5, b 0.5, c 2.5, d 1.5, e 2: b is under 1.5, and the top three
+    /// are a and c (tied, by name) and e; d (1.5, enough) is the fourth and left out.
+    #[test]
+    fn ratios_by_hand() {
+        let got = column_ratios(
+            &["a", "b", "c", "c", "d", "e"],
+            &[12.0, 2.0, 4.0, 6.0, 9.0, 8.0],
+            4,
+            &[1.2, 0.25, 0.5, 0.5, 1.5, 0.4],
+        );
+        let want = [("a", 2.5), ("c", 2.5), ("e", 2.0)];
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for ((c, r), (wc, wr)) in got.iter().zip(want) {
+            assert_eq!(c, wc);
+            assert!((r - wr).abs() < 1e-12, "{got:?}");
+        }
+        // Nothing above the threshold: no column.
+        assert!(column_ratios(&["a"], &[0.0], 1, &[1.0]).is_empty());
+    }
 }
