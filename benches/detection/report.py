@@ -294,7 +294,16 @@ WHY = {
         "it); LBL002/LBL003's per-slice rate tests need the slice's flagged rate to double. At "
         "2% LBL001 grades a slice also by the rows whose label moved (their 99% lower bound as "
         "a share of the data: 0.25/0.5/1%): ACS's NATIVITY = 2, 100 flips in 764 rows, Cohen's "
-        "h 0.24, is medium, its bound 0.96% of the rows."
+        "h 0.24, is medium, its bound 0.96% of the rows. Adult's occupation = Prof-specialty at "
+        "2% (seed 1): label 1 on 47% of the slice before, 59% of its 655 rows now, h 0.23 "
+        "against the share the column's typical move predicts; that move is a median over 14 "
+        "slices of a 5,000-row set, and its own uncertainty leaves z at 3.2, q 0.03 among 96 "
+        "tests (the flips surface instead where label 1 was rare: relationship = Own-child, "
+        "0.6% to 4.1%, low). Wine's color = red -> 9 at 0.5% (every seed): 16 of 800 red wines "
+        "of grade 9, none of 799 before; Fisher's one-sided test in that one slice gives "
+        "1.4e-5, but a column of two slices takes the whole data's move as typical, and grade "
+        "9's odds rose 5.4x because of the attack itself (z 3.2); even the exact p times the "
+        "812 slice-and-class tests is above 0.01."
     ),
     "segment_shift": (
         "a target raised by half a baseline standard deviation on a few percent of a segment "
@@ -313,7 +322,13 @@ WHY = {
     "trigger_in_range": (
         "TRG001 needs 10 rows and a confidence of 0.95 on a rule of values inside the range, and "
         "an exact value is an item only when its share grew (10 rows or more) or it sits beside "
-        "one that did; below that a combination of existing values carries no other signal."
+        "one that did; below that a combination of existing values carries no other signal. On "
+        "the small sets the stamp is 9 rows at 0.5% (thyroid), under those 10: at seed 1 "
+        "f05 = 0.1918 grew from 21 rows to 32 and f04 = 0.3146 (45 rows before and now) sits "
+        "beside it, but the pair holds 9. What would find these, and the clean-label pairs whose "
+        "values did not grow, is mining pairs of common exact values against the baseline's "
+        "count of the same pair, judged on 5-9 rows by the exact purity test rules past the "
+        "range get; not built."
     ),
     "clean_label_trigger": (
         "the labels are untouched, so the label checks see nothing; the rule's rows already "
@@ -321,7 +336,8 @@ WHY = {
         "The stamped values are common ones: a pair is mined only when one of them grew and the "
         "other sits beside it; where neither grew by half (wine's pair at 0.5%: volatile_acidity "
         "= 0.21 on 121 rows against 91, chlorides = 0.031 on 63 against 60) or where the rule "
-        "holds under 10 rows (thyroid's 9), it is not judged. A rule diluted by natural rows of "
+        "holds under 10 rows (thyroid's 9; at seed 1 its f03 = 0.2734 is on 25 rows before and "
+        "24 now, so only the pair, new with 10 rows, moved), it is not judged. A rule diluted by natural rows of "
         "its values is judged by its rows beyond the baseline's rate of the rule (>= 0.95 of "
         "them with the label), but a candidate must first be mined: on California's pair at 0.5% "
         "the 37 rows (25 planted, 12 natural) hold 29 of the top quarter, 0.78, under the "
