@@ -325,10 +325,14 @@ WHY = {
         "one that did; below that a combination of existing values carries no other signal. On "
         "the small sets the stamp is 9 rows at 0.5% (thyroid), under those 10: at seed 1 "
         "f05 = 0.1918 grew from 21 rows to 32 and f04 = 0.3146 (45 rows before and now) sits "
-        "beside it, but the pair holds 9. What would find these, and the clean-label pairs whose "
-        "values did not grow, is mining pairs of common exact values against the baseline's "
-        "count of the same pair, judged on 5-9 rows by the exact purity test rules past the "
-        "range get; not built."
+        "beside it, but the pair holds 9. Mining pairs of common exact values against the "
+        "baseline's count of the same pair would find these, and the clean-label pairs whose "
+        "values did not grow, but not judge them: on 5-9 rows a pair new to the baseline and "
+        "pure in one label is also what a natural cluster of that label looks like when all of "
+        "its rows fall on the current side (0.5^9, about 0.002, for 9 rows of a random split, "
+        "before the adjustment over every pair mined), so the purity test that rules past the "
+        "range get, which takes the label's overall share as the null, would pass clusters as "
+        "triggers. Not built."
     ),
     "clean_label_trigger": (
         "the labels are untouched, so the label checks see nothing; the rule's rows already "
