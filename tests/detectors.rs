@@ -692,81 +692,89 @@ fn lbl001_rows_moved_raise_the_severity() {
     assert_eq!(severity(h), "high");
 }
 
-/// LBL001 on a source file: 250 of `part-1.csv`'s 2,000 rows flipped from label 1 to 0, its
-/// other file untouched. A file is tested against the rest of the current data and against the
-/// whole baseline, and the weaker of the two counts. Cohen's h and the 99% lower bound of the
-/// rows moved are recomputed by hand from the counts: h alone is low, the rows moved (over 1%
-/// of the data) make it high.
+/// LBL001 on a source file: 250 of `part-1.csv`'s 2,000 rows flipped from label 1 to 0. A file
+/// is tested against the rest of the current data and against the whole baseline, and the
+/// weaker of the two counts. With the other file untouched the baseline is the weaker one; with
+/// 40 of the other file's rows flipped the same way, the rest is. In both, Cohen's h and the 99%
+/// lower bound of the rows moved are recomputed by hand from the counts: h alone is low, the
+/// rows moved (over 1% of the data) make it high.
 #[test]
 fn lbl001_a_flipped_file_is_graded_by_its_rows_moved() {
     let t = tempfile::tempdir().unwrap();
     let b = baseline(t.path());
-    let c = t.path().join("current");
-    let rest = rows(4000, 16);
-    let mut file = rows(2000, 17);
-    let mut flipped = 0;
-    for row in file.iter_mut().filter(|r| r.label == 1).take(250) {
-        row.label = 0;
-        flipped += 1;
-    }
-    assert_eq!(flipped, 250);
-    write_csv(&c.join("part-0.csv"), &rest);
-    write_csv(&c.join("part-1.csv"), &file);
-    let f = scan(&c, &b, &[]);
-    let hit = with_code(&f, "LBL001");
-    let h = hit
-        .iter()
-        .find(|h| h["slice"].as_array().unwrap().is_empty())
-        .unwrap_or_else(|| panic!("{hit:?}"));
-    let sources: Vec<&str> = h["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
-    assert_eq!(sources.len(), 1, "{h}");
-    assert!(sources[0].ends_with("part-1.csv"), "{h}");
-    // By hand: the tested label (the baseline's rarer one), its share in the file, in the rest
-    // of the current data and in the baseline (whose sample is all of its 6,000 rows).
-    let ev = &h["evidence"];
-    let label: u8 = ev["label"].as_str().unwrap().parse().unwrap();
-    let base_rows = [rows(3000, 100), rows(3000, 101)].concat();
-    let count = |v: &[Row]| v.iter().filter(|r| r.label == label).count() as f64;
-    let ones = base_rows.iter().filter(|r| r.label == 1).count();
-    assert_eq!(label, u8::from(2 * ones <= base_rows.len()));
-    let (n, n_rest, n_base) = (2000.0, 4000.0, 6000.0);
-    let share = count(&file) / n;
-    let rest_share = count(&rest) / n_rest;
-    let p_b = count(&base_rows) / n_base;
-    assert!(close(&ev["label_share"], share), "{h}");
-    assert!(close(&ev["baseline_label_share"], p_b), "{h}");
-    let cohen = |a: f64, b: f64| 2.0 * a.sqrt().asin() - 2.0 * b.sqrt().asin();
-    let (h_rest, h_base) = (cohen(share, rest_share), cohen(share, p_b));
-    assert_eq!(h_rest.signum(), h_base.signum());
-    // The standard errors: the file's share (half a row of smoothing) with the rest's, and with
-    // the baseline's.
-    let smoothed = (count(&file) + 0.5) / (n + 1.0);
-    let var_file = smoothed * (1.0 - smoothed) / n;
-    let sd_rest = (var_file + rest_share * (1.0 - rest_share) / n_rest).sqrt();
-    let sd_base = (var_file + p_b * (1.0 - p_b) / n_base).sqrt();
-    let (weaker_h, expected, sd) = if h_rest.abs() < h_base.abs() {
-        (h_rest, rest_share, sd_rest)
-    } else {
-        (h_base, p_b, sd_base)
+    let flip = |r: &mut [Row], n: usize| {
+        let mut flipped = 0;
+        for row in r.iter_mut().filter(|r| r.label == 1).take(n) {
+            row.label = 0;
+            flipped += 1;
+        }
+        assert_eq!(flipped, n);
     };
-    assert!(close(&ev["cohens_h"], weaker_h), "{h} {weaker_h}");
-    assert!(close(&ev["expected_label_share"], expected), "{h}");
-    assert!((0.2..0.35).contains(&weaker_h.abs()), "{h}");
-    let z99 = 2.326_347_874_040_841;
-    let moved = ((share - expected).abs() - z99 * sd).min((share - p_b).abs() - z99 * sd_base) * n;
-    assert!(
-        (ev["moved_rows_lower"].as_f64().unwrap() - moved).abs() < 1e-3 * moved,
-        "{h} {moved}"
-    );
-    assert!(close(&ev["moved_share_lower"], moved / (n + n_rest)), "{h}");
-    assert!(moved <= 250.0 && moved / (n + n_rest) >= 0.01, "{h}");
-    assert_eq!(h["rows"], 2000);
-    assert_eq!(severity(h), "high");
+    let mut file = rows(2000, 17);
+    flip(&mut file, 250);
+    for (rest_flips, rest_weaker) in [(0, false), (40, true)] {
+        let c = t.path().join(format!("current-{rest_flips}"));
+        let mut rest = rows(4000, 16);
+        flip(&mut rest, rest_flips);
+        write_csv(&c.join("part-0.csv"), &rest);
+        write_csv(&c.join("part-1.csv"), &file);
+        let f = scan(&c, &b, &[]);
+        let hit = with_code(&f, "LBL001");
+        let h = hit
+            .iter()
+            .find(|h| h["slice"].as_array().unwrap().is_empty())
+            .unwrap_or_else(|| panic!("{hit:?}"));
+        let sources = names(&h["sources"]);
+        assert_eq!(sources.len(), 1, "{h}");
+        assert!(sources[0].ends_with("part-1.csv"), "{h}");
+        // By hand: the tested label (the baseline's rarer one), its share in the file, in the
+        // rest of the current data and in the baseline (whose sample is all of its 6,000 rows).
+        let ev = &h["evidence"];
+        let label: u8 = ev["label"].as_str().unwrap().parse().unwrap();
+        let base_rows = [rows(3000, 100), rows(3000, 101)].concat();
+        let count = |v: &[Row]| v.iter().filter(|r| r.label == label).count() as f64;
+        let ones = base_rows.iter().filter(|r| r.label == 1).count();
+        assert_eq!(label, u8::from(2 * ones <= base_rows.len()));
+        let (n, n_rest, n_base) = (2000.0, 4000.0, 6000.0);
+        let share = count(&file) / n;
+        let rest_share = count(&rest) / n_rest;
+        let p_b = count(&base_rows) / n_base;
+        assert!(close(&ev["label_share"], share), "{h}");
+        assert!(close(&ev["baseline_label_share"], p_b), "{h}");
+        let cohen = |a: f64, b: f64| 2.0 * a.sqrt().asin() - 2.0 * b.sqrt().asin();
+        let (h_rest, h_base) = (cohen(share, rest_share), cohen(share, p_b));
+        assert_eq!(h_rest.signum(), h_base.signum());
+        assert_eq!(
+            h_rest.abs() < h_base.abs(),
+            rest_weaker,
+            "{h_rest} {h_base}"
+        );
+        // The standard errors: the file's share (half a row of smoothing) with the rest's, and
+        // with the baseline's.
+        let smoothed = (count(&file) + 0.5) / (n + 1.0);
+        let var_file = smoothed * (1.0 - smoothed) / n;
+        let sd_rest = (var_file + rest_share * (1.0 - rest_share) / n_rest).sqrt();
+        let sd_base = (var_file + p_b * (1.0 - p_b) / n_base).sqrt();
+        let (weaker_h, expected, sd) = if rest_weaker {
+            (h_rest, rest_share, sd_rest)
+        } else {
+            (h_base, p_b, sd_base)
+        };
+        assert!(close(&ev["cohens_h"], weaker_h), "{h} {weaker_h}");
+        assert!(close(&ev["expected_label_share"], expected), "{h}");
+        assert!((0.2..0.35).contains(&weaker_h.abs()), "{h}");
+        let z99 = 2.326_347_874_040_841;
+        let moved =
+            ((share - expected).abs() - z99 * sd).min((share - p_b).abs() - z99 * sd_base) * n;
+        assert!(
+            (ev["moved_rows_lower"].as_f64().unwrap() - moved).abs() < 1e-3 * moved,
+            "{h} {moved}"
+        );
+        assert!(close(&ev["moved_share_lower"], moved / (n + n_rest)), "{h}");
+        assert!(moved <= 250.0 && moved / (n + n_rest) >= 0.01, "{h}");
+        assert_eq!(h["rows"], 2000);
+        assert_eq!(severity(h), "high");
+    }
 }
 
 /// TRG001 and TRG002: a constant just above the baseline's maximum of `amount` stamped on 30
@@ -1112,9 +1120,9 @@ fn trg001_a_trigger_diluted_by_natural_rows_is_judged_by_its_new_rows() {
 
 /// TRG001 leaves out a diluted rule that says nothing a larger rule does not. `amount` = 1234.5
 /// is on 2 rows of label 0 on both sides (natural rows, `k` not 0), and in the current data
-/// also on 30 rows of label 1. Stamped on rows of any `k`, the value alone is a diluted trigger
-/// (30 of 32 rows, the 30 beyond the baseline's rate all of label 1) and is reported as one.
-/// Stamped on 30 rows with `k` = 0, the pair `amount` = 1234.5, `k` = 0 holds label 1 outright
+/// also on 30 rows of label 1. Stamped on rows whose `k` is not 0, the value alone is a diluted
+/// trigger (30 of 32 rows, the 30 beyond the baseline's rate all of label 1) and is reported as
+/// one. Stamped on 30 rows with `k` = 0, the pair `amount` = 1234.5, `k` = 0 holds label 1 outright
 /// on all of those new rows, and is the only rule reported: the value alone is still a diluted
 /// rule, but one inside the pair.
 #[test]

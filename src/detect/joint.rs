@@ -226,9 +226,6 @@ farther from it than a baseline row {} of the time, than a row of the other file
 /// exceeds their share among the baseline's such rows (the ratio of the two mean shares; at
 /// most `TOP_COLUMNS`, those at least 1.5 times the baseline's).
 fn top_columns(rp: &RowPass, jm: &JointModel, g: &GroupCount) -> Vec<(String, f64)> {
-    if g.joint_above == 0 {
-        return Vec::new();
-    }
     let columns: Vec<&str> = rp
         .model
         .encoder
@@ -247,15 +244,19 @@ fn top_columns(rp: &RowPass, jm: &JointModel, g: &GroupCount) -> Vec<(String, f6
 /// `top_columns` on plain numbers: per encoder feature its column, the group's summed shares of
 /// D² over its `above` rows, and the reference's mean share. A column's shares are the sums over
 /// its features (a category's one-hot dimensions are one feature; a column may have several).
+/// No column without a row above `TERM_RANK`.
 fn column_ratios(
     columns: &[&str],
     sums: &[f64],
     above: u64,
     reference: &[f64],
 ) -> Vec<(String, f64)> {
+    if above == 0 {
+        return Vec::new();
+    }
     let mut by_column: Vec<(String, f64, f64)> = Vec::new();
     for (j, column) in columns.iter().enumerate() {
-        let cur = sums.get(j).copied().unwrap_or(0.0) / above.max(1) as f64;
+        let cur = sums.get(j).copied().unwrap_or(0.0) / above as f64;
         let base = reference.get(j).copied().unwrap_or(0.0);
         match by_column.iter_mut().find(|(c, ..)| c == column) {
             Some(e) => {
@@ -300,7 +301,9 @@ mod tests {
             assert_eq!(c, wc);
             assert!((r - wr).abs() < 1e-12, "{got:?}");
         }
-        // Nothing above the threshold: no column.
-        assert!(column_ratios(&["a"], &[0.0], 1, &[1.0]).is_empty());
+        // A column under 1.5 times the reference's share is not named.
+        assert!(column_ratios(&["a"], &[1.4], 1, &[1.0]).is_empty());
+        // No row above the rank threshold: no column, whatever the sums.
+        assert!(column_ratios(&["a"], &[5.0], 0, &[1.0]).is_empty());
     }
 }
