@@ -1027,6 +1027,25 @@ fn trg001_a_clean_label_pair_is_found_through_the_value_beside_the_grown_one() {
     );
 }
 
+/// Every `step`-th row (at most `n`) with `k` = 0 (or not) and the given label.
+fn pick_rows(r: &[Row], k_zero: bool, label: u8, step: usize, n: usize) -> Vec<usize> {
+    (0..r.len())
+        .filter(|&i| (r[i].k == 0) == k_zero && r[i].label == label)
+        .step_by(step)
+        .take(n)
+        .collect()
+}
+
+/// The columns of a finding's slice predicates, in order.
+fn slice_columns(h: &Value) -> Vec<&Value> {
+    h["slice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["column"])
+        .collect()
+}
+
 /// TRG001 on a clean-label trigger diluted by natural rows of its values: `k` = 0 on every 20th
 /// row, `amount` = 1234.5 on 2 baseline rows with `k` = 0 (label 0), and in the current data on
 /// 30 rows of label 1 with `k` = 0 (the trigger), 2 rows of label 0 with `k` = 0 (natural ones)
@@ -1037,24 +1056,17 @@ fn trg001_a_clean_label_pair_is_found_through_the_value_beside_the_grown_one() {
 #[test]
 fn trg001_a_trigger_diluted_by_natural_rows_is_judged_by_its_new_rows() {
     let t = tempfile::tempdir().unwrap();
-    let pick = |r: &[Row], k_zero: bool, label: u8, step: usize, n: usize| -> Vec<usize> {
-        (0..r.len())
-            .filter(|&i| (r[i].k == 0) == k_zero && r[i].label == label)
-            .step_by(step)
-            .take(n)
-            .collect()
-    };
     let b = t.path().join("baseline");
     let mut base = rows_with_zeros(6000, 1);
-    for i in pick(&base, true, 0, 7, 2) {
+    for i in pick_rows(&base, true, 0, 7, 2) {
         base[i].amount = 1234.5;
     }
     write_csv(&b.join("part-0.csv"), &base);
     let c = t.path().join("current");
     let mut r = rows_with_zeros(6000, 15);
-    let trigger = pick(&r, true, 1, 3, 30);
-    let natural = pick(&r, true, 0, 11, 2);
-    let elsewhere = pick(&r, false, 0, 97, 20);
+    let trigger = pick_rows(&r, true, 1, 3, 30);
+    let natural = pick_rows(&r, true, 0, 11, 2);
+    let elsewhere = pick_rows(&r, false, 0, 97, 20);
     assert_eq!((trigger.len(), natural.len(), elsewhere.len()), (30, 2, 20));
     for &i in trigger.iter().chain(&natural).chain(&elsewhere) {
         r[i].amount = 1234.5;
@@ -1068,12 +1080,7 @@ fn trg001_a_trigger_diluted_by_natural_rows_is_judged_by_its_new_rows() {
         .collect();
     assert_eq!(rule.len(), 1, "{titles:?}");
     let h = rule[0];
-    let cols: Vec<&Value> = h["slice"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| &p["column"])
-        .collect();
+    let cols = slice_columns(h);
     assert_eq!(cols, [&Value::from("amount"), &Value::from("k")], "{h}");
     assert_eq!(h["rows"], 32);
     assert_eq!(h["evidence"]["label"], "1");
@@ -1122,30 +1129,23 @@ fn trg001_a_trigger_diluted_by_natural_rows_is_judged_by_its_new_rows() {
 /// is on 2 rows of label 0 on both sides (natural rows, `k` not 0), and in the current data
 /// also on 30 rows of label 1. Stamped on rows whose `k` is not 0, the value alone is a diluted
 /// trigger (30 of 32 rows, the 30 beyond the baseline's rate all of label 1) and is reported as
-/// one. Stamped on 30 rows with `k` = 0, the pair `amount` = 1234.5, `k` = 0 holds label 1 outright
-/// on all of those new rows, and is the only rule reported: the value alone is still a diluted
-/// rule, but one inside the pair.
+/// one. Stamped on 30 rows with `k` = 0, the pair `amount` = 1234.5, `k` = 0 holds label 1
+/// outright on all of those new rows, and is the only rule reported: the value alone is still a
+/// diluted rule, but one inside the pair.
 #[test]
 fn trg001_a_diluted_value_inside_an_outright_pair_is_left_to_the_pair() {
     let t = tempfile::tempdir().unwrap();
-    let pick = |r: &[Row], k_zero: bool, label: u8, step: usize, n: usize| -> Vec<usize> {
-        (0..r.len())
-            .filter(|&i| (r[i].k == 0) == k_zero && r[i].label == label)
-            .step_by(step)
-            .take(n)
-            .collect()
-    };
     let b = t.path().join("baseline");
     let mut base = rows_with_zeros(6000, 1);
-    for i in pick(&base, false, 0, 401, 2) {
+    for i in pick_rows(&base, false, 0, 401, 2) {
         base[i].amount = 1234.5;
     }
     write_csv(&b.join("part-0.csv"), &base);
     let clean = rows_with_zeros(6000, 18);
-    let natural = pick(&clean, false, 0, 389, 2);
+    let natural = pick_rows(&clean, false, 0, 389, 2);
     for (name, on_zeros) in [("value", false), ("pair", true)] {
         let mut r = clean.clone();
-        let stamped = pick(&r, on_zeros, 1, 3, 30);
+        let stamped = pick_rows(&r, on_zeros, 1, 3, 30);
         assert_eq!((stamped.len(), natural.len()), (30, 2));
         for &i in stamped.iter().chain(&natural) {
             r[i].amount = 1234.5;
@@ -1166,12 +1166,7 @@ fn trg001_a_diluted_value_inside_an_outright_pair_is_left_to_the_pair() {
             .collect();
         assert_eq!(on_amount.len(), 1, "{name}: {titles:?}");
         let h = on_amount[0];
-        let cols: Vec<&Value> = h["slice"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| &p["column"])
-            .collect();
+        let cols = slice_columns(h);
         assert_eq!(h["evidence"]["label"], "1", "{h}");
         if on_zeros {
             assert_eq!(cols, [&Value::from("amount"), &Value::from("k")], "{h}");

@@ -25,18 +25,21 @@ const MIN_ROWS: u64 = 30;
 /// LBL001's second set of tiers (low, medium, high): the rows whose label moved, the one-sided
 /// 99% lower bound of the share's move (the smaller of its moves from the expected share and
 /// from the baseline's) times the group's rows, as a share of all the current rows; the same
-/// tiers as LBL002/LBL003's excess (`rates::EXCESS_TIERS`), since both count rows that carry a
+/// tiers as LBL002/LBL003's excess (`ROWS_SHARE_TIERS`), since both count rows that carry a
 /// label they should not. Cohen's h grades how far a slice's mix moved and this how much of the
 /// data it moved: 100 flipped labels in a slice of 764 rows (h 0.24) are 2% of the rows of a
 /// 5,000-row set.
 const MOVED_TIERS: [Param; 3] = named_tier_params(
     ["moved-low", "moved-medium", "moved-high"],
-    0.0025,
-    0.005,
-    0.01,
+    ROWS_SHARE_TIERS[0],
+    ROWS_SHARE_TIERS[1],
+    ROWS_SHARE_TIERS[2],
     1.0,
     MOVED_DOC,
 );
+/// The shares of all the current rows (low, medium, high) at which rows that carry a label they
+/// should not grade a finding: LBL001's rows moved, LBL002/LBL003's excess of flagged rows.
+const ROWS_SHARE_TIERS: [f64; 3] = [0.0025, 0.005, 0.01];
 const MOVED_DOC: &str = "lower 99% bound of the rows whose label moved in the group, a share of \
 all the current rows, at this severity (a finding still needs Cohen's h at its low tier)";
 const SHIFT_PARAMS: [Param; 7] = [

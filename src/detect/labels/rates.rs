@@ -2,7 +2,7 @@
 //! neighbours, by confident learning) against the baseline sample's, overall, per source file and
 //! per single-predicate slice.
 
-use super::{MAX_FINDINGS, MIN_REFERENCE_ROWS, Where, labelled};
+use super::{MAX_FINDINGS, MIN_REFERENCE_ROWS, ROWS_SHARE_TIERS, Where, labelled};
 use crate::detect::{
     Context, Detector, Finding, NamedValue, Param, named_tier_params, tier_params,
 };
@@ -30,9 +30,9 @@ const MIN_FLAGGED: u64 = 10;
 /// one-sided 99% lower bound of the current rate less the baseline's, as a share of the rows.
 const EXCESS_TIERS: [Param; 3] = named_tier_params(
     ["excess-low", "excess-medium", "excess-high"],
-    0.0025,
-    0.005,
-    0.01,
+    ROWS_SHARE_TIERS[0],
+    ROWS_SHARE_TIERS[1],
+    ROWS_SHARE_TIERS[2],
     1.0,
     EXCESS_DOC,
 );
