@@ -104,6 +104,76 @@ fn bad_inputs_name_the_file_and_exit_2() {
 
 /// A label type that does not fit the data, or the baseline profile's, is a usage error that
 /// says what to give instead.
+/// Integers at both ends of i64 in one column (a feature, and the label read as a number) are
+/// profiled and scanned: the span of their values, 2^64, overflows a u64 and once panicked. Both
+/// values lie far past the baseline's range (more than 10 times its width), and SCH004 counts
+/// them.
+#[test]
+fn integers_spanning_all_of_i64_are_scanned() {
+    let t = tempfile::tempdir().unwrap();
+    let cur = t.path().join("cur.csv");
+    let base = t.path().join("base.csv");
+    let mut c = String::from("x,label\n-9223372036854775808,0\n9223372036854775807,1\n");
+    let mut b = String::from("x,label\n");
+    // 0, 10, ..., 1000 on both sides, each about three times (a numeric column).
+    for i in 0..300 {
+        c.push_str(&format!("{},{}\n", (i * 11) % 101 * 10, i % 2));
+        b.push_str(&format!("{},{}\n", (i * 7) % 101 * 10, i % 2));
+    }
+    std::fs::write(&cur, c).unwrap();
+    std::fs::write(&base, b).unwrap();
+    let (cur, base) = (cur.to_str().unwrap(), base.to_str().unwrap());
+    let o = bin(&[
+        "profile",
+        cur,
+        "-o",
+        t.path().join("p.psprof").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = bin(&[
+        "scan",
+        cur,
+        "--baseline",
+        base,
+        "--label",
+        "label",
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+        "--quiet",
+        "--no-config",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = common::report(&o.stdout);
+    let sch004: Vec<&serde_json::Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "SCH004")
+        .collect();
+    assert_eq!(sch004.len(), 1, "{r}");
+    assert_eq!(sch004[0]["evidence"]["above"], 1, "{}", sch004[0]);
+    assert_eq!(sch004[0]["evidence"]["below"], 1, "{}", sch004[0]);
+    let o = bin(&[
+        "scan",
+        base,
+        "--baseline",
+        cur,
+        "--label",
+        "label",
+        "--label-type",
+        "numeric",
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+        "--quiet",
+        "--no-config",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
 #[test]
 fn label_types_that_do_not_fit_the_data_exit_2() {
     let cal = "datasets/real/california_housing.parquet";

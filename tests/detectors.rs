@@ -692,6 +692,32 @@ fn lbl001_rows_moved_raise_the_severity() {
     assert_eq!(severity(h), "high");
 }
 
+/// LBL001 leaves a class the baseline never had to SCH006: label 2 on every 10th current row is
+/// new in every slice, and a slice-by-slice report of it would repeat one whole-data change.
+/// SCH006 names the class once; LBL001 names no slice for it.
+#[test]
+fn lbl001_leaves_a_class_new_everywhere_to_sch006() {
+    let t = tempfile::tempdir().unwrap();
+    let b = baseline(t.path());
+    let c = t.path().join("current");
+    let mut r = rows(6000, 19);
+    for row in r.iter_mut().step_by(10) {
+        row.label = 2;
+    }
+    write_csv(&c.join("part-0.csv"), &r);
+    let f = scan(&c, &b, &[]);
+    let new_class = with_code(&f, "SCH006");
+    assert_eq!(new_class.len(), 1, "{:?}", codes(&f));
+    assert!(
+        new_class[0]["title"].as_str().unwrap().contains('2'),
+        "{}",
+        new_class[0]
+    );
+    for h in with_code(&f, "LBL001") {
+        assert_ne!(h["evidence"]["label"], "2", "{h}");
+    }
+}
+
 /// LBL001 on a source file: 250 of `part-1.csv`'s 2,000 rows flipped from label 1 to 0. A file
 /// is tested against the rest of the current data and against the whole baseline, and the
 /// weaker of the two counts. With the other file untouched the baseline is the weaker one; with

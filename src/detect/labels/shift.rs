@@ -70,7 +70,8 @@ Cohen's h >= 0.2 (low), 0.35 (medium), 0.5 (high); the rows whose label moved (t
 lower bound of the share's move from the expected and from the baseline's share, the smaller, \
 times the rows) raise it when they are 0.25% (low), 0.5% (medium) or 1% (high) of all the \
 current rows, as LBL002/LBL003 grade their excess. A source file must also differ from the \
-rest of the current data. Needs a labelled baseline (--label) and the row pass.\n\n\
+rest of the current data. A class the baseline has no row of is not tested (it is new \
+everywhere: SCH006's). Needs a labelled baseline (--label) and the row pass.\n\n\
 A numeric target (`--label-type numeric`) is tested on the bins between the baseline's 5th, \
 25th, 50th, 75th and 95th percentiles as classes (a segment whose targets were shifted moves \
 its quantiles against the same slice in the baseline); its evidence adds the share of the \
@@ -152,10 +153,13 @@ fn odds(k: f64, n: f64) -> f64 {
 }
 
 /// The classes tested in a group: with two classes one of them (the baseline's rarer one: the
-/// other's share is its mirror image), else every class.
+/// other's share is its mirror image), else every class. A class the baseline has no row of is
+/// never tested: it is new everywhere, so every slice holding it would look moved, and no typical
+/// move can be taken from a share of 0; a class new to the data is SCH006's, and its share of the
+/// whole data DRF003's.
 fn tested_classes(lm: &LabelModel) -> Vec<usize> {
     let l = lm.classes.len();
-    if l == 2 {
+    let classes: Vec<usize> = if l == 2 {
         let rarer = if lm.reference_rows[1] <= lm.reference_rows[0] {
             1
         } else {
@@ -164,7 +168,11 @@ fn tested_classes(lm: &LabelModel) -> Vec<usize> {
         vec![rarer]
     } else {
         (0..l).collect()
-    }
+    };
+    classes
+        .into_iter()
+        .filter(|&c| lm.reference_rows.get(c).is_some_and(|&r| r > 0.0))
+        .collect()
 }
 
 /// A slice that can be tested: its feature and slot, the current rows per class, the baseline's

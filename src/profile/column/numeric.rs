@@ -81,8 +81,9 @@ pub(super) fn update_ints(
     }
     feed_sampled(p, value, ctx);
     update_distinct(p, hashes, array);
-    let span = (hi as i128 - lo as i128) as u64 + 1;
-    if p.exact.is_some() && span <= DENSE_SPAN {
+    // In i128: values spanning the whole of i64 make 2^64 values, one more than a u64 holds.
+    let span = hi as i128 - lo as i128 + 1;
+    if p.exact.is_some() && span <= DENSE_SPAN as i128 {
         update_exact_dense(
             p,
             values,
