@@ -104,8 +104,8 @@ fn bad_inputs_name_the_file_and_exit_2() {
 
 /// A label type that does not fit the data, or the baseline profile's, is a usage error that
 /// says what to give instead.
-/// Integers at both ends of i64 in one column (a feature, and the label read as a number) are
-/// profiled and scanned: the span of their values, 2^64, overflows a u64 and once panicked. Both
+/// Integers at both ends of i64 in one column (a feature on either side, and a numeric target)
+/// are profiled and scanned: the span of their values, 2^64, overflows a u64 and once panicked. Both
 /// values lie far past the baseline's range (more than 10 times its width), and SCH004 counts
 /// them.
 #[test]
@@ -130,48 +130,44 @@ fn integers_spanning_all_of_i64_are_scanned() {
         t.path().join("p.psprof").to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = bin(&[
-        "scan",
-        cur,
-        "--baseline",
-        base,
-        "--label",
-        "label",
-        "--format",
-        "json",
-        "--fail-on",
-        "never",
-        "--quiet",
-        "--no-config",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let r = common::report(&o.stdout);
-    let sch004: Vec<&serde_json::Value> = r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == "SCH004")
-        .collect();
+    let scan = |cur: &str, base: &str, extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            cur,
+            "--baseline",
+            base,
+            "--label",
+            "label",
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+            "--quiet",
+            "--no-config",
+        ];
+        args.extend_from_slice(extra);
+        let o = bin(&args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        common::report(&o.stdout)
+    };
+    let r = scan(cur, base, &[]);
+    let sch004 = common::with_code(&r, "SCH004");
     assert_eq!(sch004.len(), 1, "{r}");
     assert_eq!(sch004[0]["evidence"]["above"], 1, "{}", sch004[0]);
     assert_eq!(sch004[0]["evidence"]["below"], 1, "{}", sch004[0]);
-    let o = bin(&[
-        "scan",
-        base,
-        "--baseline",
-        cur,
-        "--label",
-        "label",
-        "--label-type",
-        "numeric",
-        "--format",
-        "json",
-        "--fail-on",
-        "never",
-        "--quiet",
-        "--no-config",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The same column on the baseline's side, and the two extremes as a numeric target.
+    scan(base, cur, &[]);
+    let target = t.path().join("target.csv");
+    let swapped: String = std::fs::read_to_string(cur)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (x, y) = l.split_once(',').unwrap();
+            format!("{y},{x}\n")
+        })
+        .collect();
+    std::fs::write(&target, swapped.replacen("label,x", "x,label", 1)).unwrap();
+    scan(target.to_str().unwrap(), cur, &["--label-type", "numeric"]);
 }
 
 #[test]

@@ -1182,13 +1182,7 @@ fn trg001_a_diluted_value_inside_an_outright_pair_is_left_to_the_pair() {
         let titles: Vec<&Value> = f.iter().map(|h| &h["title"]).collect();
         let on_amount: Vec<&Value> = with_code(&f, "TRG001")
             .into_iter()
-            .filter(|h| {
-                h["slice"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|p| p["column"] == "amount")
-            })
+            .filter(|h| slice_columns(h).contains(&&Value::from("amount")))
             .collect();
         assert_eq!(on_amount.len(), 1, "{name}: {titles:?}");
         let h = on_amount[0];
