@@ -102,12 +102,10 @@ fn bad_inputs_name_the_file_and_exit_2() {
     );
 }
 
-/// A label type that does not fit the data, or the baseline profile's, is a usage error that
-/// says what to give instead.
 /// Integers at both ends of i64 in one column (a feature on either side, and a numeric target)
-/// are profiled and scanned: the span of their values, 2^64, overflows a u64 and once panicked. Both
-/// values lie far past the baseline's range (more than 10 times its width), and SCH004 counts
-/// them.
+/// are profiled and scanned: the span of their values, 2^64, overflows a u64 and once panicked.
+/// Both values lie far past the baseline's range (more than 10 times its width), and SCH004
+/// counts them.
 #[test]
 fn integers_spanning_all_of_i64_are_scanned() {
     let t = tempfile::tempdir().unwrap();
@@ -170,6 +168,8 @@ fn integers_spanning_all_of_i64_are_scanned() {
     scan(target.to_str().unwrap(), cur, &["--label-type", "numeric"]);
 }
 
+/// A label type that does not fit the data, or the baseline profile's, is a usage error that
+/// says what to give instead.
 #[test]
 fn label_types_that_do_not_fit_the_data_exit_2() {
     let cal = "datasets/real/california_housing.parquet";
@@ -1719,6 +1719,84 @@ fn csv_blocks_split_at_record_boundaries_read_like_one_block() {
     assert_eq!(split.rows, 3000);
     assert_eq!(split.column("note").unwrap().distinct(), 7);
     assert_same_profile(&whole, &split);
+}
+
+/// A quote inside an unquoted field is an ordinary character to the parser (a height of
+/// `5'10"`): the cuts between blocks follow the parser, not the parity of the quotes. Counting
+/// parity, each row's three quotes turned every other row inside out, and the newline inside
+/// the next row's quoted note was taken for a record's end.
+#[test]
+fn csv_blocks_are_cut_where_the_parser_ends_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("heights.csv");
+    let mut s = String::from("id,height,note,label\n");
+    for i in 0..3000 {
+        s.push_str(&format!(
+            "{i},5'{}\",\"a\nb {}\",{}\n",
+            i % 12,
+            i % 5,
+            i % 2
+        ));
+    }
+    std::fs::write(&path, s).unwrap();
+    let mut small = IngestOptions::default();
+    small.csv.block_bytes = 4096;
+    let ds = Dataset::open(std::slice::from_ref(&path), &small).unwrap();
+    assert!(ds.shards.len() > 10, "{} shards", ds.shards.len());
+    let split = profile_of(std::slice::from_ref(&path), Some("label"), &small);
+    let whole = profile_of(&[path], Some("label"), &IngestOptions::default());
+    assert_eq!(split.rows, 3000);
+    assert_eq!(split.column("height").unwrap().distinct(), 12);
+    assert_eq!(split.column("note").unwrap().distinct(), 5);
+    assert_same_profile(&whole, &split);
+}
+
+/// A quoted field that is never closed would make the rest of the file one value, silently
+/// (the parser ends the field at the end of the file, and the row still has its fields when
+/// the quote is in the last column). It is an error naming the file and the quote's line,
+/// whether the file is read whole, cut into blocks or streamed from gzip.
+#[test]
+fn a_quoted_field_never_closed_is_an_error() {
+    use std::io::Write;
+    let t = tempfile::tempdir().unwrap();
+    let mut text = String::from("x,label,note\n1,0,a\n2,1,\"b\n");
+    for i in 0..400 {
+        text.push_str(&format!("{i},{},c\n", i % 2));
+    }
+    let plain = t.path().join("open.csv");
+    std::fs::write(&plain, &text).unwrap();
+    let gz = t.path().join("open.csv.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(text.as_bytes()).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    for f in [&plain, &gz] {
+        let f = f.to_str().unwrap();
+        assert_fails(
+            &[
+                "profile",
+                f,
+                "-o",
+                t.path().join("p.psprof").to_str().unwrap(),
+            ],
+            &[
+                &format!("`{f}`"),
+                "a quoted field opened on line 3 is never closed",
+                "--quote",
+            ],
+        );
+        assert!(!t.path().join("p.psprof").exists(), "no profile is written");
+    }
+    let mut small = IngestOptions::default();
+    small.csv.block_bytes = 256;
+    let Err(err) = Dataset::open(std::slice::from_ref(&plain), &small) else {
+        panic!("an open quote is an error");
+    };
+    let err = err.to_string();
+    assert!(err.contains("opened on line 3"), "{err}");
+    // Closed, the same file reads all its rows.
+    std::fs::write(&plain, text.replacen("\"b\n", "\"b\"\n", 1)).unwrap();
+    let p = profile_of(&[plain], Some("label"), &IngestOptions::default());
+    assert_eq!(p.rows, 402);
 }
 
 #[test]

@@ -752,6 +752,26 @@ fn csv_and_gzip_objects_are_streamed_and_hashed() {
     for (s, bytes) in sources.iter().zip([&plain, &gz]) {
         assert_eq!(s["blake3"], blake3::hash(bytes).to_hex().to_string(), "{s}");
     }
+    // A quoted field never closed is an error naming the object and the quote's line, not a
+    // last value swallowing the rest of the object.
+    put(
+        "s3://lake/q/open.csv",
+        &o,
+        text.replacen("\n5,595,", "\n5,595,\"", 1).as_bytes(),
+    );
+    let (code, _, err) = run(
+        &moto,
+        &args("s3://lake/q/open.csv")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`s3://lake/q/open.csv`")
+            && err.contains("a quoted field opened on line 7 is never closed"),
+        "{err}"
+    );
 }
 
 #[test]

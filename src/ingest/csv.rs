@@ -1,7 +1,8 @@
 //! CSV sources: the dialect (delimiter, quote, header, null tokens) is sniffed from the start of
 //! each file unless given, the schema is inferred from its first records, and a large plain file
-//! is cut into blocks at record boundaries (found by a quote-aware scan) so that blocks parse in
-//! parallel. Gzip files are streamed as one block.
+//! is cut into blocks at record boundaries (found by `RecordScan`, which follows quotes as the
+//! parser does) so that blocks parse in parallel. Gzip files and objects in a store are streamed
+//! as one block. Either way a file that ends inside a quoted field is an error.
 
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
@@ -373,14 +374,105 @@ fn sniff_nulls(records: &[Vec<String>], header: bool) -> Vec<String> {
     tokens
 }
 
-/// Cut a plain file into blocks of about `BLOCK_BYTES` at record boundaries. One sequential
-/// scan tracks quote parity (a doubled quote flips it twice), so a newline inside a quoted
-/// field is never taken for a boundary, and counts the records before each block.
+/// Where a CSV file's records end, read as arrow-csv's parser (csv-core, no escape character)
+/// reads them: a quote opens a quoted field only at the start of a field; inside one, a doubled
+/// quote is a quote and a single quote closes it; a quote anywhere else is an ordinary
+/// character. Fed the file's bytes in order, it finds the newlines that end records (the only
+/// safe places to cut a file into blocks) and whether the file ends inside a quoted field: the
+/// parser would take the rest of the file for one value, silently, so that is an error.
+///
+/// Written by hand because csv-core does not expose its state between records and the csv
+/// crate would decode every field; this follows only quotes and newlines (found with `memchr`),
+/// plus the byte before a quote.
+#[derive(Debug, Clone)]
+struct RecordScan {
+    quote: u8,
+    delimiter: u8,
+    in_quote: bool,
+    /// Where the last quoted field closed (a quote right after it is an escaped quote).
+    closed_at: Option<u64>,
+    /// The byte before the next one fed (a newline before the file's first byte).
+    prev: u8,
+    /// Bytes fed so far.
+    pos: u64,
+    /// Newlines seen, inside quoted fields or not (so line numbers match an editor's).
+    lines: u64,
+    /// The line where the open quoted field began.
+    opened_line: u64,
+}
+
+impl RecordScan {
+    fn new(quote: u8, delimiter: u8) -> Self {
+        RecordScan {
+            quote,
+            delimiter,
+            in_quote: false,
+            closed_at: None,
+            prev: b'\n',
+            pos: 0,
+            lines: 0,
+            opened_line: 0,
+        }
+    }
+
+    /// Feed the next bytes; `record_end` is called with the offset just past every newline
+    /// that ends a record.
+    fn feed(&mut self, buf: &[u8], mut record_end: impl FnMut(u64)) {
+        for i in memchr::memchr2_iter(self.quote, b'\n', buf) {
+            let at = self.pos + i as u64;
+            if buf[i] == b'\n' {
+                self.lines += 1;
+                if !self.in_quote {
+                    record_end(at + 1);
+                }
+                continue;
+            }
+            if self.in_quote {
+                self.in_quote = false;
+                self.closed_at = Some(at);
+            } else if self.closed_at.is_some_and(|c| c + 1 == at) {
+                // The second quote of a doubled one: still inside the field.
+                self.in_quote = true;
+                self.closed_at = None;
+            } else {
+                let before = if i > 0 { buf[i - 1] } else { self.prev };
+                if before == self.delimiter || before == b'\n' || before == b'\r' {
+                    self.in_quote = true;
+                    self.opened_line = self.lines + 1;
+                }
+            }
+        }
+        if let Some(&last) = buf.last() {
+            self.prev = last;
+        }
+        self.pos += buf.len() as u64;
+    }
+
+    /// At the end of the file: the line of a quoted field that never closed, if one is open.
+    fn unclosed(&self) -> Option<u64> {
+        self.in_quote.then_some(self.opened_line)
+    }
+}
+
+/// The error for a file that ends inside a quoted field.
+fn unclosed_quote(line: u64, quote: u8) -> String {
+    format!(
+        "a quoted field opened on line {line} is never closed: the rest of the file would be \
+         read as one value\nhint: a stray `{}` at the start of a field opens a quoted field; \
+         fix the quoting, or give another quote character with `--quote`",
+        quote as char
+    )
+}
+
+/// Cut a plain file into blocks of about `BLOCK_BYTES` at record boundaries, counting the
+/// records before each block. The whole file is scanned (even one that makes a single block),
+/// so a quoted field left open at its end is an error, not a silently swallowed tail.
 fn plan_blocks(path: &Path, cf: &CsvFile) -> Result<Vec<Block>> {
     let size = std::fs::metadata(path)
         .map_err(|e| Error::io(path, e))?
         .len();
-    if cf.gzip || size <= cf.block_bytes {
+    if cf.gzip {
+        // Streamed as one block; the stream is checked as it is parsed (`QuoteCheck`).
         return Ok(vec![Block {
             start: 0,
             end: size,
@@ -389,9 +481,8 @@ fn plan_blocks(path: &Path, cf: &CsvFile) -> Result<Vec<Block>> {
     }
     let mut f =
         BufReader::with_capacity(8 << 20, File::open(path).map_err(|e| Error::io(path, e))?);
-    let mut buf = vec![0u8; 8 << 20];
-    let mut pos = 0u64;
-    let mut in_quote = false;
+    let mut buf = vec![0u8; (8 << 20).min(size as usize).max(1)];
+    let mut scan = RecordScan::new(cf.quote, cf.delimiter);
     let mut records = 0u64; // newline-terminated records seen so far
     let mut blocks = Vec::new();
     let mut block_start = 0u64;
@@ -402,16 +493,8 @@ fn plan_blocks(path: &Path, cf: &CsvFile) -> Result<Vec<Block>> {
         if n == 0 {
             break;
         }
-        for i in memchr::memchr2_iter(cf.quote, b'\n', &buf[..n]) {
-            if buf[i] == cf.quote {
-                in_quote = !in_quote;
-                continue;
-            }
-            if in_quote {
-                continue;
-            }
+        scan.feed(&buf[..n], |at| {
             records += 1;
-            let at = pos + i as u64 + 1;
             if at >= next_cut && at < size {
                 blocks.push(Block {
                     start: block_start,
@@ -422,8 +505,10 @@ fn plan_blocks(path: &Path, cf: &CsvFile) -> Result<Vec<Block>> {
                 block_first = records - u64::from(cf.header);
                 next_cut = at + cf.block_bytes;
             }
-        }
-        pos += n as u64;
+        });
+    }
+    if let Some(line) = scan.unclosed() {
+        return Err(bad(path, unclosed_quote(line, cf.quote)));
     }
     blocks.push(Block {
         start: block_start,
@@ -431,6 +516,34 @@ fn plan_blocks(path: &Path, cf: &CsvFile) -> Result<Vec<Block>> {
         first_record: block_first,
     });
     Ok(blocks)
+}
+
+/// A streamed file (gzip, or an object in a store) checked for a quoted field left open at its
+/// end as it is parsed: at the end of the stream it fails instead of ending, and `batches`
+/// turns that failure into the file's error.
+struct QuoteCheck<R> {
+    inner: R,
+    scan: RecordScan,
+}
+
+/// The marker `batches` finds in an arrow-csv error raised by `QuoteCheck`.
+const UNCLOSED_MARK: &str = "poisonscan: unclosed quote: ";
+
+impl<R: Read> Read for QuoteCheck<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(out)?;
+        if n == 0
+            && !out.is_empty()
+            && let Some(line) = self.scan.unclosed()
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{UNCLOSED_MARK}{}", unclosed_quote(line, self.scan.quote)),
+            ));
+        }
+        self.scan.feed(&out[..n], |_| {});
+        Ok(n)
+    }
 }
 
 pub(crate) fn read_block(
@@ -499,7 +612,10 @@ pub(crate) fn read_block(
             Err(e) => return Err(Error::io(path, e)),
         }
     }
-    let input = open_reader(path, remote.as_ref(), cf.gzip, remote.is_some())?;
+    let input = QuoteCheck {
+        inner: open_reader(path, remote.as_ref(), cf.gzip, remote.is_some())?,
+        scan: RecordScan::new(cf.quote, cf.delimiter),
+    };
     let reader = b.build(input).map_err(built)?;
     Ok(batches(reader, path.clone(), remote, line_offset))
 }
@@ -531,6 +647,10 @@ fn batches(
 
 /// Turn an arrow-csv error into one that names the file and the line within the whole file.
 fn csv_error(path: &Path, message: &str, line_offset: u64) -> Error {
+    if let Some(at) = message.find(UNCLOSED_MARK) {
+        // Raised by `QuoteCheck` on a whole streamed file: its line is already the file's.
+        return bad(path, &message[at + UNCLOSED_MARK.len()..]);
+    }
     let msg = shift_line_numbers(message, line_offset);
     let msg = msg
         .trim_start_matches("Csv error: ")
@@ -593,6 +713,71 @@ mod tests {
         let recs = sample_records(b"a,b\n1,x\n?,NA\n,NULL\n", b',', b'"');
         let t = sniff_nulls(&recs, true);
         assert_eq!(t, vec!["", "?", "NULL"]);
+    }
+
+    /// The records the csv crate (csv-core, as arrow-csv parses) reads from `bytes`.
+    fn reference_records(bytes: &[u8]) -> Vec<Vec<Vec<u8>>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes)
+            .byte_records()
+            .map(|r| r.unwrap().iter().map(<[u8]>::to_vec).collect())
+            .collect()
+    }
+
+    /// Record ends and the unclosed quote's line, feeding `bytes` in pieces cut at `cuts`.
+    fn scan_in_pieces(bytes: &[u8], cuts: &[usize]) -> (Vec<u64>, Option<u64>) {
+        let mut scan = RecordScan::new(b'"', b',');
+        let mut ends = Vec::new();
+        let mut at = 0;
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        cuts.sort_unstable();
+        for c in cuts.into_iter().chain([bytes.len()]) {
+            scan.feed(&bytes[at..c.max(at)], |e| ends.push(e));
+            at = c.max(at);
+        }
+        (ends, scan.unclosed())
+    }
+
+    proptest::proptest! {
+        /// Against csv-core itself: every record end found is a place where the file can be
+        /// cut in two and parsed as two files with the same records, and a quoted field is
+        /// left open exactly when csv-core would swallow the rest of the file (text appended
+        /// after a newline stays inside the last field instead of making a record).
+        #[test]
+        fn record_scan_reads_as_csv_core(
+            text in proptest::collection::vec(
+                proptest::sample::select(vec![b'a', b',', b'"', b'\n', b'\r']), 0..48),
+            cuts in proptest::collection::vec(0usize..64, 0..4),
+        ) {
+            let (ends, unclosed) = scan_in_pieces(&text, &cuts);
+            let whole = reference_records(&text);
+            for &e in &ends {
+                let e = e as usize;
+                let mut parts = reference_records(&text[..e]);
+                parts.extend(reference_records(&text[e..]));
+                proptest::prop_assert_eq!(&parts, &whole, "cut at {}", e);
+            }
+            let mut probe = text.clone();
+            probe.extend_from_slice(b"\nZ");
+            let ends_apart = reference_records(&probe).last() == Some(&vec![b"Z".to_vec()]);
+            proptest::prop_assert_eq!(unclosed.is_none(), ends_apart);
+        }
+    }
+
+    #[test]
+    fn record_scan_by_hand() {
+        // A doubled quote stays inside the field; a quote inside an unquoted field is a
+        // character (`5'10"`), so the newline after it ends the record.
+        let text = b"h,w\n\"a \"\"b\"\"\nc\",5'10\"\n\"x\",1\n";
+        let (ends, unclosed) = scan_in_pieces(text, &[9, 10]);
+        assert_eq!(ends, vec![4, 22, 28]);
+        assert_eq!(unclosed, None);
+        // Opened on the third line and never closed.
+        let (ends, unclosed) = scan_in_pieces(b"a,b\n1,x\n2,\"y\n3,z\n", &[]);
+        assert_eq!(ends, vec![4, 8]);
+        assert_eq!(unclosed, Some(3));
     }
 
     #[test]
