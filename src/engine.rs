@@ -229,8 +229,9 @@ impl<'a> Engine<'a> {
         let paths = match data {
             Data::Paths(paths) => paths,
             Data::Batches(b) => {
-                let conformed = Conformed::new(b, &self.settings.ingest)?;
-                return profile::profile_batches(&conformed, settings);
+                return Conformed::new(b, &self.settings.ingest)
+                    .and_then(|c| profile::profile_batches(&c, settings))
+                    .map_err(|e| name_the_side(e, stage, data));
             }
         };
         let pool = self.pool()?;
@@ -245,6 +246,7 @@ impl<'a> Engine<'a> {
             self.recorder.finish(stage);
             p
         })
+        .map_err(|e| name_the_side(e, stage, data))
     }
 
     /// The profile settings of a scan's current side: against `baseline` (checked against the
@@ -865,6 +867,47 @@ pub fn merge(profiles: impl IntoIterator<Item = Profile>) -> Result<Profile> {
         })?;
     }
     Ok(merged)
+}
+
+/// A column named on the command line that one side of a scan lacks: the error says which side
+/// and which inputs (the two sides of a scan are often different folders, or a folder and a
+/// saved profile).
+fn name_the_side(e: Error, stage: &str, data: Data<'_>) -> Error {
+    match e {
+        Error::UnknownColumn {
+            flag,
+            column,
+            within,
+            available,
+        } if within.is_empty() => {
+            let side = if stage == "baseline" {
+                "the baseline"
+            } else {
+                "the data"
+            };
+            let inputs = match data {
+                Data::Paths(paths) => {
+                    let mut shown: Vec<String> = paths
+                        .iter()
+                        .take(3)
+                        .map(|p| format!("`{}`", p.display()))
+                        .collect();
+                    if paths.len() > 3 {
+                        shown.push(format!("{} more", paths.len() - 3));
+                    }
+                    shown.join(", ")
+                }
+                Data::Batches(_) => "batches given in memory".to_string(),
+            };
+            Error::UnknownColumn {
+                flag,
+                column,
+                within: format!(" in {side} ({inputs})"),
+                available,
+            }
+        }
+        e => e,
+    }
 }
 
 /// Check the settings' column roles against the data and give them to a profile.

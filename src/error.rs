@@ -109,10 +109,12 @@ pub enum Error {
         lacks: PathBuf,
     },
 
-    #[error("column `{column}` given to {flag} does not exist{}", suggest(.available))]
+    #[error("column `{column}` given to {flag} does not exist{within}{}", suggest(.available))]
     UnknownColumn {
         flag: String,
         column: String,
+        /// Which side of a scan and which inputs (" in the baseline (`b.csv`)"), or empty.
+        within: String,
         available: Vec<String>,
     },
 

@@ -92,9 +92,27 @@ fn bad_inputs_name_the_file_and_exit_2() {
     assert_fails(
         &["scan", "datasets/demo/baseline", "--label", "nolabel"],
         &[
-            "column `nolabel` given to --label does not exist",
+            "column `nolabel` given to --label does not exist in the data (`datasets/demo/baseline`)",
             "`credit_score`",
         ],
+    );
+    // The side that lacks the column is named: the baseline, or the data.
+    let t = tempfile::tempdir().unwrap();
+    let (with, without) = (t.path().join("with.csv"), t.path().join("without.csv"));
+    std::fs::write(&with, "x,label\n1,0\n2,1\n").unwrap();
+    std::fs::write(&without, "x,target\n1,0\n2,1\n").unwrap();
+    let (with, without) = (with.to_str().unwrap(), without.to_str().unwrap());
+    assert_fails(
+        &["scan", with, "--baseline", without, "--label", "label"],
+        &[&format!(
+            "column `label` given to --label does not exist in the baseline (`{without}`)"
+        )],
+    );
+    assert_fails(
+        &["scan", without, "--baseline", with, "--label", "label"],
+        &[&format!(
+            "column `label` given to --label does not exist in the data (`{without}`)"
+        )],
     );
     assert_fails(
         &["scan", "datasets/demo/baseline", "--exclude", "nope"],

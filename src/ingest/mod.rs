@@ -459,6 +459,7 @@ pub(crate) fn select_columns(all: &Schema, opts: &IngestOptions) -> Result<(Sche
             Err(Error::UnknownColumn {
                 flag: flag.to_string(),
                 column: c.clone(),
+                within: String::new(),
                 available: names.clone(),
             })
         }

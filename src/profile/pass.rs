@@ -321,6 +321,7 @@ pub(super) fn check_columns(
             return Err(Error::UnknownColumn {
                 flag: flag.to_string(),
                 column: c.clone(),
+                within: String::new(),
                 available: schema.iter().map(|(n, _)| n.clone()).collect(),
             });
         }
