@@ -48,6 +48,18 @@ pub enum Error {
     )]
     BadParquet { path: PathBuf, reason: String },
 
+    /// A readable file whose column holds a value its dataset's type cannot hold (an unsigned
+    /// 64-bit integer past 2^63 - 1, a timestamp past the microsecond range).
+    #[error(
+        "`{path}`: column `{column}` holds a value poisonscan cannot read as {target}: {reason}\nhint: leave the column out with `--exclude {column}`, or store it in a type that holds it (an ID as a string, a measure as a double)"
+    )]
+    Unconvertible {
+        path: PathBuf,
+        column: String,
+        target: String,
+        reason: String,
+    },
+
     #[error("`{path}`: {reason}")]
     BadCsv { path: PathBuf, reason: String },
 

@@ -96,6 +96,32 @@ fn bad_inputs_name_the_file_and_exit_2() {
             "`credit_score`",
         ],
     );
+    // A readable file with a value its type cannot hold is not called corrupt: an unsigned
+    // 64-bit integer past 2^63 - 1 (a hashed ID, say) names the file, the column and a way out.
+    let t_u64 = tempfile::tempdir().unwrap();
+    let u64_file = t_u64.path().join("ids.parquet");
+    {
+        use arrow::array::{ArrayRef, UInt64Array};
+        let ids: ArrayRef = std::sync::Arc::new(UInt64Array::from(vec![1, 2, (1u64 << 63) + 5]));
+        let batch = arrow::array::RecordBatch::try_from_iter([("id", ids)]).unwrap();
+        let f = std::fs::File::create(&u64_file).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+    let u64_file = u64_file.to_str().unwrap();
+    assert_fails(
+        &["scan", u64_file],
+        &[
+            &format!(
+                "`{u64_file}`: column `id` holds a value poisonscan cannot read as a 64-bit integer"
+            ),
+            "9223372036854775813",
+            "--exclude id",
+        ],
+    );
+    let o = bin(&["scan", u64_file]);
+    assert!(!stderr(&o).contains("corrupt"), "{}", stderr(&o));
     // The side that lacks the column is named: the baseline, or the data.
     let t = tempfile::tempdir().unwrap();
     let (with, without) = (t.path().join("with.csv"), t.path().join("without.csv"));

@@ -271,7 +271,7 @@ pub(crate) fn cast_to(
     name: &str,
     source: &Source,
 ) -> Result<ArrayRef> {
-    cast_column(col, target).map_err(|e| cast_error(name, source, &e))
+    cast_column(col, target).map_err(|e| cast_error(name, target, source, &e))
 }
 
 /// Cast a column to a unified type, strictly (the reason as text on failure).
@@ -301,17 +301,17 @@ pub(crate) fn cast_column(
         .map_err(|e| e.to_string())
 }
 
-fn cast_error(name: &str, source: &Source, reason: &str) -> Error {
-    let reason = format!("column `{name}` cannot be converted to the dataset's type: {reason}");
-    match source.format {
-        super::Format::Parquet => Error::BadParquet {
-            path: source.path.clone(),
-            reason,
+fn cast_error(name: &str, target: &DataType, source: &Source, reason: &str) -> Error {
+    Error::Unconvertible {
+        path: source.path.clone(),
+        column: name.to_string(),
+        target: match column_type(target) {
+            Some(ColumnType::Int) => "a 64-bit integer".to_string(),
+            Some(ColumnType::Float) => "a double".to_string(),
+            Some(ColumnType::Timestamp) => "a timestamp in microseconds".to_string(),
+            _ => format!("{target}"),
         },
-        _ => Error::BadCsv {
-            path: source.path.clone(),
-            reason,
-        },
+        reason: reason.to_string(),
     }
 }
 
