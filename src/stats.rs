@@ -247,6 +247,7 @@ pub fn ks_statistic(a: &Kll, b: &Kll) -> f64 {
             (None, Some(q)) => q.0,
             (None, None) => break,
         };
+        let before = (i, j);
         while i < va.len() && va[i].0 <= x {
             ca += va[i].1;
             i += 1;
@@ -254,6 +255,13 @@ pub fn ks_statistic(a: &Kll, b: &Kll) -> f64 {
         while j < vb.len() && vb[j].0 <= x {
             cb += vb[j].1;
             j += 1;
+        }
+        if (i, j) == before {
+            // A NaN compares with nothing, so no step passes it: skipped (profiles are refused
+            // with one when read; this walk must end whatever it is given).
+            i += usize::from(i < va.len());
+            j += usize::from(j < vb.len());
+            continue;
         }
         d = d.max((ca as f64 / na - cb as f64 / nb).abs());
     }

@@ -330,7 +330,51 @@ fn read_from<R: std::io::Read + Send>(
     let rows = rows?;
     let mut p = decoded?;
     p.fingerprints.rows = rows;
+    check_consistent(&p).map_err(|reason| bad(&format!("{reason}: it was altered")))?;
     Ok(p)
+}
+
+/// Counts every profile this code makes satisfies. One read from a file that breaks them was
+/// altered after it was written (the checksum only detects damage; a signature, tampering) and
+/// is refused rather than compared with: rows its sources do not add up to, more nulls than
+/// rows, or a quantile sketch that is not one (a NaN in it would stall the KS walk).
+fn check_consistent(p: &Profile) -> std::result::Result<(), String> {
+    let wide = u128::from;
+    if !p.sources.is_empty() {
+        let sum: u128 = p.sources.iter().map(|s| wide(s.rows)).sum();
+        if sum != wide(p.rows) {
+            return Err(format!(
+                "it says {} rows but its sources hold {sum}",
+                p.rows
+            ));
+        }
+    }
+    let labelled: u128 = p.label_counts.values().map(|&c| wide(c)).sum();
+    if labelled > wide(p.rows) {
+        return Err(format!(
+            "its label counts add up to {labelled}, more than its {} rows",
+            p.rows
+        ));
+    }
+    for c in &p.columns {
+        let at = |e: String| format!("column `{}`: {e}", c.name);
+        let values = c.numeric.as_ref().map_or(0, |n| {
+            wide(n.count) + wide(n.nan) + wide(n.pos_inf) + wide(n.neg_inf)
+        });
+        if c.rows > p.rows || wide(c.nulls) + values > wide(c.rows) {
+            return Err(at(format!(
+                "{} nulls and {values} values in {} rows, of {} in the profile",
+                c.nulls, c.rows, p.rows
+            )));
+        }
+        if let Some(n) = &c.numeric {
+            n.quantiles.check().map_err(at)?;
+        }
+        for k in c.class_quantiles.values() {
+            k.check().map_err(at)?;
+        }
+    }
+    Ok(())
 }
 
 /// Read until `buf` is full or the file ends; the number of bytes read.
@@ -343,4 +387,81 @@ fn read_full(f: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usiz
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::ColumnType;
+    use crate::profile::{ProfileSettings, kll::Kll};
+
+    /// A profile of one float column `x` with two values, 1.5 and 12345.678, labelled `a`.
+    fn two_rows() -> Profile {
+        let mut p = Profile::empty(
+            &[("x".to_string(), ColumnType::Float)],
+            &ProfileSettings::default(),
+            &[],
+        );
+        p.rows = 2;
+        p.label_counts.insert("a".to_string(), 2);
+        let c = &mut p.columns[0];
+        c.rows = 2;
+        let n = c.numeric.as_mut().expect("a float column");
+        n.count = 2;
+        n.quantiles.update(1.5);
+        n.quantiles.update(12345.678);
+        p
+    }
+
+    fn refusal(p: &Profile) -> String {
+        match Profile::from_bytes(&p.to_bytes().unwrap()) {
+            Ok(_) => panic!("an altered profile was read"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// Counts no profile can have, written with valid hashes (as anyone who can write an
+    /// unsigned baseline can), are refused when read, naming what is wrong.
+    #[test]
+    fn altered_counts_are_refused_when_read() {
+        let p = two_rows();
+        Profile::from_bytes(&p.to_bytes().unwrap()).expect("the profile as made reads back");
+
+        // A NaN among the sketch's values (bytes of 12345.678 as its last f64 replaced).
+        let good = p.columns[0].numeric.as_ref().unwrap().quantiles.clone();
+        let mut raw = postcard::to_allocvec(&good).unwrap();
+        let value = 12345.678f64.to_le_bytes();
+        let at = raw.windows(8).rposition(|w| w == value).unwrap();
+        raw[at..at + 8].copy_from_slice(&f64::NAN.to_le_bytes());
+        let nan: Kll = postcard::from_bytes(&raw).unwrap();
+        assert!(nan.check().unwrap_err().contains("holds the value NaN"));
+        // The KS walk ends on it anyway, and counts the other values.
+        assert_eq!(crate::stats::ks_statistic(&nan, &nan), 0.0);
+        let mut q = p.clone();
+        q.columns[0].numeric.as_mut().unwrap().quantiles = nan;
+        let e = refusal(&q);
+        assert!(
+            e.contains("column `x`: a quantile sketch holds the value NaN: it was altered"),
+            "{e}"
+        );
+
+        let mut q = p.clone();
+        q.columns[0].nulls = 1;
+        let e = refusal(&q);
+        assert!(
+            e.contains("column `x`: 1 nulls and 2 values in 2 rows"),
+            "{e}"
+        );
+
+        let mut q = p.clone();
+        q.label_counts.insert("b".to_string(), 1);
+        assert!(refusal(&q).contains("label counts add up to 3, more than its 2 rows"));
+
+        let mut q = p.clone();
+        q.sources.push(crate::profile::source::SourceSummary {
+            rows: 5,
+            ..Default::default()
+        });
+        assert!(refusal(&q).contains("it says 2 rows but its sources hold 5"));
+    }
 }

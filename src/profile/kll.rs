@@ -67,6 +67,52 @@ impl Kll {
         }
     }
 
+    /// Why a sketch read from a file cannot be one this code made: a value that is not finite
+    /// (the sketches hold finite values only; a NaN would stall every walk over sorted values),
+    /// more levels than weights fit in a u64, a width under the minimum, a min or max that is
+    /// not finite or not the retained values' bounds, or retained weight that is not `n`.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if usize::from(self.k) < MIN_WIDTH || self.levels.len() > 63 {
+            return Err(format!(
+                "a quantile sketch has width {} and {} levels",
+                self.k,
+                self.levels.len()
+            ));
+        }
+        let values = self.levels.iter().flatten();
+        if let Some(x) = values.clone().find(|x| !x.is_finite()) {
+            return Err(format!("a quantile sketch holds the value {x}"));
+        }
+        let weight: u128 = self
+            .levels
+            .iter()
+            .enumerate()
+            .map(|(h, l)| l.len() as u128 * (1u128 << h))
+            .sum();
+        if weight != u128::from(self.n) {
+            return Err(format!(
+                "a quantile sketch holds weight {weight} but says {}",
+                self.n
+            ));
+        }
+        let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        });
+        let bound_ok = |b: Option<f64>, inside: bool| match b {
+            None => self.n == 0,
+            Some(b) => b.is_finite() && inside,
+        };
+        if !bound_ok(self.min, self.min.is_some_and(|m| m <= lo))
+            || !bound_ok(self.max, self.max.is_some_and(|m| m >= hi))
+        {
+            return Err(format!(
+                "a quantile sketch's min {:?} and max {:?} do not bound its values",
+                self.min, self.max
+            ));
+        }
+        Ok(())
+    }
+
     /// Total weight represented (rows fed, counting each sampled row at its weight).
     pub fn n(&self) -> u64 {
         self.n
