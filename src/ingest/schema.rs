@@ -286,9 +286,10 @@ pub(crate) fn cast_column(
         safe: false,
         ..Default::default()
     };
-    // Dates and zoned timestamps go through a plain microsecond timestamp.
+    // A zoned timestamp is first relabelled as a plain one of its own unit (the instants, in
+    // UTC, are the same numbers), then converted to the target's unit.
     let col = match (col.data_type(), target) {
-        (DataType::Timestamp(_, Some(_)), DataType::Timestamp(unit, None)) => {
+        (DataType::Timestamp(unit, Some(_)), DataType::Timestamp(_, None)) => {
             let plain = DataType::Timestamp(*unit, None);
             let c = col.to_data().into_builder().data_type(plain.clone());
             let data = c.build().map_err(|e| e.to_string())?;
@@ -318,6 +319,33 @@ fn cast_error(name: &str, target: &DataType, source: &Source, reason: &str) -> E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A zoned timestamp keeps its instant whatever its unit: 2020-01-01T00:00:00Z in
+    /// milliseconds and in seconds (zone +02:00: the numbers are UTC either way) is
+    /// 1,577,836,800,000,000 microseconds, as the plain timestamps of every unit are.
+    #[test]
+    fn zoned_timestamps_convert_their_own_unit() {
+        use arrow::array::{
+            Array, TimestampMicrosecondArray, TimestampMillisecondArray, TimestampSecondArray,
+        };
+        let target = ColumnType::Timestamp.arrow_type();
+        let us = 1_577_836_800_000_000i64;
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(TimestampMillisecondArray::from(vec![us / 1000]).with_timezone("UTC")),
+            Arc::new(TimestampSecondArray::from(vec![us / 1_000_000]).with_timezone("+02:00")),
+            Arc::new(TimestampMillisecondArray::from(vec![us / 1000])),
+            Arc::new(TimestampMicrosecondArray::from(vec![us]).with_timezone("UTC")),
+        ];
+        for col in cols {
+            let out = cast_column(&col, &target).unwrap();
+            let out = out
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .unwrap();
+            assert_eq!(out.value(0), us, "{:?}", col.data_type());
+            assert_eq!(out.data_type(), &target);
+        }
+    }
 
     #[test]
     fn widening_rules() {
