@@ -325,16 +325,19 @@ impl<'a> Engine<'a> {
     /// A saved baseline profile must have been made with the scan's label.
     pub fn check_baseline(&self, b: &Profile) -> Result<()> {
         self.check_signature(b)?;
-        if b.label != self.settings.profile.label {
-            let name = |l: &Option<String>| match l {
-                Some(l) => format!("--label {l}"),
-                None => "no --label".to_string(),
-            };
-            return Err(Error::Usage(format!(
-                "the baseline profile was made with {}, this scan uses {}\nhint: re-create the profile with the same --label",
-                name(&b.label),
-                name(&self.settings.profile.label)
-            )));
+        // The label and the id are not features: a column one of them names on one side only
+        // would be left out of every comparison, silently.
+        for (flag, theirs, ours) in [
+            ("--label", &b.label, &self.settings.profile.label),
+            ("--id", &b.id, &self.settings.profile.id),
+        ] {
+            if theirs != ours {
+                return Err(Error::Usage(format!(
+                    "the baseline profile was made with {}, this scan uses {}\nhint: re-create the profile with the same {flag}",
+                    crate::profile::flag_value(flag, theirs),
+                    crate::profile::flag_value(flag, ours)
+                )));
+            }
         }
         if let (Some(label), Some(t)) = (&b.label, self.settings.profile.label_type)
             && t != b.label_type

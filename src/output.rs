@@ -218,9 +218,10 @@ fn is_url(path: &Path) -> bool {
     crate::storage::is_url(&path.to_string_lossy())
 }
 
-/// Refuse to write an output over one of the run's inputs, before anything is read: `outputs`
-/// and `inputs` are compared as the files they name (after resolving links and `..`), so a
-/// report, profile or rows file can never replace the data or baseline it was computed from.
+/// Refuse to write an output over one of the run's inputs or over another output, before
+/// anything is read: `outputs` and `inputs` are compared as the files they name (after
+/// resolving links and `..`), so a report, profile or rows file can never replace the data or
+/// baseline it was computed from, nor another output of the same run.
 pub fn check_not_inputs(outputs: &[&Path], inputs: &[PathBuf]) -> Result<()> {
     let resolve = |p: &Path| -> Option<PathBuf> {
         if let Ok(c) = p.canonicalize() {
@@ -231,6 +232,27 @@ pub fn check_not_inputs(outputs: &[&Path], inputs: &[PathBuf]) -> Result<()> {
         let dir = dir.unwrap_or(Path::new(".")).canonicalize().ok()?;
         Some(dir.join(p.file_name()?))
     };
+    // Two outputs at one path: the one written last would replace the other, silently.
+    let mut seen: Vec<(PathBuf, &Path)> = Vec::with_capacity(outputs.len());
+    for out in outputs {
+        // A path whose folder does not exist yet (`--out` makes it) is compared as written,
+        // made absolute.
+        let Some(key) = (if is_url(out) {
+            Some(out.to_path_buf())
+        } else {
+            resolve(out).or_else(|| std::path::absolute(out).ok())
+        }) else {
+            continue;
+        };
+        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
+            return Err(Error::Usage(format!(
+                "two outputs are the same file, `{}` and `{}`: one would replace the other\nhint: give each output (--out's files, --rows-out, --attest, -o) its own path",
+                first.display(),
+                out.display()
+            )));
+        }
+        seen.push((key, out));
+    }
     let inputs_as_written = inputs;
     let inputs: Vec<(PathBuf, &PathBuf)> = inputs
         .iter()

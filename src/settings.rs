@@ -376,6 +376,16 @@ impl SettingsBuilder {
             Some(n) => n,
             None => cores,
         };
+        let sample_size = self
+            .sample_size
+            .or(c.sample_size)
+            .unwrap_or(DEFAULT_SAMPLE_SIZE);
+        if sample_size == 0 {
+            notes.push(
+                "--sample-size 0 keeps no sample, and the checks that need one are skipped: TRG001, TRG002 and SLC001 (the data's sample), and in a scan against a profile made so, OUT001, OUT002, LBL002, LBL003 and the rows file (the baseline's)"
+                    .to_string(),
+            );
+        }
         let mut required = Vec::new();
         required.extend(label.iter().cloned());
         required.extend(id.iter().cloned());
@@ -451,10 +461,7 @@ impl SettingsBuilder {
                 label,
                 label_type: self.label_type.or(c.label_type).flatten(),
                 id,
-                sample_size: self
-                    .sample_size
-                    .or(c.sample_size)
-                    .unwrap_or(DEFAULT_SAMPLE_SIZE),
+                sample_size,
                 reference_ranges: Default::default(),
             },
             threads,

@@ -285,6 +285,190 @@ fn label_types_that_do_not_fit_the_data_exit_2() {
     );
 }
 
+/// A baseline profile made with another --id than the scan's is refused, as one with another
+/// --label is: the id is not a feature, so a column that is the id on one side only was left
+/// out of every comparison, silently (a shift of `age` passed with no finding against a
+/// baseline profiled with `--id age`). `merge` refuses such profiles the same way.
+#[test]
+fn a_baseline_or_a_part_with_another_id_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = |id: &str, data: &str, name: &str| {
+        let out = dir.path().join(name);
+        let o = bin(&[
+            "profile",
+            data,
+            "--label",
+            "label",
+            "--id",
+            id,
+            "-q",
+            "--no-config",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        out.to_str().unwrap().to_string()
+    };
+    let by_age = profile("age", "datasets/demo/baseline", "age.psprof");
+    assert_fails(
+        &[
+            "scan",
+            "datasets/demo/current",
+            "--baseline",
+            &by_age,
+            "--label",
+            "label",
+            "--id",
+            "customer_id",
+            "--no-config",
+        ],
+        &[
+            "the baseline profile was made with --id age, this scan uses --id customer_id",
+            "hint: re-create the profile with the same --id",
+        ],
+    );
+    assert_fails(
+        &[
+            "scan",
+            "datasets/demo/current",
+            "--baseline",
+            &by_age,
+            "--label",
+            "label",
+            "--no-config",
+        ],
+        &["the baseline profile was made with --id age, this scan uses no --id"],
+    );
+    let by_customer = profile("customer_id", "datasets/demo/current", "cur.psprof");
+    assert_fails(
+        &[
+            "merge",
+            &by_age,
+            &by_customer,
+            "-o",
+            dir.path().join("m.psprof").to_str().unwrap(),
+        ],
+        &[
+            "one was made with --id age and the other with --id customer_id; profile both with the same --id",
+        ],
+    );
+    assert!(!dir.path().join("m.psprof").exists());
+}
+
+/// `--sample-size 0` is allowed (a profile without a sample is faster to make), but never
+/// silent: the checks it turns off are named on stderr, even with `--quiet`.
+#[test]
+fn a_sample_size_of_0_says_what_it_skips() {
+    let o = bin(&[
+        "scan",
+        "datasets/demo/current",
+        "--baseline",
+        "datasets/demo/baseline",
+        "--label",
+        "label",
+        "--sample-size",
+        "0",
+        "--fail-on",
+        "never",
+        "--quiet",
+        "--no-config",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("note: --sample-size 0 keeps no sample, and the checks that need one are skipped: TRG001, TRG002 and SLC001"),
+        "{err}"
+    );
+}
+
+/// A column of Arrow's null type (what pandas writes for a column of None) is null on every
+/// row: its nulls are its rows, by label, though the array has no validity buffer to count.
+#[test]
+fn a_column_of_the_null_type_counts_every_row_null() {
+    use arrow::array::{ArrayRef, Int64Array, NullArray};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("none.parquet");
+    let batch = arrow::array::RecordBatch::try_from_iter_with_nullable([
+        (
+            "empty",
+            std::sync::Arc::new(NullArray::new(5)) as ArrayRef,
+            true,
+        ),
+        (
+            "label",
+            std::sync::Arc::new(Int64Array::from(vec![0, 1, 1, 0, 1])) as ArrayRef,
+            false,
+        ),
+    ])
+    .unwrap();
+    let f = std::fs::File::create(&path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let p = profile_of(&[path], Some("label"), &IngestOptions::default());
+    let c = p.column("empty").unwrap();
+    assert_eq!((c.rows, c.nulls), (5, 5));
+    assert_eq!(
+        c.null_labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect::<Vec<_>>(),
+        vec![("0", 2), ("1", 3)]
+    );
+}
+
+/// Two outputs of one run at one path are refused before anything is read: the rows file
+/// written as `--out`'s JSON report, or the rows file and the attestation at one name, would
+/// leave only the one written last.
+#[test]
+fn two_outputs_at_one_path_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let report = out.join("report.json");
+    let report = report.to_str().unwrap();
+    let scan = |extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            "datasets/demo/current",
+            "--baseline",
+            "datasets/demo/baseline",
+            "--label",
+            "label",
+            "--fail-on",
+            "never",
+            "--no-config",
+        ];
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let args = scan(&["--out", out.to_str().unwrap(), "--rows-out", report]);
+    assert_fails(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &["two outputs are the same file", "report.json"],
+    );
+    assert!(!out.exists(), "nothing is written");
+    let same = dir.path().join("same.out");
+    let same = same.to_str().unwrap();
+    let key = dir.path().join("k");
+    let o = bin(&["keygen", "-o", key.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let args = scan(&[
+        "--rows-out",
+        same,
+        "--attest",
+        same,
+        "--sign-key",
+        key.to_str().unwrap(),
+    ]);
+    assert_fails(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[&format!(
+            "two outputs are the same file, `{same}` and `{same}`"
+        )],
+    );
+    assert!(!Path::new(same).exists());
+}
+
 fn make_profile(dir: &Path) -> PathBuf {
     let out = dir.join("base.psprof");
     let o = bin(&[

@@ -852,6 +852,23 @@ fn an_attested_verdict_catches_data_swapped_after_the_scan() {
     .unwrap();
     assert_eq!(verify("pass.json", "k.pub").status.code(), Some(1));
     std::fs::remove_file(data.join("part-9.parquet")).unwrap();
+    // … or under a name a scan passes over but a reader of the folder (pyarrow, Spark) reads;
+    // a hidden file (`.` or `_` first: `_SUCCESS`, `.crc`) is read by neither.
+    std::fs::write(data.join("_SUCCESS"), b"").unwrap();
+    assert_eq!(verify("pass.json", "k.pub").status.code(), Some(0));
+    std::fs::copy(
+        root().join("datasets/demo/baseline/part-2.parquet"),
+        data.join("extra"),
+    )
+    .unwrap();
+    let o = verify("pass.json", "k.pub");
+    let said = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("not scanned: `") && said.contains("extra`"),
+        "{said}"
+    );
+    std::fs::remove_file(data.join("extra")).unwrap();
 
     // A scan that failed its gate attests a fail, which never verifies.
     assert_eq!(scan("high", "fail.json").status.code(), Some(1));

@@ -223,11 +223,7 @@ pub(super) fn attestation(
 
 pub(super) fn verify(args: &super::args::VerifyArgs, out: &mut dyn Write) -> Result<i32> {
     let key = PublicKey::load(&args.pubkey)?;
-    let files: Vec<std::path::PathBuf> =
-        crate::ingest::resolve_with(&args.data, &args.storage.storage_options)?
-            .into_iter()
-            .map(|r| r.path)
-            .collect();
+    let files = crate::ingest::every_file(&args.data, &args.storage.storage_options)?;
     let v = crate::attest::verify(&args.attestation, &key, &files)?;
     if !args.quiet {
         let mut s = String::new();

@@ -709,7 +709,7 @@ pub fn resolve_with(inputs: &[PathBuf], storage: &[(String, String)]) -> Result<
         }
         let mut found: Vec<PathBuf> = Vec::new();
         if input.is_dir() {
-            walk(input, &mut found, &mut Visited::default())?;
+            walk(input, &mut found, &mut Visited::default(), false)?;
             if found.is_empty() {
                 return Err(Error::NoInputFiles {
                     path: display_path(input),
@@ -720,7 +720,7 @@ pub fn resolve_with(inputs: &[PathBuf], storage: &[(String, String)]) -> Result<
         } else if text.contains(['*', '?', '[']) {
             for p in glob_paths(&text)? {
                 if p.is_dir() {
-                    walk(&p, &mut found, &mut Visited::default())?;
+                    walk(&p, &mut found, &mut Visited::default(), false)?;
                 } else if format_of(&p).is_some() {
                     found.push(p);
                 }
@@ -883,7 +883,7 @@ fn glob_paths(text: &str) -> Result<Vec<PathBuf>> {
 
 /// The data files under `dir`, sorted by path; hidden files skipped, symbolic links followed,
 /// each folder entered once.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, visited: &mut Visited) -> Result<()> {
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, visited: &mut Visited, every: bool) -> Result<()> {
     if !visited.first(dir)? {
         return Ok(());
     }
@@ -901,12 +901,31 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, visited: &mut Visited) -> Result<()>
             continue;
         }
         if p.is_dir() {
-            walk(&p, out, visited)?;
-        } else if format_of(&p).is_some() {
+            walk(&p, out, visited, every)?;
+        } else if every || format_of(&p).is_some() {
             out.push(p);
         }
     }
     Ok(())
+}
+
+/// Every file a reader of the folders among `inputs` may read, whatever its name: the files a
+/// scan reads ([`resolve`]) and, under a local folder, every other file that is not hidden
+/// (`.` or `_` first, as Spark and pyarrow skip them). A training job reading a folder reads a
+/// Parquet file named `extra` that a scan passed over, so `verify` must count it.
+pub fn every_file(inputs: &[PathBuf], options: &[(String, String)]) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = resolve_with(inputs, options)?
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    for input in inputs {
+        if !crate::storage::is_url(&input.to_string_lossy()) && input.is_dir() {
+            walk(input, &mut files, &mut Visited::default(), true)?;
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
 }
 
 /// `key=value` folder names along the path become partition columns. Hive writes a null

@@ -231,6 +231,15 @@ pub struct Profile {
     pub role_overrides: BTreeMap<String, Role>,
 }
 
+/// How a profile's label or id setting reads on the command line: `--id customer_id`, or
+/// `no --id`.
+pub(crate) fn flag_value(flag: &str, value: &Option<String>) -> String {
+    match value {
+        Some(v) => format!("{flag} {v}"),
+        None => format!("no {flag}"),
+    }
+}
+
 impl Profile {
     fn empty(
         ds_schema: &[(String, ColumnType)],
@@ -440,11 +449,17 @@ impl Profile {
                 "one of them holds only its duplicated rows' fingerprints (made by poisonscan.spark with fingerprints=\"spark\"), and rows that repeat across them would be missed: profile the data together instead".to_string(),
             );
         }
-        if self.label != other.label {
-            return mismatch(format!(
-                "the label column differs ({:?} and {:?})",
-                self.label, other.label
-            ));
+        for (flag, a, b) in [
+            ("--label", &self.label, &other.label),
+            ("--id", &self.id, &other.id),
+        ] {
+            if a != b {
+                return mismatch(format!(
+                    "one was made with {} and the other with {}; profile both with the same {flag}",
+                    flag_value(flag, a),
+                    flag_value(flag, b)
+                ));
+            }
         }
         if self.label_type != other.label_type {
             return mismatch(format!(

@@ -51,12 +51,14 @@ pub struct BatchContext<'a> {
 pub fn update(p: &mut ColumnProfile, array: &dyn Array, ctx: &BatchContext<'_>, hashes: &[u64]) {
     let n = array.len();
     p.rows += n as u64;
-    let nulls = array.null_count();
-    p.nulls += nulls as u64;
-    if nulls > 0 {
+    // Logical nulls: a column of Arrow's null type has no validity buffer, and its physical
+    // null count is 0 although every value is null.
+    let logical = array.logical_nulls().filter(|b| b.null_count() > 0);
+    if let Some(valid) = logical {
+        p.nulls += valid.null_count() as u64;
         let mut counts = vec![0u64; ctx.label_names.len()];
         for i in 0..n {
-            if array.is_null(i) {
+            if valid.is_null(i) {
                 counts[ctx.label_ids[i] as usize] += 1;
             }
         }
