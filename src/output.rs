@@ -218,20 +218,23 @@ fn is_url(path: &Path) -> bool {
     crate::storage::is_url(&path.to_string_lossy())
 }
 
+/// A local path with links and `..` resolved; for a file not there yet, its folder resolved
+/// and its name (`None` when the folder is not there either).
+pub fn resolve_path(p: &Path) -> Option<PathBuf> {
+    if let Ok(c) = p.canonicalize() {
+        return Some(c);
+    }
+    let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new(".")).canonicalize().ok()?;
+    Some(dir.join(p.file_name()?))
+}
+
 /// Refuse to write an output over one of the run's inputs or over another output, before
 /// anything is read: `outputs` and `inputs` are compared as the files they name (after
 /// resolving links and `..`), so a report, profile or rows file can never replace the data or
 /// baseline it was computed from, nor another output of the same run.
 pub fn check_not_inputs(outputs: &[&Path], inputs: &[PathBuf]) -> Result<()> {
-    let resolve = |p: &Path| -> Option<PathBuf> {
-        if let Ok(c) = p.canonicalize() {
-            return Some(c);
-        }
-        // Not there yet: its folder resolved, and its name.
-        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
-        let dir = dir.unwrap_or(Path::new(".")).canonicalize().ok()?;
-        Some(dir.join(p.file_name()?))
-    };
+    let resolve = resolve_path;
     // Two outputs at one path: the one written last would replace the other, silently.
     let mut seen: Vec<(PathBuf, &Path)> = Vec::with_capacity(outputs.len());
     for out in outputs {

@@ -469,6 +469,46 @@ fn two_outputs_at_one_path_are_refused() {
     assert!(!Path::new(same).exists());
 }
 
+/// A rows file written into the folder being scanned is refused: the next scan of that folder
+/// would read it as data and fail on its columns. A hidden name is never read, so it may.
+#[test]
+fn a_rows_file_inside_the_scanned_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    for f in ["part-0.parquet", "part-1.parquet"] {
+        std::fs::copy(root().join("datasets/demo/current").join(f), data.join(f)).unwrap();
+    }
+    let d = data.to_str().unwrap();
+    let scan = |rows: &Path| {
+        bin(&[
+            "scan",
+            d,
+            "--baseline",
+            "datasets/demo/baseline",
+            "--label",
+            "label",
+            "--fail-on",
+            "never",
+            "--quiet",
+            "--no-config",
+            "--rows-out",
+            rows.to_str().unwrap(),
+        ])
+    };
+    let o = scan(&data.join("rows.parquet"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("is a data file inside the input folder"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!data.join("rows.parquet").exists());
+    let o = scan(&data.join("_rows.parquet"));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(data.join("_rows.parquet").exists());
+}
+
 fn make_profile(dir: &Path) -> PathBuf {
     let out = dir.join("base.psprof");
     let o = bin(&[

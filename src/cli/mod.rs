@@ -379,7 +379,36 @@ fn refuse_overwriting(outputs: &[&Path], inputs: &[&[PathBuf]]) -> Result<()> {
             Err(_) => files.push(input.clone()),
         }
     }
-    crate::output::check_not_inputs(outputs, &files)
+    crate::output::check_not_inputs(outputs, &files)?;
+    // A data file (a rows file) written inside an input folder would be read as data by the
+    // next run on that folder, which then fails on its columns (a URL under an input prefix is
+    // refused by `check_not_inputs`). A hidden name (`_rows.parquet`) is never read.
+    for out in outputs {
+        let text = out.to_string_lossy();
+        if crate::storage::is_url(&text) || crate::ingest::format_of(out).is_none() {
+            continue;
+        }
+        let Some(o) = crate::output::resolve_path(out) else {
+            continue;
+        };
+        for dir in inputs.iter().flat_map(|i| i.iter()).filter(|i| i.is_dir()) {
+            let Ok(d) = dir.canonicalize() else { continue };
+            let Ok(inside) = o.strip_prefix(&d) else {
+                continue;
+            };
+            let hidden = inside
+                .components()
+                .any(|c| crate::storage::is_hidden(&c.as_os_str().to_string_lossy()));
+            if !hidden {
+                return Err(Error::Usage(format!(
+                    "the output `{}` is a data file inside the input folder `{}`: the next run on that folder would read it as data\nhint: write it elsewhere, or give it a name that starts with `_` or `.`",
+                    out.display(),
+                    dir.display()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A closed stdout (`poisonscan … | head`) is not an error.
