@@ -551,6 +551,20 @@ impl<'a> Engine<'a> {
             // A baseline profiled from data elsewhere carries no signature: refused when a
             // trusted key is set, as a baseline given as data is.
             self.check_signature(b)?;
+            // Both made elsewhere: their label and id must be the same column, as a scan's
+            // and its baseline profile's must (`check_baseline`).
+            for (flag, theirs, ours) in [
+                ("--label", &b.label, &current.label),
+                ("--id", &b.id, &current.id),
+            ] {
+                if theirs != ours {
+                    return Err(Error::Usage(format!(
+                        "the baseline profile was made with {}, the current profile with {}\nhint: profile both sides with the same {flag}",
+                        crate::profile::flag_value(flag, theirs),
+                        crate::profile::flag_value(flag, ours)
+                    )));
+                }
+            }
             set_roles(b, self.settings, "baseline")?;
         }
         check_scopes(Some(&current), baseline.as_ref())?;

@@ -382,7 +382,7 @@ impl SettingsBuilder {
             .unwrap_or(DEFAULT_SAMPLE_SIZE);
         if sample_size == 0 {
             notes.push(
-                "--sample-size 0 keeps no sample, and the checks that need one are skipped: TRG001, TRG002 and SLC001 (the data's sample), and in a scan against a profile made so, OUT001, OUT002, LBL002, LBL003 and the rows file (the baseline's)"
+                "--sample-size 0 keeps no sample, and the checks that need one are skipped: TRG001, TRG002 and SLC001 (they need the data's sample), and OUT001, OUT002, LBL002, LBL003 and the rows file wherever their reference is profiled so (the baseline, given as data here or as a profile made with it; with no baseline, the data)"
                     .to_string(),
             );
         }

@@ -1226,3 +1226,38 @@ fn a_csv_scan_reports_the_same_with_or_without_its_spill() {
         assert_eq!(rows_kept, rows_twice, "{threads} threads");
     }
 }
+
+/// Two profiles made elsewhere (a Spark driver's, or both sides saved) are compared only when
+/// their label and id are the same columns: a baseline profiled with another id left that
+/// column out of every comparison.
+#[test]
+fn a_report_on_profiles_with_another_id_is_refused() {
+    let s = settings(2);
+    let engine = Engine::new(&s);
+    let baseline = engine.profile(Data::Paths(&demo("baseline"))).unwrap();
+    let current = engine
+        .profile_against(Data::Paths(&demo("current")), &baseline)
+        .unwrap();
+    let mut other = baseline.clone();
+    other.id = Some("age".to_string());
+    let err = engine
+        .report(current.clone(), Some(other), None)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains(
+            "the baseline profile was made with --id age, the current profile with --id customer_id"
+        ),
+        "{err}"
+    );
+    let mut unlabelled = baseline.clone();
+    unlabelled.label = None;
+    let err = engine
+        .report(current.clone(), Some(unlabelled), None)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("made with no --label"), "{err}");
+    assert!(engine.report(current, Some(baseline), None).is_ok());
+}

@@ -853,8 +853,12 @@ fn an_attested_verdict_catches_data_swapped_after_the_scan() {
     assert_eq!(verify("pass.json", "k.pub").status.code(), Some(1));
     std::fs::remove_file(data.join("part-9.parquet")).unwrap();
     // … or under a name a scan passes over but a reader of the folder (pyarrow, Spark) reads;
-    // a hidden file (`.` or `_` first: `_SUCCESS`, `.crc`) is read by neither.
+    // a hidden file (`.` or `_` first: `_SUCCESS`, `.crc`), a file that is not Parquet (notes,
+    // a report) and a second name for a scanned file are no new data.
     std::fs::write(data.join("_SUCCESS"), b"").unwrap();
+    std::fs::write(data.join("README"), b"nightly export").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(data.join("part-0.parquet"), data.join("latest.parquet")).unwrap();
     assert_eq!(verify("pass.json", "k.pub").status.code(), Some(0));
     std::fs::copy(
         root().join("datasets/demo/baseline/part-2.parquet"),

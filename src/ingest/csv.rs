@@ -771,9 +771,12 @@ mod tests {
         // A doubled quote stays inside the field; a quote inside an unquoted field is a
         // character (`5'10"`), so the newline after it ends the record.
         let text = b"h,w\n\"a \"\"b\"\"\nc\",5'10\"\n\"x\",1\n";
-        let (ends, unclosed) = scan_in_pieces(text, &[9, 10]);
-        assert_eq!(ends, vec![4, 22, 28]);
-        assert_eq!(unclosed, None);
+        for cuts in [&[][..], &[9, 10], &[8], &[11], &[8, 11, 21]] {
+            // Cut between the quotes of each doubled pair (bytes 7-8 and 10-11) too.
+            let (ends, unclosed) = scan_in_pieces(text, cuts);
+            assert_eq!(ends, vec![4, 22, 28], "cut at {cuts:?}");
+            assert_eq!(unclosed, None);
+        }
         // Opened on the third line and never closed.
         let (ends, unclosed) = scan_in_pieces(b"a,b\n1,x\n2,\"y\n3,z\n", &[]);
         assert_eq!(ends, vec![4, 8]);

@@ -909,23 +909,47 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, visited: &mut Visited, every: bool) 
     Ok(())
 }
 
-/// Every file a reader of the folders among `inputs` may read, whatever its name: the files a
-/// scan reads ([`resolve`]) and, under a local folder, every other file that is not hidden
-/// (`.` or `_` first, as Spark and pyarrow skip them). A training job reading a folder reads a
-/// Parquet file named `extra` that a scan passed over, so `verify` must count it.
+/// Every file a reader of the local folders among `inputs` may read as data: the files a
+/// scan reads ([`resolve_with`]) and, under a local folder given directly, every other regular
+/// file that is not hidden (`.` or `_` first, as Spark and pyarrow skip them) and is Parquet by
+/// its first bytes, whatever its name. A training job reading the folder reads a Parquet file
+/// named `extra` that a scan passed over, so `verify` counts it; a report, an attestation or a
+/// README beside the data is no data and is not counted. Files reached twice (a link, a folder
+/// given twice) count once, by their real path, as a scan reads them once.
 pub fn every_file(inputs: &[PathBuf], options: &[(String, String)]) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = resolve_with(inputs, options)?
         .into_iter()
         .map(|r| r.path)
         .collect();
+    let mut seen: std::collections::BTreeSet<PathBuf> = files
+        .iter()
+        .map(|f| f.canonicalize().unwrap_or_else(|_| f.clone()))
+        .collect();
     for input in inputs {
-        if !crate::storage::is_url(&input.to_string_lossy()) && input.is_dir() {
-            walk(input, &mut files, &mut Visited::default(), true)?;
+        if crate::storage::is_url(&input.to_string_lossy()) || !input.is_dir() {
+            continue;
+        }
+        let mut found = Vec::new();
+        walk(input, &mut found, &mut Visited::default(), true)?;
+        for f in found {
+            let Ok(real) = f.canonicalize() else { continue };
+            if seen.contains(&real) || !real.is_file() || !is_parquet_by_bytes(&real) {
+                continue;
+            }
+            seen.insert(real);
+            files.push(f);
         }
     }
-    files.sort();
-    files.dedup();
     Ok(files)
+}
+
+/// Whether a file starts with Parquet's magic bytes.
+fn is_parquet_by_bytes(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head == b"PAR1")
 }
 
 /// `key=value` folder names along the path become partition columns. Hive writes a null

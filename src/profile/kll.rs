@@ -327,6 +327,35 @@ impl Kll {
 mod tests {
     use super::*;
 
+    /// Every way `check` refuses a sketch no run makes, and a sketch that went through
+    /// compactions and a merge passes (its retained weight is its n).
+    #[test]
+    fn check_refuses_what_no_run_makes() {
+        let mut good = Kll::new(DEFAULT_K, 3);
+        for i in 0..100_000 {
+            good.update(f64::from(i % 977));
+        }
+        let mut other = Kll::new(DEFAULT_K, 4);
+        for i in 0..5_000 {
+            other.update(f64::from(i) * 0.5);
+        }
+        good.merge(&other);
+        assert!(good.levels.len() > 1);
+        good.check().unwrap();
+        Kll::new(DEFAULT_K, 1).check().unwrap();
+        let refused = |f: &dyn Fn(&mut Kll)| {
+            let mut k = good.clone();
+            f(&mut k);
+            k.check().unwrap_err()
+        };
+        assert!(refused(&|k| k.n += 1).contains("holds weight"));
+        assert!(refused(&|k| k.levels[0].push(f64::INFINITY)).contains("holds the value inf"));
+        assert!(refused(&|k| k.min = Some(1e9)).contains("do not bound"));
+        assert!(refused(&|k| k.max = None).contains("do not bound"));
+        assert!(refused(&|k| k.k = 2).contains("width 2"));
+        assert!(refused(&|k| k.levels.resize(64, Vec::new())).contains("64 levels"));
+    }
+
     fn true_rank(sorted: &[f64], x: f64) -> f64 {
         sorted.partition_point(|&v| v <= x) as f64 / sorted.len() as f64
     }
