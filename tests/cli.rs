@@ -359,13 +359,8 @@ fn a_baseline_or_a_part_with_another_id_is_refused() {
 /// silent: the checks it turns off are named on stderr, even with `--quiet`.
 #[test]
 fn a_sample_size_of_0_says_what_it_skips() {
-    let o = bin(&[
-        "scan",
-        "datasets/demo/current",
-        "--baseline",
-        "datasets/demo/baseline",
-        "--label",
-        "label",
+    let mut args = common::DEMO_SCAN.to_vec();
+    args.extend([
         "--sample-size",
         "0",
         "--fail-on",
@@ -373,6 +368,7 @@ fn a_sample_size_of_0_says_what_it_skips() {
         "--quiet",
         "--no-config",
     ]);
+    let o = bin(&args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
@@ -427,17 +423,8 @@ fn two_outputs_at_one_path_are_refused() {
     let report = out.join("report.json");
     let report = report.to_str().unwrap();
     let scan = |extra: &[&str]| {
-        let mut args = vec![
-            "scan",
-            "datasets/demo/current",
-            "--baseline",
-            "datasets/demo/baseline",
-            "--label",
-            "label",
-            "--fail-on",
-            "never",
-            "--no-config",
-        ];
+        let mut args = common::DEMO_SCAN.to_vec();
+        args.extend(["--fail-on", "never", "--no-config"]);
         args.extend_from_slice(extra);
         args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
     };
@@ -1974,19 +1961,26 @@ fn csv_blocks_split_at_record_boundaries_read_like_one_block() {
         ));
     }
     std::fs::write(&path, s).unwrap();
-    let mut small = IngestOptions::default();
-    small.csv.block_bytes = 4096;
-    let ds = Dataset::open(std::slice::from_ref(&path), &small).unwrap();
-    assert!(
-        ds.shards.len() > 10,
-        "the file is split ({} shards)",
-        ds.shards.len()
-    );
-    let split = profile_of(std::slice::from_ref(&path), Some("label"), &small);
-    let whole = profile_of(&[path], Some("label"), &IngestOptions::default());
+    let split = split_like_whole(&path);
     assert_eq!(split.rows, 3000);
     assert_eq!(split.column("note").unwrap().distinct(), 7);
+}
+
+/// The profile of a CSV file cut into blocks of 4 KiB (more than 10 of them), checked to be
+/// the profile of the file read as one block.
+fn split_like_whole(path: &Path) -> Profile {
+    let mut small = IngestOptions::default();
+    small.csv.block_bytes = 4096;
+    let ds = Dataset::open(&[path.to_path_buf()], &small).unwrap();
+    assert!(ds.shards.len() > 10, "{} shards", ds.shards.len());
+    let split = profile_of(&[path.to_path_buf()], Some("label"), &small);
+    let whole = profile_of(
+        &[path.to_path_buf()],
+        Some("label"),
+        &IngestOptions::default(),
+    );
     assert_same_profile(&whole, &split);
+    split
 }
 
 /// A quote inside an unquoted field is an ordinary character to the parser (a height of
@@ -2007,16 +2001,10 @@ fn csv_blocks_are_cut_where_the_parser_ends_records() {
         ));
     }
     std::fs::write(&path, s).unwrap();
-    let mut small = IngestOptions::default();
-    small.csv.block_bytes = 4096;
-    let ds = Dataset::open(std::slice::from_ref(&path), &small).unwrap();
-    assert!(ds.shards.len() > 10, "{} shards", ds.shards.len());
-    let split = profile_of(std::slice::from_ref(&path), Some("label"), &small);
-    let whole = profile_of(&[path], Some("label"), &IngestOptions::default());
+    let split = split_like_whole(&path);
     assert_eq!(split.rows, 3000);
     assert_eq!(split.column("height").unwrap().distinct(), 12);
     assert_eq!(split.column("note").unwrap().distinct(), 5);
-    assert_same_profile(&whole, &split);
 }
 
 /// A quoted field that is never closed would make the rest of the file one value, silently
