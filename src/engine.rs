@@ -325,20 +325,12 @@ impl<'a> Engine<'a> {
     /// A saved baseline profile must have been made with the scan's label.
     pub fn check_baseline(&self, b: &Profile) -> Result<()> {
         self.check_signature(b)?;
-        // The label and the id are not features: a column one of them names on one side only
-        // would be left out of every comparison, silently.
-        for (flag, theirs, ours) in [
-            ("--label", &b.label, &self.settings.profile.label),
-            ("--id", &b.id, &self.settings.profile.id),
-        ] {
-            if theirs != ours {
-                return Err(Error::Usage(format!(
-                    "the baseline profile was made with {}, this scan uses {}\nhint: re-create the profile with the same {flag}",
-                    crate::profile::flag_value(flag, theirs),
-                    crate::profile::flag_value(flag, ours)
-                )));
-            }
-        }
+        same_label_and_id(
+            b,
+            (&self.settings.profile.label, &self.settings.profile.id),
+            "this scan uses",
+            "re-create the profile with",
+        )?;
         if let (Some(label), Some(t)) = (&b.label, self.settings.profile.label_type)
             && t != b.label_type
         {
@@ -551,20 +543,13 @@ impl<'a> Engine<'a> {
             // A baseline profiled from data elsewhere carries no signature: refused when a
             // trusted key is set, as a baseline given as data is.
             self.check_signature(b)?;
-            // Both made elsewhere: their label and id must be the same column, as a scan's
-            // and its baseline profile's must (`check_baseline`).
-            for (flag, theirs, ours) in [
-                ("--label", &b.label, &current.label),
-                ("--id", &b.id, &current.id),
-            ] {
-                if theirs != ours {
-                    return Err(Error::Usage(format!(
-                        "the baseline profile was made with {}, the current profile with {}\nhint: profile both sides with the same {flag}",
-                        crate::profile::flag_value(flag, theirs),
-                        crate::profile::flag_value(flag, ours)
-                    )));
-                }
-            }
+            // Both made elsewhere: their label and id must be the same columns.
+            same_label_and_id(
+                b,
+                (&current.label, &current.id),
+                "the current profile with",
+                "profile both sides with",
+            )?;
             set_roles(b, self.settings, "baseline")?;
         }
         check_scopes(Some(&current), baseline.as_ref())?;
@@ -884,6 +869,27 @@ pub fn merge(profiles: impl IntoIterator<Item = Profile>) -> Result<Profile> {
         })?;
     }
     Ok(merged)
+}
+
+/// The baseline profile's label and id must be the current side's (`ours`): they are not
+/// features, so a column that is one of them on one side only would be left out of every
+/// comparison, silently. `said` introduces the current side's setting, `fix` the hint.
+fn same_label_and_id(
+    b: &Profile,
+    ours: (&Option<String>, &Option<String>),
+    said: &str,
+    fix: &str,
+) -> Result<()> {
+    for (flag, theirs, ours) in [("--label", &b.label, ours.0), ("--id", &b.id, ours.1)] {
+        if theirs != ours {
+            return Err(Error::Usage(format!(
+                "the baseline profile was made with {}, {said} {}\nhint: {fix} the same {flag}",
+                crate::profile::flag_value(flag, theirs),
+                crate::profile::flag_value(flag, ours)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A column named on the command line that one side of a scan lacks: the error says which side
