@@ -56,13 +56,22 @@ fn rows(n: usize, seed: u64) -> Vec<Row> {
 }
 
 fn write_csv(path: &Path, rows: &[Row]) {
-    let mut s = String::from("x,amount,k,cat,label\n");
-    for r in rows {
-        let x = r.x.map(|x| format!("{x:.6}")).unwrap_or_default();
-        s.push_str(&format!(
-            "{x},{:.2},{},{},{}\n",
-            r.amount, r.k, r.cat, r.label
-        ));
+    write_lines(
+        path,
+        "x,amount,k,cat,label",
+        rows.iter().map(|r| {
+            let x = r.x.map(|x| format!("{x:.6}")).unwrap_or_default();
+            format!("{x},{:.2},{},{},{}", r.amount, r.k, r.cat, r.label)
+        }),
+    );
+}
+
+/// A CSV file of `header` and `lines` at `path`, its folders created.
+fn write_lines(path: &Path, header: &str, lines: impl IntoIterator<Item = String>) {
+    let mut s = format!("{header}\n");
+    for l in lines {
+        s.push_str(&l);
+        s.push('\n');
     }
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, s).unwrap();
@@ -1204,6 +1213,19 @@ fn trg001_a_diluted_value_inside_an_outright_pair_is_left_to_the_pair() {
     }
 }
 
+/// A current data of 6,000 clean rows under `root/current`, 25 of whose rows of label 1 carry
+/// the category `zz`, which clean rows never have.
+fn zz_on_25_ones(root: &Path) -> PathBuf {
+    let c = root.join("current");
+    let mut r = rows(6000, 13);
+    let ones: Vec<usize> = (0..r.len()).filter(|&i| r[i].label == 1).collect();
+    for &i in ones.iter().step_by(ones.len() / 25).take(25) {
+        r[i].cat = "zz".into();
+    }
+    write_csv(&c.join("part-0.csv"), &r);
+    c
+}
+
 /// TRG001: a rule new for its label (no baseline sample row of the label under it) at q <= 1e-4
 /// is one severity higher than its ratio tier: a category the baseline never had, stamped on 25
 /// rows all labelled 1, has a share of label 1's rows 3 to 5 times the baseline share's upper
@@ -1215,13 +1237,7 @@ fn trg001_a_diluted_value_inside_an_outright_pair_is_left_to_the_pair() {
 fn trg001_a_rule_new_for_its_label_is_one_level_higher() {
     let t = tempfile::tempdir().unwrap();
     let b = baseline(t.path());
-    let c = t.path().join("current");
-    let mut r = rows(6000, 13);
-    let ones: Vec<usize> = (0..r.len()).filter(|&i| r[i].label == 1).collect();
-    for &i in ones.iter().step_by(ones.len() / 25).take(25) {
-        r[i].cat = "zz".into();
-    }
-    write_csv(&c.join("part-0.csv"), &r);
+    let c = zz_on_25_ones(t.path());
     let off = t.path().join("off.toml");
     std::fs::write(&off, "[checks.TRG001]\nnew-rule-q = 0\npure-rule-q = 0\n").unwrap();
     let purity = t.path().join("purity.toml");
@@ -1257,6 +1273,115 @@ fn trg001_a_rule_new_for_its_label_is_one_level_higher() {
         assert!(close(&e["purity_q"], purity_q), "{e}: {purity_q}");
         let want = want.unwrap_or(if purity_q <= 1e-6 { "high" } else { "medium" });
         assert_eq!(severity(h), want, "{extra:?}");
+    }
+}
+
+/// TRG001: a rule stays new for its label when the baseline holds a natural row or two of it,
+/// as long as its share of the label's rows rose at least tenfold: 25 rows of label 1 stamped
+/// with `cat` = `zz`, against one baseline row of label 1 that carries it, are high (before,
+/// any baseline row made the rule old, medium by its ratio tier, and an attacker had only to
+/// pick a value one baseline row has). With 3 such baseline rows (an eightfold rise; and 6 of
+/// label 0, so that the baseline shows no pattern) the rule is judged by its ratio alone and is
+/// not high.
+#[test]
+fn trg001_one_natural_baseline_row_does_not_hide_a_new_rule() {
+    let t = tempfile::tempdir().unwrap();
+    let c = zz_on_25_ones(t.path());
+    for (natural, others, high) in [(1, 0, true), (3, 6, false)] {
+        let b = t.path().join(format!("baseline-{natural}"));
+        let mut parts = dataset(&b, 2, 3000, 1);
+        for (label, take) in [(1, natural), (0, others)] {
+            let picked: Vec<usize> = (0..parts[0].len())
+                .filter(|&i| parts[0][i].label == label)
+                .take(take)
+                .collect();
+            for i in picked {
+                parts[0][i].cat = "zz".into();
+            }
+        }
+        write_csv(&b.join("part-0.csv"), &parts[0]);
+        let f = scan(&c, &b, &[]);
+        let rule: Vec<&Value> = with_code(&f, "TRG001")
+            .into_iter()
+            .filter(|h| h["slice"][0]["column"] == "cat")
+            .collect();
+        assert_eq!(rule.len(), 1, "{natural}: {:?}", codes(&f));
+        let h = rule[0];
+        let e = &h["evidence"];
+        assert_eq!(e["baseline_sample_rows_per_label"]["1"], natural, "{h}");
+        assert_eq!(h["rows"], 25);
+        // The rise by hand: the rule's share of label 1's rows now against the baseline
+        // sample's (every baseline row is in the sample at this size).
+        let base_ones = parts.iter().flatten().filter(|r| r.label == 1).count() as f64;
+        let rise = e["share_of_label_rows"].as_f64().unwrap() / (natural as f64 / base_ones);
+        assert_eq!(rise >= 10.0, high, "{rise}: {h}");
+        assert!(h["q_value"].as_f64().unwrap() <= 1e-4, "{h}");
+        assert_eq!(severity(h) == "high", high, "{natural}: {h}");
+    }
+}
+
+/// Rows with two common integer columns (`a`, `b`, each uniform over 0..50: every value on 2%
+/// of the rows, but never `a` = 3 with `b` = 7), a normal `x`, and a rare label (about 5%, from
+/// `x`). `stamp` rows of label 1 get `a` = 3 and `b` = 7.
+fn common_values_csv(path: &Path, n: usize, seed: u64, stamp: usize) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rows: Vec<(i64, i64, f64, u8)> = (0..n)
+        .map(|_| {
+            let x = normal(&mut rng);
+            let label = u8::from(rng.random::<f64>() < 1.0 / (1.0 + (3.5 - 1.2 * x).exp()));
+            let a = rng.random_range(0..50);
+            let mut b = rng.random_range(0..50);
+            while (a, b) == (3, 7) {
+                b = rng.random_range(0..50);
+            }
+            (a, b, x, label)
+        })
+        .collect();
+    let ones: Vec<usize> = (0..n).filter(|&i| rows[i].3 == 1).collect();
+    if let Some(step) = ones.len().checked_div(stamp) {
+        for &i in ones.iter().step_by(step).take(stamp) {
+            rows[i].0 = 3;
+            rows[i].1 = 7;
+        }
+    }
+    let lines = rows
+        .into_iter()
+        .map(|(a, b, x, l)| format!("{a},{b},{x:.6},{l}"));
+    write_lines(path, "a,b,x,label", lines);
+}
+
+/// TRG001: a clean-label trigger on two common values. 25 rows of the rare label 1 get `a` = 3
+/// and `b` = 7, each a value on 2% of the rows: neither value's share of all the rows grows by
+/// half (about 120 rows before, 145 now), so neither is a value item by its overall growth, but
+/// each grows about fivefold among label 1's rows, which makes both items (`class_grown_values`)
+/// and the pair a rule: no natural row of the pair on either side, 25 now, all of label 1.
+/// Without the stamp, no rule on `a` or `b` is reported.
+#[test]
+fn trg001_clean_label_pair_of_common_values() {
+    let t = tempfile::tempdir().unwrap();
+    let b = t.path().join("baseline/part-0.csv");
+    common_values_csv(&b, 6000, 1, 0);
+    for (stamp, seed) in [(25, 2), (0, 3)] {
+        let c = t.path().join(format!("current-{stamp}/part-0.csv"));
+        common_values_csv(&c, 6000, seed, stamp);
+        let f = scan(c.parent().unwrap(), b.parent().unwrap(), &[]);
+        let rules: Vec<&Value> = with_code(&f, "TRG001");
+        if stamp == 0 {
+            assert!(rules.is_empty(), "{:?}", codes(&f));
+            continue;
+        }
+        let h = rules.first().unwrap_or_else(|| panic!("{:?}", codes(&f)));
+        let mut cols: Vec<&str> = h["slice"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["column"].as_str().unwrap())
+            .collect();
+        cols.sort_unstable();
+        assert_eq!(cols, ["a", "b"], "{h}");
+        assert_eq!(h["evidence"]["label"], "1", "{h}");
+        assert!(h["rows"].as_u64().unwrap() >= 25, "{h}");
+        assert_eq!(severity(h), "high", "{h}");
     }
 }
 
@@ -2805,13 +2930,7 @@ fn correlated(n: usize, seed: u64) -> Vec<[String; 4]> {
 }
 
 fn write_rows(path: &Path, rows: &[[String; 4]]) {
-    let mut s = String::from("a,b,side,label\n");
-    for r in rows {
-        s.push_str(&r.join(","));
-        s.push('\n');
-    }
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, s).unwrap();
+    write_lines(path, "a,b,side,label", rows.iter().map(|r| r.join(",")));
 }
 
 /// OUT002: a file of fabricated rows (each value from a different real row: every value

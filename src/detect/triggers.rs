@@ -59,7 +59,7 @@ const RULE_PARAMS: [Param; 9] = [
         default: NEW_RULE_Q,
         min: 0.0,
         max: 1.0,
-        doc: "a rule none of the baseline sample's rows of its label fall under is one severity higher at q at most this (0: never)",
+        doc: "a rule new for its label (its share of the label's rows at least 10 times the baseline sample's, or none of those rows under it) is one severity higher at q at most this (0: never)",
     },
     Param {
         name: "pure-rule-q",
@@ -101,8 +101,12 @@ const PAST_RANGE_MIN_CONFIDENCE: f64 = 0.8;
 /// has. The rule must already have passed every other test (its q, the tier, the baseline's
 /// analogue, the items alone); 10⁻⁶ is ten thousand times stricter than the q that reports it.
 const PURE_RULE_Q: f64 = 1e-6;
-/// TRG001: a rule new for its label (no baseline sample row of the label under it) is one
-/// severity higher at q at most this. Its ratio tier divides by the baseline share's upper 99%
+/// TRG001: a rule is new for its label when its share of the label's rows now is at least this
+/// many times the baseline sample's (`new_for_label`; no baseline row of the label under it is
+/// always new): a tenfold rise, where the ratio tiers (2, 3, 5) ask for much less but of the
+/// share's upper bound.
+const NEW_RULE_FOLD: f64 = 10.0;
+/// TRG001: a rule new for its label (`NEW_RULE_FOLD`) is one severity higher at q at most this. Its ratio tier divides by the baseline share's upper 99%
 /// bound, which is wide when the label has few baseline rows (a rare class's 100 rows bound a
 /// share of 0 at 5.1%); the exact test's q already weighs that uncertainty, and 10⁻⁴ is 100
 /// times stricter than the rule must pass to be reported at all. On 400 clean scans of the nine
@@ -190,9 +194,11 @@ label whenever the trigger is present, while its accuracy elsewhere stays intact
 Example: `promo_code` = `ZX-99` → label `1` on 300 of 300 rows, against none of the \
 baseline's `1` rows: high.\n\n\
 Defaults: items are a category (also one the baseline never had), a baseline decile bin, a null, a value \
-below the baseline's minimum or above its maximum, an exact numeric value whose share rose \
-or that sits beside a rare one that rose on rows of one label (the common half of a clean-label \
-pair), or one past the range on 3 rows or more. \
+below the baseline's minimum or above its maximum, an exact numeric value whose share rose, \
+whose share of one label's rows rose threefold in the label-stratified samples (on 5 sample \
+rows or more, Fisher's one-sided p <= 0.001: a clean-label trigger stamped on common values moves their share of the \
+label's rows, not of all the rows), or that sits beside a rare one that rose on rows of one \
+label (the common half of a clean-label pair), or one past the range on 3 rows or more. \
 Candidate rules are itemsets of rare items (at most 5% of the rows each) mined from the current \
 data's label-stratified sample, then counted exactly over every current row. A rule is \
 reported when its label confidence is >= 0.95 on >= 10 rows with a lift >= 2 (for a label on \
@@ -205,8 +211,10 @@ predicted; the same lift; `diluted` in the evidence). Either way its share of th
 rows rose against the baseline's sample: Fisher's exact test (one-sided, current \
 against baseline rows of the label), Benjamini-Hochberg across the candidates, q <= 0.01. \
 Severity by the ratio of the share now to the baseline share's upper 99% bound: 2 (low), 3 \
-(medium), 5 (high); one level higher for a rule new for its label (none of the baseline \
-sample's rows of the label under it) at q <= 10⁻⁴, since that bound is wide when the label has \
+(medium), 5 (high); one level higher for a rule new for its label (its share of the label's \
+rows at least 10 times the baseline sample's: none of those rows under it, or one where the \
+share now predicts 10 or more, so that a value one natural baseline row carries is no \
+hiding place) at q <= 10⁻⁴, since that bound is wide when the label has \
 few baseline rows and the exact test already weighs it; high for a rule new for its label \
 whose rows carry it beyond chance for the label's baseline share (binomial on the share's upper \
 99% bound, Bonferroni over the rules tested, <= 10⁻⁶), since a backdoor needs few of the \
@@ -278,6 +286,17 @@ fn label_baseline_share(lm: &LabelModel, target: &Target) -> (f64, f64) {
     let share = target.sum(&lm.reference_rows) / lm.reference_rows.iter().sum::<f64>();
     let upper = crate::stats::wilson_upper(share, lm.reference_sample.iter().sum::<u64>());
     (share, upper)
+}
+
+/// Whether rule `r` is new for label `target`, whose rows it holds a `share` of now: the
+/// baseline sample's rows of the label under it are at most `1/NEW_RULE_FOLD` of those that share
+/// predicts for the sample's rows of the label. None at all always are; one row is when the
+/// current share predicts 10 or more. A zero-count test would let an attacker dodge the
+/// upgrades of new rules by stamping a value that one natural baseline row of the label happens
+/// to carry (25 rows against 1: California's `median_income` = 2.7264 in the detection bench).
+fn new_for_label(lm: &LabelModel, r: usize, target: &Target, share: f64) -> bool {
+    let (b, n_t) = baseline_rows_of(lm, &lm.reference_rules[r], target);
+    b as f64 * NEW_RULE_FOLD <= share * n_t as f64
 }
 
 /// The share of label `target` among the baseline analogue's sample rows of rule `r`
@@ -713,7 +732,7 @@ fn trigger_rules(
         }
         let ratio = t.share / t.baseline_bound;
         let tg = &targets[t.target];
-        let new_for_label = tg.count(&lm.reference_rules[t.rule]) == 0;
+        let new_for_label = new_for_label(lm, t.rule, tg, t.share);
         let (base_share, base_upper) = label_baseline_share(lm, tg);
         let (severity, purity_q, strength) = if let Some(p0) = t.purity_null {
             // Its purity test is the rule's own test.

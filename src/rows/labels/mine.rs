@@ -32,6 +32,14 @@ const MIN_SPIKE_SHARE: f64 = 0.001;
 const MIN_SPIKE_ROWS: u64 = 10;
 /// ... whose share grew at least this much (estimated from the profiles; tested exactly later).
 const MIN_SPIKE_GROWTH: f64 = 1.5;
+/// A value's share of one class's sample rows at least this many times the baseline sample's
+/// (`class_grown_values`): stricter than `MIN_SPIKE_GROWTH`, since a class's rows are fewer
+/// than all the rows and their shares noisier.
+const MIN_CLASS_GROWTH: f64 = 3.0;
+/// ... and the rise beyond chance: Fisher's exact test (one-sided) of the two samples' counts at
+/// most this. A small class's rows make many values look grown threefold by a few rows; each
+/// such candidate costs the row pass a count and the rule tests a share of their q-values.
+const MAX_CLASS_GROWTH_P: f64 = 1e-3;
 /// Values beside a grown one (`partner_values`): at most this many a column, from at most this
 /// many (sample row, grown value, other column) triples.
 const MAX_PARTNER_VALUES: usize = 16;
@@ -151,6 +159,114 @@ pub(super) fn spike_candidates(
         });
     }
     out
+}
+
+/// Numeric values whose share of one class's rows grew against the baseline's rows of that class,
+/// though their share of all the rows need not have: a clean-label trigger stamps values on rows
+/// that already carry its label, and where the values are common (a mode of the column, a value
+/// on 5% of the rows) the few stamped rows do not move their overall share, only their share of
+/// the label's rows (mammography's `f01` = -0.4525: 270 baseline rows and 285 now, but 2 of the
+/// anomalies against 27). Counted in the two label-stratified samples, whose rows of a class are
+/// a simple random sample of that class's rows: a value joins its column's value items when the
+/// current sample's rows of a class hold it at least `MIN_SAMPLE_SUPPORT` times and at least
+/// `MIN_CLASS_GROWTH` times the baseline sample's share of that class (a value the baseline's
+/// rows of the class never had counted at half a row), beyond chance (`MAX_CLASS_GROWTH_P`), at
+/// most `MAX_SPIKE_VALUES` a column, the largest growths first. These are candidates only: the row pass counts their rules exactly,
+/// and TRG001 judges them as any rule (its share of the label's rows against the baseline's,
+/// Benjamini-Hochberg across the candidates).
+pub(super) fn class_grown_values(
+    baseline: &Profile,
+    current: &Profile,
+    encoder: &Encoder,
+    values: &mut Vec<ValueFeature>,
+    classes: &Classes,
+) {
+    type Counts = HashMap<(u16, u64), u64, xxhash_rust::xxh3::Xxh3DefaultBuilder>;
+    let l = classes.len();
+    let (cur_class, base_class) = (classes.of_sample(current), classes.of_sample(baseline));
+    let sizes = |class: &[u16]| {
+        let mut n = vec![0u64; l];
+        for &c in class {
+            if let Some(k) = n.get_mut(c as usize) {
+                *k += 1;
+            }
+        }
+        n
+    };
+    let (cur_n, base_n) = (sizes(&cur_class), sizes(&base_class));
+    // (class, value bits) → sample rows, for one column of one profile (the candidates are
+    // ordered by growth and value below, whatever the map's order).
+    let count = |p: &Profile, class: &[u16], ci: usize| {
+        let mut m = Counts::default();
+        for ((_, r), &c) in p.sample.rows().zip(class) {
+            if let (true, Some(SampleValue::Number(x))) = ((c as usize) < l, r.values.get(ci))
+                && x.is_finite()
+            {
+                *m.entry((c, x.to_bits())).or_insert(0) += 1;
+            }
+        }
+        m
+    };
+    for (fi, f) in encoder.features.iter().enumerate() {
+        if !matches!(f.kind, Kind::Numeric { .. }) {
+            continue;
+        }
+        let (Some(cc), Some(bc)) = (
+            current.columns.iter().position(|c| c.name == f.column),
+            baseline.columns.iter().position(|c| c.name == f.column),
+        ) else {
+            continue;
+        };
+        let base = count(baseline, &base_class, bc);
+        let mut grown: Vec<(f64, f64)> = count(current, &cur_class, cc)
+            .into_iter()
+            .filter(|&(_, k)| k >= MIN_SAMPLE_SUPPORT)
+            .filter_map(|((c, bits), k)| {
+                let (nc, nb) = (cur_n[c as usize], base_n[c as usize]);
+                if nb == 0 {
+                    return None;
+                }
+                let b = base.get(&(c, bits)).copied().unwrap_or(0);
+                let growth = (k as f64 / nc as f64) / ((b as f64).max(0.5) / nb as f64);
+                (growth >= MIN_CLASS_GROWTH
+                    && crate::stats::fisher_greater(k, nc.saturating_sub(k), b, nb - b)
+                        <= MAX_CLASS_GROWTH_P)
+                    .then_some((growth, f64::from_bits(bits)))
+            })
+            .collect();
+        let have: &[f64] = values
+            .iter()
+            .find(|v| v.feature == fi)
+            .map_or(&[], |v| &v.values[..]);
+        grown.retain(|&(_, x)| have.binary_search_by(|v| v.total_cmp(&x)).is_err());
+        if grown.is_empty() {
+            continue;
+        }
+        // The largest growths first, each value once (it may have grown in several classes).
+        grown.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.total_cmp(&b.1)));
+        let room = MAX_SPIKE_VALUES.saturating_sub(have.len());
+        let mut add: Vec<f64> = Vec::new();
+        for (_, x) in grown {
+            if add.len() < room && !add.iter().any(|a| a.total_cmp(&x).is_eq()) {
+                add.push(x);
+            }
+        }
+        if add.is_empty() {
+            continue;
+        }
+        if let Some(vf) = values.iter_mut().find(|v| v.feature == fi) {
+            vf.values.extend(add);
+            vf.values.sort_by(f64::total_cmp);
+            vf.values.dedup();
+        } else {
+            values.push(ValueFeature {
+                column: f.column.clone(),
+                feature: fi,
+                values: add,
+            });
+        }
+    }
+    values.sort_by_key(|v| v.feature);
 }
 
 /// The current rows each sample row of a class stands for, each class's share of the current

@@ -6,7 +6,8 @@
 //!   row, and over the baseline's sample.
 //! - **Items and rules.** An item is one slice code of one feature, or one exact numeric value
 //!   (a *value feature*: the values whose share rose against the baseline, the spike
-//!   candidates). A rule is a set of 1–3 items. Candidate rules are mined from the current
+//!   candidates; those whose share of one class's rows rose though their overall share did not,
+//!   a clean-label trigger's common values; and those beside a grown one). A rule is a set of 1–3 items. Candidate rules are mined from the current
 //!   data's sample (label-stratified, so small classes are well represented): itemsets of rare
 //!   items (≤ `RARE_SHARE` of the rows) that carry one label with high confidence. The row pass
 //!   then counts every candidate exactly over all current rows, per class; the baseline side

@@ -10,7 +10,9 @@ use super::items::{
     Classes, Item, RowCodes, Rule, TARGET_QUANTILES, ValueFeature, build_matcher, for_each_match,
     is_item,
 };
-use super::mine::{encode_sample, mine_rules, partner_values, spike_candidates};
+use super::mine::{
+    class_grown_values, encode_sample, mine_rules, partner_values, spike_candidates,
+};
 use crate::profile::{LabelType, MAX_CLASSES, NULL_LABEL, NUMERIC_LABEL, Profile, SampleValue};
 use crate::rows::confident::{ConfidentModel, Verdict};
 use crate::rows::encode::Encoder;
@@ -160,6 +162,7 @@ impl LabelModel {
             Vec::new()
         } else {
             let mut values = spike_candidates(baseline, current, encoder);
+            class_grown_values(baseline, current, encoder, &mut values, &classes);
             partner_values(current, encoder, &mut values, &classes);
             values
         };
