@@ -389,6 +389,16 @@ impl SettingsBuilder {
         let mut required = Vec::new();
         required.extend(label.iter().cloned());
         required.extend(id.iter().cloned());
+        let exclude = self.exclude.or(c.exclude).unwrap_or_default();
+        // The label and the id are always read; excluding one would otherwise be ignored
+        // without a word, and the scan would not be the one asked for.
+        for (role, name) in [("label", &label), ("id", &id)] {
+            if let Some(n) = name.as_ref().filter(|n| exclude.contains(n)) {
+                return Err(Error::Usage(format!(
+                    "exclude lists `{n}`, which is the {role} (--{role}): the label and the id are always read; take `{n}` out of exclude, or name another {role}"
+                )));
+            }
+        }
         let mut params = c.params;
         if let Some(a) = self.alpha {
             if !(a > 0.0 && a <= 0.5) {
@@ -439,7 +449,7 @@ impl SettingsBuilder {
             ingest: IngestOptions {
                 csv: self.csv,
                 columns: self.columns.or(c.columns).unwrap_or_default(),
-                exclude: self.exclude.or(c.exclude).unwrap_or_default(),
+                exclude,
                 required,
                 shard_rows: self.shard_rows,
                 skip_unsupported: self

@@ -144,6 +144,25 @@ fn bad_inputs_name_the_file_and_exit_2() {
         &["scan", "datasets/demo/baseline", "--exclude", "nope"],
         &["`nope` given to --exclude"],
     );
+    // The label or the id in exclude is refused, from the command line or a config file (it
+    // was read anyway, and the exclusion ignored without a word).
+    assert_fails(
+        &["scan", with, "--label", "label", "--exclude", "label"],
+        &["exclude lists `label`, which is the label (--label)"],
+    );
+    let config = t.path().join("poisonscan.toml");
+    std::fs::write(&config, "exclude = [\"x\"]\n").unwrap();
+    assert_fails(
+        &[
+            "scan",
+            with,
+            "--id",
+            "x",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &["exclude lists `x`, which is the id (--id)"],
+    );
 }
 
 /// Integers at both ends of i64 in one column (a feature on either side, and a numeric target)

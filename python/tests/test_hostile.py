@@ -31,6 +31,13 @@ def test_invalid_utf8_is_refused():
         poisonscan.profile(pa.table({"s": bad}))
 
 
+def test_excluding_the_label_is_refused():
+    # The label is always read: an exclusion of it was once ignored without a word.
+    table = pa.table({"x": [1.0, 2.0, 3.0, 4.0], "label": [0, 1, 0, 1]})
+    with pytest.raises(ScanError, match=r"exclude lists `label`, which is the label"):
+        poisonscan.scan(table, label="label", exclude=["label"])
+
+
 class _ArrowArray(ctypes.Structure):
     _fields_ = [
         ("length", ctypes.c_int64),

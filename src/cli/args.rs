@@ -178,7 +178,8 @@ pub struct DataArgs {
     /// Only these columns (comma-separated; label and id are always kept).
     #[arg(long, value_name = "COLS", value_delimiter = ',')]
     pub columns: Vec<String>,
-    /// Leave these columns out (comma-separated).
+    /// Leave these columns out (comma-separated; not the label or the id, which are always
+    /// read).
     #[arg(long, value_name = "COLS", value_delimiter = ',')]
     pub exclude: Vec<String>,
     /// Leave out columns of types poisonscan cannot profile (lists, structs, binary) instead of
