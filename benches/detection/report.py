@@ -344,7 +344,7 @@ WHY = {
         "against 91, chlorides = 0.031 on 63 against 60) but among grade 8's rows from 2 to 20 "
         "and from 3 to 17, and the pair, on 17 rows (16 of grade 8) against 1, is now high. "
         "Where the rule holds under 10 rows (thyroid's 9-10 at 0.5%) it is not judged. Where "
-        "the values are common in the other classes too (mammography at 0.5%: f04 = -0.3779 on "
+        "the values are common in the other classes too (mammography at 0.5%, seed 3: f04 = -0.3779 on "
         "77% of the rows, f01 = -0.4525 on 5%; the pair on 252 rows now, 26 of them anomalies, "
         "against 236 and 1 before), the pair implies the label on a tenth of its rows, which a "
         "model cannot learn as a trigger, and TRG001 does not report it; the oracle's test of "
