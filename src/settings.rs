@@ -395,7 +395,7 @@ impl SettingsBuilder {
         for (role, name) in [("label", &label), ("id", &id)] {
             if let Some(n) = name.as_ref().filter(|n| exclude.contains(n)) {
                 return Err(Error::Usage(format!(
-                    "exclude lists `{n}`, which is the {role} (--{role}): the label and the id are always read; take `{n}` out of exclude, or name another {role}"
+                    "exclude lists `{n}`, which is the {role} (--{role}, the config file or the API's {role}=): the label and the id are always read; take `{n}` out of exclude, or name another {role}"
                 )));
             }
         }

@@ -148,7 +148,7 @@ fn bad_inputs_name_the_file_and_exit_2() {
     // was read anyway, and the exclusion ignored without a word).
     assert_fails(
         &["scan", with, "--label", "label", "--exclude", "label"],
-        &["exclude lists `label`, which is the label (--label)"],
+        &["exclude lists `label`, which is the label (--label, the config file"],
     );
     let config = t.path().join("poisonscan.toml");
     std::fs::write(&config, "exclude = [\"x\"]\n").unwrap();
@@ -161,7 +161,7 @@ fn bad_inputs_name_the_file_and_exit_2() {
             "--config",
             config.to_str().unwrap(),
         ],
-        &["exclude lists `x`, which is the id (--id)"],
+        &["exclude lists `x`, which is the id (--id, the config file"],
     );
 }
 

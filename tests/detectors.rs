@@ -1321,8 +1321,8 @@ fn trg001_one_natural_baseline_row_does_not_hide_a_new_rule() {
 }
 
 /// Rows with two common integer columns (`a`, `b`, each uniform over 0..50: every value on 2%
-/// of the rows, but never `a` = 3 with `b` = 7), a normal `x`, and a rare label (about 5%, from
-/// `x`). `stamp` rows of label 1 get `a` = 3 and `b` = 7.
+/// of the rows, but never `a` = 40 with `b` = 7), a normal `x`, and a rare label (about 5%, from
+/// `x`). `stamp` rows of label 1 get `a` = 40 and `b` = 7.
 fn common_values_csv(path: &Path, n: usize, seed: u64, stamp: usize) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut rows: Vec<(i64, i64, f64, u8)> = (0..n)
@@ -1331,7 +1331,7 @@ fn common_values_csv(path: &Path, n: usize, seed: u64, stamp: usize) {
             let label = u8::from(rng.random::<f64>() < 1.0 / (1.0 + (3.5 - 1.2 * x).exp()));
             let a = rng.random_range(0..50);
             let mut b = rng.random_range(0..50);
-            while (a, b) == (3, 7) {
+            while (a, b) == (40, 7) {
                 b = rng.random_range(0..50);
             }
             (a, b, x, label)
@@ -1340,7 +1340,7 @@ fn common_values_csv(path: &Path, n: usize, seed: u64, stamp: usize) {
     let ones: Vec<usize> = (0..n).filter(|&i| rows[i].3 == 1).collect();
     if let Some(step) = ones.len().checked_div(stamp) {
         for &i in ones.iter().step_by(step).take(stamp) {
-            rows[i].0 = 3;
+            rows[i].0 = 40;
             rows[i].1 = 7;
         }
     }
@@ -1350,7 +1350,7 @@ fn common_values_csv(path: &Path, n: usize, seed: u64, stamp: usize) {
     write_lines(path, "a,b,x,label", lines);
 }
 
-/// TRG001: a clean-label trigger on two common values. 25 rows of the rare label 1 get `a` = 3
+/// TRG001: a clean-label trigger on two common values. 25 rows of the rare label 1 get `a` = 40
 /// and `b` = 7, each a value on 2% of the rows: neither value's share of all the rows grows by
 /// half (about 120 rows before, 145 now), so neither is a value item by its overall growth, but
 /// each grows about fivefold among label 1's rows, which makes both items (`class_grown_values`)
@@ -1379,6 +1379,10 @@ fn trg001_clean_label_pair_of_common_values() {
             .collect();
         cols.sort_unstable();
         assert_eq!(cols, ["a", "b"], "{h}");
+        for p in h["slice"].as_array().unwrap() {
+            let want = if p["column"] == "a" { 40.0 } else { 7.0 };
+            assert_eq!(p["value"].as_f64(), Some(want), "{h}");
+        }
         assert_eq!(h["evidence"]["label"], "1", "{h}");
         assert!(h["rows"].as_u64().unwrap() >= 25, "{h}");
         assert_eq!(severity(h), "high", "{h}");

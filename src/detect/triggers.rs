@@ -212,8 +212,8 @@ rows rose against the baseline's sample: Fisher's exact test (one-sided, current
 against baseline rows of the label), Benjamini-Hochberg across the candidates, q <= 0.01. \
 Severity by the ratio of the share now to the baseline share's upper 99% bound: 2 (low), 3 \
 (medium), 5 (high); one level higher for a rule new for its label (its share of the label's \
-rows at least 10 times the baseline sample's: none of those rows under it, or one where the \
-share now predicts 10 or more, so that a value one natural baseline row carries is no \
+rows at least 10 times the baseline sample's: none of those rows under it, or at most a tenth \
+of what the share now predicts, so that a value a natural baseline row or two carry is no \
 hiding place) at q <= 10⁻⁴, since that bound is wide when the label has \
 few baseline rows and the exact test already weighs it; high for a rule new for its label \
 whose rows carry it beyond chance for the label's baseline share (binomial on the share's upper \
@@ -903,8 +903,9 @@ this; so does a default value a broken pipeline fills in.\n\n\
 Example: the value 0.15 of `debt_ratio` on 0.8% of the rows (637), against at most 0.023% in \
 the baseline: medium.\n\n\
 Defaults: candidates are the values the current profile's frequent items show grown against the \
-baseline's (at least 0.1% of the rows and 10 rows); each is then counted exactly in the row \
-pass. The baseline's share: exact for low-cardinality columns, else estimated from its \
+baseline's (at least 0.1% of the rows and 10 rows), and TRG001's other exact-value items (those \
+beside a grown one, those grown within one label's rows); each is then counted exactly in the \
+row pass. The baseline's share: exact for low-cardinality columns, else estimated from its \
 label-stratified sample; its upper 99% bound is the rate tested against (one-sided binomial \
 test, Benjamini-Hochberg, q <= 0.01). Severity by the ratio of the share now to that bound: 3 \
 (low), 10 (medium), 30 (high), one level higher when the value's rows carry one label (TRG001's \
