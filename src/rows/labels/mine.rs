@@ -190,16 +190,7 @@ pub(super) fn class_grown_values(
     type Counts = HashMap<(u16, u64), u64, xxhash_rust::xxh3::Xxh3DefaultBuilder>;
     let l = classes.len();
     let (cur_class, base_class) = (classes.of_sample(current), classes.of_sample(baseline));
-    let sizes = |class: &[u16]| {
-        let mut n = vec![0u64; l];
-        for &c in class {
-            if let Some(k) = n.get_mut(c as usize) {
-                *k += 1;
-            }
-        }
-        n
-    };
-    let (cur_n, base_n) = (sizes(&cur_class), sizes(&base_class));
+    let (cur_n, base_n) = (per_class(&cur_class, l), per_class(&base_class, l));
     // (class, value bits) → sample rows, for one column of one profile (the candidates are
     // ordered by growth and value below, whatever the map's order).
     let count = |p: &Profile, class: &[u16], ci: usize| {
@@ -277,6 +268,17 @@ pub(super) fn class_grown_values(
     values.sort_by_key(|v| v.feature);
 }
 
+/// Sample rows per class (of `l`; rows of no class are not counted).
+fn per_class(class: &[u16], l: usize) -> Vec<u64> {
+    let mut n = vec![0u64; l];
+    for &c in class {
+        if let Some(k) = n.get_mut(c as usize) {
+            *k += 1;
+        }
+    }
+    n
+}
+
 /// The current rows each sample row of a class stands for, each class's share of the current
 /// rows, and the current rows (labelled); `None` without rows. `class` is the sample rows'
 /// classes.
@@ -286,12 +288,7 @@ fn sample_weights(
     class: &[u16],
 ) -> Option<(Vec<f64>, Vec<f64>, f64)> {
     let l = classes.len();
-    let mut per_class = vec![0u64; l];
-    for &c in class {
-        if let Some(k) = per_class.get_mut(c as usize) {
-            *k += 1;
-        }
-    }
+    let per_class = per_class(class, l);
     let weight: Vec<f64> = super::model::class_rows(current, classes, class)
         .iter()
         .zip(&per_class)
