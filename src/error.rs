@@ -168,6 +168,17 @@ pub enum Error {
         numeric: bool,
     },
 
+    /// One of the errors above whose hint is to leave a column out, about the label or the
+    /// id, which a run must read and `exclude` refuses ([`Error::for_required`]).
+    #[error(
+        "{message}\nhint: `{column}` is the label or the id, which every run reads (`--exclude` cannot leave it out): {fix}"
+    )]
+    RequiredColumn {
+        message: String,
+        column: String,
+        fix: &'static str,
+    },
+
     #[error("{0}")]
     Usage(String),
 
@@ -197,6 +208,40 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// This error with another hint where it names one of the `required` columns (the label,
+    /// the id) and its hint is to leave the column out, which `exclude` refuses for them.
+    pub(crate) fn for_required(self, required: &[String]) -> Self {
+        let fix = match &self {
+            Error::Unconvertible { column, .. } if required.contains(column) => {
+                "store it in a type that holds every value (an ID as a string, a measure as a double)"
+            }
+            Error::SchemaConflict { column, .. } if required.contains(column) => {
+                "give it one type in every file"
+            }
+            Error::ColumnMissingInFile { column, .. } if required.contains(column) => {
+                "every file must carry it, or name another column"
+            }
+            Error::UnsupportedType { column, .. } if required.contains(column) => {
+                "store it as numbers, strings, booleans or timestamps"
+            }
+            _ => return self,
+        };
+        let column = match &self {
+            Error::Unconvertible { column, .. }
+            | Error::SchemaConflict { column, .. }
+            | Error::ColumnMissingInFile { column, .. }
+            | Error::UnsupportedType { column, .. } => column.clone(),
+            _ => return self,
+        };
+        let text = self.to_string();
+        let message = text.split("\nhint: ").next().unwrap_or(&text).to_string();
+        Error::RequiredColumn {
+            message,
+            column,
+            fix,
         }
     }
 

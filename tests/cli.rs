@@ -122,6 +122,17 @@ fn bad_inputs_name_the_file_and_exit_2() {
     );
     let o = bin(&["scan", u64_file]);
     assert!(!stderr(&o).contains("corrupt"), "{}", stderr(&o));
+    // Where that column is the id (or the label), which exclude refuses, the hint says so and
+    // keeps only the way out that works.
+    let o = bin(&["scan", u64_file, "--id", "id"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(
+            "hint: `id` is the label or the id, which every run reads (`--exclude` cannot leave it out): store it in a type"
+        ) && !stderr(&o).contains("--exclude id"),
+        "{}",
+        stderr(&o)
+    );
     // The side that lacks the column is named: the baseline, or the data.
     let t = tempfile::tempdir().unwrap();
     let (with, without) = (t.path().join("with.csv"), t.path().join("without.csv"));
@@ -140,6 +151,43 @@ fn bad_inputs_name_the_file_and_exit_2() {
             "column `label` given to --label does not exist in the data (`{without}`)"
         )],
     );
+    // A label missing from one file, or of two types: the hints for any other column
+    // (`--exclude label`) would be refused.
+    let two = t.path().join("two");
+    std::fs::create_dir(&two).unwrap();
+    std::fs::write(two.join("a.csv"), "x,label\n1,0\n2,1\n").unwrap();
+    std::fs::write(two.join("b.csv"), "x,target\n1,0\n2,1\n").unwrap();
+    let two = two.to_str().unwrap();
+    let o = bin(&["profile", two, "--label", "target", "-o", "-"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("column `target` is in")
+            && e.contains("hint: `target` is the label or the id")
+            && e.contains("every file must carry it")
+            && !e.contains("--exclude target"),
+        "{e}"
+    );
+    // Not the label: leaving it out is the way.
+    let o = bin(&["profile", two, "-o", "-"]);
+    assert!(stderr(&o).contains("--exclude target"), "{}", stderr(&o));
+    let typed = t.path().join("typed");
+    std::fs::create_dir(&typed).unwrap();
+    std::fs::write(typed.join("a.csv"), "x,label\n1,0\n2,1\n").unwrap();
+    std::fs::write(typed.join("b.csv"), "x,label\n1,true\n2,false\n").unwrap();
+    let typed = typed.to_str().unwrap();
+    let o = bin(&["profile", typed, "--label", "label", "-o", "-"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        e.contains("column `label` has type int in")
+            && e.contains("give it one type in every file")
+            && !e.contains("--exclude label"),
+        "{e}"
+    );
+    // Any other column keeps the hint to leave it out.
+    let o = bin(&["profile", typed, "-o", "-"]);
+    assert!(stderr(&o).contains("--exclude label"), "{}", stderr(&o));
     assert_fails(
         &["scan", "datasets/demo/baseline", "--exclude", "nope"],
         &["`nope` given to --exclude"],
@@ -513,6 +561,74 @@ fn a_rows_file_inside_the_scanned_folder_is_refused() {
     let o = scan(&data.join("_rows.parquet"));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(data.join("_rows.parquet").exists());
+}
+
+/// The same for a glob: a rows file the input pattern matches (itself, or a folder holding it)
+/// would be read as data by the next run with that pattern, so it is refused, whatever way the
+/// output's path is written; one the pattern does not match, or a hidden name, is written.
+#[test]
+fn a_rows_file_the_input_glob_matches_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::create_dir(&elsewhere).unwrap();
+    for f in ["part-0.parquet", "part-1.parquet"] {
+        std::fs::copy(root().join("datasets/demo/current").join(f), data.join(f)).unwrap();
+    }
+    let scan = |pattern: &Path, rows: &Path| {
+        bin(&[
+            "scan",
+            pattern.to_str().unwrap(),
+            "--baseline",
+            "datasets/demo/baseline",
+            "--label",
+            "label",
+            "--fail-on",
+            "never",
+            "--quiet",
+            "--no-config",
+            "--rows-out",
+            rows.to_str().unwrap(),
+        ])
+    };
+    let refused = [
+        (data.join("*.parquet"), data.join("rows.parquet")),
+        (data.join("*.parquet"), data.join("../data/./rows.parquet")),
+        (
+            dir.path().join("*/*.parquet"),
+            elsewhere.join("rows.parquet"),
+        ),
+        (dir.path().join("**/part-*"), elsewhere.join("part-9.csv")),
+        (dir.path().join("d*/"), data.join("rows.parquet")),
+    ];
+    for (pattern, rows) in &refused {
+        let o = scan(pattern, rows);
+        assert_eq!(o.status.code(), Some(2), "{pattern:?} {rows:?}");
+        assert!(
+            stderr(&o).contains("is a data file the input pattern"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!rows.exists());
+    }
+    let written = [
+        (data.join("part-*.parquet"), data.join("rows.parquet")),
+        (data.join("*.parquet"), data.join("rows.csv")),
+        (data.join("*.parquet"), data.join("_rows.parquet")),
+        (data.join("*.parquet"), elsewhere.join("rows.parquet")),
+    ];
+    for (pattern, rows) in &written {
+        let o = scan(pattern, rows);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{pattern:?} {rows:?}: {}",
+            stderr(&o)
+        );
+        assert!(rows.exists());
+        std::fs::remove_file(rows).unwrap();
+    }
 }
 
 fn make_profile(dir: &Path) -> PathBuf {

@@ -166,9 +166,10 @@ def _file_scan(
     return plan, tagged
 
 
-def _arrow_schema(df: DataFrame) -> pyarrow.Schema:
+def _arrow_schema(df: DataFrame, required: Sequence[str] = ()) -> pyarrow.Schema:
     """The DataFrame's schema as Arrow types; a column Spark cannot give as Arrow is reported
-    with the command line's error for a type poisonscan cannot profile."""
+    with the command line's error for a type poisonscan cannot profile (``required``: the label
+    and the id, which cannot be left out)."""
     import pyarrow as pa
     from pyspark.sql.pandas.types import to_arrow_type
 
@@ -177,9 +178,15 @@ def _arrow_schema(df: DataFrame) -> pyarrow.Schema:
         try:
             t = to_arrow_type(f.dataType)
         except Exception:  # Spark's own refusal, reported as ours
+            hint = (
+                f"`{f.name}` is the label or the id, which every run reads (`exclude` cannot "
+                "leave it out): store it as numbers, strings, booleans or timestamps"
+                if f.name in required
+                else f"leave it out with `--exclude {f.name}`"
+            )
             raise _error(
                 f"column `{f.name}` has type {f.dataType.simpleString()} (in the DataFrame), "
-                f"which poisonscan cannot profile\nhint: leave it out with `--exclude {f.name}`"
+                f"which poisonscan cannot profile\nhint: {hint}"
             ) from None
         fields.append(pa.field(f.name, t))
     return pa.schema(fields)
@@ -227,7 +234,8 @@ def _plan(
                 f"{scan}, so its rows cannot be placed in their files\n"
                 'hint: scan it with provenance="partition"'
             )
-    schema = _arrow_schema(df)
+    required = [options[k] for k in ("label", "id") if options.get(k) is not None]
+    schema = _arrow_schema(df, required)
     frame = df.select(*[F.col(_quote(c)) for c in df.columns])
     plan = _native.TaskPlan.partitions(
         frame.rdd.getNumPartitions(), schema, options, native_baseline

@@ -38,6 +38,21 @@ def test_excluding_the_label_is_refused():
         poisonscan.scan(table, label="label", exclude=["label"])
 
 
+def test_a_label_of_a_type_poisonscan_cannot_read_names_its_role():
+    # The hint for any other column is to exclude it, which the label refuses.
+    table = pa.table({"x": [1.0, 2.0], "label": [[0], [1]]})
+    with pytest.raises(ScanError) as e:
+        poisonscan.scan(table, label="label")
+    assert "column `label` has type List" in e.value.message
+    assert e.value.hint is not None
+    assert e.value.hint.startswith("`label` is the label or the id, which every run reads")
+    assert "--exclude label" not in str(e.value)
+    with pytest.raises(ScanError) as e:
+        poisonscan.scan(table, label="x")
+    assert e.value.hint is not None
+    assert "--exclude label" in e.value.hint
+
+
 class _ArrowArray(ctypes.Structure):
     _fields_ = [
         ("length", ctypes.c_int64),

@@ -205,6 +205,11 @@ def test_an_unsupported_column_is_the_command_lines_error_before_any_task(
         "leave it out with `--exclude m`, "
         "or every column poisonscan cannot profile with `--skip-unsupported`"
     )
+    # The label cannot be left out, so the hint does not say to.
+    with pytest.raises(poisonscan.ScanError) as e:
+        ps.scan(mem, baseline=None, label="m", _task_hook=no_task)
+    assert e.value.hint is not None
+    assert e.value.hint.startswith("`m` is the label or the id, which every run reads")
 
 
 def test_row_scores_are_the_rows_file_as_a_dataframe(spark: Any) -> None:

@@ -407,8 +407,75 @@ fn refuse_overwriting(outputs: &[&Path], inputs: &[&[PathBuf]]) -> Result<()> {
                 )));
             }
         }
+        let globs = inputs
+            .iter()
+            .flat_map(|i| i.iter())
+            .filter(|i| i.to_string_lossy().contains(['*', '?', '[']));
+        for pattern in globs {
+            if glob_would_take(pattern, out) {
+                return Err(Error::Usage(format!(
+                    "the output `{}` is a data file the input pattern `{}` matches: the next run with that pattern would read it as data\nhint: write it elsewhere, or give it a name that starts with `_` or `.`",
+                    out.display(),
+                    pattern.display()
+                )));
+            }
+        }
     }
     Ok(())
+}
+
+/// Whether the local glob `pattern` would list the data file `out` (or a folder holding it)
+/// on a later run, as `ingest::resolve` walks it. The pattern's literal folder and the
+/// output's folder are compared resolved (links and `..`), the wildcard part is matched
+/// against the rest of the output's path with `*` not crossing a `/`, and a hidden name (`_`,
+/// `.`) there is skipped, as the walk skips it, unless the pattern has a hidden component of its
+/// own. The output exists nowhere yet, so the pattern is matched rather than listed.
+fn glob_would_take(pattern: &Path, out: &Path) -> bool {
+    use std::path::Component;
+    let wild = |c: &Component<'_>| c.as_os_str().to_string_lossy().contains(['*', '?', '[']);
+    let components: Vec<Component<'_>> = pattern.components().collect();
+    let first = components.iter().position(wild).unwrap_or(components.len());
+    let literal: PathBuf = components[..first].iter().collect();
+    let rest: PathBuf = components[first..].iter().collect();
+    if rest.as_os_str().is_empty() {
+        return false;
+    }
+    let literal = if literal.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        literal
+    };
+    let absolute = |p: &Path| std::path::absolute(p).ok();
+    let (Some(literal), Some(out)) = (
+        literal.canonicalize().ok().or_else(|| absolute(&literal)),
+        crate::output::resolve_path(out).or_else(|| absolute(out)),
+    ) else {
+        return false;
+    };
+    let Ok(below) = out.strip_prefix(&literal) else {
+        return false;
+    };
+    let Ok(compiled) = glob::Pattern::new(&rest.to_string_lossy()) else {
+        return false;
+    };
+    let hidden = |p: &Path| {
+        p.components()
+            .any(|c| crate::storage::is_hidden(&c.as_os_str().to_string_lossy()))
+    };
+    if !hidden(&rest) && hidden(below) {
+        return false;
+    }
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    // The file itself, or a folder above it (a pattern such as `data/*/` names folders, whose
+    // files are all read).
+    below
+        .ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .any(|a| compiled.matches_path_with(a, options))
 }
 
 /// A closed stdout (`poisonscan … | head`) is not an error.

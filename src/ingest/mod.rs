@@ -222,12 +222,18 @@ pub struct Dataset {
     pub left_out: Vec<LeftOut>,
     /// Where the CSV blocks' decoded batches are kept between a scan's two passes.
     spill: Option<Arc<Spill>>,
+    /// The columns a run must read (label, id): an error about one names no way to leave it out.
+    required: Vec<String>,
 }
 
 impl Dataset {
     /// Resolve `inputs`, read each file's metadata (Parquet footer, CSV dialect and schema),
     /// unify the schemas and plan the shards.
     pub fn open(inputs: &[PathBuf], opts: &IngestOptions) -> Result<Dataset> {
+        Self::open_all(inputs, opts).map_err(|e| e.for_required(&opts.required))
+    }
+
+    fn open_all(inputs: &[PathBuf], opts: &IngestOptions) -> Result<Dataset> {
         let files = resolve_with(inputs, &opts.storage)?;
         let mut sources: Vec<Source> = files
             .into_iter()
@@ -277,6 +283,7 @@ impl Dataset {
             partition_columns,
             left_out,
             spill: None,
+            required: opts.required.clone(),
         })
     }
 
@@ -373,9 +380,9 @@ impl Dataset {
         let field = field.clone();
         let one = Schema::new(vec![field.clone()]);
         let raw = parquet::read_row_group(source, shard, &one)?;
-        Ok(Some(Box::new(
-            raw.map(move |b| unified_column(&b?, &field, source)),
-        )))
+        Ok(Some(Box::new(raw.map(move |b| {
+            unified_column(&b?, &field, source).map_err(|e| e.for_required(&self.required))
+        }))))
     }
 
     /// Cast a batch read from `source` to the unified schema and append partition columns.
@@ -396,7 +403,10 @@ impl Dataset {
                 columns.push(arr);
                 continue;
             }
-            columns.push(unified_column(&batch, field, source)?);
+            columns.push(
+                unified_column(&batch, field, source)
+                    .map_err(|e| e.for_required(&self.required))?,
+            );
         }
         RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| {
             Error::Internal(format!("building a batch of `{}`: {e}", source.display()))
@@ -480,7 +490,8 @@ pub(crate) fn select_columns(all: &Schema, opts: &IngestOptions) -> Result<(Sche
                 return Err(Error::UnsupportedType {
                     column: name.clone(),
                     data_type: t.to_string(),
-                });
+                }
+                .for_required(&opts.required));
             }
             if !opts.leaves_out(name) {
                 left_out.push(LeftOut {

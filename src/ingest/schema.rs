@@ -119,7 +119,8 @@ pub(crate) fn input_type(
         None => Err(Error::UnsupportedType {
             column: f.name().clone(),
             data_type: format!("{} ({})", f.data_type(), within()),
-        }),
+        }
+        .for_required(&opts.required)),
     }
 }
 
