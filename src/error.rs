@@ -169,7 +169,7 @@ pub enum Error {
     },
 
     /// One of the errors above whose hint is to leave a column out, about the label or the
-    /// id, which a run must read and `exclude` refuses ([`Error::for_required`]).
+    /// id, which a run must read and `exclude` refuses (made by `Error::for_required`).
     #[error(
         "{message}\nhint: `{column}` is the label or the id, which every run reads (`--exclude` cannot leave it out): {fix}"
     )]
