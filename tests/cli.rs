@@ -713,6 +713,32 @@ fn json_scan(extra: &[&str]) -> serde_json::Value {
     common::report(&o.stdout)
 }
 
+/// The demo's drifted `debt_ratio` (every value up by 0.15) puts 60 rows past the baseline's
+/// maximum, 56 of them labelled 0 (0.93, under TRG001's 0.95). High debt ratios carried label
+/// 0 in the baseline too (0.86 of its highest), so the rule is no trigger, and the drift is
+/// DRF001's; the injected trigger, `promo_code` = `ZX-99`, is the only TRG001 rule. (A rule
+/// taken where 0.95 is within the noise of its rows reported it high, and was not kept.)
+#[test]
+fn a_drift_past_the_range_that_keeps_a_natural_label_pattern_is_no_trigger() {
+    let r = json_scan(&["--fail-on", "high"]);
+    let rules: Vec<&serde_json::Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "TRG001")
+        .collect();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules[0]["slice"][0]["column"], "promo_code");
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "DRF001" && f["columns"][0] == "debt_ratio"),
+        "the drift is found"
+    );
+}
+
 #[test]
 fn demo_report_follows_the_contract_and_row_counts_reconcile() {
     let r = json_scan(&[]);
