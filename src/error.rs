@@ -214,28 +214,25 @@ impl Error {
     /// This error with another hint where it names one of the `required` columns (the label,
     /// the id) and its hint is to leave the column out, which `exclude` refuses for them.
     pub(crate) fn for_required(self, required: &[String]) -> Self {
-        let fix = match &self {
-            Error::Unconvertible { column, .. } if required.contains(column) => {
-                "store it in a type that holds every value (an ID as a string, a measure as a double)"
+        let (column, fix) = match &self {
+            Error::Unconvertible { column, .. } => (
+                column,
+                "store it in a type that holds every value (an ID as a string, a measure as a double)",
+            ),
+            Error::SchemaConflict { column, .. } => (column, "give it one type in every file"),
+            Error::ColumnMissingInFile { column, .. } => {
+                (column, "every file must carry it, or name another column")
             }
-            Error::SchemaConflict { column, .. } if required.contains(column) => {
-                "give it one type in every file"
-            }
-            Error::ColumnMissingInFile { column, .. } if required.contains(column) => {
-                "every file must carry it, or name another column"
-            }
-            Error::UnsupportedType { column, .. } if required.contains(column) => {
-                "store it as numbers, strings, booleans or timestamps"
-            }
+            Error::UnsupportedType { column, .. } => (
+                column,
+                "store it as numbers, strings, booleans or timestamps",
+            ),
             _ => return self,
         };
-        let column = match &self {
-            Error::Unconvertible { column, .. }
-            | Error::SchemaConflict { column, .. }
-            | Error::ColumnMissingInFile { column, .. }
-            | Error::UnsupportedType { column, .. } => column.clone(),
-            _ => return self,
-        };
+        if !required.contains(column) {
+            return self;
+        }
+        let column = column.clone();
         let text = self.to_string();
         let message = text.split("\nhint: ").next().unwrap_or(&text).to_string();
         Error::RequiredColumn {

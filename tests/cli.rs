@@ -523,33 +523,41 @@ fn two_outputs_at_one_path_are_refused() {
     assert!(!Path::new(same).exists());
 }
 
+/// Two of the demo's current files in `dir/data`, which is returned.
+fn demo_parts_in(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    std::fs::create_dir(&data).unwrap();
+    for f in ["part-0.parquet", "part-1.parquet"] {
+        std::fs::copy(root().join("datasets/demo/current").join(f), data.join(f)).unwrap();
+    }
+    data
+}
+
+/// A scan of `input` (a folder or a glob) against the demo's baseline, writing `rows`.
+fn scan_with_rows_out(input: &Path, rows: &Path) -> Output {
+    bin(&[
+        "scan",
+        input.to_str().unwrap(),
+        "--baseline",
+        "datasets/demo/baseline",
+        "--label",
+        "label",
+        "--fail-on",
+        "never",
+        "--quiet",
+        "--no-config",
+        "--rows-out",
+        rows.to_str().unwrap(),
+    ])
+}
+
 /// A rows file written into the folder being scanned is refused: the next scan of that folder
 /// would read it as data and fail on its columns. A hidden name is never read, so it may.
 #[test]
 fn a_rows_file_inside_the_scanned_folder_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    for f in ["part-0.parquet", "part-1.parquet"] {
-        std::fs::copy(root().join("datasets/demo/current").join(f), data.join(f)).unwrap();
-    }
-    let d = data.to_str().unwrap();
-    let scan = |rows: &Path| {
-        bin(&[
-            "scan",
-            d,
-            "--baseline",
-            "datasets/demo/baseline",
-            "--label",
-            "label",
-            "--fail-on",
-            "never",
-            "--quiet",
-            "--no-config",
-            "--rows-out",
-            rows.to_str().unwrap(),
-        ])
-    };
+    let data = demo_parts_in(dir.path());
+    let scan = |rows: &Path| scan_with_rows_out(&data, rows);
     let o = scan(&data.join("rows.parquet"));
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -569,29 +577,10 @@ fn a_rows_file_inside_the_scanned_folder_is_refused() {
 #[test]
 fn a_rows_file_the_input_glob_matches_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let data = demo_parts_in(dir.path());
     let elsewhere = dir.path().join("elsewhere");
-    std::fs::create_dir(&data).unwrap();
     std::fs::create_dir(&elsewhere).unwrap();
-    for f in ["part-0.parquet", "part-1.parquet"] {
-        std::fs::copy(root().join("datasets/demo/current").join(f), data.join(f)).unwrap();
-    }
-    let scan = |pattern: &Path, rows: &Path| {
-        bin(&[
-            "scan",
-            pattern.to_str().unwrap(),
-            "--baseline",
-            "datasets/demo/baseline",
-            "--label",
-            "label",
-            "--fail-on",
-            "never",
-            "--quiet",
-            "--no-config",
-            "--rows-out",
-            rows.to_str().unwrap(),
-        ])
-    };
+    let scan = scan_with_rows_out;
     let refused = [
         (data.join("*.parquet"), data.join("rows.parquet")),
         (data.join("*.parquet"), data.join("../data/./rows.parquet")),
