@@ -212,8 +212,10 @@ impl Error {
     }
 
     /// This error with another hint where it names one of the `required` columns (the label,
-    /// the id) and its hint is to leave the column out, which `exclude` refuses for them.
-    pub(crate) fn for_required(self, required: &[String]) -> Self {
+    /// the id) and its hint is to leave the column out, which `exclude` refuses for them: for a
+    /// caller that reads data itself, as `MemoryBatches::push_at`'s errors are not told which
+    /// columns a run requires.
+    pub fn for_required(self, required: &[String]) -> Self {
         let (column, fix) = match &self {
             Error::Unconvertible { column, .. } => (
                 column,

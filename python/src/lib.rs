@@ -151,15 +151,20 @@ enum Input {
 
 /// `("paths", [str])`, `("arrow", [(name, [stream, …])])` (each source's streams are its row
 /// groups, in order) or `("profile", Profile)`. A panic while a stream is imported (arrow-rs
-/// asserts on some malformed exports) is a `ScanError`, as in the engine.
-fn input(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<Input> {
-    match catch_unwind(AssertUnwindSafe(|| input_unguarded(py, spec))) {
+/// asserts on some malformed exports) is a `ScanError`, as in the engine. `required` are the
+/// label and the id, whose errors give a fix other than leaving the column out.
+fn input(py: Python<'_>, spec: &Bound<'_, PyAny>, required: &[String]) -> PyResult<Input> {
+    match catch_unwind(AssertUnwindSafe(|| input_unguarded(py, spec, required))) {
         Ok(r) => r,
         Err(panic) => Err(scan_error(py, &Error::Internal(panic_text(panic.as_ref())))),
     }
 }
 
-fn input_unguarded(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<Input> {
+fn input_unguarded(
+    py: Python<'_>,
+    spec: &Bound<'_, PyAny>,
+    required: &[String],
+) -> PyResult<Input> {
     let (kind, value): (String, Bound<'_, PyAny>) = spec.extract()?;
     match kind.as_str() {
         "paths" => Ok(Input::Paths(value.extract()?)),
@@ -168,7 +173,7 @@ fn input_unguarded(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<Input> {
         ))),
         "arrow" => {
             let sources: Vec<(String, Vec<Bound<'_, PyAny>>)> = value.extract()?;
-            Ok(Input::Batches(read_streams(py, &sources)?))
+            Ok(Input::Batches(read_streams(py, &sources, required)?))
         }
         other => Err(pyo3::exceptions::PyValueError::new_err(format!(
             "unknown data kind `{other}`"
@@ -183,6 +188,7 @@ fn input_unguarded(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<Input> {
 fn read_streams(
     py: Python<'_>,
     sources: &[(String, Vec<Bound<'_, PyAny>>)],
+    required: &[String],
 ) -> PyResult<MemoryBatches> {
     let mut data: Option<MemoryBatches> = None;
     let mut seen = std::collections::HashSet::new();
@@ -237,14 +243,14 @@ fn read_streams(
                     .map_err(|e| bad(e.to_string()))?;
                 let rows = batch.num_rows() as u64;
                 data.push_at(name, row_group, first_row, batch)
-                    .map_err(|e| scan_error(py, &e))?;
+                    .map_err(|e| scan_error(py, &e.for_required(required)))?;
                 first_row += rows;
                 any = true;
             }
             if !any {
                 // An empty table still has a schema, and its source a name the manifest lists.
                 data.push_at(name, row_group, first_row, RecordBatch::new_empty(schema))
-                    .map_err(|e| scan_error(py, &e))?;
+                    .map_err(|e| scan_error(py, &e.for_required(required)))?;
             }
         }
     }
@@ -430,7 +436,7 @@ impl Report {
 #[pyo3(name = "profile")]
 fn profile_data(py: Python<'_>, data: &Bound<'_, PyAny>, options: Options) -> PyResult<Profile> {
     let settings = detached(py, || options.settings())?;
-    match input(py, data)? {
+    match input(py, data, &settings.ingest_options().required)? {
         Input::Paths(paths) => {
             detached(py, || Engine::new(&settings).profile(Data::Paths(&paths))).map(Profile)
         }
@@ -453,11 +459,12 @@ fn scan(
     history: Vec<PathBuf>,
 ) -> PyResult<Report> {
     let settings = detached(py, || options.settings())?;
-    let current = input(py, data)?;
+    let required = &settings.ingest_options().required;
+    let current = input(py, data, required)?;
     // The accepted nights, oldest first; without a baseline the oldest is the anchor.
     let mut history = detached(py, || poisonscan::history::resolve(&history))?;
     let baseline = match baseline {
-        Some(b) => Some(input(py, b)?),
+        Some(b) => Some(input(py, b, required)?),
         None if !history.is_empty() => Some(Input::Paths(vec![history.remove(0)])),
         None => None,
     };

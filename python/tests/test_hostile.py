@@ -53,6 +53,31 @@ def test_a_label_of_a_type_poisonscan_cannot_read_names_its_role():
     assert "--exclude label" in e.value.hint
 
 
+def test_a_label_missing_from_or_typed_apart_in_one_table_names_its_role():
+    # Tables are checked against one another as they are read, before the run's settings
+    # reach the engine: the hint must still know which columns the run requires.
+    first = pa.table({"x": [1.0, 2.0], "label": [0, 1]})
+    lacking = pa.table({"x": [3.0, 4.0], "y": [0, 1]})
+    with pytest.raises(ScanError) as e:
+        poisonscan.scan({"a": first, "b": lacking}, label="label")
+    assert e.value.message == "column `label` is in `a` but not in `b`"
+    assert e.value.hint == (
+        "`label` is the label or the id, which every run reads (`--exclude` cannot leave it"
+        " out): every file must carry it, or name another column"
+    )
+    typed_apart = pa.table({"x": [3.0, 4.0], "label": ["no", "yes"]})
+    with pytest.raises(ScanError) as e:
+        poisonscan.scan({"a": first, "b": typed_apart}, label="label")
+    assert e.value.hint is not None
+    assert e.value.hint.endswith("give it one type in every file")
+    assert "--exclude label" not in str(e.value)
+    # Another column keeps the hint to leave it out.
+    with pytest.raises(ScanError) as e:
+        poisonscan.scan({"a": first, "b": lacking}, label="x")
+    assert e.value.hint is not None
+    assert "--exclude label" in e.value.hint
+
+
 class _ArrowArray(ctypes.Structure):
     _fields_ = [
         ("length", ctypes.c_int64),
