@@ -889,13 +889,14 @@ fn trg_out_of_range_trigger_is_named_as_a_rule_and_a_spike() {
 }
 
 /// TRG001 on a handful of rows: a constant just above the baseline's maximum of `amount` on 6
-/// rows, all given label 1, which only about 3% of the rows carry. Under `min-support` (10) a
-/// rule past the baseline's range is tested by the exact chance that so few fresh rows all carry
-/// the label: p0⁶ with p0 the larger of the label's baseline share (its upper 99% bound) and the
-/// share the baseline's analogue gave it, Bonferroni over the rules of that family; high at
-/// <= 10⁻⁴. Six such rows with mixed labels, six of the common label, two rows, and six rows of
-/// label 1 with six distinct values past the range (as the most extreme rows of a class often
-/// are, naturally) are no trigger.
+/// rows, all given label 1, which only about 3% of the rows carry. A rule past the baseline's
+/// range is tested by the exact chance that so few fresh rows all carry the label: p0⁶ with p0
+/// the larger of the label's baseline share (its upper 99% bound) and the share the baseline's
+/// analogue gave it, Bonferroni over the rules of that family; high at <= 10⁻⁴. So is one on 12
+/// rows, over `min-support` (10), where the label's baseline rows would otherwise be its measure.
+/// Six such rows with mixed labels, six of the common label, two rows, and six rows of label 1
+/// with six distinct values past the range (as the most extreme rows of a class often are,
+/// naturally) are no trigger.
 #[test]
 fn trg001_a_handful_of_rows_past_the_range_with_a_rare_label_is_a_trigger() {
     let t = tempfile::tempdir().unwrap();
@@ -920,6 +921,7 @@ fn trg001_a_handful_of_rows_past_the_range_with_a_rare_label_is_a_trigger() {
     let c = t.path().join("current");
     for (planted, labels, distinct, want) in [
         (6, [1u8; 6].to_vec(), false, Some("high")),
+        (12, [1u8; 12].to_vec(), false, Some("high")),
         (6, vec![1, 0, 1, 0, 1, 0], false, None),
         (6, [0u8; 6].to_vec(), false, None),
         (2, vec![1, 1], false, None),
@@ -973,6 +975,71 @@ fn trg001_a_handful_of_rows_past_the_range_with_a_rare_label_is_a_trigger() {
         assert!(rel(&h["q_value"]), "{h}: {q}");
         assert!(rel(&e["purity_q"]), "{e}: {q}");
         assert!(q <= 1e-4, "{q}");
+    }
+}
+
+/// SCH004 judges each side of the range on its own: 6 rows of a label 3% of the rows carry, just
+/// above the baseline's maximum of `amount`, are trigger-like (high) beside 2 natural rows of the
+/// common label below its minimum, which together would be 6 of 8 rows, under the 0.95 purity a
+/// trigger needs. The baseline's range is widened by one row at each end, so that the planted
+/// rows are the only ones outside it; its own top 1% carries label 1 as often as all its rows.
+#[test]
+fn sch004_judges_each_side_of_the_range_on_its_own() {
+    let t = tempfile::tempdir().unwrap();
+    let rare = |n: usize, seed: u64| -> Vec<Row> {
+        rows(n, seed)
+            .into_iter()
+            .map(|mut r| {
+                r.label = u8::from(r.label == 1 && r.cat == "d");
+                r
+            })
+            .collect()
+    };
+    let b = t.path().join("baseline");
+    let mut base = rare(6000, 1);
+    base[0].amount = 1.0;
+    base[1].amount = 1e6;
+    write_csv(&b.join("part-0.csv"), &base);
+    let c = t.path().join("current");
+    for below in [0, 2] {
+        let mut r = rare(6000, 12);
+        let zeros: Vec<usize> = (0..r.len()).filter(|&i| r[i].label == 0).collect();
+        for &i in zeros.iter().step_by(500).take(6) {
+            r[i].amount = 1.1e6;
+            r[i].label = 1;
+        }
+        for (j, &i) in zeros.iter().skip(7).step_by(500).take(below).enumerate() {
+            r[i].amount = 0.5 - 0.1 * j as f64;
+        }
+        write_csv(&c.join("part-0.csv"), &r);
+        let f = scan(&c, &b, &[]);
+        let range = with_code(&f, "SCH004");
+        assert_eq!(range.len(), 1, "{:?}", codes(&f));
+        let h = range[0];
+        assert_eq!(severity(h), "high", "{h}");
+        // The slice is the side judged a trigger: above the maximum.
+        assert_eq!(h["slice"][0]["column"], "amount", "{h}");
+        assert_eq!(h["slice"][0]["op"], "ge", "{h}");
+        assert!(h["slice"][0]["value"].as_f64().unwrap() > 1e6, "{h}");
+        let e = &h["evidence"];
+        assert_eq!(e["above"], 6, "{h}");
+        assert_eq!(e["below"], below, "{h}");
+        assert_eq!(e["labels"]["1"], 6, "{h}");
+        assert_eq!(e["labels"]["0"].as_u64().unwrap_or(0), below as u64, "{h}");
+        assert_eq!(e["label_purity"]["label"], "1", "{h}");
+        assert_eq!(e["label_purity"]["share"], 1.0, "{h}");
+        let title = h["title"].as_str().unwrap();
+        if below > 0 {
+            assert!(
+                title.ends_with("; of the 6 above 1000000, 100% labelled `1`"),
+                "{title}"
+            );
+        } else {
+            assert!(
+                title.ends_with("above the baseline's maximum 1000000, 100% labelled `1`"),
+                "{title}"
+            );
+        }
     }
 }
 

@@ -312,12 +312,13 @@ WHY = {
         "mode)."
     ),
     "trigger_out_of_range": (
-        "TRG001 tests a rule on one exact value past the range from 3 rows (or under 0.95 "
-        "confidence, where natural rows carry the value too) by the exact chance that fresh rows "
-        "carry its label so often, Bonferroni over such rules, high at 1e-4; one or two rows are "
-        "never enough, three rows of a label with a 5% share (California's top-5% bin) reach "
-        "medium only, and a label that is common among the baseline's own extremes "
-        "(mammography's anomalies, ACS's oldest, who are not employed) is no new pattern."
+        "TRG001 tests a rule on one exact value past the range, on any number of rows from 3 "
+        "and from 0.8 confidence, by the exact chance that fresh rows carry its label so often, "
+        "Bonferroni over such rules, high at 1e-4; one or two rows are never enough, three rows "
+        "of a label with a 5% share (California's top-5% bin) reach medium only, ten rows of "
+        "spambase's label 1 (40% of the rows) medium, and a label that is common among the "
+        "baseline's own extremes (mammography's anomalies, ACS's oldest, who are not employed, "
+        "California's top-coded incomes) is no new pattern."
     ),
     "trigger_in_range": (
         "TRG001 needs 10 rows and a confidence of 0.95 on a rule of values inside the range, and "

@@ -73,15 +73,17 @@ const RULE_PARAMS: [Param; 9] = [
         default: MIN_PAST_RANGE_SUPPORT as f64,
         min: MIN_PAST_RANGE_SUPPORT as f64,
         max: 1e12,
-        doc: "a rule with an exact value past the baseline's range is tested on as few rows as this (under min-support or min-confidence: by an exact binomial test of its label purity)",
+        doc: "a rule with an exact value past the baseline's range is tested on as few rows as this (by an exact binomial test of its label purity, on any number of rows)",
     },
 ];
 /// TRG001: a rule with an exact value below the baseline's minimum or above its maximum (a
 /// constant stamped past the range; natural values past it are mostly distinct) is tested on as
 /// few as this many rows (the row pass keeps such values and mines their rules from 3 rows). Under
 /// `min-support` the ratio tiers cannot work (a handful of rows is a small share of any label's
-/// rows), and under `min-confidence` a trigger diluted by a few natural rows carrying the value
-/// would be lost; such rules form a family of their own, tested by the exact chance that fresh
+/// rows), under `min-confidence` a trigger diluted by a few natural rows carrying the value
+/// would be lost, and above them the ratio's exact test weighs the rule's rows against the
+/// baseline's rows of the label, which for a rare label are too few (10 rows past the range, all
+/// of a label with 45 baseline rows: Fisher's p is 0.002); such rules form a family of their own, tested by the exact chance that fresh
 /// rows carry the label so often: a one-sided binomial on the larger of the label's baseline
 /// share (its upper 99% bound) and the share the baseline's analogue of the rule (its own most
 /// extreme values) gave it, Bonferroni over the family. Five rows past a feature's range that
@@ -226,9 +228,9 @@ confidence is tested against the item's other current rows (Fisher, one-sided), 
 p-value is the largest of its tests (items_elsewhere in the evidence, in the order of the \
 slice's predicates). Only the most general rule is reported: none whose subset already implies \
 the label as firmly. A rule holding one exact value past the baseline's range (a constant stamped \
-past it; natural values there are mostly distinct) that is under 10 rows or under 0.95 \
-confidence is tested on as few as 3 rows and from 0.8 confidence by the exact chance that fresh \
-rows carry the label so often: one-sided binomial on the larger of the label's baseline share \
+past it; natural values there are mostly distinct) is tested, on as few as 3 rows and from 0.8 \
+confidence, by the exact chance that fresh rows carry the label so often (the baseline has no \
+rows of the value, and its rows of a rare label are too few to measure a rise against): one-sided binomial on the larger of the label's baseline share \
 (upper 99% bound) and its share in the baseline's analogue, Bonferroni over these rules, \
 reported at <= 0.01 (medium) and high at <= 10⁻⁴ (`past_range_null_label_share` in the \
 evidence). Needs a labelled baseline (--label) and the row pass. A numeric target \
@@ -545,10 +547,13 @@ fn trigger_rules(
         let cur = counts.rule(r);
         let support: u64 = cur.iter().sum();
         // A rule under `min-confidence` may still be a trigger diluted by natural rows of its
-        // values: judged by its new rows. A rule the ratio path cannot judge (under
-        // `min-support` or `min-confidence`) that holds a value past the baseline's range is
-        // tested on its label purity instead.
-        let (judged, diluted_by) = if support >= th.support {
+        // values: judged by its new rows. A rule that holds a value past the baseline's range
+        // is tested on its label purity instead, on any support from `min-support-past-range`:
+        // the baseline has no rows of the value, and its rows of the label are no measure of
+        // a rule on 10 rows of a label the baseline has 45 of (Fisher's test of 10 of 58
+        // against 0 of 45 is p = 0.002, the purity's 0.035^10 = 3e-15).
+        let past_range = support >= th.past_range_support && past_range_value(lm, r);
+        let (judged, diluted_by) = if support >= th.support && !past_range {
             match implied(&targets, cur, &counts.all, &th) {
                 Some(j) => (Some(j), None),
                 None => match diluted(lm, r, &targets, cur, &counts.all, &th) {
@@ -561,7 +566,7 @@ fn trigger_rules(
         };
         let (purity, (target, confidence, lift)) = match judged {
             Some(j) => (false, j),
-            None if support >= th.past_range_support && past_range_value(lm, r) => {
+            None if past_range => {
                 let relaxed = RuleThresholds {
                     confidence: th.confidence.min(PAST_RANGE_MIN_CONFIDENCE),
                     ..th
