@@ -2728,3 +2728,72 @@ fn threads_above_the_core_count_are_capped_with_a_note() {
     }
     assert_eq!(one, capped);
 }
+
+/// A whole-number decimal (scale 0, as SQL's `NUMBER(38)` arrives) is read as an integer,
+/// exactly: 200 account numbers from 2^60 on, one apart, are about 200 values (the sketch's
+/// count), identifier-like, and no duplicate rows (as doubles, spaced 256 apart there, they were
+/// two values and 198 duplicates),
+/// and as the id they are the rows' keys. A value past 2^63 is refused by name, as an unsigned
+/// one is; a decimal with a fraction stays a double.
+#[test]
+fn whole_number_decimals_are_read_exactly() {
+    use arrow::array::{ArrayRef, Decimal128Array, Float64Array};
+    let t = tempfile::tempdir().unwrap();
+    let write = |name: &str, accounts: Vec<i128>, scale: i8| -> String {
+        let n = accounts.len();
+        let a: ArrayRef = std::sync::Arc::new(
+            Decimal128Array::from(accounts)
+                .with_precision_and_scale(38, scale)
+                .unwrap(),
+        );
+        let x: ArrayRef = std::sync::Arc::new(Float64Array::from(vec![1.5; n]));
+        let batch = arrow::array::RecordBatch::try_from_iter([("account", a), ("x", x)]).unwrap();
+        let path = t.path().join(name);
+        let f = std::fs::File::create(&path).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let base = 1i128 << 60;
+    let ids = write("ids.parquet", (0..200).map(|i| base + i).collect(), 0);
+    // As the id the column is left out of the rows' fingerprints: the rows, equal in `x`, are
+    // then 199 duplicates of the first.
+    for (args, role, duplicates) in [
+        (vec!["scan", &ids], "identifier-like", 0),
+        (vec!["scan", &ids, "--id", "account"], "id", 199),
+    ] {
+        let o = bin(&[&args[..], &["--format", "json", "--fail-on", "never"]].concat());
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let r = common::report(&o.stdout);
+        let col = &r["profile"]["columns"][0];
+        assert_eq!(col["name"], "account");
+        assert_eq!(col["type"], "int", "{col}");
+        // The distinct-count sketch's estimate (no exact table past 2^53): about 200, not 2.
+        let distinct = col["distinct"].as_u64().unwrap();
+        assert!((194..=206).contains(&distinct), "{col}");
+        assert_eq!(col["role"], role, "{col}");
+        assert_eq!(
+            r["profile"]["duplicates"]["duplicate_rows"], duplicates,
+            "{r}"
+        );
+    }
+    let past = write("past.parquet", vec![1, 2, (1i128 << 63) + 5], 0);
+    assert_fails(
+        &["scan", &past],
+        &[
+            &format!(
+                "`{past}`: column `account` holds a value poisonscan cannot read as a 64-bit integer"
+            ),
+            "--exclude account",
+        ],
+    );
+    let cents = write("cents.parquet", vec![150, 275, 300], 2);
+    let o = bin(&["scan", &cents, "--format", "json", "--fail-on", "never"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = common::report(&o.stdout);
+    let col = &r["profile"]["columns"][0];
+    assert_eq!(col["type"], "float", "{col}");
+    assert_eq!(col["min"].as_f64(), Some(1.5), "{col}");
+    assert_eq!(col["max"].as_f64(), Some(3.0), "{col}");
+}

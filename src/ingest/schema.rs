@@ -57,10 +57,16 @@ impl ColumnType {
 }
 
 /// The logical type of an Arrow type, or `None` if poisonscan cannot profile it.
+///
+/// A decimal of scale 0 is a whole number (SQL's `NUMBER(38)` and `DECIMAL(20, 0)`, often an ID
+/// or a count) and is read as an integer, exactly: as a double, two values past 2^53 that differ
+/// would be one (IDs made duplicates, counts merged); a value past 2^63 is refused by name, as
+/// an unsigned one is. Other decimals are doubles (their statistics need no more digits).
 pub fn column_type(dt: &DataType) -> Option<ColumnType> {
     use DataType::*;
     Some(match dt {
         Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => ColumnType::Int,
+        Decimal32(_, 0) | Decimal64(_, 0) | Decimal128(_, 0) | Decimal256(_, 0) => ColumnType::Int,
         Float16 | Float32 | Float64 | Decimal32(..) | Decimal64(..) | Decimal128(..)
         | Decimal256(..) => ColumnType::Float,
         Utf8 | LargeUtf8 | Utf8View => ColumnType::String,
@@ -358,6 +364,8 @@ mod tests {
         assert_eq!(widen(Bool, Int), None);
         assert_eq!(column_type(&DataType::Int32), Some(Int));
         assert_eq!(column_type(&DataType::Decimal128(10, 2)), Some(Float));
+        assert_eq!(column_type(&DataType::Decimal128(38, 0)), Some(Int));
+        assert_eq!(column_type(&DataType::Decimal256(76, 0)), Some(Int));
         assert_eq!(column_type(&DataType::Binary), None);
     }
 }

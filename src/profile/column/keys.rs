@@ -21,6 +21,22 @@ pub fn numeric_key(x: f64) -> u64 {
     }
 }
 
+/// An integer's key: its `numeric_key` where a double holds it exactly (so that an int and a float
+/// with equal values agree), else a key of its own, so that two integers past 2^53 that one
+/// double would round together (IDs one apart near 2^60) stay two values. No double equals such
+/// an integer, so nothing that should agree is parted.
+#[inline]
+pub fn int_key(x: i64) -> u64 {
+    let f = x as f64;
+    if f as i128 == x as i128 {
+        numeric_key(f)
+    } else {
+        // Doubles' keys are their bit patterns; these are the integer's bits, turned so that
+        // small magnitudes (never here) would not meet common doubles' patterns.
+        (x as u64) ^ 0x9e37_79b9_7f4a_7c15
+    }
+}
+
 /// The text used for a numeric key in reports and exact counts.
 pub fn numeric_text(x: f64) -> String {
     if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 {
@@ -36,7 +52,7 @@ const BOOL_HASHES: [u64; 2] = [0xb001_0000_0000_0f00, 0xb001_0000_0000_0f01];
 
 /// One 64-bit hash per row of a column: numbers (integers, floats, timestamps) as the Murmur3
 /// finaliser of their canonical f64 key (`numeric_key`, so an int and a float with equal values
-/// agree), text as the xxh3-64 of its UTF-8 bytes, booleans and nulls as fixed constants.
+/// agree; `int_key` for an integer a double cannot hold), text as the xxh3-64 of its UTF-8 bytes, booleans and nulls as fixed constants.
 /// Computed once per column and batch, it feeds the distinct-count sketch (numbers), the batch's
 /// text count map, and the row fingerprints (`profile::RowHasher`).
 pub fn value_hashes(a: &dyn Array, out: &mut Vec<u64>) {
@@ -45,7 +61,7 @@ pub fn value_hashes(a: &dyn Array, out: &mut Vec<u64>) {
     match a.data_type() {
         DataType::Int64 => {
             let v = a.as_primitive::<Int64Type>().values();
-            out.extend(v.iter().map(|&x| fmix64(numeric_key(x as f64))));
+            out.extend(v.iter().map(|&x| fmix64(int_key(x))));
         }
         DataType::Timestamp(..) => {
             let v = a.as_primitive::<TimestampMicrosecondType>().values();
@@ -113,5 +129,21 @@ mod tests {
         assert_eq!(numeric_key(-0.0), numeric_key(0.0));
         assert_eq!(numeric_text(3.0), "3");
         assert_eq!(numeric_text(0.5), "0.5");
+    }
+
+    #[test]
+    fn integers_a_double_cannot_hold_keep_keys_of_their_own() {
+        // Where a double holds the integer, the two agree (an int and a float column widened).
+        for x in [0i64, 5, -7, 1 << 53, -(1 << 53), 1 << 60] {
+            assert_eq!(int_key(x), numeric_key(x as f64), "{x}");
+        }
+        // 2^60 + 1 rounds to 2^60 as a double: its own key, and so do its neighbours.
+        let base = 1i64 << 60;
+        let keys: std::collections::HashSet<u64> = (1..200).map(|i| int_key(base + i)).collect();
+        assert_eq!(keys.len(), 199);
+        assert!(!keys.contains(&int_key(base)));
+        // i64::MAX rounds to 2^63, which no i64 is.
+        assert_ne!(int_key(i64::MAX), numeric_key(i64::MAX as f64));
+        assert_ne!(int_key((1 << 53) + 1), int_key(1 << 53));
     }
 }

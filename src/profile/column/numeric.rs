@@ -81,6 +81,13 @@ pub(super) fn update_ints(
     }
     feed_sampled(p, value, ctx);
     update_distinct(p, hashes, array);
+    // The exact value counts are keyed by doubles: past 2^53 two integers could be one key, so
+    // such a column keeps none (as a column of many values does); its distinct count and the
+    // rows' fingerprints key each integer exactly (`int_key`).
+    const EXACT_INT: i64 = 1 << 53;
+    if lo < -EXACT_INT || hi > EXACT_INT {
+        p.exact = None;
+    }
     // In i128: values spanning the whole of i64 make 2^64 values, one more than a u64 holds.
     let span = hi as i128 - lo as i128 + 1;
     if p.exact.is_some() && span <= DENSE_SPAN as i128 {
