@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::{num, purity_evidence, unseen_severity};
 use crate::detect::{
-    Context, Detector, Finding, NamedValue, Predicate, Severity, evidence, features, json_num,
-    label_purity, pct, source_path,
+    Context, Detector, Finding, NamedValue, Predicate, evidence, features, json_num, label_purity,
+    pct, source_path,
 };
 use crate::profile::{ColumnProfile, LabelType, Role};
 use crate::stats;
@@ -59,8 +59,7 @@ Example: `num_accounts` > 41 (the baseline's maximum) on 200 rows (0.25%), label
 trigger-like.
 
 Defaults: counted exactly during the scan (the current data is profiled against the baseline's \
-range), per label and side: rows below the minimum and rows above the maximum are judged apart \
-(the finding names a side that is trigger-like, else the side with more rows). Test: if both sides were one sample, the k most extreme pooled values would all be \
+range). Test: if both sides were one sample, the k most extreme pooled values would all be \
 current ones with probability ≈ (k + 1)·C(n_cur, k)/C(n_base + n_cur, k); Benjamini–Hochberg \
 across columns, q ≤ 0.01, so the few values that any fresh sample puts past the old extremes do \
 not fire. Severity: high when one label holds ≥ 95% of such rows beyond its share among the \
@@ -91,8 +90,6 @@ a numeric column is."
             below: u64,
             above: u64,
             by_label: BTreeMap<String, u64>,
-            /// Label → rows below the range, and above it.
-            sides: [BTreeMap<String, u64>; 2],
             examples: Vec<(u32, u64)>,
             estimated: bool,
             n_base: u64,
@@ -131,7 +128,6 @@ a numeric column is."
                     below: o.below.values().sum(),
                     above: o.above.values().sum(),
                     by_label: o.by_label(),
-                    sides: [o.below.clone(), o.above.clone()],
                     examples: o.examples.clone(),
                     estimated: false,
                     n_base: bn.count,
@@ -160,7 +156,6 @@ a numeric column is."
                         below,
                         above,
                         by_label: BTreeMap::new(),
-                        sides: [BTreeMap::new(), BTreeMap::new()],
                         examples: Vec::new(),
                         estimated: true,
                         n_base: bn.count,
@@ -180,12 +175,7 @@ a numeric column is."
             })
             .collect();
         let q = stats::bh_adjust(&p);
-        // The label test is per side: rows below the minimum and rows above the maximum are
-        // two groups (a trigger stamped past one end beside natural rows past the other).
-        let tests = hits
-            .iter()
-            .map(|h| usize::from(h.below > 0) + usize::from(h.above > 0))
-            .sum();
+        let tests = hits.len();
         let mut out = Vec::new();
         for (i, h) in hits.into_iter().enumerate() {
             let cn = h.col.numeric.as_ref();
@@ -199,56 +189,23 @@ a numeric column is."
             let n_cur = h.col.numeric.as_ref().map_or(0, |n| n.count);
             let share = k as f64 / n_cur.max(1) as f64;
             // Extremes often carry one label naturally (the oldest people are retired): the
-            // reference is the label mix of the baseline's own tail on the same side. Each side
-            // is judged on its own; the finding takes a side that is a trigger, else the side
-            // with more rows.
+            // reference is the label mix of the baseline's own tail on the same side.
+            let reference = base
+                .column(&h.col.name)
+                .and_then(|b| tail_labels(b, &base.label_counts, h.below > 0, h.above > 0))
+                .unwrap_or_else(|| base.label_counts.clone());
+            let purity = label_purity(&h.by_label, &reference);
             // A numeric target's rows are keyed by whether it is null: no label mix to test.
             let labelled =
                 cur.label.is_some() && cur.label_type == LabelType::Class && !h.estimated;
-            let judged: Vec<Side> = [true, false]
-                .into_iter()
-                .zip(&h.sides)
-                .filter(|(below, _)| if *below { h.below > 0 } else { h.above > 0 })
-                .map(|(below, labels)| {
-                    let reference = base
-                        .column(&h.col.name)
-                        .and_then(|b| tail_labels(b, &base.label_counts, below, !below))
-                        .unwrap_or_else(|| base.label_counts.clone());
-                    let purity = label_purity(labels, &reference);
-                    let rows = if below { h.below } else { h.above };
-                    let (_, trigger) = unseen_severity(labelled, rows, share, &purity, tests);
-                    Side {
-                        below,
-                        purity,
-                        trigger,
-                    }
-                })
-                .collect();
-            let Some(Side {
-                below,
-                purity,
-                trigger,
-            }) = judged
-                .iter()
-                .find(|j| j.trigger)
-                .or_else(|| judged.iter().find(|j| j.below == (h.below > h.above)))
-                .or(judged.first())
-                .cloned()
-            else {
-                continue;
-            };
-            let mut sev = if trigger {
-                Severity::High
-            } else {
-                unseen_severity(labelled, k, share, &None, tests).0
-            };
+            let (mut sev, trigger) = unseen_severity(labelled, k, share, &purity, tests);
             // A few rows past the range are what any fresh sample brings; a few that all carry
             // one unlikely label are a trigger whatever their count.
             if q[i] > ctx.alpha() && !is_far && !trigger {
                 continue;
             }
             if is_far {
-                sev = sev.max(Severity::Medium);
+                sev = sev.max(crate::detect::Severity::Medium);
             }
             let side = match (h.below > 0, h.above > 0) {
                 (true, false) => format!("below the baseline's minimum {}", num(h.lo)),
@@ -267,20 +224,7 @@ a numeric column is."
                 pct(share)
             );
             if trigger && let Some((l, s, _)) = &purity {
-                if h.below > 0 && h.above > 0 {
-                    let (n, end) = if below {
-                        (h.below, format!("below {}", num(h.lo)))
-                    } else {
-                        (h.above, format!("above {}", num(h.hi)))
-                    };
-                    title.push_str(&format!(
-                        "; of the {} {end}, {} labelled `{l}`",
-                        crate::report::thousands(n),
-                        pct(*s)
-                    ));
-                } else {
-                    title.push_str(&format!(", {} labelled `{l}`", pct(*s)));
-                }
+                title.push_str(&format!(", {} labelled `{l}`", pct(*s)));
             }
             if is_far {
                 let times = if far < 1e6 {
@@ -294,8 +238,8 @@ a numeric column is."
             }
             let mut f = Finding::new(self.code(), self.check(), sev, share, title);
             f.columns = vec![h.col.name.clone()];
-            // The slice names the side judged: a trigger's, else the one with most of the rows.
-            f.slice = vec![if !below {
+            // The slice names the side that holds most of the rows.
+            f.slice = vec![if h.above >= h.below {
                 Predicate::gt(&h.col.name, h.hi)
             } else {
                 Predicate::lt(&h.col.name, h.lo)
@@ -362,14 +306,6 @@ a numeric column is."
         }
         out
     }
-}
-
-/// One side of the range judged on its own rows' labels.
-#[derive(Clone)]
-struct Side {
-    below: bool,
-    purity: Option<(String, f64, f64)>,
-    trigger: bool,
 }
 
 /// Share of the baseline in each tail used as the label reference of out-of-range rows.
