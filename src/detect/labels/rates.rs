@@ -179,7 +179,11 @@ the ratio of the rate to the baseline bound, 1.25 (low), 2 (medium), 4 (high), a
 whole data and a class also by the lower 99% bound of the excess rate, 0.25%, 0.5%, 1% of the \
 group's rows. (LBL002 is not tested per class: kNN flags rows that share neighbours together, \
 so a small class's rate varies by more than a binomial test allows.) Classes with fewer than \
-20 sample rows are not modelled.\n\n\
+20 sample rows are not modelled. A model that does not predict the label cannot tell which \
+labels are wrong: it stands only if its out-of-fold log loss beats that of the sample's class \
+shares, row by row, by a one-sided z of at least 3 (a numeric target: its squared error against \
+the sample mean's); otherwise LBL003 says nothing (labels no feature predicts put about half of \
+each class's rows under its threshold, and that half moves with how a side is scored).\n\n\
 Numeric targets (`--label-type numeric`): the same cross-fitting with ridge regression (L2 1 \
 on the summed squared loss, the intercept unpenalised, solved exactly) on the same design; a \
 row's residual is measured in the robust spread (1.4826·MAD) of the sample's out-of-fold \
