@@ -83,9 +83,9 @@ const RULE_PARAMS: [Param; 9] = [
 /// rows), under `min-confidence` a trigger diluted by a few natural rows carrying the value
 /// would be lost, and above them the ratio's exact test weighs the rule's rows against the
 /// baseline's rows of the label, which for a rare label are too few (10 rows past the range, all
-/// of a label with 45 baseline rows: Fisher's p is 0.002); such rules form a family of their own, tested by the exact chance that fresh
-/// rows carry the label so often: a one-sided binomial on the larger of the label's baseline
-/// share (its upper 99% bound) and the share the baseline's analogue of the rule (its own most
+/// of a label with 45 baseline rows: Fisher's p is 0.002); such rules form a family of their
+/// own, tested by the exact chance that fresh rows carry the label so often: a one-sided
+/// binomial on the larger of the label's baseline share (its upper 99% bound) and the share the baseline's analogue of the rule (its own most
 /// extreme values) gave it, Bonferroni over the family. Five rows past a feature's range that
 /// all carry a label 5% of the baseline has: 0.05⁵ ≈ 3·10⁻⁷ times the family's size. Reported
 /// at q <= the scan's alpha, high at <= `new-rule-q`; a confidence of at least
@@ -230,8 +230,8 @@ slice's predicates). Only the most general rule is reported: none whose subset a
 the label as firmly. A rule holding one exact value past the baseline's range (a constant stamped \
 past it; natural values there are mostly distinct) is tested, on as few as 3 rows and from 0.8 \
 confidence, by the exact chance that fresh rows carry the label so often (the baseline has no \
-rows of the value, and its rows of a rare label are too few to measure a rise against): one-sided binomial on the larger of the label's baseline share \
-(upper 99% bound) and its share in the baseline's analogue, Bonferroni over these rules, \
+rows of the value, and its rows of a rare label are too few to measure a rise against): \
+one-sided binomial on the larger of the label's baseline share (upper 99% bound) and its share in the baseline's analogue, Bonferroni over these rules, \
 reported at <= 0.01 (medium) and high at <= 10⁻⁴ (`past_range_null_label_share` in the \
 evidence). Needs a labelled baseline (--label) and the row pass. A numeric target \
 (`--label-type numeric`) takes the bins between the baseline's 5th, 25th, 50th, 75th and 95th \

@@ -21,8 +21,8 @@ pub fn numeric_key(x: f64) -> u64 {
     }
 }
 
-/// An integer's key: its `numeric_key` where a double holds it exactly (so that an int and a float
-/// with equal values agree), else a key of its own, so that two integers past 2^53 that one
+/// An integer's key: its `numeric_key` where a double holds it exactly (so that an int and a
+/// float with equal values agree), else a key of its own, so that two integers past 2^53 that one
 /// double would round together (IDs one apart near 2^60) stay two values. No double equals such
 /// an integer, so nothing that should agree is parted.
 #[inline]
@@ -52,7 +52,8 @@ const BOOL_HASHES: [u64; 2] = [0xb001_0000_0000_0f00, 0xb001_0000_0000_0f01];
 
 /// One 64-bit hash per row of a column: numbers (integers, floats, timestamps) as the Murmur3
 /// finaliser of their canonical f64 key (`numeric_key`, so an int and a float with equal values
-/// agree; `int_key` for an integer a double cannot hold), text as the xxh3-64 of its UTF-8 bytes, booleans and nulls as fixed constants.
+/// agree; `int_key` for an integer a double cannot hold), text as the xxh3-64 of its UTF-8 bytes,
+/// booleans and nulls as fixed constants.
 /// Computed once per column and batch, it feeds the distinct-count sketch (numbers), the batch's
 /// text count map, and the row fingerprints (`profile::RowHasher`).
 pub fn value_hashes(a: &dyn Array, out: &mut Vec<u64>) {
