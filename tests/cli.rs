@@ -18,6 +18,14 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
+/// `batch` as a Parquet file at `path`, with the writer's defaults.
+fn write_parquet(path: &Path, batch: &arrow::array::RecordBatch) {
+    let f = std::fs::File::create(path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
 /// Exit code 2, no panic, and a message that contains every fragment.
 fn assert_fails(args: &[&str], fragments: &[&str]) {
     let o = bin(args);
@@ -104,10 +112,7 @@ fn bad_inputs_name_the_file_and_exit_2() {
         use arrow::array::{ArrayRef, UInt64Array};
         let ids: ArrayRef = std::sync::Arc::new(UInt64Array::from(vec![1, 2, (1u64 << 63) + 5]));
         let batch = arrow::array::RecordBatch::try_from_iter([("id", ids)]).unwrap();
-        let f = std::fs::File::create(&u64_file).unwrap();
-        let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        write_parquet(&u64_file, &batch);
     }
     let u64_file = u64_file.to_str().unwrap();
     assert_fails(
@@ -464,10 +469,7 @@ fn a_column_of_the_null_type_counts_every_row_null() {
         ),
     ])
     .unwrap();
-    let f = std::fs::File::create(&path).unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet(&path, &batch);
     let p = profile_of(&[path], Some("label"), &IngestOptions::default());
     let c = p.column("empty").unwrap();
     assert_eq!((c.rows, c.nulls), (5, 5));
@@ -2655,10 +2657,7 @@ fn a_column_name_twice_or_also_a_partition_folder_is_an_error() {
             .collect();
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let file = std::fs::File::create(path).unwrap();
-        let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        write_parquet(path, &batch);
     };
     let twice = dir.path().join("twice.parquet");
     write(&twice, &["x", "x", "label"]);
@@ -2749,10 +2748,7 @@ fn whole_number_decimals_are_read_exactly() {
         let x: ArrayRef = std::sync::Arc::new(Float64Array::from(vec![1.5; n]));
         let batch = arrow::array::RecordBatch::try_from_iter([("account", a), ("x", x)]).unwrap();
         let path = t.path().join(name);
-        let f = std::fs::File::create(&path).unwrap();
-        let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        write_parquet(&path, &batch);
         path.to_str().unwrap().to_string()
     };
     let base = 1i128 << 60;

@@ -58,23 +58,6 @@ pub const MIN_CLASS_ROWS: usize = 20;
 /// per-row gain over the baseline prediction, in standard errors.
 pub const MIN_SKILL_Z: f64 = 3.0;
 
-/// The one-sided z of the mean of per-row gains (loss of the baseline prediction less the
-/// model's): mean over its standard error; 0 for fewer than 2 rows or no spread.
-fn skill_z(gains: &[f64]) -> f64 {
-    let n = gains.len() as f64;
-    if gains.len() < 2 {
-        return 0.0;
-    }
-    let mean = gains.iter().sum::<f64>() / n;
-    let var = gains.iter().map(|g| (g - mean) * (g - mean)).sum::<f64>() / (n - 1.0);
-    if var > 0.0 {
-        mean / (var / n).sqrt()
-    } else if mean > 0.0 {
-        f64::INFINITY
-    } else {
-        0.0
-    }
-}
 /// A numeric target needs this many sample rows with a value to be modelled.
 const MIN_REGRESSION_ROWS: usize = 100;
 /// L2 penalty of the ridge regression of a numeric target (on the summed squared loss; the
@@ -92,6 +75,24 @@ const MAX_ITERATIONS: u64 = 30;
 /// the solver repacks the whole design matrix on every evaluation (reports/labels.md).
 pub const MAX_TRAIN: usize = 4_000;
 const NO_COLUMN: u32 = u32::MAX;
+
+/// The one-sided z of the mean of per-row gains (loss of the baseline prediction less the
+/// model's): mean over its standard error; 0 for fewer than 2 rows or no spread.
+fn skill_z(gains: &[f64]) -> f64 {
+    let n = gains.len() as f64;
+    if gains.len() < 2 {
+        return 0.0;
+    }
+    let mean = gains.iter().sum::<f64>() / n;
+    let var = gains.iter().map(|g| (g - mean) * (g - mean)).sum::<f64>() / (n - 1.0);
+    if var > 0.0 {
+        mean / (var / n).sqrt()
+    } else if mean > 0.0 {
+        f64::INFINITY
+    } else {
+        0.0
+    }
+}
 
 /// Which encoder features enter as numbers, and the design column of each (feature, slot).
 #[derive(Debug, Clone)]
@@ -437,13 +438,16 @@ impl ConfidentModel {
                     })
                 })
                 .collect();
-            let valued: Vec<usize> = (0..class.len())
-                .filter(|&i| residual[i].is_some() && t[i].is_finite())
-                .collect();
-            let mean = valued.iter().map(|&i| t[i]).sum::<f64>() / valued.len().max(1) as f64;
-            let gains: Vec<f64> = valued
+            // Skill: out-of-fold squared error against the sample mean's.
+            let scored: Vec<(f64, f64)> = residual
                 .iter()
-                .filter_map(|&i| residual[i].map(|e| (t[i] - mean).powi(2) - e * e))
+                .zip(t)
+                .filter_map(|(e, &y)| e.map(|e| (y, e)))
+                .collect();
+            let mean = scored.iter().map(|p| p.0).sum::<f64>() / scored.len().max(1) as f64;
+            let gains: Vec<f64> = scored
+                .iter()
+                .map(|&(y, e)| (y - mean).powi(2) - e * e)
                 .collect();
             if skill_z(&gains) < MIN_SKILL_Z {
                 return None;
