@@ -41,8 +41,14 @@ pub use self::source::{SourceColumn, SourceSummary};
 use crate::error::{Error, Result};
 use crate::ingest::ColumnType;
 
-/// Version of the profile file format; bump on any incompatible change.
-pub const PROFILE_SCHEMA_VERSION: u32 = 9;
+/// Version of the profile file format; bump on any incompatible change, including a change in
+/// what the same data profiles to (a profile of another version is refused, not compared).
+///
+/// 10: a whole-number decimal is an integer column, integers past 2^53 key the row
+/// fingerprints by their exact value, and zoned millisecond and second timestamps keep their
+/// instant (format 9 read their counts as microseconds), so a format-9 baseline compared with
+/// a scan of the same data would report a retyped column, drift and changed rows.
+pub const PROFILE_SCHEMA_VERSION: u32 = 10;
 /// Label key used for rows whose label is null.
 pub const NULL_LABEL: &str = "<null>";
 /// A label column with more classes than this is not a classification label.
