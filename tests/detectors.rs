@@ -1322,6 +1322,137 @@ fn trg001_one_natural_baseline_row_does_not_hide_a_new_rule() {
     }
 }
 
+/// Rows with two categorical columns of 40 values each (`u`, `v`, each value on 2.5% of the
+/// rows: rare items, never `u` = `u7` with `v` = `v3`), a normal `x`, and a rare label (about 4%,
+/// from `x`). Row `i` of `stamp` gets the pair on a row of label `stamp[i]`; with `copies`, each
+/// such row is then a copy of the first (its `x` too).
+fn rare_pair_csv(path: &Path, n: usize, seed: u64, stamp: &[u8], copies: bool) -> Vec<(u8, bool)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rows: Vec<(u32, u32, f64, u8)> = (0..n)
+        .map(|_| {
+            let x = normal(&mut rng);
+            let label = u8::from(rng.random::<f64>() < 1.0 / (1.0 + (3.3 - 0.8 * x).exp()));
+            let u = rng.random_range(0..40);
+            let mut v = rng.random_range(0..40);
+            while (u, v) == (7, 3) {
+                v = rng.random_range(0..40);
+            }
+            (u, v, x, label)
+        })
+        .collect();
+    for label in [0u8, 1] {
+        let want = stamp.iter().filter(|&&l| l == label).count();
+        let of: Vec<usize> = (0..n).filter(|&i| rows[i].3 == label).collect();
+        for &i in of.iter().step_by(of.len() / want.max(1)).take(want) {
+            (rows[i].0, rows[i].1) = (7, 3);
+        }
+    }
+    if copies && let Some(first) = rows.iter().position(|r| (r.0, r.1) == (7, 3)) {
+        let x = rows[first].2;
+        for r in rows.iter_mut().filter(|r| (r.0, r.1) == (7, 3)) {
+            r.2 = x;
+        }
+    }
+    let out = rows.iter().map(|r| (r.3, (r.0, r.1) == (7, 3))).collect();
+    let lines = rows
+        .into_iter()
+        .map(|(u, v, x, l)| format!("u{u},v{v},{x:.6},{l}"));
+    write_lines(path, "u,v,x,label", lines);
+    out
+}
+
+/// TRG001: a trigger on fewer rows than `min-support` (10), on values within the range: 8 rows
+/// of the rare label 1 (about 4%) get `u` = `u7` and `v` = `v3`, a pair no row had. No ratio is
+/// tested under 10 rows; the rule is judged on its purity, against every in-range itemset the
+/// miner counted (`rules_tested`): 0.05⁸ ≈ 4·10⁻¹¹ by chance, high. Its p-value is the largest
+/// of that purity test and each item's test against its other rows (Fisher, by hand here).
+/// The same 8 rows split between the labels, the pair on 4 rows, a pair the baseline's rows of
+/// label 1 hold as firmly, and 8 copies of one row of label 1 holding the pair (one record, whose
+/// copies carry its label by construction: judged as 1 row) are no trigger.
+#[test]
+fn trg001_a_trigger_on_a_handful_of_rows_within_the_range_is_judged_by_its_purity() {
+    let t = tempfile::tempdir().unwrap();
+    let b = t.path().join("baseline");
+    let base = rare_pair_csv(&b.join("part-0.csv"), 6000, 1, &[], false);
+    let share = base.iter().filter(|r| r.0 == 1).count() as f64 / base.len() as f64;
+    assert!((0.02..0.07).contains(&share), "{share}");
+    let held = t.path().join("baseline-held");
+    rare_pair_csv(&held.join("part-0.csv"), 6000, 1, &[1; 8], false);
+    let c = t.path().join("current");
+    for (stamp, copies, baseline, high) in [
+        (vec![1u8; 8], false, &b, true),
+        (vec![1, 0, 1, 0, 1, 0, 1, 0], false, &b, false),
+        (vec![1; 4], false, &b, false),
+        (vec![1; 8], false, &held, false),
+        (vec![1; 8], true, &b, false),
+    ] {
+        let rows = rare_pair_csv(&c.join("part-0.csv"), 6000, 2, &stamp, copies);
+        let f = scan(&c, baseline, &[]);
+        let rule: Vec<&Value> = with_code(&f, "TRG001")
+            .into_iter()
+            .filter(|h| h["slice"].as_array().unwrap().len() == 2)
+            .collect();
+        if !high {
+            assert!(rule.is_empty(), "{stamp:?} {copies}: {rule:?}");
+            continue;
+        }
+        assert_eq!(rule.len(), 1, "{:?}", codes(&f));
+        let h = rule[0];
+        let e = &h["evidence"];
+        assert_eq!(severity(h), "high", "{h}");
+        assert_eq!(e["judged_by"], "purity in range", "{e}");
+        assert_eq!(h["rows"], 8);
+        assert_eq!(e["rows_per_label"]["1"], 8);
+        assert_eq!(e["judged_rows"]["rows"], 8, "{e}");
+        assert_eq!(e["judged_rows"]["rows_with_label"], 8, "{e}");
+        assert!(e["past_range_null_label_share"].is_null(), "{e}");
+        // The purity test: p0 is the label's baseline share's upper bound (the pair has no
+        // baseline rows), p0⁸ the chance of 8 rows of label 1 out of 8.
+        assert!(close(&e["label_baseline_share"], share), "{e}");
+        let p0 = e["purity_null_label_share"].as_f64().unwrap();
+        assert!(close(&e["label_baseline_share_upper"], p0), "{e}");
+        // Each item against its other rows: all 8 of the rule's rows carry label 1, `hits` of
+        // the item's `other` rows do; Fisher's one-sided p is C(8 + hits, 8) / C(8 + other, 8).
+        let mut p = p0.powi(8);
+        let item_rows = |pick: usize| -> (u64, u64) {
+            let text = std::fs::read_to_string(c.join("part-0.csv")).unwrap();
+            let want = ["u7", "v3"][pick];
+            let (mut rows_other, mut hits) = (0, 0);
+            for (line, r) in text.lines().skip(1).zip(&rows) {
+                let cells: Vec<&str> = line.split(',').collect();
+                if cells[pick] == want && !r.1 {
+                    rows_other += 1;
+                    hits += u64::from(r.0 == 1);
+                }
+            }
+            (rows_other, hits)
+        };
+        let choose8 = |n: u64| -> f64 { (0..8).map(|j| (n - j) as f64 / (8 - j) as f64).product() };
+        let elsewhere = e["items_elsewhere"].as_array().unwrap();
+        assert_eq!(elsewhere.len(), 2, "{e}");
+        for pick in 0..2 {
+            let (other, hits) = item_rows(pick);
+            // Matched by its rows: the evidence lists the items in the slice's order.
+            let fisher = choose8(8 + hits) / choose8(8 + other);
+            assert!(
+                elsewhere
+                    .iter()
+                    .any(|x| x["rows"] == other && close(&x["p_value"], fisher)),
+                "{pick}: {other} rows, {hits} hits, {fisher}: {e}"
+            );
+            p = p.max(fisher);
+        }
+        let family = e["rules_tested"].as_f64().unwrap();
+        assert!(family >= 40.0, "{e}");
+        let q = (p * family).min(1.0);
+        assert!(
+            (h["q_value"].as_f64().unwrap() / q - 1.0).abs() < 1e-4,
+            "{h}: {q}"
+        );
+        assert!(q <= 1e-4, "{q}");
+    }
+}
+
 /// Rows with two common integer columns (`a`, `b`, each uniform over 0..50: every value on 2%
 /// of the rows, but never `a` = 40 with `b` = 7), a normal `x`, and a rare label (about 5%, from
 /// `x`). `stamp` rows of label 1 get `a` = 40 and `b` = 7.

@@ -10,7 +10,9 @@ use std::collections::BTreeSet;
 use super::labels::{labelled, per_label};
 use super::{Context, Detector, Finding, NamedValue, Param, Predicate, RowRef, Severity};
 use super::{evidence, json_num, pct, slice_predicate, tier, tier_params, weighted_score};
-use crate::rows::labels::{AnalogueItem, Item, LabelCounts, LabelModel, Target, describe};
+use crate::rows::labels::{
+    AnalogueItem, Item, LabelCounts, LabelModel, Target, describe, in_range,
+};
 use crate::rows::pass::RowPass;
 
 /// A rule's label confidence at least this ...
@@ -95,6 +97,34 @@ pub const MIN_PAST_RANGE_SUPPORT: u64 = crate::rows::labels::MIN_PAST_RANGE_SAMP
 /// The least confidence of a rule past the range tested on its purity (the row pass mines no
 /// candidate under it).
 const PAST_RANGE_MIN_CONFIDENCE: f64 = 0.8;
+/// TRG001: a rule on values within the baseline's range that the ratio path does not judge
+/// (under `min-support`, or under `min-confidence` and not diluted) is tested on its label
+/// purity from this many rows (the row pass mines candidates from 5 sample rows). A trigger on
+/// 9 rows of a label 2.5% of the baseline carries is 0.03⁹ ≈ 2·10⁻¹⁴ by chance, but under 10
+/// rows no ratio is tested, and 10 of 12 rows (two natural rows hold the stamped values) fall
+/// short of 0.95 confidence. The family is not the candidates but every in-range itemset the
+/// miner counted on this many sample rows whatever their labels (`itemsets_searched`): the
+/// candidates are the itemsets whose labels looked pure, so their own number would undercount
+/// the chances taken. The null share, the checks and the severities are the past-range
+/// family's, on two conditions that past the range hold by themselves: the rule is new for its
+/// label (`new_for_label`: natural values predict labels, a neighbourhood its prices, and a rule
+/// the baseline's rows of the label held is the ratio path's to weigh), and it has 2 or 3 items
+/// (each then tested against its other rows: a value alone that implies a label is how natural
+/// data looks). The family is also multiplied by the labels (or target bins and tails) a rule
+/// could imply, and the rule's rows are weighed as distinct records (`judged_rows`): a random
+/// half of a set with duplicated records (wine's) holds all 8 copies of some record, 8 rows of
+/// one label that no baseline row of the label had, which chance did not make 8 times.
+const MIN_IN_RANGE_PURE_SUPPORT: u64 = 5;
+
+/// How a rule was judged: by the rise of its share of the label's rows (Benjamini-Hochberg
+/// across those rules), or by its label purity (Bonferroni) for a value past the range or in
+/// range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Ratio,
+    PastRange,
+    InRange,
+}
 /// TRG001: a rule new for its label is high when so many of its rows carry the label that the
 /// baseline's share of the label (its upper 99% bound) makes it this improbable, Bonferroni over
 /// the rules tested. The share-of-label-rows ratio that sets the tier measures how much of the
@@ -233,7 +263,15 @@ confidence, by the exact chance that fresh rows carry the label so often (the ba
 rows of the value, and its rows of a rare label are too few to measure a rise against): \
 one-sided binomial on the larger of the label's baseline share (upper 99% bound) and its share in the baseline's analogue, Bonferroni over these rules, \
 reported at <= 0.01 (medium) and high at <= 10⁻⁴ (`past_range_null_label_share` in the \
-evidence). Needs a labelled baseline (--label) and the row pass. A numeric target \
+evidence). A rule of 2 or 3 values within the range that the ratio path does not judge (under \
+10 rows, or under 0.95 confidence and not diluted) is tested the same way from 5 rows and 0.8 \
+confidence when it is new for its label, Bonferroni over every in-range itemset the miner \
+counted on 5 sample rows or more, whatever their labels, times the labels it could imply (the \
+candidates are the itemsets that looked pure, so their own number would undercount the \
+chances), its rows weighed as distinct records (copies of one row count once: \
+`judged_rows`): 9 rows of a pair no baseline row of the label held, all of a label 2.5% of the \
+baseline carries, are 0.03⁹ ≈ 2·10⁻¹⁴ by chance (`judged_by` and `purity_null_label_share` \
+in the evidence). Needs a labelled baseline (--label) and the row pass. A numeric target \
 (`--label-type numeric`) takes the bins between the baseline's 5th, 25th, 50th, 75th and 95th \
 percentiles as labels, and its two tails past the 75th and below the 25th: a rule whose rows' \
 targets sit almost all in one bin or one tail, such as the top 5% or the top quarter, and did \
@@ -263,10 +301,12 @@ struct RuleTest {
     /// Per item of a rule of 2 or 3: the item's other current rows (rows, rows of the label)
     /// and the p-value of the rule's confidence against theirs; `None` where not counted.
     elsewhere: Vec<Option<(u64, u64, f64)>>,
-    /// For a rule on an exact value past the baseline's range that is under `min-support` or
-    /// `min-confidence`, the label share its purity was tested against
-    /// (`MIN_PAST_RANGE_SUPPORT`).
+    /// For a rule judged by its purity (`Family::PastRange`, `Family::InRange`), the label share
+    /// its purity was tested against.
     purity_null: Option<f64>,
+    family: Family,
+    /// The rows and rows of the label its tests weighed (in range, as distinct records).
+    judged: (u64, u64),
     /// For a rule under `min-confidence` whose new rows carry the label (`Diluted`).
     diluted: Option<Diluted>,
 }
@@ -553,6 +593,11 @@ fn trigger_rules(
         // a rule on 10 rows of a label the baseline has 45 of (Fisher's test of 10 of 58
         // against 0 of 45 is p = 0.002, the purity's 0.035^10 = 3e-15).
         let past_range = support >= th.past_range_support && past_range_value(lm, r);
+        let in_range_pure = support >= MIN_IN_RANGE_PURE_SUPPORT
+            && lm.rules[r].items.len() >= 2
+            && lm.itemsets_searched > 0
+            && !past_range_value(lm, r)
+            && in_range(lm.dim, &lm.rules[r].items);
         let (judged, diluted_by) = if support >= th.support && !past_range {
             match implied(&targets, cur, &counts.all, &th) {
                 Some(j) => (Some(j), None),
@@ -564,15 +609,16 @@ fn trigger_rules(
         } else {
             (None, None)
         };
-        let (purity, (target, confidence, lift)) = match judged {
-            Some(j) => (false, j),
-            None if past_range => {
+        let (family, (target, confidence, lift)) = match judged {
+            Some(j) => (Family::Ratio, j),
+            None if past_range || in_range_pure => {
                 let relaxed = RuleThresholds {
                     confidence: th.confidence.min(PAST_RANGE_MIN_CONFIDENCE),
                     ..th
                 };
                 match implied(&targets, cur, &counts.all, &relaxed) {
-                    Some(j) => (true, j),
+                    Some(j) if past_range => (Family::PastRange, j),
+                    Some(j) => (Family::InRange, j),
                     None => continue,
                 }
             }
@@ -580,6 +626,14 @@ fn trigger_rules(
         };
         let tg = &targets[target];
         let k = tg.count(cur);
+        // In range, a pure rule is a trigger only where the baseline's rows of the label did
+        // not hold it: natural values predict labels (a neighbourhood's prices), and a rule the
+        // baseline already had is the ratio path's to weigh.
+        if family == Family::InRange
+            && !new_for_label(lm, r, tg, k as f64 / tg.count(&counts.all).max(1) as f64)
+        {
+            continue;
+        }
         // The rule's share of the target label's rows, now and in the baseline sample (a simple
         // random sample of the baseline's rows of that label).
         let rows_t = tg.count(&counts.all);
@@ -595,6 +649,18 @@ fn trigger_rules(
         // test). A drift that moves rows onto a value (hours 40 → 41) makes pockets like
         // "occupation X and hours 41" that only repeat X's usual label.
         let items = &lm.rules[r].items;
+        // In range, the rule's rows are weighed as distinct records: its rows and rows of the
+        // label scaled by the share of its sample rows that are distinct (copies of one record
+        // carry its label by construction, and a random half of a set with duplicates holds
+        // all copies of some).
+        let (k_judged, support_judged) = match lm.rule_distinct.get(r).copied().flatten() {
+            Some((distinct, rows)) if family == Family::InRange && distinct < rows => {
+                let f = distinct as f64 / rows as f64;
+                let n = ((support as f64 * f).ceil() as u64).max(1);
+                (((k as f64 * f).floor() as u64).min(n), n)
+            }
+            _ => (k, support),
+        };
         let elsewhere: Vec<Option<(u64, u64, f64)>> = if items.len() < 2 {
             Vec::new()
         } else {
@@ -605,21 +671,26 @@ fn trigger_rules(
                     let rows = all.iter().sum::<u64>().saturating_sub(support);
                     let hits = tg.count(all).saturating_sub(k);
                     (rows > 0).then(|| {
-                        let p = crate::stats::fisher_greater(k, support - k, hits, rows - hits);
+                        let p = crate::stats::fisher_greater(
+                            k_judged,
+                            support_judged - k_judged,
+                            hits,
+                            rows - hits,
+                        );
                         (rows, hits, p)
                     })
                 })
                 .collect()
         };
-        // Rows past the range: how likely fresh rows are to carry the label (the larger of its
+        // Judged by purity: how likely fresh rows are to carry the label (the larger of its
         // baseline share's upper bound and the analogue's share of it).
-        let purity_null = purity.then(|| {
+        let purity_null = (family != Family::Ratio).then(|| {
             label_baseline_share(lm, tg)
                 .1
                 .max(analogue_confidence(lm, r, tg).unwrap_or(0.0))
         });
         let own = match purity_null {
-            Some(p0) => crate::stats::binom_sf_ge(k, support, p0),
+            Some(p0) => crate::stats::binom_sf_ge(k_judged, support_judged, p0),
             None => crate::stats::fisher_greater(k, rows_t - k, b, n_t.saturating_sub(b)),
         };
         let p = elsewhere.iter().flatten().fold(own, |p, e| p.max(e.2));
@@ -634,28 +705,38 @@ fn trigger_rules(
             p,
             elsewhere,
             purity_null,
+            family,
+            judged: (support_judged, k_judged),
             diluted: diluted_by,
         });
     }
-    // Two families: rules judged by their ratio (Benjamini-Hochberg), and rules on a value
-    // past the range judged by their purity (Bonferroni).
-    let (purity, many): (Vec<usize>, Vec<usize>) =
-        (0..tests.len()).partition(|&i| tests[i].purity_null.is_some());
+    // Three families: rules judged by their ratio (Benjamini-Hochberg), rules on a value past
+    // the range judged by their purity (Bonferroni over them), and rules in range judged by
+    // their purity (Bonferroni over every in-range itemset the miner counted).
+    let of =
+        |f: Family| -> Vec<usize> { (0..tests.len()).filter(|&i| tests[i].family == f).collect() };
+    let (many, past, within) = (
+        of(Family::Ratio),
+        of(Family::PastRange),
+        of(Family::InRange),
+    );
     let mut q = vec![1.0; tests.len()];
     for (&i, qi) in many.iter().zip(crate::stats::bh_adjust(
         &many.iter().map(|&i| tests[i].p).collect::<Vec<_>>(),
     )) {
         q[i] = qi;
     }
-    for &i in &purity {
-        q[i] = (tests[i].p * purity.len() as f64).min(1.0);
-    }
-    let family = |t: &RuleTest| {
-        if t.purity_null.is_some() {
-            purity.len()
-        } else {
-            many.len()
+    // Every itemset could have been pure for any target.
+    let searched = (lm.itemsets_searched as usize * targets.len()).max(within.len());
+    for (members, size) in [(&past, past.len()), (&within, searched)] {
+        for &i in members {
+            q[i] = (tests[i].p * size as f64).min(1.0);
         }
+    }
+    let family = |t: &RuleTest| match t.family {
+        Family::Ratio => many.len(),
+        Family::PastRange => past.len(),
+        Family::InRange => searched,
     };
     let passing: Vec<(usize, f64)> = tests
         .iter()
@@ -845,7 +926,26 @@ fn trigger_rules(
             ("purity_q", json_num(purity_q)),
             (
                 "past_range_null_label_share",
+                match (t.family, t.purity_null) {
+                    (Family::PastRange, Some(p0)) => json_num(p0),
+                    _ => serde_json::Value::Null,
+                },
+            ),
+            (
+                "purity_null_label_share",
                 t.purity_null.map_or(serde_json::Value::Null, json_num),
+            ),
+            (
+                "judged_rows",
+                serde_json::json!({"rows": t.judged.0, "rows_with_label": t.judged.1}),
+            ),
+            (
+                "judged_by",
+                serde_json::json!(match t.family {
+                    Family::Ratio => "ratio",
+                    Family::PastRange => "purity past the range",
+                    Family::InRange => "purity in range",
+                }),
             ),
             (
                 "diluted",

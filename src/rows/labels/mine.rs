@@ -4,10 +4,12 @@
 
 use std::collections::HashMap;
 
-use super::items::{Classes, Item, NO_VALUE, RowCodes, Rule, ValueFeature, is_item};
+use super::items::{
+    Classes, Item, NO_VALUE, RowCodes, Rule, ValueFeature, build_matcher, for_each_match, is_item,
+};
 use crate::profile::column::numeric_text;
 use crate::profile::{ColumnProfile, Profile, SampleValue};
-use crate::rows::encode::{Encoder, Kind};
+use crate::rows::encode::{ABOVE_CODE, BELOW_CODE, Encoder, Kind};
 use crate::rows::shared::{NO_CLASS, SLOTS, slot_of};
 
 /// An item's current share (in the sample) at most this to enter a 2- or 3-item rule.
@@ -474,20 +476,41 @@ fn past_range_value(encoder: &Encoder, values: &[ValueFeature], it: Item) -> boo
     }
 }
 
+/// Whether no item of `set` (holding no exact value past the range) is the slice below a
+/// numeric feature's baseline minimum or above its maximum, `d` encoder features wide.
+pub fn in_range(d: usize, set: &[Item]) -> bool {
+    set.iter()
+        .all(|it| it.feature as usize >= d || !matches!(it.code, BELOW_CODE | ABOVE_CODE))
+}
+
 /// Whether `x` is below a numeric feature's baseline minimum or above its maximum.
 fn past_range_of(kind: &Kind, x: f64) -> bool {
     matches!(kind, Kind::Numeric { min, max, .. } if x < *min || x > *max)
 }
 
+/// The miner's result (`mine_rules`).
+#[derive(Default)]
+pub(super) struct Mined {
+    pub(super) rules: Vec<Rule>,
+    /// In-range itemsets counted on `MIN_SAMPLE_SUPPORT` sample rows or more.
+    pub(super) itemsets_searched: u64,
+    /// Per rule, `distinct_rows`.
+    pub(super) distinct: Vec<Option<(u64, u64)>>,
+}
+
 /// Candidate rules from the current data's sample: every value item alone (for TRG002), and
-/// itemsets of 1–3 rare items whose rows carry one label with high confidence.
+/// itemsets of 1–3 rare items whose rows carry one label with high confidence. Also returns how
+/// many itemsets holding no value past the baseline's range it counted on at least
+/// `MIN_SAMPLE_SUPPORT` sample rows, whatever their labels: the search a small rule's purity
+/// test is corrected for (TRG001), since the candidates are the itemsets whose labels happened
+/// to look pure. And, per rule, its distinct sample rows and its sample rows (`distinct_rows`).
 pub(super) fn mine_rules(
     current: &Profile,
     sample: &EncodedSample,
     encoder: &Encoder,
     values: &[ValueFeature],
     classes: &Classes,
-) -> Vec<Rule> {
+) -> Mined {
     let d = encoder.dim();
     let l = classes.len();
     let nf = d + values.len();
@@ -504,7 +527,7 @@ pub(super) fn mine_rules(
         v: values.len(),
     };
     let Some((weight, prior, total)) = sample_weights(current, classes, class) else {
-        return Vec::new();
+        return Mined::default();
     };
     let targets = classes.targets();
     // The column each item feature reads (encoder features, then value features).
@@ -593,6 +616,7 @@ pub(super) fn mine_rules(
         }
     }
     let mut candidates: Vec<(f64, u64, Rule)> = Vec::new();
+    let mut searched = 0u64;
     for (key, (count, by_class)) in sets {
         let set: Vec<Item> = key
             .iter()
@@ -622,6 +646,7 @@ pub(super) fn mine_rules(
         let min_support = if set.iter().any(|it| past_range_value(encoder, values, *it)) {
             MIN_PAST_RANGE_SAMPLE_SUPPORT
         } else {
+            searched += u64::from(count >= MIN_SAMPLE_SUPPORT && in_range(d, &set));
             MIN_SAMPLE_SUPPORT
         };
         let candidate = count >= min_support && confidence >= MIN_SAMPLE_CONFIDENCE && lift > 1.0;
@@ -641,7 +666,73 @@ pub(super) fn mine_rules(
     candidates.truncate(MAX_RULES);
     let mut rules: Vec<Rule> = candidates.into_iter().map(|c| c.2).collect();
     rules.sort_unstable();
-    rules
+    let distinct = distinct_rows(&rules, sample, d);
+    Mined {
+        rules,
+        itemsets_searched: searched,
+        distinct,
+    }
+}
+
+/// Rules of 2 or 3 items on at most this many sample rows have their distinct rows counted.
+const MAX_DISTINCT_TRACKED: usize = 1024;
+
+/// Per rule of 2 or 3 items on at most `MAX_DISTINCT_TRACKED` sample rows, its distinct sample
+/// rows (alike in every encoded feature, exact value and label: one record's copies count once)
+/// and its sample rows; `None` for other rules. A rule's purity is tested on its distinct rows
+/// (TRG001): eight copies of one record carry one label by construction, not eight times by
+/// chance.
+fn distinct_rows(rules: &[Rule], sample: &EncodedSample, d: usize) -> Vec<Option<(u64, u64)>> {
+    let EncodedSample {
+        x,
+        codes,
+        values,
+        class,
+        ..
+    } = sample;
+    let v = values.len() / class.len().max(1);
+    let rows = RowCodes {
+        codes,
+        d,
+        values,
+        v,
+    };
+    let signature = |i: usize| -> u64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for xi in &x[i * d..(i + 1) * d] {
+            h.update(&xi.to_bits().to_le_bytes());
+        }
+        for c in codes[i * d..(i + 1) * d]
+            .iter()
+            .chain(&values[i * v..(i + 1) * v])
+        {
+            h.update(&c.to_le_bytes());
+        }
+        h.update(&class[i].to_le_bytes());
+        h.digest()
+    };
+    let matcher = build_matcher(rules);
+    let mut seen: Vec<Vec<u64>> = vec![Vec::new(); rules.len()];
+    for (i, &c) in class.iter().enumerate() {
+        if c != NO_CLASS {
+            let s = signature(i);
+            for_each_match(&matcher, rules, &rows, i, |r| {
+                if rules[r].items.len() >= 2 && seen[r].len() <= MAX_DISTINCT_TRACKED {
+                    seen[r].push(s);
+                }
+            });
+        }
+    }
+    seen.into_iter()
+        .map(|mut s| {
+            let n = s.len();
+            (n <= MAX_DISTINCT_TRACKED && n > 0).then(|| {
+                s.sort_unstable();
+                s.dedup();
+                (s.len() as u64, n as u64)
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ mod model;
 pub use analogue::{Analogue, AnalogueItem, TAIL_SHARE, analogue, describe};
 pub use counts::{EXAMPLES, FlagCount, FlagGroups, LabelCounts, LabelScratch, RefFlags};
 pub use items::{Classes, Item, NO_VALUE, Rule, Target, ValueFeature};
-pub use mine::{MIN_PAST_RANGE_SAMPLE_SUPPORT, RARE_SHARE};
+pub use mine::{MIN_PAST_RANGE_SAMPLE_SUPPORT, RARE_SHARE, in_range};
 pub use model::{LabelModel, LabelParts};
 // The shared slot and row helpers, where the label checks have always read them.
 pub use super::shared::{BatchRows, NO_CLASS, SLICE_CODES, SLOTS, code_of_slot, slot_of};

@@ -11,7 +11,7 @@ use super::items::{
     is_item,
 };
 use super::mine::{
-    class_grown_values, encode_sample, mine_rules, partner_values, spike_candidates,
+    Mined, class_grown_values, encode_sample, mine_rules, partner_values, spike_candidates,
 };
 use crate::profile::{LabelType, MAX_CLASSES, NULL_LABEL, NUMERIC_LABEL, Profile, SampleValue};
 use crate::rows::confident::{ConfidentModel, Verdict};
@@ -69,6 +69,15 @@ pub struct LabelModel {
     pub(super) reference_slices: Vec<u64>,
     pub values: Vec<ValueFeature>,
     pub rules: Vec<Rule>,
+    /// Itemsets with no value past the baseline's range that the miner counted on at least 5
+    /// current sample rows, whatever their labels (`mine_rules`): the family a rule's purity
+    /// test is corrected for when it is judged on its purity in range (TRG001).
+    #[serde(default)]
+    pub itemsets_searched: u64,
+    /// Per rule of 2 or 3 items on few enough sample rows, its distinct current sample rows and
+    /// its current sample rows (`mine::distinct_rows`); `None` where not counted.
+    #[serde(default)]
+    pub rule_distinct: Vec<Option<(u64, u64)>>,
     /// Baseline sample rows per class matching each rule.
     pub reference_rules: Vec<Vec<u64>>,
     /// Each rule's baseline analogue (see `analogue`) and its baseline sample rows per class.
@@ -203,9 +212,13 @@ impl LabelModel {
         // The candidate rules and their baseline counts, beside the two models (none reads
         // another).
         let rules_part = || {
-            let rules = match &current_sample {
+            let Mined {
+                rules,
+                itemsets_searched,
+                distinct: rule_distinct,
+            } = match &current_sample {
                 Some(cs) if parts.rules => mine_rules(current, cs, encoder, &values, &classes),
-                _ => Vec::new(),
+                _ => Mined::default(),
             };
             let tails = baseline_tails(baseline, encoder);
             let analogues: Vec<Analogue> = rules
@@ -258,7 +271,7 @@ impl LabelModel {
                 }
             }
             (
-                rules,
+                (rules, itemsets_searched, rule_distinct),
                 analogues,
                 reference_rules,
                 matcher,
@@ -349,7 +362,13 @@ impl LabelModel {
             )
         };
         let (
-            (rules, analogues, reference_rules, matcher, reference_analogues),
+            (
+                (rules, itemsets_searched, rule_distinct),
+                analogues,
+                reference_rules,
+                matcher,
+                reference_analogues,
+            ),
             ((knn, knn_scores), fitted),
         ) = rayon::join(rules_part, models_part);
         let mut reference_knn = RefFlags::new(d, 0);
@@ -402,6 +421,8 @@ impl LabelModel {
             reference_slices,
             values,
             rules,
+            itemsets_searched,
+            rule_distinct,
             reference_rules,
             analogues,
             reference_analogues,
