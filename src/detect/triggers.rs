@@ -125,6 +125,7 @@ enum Family {
     PastRange,
     InRange,
 }
+
 /// TRG001: a rule new for its label is high when so many of its rows carry the label that the
 /// baseline's share of the label (its upper 99% bound) makes it this improbable, Bonferroni over
 /// the rules tested. The share-of-label-rows ratio that sets the tier measures how much of the
