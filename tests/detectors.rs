@@ -1327,19 +1327,7 @@ fn trg001_one_natural_baseline_row_does_not_hide_a_new_rule() {
 /// from `x`). Row `i` of `stamp` gets the pair on a row of label `stamp[i]`; with `copies`, each
 /// such row is then a copy of the first (its `x` too).
 fn rare_pair_csv(path: &Path, n: usize, seed: u64, stamp: &[u8], copies: bool) -> Vec<(u8, bool)> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut rows: Vec<(u32, u32, f64, u8)> = (0..n)
-        .map(|_| {
-            let x = normal(&mut rng);
-            let label = u8::from(rng.random::<f64>() < 1.0 / (1.0 + (3.3 - 0.8 * x).exp()));
-            let u = rng.random_range(0..40);
-            let mut v = rng.random_range(0..40);
-            while (u, v) == (7, 3) {
-                v = rng.random_range(0..40);
-            }
-            (u, v, x, label)
-        })
-        .collect();
+    let mut rows = rows_without_pair(n, seed, 40, (7, 3), (3.3, 0.8));
     for label in [0u8, 1] {
         let want = stamp.iter().filter(|&&l| l == label).count();
         let of: Vec<usize> = (0..n).filter(|&i| rows[i].3 == label).collect();
@@ -1453,23 +1441,35 @@ fn trg001_a_trigger_on_a_handful_of_rows_within_the_range_is_judged_by_its_purit
     }
 }
 
+/// `n` rows of two integer columns uniform over `0..values` that never hold `pair` together, a
+/// normal `x`, and a rare label from `x`: P(1) = 1 / (1 + e^(shift − slope·x)).
+fn rows_without_pair(
+    n: usize,
+    seed: u64,
+    values: i64,
+    pair: (i64, i64),
+    (shift, slope): (f64, f64),
+) -> Vec<(i64, i64, f64, u8)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let x = normal(&mut rng);
+            let label = u8::from(rng.random::<f64>() < 1.0 / (1.0 + (shift - slope * x).exp()));
+            let a = rng.random_range(0..values);
+            let mut b = rng.random_range(0..values);
+            while (a, b) == pair {
+                b = rng.random_range(0..values);
+            }
+            (a, b, x, label)
+        })
+        .collect()
+}
+
 /// Rows with two common integer columns (`a`, `b`, each uniform over 0..50: every value on 2%
 /// of the rows, but never `a` = 40 with `b` = 7), a normal `x`, and a rare label (about 5%, from
 /// `x`). `stamp` rows of label 1 get `a` = 40 and `b` = 7.
 fn common_values_csv(path: &Path, n: usize, seed: u64, stamp: usize) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut rows: Vec<(i64, i64, f64, u8)> = (0..n)
-        .map(|_| {
-            let x = normal(&mut rng);
-            let label = u8::from(rng.random::<f64>() < 1.0 / (1.0 + (3.5 - 1.2 * x).exp()));
-            let a = rng.random_range(0..50);
-            let mut b = rng.random_range(0..50);
-            while (a, b) == (40, 7) {
-                b = rng.random_range(0..50);
-            }
-            (a, b, x, label)
-        })
-        .collect();
+    let mut rows = rows_without_pair(n, seed, 50, (40, 7), (3.5, 1.2));
     let ones: Vec<usize> = (0..n).filter(|&i| rows[i].3 == 1).collect();
     if let Some(step) = ones.len().checked_div(stamp) {
         for &i in ones.iter().step_by(step).take(stamp) {
