@@ -1441,6 +1441,127 @@ fn trg001_a_trigger_on_a_handful_of_rows_within_the_range_is_judged_by_its_purit
     }
 }
 
+/// TRG001: a trigger on a label with few baseline rows is reported by its purity even where its
+/// share of the label's rows stays under twice the upper bound of the baseline's (the lowest
+/// ratio tier). 16 rows of label 1 (about 4% of the rows: some 90 in a 2,000-row baseline, 135
+/// in 3,000 current rows) get `u` = `u7` and `v` = `v3`, a pair no baseline row holds: 12% of the
+/// label's rows, against an upper bound of about 7% for none of 90, a ratio under 2; but 16 rows
+/// out of 16 of a label that rare are p0¹⁶ by chance (`purity_q`, Bonferroni over the rules judged
+/// by their ratio), far under `pure-rule-q`: high. A baseline whose rows of label 1 held the pair
+/// too is no new trigger.
+#[test]
+fn trg001_a_pure_new_rule_on_a_rare_label_is_high_below_the_lowest_ratio_tier() {
+    let t = tempfile::tempdir().unwrap();
+    let b = t.path().join("baseline");
+    rare_pair_csv(&b.join("part-0.csv"), 2000, 1, &[], false);
+    let held = t.path().join("baseline-held");
+    rare_pair_csv(&held.join("part-0.csv"), 2000, 1, &[1, 1, 1], false);
+    let c = t.path().join("current");
+    let rows = rare_pair_csv(&c.join("part-0.csv"), 3000, 2, &[1; 16], false);
+    assert_eq!(rows.iter().filter(|r| r.1 && r.0 == 1).count(), 16);
+    for (baseline, reported) in [(&b, true), (&held, false)] {
+        let f = scan(&c, baseline, &[]);
+        let rule: Vec<&Value> = with_code(&f, "TRG001")
+            .into_iter()
+            .filter(|h| h["slice"].as_array().unwrap().len() == 2)
+            .collect();
+        if !reported {
+            assert!(rule.is_empty(), "{rule:?}");
+            continue;
+        }
+        assert_eq!(rule.len(), 1, "{:?}", codes(&f));
+        let h = rule[0];
+        let e = &h["evidence"];
+        assert_eq!(severity(h), "high", "{h}");
+        assert_eq!(e["judged_by"], "ratio", "{e}");
+        assert_eq!(h["rows"], 16);
+        assert_eq!(e["rows_per_label"]["1"], 16);
+        // Under the lowest tier: the share of label 1's rows against the baseline's bound.
+        let ratio = e["share_of_label_rows"].as_f64().unwrap()
+            / e["baseline_share_of_label_rows_upper"].as_f64().unwrap();
+        assert!(ratio < 2.0, "{ratio}: {e}");
+        // The purity: 16 of 16 rows at the label's baseline share's upper bound, times the
+        // rules judged by their ratio.
+        let p0 = e["label_baseline_share_upper"].as_f64().unwrap();
+        let family = e["rules_tested"].as_f64().unwrap();
+        let purity_q = (p0.powi(16) * family).min(1.0);
+        let got = e["purity_q"].as_f64().unwrap();
+        assert!((got / purity_q - 1.0).abs() < 1e-4, "{purity_q}: {e}");
+        assert!(purity_q <= 1e-6, "{purity_q}");
+        assert!(h["q_value"].as_f64().unwrap() <= 0.01, "{h}");
+    }
+}
+
+/// Rows with a common category (`color`: `red` on a quarter of the rows, else `white`), an
+/// integer `z` uniform over 0..100 (each value on 1% of the rows) that is never 37 on a red row,
+/// a normal `x` and a rare label from `x` (about 4%). `stamp` rows get `color` = `red` and
+/// `z` = 37, each given the label listed.
+fn category_value_csv(path: &Path, n: usize, seed: u64, stamp: &[u8]) {
+    let mut rows: Vec<(bool, i64, f64, u8)> = rows_without_pair(n, seed, 100, (-1, -1), (3.3, 0.8))
+        .into_iter()
+        .map(|(a, z, x, label)| {
+            let red = a < 25;
+            (red, if red && z == 37 { 38 } else { z }, x, label)
+        })
+        .collect();
+    for label in [0u8, 1] {
+        let want = stamp.iter().filter(|&&l| l == label).count();
+        let of: Vec<usize> = (0..n).filter(|&i| rows[i].3 == label).collect();
+        for &i in of.iter().step_by(of.len() / want.max(1)).take(want) {
+            (rows[i].0, rows[i].1) = (true, 37);
+        }
+    }
+    let lines = rows.into_iter().map(|(red, z, x, l)| {
+        let color = if red { "red" } else { "white" };
+        format!("{color},{z},{x:.6},{l}")
+    });
+    write_lines(path, "color,z,x,label", lines);
+}
+
+/// TRG001: a clean-label pair of a common category and a rare exact value. 25 rows of the rare
+/// label 1 get `color` = `red` (a quarter of the rows: too common to enter a rule of rare
+/// items) and `z` = 37 (a value on 1% of the rows, now 1.8%: a spike). No row held the pair
+/// before, and `z` = 37 alone carries label 1 on 25 of about 55 rows; the pair carries it on all
+/// 25 and is reported, high. The same 25 rows with mixed labels, or no stamp, give no rule on
+/// `color`.
+#[test]
+fn trg001_a_common_category_beside_a_rare_value_forms_a_rule() {
+    let t = tempfile::tempdir().unwrap();
+    let b = t.path().join("baseline/part-0.csv");
+    category_value_csv(&b, 3000, 1, &[]);
+    let mixed: Vec<u8> = (0..25).map(|i| u8::from(i % 5 == 0)).collect();
+    for (stamp, seed, reported) in [
+        (vec![1u8; 25], 2, true),
+        (mixed, 3, false),
+        (vec![], 4, false),
+    ] {
+        let c = t.path().join(format!("current-{seed}/part-0.csv"));
+        category_value_csv(&c, 3000, seed, &stamp);
+        let f = scan(c.parent().unwrap(), b.parent().unwrap(), &[]);
+        let on_color: Vec<&Value> = with_code(&f, "TRG001")
+            .into_iter()
+            .filter(|h| slice_columns(h).contains(&&Value::from("color")))
+            .collect();
+        if !reported {
+            assert!(on_color.is_empty(), "{stamp:?}: {on_color:?}");
+            continue;
+        }
+        assert_eq!(on_color.len(), 1, "{:?}", codes(&f));
+        let h = on_color[0];
+        assert_eq!(severity(h), "high", "{h}");
+        assert_eq!(
+            slice_columns(h),
+            [&Value::from("color"), &Value::from("z")],
+            "{h}"
+        );
+        assert_eq!(h["slice"][0]["value"], "red", "{h}");
+        assert_eq!(h["slice"][1]["value"].as_f64(), Some(37.0), "{h}");
+        assert_eq!(h["rows"], 25);
+        assert_eq!(h["evidence"]["rows_per_label"]["1"], 25);
+        assert_eq!(h["baseline_rows"], 0);
+    }
+}
+
 /// `n` rows of two integer columns uniform over `0..values` that never hold `pair` together, a
 /// normal `x`, and a rare label from `x`: P(1) = 1 / (1 + e^(shift − slope·x)).
 fn rows_without_pair(

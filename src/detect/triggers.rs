@@ -68,7 +68,7 @@ const RULE_PARAMS: [Param; 9] = [
         default: PURE_RULE_Q,
         min: 0.0,
         max: 1.0,
-        doc: "a rule new for its label is high when its rows carry the label this improbably for the label's baseline share (binomial, Bonferroni over the rules tested; 0: never)",
+        doc: "a rule new for its label is high when its rows carry the label this improbably for the label's baseline share (binomial, Bonferroni over the rules tested; 0: never), even below the low tier",
     },
     Param {
         name: "min-support-past-range",
@@ -131,8 +131,12 @@ enum Family {
 /// the rules tested. The share-of-label-rows ratio that sets the tier measures how much of the
 /// label a rule holds, but a backdoor needs few rows: 30 rows of the label that all carry a
 /// value the baseline's rows of that label never did are a trigger however many rows the label
-/// has. The rule must already have passed every other test (its q, the tier, the baseline's
-/// analogue, the items alone); 10⁻⁶ is ten thousand times stricter than the q that reports it.
+/// has. The rule must already have passed every other test (its q, the baseline's analogue, the
+/// items alone); 10⁻⁶ is ten thousand times stricter than the q that reports it.
+/// It stands without a ratio tier too: for a label with few baseline rows the share's upper
+/// bound the tiers divide by is wide (one row of 90 bounds it at 7.6%), and the detection
+/// bench's wine pair, 17 of 18 rows of a grade 3% of the rows carry, against 1 of the grade's
+/// 90 baseline rows, was 1.8 times that bound: below the low tier, and not reported at all.
 const PURE_RULE_Q: f64 = 1e-6;
 /// TRG001: a rule is new for its label when its share of the label's rows now is at least this
 /// many times the baseline sample's (`new_for_label`; no baseline row of the label under it is
@@ -232,8 +236,10 @@ whose share of one label's rows rose threefold in the label-stratified samples (
 rows or more, Fisher's one-sided p <= 0.001: a clean-label trigger stamped on common values moves their share of the \
 label's rows, not of all the rows), or that sits beside a rare one that rose on rows of one \
 label (the common half of a clean-label pair), or one past the range on 3 rows or more. \
-Candidate rules are itemsets of rare items (at most 5% of the rows each) mined from the current \
-data's label-stratified sample, then counted exactly over every current row. A rule is \
+Candidate rules are itemsets of rare items (at most 5% of the rows each), and pairs of a rare \
+exact value with a category of any share (a clean-label trigger's `color` = `red` beside a \
+stamped number), mined from the current data's label-stratified sample, then counted exactly \
+over every current row. A rule is \
 reported when its label confidence is >= 0.95 on >= 10 rows with a lift >= 2 (for a label on \
 more than a third of the rows, where lift 2 is out of reach, half-way to the largest lift \
 possible), or, diluted by natural rows that hold its values (a clean-label trigger on common \
@@ -251,7 +257,8 @@ hiding place) at q <= 10⁻⁴, since that bound is wide when the label has \
 few baseline rows and the exact test already weighs it; high for a rule new for its label \
 whose rows carry it beyond chance for the label's baseline share (binomial on the share's upper \
 99% bound, Bonferroni over the rules tested, <= 10⁻⁶), since a backdoor needs few of the \
-label's rows. The baseline's analogue of the rule (values past its range replaced by its \
+label's rows, even below the low tier (for a label with few baseline rows the bound the tiers \
+divide by is wide: none of 90 rows bounds the share at 7%). The baseline's analogue of the rule (values past its range replaced by its \
 own most extreme 1% on that side) must have been weak: no rows, a confidence whose upper 99% bound is \
 below 0.95, or one whose lower 99% bound is below what the lift asks (one baseline row that \
 carries the label shows no pattern). A rule of 2 or 3 items must also raise the label beyond each item alone: its \
@@ -593,11 +600,12 @@ fn trigger_rules(
         // the baseline has no rows of the value, and its rows of the label are no measure of
         // a rule on 10 rows of a label the baseline has 45 of (Fisher's test of 10 of 58
         // against 0 of 45 is p = 0.002, the purity's 0.035^10 = 3e-15).
-        let past_range = support >= th.past_range_support && past_range_value(lm, r);
+        let holds_past_range = past_range_value(lm, r);
+        let past_range = support >= th.past_range_support && holds_past_range;
         let in_range_pure = support >= MIN_IN_RANGE_PURE_SUPPORT
             && lm.rules[r].items.len() >= 2
             && lm.itemsets_searched > 0
-            && !past_range_value(lm, r)
+            && !holds_past_range
             && in_range(lm.dim, &lm.rules[r].items);
         let (judged, diluted_by) = if support >= th.support && !past_range {
             match implied(&targets, cur, &counts.all, &th) {
@@ -739,6 +747,26 @@ fn trigger_rules(
         Family::PastRange => past.len(),
         Family::InRange => searched,
     };
+    // A rule judged by its ratio: how improbable its label purity is for the label's baseline
+    // share (its upper 99% bound; Bonferroni over those rules), and whether that makes it a
+    // new rule's high (`pure-rule-q`).
+    let ratio_purity_q = |t: &RuleTest| {
+        let tg = &targets[t.target];
+        let (_, base_upper) = label_baseline_share(lm, tg);
+        (crate::stats::binom_sf_ge(tg.count(counts.rule(t.rule)), t.support, base_upper)
+            * many.len() as f64)
+            .min(1.0)
+    };
+    let pure_new = |t: &RuleTest| {
+        t.purity_null.is_none()
+            && new_for_label(lm, t.rule, &targets[t.target], t.share)
+            && ratio_purity_q(t) <= pure_rule_q
+    };
+    // A rule reported by its ratio needs a tier, unless it is new for its label and pure beyond
+    // `pure-rule-q`: for a label with few baseline rows the share's upper bound that the tiers
+    // divide by is wide (one row of 90 bounds it at 7.6%), and 17 of 18 rows of a label 3% of
+    // the rows carry, on a pair no more than one baseline row of the label held, are a trigger
+    // whatever share of the label they hold.
     let passing: Vec<(usize, f64)> = tests
         .iter()
         .zip(&q)
@@ -746,7 +774,8 @@ fn trigger_rules(
         .filter(|(_, (t, q))| {
             **q <= ctx.alpha()
                 && (t.purity_null.is_some()
-                    || tier(t.share / t.baseline_bound, tiers.0, tiers.1, tiers.2).is_some())
+                    || tier(t.share / t.baseline_bound, tiers.0, tiers.1, tiers.2).is_some()
+                    || pure_new(t))
         })
         .map(|(i, (_, &q))| (i, q))
         .collect();
@@ -830,23 +859,22 @@ fn trigger_rules(
             };
             (severity, q, 1.0 - p0 / t.confidence)
         } else {
-            let Some(mut severity) = tier(ratio, tiers.0, tiers.1, tiers.2) else {
-                continue;
-            };
-            if new_for_label && q <= new_rule_q {
-                severity = match severity {
-                    Severity::Low => Severity::Medium,
-                    _ => Severity::High,
+            let purity_q = ratio_purity_q(t);
+            let severity = if new_for_label && purity_q <= pure_rule_q {
+                Severity::High
+            } else {
+                let Some(severity) = tier(ratio, tiers.0, tiers.1, tiers.2) else {
+                    continue;
                 };
-            }
-            // How improbable the rule's label purity is for the label's baseline share.
-            let purity_q =
-                (crate::stats::binom_sf_ge(tg.count(counts.rule(t.rule)), t.support, base_upper)
-                    * many.len() as f64)
-                    .min(1.0);
-            if new_for_label && purity_q <= pure_rule_q {
-                severity = Severity::High;
-            }
+                if new_for_label && q <= new_rule_q {
+                    match severity {
+                        Severity::Low => Severity::Medium,
+                        _ => Severity::High,
+                    }
+                } else {
+                    severity
+                }
+            };
             (severity, purity_q, 1.0 - 1.0 / ratio.max(1.0))
         };
         let items = &lm.rules[t.rule].items;

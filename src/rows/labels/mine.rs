@@ -1,5 +1,6 @@
-//! Candidate rules mined from the current data's sample (itemsets of rare items that carry one
-//! label with high confidence), the value features (numeric values whose share rose against the
+//! Candidate rules mined from the current data's sample (itemsets of rare items, and pairs of a
+//! rare exact value with a common category, that carry one label with high confidence), the
+//! value features (numeric values whose share rose against the
 //! baseline), and a profile's sample encoded for both.
 
 use std::collections::HashMap;
@@ -16,6 +17,15 @@ use crate::rows::shared::{NO_CLASS, SLOTS, slot_of};
 pub const RARE_SHARE: f64 = 0.05;
 /// Rare items of one sample row combined (the rarest first).
 const MAX_ITEMS_PER_ROW: usize = 8;
+/// Categories of any share that form a pair with a rare exact value (a value item on at most
+/// `RARE_SHARE` of the sample): at most this many of a sample row's, the rarest first. A
+/// clean-label trigger stamps a category and a value on rows of one label, and the category may
+/// be common (wine's `color` = `red` on a quarter of the rows, California's `ocean_proximity` =
+/// `NEAR BAY` on 11%): only the value need be rare for the pair to be. Exact numeric values
+/// beside a grown one are `partner_values`' to find; a category is an item already, and only its
+/// share kept it out of the rules. Anchored on a rare value, so a common category does not pair
+/// with every rare category and bin of the row.
+const MAX_COMMON_CATEGORIES_PER_ROW: usize = 4;
 /// Candidate rules: at least this many sample rows (`MIN_PAST_RANGE_SAMPLE_SUPPORT` for a rule
 /// with an exact value past the baseline's range, which TRG001 tests on a handful of rows) ...
 const MIN_SAMPLE_SUPPORT: u64 = 5;
@@ -499,8 +509,9 @@ pub(super) struct Mined {
 }
 
 /// Candidate rules from the current data's sample: every value item alone (for TRG002), and
-/// itemsets of 1–3 rare items whose rows carry one label with high confidence. Also returns how
-/// many itemsets holding no value past the baseline's range it counted on at least
+/// itemsets of 1–3 rare items, or a rare value item and a category of any share
+/// (`MAX_COMMON_CATEGORIES_PER_ROW`), whose rows carry one label with high confidence. Also
+/// returns how many itemsets holding no value past the baseline's range it counted on at least
 /// `MIN_SAMPLE_SUPPORT` sample rows, whatever their labels: the search a small rule's purity
 /// test is corrected for (TRG001), since the candidates are the itemsets whose labels happened
 /// to look pure. And, per rule, its distinct sample rows and its sample rows (`distinct_rows`).
@@ -564,26 +575,46 @@ pub(super) fn mine_rules(
     let pack = |it: &Item| ((it.feature as u64) << 32) | it.code as u64;
     let mut sets: HashMap<[u64; 3], (u64, Vec<f64>), xxhash_rust::xxh3::Xxh3DefaultBuilder> =
         HashMap::default();
+    let categorical: Vec<bool> = encoder
+        .features
+        .iter()
+        .map(|f| matches!(f.kind, Kind::Frequency { .. }))
+        .collect();
     let mut items: Vec<(f64, Item)> = Vec::new();
+    let mut common: Vec<(f64, Item)> = Vec::new();
     for (i, &c) in class.iter().enumerate() {
         if c == NO_CLASS {
             continue;
         }
         items.clear();
+        common.clear();
         for f in 0..nf {
             let code = rows.get(i, f);
-            if let Some(at) = item_of(f, code)
-                && (share[at] <= RARE_SHARE || f >= d)
-            {
+            if let Some(at) = item_of(f, code) {
                 let it = Item {
                     feature: f as u32,
                     code,
                 };
-                items.push((share[at], it));
+                if share[at] <= RARE_SHARE || f >= d {
+                    items.push((share[at], it));
+                } else if categorical.get(f) == Some(&true) {
+                    common.push((share[at], it));
+                }
             }
         }
         items.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         items.truncate(MAX_ITEMS_PER_ROW);
+        // The rare exact values that anchor the row's common categories.
+        let anchors: Vec<Item> = items
+            .iter()
+            .filter(|(sh, it)| it.feature as usize >= d && *sh <= RARE_SHARE)
+            .map(|e| e.1)
+            .collect();
+        if anchors.is_empty() {
+            common.clear();
+        }
+        common.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        common.truncate(MAX_COMMON_CATEGORIES_PER_ROW);
         let mut its: Vec<Item> = items.iter().map(|e| e.1).collect();
         its.sort_unstable();
         let w = weight[c as usize];
@@ -611,6 +642,18 @@ pub(super) fn mine_rules(
                         continue;
                     }
                     bump(&[its[a], its[b], its[cc]]);
+                }
+            }
+        }
+        // A common category beside a rare value: the pair only. A triple of a trigger's pair
+        // and a common category is a pocket of it (the trigger's rows that hold the category,
+        // pure where the pair is diluted by natural rows), which would stand for the pair.
+        for &(_, cat) in &common {
+            for &v in &anchors {
+                if col(&v) != col(&cat) {
+                    let mut set = [v, cat];
+                    set.sort_unstable();
+                    bump(&set);
                 }
             }
         }
@@ -759,18 +802,28 @@ mod tests {
             }
             at += n;
         }
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("a", DataType::Float64, false),
-            Field::new("label", DataType::Int64, false),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(Float64Array::from(a)),
-                Arc::new(Int64Array::from(label)),
-            ],
-        )
-        .unwrap();
+        profile_from(&[("a", a)], label, against)
+    }
+
+    /// The profile of one batch of float columns and an integer `label`, alone or against a
+    /// baseline's profile.
+    fn profile_from(
+        columns: &[(&str, Vec<f64>)],
+        label: Vec<i64>,
+        against: Option<&Profile>,
+    ) -> Profile {
+        let mut fields: Vec<Field> = columns
+            .iter()
+            .map(|(name, _)| Field::new(*name, DataType::Float64, false))
+            .collect();
+        fields.push(Field::new("label", DataType::Int64, false));
+        let schema = Arc::new(Schema::new(fields));
+        let mut arrays: Vec<arrow::array::ArrayRef> = columns
+            .iter()
+            .map(|(_, v)| Arc::new(Float64Array::from(v.clone())) as arrow::array::ArrayRef)
+            .collect();
+        arrays.push(Arc::new(Int64Array::from(label)));
+        let batch = RecordBatch::try_new(schema.clone(), arrays).unwrap();
         let mut data = MemoryBatches::new(schema);
         data.push("part-0", batch).unwrap();
         let settings = crate::Settings::builder().label("label").build().unwrap();
@@ -779,6 +832,45 @@ mod tests {
             None => engine.profile(Data::Batches(&data)).unwrap(),
             Some(b) => engine.profile_against(Data::Batches(&data), b).unwrap(),
         }
+    }
+
+    /// The in-range family TRG001 corrects a small rule's purity test for (`itemsets_searched`)
+    /// is every in-range itemset on `MIN_SAMPLE_SUPPORT` sample rows or more, whatever its
+    /// labels. 1,000 rows, the whole sample: `a` = i mod 40 and `b` = (i mod 200) / 5, each bin
+    /// (one value) on 25 rows, 2.5%, a rare item; within 200 rows every (a, b) is a different
+    /// pair, so each of those 200 pairs is on 5 rows: 40 + 40 + 200 = 280 itemsets (a count of
+    /// the mined candidates alone, or of the pairs alone, would be another number).
+    #[test]
+    fn itemsets_searched_counts_every_in_range_itemset_on_enough_rows() {
+        let n = 1000;
+        let a: Vec<f64> = (0..n).map(|i| (i % 40) as f64).collect();
+        let b: Vec<f64> = (0..n).map(|i| ((i % 200) / 5) as f64).collect();
+        let label: Vec<i64> = (0..n).map(|i| i64::from(i % 7 == 0)).collect();
+        let p = profile_from(&[("a", a), ("b", b)], label, None);
+        assert_eq!(
+            p.sample.rows().count(),
+            n as usize,
+            "the whole data is the sample"
+        );
+        let feature = |name: &str| Feature {
+            name: name.into(),
+            column: name.into(),
+            reference_index: p.columns.iter().position(|c| c.name == name).unwrap(),
+            kind: Kind::Numeric {
+                median: 19.5,
+                scale: 20.0,
+                edges: (1..40).map(f64::from).collect(),
+                min: 0.0,
+                max: 39.0,
+            },
+        };
+        let encoder = Encoder {
+            features: vec![feature("a"), feature("b")],
+        };
+        let classes = Classes::new(vec!["0".into(), "1".into()]);
+        let sample = encode_sample(&p, &encoder, &[], &classes);
+        let mined = mine_rules(&p, &sample, &encoder, &[], &classes);
+        assert_eq!(mined.itemsets_searched, 40 + 40 + 200);
     }
 
     /// Two values of one column grown among label 1's rows, the larger by more (40 on 35 rows
