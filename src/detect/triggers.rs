@@ -258,7 +258,7 @@ few baseline rows and the exact test already weighs it; high for a rule new for 
 whose rows carry it beyond chance for the label's baseline share (binomial on the share's upper \
 99% bound, Bonferroni over the rules tested, <= 10⁻⁶), since a backdoor needs few of the \
 label's rows, even below the low tier (for a label with few baseline rows the bound the tiers \
-divide by is wide: none of 90 rows bounds the share at 7%). The baseline's analogue of the rule (values past its range replaced by its \
+divide by is wide: one row of 90 bounds the share at 7.6%). The baseline's analogue of the rule (values past its range replaced by its \
 own most extreme 1% on that side) must have been weak: no rows, a confidence whose upper 99% bound is \
 below 0.95, or one whose lower 99% bound is below what the lift asks (one baseline row that \
 carries the label shows no pattern). A rule of 2 or 3 items must also raise the label beyond each item alone: its \
@@ -760,6 +760,7 @@ fn trigger_rules(
     let pure_new = |t: &RuleTest| {
         t.purity_null.is_none()
             && new_for_label(lm, t.rule, &targets[t.target], t.share)
+            && pure_rule_q > 0.0
             && ratio_purity_q(t) <= pure_rule_q
     };
     // A rule reported by its ratio needs a tier, unless it is new for its label and pure beyond
@@ -852,7 +853,7 @@ fn trigger_rules(
         let (base_share, base_upper) = label_baseline_share(lm, tg);
         let (severity, purity_q, strength) = if let Some(p0) = t.purity_null {
             // Its purity test is the rule's own test.
-            let severity = if q <= new_rule_q {
+            let severity = if new_rule_q > 0.0 && q <= new_rule_q {
                 Severity::High
             } else {
                 Severity::Medium
@@ -860,13 +861,14 @@ fn trigger_rules(
             (severity, q, 1.0 - p0 / t.confidence)
         } else {
             let purity_q = ratio_purity_q(t);
-            let severity = if new_for_label && purity_q <= pure_rule_q {
+            // 0 turns either upgrade off, even where a p-value underflows to 0.
+            let severity = if new_for_label && pure_rule_q > 0.0 && purity_q <= pure_rule_q {
                 Severity::High
             } else {
                 let Some(severity) = tier(ratio, tiers.0, tiers.1, tiers.2) else {
                     continue;
                 };
-                if new_for_label && q <= new_rule_q {
+                if new_for_label && new_rule_q > 0.0 && q <= new_rule_q {
                     match severity {
                         Severity::Low => Severity::Medium,
                         _ => Severity::High,

@@ -21,7 +21,8 @@ const MAX_ITEMS_PER_ROW: usize = 8;
 /// `RARE_SHARE` of the sample): at most this many of a sample row's, the rarest first. A
 /// clean-label trigger stamps a category and a value on rows of one label, and the category may
 /// be common (wine's `color` = `red` on a quarter of the rows, California's `ocean_proximity` =
-/// `NEAR BAY` on 11%): only the value need be rare for the pair to be. Exact numeric values
+/// `NEAR BAY` on 11%): only the value need be rare for the pair to be. A categorical column's
+/// null is one of its categories here, as it is an item. Exact numeric values
 /// beside a grown one are `partner_values`' to find; a category is an item already, and only its
 /// share kept it out of the rules. Anchored on a rare value, so a common category does not pair
 /// with every rare category and bin of the row.
@@ -571,7 +572,8 @@ pub(super) fn mine_rules(
             }
         }
     }
-    // Itemsets of each row's rare items (keys: up to 3 items packed, padded with u64::MAX).
+    // Itemsets of each row's rare items, and pairs of a rare value with a common category (keys:
+    // up to 3 items packed in item order, padded with u64::MAX).
     let pack = |it: &Item| ((it.feature as u64) << 32) | it.code as u64;
     let mut sets: HashMap<[u64; 3], (u64, Vec<f64>), xxhash_rust::xxh3::Xxh3DefaultBuilder> =
         HashMap::default();
