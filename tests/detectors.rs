@@ -1489,7 +1489,13 @@ fn trg001_a_pure_new_rule_on_a_rare_label_is_high_below_the_lowest_ratio_tier() 
         let got = e["purity_q"].as_f64().unwrap();
         assert!((got / purity_q - 1.0).abs() < 1e-4, "{purity_q}: {e}");
         assert!(purity_q <= 1e-6, "{purity_q}");
-        assert!(h["q_value"].as_f64().unwrap() <= 0.01, "{h}");
+        let q = h["q_value"].as_f64().unwrap();
+        assert!(q <= 0.01, "{h}");
+        // Its score weighs how far its confidence (1) is past the label's share's bound, not
+        // the ratio under 2 (which would put it last among the highs): (1 − p0)·(0.5 + 0.5·c),
+        // c = min(−log10 q / 10, 1).
+        let c = (-q.log10() / 10.0).min(1.0);
+        assert!(close(&h["score"], (1.0 - p0) * (0.5 + 0.5 * c)), "{h}");
     }
 }
 

@@ -877,7 +877,15 @@ fn trigger_rules(
                     severity
                 }
             };
-            (severity, purity_q, 1.0 - 1.0 / ratio.max(1.0))
+            // Its strength: how far the ratio is past 1, or, for a rule reported by its purity
+            // below the lowest tier, how far its confidence is past the label's baseline share
+            // (as the purity families' is), so that it does not rank last among the highs.
+            let strength = if tier(ratio, tiers.0, tiers.1, tiers.2).is_some() {
+                1.0 - 1.0 / ratio.max(1.0)
+            } else {
+                1.0 - base_upper / t.confidence
+            };
+            (severity, purity_q, strength)
         };
         let items = &lm.rules[t.rule].items;
         let Some((slice, mut columns, text)) = rule_slice(ctx, rp, lm, items) else {
