@@ -1,7 +1,7 @@
 //! Candidate rules mined from the current data's sample (itemsets of rare items, and pairs of a
 //! rare exact value with a common category, that carry one label with high confidence), the
-//! value features (numeric values whose share rose against the
-//! baseline), and a profile's sample encoded for both.
+//! value features (numeric values whose share rose against the baseline), and a profile's sample
+//! encoded for both.
 
 use std::collections::HashMap;
 
@@ -22,10 +22,10 @@ const MAX_ITEMS_PER_ROW: usize = 8;
 /// clean-label trigger stamps a category and a value on rows of one label, and the category may
 /// be common (wine's `color` = `red` on a quarter of the rows, California's `ocean_proximity` =
 /// `NEAR BAY` on 11%): only the value need be rare for the pair to be. A categorical column's
-/// null is one of its categories here, as it is an item. Exact numeric values
-/// beside a grown one are `partner_values`' to find; a category is an item already, and only its
-/// share kept it out of the rules. Anchored on a rare value, so a common category does not pair
-/// with every rare category and bin of the row.
+/// null is one of its categories here, as it is an item. Exact numeric values beside a grown one
+/// are `partner_values`' to find; a category is an item already, and only its share kept it out
+/// of the rules. Anchored on a rare value, so a common category does not pair with every rare
+/// category and bin of the row.
 const MAX_COMMON_CATEGORIES_PER_ROW: usize = 4;
 /// Candidate rules: at least this many sample rows (`MIN_PAST_RANGE_SAMPLE_SUPPORT` for a rule
 /// with an exact value past the baseline's range, which TRG001 tests on a handful of rows) ...

@@ -10,11 +10,10 @@
 //!   a clean-label trigger's common values; and those beside a grown one). A rule is a set of 1–3 items. Candidate rules are mined from the current
 //!   data's sample (label-stratified, so small classes are well represented): itemsets of rare
 //!   items (≤ `RARE_SHARE` of the rows), and pairs of a rare value item with a category of any
-//!   share, that carry one label with high confidence. The row pass
-//!   then counts every candidate exactly over all current rows, per class; the baseline side
-//!   comes from its sample. Mining on the sample keeps memory bounded; a rule has to reach the
-//!   sample to be tested (at 50,000 rows a class, a rule on 0.1% of the rows of 10M has about
-//!   50 sample rows).
+//!   share, that carry one label with high confidence. The row pass then counts every candidate
+//!   exactly over all current rows, per class; the baseline side comes from its sample. Mining
+//!   on the sample keeps memory bounded; a rule has to reach the sample to be tested (at 50,000
+//!   rows a class, a rule on 0.1% of the rows of 10M has about 50 sample rows).
 //!
 //! The baseline's sample is stratified by label: within one class it is a simple random sample
 //! of that class's rows, so per-class shares (of a slice, of a rule) are estimated without bias
