@@ -128,6 +128,14 @@ fn with_code<'a>(findings: &'a [Value], code: &str) -> Vec<&'a Value> {
     findings.iter().filter(|f| f["code"] == code).collect()
 }
 
+/// The TRG001 findings on a rule of two items.
+fn pair_rules(findings: &[Value]) -> Vec<&Value> {
+    with_code(findings, "TRG001")
+        .into_iter()
+        .filter(|h| h["slice"].as_array().unwrap().len() == 2)
+        .collect()
+}
+
 fn severity(f: &Value) -> &str {
     f["severity"].as_str().unwrap()
 }
@@ -1021,10 +1029,7 @@ fn trg001_a_clean_label_pair_is_found_through_the_value_beside_the_grown_one() {
     }
     write_csv(&c.join("part-0.csv"), &r);
     let f = scan(&c, &b, &[]);
-    let rule: Vec<&Value> = with_code(&f, "TRG001")
-        .into_iter()
-        .filter(|h| h["slice"].as_array().unwrap().len() == 2)
-        .collect();
+    let rule: Vec<&Value> = pair_rules(&f);
     let titles: Vec<&Value> = f.iter().map(|h| &h["title"]).collect();
     assert_eq!(rule.len(), 1, "{titles:?}");
     let h = rule[0];
@@ -1111,10 +1116,7 @@ fn trg001_a_trigger_diluted_by_natural_rows_is_judged_by_its_new_rows() {
     write_csv(&c.join("part-0.csv"), &r);
     let f = scan(&c, &b, &[]);
     let titles: Vec<&Value> = f.iter().map(|h| &h["title"]).collect();
-    let rule: Vec<&Value> = with_code(&f, "TRG001")
-        .into_iter()
-        .filter(|h| h["slice"].as_array().unwrap().len() == 2)
-        .collect();
+    let rule: Vec<&Value> = pair_rules(&f);
     assert_eq!(rule.len(), 1, "{titles:?}");
     let h = rule[0];
     let cols = slice_columns(h);
@@ -1139,10 +1141,7 @@ fn trg001_a_trigger_diluted_by_natural_rows_is_judged_by_its_new_rows() {
     let c2 = t.path().join("current-pure");
     write_csv(&c2.join("part-0.csv"), &pure);
     let f2 = scan(&c2, &b, &[]);
-    let rule2: Vec<&Value> = with_code(&f2, "TRG001")
-        .into_iter()
-        .filter(|h| h["slice"].as_array().unwrap().len() == 2)
-        .collect();
+    let rule2: Vec<&Value> = pair_rules(&f2);
     assert_eq!(rule2.len(), 1, "{f2:?}");
     assert!(rule2[0]["evidence"]["diluted"].is_null(), "{}", rule2[0]);
     // With 4 of the stamped rows labelled 0, the new rows carry label 1 at 26 of 30 (0.87):
@@ -1376,10 +1375,7 @@ fn trg001_a_trigger_on_a_handful_of_rows_within_the_range_is_judged_by_its_purit
     ] {
         let rows = rare_pair_csv(&c.join("part-0.csv"), 6000, 2, &stamp, copies);
         let f = scan(&c, baseline, &[]);
-        let rule: Vec<&Value> = with_code(&f, "TRG001")
-            .into_iter()
-            .filter(|h| h["slice"].as_array().unwrap().len() == 2)
-            .collect();
+        let rule: Vec<&Value> = pair_rules(&f);
         if !high {
             assert!(rule.is_empty(), "{stamp:?} {copies}: {rule:?}");
             continue;
@@ -1462,10 +1458,7 @@ fn trg001_a_pure_new_rule_on_a_rare_label_is_high_below_the_lowest_ratio_tier() 
     assert_eq!(rows.iter().filter(|r| r.1 && r.0 == 1).count(), 16);
     for (baseline, reported) in [(&b, true), (&held, false)] {
         let f = scan(&c, baseline, &[]);
-        let rule: Vec<&Value> = with_code(&f, "TRG001")
-            .into_iter()
-            .filter(|h| h["slice"].as_array().unwrap().len() == 2)
-            .collect();
+        let rule: Vec<&Value> = pair_rules(&f);
         if !reported {
             assert!(rule.is_empty(), "{rule:?}");
             continue;

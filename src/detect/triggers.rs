@@ -861,11 +861,12 @@ fn trigger_rules(
             (severity, q, 1.0 - p0 / t.confidence)
         } else {
             let purity_q = ratio_purity_q(t);
+            let tiered = tier(ratio, tiers.0, tiers.1, tiers.2);
             // 0 turns either upgrade off, even where a p-value underflows to 0.
             let severity = if new_for_label && pure_rule_q > 0.0 && purity_q <= pure_rule_q {
                 Severity::High
             } else {
-                let Some(severity) = tier(ratio, tiers.0, tiers.1, tiers.2) else {
+                let Some(severity) = tiered else {
                     continue;
                 };
                 if new_for_label && new_rule_q > 0.0 && q <= new_rule_q {
@@ -880,7 +881,7 @@ fn trigger_rules(
             // Its strength: how far the ratio is past 1, or, for a rule reported by its purity
             // below the lowest tier, how far its confidence is past the label's baseline share
             // (as the purity families' is), so that it does not rank last among the highs.
-            let strength = if tier(ratio, tiers.0, tiers.1, tiers.2).is_some() {
+            let strength = if tiered.is_some() {
                 1.0 - 1.0 / ratio.max(1.0)
             } else {
                 1.0 - base_upper / t.confidence
