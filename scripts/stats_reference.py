@@ -6,6 +6,7 @@ Run once (in a scratch venv with numpy and scipy; never a dependency of the tool
 
 `tests/stats_reference.rs` checks src/stats.rs against the values written here.
 """
+
 import json
 
 import numpy as np
@@ -18,13 +19,22 @@ out["chi2_sf"] = [
     {"x": x, "df": df, "sf": float(stats.chi2.sf(x, df))}
     for x, df in [(0.5, 1), (3.84, 1), (10.0, 3), (30.0, 10), (200.0, 50), (90.0, 2), (1e3, 99)]
 ]
-out["normal_sf"] = [{"z": z, "sf": float(stats.norm.sf(z))} for z in [-2.0, 0.0, 1.0, 1.96, 3.5, 8.0]]
+out["normal_sf"] = [
+    {"z": z, "sf": float(stats.norm.sf(z))} for z in [-2.0, 0.0, 1.0, 1.96, 3.5, 8.0]
+]
 out["binom_sf_ge"] = [
     {"k": k, "n": n, "p": p, "sf": float(stats.binom.sf(k - 1, n, p))}
-    for k, n, p in [(1, 10, 0.1), (5, 20, 0.1), (60, 1000, 0.05), (120, 10000, 0.01), (0, 5, 0.3), (300, 100000, 0.002)]
+    for k, n, p in [
+        (1, 10, 0.1),
+        (5, 20, 0.1),
+        (60, 1000, 0.05),
+        (120, 10000, 0.01),
+        (0, 5, 0.3),
+        (300, 100000, 0.002),
+    ]
 ]
 out["kolmogorov_sf"] = [
-    {"lambda": l, "sf": float(stats.kstwobign.sf(l))} for l in [0.2, 0.5, 0.8, 1.0, 1.36, 2.0, 3.0]
+    {"lambda": x, "sf": float(stats.kstwobign.sf(x))} for x in [0.2, 0.5, 0.8, 1.0, 1.36, 2.0, 3.0]
 ]
 
 # Two small samples (≤ 200 values each, so a KLL sketch holds them exactly).
@@ -56,13 +66,17 @@ for t in tables:
     arr = np.array(t)
     keep = arr.sum(axis=0) > 0
     chi2, p, dof, _ = stats.chi2_contingency(arr[:, keep], correction=False)
-    out["chi2_homogeneity"].append({"a": t[0], "b": t[1], "stat": float(chi2), "df": int(dof), "p": float(p)})
+    out["chi2_homogeneity"].append(
+        {"a": t[0], "b": t[1], "stat": float(chi2), "df": int(dof), "p": float(p)}
+    )
 
 # Two proportions: the pooled z-test is the 2x2 chi-square test without correction (z² = χ²).
 out["two_proportion"] = []
 for x1, n1, x2, n2 in [(30, 1000, 45, 1000), (5, 200, 0, 300), (480, 10000, 520, 10000)]:
     chi2, p, _, _ = stats.chi2_contingency([[x1, n1 - x1], [x2, n2 - x2]], correction=False)
-    out["two_proportion"].append({"x1": x1, "n1": n1, "x2": x2, "n2": n2, "chi2": float(chi2), "p": float(p)})
+    out["two_proportion"].append(
+        {"x1": x1, "n1": n1, "x2": x2, "n2": n2, "chi2": float(chi2), "p": float(p)}
+    )
 
 ps = [0.001, 0.02, 0.03, 0.04, 0.2, 0.5, 0.011, 0.9]
 out["bh"] = {"p": ps, "q": stats.false_discovery_control(ps, method="bh").tolist()}
@@ -70,6 +84,32 @@ out["bh"] = {"p": ps, "q": stats.false_discovery_control(ps, method="bh").tolist
 # All k rows with values unseen in the baseline land in the current data: hypergeometric.
 out["absent_in_baseline"] = [
     {"k": k, "n_base": nb, "n_cur": nc, "p": float(stats.hypergeom.pmf(k, nb + nc, nc, k))}
-    for k, nb, nc in [(1, 100, 100), (3, 100, 100), (10, 5000, 5000), (40, 16000, 16000), (5, 1000, 30)]
+    for k, nb, nc in [
+        (1, 100, 100),
+        (3, 100, 100),
+        (10, 5000, 5000),
+        (40, 16000, 16000),
+        (5, 1000, 30),
+    ]
 ]
+# The ratio of a class's share now to the baseline's: Clopper-Pearson bounds (each one-sided at
+# 1 - alpha, so a two-sided interval at 1 - 2 alpha) on the share of the class's rows that are
+# current, mapped to the ratio.
+out["share_ratio_bounds"] = []
+for k, n, j, m, alpha in [
+    (0, 5000, 130, 5000, 0.005),
+    (13, 5000, 130, 5200, 0.005),
+    (18, 3228, 3, 3269, 0.01 / 7),
+    (650, 100000, 1300, 90000, 0.01),
+    (40, 1000, 0, 1000, 0.01),
+    (2500, 5000, 2400, 5000, 0.01),
+]:
+    test = stats.binomtest(k, k + j, n / (n + m))
+    ci = test.proportion_ci(confidence_level=1 - 2 * alpha, method="exact")
+    # No upper bound (no baseline row of the class) is written as null.
+    lower = ci.low * m / ((1 - ci.low) * n)
+    upper = None if ci.high >= 1 else ci.high * m / ((1 - ci.high) * n)
+    out["share_ratio_bounds"].append(
+        {"k": k, "n": n, "j": j, "m": m, "alpha": alpha, "lower": lower, "upper": upper}
+    )
 print(json.dumps(out, indent=1))

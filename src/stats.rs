@@ -346,6 +346,42 @@ pub fn chi2_homogeneity(a: &[f64], b: &[f64]) -> (f64, f64, f64) {
     (stat, df, chi2_sf(stat, df))
 }
 
+/// One-sided bounds, each at confidence `1 − alpha`, on the ratio of a class's share of the
+/// rows now to its share in the baseline, from exact counts: `k` of the `n` current rows and `j`
+/// of the `m` baseline rows. Given the `k + j` rows of the class, `k` is binomial with the
+/// probability `π = n·ρ / (n·ρ + m)` of a row being current, ρ the ratio of the shares (exact for
+/// Poisson counts; for binomial counts the conditional law is Fisher's noncentral
+/// hypergeometric, which is narrower, so the bounds are conservative). The Clopper–Pearson
+/// bounds on π (scipy's `binomtest(…).proportion_ci(method="exact")` on each side) map to ρ
+/// through `ρ = π·m / ((1 − π)·n)`: `(0, ∞)`-wide where a side has no rows, and
+/// `(lower, +∞)` when no baseline row has the class.
+pub fn share_ratio_bounds(k: u64, n: u64, j: u64, m: u64, alpha: f64) -> (f64, f64) {
+    use statrs::function::beta::inv_beta_reg;
+    if n == 0 || m == 0 || k + j == 0 {
+        return (0.0, f64::INFINITY);
+    }
+    let t = k + j;
+    let (kf, tf) = (k as f64, t as f64);
+    let lower = if k == 0 {
+        0.0
+    } else {
+        inv_beta_reg(kf, tf - kf + 1.0, alpha)
+    };
+    let upper = if k == t {
+        1.0
+    } else {
+        inv_beta_reg(kf + 1.0, tf - kf, 1.0 - alpha)
+    };
+    let ratio = |pi: f64| {
+        if pi >= 1.0 {
+            f64::INFINITY
+        } else {
+            pi * m as f64 / ((1.0 - pi) * n as f64)
+        }
+    };
+    (ratio(lower), ratio(upper))
+}
+
 /// Two-proportion z-test (pooled), two-sided: (z, p-value).
 pub fn two_proportion_z(x1: u64, n1: u64, x2: u64, n2: u64) -> (f64, f64) {
     if n1 == 0 || n2 == 0 {

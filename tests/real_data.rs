@@ -1446,6 +1446,140 @@ fn a_targeted_flip_between_two_of_seven_classes_is_named() {
     assert_eq!(drift["evidence"]["df"], 6.0);
 }
 
+/// Keep the rows of a Parquet file for which `keep(batch, row)` says so, in one new file.
+fn filter_rows(src: &Path, dst: &Path, keep: impl Fn(&RecordBatch, usize) -> bool) -> usize {
+    let file = std::fs::File::open(src).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut w: Option<ArrowWriter<std::fs::File>> = None;
+    let mut rows = 0;
+    for batch in reader {
+        let batch = batch.unwrap();
+        let mask = BooleanArray::from(
+            (0..batch.num_rows())
+                .map(|r| keep(&batch, r))
+                .collect::<Vec<_>>(),
+        );
+        let part = filter_record_batch(&batch, &mask).unwrap();
+        rows += part.num_rows();
+        w.get_or_insert_with(|| {
+            ArrowWriter::try_new(std::fs::File::create(dst).unwrap(), part.schema(), None).unwrap()
+        })
+        .write(&part)
+        .unwrap();
+    }
+    w.unwrap().close().unwrap();
+    rows
+}
+
+/// A wine row's grade (the `label` column, Int8).
+fn grade(batch: &RecordBatch, row: usize) -> i8 {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int8Type;
+    batch
+        .column_by_name("label")
+        .unwrap()
+        .as_primitive::<Int8Type>()
+        .value(row)
+}
+
+/// Rows per wine grade in a Parquet file.
+fn grades(path: &Path) -> std::collections::BTreeMap<i8, u64> {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        for r in 0..batch.num_rows() {
+            *out.entry(grade(&batch, r)).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+/// A rare class a pipeline stopped delivering: the current half of wine without its grade-8
+/// rows (3% of them). L∞ sees 0.03 (info at most); the share's ratio, bounded by an exact test,
+/// is at most 1/14 of the baseline's, and DRF003 is high and names grade 8. The bound is
+/// computed here by hand: with no current row of the grade, the Clopper–Pearson upper bound of
+/// the share of its rows that are current is 1 − α^(1/j) (j baseline rows, α = 0.01 over the 7
+/// grades), and the ratio is π·m / ((1 − π)·n). A fifth of the grade's rows lost is not graded.
+#[test]
+fn a_rare_class_that_vanished_is_high_label_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = halves(
+        &root().join("datasets/real/wine_quality.parquet"),
+        dir.path(),
+        7,
+    );
+    let n = filter_rows(&a, &dir.path().join("cur.parquet"), |batch, r| {
+        grade(batch, r) != 8
+    }) as f64;
+    let base = grades(&b);
+    let m: u64 = base.values().sum();
+    let j = base[&8] as f64;
+    assert_eq!(base.len(), 7);
+    let r = scan_in(
+        dir.path(),
+        &[Path::new("cur.parquet")],
+        Path::new("b.parquet"),
+        &["--label", "label"],
+    );
+    let f = findings(&r)
+        .iter()
+        .find(|f| f["code"] == "DRF003")
+        .unwrap_or_else(|| panic!("{:?}", summary(&r)));
+    assert_eq!(f["severity"], "high", "{f}");
+    let alpha: f64 = 0.01 / 7.0;
+    let pi = 1.0 - alpha.powf(1.0 / j);
+    let upper = pi * m as f64 / ((1.0 - pi) * n);
+    assert_eq!(f["effect"]["name"], "share_ratio");
+    let got = f["effect"]["value"].as_f64().unwrap();
+    // The report keeps six significant digits.
+    assert!((got - upper).abs() < 1e-5 * upper, "{got} vs {upper}");
+    assert!(1.0 / upper >= 5.0, "{upper}");
+    let ev = &f["evidence"];
+    assert_eq!(ev["share_ratio"]["label"], "8");
+    assert_eq!(ev["share_ratio"]["lower"], 0.0);
+    assert!(ev["linf"].as_f64().unwrap() < 0.05, "{ev}");
+    let title = f["title"].as_str().unwrap();
+    assert!(
+        title.starts_with("label drift: share of `8` ")
+            && title.ends_with(&format!(
+                "→ 0.0%, at most 1/{} of the baseline's",
+                (1.0 / upper).floor()
+            )),
+        "{title}"
+    );
+
+    // A fifth of the grade's rows lost: within what chance allows on ~100 rows.
+    let seen = std::cell::Cell::new(0usize);
+    filter_rows(&a, &dir.path().join("cur.parquet"), |batch, r| {
+        if grade(batch, r) != 8 {
+            return true;
+        }
+        seen.set(seen.get() + 1);
+        !seen.get().is_multiple_of(5)
+    });
+    let r = scan_in(
+        dir.path(),
+        &[Path::new("cur.parquet")],
+        Path::new("b.parquet"),
+        &["--label", "label"],
+    );
+    assert!(
+        findings(&r)
+            .iter()
+            .all(|f| f["code"] != "DRF003" || f["effect"]["name"] == "linf"),
+        "{:?}",
+        summary(&r)
+    );
+}
+
 /// An integer target with nulls on both sides (every 97th row): checked as a numeric target
 /// with a null class, clean halves stay quiet, and a null target gets no label issue score.
 #[test]

@@ -92,6 +92,20 @@ fn count_tests_match_scipy() {
         assert!(close(z * z, f(&c["chi2"]), 1e-9), "z² {c}: {}", z * z);
         assert!(close(p, f(&c["p"]), 1e-9), "p {c}: {p}");
     }
+    for c in fx["share_ratio_bounds"].as_array().unwrap() {
+        let (lower, upper) = stats::share_ratio_bounds(
+            u(&c["k"]),
+            u(&c["n"]),
+            u(&c["j"]),
+            u(&c["m"]),
+            f(&c["alpha"]),
+        );
+        assert!(close(lower, f(&c["lower"]), 1e-9), "lower {c}: {lower}");
+        match c["upper"].as_f64() {
+            Some(want) => assert!(close(upper, want, 1e-9), "upper {c}: {upper}"),
+            None => assert_eq!(upper, f64::INFINITY, "{c}"),
+        }
+    }
     let q = stats::bh_adjust(&nums(&fx["bh"]["p"]));
     for (got, want) in q.iter().zip(nums(&fx["bh"]["q"])) {
         assert!(close(*got, want, 1e-12), "bh {q:?}");

@@ -15,7 +15,7 @@ mod whole;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Param, Severity, tier, tier_params};
+use super::{Param, Severity, named_tier_params, tier, tier_params};
 
 pub use self::column::{Bins, ColumnDrift, column_drift};
 pub use self::creep::CreepingChange;
@@ -41,17 +41,44 @@ const LINF_PARAMS: [Param; 3] = tier_params(
     1.0,
     "largest change of one category's share (DRF002, and DRF004's categorical tests) at this severity",
 );
-const LABEL_PARAMS: [Param; 3] = tier_params(
+const LABEL_LINF: [Param; 3] = tier_params(
     LINF_TIERS.0,
     LINF_TIERS.1,
     LINF_TIERS.2,
     1.0,
     "largest change of one label's share at this severity",
 );
+/// DRF003's second set of tiers: the factor by which one label's share of the rows moved, the
+/// bound of its ratio now to the baseline's that is nearer 1 (a rise's lower bound, a fall's
+/// upper bound, inverted), each one-sided at 1 − 0.01 / the labels tested. L∞ cannot see a rare
+/// class vanish: a fraud label on 1% of the rows that lost nine in ten of them moves L∞ by 0.009.
+/// 1.5 (low), 3 (medium), 5 (high). On a balanced label L∞'s tiers are factors of 1.1, 1.25
+/// and 2.5 (50% → 20% is L∞ 0.3, high); a rare label's share varies more in relative terms, so
+/// these are wider, and a label whose share was divided or multiplied by at least five on counts
+/// that rule out chance (the positives a pipeline stopped delivering, labels that arrive late)
+/// blocks retraining as a balanced label moved to 20% does.
+const LABEL_RATIO: [Param; 3] = named_tier_params(
+    ["ratio-low", "ratio-medium", "ratio-high"],
+    1.5,
+    3.0,
+    5.0,
+    1e12,
+    "factor by which one label's share moved (its ratio's bound nearer 1) at this severity",
+);
+const LABEL_PARAMS: [Param; 6] = [
+    LABEL_LINF[0],
+    LABEL_LINF[1],
+    LABEL_LINF[2],
+    LABEL_RATIO[0],
+    LABEL_RATIO[1],
+    LABEL_RATIO[2],
+];
 /// Below the low tier, drift that is significant and at least this large is reported as info
-/// (it never fails a gate): PSI 0.05, L∞ 0.02.
+/// (it never fails a gate): PSI 0.05, L∞ 0.02 …
 pub const PSI_INFO: f64 = 0.05;
 pub const LINF_INFO: f64 = 0.02;
+/// … and a label's share moved by a factor of 1.2 (DRF003).
+pub const RATIO_INFO: f64 = 1.2;
 
 fn drift_tier(effect: f64, info: f64, tiers: (f64, f64, f64)) -> Option<Severity> {
     tier(effect, tiers.0, tiers.1, tiers.2).or((effect.abs() >= info).then_some(Severity::Info))

@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use super::{
-    ColumnDrift, LABEL_PARAMS, LINF_INFO, LINF_PARAMS, PSI_INFO, PSI_PARAMS, drift_tier,
-    label_table, linf, shares,
+    ColumnDrift, LABEL_LINF, LABEL_PARAMS, LABEL_RATIO, LINF_INFO, LINF_PARAMS, PSI_INFO,
+    PSI_PARAMS, RATIO_INFO, drift_tier, label_table, linf, shares,
 };
 use crate::detect::{Context, Detector, Finding, NamedValue, Param, Severity, evidence, json_num};
 use crate::profile::LabelType;
@@ -134,13 +134,21 @@ impl Detector for LabelDrift {
 Why it matters: a shifted class balance changes the model's prior; mass label flipping shows \
 here first, and so does a pipeline that started dropping one class.
 
-Example: share of label `1` 38% → 29%, chi-square 1,120 (df 1): L∞ 0.09, low.
+Example: share of label `1` 38% → 29%, chi-square 1,120 (df 1): L∞ 0.09, low. Share of \
+label `1` 2.3% → 0.0%, at most 1/24 of the baseline's: high.
 
 Defaults: chi-square test of homogeneity on the label counts (p ≤ 0.01) and L∞, the largest \
-change of one label's share: info ≥ 0.02, low ≥ 0.05, medium ≥ 0.1, high ≥ 0.3. A numeric \
-target (`--label-type numeric`) is tested as DRF001 tests a numeric column, with DRF001's \
-thresholds: PSI on the baseline's deciles and the sketches' Kolmogorov–Smirnov test, the \
-Wasserstein distance and the medians in the evidence."
+change of one label's share: info ≥ 0.02, low ≥ 0.05, medium ≥ 0.1, high ≥ 0.3. L∞ cannot see \
+a rare label vanish, so each label the baseline has is also graded by the factor its share \
+moved by: the ratio of its share now to the baseline's, bounded by an exact test (Clopper–\
+Pearson on the label's rows that are current, one-sided at 0.01 over the labels tested), the \
+bound nearer 1 as a factor: info ≥ 1.2, low ≥ 1.5, medium ≥ 3, high ≥ 5. The higher of the \
+two grades counts; when the factor decides, the title names that label and the effect is its \
+share's ratio (`share_ratio`: the lower bound of a rise, the upper bound of a fall). A fraud \
+label on 2% of the rows that lost every row is high; one that lost a fifth of them is not \
+graded. A numeric target (`--label-type numeric`) is tested as DRF001 tests a numeric column, \
+with DRF001's thresholds: PSI on the baseline's deciles and the sketches' Kolmogorov–Smirnov \
+test, the Wasserstein distance and the medians in the evidence."
     }
     fn params(&self) -> &'static [Param] {
         &LABEL_PARAMS
@@ -160,24 +168,43 @@ Wasserstein distance and the medians in the evidence."
         let (stat, df, p) = stats::chi2_homogeneity(&cc, &bc);
         let (cs, bs) = (shares(&cc), shares(&bc));
         let (l, at) = linf(&cs, &bs);
-        if p > ctx.alpha() {
-            return Vec::new();
-        }
-        let Some(sev) = drift_tier(l, LINF_INFO, ctx.tiers(self.code(), &LABEL_PARAMS)) else {
-            return Vec::new();
+        let by_linf = if p > ctx.alpha() {
+            None
+        } else {
+            drift_tier(l, LINF_INFO, ctx.tiers(self.code(), &LABEL_LINF))
         };
-        let mut f = Finding::new(
-            self.code(),
-            self.check(),
-            sev,
-            l,
-            format!(
-                "label drift: share of `{}` {} → {}",
-                names[at],
-                crate::detect::pct(bs[at]),
-                crate::detect::pct(cs[at])
-            ),
+        let moved = share_factor(&cc, &bc, ctx.alpha());
+        let by_ratio = moved.as_ref().and_then(|m| {
+            let t = ctx.tiers(self.code(), &LABEL_RATIO);
+            drift_tier(m.factor, RATIO_INFO, t)
+        });
+        // The ratio names the label when it grades the finding higher than L∞ does.
+        let (sev, ratio_decides) = match (by_linf, by_ratio) {
+            (Some(a), Some(b)) if b > a => (b, true),
+            (Some(a), _) => (a, false),
+            (None, Some(b)) => (b, true),
+            (None, None) => return Vec::new(),
+        };
+        let shown = match (ratio_decides, &moved) {
+            (true, Some(m)) => m.label,
+            _ => at,
+        };
+        let mut title = format!(
+            "label drift: share of `{}` {} → {}",
+            names[shown],
+            crate::detect::pct(bs[shown]),
+            crate::detect::pct(cs[shown])
         );
+        let mut score = l;
+        if let (true, Some(m)) = (ratio_decides, &moved) {
+            title.push_str(&if m.rose {
+                format!(", at least {}× the baseline's", factor_text(m.factor))
+            } else {
+                format!(", at most 1/{} of the baseline's", factor_text(m.factor))
+            });
+            score = score.max(1.0 - 1.0 / m.factor);
+        }
+        let mut f = Finding::new(self.code(), self.check(), sev, score, title);
         f.columns = vec![label.clone()];
         f.rows = cur.rows;
         f.baseline_rows = Some(base.rows);
@@ -187,16 +214,95 @@ Wasserstein distance and the medians in the evidence."
         });
         f.p_value = Some(p);
         f.q_value = Some(p);
-        f.effect = Some(NamedValue {
-            name: "linf".into(),
-            value: l,
+        f.effect = Some(match (ratio_decides, &moved) {
+            (true, Some(m)) => NamedValue {
+                name: "share_ratio".into(),
+                value: if m.rose { m.factor } else { 1.0 / m.factor },
+            },
+            _ => NamedValue {
+                name: "linf".into(),
+                value: l,
+            },
         });
-        f.evidence = evidence(vec![
+        let mut ev = vec![
             ("df", json_num(df)),
             ("baseline_counts", json!(base.label_counts)),
             ("current_counts", json!(cur.label_counts)),
-        ]);
+            ("linf", json_num(l)),
+        ];
+        if let Some(m) = &moved {
+            ev.push((
+                "share_ratio",
+                json!({
+                    "label": names[m.label],
+                    "lower": json_num(m.bounds.0),
+                    "upper": if m.bounds.1.is_finite() { json_num(m.bounds.1) } else { json!(null) },
+                    "confidence": json_num(1.0 - m.level),
+                }),
+            ));
+        }
+        f.evidence = evidence(ev);
         vec![f]
+    }
+}
+
+/// The label whose share moved by the largest factor that chance rules out.
+struct ShareFactor {
+    label: usize,
+    /// The bound of the share's ratio (now to the baseline's) nearer 1, as a factor ≥ 1.
+    factor: f64,
+    rose: bool,
+    /// Both one-sided bounds of the ratio, and the level each is at.
+    bounds: (f64, f64),
+    level: f64,
+}
+
+/// Over the labels the baseline has (a label new to the data is SCH006's), the ratio of each
+/// one's share now to the baseline's, bounded one-sided at `alpha` over the labels tested
+/// (Bonferroni) by `stats::share_ratio_bounds`: the label whose bound nearer 1 is farthest from
+/// it, when one bound excludes 1.
+fn share_factor(cur: &[f64], base: &[f64], alpha: f64) -> Option<ShareFactor> {
+    let (n, m) = (
+        cur.iter().sum::<f64>() as u64,
+        base.iter().sum::<f64>() as u64,
+    );
+    let tested = base.iter().filter(|&&b| b > 0.0).count();
+    if tested == 0 {
+        return None;
+    }
+    let level = alpha / tested as f64;
+    let mut best: Option<ShareFactor> = None;
+    for (i, (&c, &b)) in cur.iter().zip(base).enumerate() {
+        if b <= 0.0 {
+            continue;
+        }
+        let bounds = stats::share_ratio_bounds(c as u64, n, b as u64, m, level);
+        let (factor, rose) = if bounds.0 > 1.0 {
+            (bounds.0, true)
+        } else if bounds.1 < 1.0 {
+            (1.0 / bounds.1.max(f64::MIN_POSITIVE), false)
+        } else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|x| factor > x.factor) {
+            best = Some(ShareFactor {
+                label: i,
+                factor,
+                rose,
+                bounds,
+                level,
+            });
+        }
+    }
+    best
+}
+
+/// A factor for a title: two significant digits, a whole number from 10.
+fn factor_text(x: f64) -> String {
+    if x >= 10.0 {
+        format!("{}", x.floor())
+    } else {
+        format!("{:.1}", (x * 10.0).floor() / 10.0)
     }
 }
 
@@ -218,4 +324,36 @@ fn numeric_label_drift(
     let mut f = drift_finding(d.code(), d.check(), &drift, sev);
     f.title = format!("label drift: {}", drift.title);
     Some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rare label whose share rose tenfold: its lower bound, at 0.01 over the two labels the
+    /// baseline has, is the factor; a label the baseline never had is not tested (SCH006's).
+    #[test]
+    fn share_factor_takes_the_bound_nearer_one_over_the_baseline_labels() {
+        let (cur, base) = ([900.0, 100.0, 40.0], [990.0, 10.0, 0.0]);
+        let m = share_factor(&cur, &base, 0.01).unwrap();
+        assert_eq!((m.label, m.rose), (1, true));
+        assert_eq!(m.level, 0.005);
+        let bounds = stats::share_ratio_bounds(100, 1040, 10, 1000, 0.005);
+        assert_eq!(m.bounds, bounds);
+        assert_eq!(m.factor, bounds.0);
+        assert!(m.factor > 3.0 && m.factor < 10.0, "{}", m.factor);
+        // A fall is the upper bound inverted.
+        let m = share_factor(&base[..2], &cur[..2], 0.01).unwrap();
+        assert_eq!((m.label, m.rose), (1, false));
+        assert_eq!(m.factor, 1.0 / m.bounds.1);
+        // Shares that chance explains give none.
+        assert!(share_factor(&[95.0, 5.0], &[97.0, 3.0], 0.01).is_none());
+    }
+
+    #[test]
+    fn factors_are_written_rounded_towards_one() {
+        assert_eq!(factor_text(24.9), "24");
+        assert_eq!(factor_text(4.87), "4.8");
+        assert_eq!(factor_text(1.5), "1.5");
+    }
 }
