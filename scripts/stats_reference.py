@@ -94,22 +94,34 @@ out["absent_in_baseline"] = [
 ]
 # The ratio of a class's share now to the baseline's: Clopper-Pearson bounds (each one-sided at
 # 1 - alpha, so a two-sided interval at 1 - 2 alpha) on the share of the class's rows that are
-# current, mapped to the ratio.
+# current, mapped to the ratio, and the one-sided exact p-values of a rise and of a fall.
+# poisonscan takes Wilson's interval and the score test once both counts pass 50 (`exact`
+# false here: tests/stats_reference.rs allows 2% there, and only checks that the p-value
+# rejects where a bound excludes 1).
 out["share_ratio_bounds"] = []
 for k, n, j, m, alpha in [
     (0, 5000, 130, 5000, 0.005),
     (13, 5000, 130, 5200, 0.005),
-    (18, 3228, 3, 3269, 0.01 / 7),
+    (18, 3228, 3, 3269, 0.01 / 14),
     (650, 100000, 1300, 90000, 0.01),
     (40, 1000, 0, 1000, 0.01),
     (2500, 5000, 2400, 5000, 0.01),
+    (5, 50_000_000, 40, 100_000_000, 0.0025),
+    (2500, 5000, 50_000_000, 100_000_000, 0.005),
+    (450, 500, 18_000_000, 20_000_000, 0.005),
+    (30, 20_000_000, 900, 400, 0.001),
 ]:
-    test = stats.binomtest(k, k + j, n / (n + m))
-    ci = test.proportion_ci(confidence_level=1 - 2 * alpha, method="exact")
+    ci = stats.binomtest(k, k + j, n / (n + m)).proportion_ci(1 - 2 * alpha, method="exact")
+    rise = stats.binomtest(k, k + j, n / (n + m), alternative="greater")
+    fall = stats.binomtest(k, k + j, n / (n + m), alternative="less")
     # No upper bound (no baseline row of the class) is written as null.
     lower = ci.low * m / ((1 - ci.low) * n)
     upper = None if ci.high >= 1 else ci.high * m / ((1 - ci.high) * n)
     out["share_ratio_bounds"].append(
-        {"k": k, "n": n, "j": j, "m": m, "alpha": alpha, "lower": lower, "upper": upper}
+        {
+            **{"k": k, "n": n, "j": j, "m": m, "alpha": alpha},
+            **{"lower": lower, "upper": upper, "exact": min(k, j) <= 50},
+            **{"p_rise": float(rise.pvalue), "p_fall": float(fall.pvalue)},
+        }
     )
 print(json.dumps(out, indent=1))

@@ -346,32 +346,91 @@ pub fn chi2_homogeneity(a: &[f64], b: &[f64]) -> (f64, f64, f64) {
     (stat, df, chi2_sf(stat, df))
 }
 
+/// Past this many rows on both sides of a binomial count (successes and failures), its tail and
+/// bounds come from the normal approximation (the score test and Wilson's interval): statrs's
+/// incomplete beta function sums at most 140 terms of its continued fraction, which needs about
+/// √(count) of them, and its inverse can fail to end on counts in the millions.
+pub const EXACT_UP_TO: u64 = 50;
+
+/// The normal quantile with upper tail `p` (0 < p < 1/2), by bisection on [`normal_sf`].
+fn normal_quantile_upper(p: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0f64, 40.0f64);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if normal_sf(mid) > p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// One-sided bounds, each at confidence `1 − alpha`, on the success probability of a binomial
+/// that gave `k` successes in `t` trials: Clopper–Pearson's (by bisection on the incomplete beta
+/// function, which is monotone in π) while either count is at most [`EXACT_UP_TO`], Wilson's
+/// score interval past it. (0, 1) without trials or with `alpha` outside (0, 1/2).
+pub fn binomial_bounds(k: u64, t: u64, alpha: f64) -> (f64, f64) {
+    if t == 0 || !(alpha > 0.0 && alpha < 0.5) {
+        return (0.0, 1.0);
+    }
+    let k = k.min(t);
+    if k.min(t - k) > EXACT_UP_TO {
+        let z = normal_quantile_upper(alpha);
+        let (n, p) = (t as f64, k as f64 / t as f64);
+        let centre = p + z * z / (2.0 * n);
+        let spread = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+        let scale = 1.0 + z * z / n;
+        return (
+            ((centre - spread) / scale).max(0.0),
+            ((centre + spread) / scale).min(1.0),
+        );
+    }
+    // P(X ≥ k | π) = I_π(k, t − k + 1) rises with π: the lower bound is where it reaches alpha;
+    // P(X ≤ k | π) = 1 − I_π(k + 1, t − k) falls with π: the upper bound is where it falls to it.
+    let solve = |a: f64, b: f64, target: f64| {
+        let (mut lo, mut hi) = (0.0f64, 1.0f64);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if mid <= lo || mid >= hi {
+                break;
+            }
+            if beta_reg(a, b, mid) < target {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        0.5 * (lo + hi)
+    };
+    let (kf, tf) = (k as f64, t as f64);
+    let lower = if k == 0 {
+        0.0
+    } else {
+        solve(kf, tf - kf + 1.0, alpha)
+    };
+    let upper = if k == t {
+        1.0
+    } else {
+        solve(kf + 1.0, tf - kf, 1.0 - alpha)
+    };
+    (lower, upper)
+}
+
 /// One-sided bounds, each at confidence `1 − alpha`, on the ratio of a class's share of the
 /// rows now to its share in the baseline, from exact counts: `k` of the `n` current rows and `j`
 /// of the `m` baseline rows. Given the `k + j` rows of the class, `k` is binomial with the
 /// probability `π = n·ρ / (n·ρ + m)` of a row being current, ρ the ratio of the shares (exact for
 /// Poisson counts; for binomial counts the conditional law is Fisher's noncentral
-/// hypergeometric, which is narrower, so the bounds are conservative). The Clopper–Pearson
-/// bounds on π (scipy's `binomtest(…).proportion_ci(method="exact")` on each side) map to ρ
-/// through `ρ = π·m / ((1 − π)·n)`: `(0, ∞)`-wide where a side has no rows, and
-/// `(lower, +∞)` when no baseline row has the class.
+/// hypergeometric, which is narrower, so the exact bounds are conservative). [`binomial_bounds`]
+/// on π (Clopper–Pearson, scipy's `binomtest(…).proportion_ci(method="exact")` on each side,
+/// while a count is small) map to ρ through `ρ = π·m / ((1 − π)·n)`: `(0, ∞)` where a side has
+/// no rows, and `(lower, +∞)` when no baseline row has the class.
 pub fn share_ratio_bounds(k: u64, n: u64, j: u64, m: u64, alpha: f64) -> (f64, f64) {
-    use statrs::function::beta::inv_beta_reg;
     if n == 0 || m == 0 || k + j == 0 {
         return (0.0, f64::INFINITY);
     }
-    let t = k + j;
-    let (kf, tf) = (k as f64, t as f64);
-    let lower = if k == 0 {
-        0.0
-    } else {
-        inv_beta_reg(kf, tf - kf + 1.0, alpha)
-    };
-    let upper = if k == t {
-        1.0
-    } else {
-        inv_beta_reg(kf + 1.0, tf - kf, 1.0 - alpha)
-    };
+    let (lower, upper) = binomial_bounds(k, k + j, alpha);
     let ratio = |pi: f64| {
         if pi >= 1.0 {
             f64::INFINITY
@@ -380,6 +439,28 @@ pub fn share_ratio_bounds(k: u64, n: u64, j: u64, m: u64, alpha: f64) -> (f64, f
         }
     };
     (ratio(lower), ratio(upper))
+}
+
+/// The one-sided p-value of a class's share having risen (`rose`) or fallen, now against the
+/// baseline, on the counts of [`share_ratio_bounds`]: the binomial tail of `k` current rows among
+/// the class's `k + j` at the probability `n / (n + m)` they would have if the share had not
+/// moved (exact while a count is at most [`EXACT_UP_TO`], else the score test's normal tail, so
+/// that it rejects exactly when the bound on that side excludes 1).
+pub fn share_shift_p(k: u64, n: u64, j: u64, m: u64, rose: bool) -> f64 {
+    let t = k + j;
+    if n == 0 || m == 0 || t == 0 {
+        return 1.0;
+    }
+    let now = n as f64 / (n + m) as f64;
+    if k.min(j) > EXACT_UP_TO {
+        let z = (k as f64 - t as f64 * now) / (t as f64 * now * (1.0 - now)).sqrt();
+        return normal_sf(if rose { z } else { -z });
+    }
+    if rose {
+        binom_sf_ge(k, t, now)
+    } else {
+        binom_sf_ge(j, t, 1.0 - now)
+    }
 }
 
 /// Two-proportion z-test (pooled), two-sided: (z, p-value).

@@ -1502,12 +1502,42 @@ fn grades(path: &Path) -> std::collections::BTreeMap<i8, u64> {
     out
 }
 
+/// With no current row of wine's grade 8 among `n` current rows: the high finding of `code`, its
+/// effect checked against the upper bound of the grade's share ratio computed by hand (the
+/// Clopper–Pearson bound of the share of the grade's rows that are current is 1 − α^(1/j), j its
+/// baseline rows of `m`, α = 0.01 over both directions of the 7 grades; the ratio is
+/// π·m / ((1 − π)·n)). Returns the finding and that bound.
+fn lost_grade_8(dir: &Path, current: &Path, baseline: &Path, n: f64, code: &str) -> (Value, f64) {
+    let base = grades(&dir.join(baseline));
+    assert_eq!(base.len(), 7);
+    let m: u64 = base.values().sum();
+    let j = base[&8] as f64;
+    let r = scan_in(dir, &[current], baseline, &["--label", "label"]);
+    let f = findings(&r)
+        .iter()
+        .find(|f| f["code"] == code)
+        .unwrap_or_else(|| panic!("{:?}", summary(&r)))
+        .clone();
+    assert_eq!(f["severity"], "high", "{f}");
+    let alpha: f64 = 0.01 / 14.0;
+    let pi = 1.0 - alpha.powf(1.0 / j);
+    let upper = pi * m as f64 / ((1.0 - pi) * n);
+    assert_eq!(f["effect"]["name"], "share_ratio");
+    let got = f["effect"]["value"].as_f64().unwrap();
+    // The report keeps six significant digits.
+    assert!((got - upper).abs() < 1e-5 * upper, "{got} vs {upper}");
+    assert!(1.0 / upper >= 5.0, "{upper}");
+    (f, upper)
+}
+
 /// A rare class a pipeline stopped delivering: the current half of wine without its grade-8
 /// rows (3% of them). L∞ sees 0.03 (info at most); the share's ratio, bounded by an exact test,
-/// is at most 1/14 of the baseline's, and DRF003 is high and names grade 8. The bound is
+/// is at most a fifth of the baseline's, and DRF003 is high and names grade 8. The bound is
 /// computed here by hand: with no current row of the grade, the Clopper–Pearson upper bound of
-/// the share of its rows that are current is 1 − α^(1/j) (j baseline rows, α = 0.01 over the 7
-/// grades), and the ratio is π·m / ((1 − π)·n). A fifth of the grade's rows lost is not graded.
+/// the share of its rows that are current is 1 − α^(1/j) (j baseline rows, α = 0.01 over both
+/// directions of the 7 grades), and the ratio is π·m / ((1 − π)·n); the p-value is the chance
+/// that none of the grade's j rows is current, (m / (n + m))^j, times 14. A fifth of the
+/// grade's rows lost is not graded.
 #[test]
 fn a_rare_class_that_vanished_is_high_label_drift() {
     let dir = tempfile::tempdir().unwrap();
@@ -1519,29 +1549,18 @@ fn a_rare_class_that_vanished_is_high_label_drift() {
     let n = filter_rows(&a, &dir.path().join("cur.parquet"), |batch, r| {
         grade(batch, r) != 8
     }) as f64;
-    let base = grades(&b);
-    let m: u64 = base.values().sum();
-    let j = base[&8] as f64;
-    assert_eq!(base.len(), 7);
-    let r = scan_in(
+    let (f, upper) = lost_grade_8(
         dir.path(),
-        &[Path::new("cur.parquet")],
+        Path::new("cur.parquet"),
         Path::new("b.parquet"),
-        &["--label", "label"],
+        n,
+        "DRF003",
     );
-    let f = findings(&r)
-        .iter()
-        .find(|f| f["code"] == "DRF003")
-        .unwrap_or_else(|| panic!("{:?}", summary(&r)));
-    assert_eq!(f["severity"], "high", "{f}");
-    let alpha: f64 = 0.01 / 7.0;
-    let pi = 1.0 - alpha.powf(1.0 / j);
-    let upper = pi * m as f64 / ((1.0 - pi) * n);
-    assert_eq!(f["effect"]["name"], "share_ratio");
-    let got = f["effect"]["value"].as_f64().unwrap();
-    // The report keeps six significant digits.
-    assert!((got - upper).abs() < 1e-5 * upper, "{got} vs {upper}");
-    assert!(1.0 / upper >= 5.0, "{upper}");
+    let base = grades(&b);
+    let (m, j) = (base.values().sum::<u64>(), base[&8] as f64);
+    let p = (m as f64 / (n + m as f64)).powf(j) * 14.0;
+    let got = f["p_value"].as_f64().unwrap();
+    assert!((got - p).abs() < 1e-5 * p, "{got} vs {p}");
     let ev = &f["evidence"];
     assert_eq!(ev["share_ratio"]["label"], "8");
     assert_eq!(ev["share_ratio"]["lower"], 0.0);
@@ -1578,6 +1597,58 @@ fn a_rare_class_that_vanished_is_high_label_drift() {
         "{:?}",
         summary(&r)
     );
+}
+
+/// A file that stopped carrying a rare class: wine's current half in two files, the second
+/// without its grade-8 rows. Its L∞ is 0.03, under DRF004's low tier; the factor its grade-8
+/// share fell by is bounded as DRF003 bounds it (here by hand: 1 − α^(1/j) for the share of the
+/// grade's rows in the file, against the j baseline rows, α = 0.01 over both directions of 7
+/// grades), far past the
+/// whole data's and the other file's, so DRF004 names the file, high.
+#[test]
+fn a_file_that_lost_a_rare_class_is_high_source_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = halves(
+        &root().join("datasets/real/wine_quality.parquet"),
+        dir.path(),
+        11,
+    );
+    let parts = dir.path().join("cur");
+    std::fs::create_dir(&parts).unwrap();
+    let rows = std::cell::Cell::new(0usize);
+    let mut n = 0;
+    for i in 0..2 {
+        rows.set(0);
+        let kept = filter_rows(&a, &parts.join(format!("part-{i}.parquet")), |batch, r| {
+            rows.set(rows.get() + 1);
+            (rows.get() - 1) % 2 == i && (i != 1 || grade(batch, r) != 8)
+        });
+        if i == 1 {
+            n = kept;
+        }
+    }
+    let (f, upper) = lost_grade_8(
+        dir.path(),
+        Path::new("cur"),
+        Path::new("b.parquet"),
+        n as f64,
+        "DRF004",
+    );
+    assert_eq!(f["sources"][0], "cur/part-1.parquet");
+    // The title rounds the factor towards 1: one decimal under 10.
+    let factor = 1.0 / upper;
+    assert!((5.0..10.0).contains(&factor), "{factor}");
+    let title = f["title"].as_str().unwrap();
+    assert!(
+        title.contains(&format!(
+            "drifted on `label` (share of `8` at most 1/{:.1} of the baseline's)",
+            (factor * 10.0).floor() / 10.0
+        )),
+        "{title}"
+    );
+    let ev = &f["evidence"]["columns"][0];
+    assert_eq!(ev["share_ratio"]["label"], "8");
+    assert!(ev["whole_data_factor"].as_f64().unwrap() * 2.0 <= 1.0 / upper);
 }
 
 /// An integer target with nulls on both sides (every 97th row): checked as a numeric target

@@ -92,19 +92,34 @@ fn count_tests_match_scipy() {
         assert!(close(z * z, f(&c["chi2"]), 1e-9), "z² {c}: {}", z * z);
         assert!(close(p, f(&c["p"]), 1e-9), "p {c}: {p}");
     }
+    // Clopper-Pearson while a count is at most 50; Wilson's interval and the score test past it
+    // (within 2% of the exact bounds, and rejecting where its own bound excludes 1).
     for c in fx["share_ratio_bounds"].as_array().unwrap() {
-        let (lower, upper) = stats::share_ratio_bounds(
+        let (k, n, j, m, alpha) = (
             u(&c["k"]),
             u(&c["n"]),
             u(&c["j"]),
             u(&c["m"]),
             f(&c["alpha"]),
         );
-        assert!(close(lower, f(&c["lower"]), 1e-9), "lower {c}: {lower}");
+        let (lower, upper) = stats::share_ratio_bounds(k, n, j, m, alpha);
+        let exact = c["exact"].as_bool().unwrap();
+        let tol = if exact { 1e-8 } else { 2e-2 };
+        assert!(close(lower, f(&c["lower"]), tol), "lower {c}: {lower}");
         match c["upper"].as_f64() {
-            Some(want) => assert!(close(upper, want, 1e-9), "upper {c}: {upper}"),
+            Some(want) => assert!(close(upper, want, tol), "upper {c}: {upper}"),
             None => assert_eq!(upper, f64::INFINITY, "{c}"),
         }
+        let (rise, fall) = (
+            stats::share_shift_p(k, n, j, m, true),
+            stats::share_shift_p(k, n, j, m, false),
+        );
+        if exact {
+            assert!(close(rise, f(&c["p_rise"]), 1e-8), "rise {c}: {rise}");
+            assert!(close(fall, f(&c["p_fall"]), 1e-8), "fall {c}: {fall}");
+        }
+        assert_eq!(rise <= alpha, lower > 1.0, "{c}: {rise} {lower}");
+        assert_eq!(fall <= alpha, upper < 1.0, "{c}: {fall} {upper}");
     }
     let q = stats::bh_adjust(&nums(&fx["bh"]["p"]));
     for (got, want) in q.iter().zip(nums(&fx["bh"]["q"])) {

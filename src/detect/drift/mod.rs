@@ -50,21 +50,28 @@ const LABEL_LINF: [Param; 3] = tier_params(
 );
 /// DRF003's second set of tiers: the factor by which one label's share of the rows moved, the
 /// bound of its ratio now to the baseline's that is nearer 1 (a rise's lower bound, a fall's
-/// upper bound, inverted), each one-sided at 1 − 0.01 / the labels tested. L∞ cannot see a rare
+/// upper bound, inverted), each one-sided at 1 − 0.01 / (2 × the labels tested). L∞ cannot see a rare
 /// class vanish: a fraud label on 1% of the rows that lost nine in ten of them moves L∞ by 0.009.
 /// 1.5 (low), 3 (medium), 5 (high). On a balanced label L∞'s tiers are factors of 1.1, 1.25
 /// and 2.5 (50% → 20% is L∞ 0.3, high); a rare label's share varies more in relative terms, so
 /// these are wider, and a label whose share was divided or multiplied by at least five on counts
 /// that rule out chance (the positives a pipeline stopped delivering, labels that arrive late)
 /// blocks retraining as a balanced label moved to 20% does.
-const LABEL_RATIO: [Param; 3] = named_tier_params(
-    ["ratio-low", "ratio-medium", "ratio-high"],
-    1.5,
-    3.0,
-    5.0,
-    1e12,
-    "factor by which one label's share moved (its ratio's bound nearer 1) at this severity",
-);
+const LABEL_RATIO: [Param; 3] = {
+    // A factor is at least 1.
+    let mut t = named_tier_params(
+        ["ratio-low", "ratio-medium", "ratio-high"],
+        1.5,
+        3.0,
+        5.0,
+        1e12,
+        "factor by which one label's share moved (its ratio's bound nearer 1) at this severity",
+    );
+    t[0].min = 1.0;
+    t[1].min = 1.0;
+    t[2].min = 1.0;
+    t
+};
 const LABEL_PARAMS: [Param; 6] = [
     LABEL_LINF[0],
     LABEL_LINF[1],

@@ -7,9 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::column::baseline_shares;
+use super::whole::{factor_of, moved_text, share_factor};
 use super::{
-    Bins, LINF_PARAMS, PSI_FLOOR, PSI_PARAMS, SOURCE_MIN_ROWS, SOURCE_PARAMS, label_table, linf,
-    shares,
+    Bins, LABEL_RATIO, LINF_PARAMS, PSI_FLOOR, PSI_PARAMS, SOURCE_MIN_ROWS, SOURCE_PARAMS,
+    label_table, linf, shares,
 };
 use crate::detect::{
     Context, Detector, Finding, NamedValue, Param, Predicate, Severity, evidence, json_num,
@@ -18,6 +19,9 @@ use crate::detect::{
 use crate::profile::source::grid_cdf;
 use crate::profile::{Profile, Role, SourceColumn, SourceSummary};
 use crate::stats;
+
+/// An effect tested on the parts of one family: (family, column, the effect's name).
+type Effect = (usize, String, &'static str);
 
 /// A part of the current data tested on its own: one source file, or one partition value (the
 /// mixture of its files).
@@ -163,11 +167,14 @@ Defaults: every source is tested when there are at least two, and every value of
 partition column when it has at least two; parts under 100 rows are skipped. Per part and \
 column: PSI on the baseline's decile bins (numeric, from the part's 101-point quantile grid, \
 parts of a partition mixed by their counts) or L∞ and chi-square on the category counts, and the \
-label shares. A column counts when its effect reaches the low tier of DRF001/DRF002/DRF003, is at \
-least 2× the whole data's effect on the same column and 2× a typical part's (the row-weighted \
-median over the sources, or over the values of the same partition column: drift that most of \
-the data shares is the data's drift, reported by DRF001–DRF003), and its chi-square test (on the bin or \
-category counts) survives Benjamini–Hochberg across all parts and columns at q ≤ 0.01. One \
+label shares: their L∞ and chi-square, and, as DRF003 grades the label, the factor one label's \
+share moved by against the baseline (its ratio's exact bound nearer 1, the test its exact \
+binomial tail; a part that stopped carrying a rare label). A column counts when its effect \
+reaches the low tier of DRF001/DRF002/DRF003, is at least 2× the whole data's effect on the \
+same column (for the factor, the whole data's factor for the same label) and 2× a typical \
+part's (the row-weighted median over the sources, or over the values of the same partition \
+column: drift that most of the data shares is the data's drift, reported by DRF001–DRF003), \
+and its test survives Benjamini–Hochberg across all parts and columns at q ≤ 0.01. One \
 finding per part, with every column that counts; severity from the largest effect."
     }
     fn params(&self) -> &'static [Param] {
@@ -186,6 +193,7 @@ finding per part, with every column that counts; severity from the largest effec
         // A file's drift is graded as a column's (DRF001's and DRF002's tiers).
         let psi_tiers = ctx.tiers("DRF001", &PSI_PARAMS);
         let linf_tiers = ctx.tiers("DRF002", &LINF_PARAMS);
+        let ratio_tiers = ctx.tiers("DRF003", &LABEL_RATIO);
         let factor = ctx.param(self.code(), &SOURCE_PARAMS[0]);
         let whole: BTreeMap<&str, f64> = ctx
             .drift
@@ -202,12 +210,15 @@ finding per part, with every column that counts; severity from the largest effec
             /// The whole current data's effect on the same column.
             whole: f64,
             ev: Value,
+            /// The effect as the title shows it, and as the finding's `effect` holds it.
+            text: String,
+            value: f64,
         }
         let mut tests: Vec<Test> = Vec::new();
         let numeric_target = cur.label_type == crate::profile::LabelType::Numeric
             && base.label_type == crate::profile::LabelType::Numeric;
         // (family, column) → every tested part's (effect, rows).
-        let mut effects: BTreeMap<(usize, String), Vec<(f64, u64)>> = BTreeMap::new();
+        let mut effects: BTreeMap<Effect, Vec<(f64, u64)>> = BTreeMap::new();
         for (pi, part) in parts.iter().enumerate() {
             let rows = part.rows();
             if rows < SOURCE_MIN_ROWS {
@@ -234,7 +245,7 @@ finding per part, with every column that counts; severity from the largest effec
                         };
                         let psi = stats::psi(&bs, &ps, PSI_FLOOR);
                         effects
-                            .entry((part.family, c.name.clone()))
+                            .entry((part.family, c.name.clone(), "psi"))
                             .or_default()
                             .push((psi, rows));
                         let Some(sev) = tier(psi, psi_tiers.0, psi_tiers.1, psi_tiers.2) else {
@@ -253,6 +264,8 @@ finding per part, with every column that counts; severity from the largest effec
                             p,
                             whole: w,
                             ev: json!({"column": c.name, "psi": json_num(psi), "whole_data_psi": json_num(w)}),
+                            text: format!("PSI {psi:.2}"),
+                            value: psi,
                         });
                     }
                     Role::Categorical => {
@@ -274,7 +287,7 @@ finding per part, with every column that counts; severity from the largest effec
                             .collect();
                         let (l, _) = linf(&shares(&pc), &shares(&bc));
                         effects
-                            .entry((part.family, c.name.clone()))
+                            .entry((part.family, c.name.clone(), "linf"))
                             .or_default()
                             .push((l, rows));
                         let Some(sev) = tier(l, linf_tiers.0, linf_tiers.1, linf_tiers.2) else {
@@ -291,18 +304,20 @@ finding per part, with every column that counts; severity from the largest effec
                             p,
                             whole: w,
                             ev: json!({"column": c.name, "linf": json_num(l), "whole_data_linf": json_num(w)}),
+                            text: format!("L∞ {l:.2}"),
+                            value: l,
                         });
                     }
                     _ => {}
                 }
             }
             if let Some(label) = cur.label.as_ref().filter(|_| !numeric_target) {
-                let (_, pc, bc) = label_table(&part.labels(), &base.label_counts);
+                let (names, pc, bc) = label_table(&part.labels(), &base.label_counts);
                 let (_, wc, wb) = label_table(&cur.label_counts, &base.label_counts);
                 let (l, _) = linf(&shares(&pc), &shares(&bc));
                 let (w, _) = linf(&shares(&wc), &shares(&wb));
                 effects
-                    .entry((part.family, label.clone()))
+                    .entry((part.family, label.clone(), "linf"))
                     .or_default()
                     .push((l, rows));
                 if let Some(sev) = tier(l, linf_tiers.0, linf_tiers.1, linf_tiers.2) {
@@ -316,6 +331,53 @@ finding per part, with every column that counts; severity from the largest effec
                         p,
                         whole: w,
                         ev: json!({"column": label, "linf": json_num(l), "whole_data_linf": json_num(w), "label": true}),
+                        text: format!("L∞ {l:.2}"),
+                        value: l,
+                    });
+                }
+                // DRF003's second grade: the factor one label's share moved by, which a rare
+                // label that stopped arriving in this part moves where L∞ barely does. The
+                // whole data's factor is that of the same label.
+                let moved = share_factor(&names, &pc, &bc, ctx.alpha());
+                effects
+                    .entry((part.family, label.clone(), "share_ratio"))
+                    .or_default()
+                    .push((moved.as_ref().map_or(1.0, |m| m.factor), rows));
+                if let Some(m) = moved
+                    && let Some(sev) = tier(m.factor, ratio_tiers.0, ratio_tiers.1, ratio_tiers.2)
+                {
+                    let name = &names[m.label];
+                    let count = |t: &BTreeMap<String, u64>| t.get(name).copied().unwrap_or(0);
+                    let total = |t: &BTreeMap<String, u64>| t.values().sum::<u64>();
+                    let w = factor_of(stats::share_ratio_bounds(
+                        count(&cur.label_counts),
+                        total(&cur.label_counts),
+                        count(&base.label_counts),
+                        total(&base.label_counts),
+                        m.level,
+                    ));
+                    let ratio = if m.rose { m.factor } else { 1.0 / m.factor };
+                    tests.push(Test {
+                        part: pi,
+                        column: label.clone(),
+                        effect: m.factor,
+                        name: "share_ratio",
+                        sev,
+                        p: m.p,
+                        whole: w,
+                        ev: json!({
+                            "column": label,
+                            "label": true,
+                            "share_ratio": {
+                                "label": name,
+                                "lower": json_num(m.bounds.0),
+                                "upper": if m.bounds.1.is_finite() { json_num(m.bounds.1) } else { json!(null) },
+                                "confidence": json_num(1.0 - m.level),
+                            },
+                            "whole_data_factor": json_num(w),
+                        }),
+                        text: moved_text(name, &m),
+                        value: ratio,
                     });
                 }
             }
@@ -323,7 +385,7 @@ finding per part, with every column that counts; severity from the largest effec
         // Concentrated: the part stands out against the whole data and against a typical part of
         // its family (the row-weighted median effect of the sources, or of the values of the
         // same partition column).
-        let typical: BTreeMap<(usize, String), f64> = effects
+        let typical: BTreeMap<Effect, f64> = effects
             .into_iter()
             .map(|(k, mut v)| {
                 v.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -343,7 +405,7 @@ finding per part, with every column that counts; severity from the largest effec
             .iter()
             .map(|t| {
                 let m = typical
-                    .get(&(parts[t.part].family, t.column.clone()))
+                    .get(&(parts[t.part].family, t.column.clone(), t.name))
                     .copied()
                     .unwrap_or(0.0);
                 t.effect >= factor * t.whole && t.effect >= factor * m
@@ -378,11 +440,10 @@ finding per part, with every column that counts; severity from the largest effec
                 top.sev,
                 top.effect,
                 format!(
-                    "{} drifted on `{}` ({} {:.2}){} unlike the rest of the data",
+                    "{} drifted on `{}` ({}){} unlike the rest of the data",
                     part.name,
                     top.column,
-                    if top.name == "psi" { "PSI" } else { "L∞" },
-                    top.effect,
+                    top.text,
                     if more > 0 {
                         format!(
                             " and {more} more column{}",
@@ -402,7 +463,7 @@ finding per part, with every column that counts; severity from the largest effec
             f.q_value = Some(q[ti]);
             f.effect = Some(NamedValue {
                 name: top.name.into(),
-                value: top.effect,
+                value: top.value,
             });
             f.evidence = evidence(vec![(
                 "columns",

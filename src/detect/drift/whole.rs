@@ -135,18 +135,21 @@ Why it matters: a shifted class balance changes the model's prior; mass label fl
 here first, and so does a pipeline that started dropping one class.
 
 Example: share of label `1` 38% → 29%, chi-square 1,120 (df 1): L∞ 0.09, low. Share of \
-label `1` 2.3% → 0.0%, at most 1/24 of the baseline's: high.
+label `1` 2.4% → 0.0%, at most 1/20 of the baseline's: high.
 
 Defaults: chi-square test of homogeneity on the label counts (p ≤ 0.01) and L∞, the largest \
 change of one label's share: info ≥ 0.02, low ≥ 0.05, medium ≥ 0.1, high ≥ 0.3. L∞ cannot see \
 a rare label vanish, so each label the baseline has is also graded by the factor its share \
-moved by: the ratio of its share now to the baseline's, bounded by an exact test (Clopper–\
-Pearson on the label's rows that are current, one-sided at 0.01 over the labels tested), the \
-bound nearer 1 as a factor: info ≥ 1.2, low ≥ 1.5, medium ≥ 3, high ≥ 5. The higher of the \
-two grades counts; when the factor decides, the title names that label and the effect is its \
-share's ratio (`share_ratio`: the lower bound of a rise, the upper bound of a fall). A fraud \
-label on 2% of the rows that lost every row is high; one that lost a fifth of them is not \
-graded. A numeric target (`--label-type numeric`) is tested as DRF001 tests a numeric column, \
+moved by: the ratio of its share now to the baseline's, bounded by a test of the label's rows \
+that are current (Clopper–Pearson while a count is at most 50, Wilson's score interval past \
+it), each side at 0.01 / (2 × the labels tested), the bound nearer 1 as a factor: info ≥ 1.2, \
+low ≥ 1.5, medium ≥ 3, high ≥ 5. A null label is a null rate (SCH002), not graded. The \
+higher of the two grades counts; when the factor decides, the title names that label, the \
+effect is its share's ratio (`share_ratio`: the lower bound of a rise, the upper bound of a \
+fall) and the p-value is its test's (times both sides of the labels). A fraud label on 2% of \
+the rows that lost every row is high once about 30 of its rows were due (the bound is near \
+ln(2 × labels / 0.01) / the rows due); one that lost a fifth of them is at most info. A \
+numeric target (`--label-type numeric`) is tested as DRF001 tests a numeric column, \
 with DRF001's thresholds: PSI on the baseline's deciles and the sketches' Kolmogorov–Smirnov \
 test, the Wasserstein distance and the medians in the evidence."
     }
@@ -173,7 +176,7 @@ test, the Wasserstein distance and the medians in the evidence."
         } else {
             drift_tier(l, LINF_INFO, ctx.tiers(self.code(), &LABEL_LINF))
         };
-        let moved = share_factor(&cc, &bc, ctx.alpha());
+        let moved = share_factor(&names, &cc, &bc, ctx.alpha());
         let by_ratio = moved.as_ref().and_then(|m| {
             let t = ctx.tiers(self.code(), &LABEL_RATIO);
             drift_tier(m.factor, RATIO_INFO, t)
@@ -197,11 +200,7 @@ test, the Wasserstein distance and the medians in the evidence."
         );
         let mut score = l;
         if let (true, Some(m)) = (ratio_decides, &moved) {
-            title.push_str(&if m.rose {
-                format!(", at least {}× the baseline's", factor_text(m.factor))
-            } else {
-                format!(", at most 1/{} of the baseline's", factor_text(m.factor))
-            });
+            title.push_str(&format!(", {}", bound_text(m)));
             score = score.max(1.0 - 1.0 / m.factor);
         }
         let mut f = Finding::new(self.code(), self.check(), sev, score, title);
@@ -212,6 +211,11 @@ test, the Wasserstein distance and the medians in the evidence."
             name: "chi2".into(),
             value: stat,
         });
+        // The test that graded it: the chi-square's, or the factor's exact test.
+        let p = match (ratio_decides, &moved) {
+            (true, Some(m)) => m.p,
+            _ => p,
+        };
         f.p_value = Some(p);
         f.q_value = Some(p);
         f.effect = Some(match (ratio_decides, &moved) {
@@ -247,52 +251,89 @@ test, the Wasserstein distance and the medians in the evidence."
 }
 
 /// The label whose share moved by the largest factor that chance rules out.
-struct ShareFactor {
-    label: usize,
+pub(super) struct ShareFactor {
+    pub label: usize,
     /// The bound of the share's ratio (now to the baseline's) nearer 1, as a factor ≥ 1.
-    factor: f64,
-    rose: bool,
+    pub factor: f64,
+    pub rose: bool,
     /// Both one-sided bounds of the ratio, and the level each is at.
-    bounds: (f64, f64),
-    level: f64,
+    pub bounds: (f64, f64),
+    pub level: f64,
+    /// The test's p-value for this label (the one-sided binomial tail of its current rows among
+    /// its rows, on the side it moved: `stats::share_shift_p`), times both sides of the labels
+    /// tested.
+    pub p: f64,
 }
 
-/// Over the labels the baseline has (a label new to the data is SCH006's), the ratio of each
-/// one's share now to the baseline's, bounded one-sided at `alpha` over the labels tested
-/// (Bonferroni) by `stats::share_ratio_bounds`: the label whose bound nearer 1 is farthest from
-/// it, when one bound excludes 1.
-fn share_factor(cur: &[f64], base: &[f64], alpha: f64) -> Option<ShareFactor> {
+/// The factor a share's ratio bounds rule out: the lower bound of a rise, the upper bound of a
+/// fall inverted, else 1.
+pub(super) fn factor_of(bounds: (f64, f64)) -> f64 {
+    if bounds.0 > 1.0 {
+        bounds.0
+    } else if bounds.1 < 1.0 {
+        1.0 / bounds.1.max(f64::MIN_POSITIVE)
+    } else {
+        1.0
+    }
+}
+
+/// "at least 5.2× the baseline's" or "at most 1/24 of the baseline's".
+fn bound_text(m: &ShareFactor) -> String {
+    if m.rose {
+        format!("at least {}× the baseline's", factor_text(m.factor))
+    } else {
+        format!("at most 1/{} of the baseline's", factor_text(m.factor))
+    }
+}
+
+/// "share of `1` at most 1/24 of the baseline's", for DRF004's title.
+pub(super) fn moved_text(label: &str, m: &ShareFactor) -> String {
+    format!("share of `{label}` {}", bound_text(m))
+}
+
+/// Over the labels the baseline has (a label new to the data is SCH006's, and a null label is
+/// a null rate, SCH002's), the ratio of each one's share now to the baseline's, bounded
+/// one-sided at `alpha` over both directions of the labels tested (Bonferroni: each bound at
+/// alpha / (2 × labels)) by `stats::share_ratio_bounds`: the label whose bound nearer 1 is
+/// farthest from it, when one bound excludes 1, with the exact test's p-value on that side
+/// (times 2 × labels, at most 1).
+pub(super) fn share_factor(
+    names: &[String],
+    cur: &[f64],
+    base: &[f64],
+    alpha: f64,
+) -> Option<ShareFactor> {
     let (n, m) = (
         cur.iter().sum::<f64>() as u64,
         base.iter().sum::<f64>() as u64,
     );
-    let tested = base.iter().filter(|&&b| b > 0.0).count();
+    let graded = |i: usize| base[i] > 0.0 && names[i] != crate::profile::NULL_LABEL;
+    let tested = (0..base.len()).filter(|&i| graded(i)).count();
     if tested == 0 {
         return None;
     }
-    let level = alpha / tested as f64;
+    let tests = 2.0 * tested as f64;
+    let level = alpha / tests;
     let mut best: Option<ShareFactor> = None;
     for (i, (&c, &b)) in cur.iter().zip(base).enumerate() {
-        if b <= 0.0 {
+        if !graded(i) {
             continue;
         }
-        let bounds = stats::share_ratio_bounds(c as u64, n, b as u64, m, level);
-        let (factor, rose) = if bounds.0 > 1.0 {
-            (bounds.0, true)
-        } else if bounds.1 < 1.0 {
-            (1.0 / bounds.1.max(f64::MIN_POSITIVE), false)
-        } else {
+        let (c, b) = (c as u64, b as u64);
+        let bounds = stats::share_ratio_bounds(c, n, b, m, level);
+        let factor = factor_of(bounds);
+        if factor <= 1.0 || best.as_ref().is_some_and(|x| factor <= x.factor) {
             continue;
-        };
-        if best.as_ref().is_none_or(|x| factor > x.factor) {
-            best = Some(ShareFactor {
-                label: i,
-                factor,
-                rose,
-                bounds,
-                level,
-            });
         }
+        let rose = bounds.0 > 1.0;
+        best = Some(ShareFactor {
+            label: i,
+            factor,
+            rose,
+            bounds,
+            level,
+            p: (stats::share_shift_p(c, n, b, m, rose) * tests).min(1.0),
+        });
     }
     best
 }
@@ -334,20 +375,39 @@ mod tests {
     /// baseline has, is the factor; a label the baseline never had is not tested (SCH006's).
     #[test]
     fn share_factor_takes_the_bound_nearer_one_over_the_baseline_labels() {
+        let names: Vec<String> = ["0", "1", "2"].map(String::from).to_vec();
         let (cur, base) = ([900.0, 100.0, 40.0], [990.0, 10.0, 0.0]);
-        let m = share_factor(&cur, &base, 0.01).unwrap();
+        let m = share_factor(&names, &cur, &base, 0.01).unwrap();
         assert_eq!((m.label, m.rose), (1, true));
-        assert_eq!(m.level, 0.005);
-        let bounds = stats::share_ratio_bounds(100, 1040, 10, 1000, 0.005);
+        assert_eq!(m.level, 0.01 / 4.0);
+        let bounds = stats::share_ratio_bounds(100, 1040, 10, 1000, 0.0025);
         assert_eq!(m.bounds, bounds);
         assert_eq!(m.factor, bounds.0);
         assert!(m.factor > 3.0 && m.factor < 10.0, "{}", m.factor);
+        // The exact tail: 100 or more of the label's 110 rows current, at 1040/2040 each.
+        let now: f64 = 1040.0 / 2040.0;
+        let tail: f64 = (100..=110u64)
+            .map(|k| {
+                let ln_choose = (1..=110u64).map(|x| (x as f64).ln()).sum::<f64>()
+                    - (1..=k).map(|x| (x as f64).ln()).sum::<f64>()
+                    - (1..=110 - k).map(|x| (x as f64).ln()).sum::<f64>();
+                (ln_choose + k as f64 * now.ln() + (110 - k) as f64 * (1.0 - now).ln()).exp()
+            })
+            .sum();
+        assert!(
+            (m.p - 4.0 * tail).abs() < 1e-9 * m.p,
+            "{} vs {}",
+            m.p,
+            4.0 * tail
+        );
         // A fall is the upper bound inverted.
-        let m = share_factor(&base[..2], &cur[..2], 0.01).unwrap();
+        let m = share_factor(&names[..2], &base[..2], &cur[..2], 0.01).unwrap();
         assert_eq!((m.label, m.rose), (1, false));
         assert_eq!(m.factor, 1.0 / m.bounds.1);
-        // Shares that chance explains give none.
-        assert!(share_factor(&[95.0, 5.0], &[97.0, 3.0], 0.01).is_none());
+        // Shares that chance explains give none; a null label is a null rate, not graded.
+        assert!(share_factor(&names[..2], &[95.0, 5.0], &[97.0, 3.0], 0.01).is_none());
+        let with_null = vec!["0".to_string(), crate::profile::NULL_LABEL.to_string()];
+        assert!(share_factor(&with_null, &cur[..2], &base[..2], 0.01).is_none());
     }
 
     #[test]
