@@ -1474,7 +1474,7 @@ fn filter_rows(src: &Path, dst: &Path, keep: impl Fn(&RecordBatch, usize) -> boo
     rows
 }
 
-/// A wine row's grade (the `label` column, Int8).
+/// A row's `label` (Int8: wine's grade, Adult's income class).
 fn grade(batch: &RecordBatch, row: usize) -> i8 {
     use arrow::array::AsArray;
     use arrow::datatypes::Int8Type;
@@ -1649,6 +1649,55 @@ fn a_file_that_lost_a_rare_class_is_high_source_drift() {
     let ev = &f["evidence"]["columns"][0];
     assert_eq!(ev["share_ratio"]["label"], "8");
     assert!(ev["whole_data_factor"].as_f64().unwrap() * 2.0 <= 1.0 / upper);
+}
+
+/// Adult's current half in four files, the third without its label-1 rows (24% of the rows):
+/// the label's L∞ in that file and its factor both count for DRF004, which lists the label once
+/// among its columns (and counts it once in its title) and both tests in its evidence.
+#[test]
+fn a_file_without_positives_lists_the_label_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = halves(&root().join("datasets/real/adult.parquet"), dir.path(), 4);
+    let base = Path::new("b.parquet");
+    let parts = dir.path().join("cur");
+    std::fs::create_dir(&parts).unwrap();
+    let rows = std::cell::Cell::new(0usize);
+    for i in 0..4 {
+        rows.set(0);
+        filter_rows(&a, &parts.join(format!("part-{i}.parquet")), |batch, r| {
+            rows.set(rows.get() + 1);
+            (rows.get() - 1) % 4 == i && (i != 2 || grade(batch, r) != 1)
+        });
+    }
+    let flags = ["--label", "label", "--exclude", "split"];
+    let r = scan_in(dir.path(), &[Path::new("cur")], base, &flags);
+    let f = findings(&r)
+        .iter()
+        .find(|f| f["code"] == "DRF004" && f["sources"][0] == "cur/part-2.parquet")
+        .unwrap_or_else(|| panic!("{:?}", summary(&r)));
+    assert_eq!(f["severity"], "high", "{f}");
+    // The label first, once; the columns its income class goes with moved in that file too.
+    let columns = f["columns"].as_array().unwrap();
+    assert_eq!(columns[0], "label", "{f}");
+    assert_eq!(columns.iter().filter(|c| *c == "label").count(), 1, "{f}");
+    let title = f["title"].as_str().unwrap();
+    assert!(
+        title.ends_with(&format!(
+            "and {} more columns unlike the rest of the data",
+            columns.len() - 1
+        )),
+        "{title}"
+    );
+    let tests: Vec<&Value> = f["evidence"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert!(tests.iter().any(|t| t["linf"].is_number()), "{f}");
+    assert!(
+        tests.iter().any(|t| t["share_ratio"]["label"] == "1"),
+        "{f}"
+    );
 }
 
 /// An integer target with nulls on both sides (every 97th row): checked as a numeric target

@@ -168,8 +168,8 @@ partition column when it has at least two; parts under 100 rows are skipped. Per
 column: PSI on the baseline's decile bins (numeric, from the part's 101-point quantile grid, \
 parts of a partition mixed by their counts) or L∞ and chi-square on the category counts, and the \
 label shares: their L∞ and chi-square, and, as DRF003 grades the label, the factor one label's \
-share moved by against the baseline (its ratio's exact bound nearer 1, the test its exact \
-binomial tail; a part that stopped carrying a rare label). A column counts when its effect \
+share moved by against the baseline (its ratio's bound nearer 1, the test its binomial tail, \
+both as DRF003's; a part that stopped carrying a rare label). A column counts when its effect \
 reaches the low tier of DRF001/DRF002/DRF003, is at least 2× the whole data's effect on the \
 same column (for the factor, the whole data's factor for the same label) and 2× a typical \
 part's (the row-weighted median over the sources, or over the values of the same partition \
@@ -217,7 +217,7 @@ finding per part, with every column that counts; severity from the largest effec
         let mut tests: Vec<Test> = Vec::new();
         let numeric_target = cur.label_type == crate::profile::LabelType::Numeric
             && base.label_type == crate::profile::LabelType::Numeric;
-        // (family, column) → every tested part's (effect, rows).
+        // (family, column, effect) → every tested part's (effect, rows).
         let mut effects: BTreeMap<Effect, Vec<(f64, u64)>> = BTreeMap::new();
         for (pi, part) in parts.iter().enumerate() {
             let rows = part.rows();
@@ -433,7 +433,14 @@ finding per part, with every column that counts; severity from the largest effec
                     .then_with(|| a.1.column.cmp(&b.1.column))
             });
             let (ti, top) = ts[0];
-            let more = ts.len() - 1;
+            // The label may count twice (its L∞ and its factor): each column once.
+            let mut columns: Vec<String> = Vec::new();
+            for (_, t) in &ts {
+                if !columns.contains(&t.column) {
+                    columns.push(t.column.clone());
+                }
+            }
+            let more = columns.len() - 1;
             let mut f = Finding::new(
                 self.code(),
                 self.check(),
@@ -454,7 +461,7 @@ finding per part, with every column that counts; severity from the largest effec
                     }
                 ),
             );
-            f.columns = ts.iter().map(|(_, t)| t.column.clone()).collect();
+            f.columns = columns;
             f.slice = part.slice.clone();
             f.sources = part.sources.clone();
             f.rows = part.rows();

@@ -425,5 +425,22 @@ mod tests {
         assert_eq!(factor_text(24.9), "24");
         assert_eq!(factor_text(4.87), "4.8");
         assert_eq!(factor_text(1.5), "1.5");
+        let names: Vec<String> = ["0", "1"].map(String::from).to_vec();
+        let rise = share_factor(&names, &[900.0, 100.0], &[990.0, 10.0], 0.01).unwrap();
+        assert_eq!(
+            moved_text("1", &rise),
+            format!(
+                "share of `1` at least {}× the baseline's",
+                factor_text(rise.factor)
+            )
+        );
+        let fall = share_factor(&names, &[990.0, 10.0], &[900.0, 100.0], 0.01).unwrap();
+        assert_eq!(
+            moved_text("1", &fall),
+            format!(
+                "share of `1` at most 1/{} of the baseline's",
+                factor_text(fall.factor)
+            )
+        );
     }
 }
