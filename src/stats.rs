@@ -151,12 +151,17 @@ pub fn wilson_upper(p: f64, n: u64) -> f64 {
 /// The one-sided 99% lower and upper bounds of a rate observed on `n` rows, which may be an
 /// effective (fractional) count (Wilson's score interval); (0, 1) without rows.
 pub fn wilson_bounds(p: f64, n: f64) -> (f64, f64) {
+    wilson_bounds_at(p, n, Z99)
+}
+
+/// [`wilson_bounds`] at the normal quantile `z` of another one-sided level.
+fn wilson_bounds_at(p: f64, n: f64, z: f64) -> (f64, f64) {
     if n <= 0.0 {
         return (0.0, 1.0);
     }
-    let z2 = Z99 * Z99;
+    let z2 = z * z;
     let centre = p + z2 / (2.0 * n);
-    let spread = Z99 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    let spread = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
     let scale = 1.0 + z2 / n;
     (
         ((centre - spread) / scale).max(0.0),
@@ -376,15 +381,8 @@ pub fn binomial_bounds(k: u64, t: u64, alpha: f64) -> (f64, f64) {
     }
     let k = k.min(t);
     if k.min(t - k) > EXACT_UP_TO {
-        let z = normal_quantile_upper(alpha);
         let (n, p) = (t as f64, k as f64 / t as f64);
-        let centre = p + z * z / (2.0 * n);
-        let spread = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
-        let scale = 1.0 + z * z / n;
-        return (
-            ((centre - spread) / scale).max(0.0),
-            ((centre + spread) / scale).min(1.0),
-        );
+        return wilson_bounds_at(p, n, normal_quantile_upper(alpha));
     }
     // P(X ≥ k | π) = I_π(k, t − k + 1) rises with π: the lower bound is where it reaches alpha;
     // P(X ≤ k | π) = 1 − I_π(k + 1, t − k) falls with π: the upper bound is where it falls to it.

@@ -356,7 +356,6 @@ finding per part, with every column that counts; severity from the largest effec
                         total(&base.label_counts),
                         m.level,
                     ));
-                    let ratio = if m.rose { m.factor } else { 1.0 / m.factor };
                     tests.push(Test {
                         part: pi,
                         column: label.clone(),
@@ -368,16 +367,11 @@ finding per part, with every column that counts; severity from the largest effec
                         ev: json!({
                             "column": label,
                             "label": true,
-                            "share_ratio": {
-                                "label": name,
-                                "lower": json_num(m.bounds.0),
-                                "upper": if m.bounds.1.is_finite() { json_num(m.bounds.1) } else { json!(null) },
-                                "confidence": json_num(1.0 - m.level),
-                            },
+                            "share_ratio": m.evidence(name),
                             "whole_data_factor": json_num(w),
                         }),
                         text: moved_text(name, &m),
-                        value: ratio,
+                        value: m.ratio(),
                     });
                 }
             }

@@ -188,10 +188,8 @@ test, the Wasserstein distance and the medians in the evidence."
             (None, Some(b)) => (b, true),
             (None, None) => return Vec::new(),
         };
-        let shown = match (ratio_decides, &moved) {
-            (true, Some(m)) => m.label,
-            _ => at,
-        };
+        let decider = moved.as_ref().filter(|_| ratio_decides);
+        let shown = decider.map_or(at, |m| m.label);
         let mut title = format!(
             "label drift: share of `{}` {} → {}",
             names[shown],
@@ -199,7 +197,7 @@ test, the Wasserstein distance and the medians in the evidence."
             crate::detect::pct(cs[shown])
         );
         let mut score = l;
-        if let (true, Some(m)) = (ratio_decides, &moved) {
+        if let Some(m) = decider {
             title.push_str(&format!(", {}", bound_text(m)));
             score = score.max(1.0 - 1.0 / m.factor);
         }
@@ -211,19 +209,16 @@ test, the Wasserstein distance and the medians in the evidence."
             name: "chi2".into(),
             value: stat,
         });
-        // The test that graded it: the chi-square's, or the factor's exact test.
-        let p = match (ratio_decides, &moved) {
-            (true, Some(m)) => m.p,
-            _ => p,
-        };
+        // The test that graded it: the chi-square's, or the factor's.
+        let p = decider.map_or(p, |m| m.p);
         f.p_value = Some(p);
         f.q_value = Some(p);
-        f.effect = Some(match (ratio_decides, &moved) {
-            (true, Some(m)) => NamedValue {
+        f.effect = Some(match decider {
+            Some(m) => NamedValue {
                 name: "share_ratio".into(),
-                value: if m.rose { m.factor } else { 1.0 / m.factor },
+                value: m.ratio(),
             },
-            _ => NamedValue {
+            None => NamedValue {
                 name: "linf".into(),
                 value: l,
             },
@@ -235,15 +230,7 @@ test, the Wasserstein distance and the medians in the evidence."
             ("linf", json_num(l)),
         ];
         if let Some(m) = &moved {
-            ev.push((
-                "share_ratio",
-                json!({
-                    "label": names[m.label],
-                    "lower": json_num(m.bounds.0),
-                    "upper": if m.bounds.1.is_finite() { json_num(m.bounds.1) } else { json!(null) },
-                    "confidence": json_num(1.0 - m.level),
-                }),
-            ));
+            ev.push(("share_ratio", m.evidence(&names[m.label])));
         }
         f.evidence = evidence(ev);
         vec![f]
@@ -263,6 +250,28 @@ pub(super) struct ShareFactor {
     /// its rows, on the side it moved: `stats::share_shift_p`), times both sides of the labels
     /// tested.
     pub p: f64,
+}
+
+impl ShareFactor {
+    /// The bound as a ratio of the shares: the factor of a rise, its inverse for a fall.
+    pub fn ratio(&self) -> f64 {
+        if self.rose {
+            self.factor
+        } else {
+            1.0 / self.factor
+        }
+    }
+
+    /// The evidence of the label's bounds (an upper bound of +∞ is null).
+    pub fn evidence(&self, label: &str) -> serde_json::Value {
+        let upper = self.bounds.1;
+        json!({
+            "label": label,
+            "lower": json_num(self.bounds.0),
+            "upper": if upper.is_finite() { json_num(upper) } else { json!(null) },
+            "confidence": json_num(1.0 - self.level),
+        })
+    }
 }
 
 /// The factor a share's ratio bounds rule out: the lower bound of a rise, the upper bound of a
