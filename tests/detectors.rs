@@ -1093,8 +1093,10 @@ fn slice_columns(h: &Value) -> Vec<&Value> {
 /// 30 rows of label 1 with `k` = 0 (the trigger), 2 rows of label 0 with `k` = 0 (natural ones)
 /// and 20 rows of label 0 elsewhere. The pair holds label 1 on 30 of 32 rows (0.94, under the
 /// 0.95 a rule needs), but the baseline's rate of the pair predicts 2 of those rows, none of
-/// label 1: its 30 new rows all carry label 1. The evidence's `diluted` is checked by hand; with
-/// 4 of the stamped rows labelled 0 the pair is no trigger.
+/// label 1: its 30 new rows all carry label 1. The evidence's `diluted` is checked by hand. With 5
+/// natural rows where 2 were predicted the estimate reads 30 of 33 (0.91), but 5 rows without the
+/// label are within the noise of what 0.95 allows: still a trigger. With 8 of the stamped rows
+/// labelled 0 the pair is no trigger.
 #[test]
 fn trg001_a_trigger_diluted_by_natural_rows_is_judged_by_its_new_rows() {
     let t = tempfile::tempdir().unwrap();
@@ -1144,10 +1146,37 @@ fn trg001_a_trigger_diluted_by_natural_rows_is_judged_by_its_new_rows() {
     let rule2: Vec<&Value> = pair_rules(&f2);
     assert_eq!(rule2.len(), 1, "{f2:?}");
     assert!(rule2[0]["evidence"]["diluted"].is_null(), "{}", rule2[0]);
-    // With 4 of the stamped rows labelled 0, the new rows carry label 1 at 26 of 30 (0.87):
-    // no trigger.
+    // Three more natural rows than the 2 predicted: the new rows' estimate is 30 of 33 (0.91),
+    // but their 5 rows without the label are at most what 0.95 allows (2 predicted, 30 × 0.05 /
+    // 0.95 for the new ones) plus 2.33 sd of the prediction (2 sample rows) and of the natural
+    // rows' own variation (Poisson, 2): 3.58 + 2.33 × 2 = 8.2.
+    let mut noisy = r.clone();
+    let more = pick_rows(&noisy, true, 0, 13, 40);
+    let more: Vec<usize> = more
+        .into_iter()
+        .filter(|i| !natural.contains(i))
+        .take(3)
+        .collect();
+    assert_eq!(more.len(), 3);
+    for &i in &more {
+        noisy[i].amount = 1234.5;
+    }
+    let c4 = t.path().join("current-noisy");
+    write_csv(&c4.join("part-0.csv"), &noisy);
+    let f4 = scan(&c4, &b, &[]);
+    let rule4: Vec<&Value> = pair_rules(&f4);
+    assert_eq!(rule4.len(), 1, "{f4:?}");
+    let d = &rule4[0]["evidence"]["diluted"];
+    assert!(close(&d["new_rows"], 33.0), "{}", rule4[0]);
+    assert!(
+        close(&d["new_rows_confidence"], 30.0 / 33.0),
+        "{}",
+        rule4[0]
+    );
+    // With 8 of the stamped rows labelled 0, the new rows carry label 1 at 22 of 30 (0.73): their
+    // 10 rows without it are beyond 2 + 22 × 0.05 / 0.95 + 2.33 × 2 = 7.8. No trigger.
     let mut mixed = r.clone();
-    for &i in &trigger[..4] {
+    for &i in &trigger[..8] {
         mixed[i].label = 0;
     }
     let c3 = t.path().join("current-mixed");
@@ -1395,14 +1424,16 @@ fn trg001_a_trigger_on_a_handful_of_rows_within_the_range_is_judged_by_its_purit
         assert!(close(&e["label_baseline_share"], share), "{e}");
         let p0 = e["purity_null_label_share"].as_f64().unwrap();
         assert!(close(&e["label_baseline_share_upper"], p0), "{e}");
-        // Each item against its other rows: all 8 of the rule's rows carry label 1, `hits` of
-        // the item's `other` rows do; Fisher's one-sided p is C(8 + hits, 8) / C(8 + other, 8).
+        // Each item against its other rows, current and in the baseline (whose sample is every
+        // baseline row at this size, none of them holding the pair): all 8 of the rule's rows
+        // carry label 1, `hits` of the item's `other` rows do; Fisher's one-sided p is
+        // C(8 + hits, 8) / C(8 + other, 8).
         let mut p = p0.powi(8);
-        let item_rows = |pick: usize| -> (u64, u64) {
-            let text = std::fs::read_to_string(c.join("part-0.csv")).unwrap();
+        let item_rows = |dir: &Path, of: &[(u8, bool)], pick: usize| -> (u64, u64) {
+            let text = std::fs::read_to_string(dir.join("part-0.csv")).unwrap();
             let want = ["u7", "v3"][pick];
             let (mut rows_other, mut hits) = (0, 0);
-            for (line, r) in text.lines().skip(1).zip(&rows) {
+            for (line, r) in text.lines().skip(1).zip(of) {
                 let cells: Vec<&str> = line.split(',').collect();
                 if cells[pick] == want && !r.1 {
                     rows_other += 1;
@@ -1415,14 +1446,20 @@ fn trg001_a_trigger_on_a_handful_of_rows_within_the_range_is_judged_by_its_purit
         let elsewhere = e["items_elsewhere"].as_array().unwrap();
         assert_eq!(elsewhere.len(), 2, "{e}");
         for pick in 0..2 {
-            let (other, hits) = item_rows(pick);
+            let (other, hits) = item_rows(&c, &rows, pick);
+            let (base_other, base_hits) = item_rows(&b, &base, pick);
+            assert!(base_other > 100, "{base_other}");
             // Matched by its rows: the evidence lists the items in the slice's order.
-            let fisher = choose8(8 + hits) / choose8(8 + other);
+            let fisher = choose8(8 + hits + base_hits) / choose8(8 + other + base_other);
             assert!(
-                elsewhere
-                    .iter()
-                    .any(|x| x["rows"] == other && close(&x["p_value"], fisher)),
-                "{pick}: {other} rows, {hits} hits, {fisher}: {e}"
+                elsewhere.iter().any(|x| x["rows"] == other
+                    && x["baseline_rows"] == base_other
+                    && close(
+                        &x["baseline_label_share"],
+                        base_hits as f64 / base_other as f64
+                    )
+                    && close(&x["p_value"], fisher)),
+                "{pick}: {other} + {base_other} rows, {hits} + {base_hits} hits, {fisher}: {e}"
             );
             p = p.max(fisher);
         }
