@@ -1093,10 +1093,8 @@ fn slice_columns(h: &Value) -> Vec<&Value> {
 /// 30 rows of label 1 with `k` = 0 (the trigger), 2 rows of label 0 with `k` = 0 (natural ones)
 /// and 20 rows of label 0 elsewhere. The pair holds label 1 on 30 of 32 rows (0.94, under the
 /// 0.95 a rule needs), but the baseline's rate of the pair predicts 2 of those rows, none of
-/// label 1: its 30 new rows all carry label 1. The evidence's `diluted` is checked by hand. With 5
-/// natural rows where 2 were predicted the estimate reads 30 of 33 (0.91), but 5 rows without the
-/// label are within the noise of what 0.95 allows: still a trigger. With 8 of the stamped rows
-/// labelled 0 the pair is no trigger.
+/// label 1: its 30 new rows all carry label 1. The evidence's `diluted` is checked by hand; with
+/// 4 of the stamped rows labelled 0 the pair is no trigger.
 #[test]
 fn trg001_a_trigger_diluted_by_natural_rows_is_judged_by_its_new_rows() {
     let t = tempfile::tempdir().unwrap();
@@ -1146,37 +1144,10 @@ fn trg001_a_trigger_diluted_by_natural_rows_is_judged_by_its_new_rows() {
     let rule2: Vec<&Value> = pair_rules(&f2);
     assert_eq!(rule2.len(), 1, "{f2:?}");
     assert!(rule2[0]["evidence"]["diluted"].is_null(), "{}", rule2[0]);
-    // Three more natural rows than the 2 predicted: the new rows' estimate is 30 of 33 (0.91),
-    // but their 5 rows without the label are at most what 0.95 allows (2 predicted, 30 × 0.05 /
-    // 0.95 for the new ones) plus 2.33 sd of the prediction (2 sample rows) and of the natural
-    // rows' own variation (Poisson, 2): 3.58 + 2.33 × 2 = 8.2.
-    let mut noisy = r.clone();
-    let more = pick_rows(&noisy, true, 0, 13, 40);
-    let more: Vec<usize> = more
-        .into_iter()
-        .filter(|i| !natural.contains(i))
-        .take(3)
-        .collect();
-    assert_eq!(more.len(), 3);
-    for &i in &more {
-        noisy[i].amount = 1234.5;
-    }
-    let c4 = t.path().join("current-noisy");
-    write_csv(&c4.join("part-0.csv"), &noisy);
-    let f4 = scan(&c4, &b, &[]);
-    let rule4: Vec<&Value> = pair_rules(&f4);
-    assert_eq!(rule4.len(), 1, "{f4:?}");
-    let d = &rule4[0]["evidence"]["diluted"];
-    assert!(close(&d["new_rows"], 33.0), "{}", rule4[0]);
-    assert!(
-        close(&d["new_rows_confidence"], 30.0 / 33.0),
-        "{}",
-        rule4[0]
-    );
-    // With 8 of the stamped rows labelled 0, the new rows carry label 1 at 22 of 30 (0.73): their
-    // 10 rows without it are beyond 2 + 22 × 0.05 / 0.95 + 2.33 × 2 = 7.8. No trigger.
+    // With 4 of the stamped rows labelled 0, the new rows carry label 1 at 26 of 30 (0.87):
+    // no trigger.
     let mut mixed = r.clone();
-    for &i in &trigger[..8] {
+    for &i in &trigger[..4] {
         mixed[i].label = 0;
     }
     let c3 = t.path().join("current-mixed");
@@ -1375,6 +1346,55 @@ fn rare_pair_csv(path: &Path, n: usize, seed: u64, stamp: &[u8], copies: bool) -
         .map(|(u, v, x, l)| format!("u{u},v{v},{x:.6},{l}"));
     write_lines(path, "u,v,x,label", lines);
     out
+}
+
+/// TRG001 weighs an item's baseline rows with its other current rows only where those carry the
+/// label no more often. The 8-row pair of the test below, with both items pooled (each with its
+/// baseline rows); then with one in 15 of `u7`'s other current rows relabelled 1 (21 of its 162
+/// other rows carry it, against about 4% of its baseline rows): `u7` is weighed on its current
+/// rows alone (Fisher's p by hand from the file), `v3` still with its baseline's.
+#[test]
+fn trg001_an_item_whose_label_share_rose_is_not_pooled_with_its_baseline_rows() {
+    let t = tempfile::tempdir().unwrap();
+    let b = t.path().join("baseline");
+    rare_pair_csv(&b.join("part-0.csv"), 6000, 1, &[], false);
+    let c = t.path().join("current");
+    let path = c.join("part-0.csv");
+    let rows = rare_pair_csv(&path, 6000, 2, &[1; 8], false);
+    let pooled = |f: &[Value], when: &str| -> Vec<bool> {
+        let rule = pair_rules(f);
+        assert_eq!(rule.len(), 1, "{when}: {:?}", codes(f));
+        let e = &rule[0]["evidence"]["items_elsewhere"];
+        assert_eq!(rule[0]["slice"][0]["value"], "u7", "{}", rule[0]);
+        (0..2).map(|k| !e[k]["baseline_rows"].is_null()).collect()
+    };
+    assert_eq!(pooled(&scan(&c, &b, &[]), "as planted"), [true, true]);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().skip(1).map(str::to_string).collect();
+    let (mut other, mut hits, mut seen) = (0u64, 0u64, 0usize);
+    for (line, r) in lines.iter_mut().zip(&rows) {
+        if line.starts_with("u7,") && !r.1 {
+            if seen % 15 == 0 && line.ends_with(",0") {
+                line.replace_range(line.len() - 1.., "1");
+            }
+            seen += 1;
+            other += 1;
+            hits += u64::from(line.ends_with(",1"));
+        }
+    }
+    assert!(hits * 100 >= other * 10, "{hits} of {other}");
+    write_lines(&path, "u,v,x,label", lines);
+    let f = scan(&c, &b, &[]);
+    assert_eq!(pooled(&f, "relabelled"), [false, true]);
+    let rule = pair_rules(&f)[0];
+    let e = &rule["evidence"]["items_elsewhere"][0];
+    assert_eq!(e["rows"], other, "{e}");
+    // 8 of 8 against `hits` of `other`: C(8 + hits, 8) / C(8 + other, 8).
+    let choose8 = |n: u64| -> f64 { (0..8).map(|j| (n - j) as f64 / (8 - j) as f64).product() };
+    assert!(
+        close(&e["p_value"], choose8(8 + hits) / choose8(8 + other)),
+        "{e}"
+    );
 }
 
 /// TRG001: a trigger on fewer rows than `min-support` (10), on values within the range: 8 rows

@@ -691,11 +691,27 @@ fn adult_trigger_rule_is_tested_against_each_item_elsewhere() {
         let elsewhere = x["evidence"]["items_elsewhere"].as_array().unwrap();
         assert_eq!(elsewhere.len(), if cols.len() > 1 { cols.len() } else { 0 });
         for e in elsewhere.iter().filter(|e| !e.is_null()) {
-            assert!(e["p_value"].as_f64() <= x["p_value"].as_f64(), "{x}");
-            assert!(
-                e["label_share"].as_f64() < x["evidence"]["confidence"].as_f64(),
-                "{x}"
+            let p = e["p_value"].as_f64().unwrap();
+            assert!(p <= x["p_value"].as_f64().unwrap(), "{x}");
+            // The item's share elsewhere (its current rows, pooled with its baseline's where
+            // those were weighed) is below the rule's confidence.
+            let confidence = x["evidence"]["confidence"].as_f64().unwrap();
+            let side = |rows: &str, share: &str| {
+                let n = e[rows].as_f64().unwrap_or(0.0);
+                (
+                    n,
+                    if n > 0.0 {
+                        n * e[share].as_f64().unwrap()
+                    } else {
+                        0.0
+                    },
+                )
+            };
+            let ((n, k), (bn, bk)) = (
+                side("rows", "label_share"),
+                side("baseline_rows", "baseline_label_share"),
             );
+            assert!(n + bn > 0.0 && (k + bk) / (n + bn) < confidence, "{x}");
         }
     }
     let rule = rules
