@@ -356,11 +356,9 @@ fn baseline_elsewhere(
     r: usize,
     target: &Target,
 ) -> Option<(u64, u64)> {
-    let item: &[u64] = if lm.value_of(it).is_some() {
-        &lm.reference_rules[*index.get(&[it][..])?]
-    } else {
-        let slot = crate::rows::labels::slot_of(it.code)?;
-        lm.reference_slice(it.feature as usize, slot)
+    let item: &[u64] = match item_counted(lm, index, it)? {
+        ItemCounts::Rule(i) => &lm.reference_rules[i],
+        ItemCounts::Slice(f, s) => lm.reference_slice(f, s),
     };
     let off: Vec<u64> = item
         .iter()
@@ -414,14 +412,10 @@ fn effective_rows(m: &[u64], w: &[f64], classes: &[usize]) -> (u64, u64) {
     } else {
         w_t * w_o * rows * rows / (s_t * w_o * w_o + s_o * w_t * w_t)
     };
+    // A class without a weight (no baseline rows) makes the delta method's size infinite:
+    // Kish's stands (finite, since some row has a weight).
     let size = delta.min(rows * rows / (s_t + s_o));
-    // Slack against float error (the size is an integer when the weights are equal). A class
-    // without a weight (no baseline rows) makes the delta method's size infinite: Kish's stands.
-    let size = if size.is_finite() {
-        size
-    } else {
-        sample as f64
-    };
+    // Slack against float error (the size is an integer when the weights are equal).
     let n = (size + 1e-9).floor().min(sample as f64);
     let k = (w_t / rows * n - 1e-9).ceil().clamp(0.0, n);
     (n as u64, k as u64)
@@ -490,6 +484,26 @@ fn weak_in_baseline(lm: &LabelModel, r: usize, target: &Target, th: &RuleThresho
         || lower < (min_lift(prior, th.lift) * prior).min(th.confidence)
 }
 
+/// Where one item's rows per class are counted: the one-item rule on an exact value, or a
+/// slice (feature, slot).
+enum ItemCounts {
+    Rule(usize),
+    Slice(usize, usize),
+}
+
+/// The counts of one item (`None` for an exact value that is no candidate of its own).
+fn item_counted(
+    lm: &LabelModel,
+    index: &std::collections::HashMap<&[Item], usize>,
+    it: Item,
+) -> Option<ItemCounts> {
+    if lm.value_of(it).is_some() {
+        index.get(&[it][..]).map(|&r| ItemCounts::Rule(r))
+    } else {
+        crate::rows::labels::slot_of(it.code).map(|s| ItemCounts::Slice(it.feature as usize, s))
+    }
+}
+
 /// Current rows per class holding one item: a slice's counts, or those of the one-item rule on
 /// an exact value (`None` when that value is no candidate of its own).
 fn item_counts<'a>(
@@ -498,11 +512,10 @@ fn item_counts<'a>(
     index: &std::collections::HashMap<&[Item], usize>,
     it: Item,
 ) -> Option<&'a [u64]> {
-    if lm.value_of(it).is_some() {
-        index.get(&[it][..]).map(|&r| counts.rule(r))
-    } else {
-        crate::rows::labels::slot_of(it.code).map(|s| counts.slice(it.feature as usize, s))
-    }
+    Some(match item_counted(lm, index, it)? {
+        ItemCounts::Rule(r) => counts.rule(r),
+        ItemCounts::Slice(f, s) => counts.slice(f, s),
+    })
 }
 
 /// The slice predicates and text of a rule; `None` when an item cannot be described.

@@ -435,21 +435,17 @@ mod tests {
         assert_eq!(factor_text(4.87), "4.8");
         assert_eq!(factor_text(1.5), "1.5");
         let names: Vec<String> = ["0", "1"].map(String::from).to_vec();
-        let rise = share_factor(&names, &[900.0, 100.0], &[990.0, 10.0], 0.01).unwrap();
-        assert_eq!(
-            moved_text("1", &rise),
-            format!(
-                "share of `1` at least {}× the baseline's",
-                factor_text(rise.factor)
-            )
-        );
-        let fall = share_factor(&names, &[990.0, 10.0], &[900.0, 100.0], 0.01).unwrap();
-        assert_eq!(
-            moved_text("1", &fall),
-            format!(
-                "share of `1` at most 1/{} of the baseline's",
-                factor_text(fall.factor)
-            )
-        );
+        for (current, baseline, text) in [
+            ([900.0, 100.0], [990.0, 10.0], "at least {}× the baseline's"),
+            (
+                [990.0, 10.0],
+                [900.0, 100.0],
+                "at most 1/{} of the baseline's",
+            ),
+        ] {
+            let m = share_factor(&names, &current, &baseline, 0.01).unwrap();
+            let want = text.replace("{}", &factor_text(m.factor));
+            assert_eq!(moved_text("1", &m), format!("share of `1` {want}"));
+        }
     }
 }
