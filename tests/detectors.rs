@@ -1341,11 +1341,16 @@ fn rare_pair_csv(path: &Path, n: usize, seed: u64, stamp: &[u8], copies: bool) -
         }
     }
     let out = rows.iter().map(|r| (r.3, (r.0, r.1) == (7, 3))).collect();
+    write_uv_csv(path, rows);
+    out
+}
+
+/// Writes rows of `rows_without_pair` as `u,v,x,label`, `u` and `v` prefixed.
+fn write_uv_csv(path: &Path, rows: Vec<(i64, i64, f64, u8)>) {
     let lines = rows
         .into_iter()
         .map(|(u, v, x, l)| format!("u{u},v{v},{x:.6},{l}"));
     write_lines(path, "u,v,x,label", lines);
-    out
 }
 
 /// TRG001 weighs an item's baseline rows with its other current rows only where those carry the
@@ -1395,6 +1400,96 @@ fn trg001_an_item_whose_label_share_rose_is_not_pooled_with_its_baseline_rows() 
         close(&e["p_value"], choose8(8 + hits) / choose8(8 + other)),
         "{e}"
     );
+}
+
+/// Rows of `rows_without_pair` (40 values of `u` and `v`, never `u7` with `v40`, a rare label
+/// from `x`) where `v` = `v40` on `natural` rows away from `u7`, half of them of label 1, and
+/// `pair.0` rows of label 1 and `pair.1` of label 0 get `u` = `u7` and `v` = `v40`. Returns the
+/// rows' labels.
+fn rare_item_csv(path: &Path, seed: u64, natural: usize, pair: (usize, usize)) -> Vec<u8> {
+    let n = 6000;
+    let mut rows = rows_without_pair(n, seed, 40, (7, 40), (3.3, 0.8));
+    for (label, want) in [(1u8, natural / 2), (0, natural - natural / 2)] {
+        let of: Vec<usize> = (0..n)
+            .filter(|&i| rows[i].3 == label && rows[i].0 != 7)
+            .collect();
+        for &i in of.iter().step_by(of.len() / want.max(1)).take(want) {
+            rows[i].1 = 40;
+        }
+    }
+    for (label, want) in [(1u8, pair.0), (0, pair.1)] {
+        let of: Vec<usize> = (0..n)
+            .filter(|&i| rows[i].3 == label && rows[i].1 != 40)
+            .collect();
+        for &i in of.iter().rev().step_by(of.len() / want.max(1)).take(want) {
+            (rows[i].0, rows[i].1) = (7, 40);
+        }
+    }
+    let labels = rows.iter().map(|r| r.3).collect();
+    write_uv_csv(path, rows);
+    labels
+}
+
+/// TRG001: a rule judged by its ratio weighs an item's baseline rows too when its own test
+/// stands over every rule the miner could have found (`rules_searched`: the itemsets it counted
+/// times the labels). 25 rows of the rare label 1 get `u7` and `v40`; `v40` is rare, on 4 other
+/// current rows (2 of label 1) and 16 baseline rows (8). On its 4 current rows alone `v40` keeps
+/// the rule out (Fisher's p of 25 of 25 against 2 of 4 is 0.015); with its baseline rows, 25 of
+/// 25 against 10 of 20, p = C(35, 25) / C(45, 25) = 5.8·10⁻⁵, and the rule is found. The
+/// bench's California pair (`NEAR BAY` and latitude 33.61 on 25 rows of the top quarter of
+/// prices) is this case. Against a baseline that holds the pair on 4 rows (1 of label 1) and
+/// `v40` on 30 others, 18 stamped rows are a rule whose own test (18 of the label's current rows
+/// against 1 of the baseline's, p ≈ 10⁻⁴) does not stand over that search: `v40` is weighed on
+/// its current rows (18 of 18 against 2 of 4, p = 0.026) and nothing is reported, where its
+/// baseline rows (p ≈ 10⁻⁴) would have reported it: a natural pair that a random split left
+/// mostly on one side is no discovery because its items' old rows say less.
+#[test]
+fn trg001_a_ratio_rule_weighs_an_items_baseline_rows_when_it_stands_over_the_whole_search() {
+    let t = tempfile::tempdir().unwrap();
+    let b = t.path().join("baseline");
+    let base = rare_item_csv(&b.join("part-0.csv"), 1, 16, (0, 0));
+    let c = t.path().join("current");
+    let cur = rare_item_csv(&c.join("part-0.csv"), 2, 4, (25, 0));
+    // Fisher's one-sided p of `k` of `k` rule rows against `hits` of `other`.
+    let fisher = |k: u64, hits: u64, other: u64| -> f64 {
+        (0..k)
+            .map(|j| (k + hits - j) as f64 / (k + other - j) as f64)
+            .product()
+    };
+    let f = scan(&c, &b, &[]);
+    let rule = pair_rules(&f);
+    assert_eq!(rule.len(), 1, "{:?}", codes(&f));
+    let (h, e) = (rule[0], &rule[0]["evidence"]);
+    assert_eq!(e["judged_by"], "ratio", "{e}");
+    assert_eq!(h["rows"], 25, "{h}");
+    let rare = e["items_elsewhere"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["rows"] == 4)
+        .unwrap_or_else(|| panic!("{e}"));
+    assert_eq!(rare["baseline_rows"], 16, "{rare}");
+    assert!(close(&rare["baseline_label_share"], 0.5), "{rare}");
+    assert!(close(&rare["p_value"], fisher(25, 10, 20)), "{rare}");
+    assert!((fisher(25, 10, 20) - 5.8e-5).abs() < 1e-6);
+    assert!((fisher(25, 2, 4) - 0.0148).abs() < 1e-4);
+    // The rule's own test: 25 of the current rows of label 1 against none of the baseline's,
+    // C(n_cur, 25) / C(n_cur + n_base, 25).
+    let ones = |l: &[u8]| l.iter().filter(|&&x| x == 1).count() as u64;
+    let (n_cur, n_base) = (ones(&cur), ones(&base));
+    let own: f64 = (0..25)
+        .map(|j| (n_cur - j) as f64 / (n_cur + n_base - j) as f64)
+        .product();
+    assert!(close(&e["rule_p_value"], own), "{e} {own}");
+    let searched = e["rules_searched"].as_f64().unwrap();
+    assert!(own * searched <= 0.01, "{e}");
+    // The pair on 4 baseline rows, 18 stamped: not weighed with `v40`'s baseline rows.
+    let held = t.path().join("baseline-held");
+    rare_item_csv(&held.join("part-0.csv"), 1, 30, (1, 3));
+    rare_item_csv(&c.join("part-0.csv"), 2, 4, (18, 0));
+    assert!(fisher(18, 2, 4) > 0.02 && fisher(18, 17, 34) < 2e-4);
+    let f = scan(&c, &held, &[]);
+    assert!(pair_rules(&f).is_empty(), "{:?}", pair_rules(&f));
 }
 
 /// TRG001: a trigger on fewer rows than `min-support` (10), on values within the range: 8 rows

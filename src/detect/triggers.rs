@@ -263,10 +263,12 @@ own most extreme 1% on that side) must have been weak: no rows, a confidence who
 below 0.95, or one whose lower 99% bound is below what the lift asks (one baseline row that \
 carries the label shows no pattern). A rule of 2 or 3 items must also raise the label beyond \
 each item alone: its confidence is tested against the item's other current rows (Fisher, \
-one-sided; for a rule judged by its purity, below, against the item's baseline rows too, the \
-label-stratified sample weighed at its effective size, where the current rows carry the label \
-no more often than those, one-sided p > 0.05), and the rule's p-value is the largest of its \
-tests (items_elsewhere in the evidence, in the order of the slice's predicates: `rows` and \
+one-sided; against the item's baseline rows too, the label-stratified sample weighed at its \
+effective size, where the current rows carry the label no more often than those, one-sided \
+p > 0.05, for a rule judged by its purity, below, and for one judged by its ratio whose own \
+test is at most 0.01 even times every rule the miner could have found: the itemsets it \
+counted times the labels, `rules_searched`, with the own test's `rule_p_value`, in the \
+evidence), and the rule's p-value is the largest of its tests (items_elsewhere in the evidence, in the order of the slice's predicates: `rows` and \
 `label_share` of the current rows, `baseline_rows` and `baseline_label_share` of the baseline's \
 where they were pooled, else null, and the p-value of the test the rule used). Only the most \
 general rule is reported: none whose subset already implies the label as firmly. A rule holding one exact value past the baseline's range (a constant stamped \
@@ -310,6 +312,8 @@ struct RuleTest {
     share: f64,
     baseline_bound: f64,
     p: f64,
+    /// The rule's own test (its ratio's or its purity's), before the items' tests.
+    own: f64,
     /// Per item of a rule of 2 or 3: the item's other rows and the p-value of the rule's
     /// confidence against theirs; `None` where not counted.
     elsewhere: Vec<Option<Elsewhere>>,
@@ -323,8 +327,8 @@ struct RuleTest {
     diluted: Option<Diluted>,
 }
 
-/// An item's rows outside a rule: its other current rows and rows of the label, for a rule
-/// judged by its purity the same of its baseline rows off the rule at their effective size
+/// An item's rows outside a rule: its other current rows and rows of the label, where they are
+/// weighed the same of its baseline rows off the rule at their effective size
 /// (`baseline_elsewhere`), and the p-value of the rule's confidence against them all.
 #[derive(Debug, Clone, Copy)]
 struct Elsewhere {
@@ -338,14 +342,20 @@ struct Elsewhere {
 /// target, as counts a test can weigh. The baseline is the trusted record of what an item says
 /// alone, and where an item has few other current rows (a value on 4 rows besides a trigger's
 /// 9) they cannot show that the rule raises the label beyond it (`effective_rows` makes the
-/// label-stratified sample's counts ones a test can weigh). Only for a rule judged by its
-/// purity, whose family is every itemset the miner counted (or every rule past the range): the
-/// rules judged by their ratio are corrected for the mined candidates only, which were picked
-/// for their current rows, and there the item's test on its current rows is part of what keeps
-/// a natural pair that a random split happened to leave on the current side out (California:
-/// `NEAR BAY` with latitude 37.41, 13 of its 14 rows in one half, all in the top quarter of
-/// prices, against 6 of latitude 37.41's 9 other current rows and 2 of its 8 baseline rows:
-/// p = 0.05 on the current rows, 0.002 with the baseline's, and the ratio's q passed). Nor where
+/// label-stratified sample's counts ones a test can weigh). For a rule judged by its purity,
+/// whose family is every itemset the miner counted (or every rule past the range); for one
+/// judged by its ratio only where its own test stands even over every rule the miner could have
+/// found (p times the itemsets counted times the labels at most the scan's alpha). The ratio
+/// family is corrected for the mined candidates only, which were picked for their current
+/// rows, and there the item's test on its current rows is part of what keeps out a natural pair
+/// that a random split happened to leave on the current side (California: `NEAR BAY` with
+/// latitude 37.41, 13 of its 14 rows in one half, all in the top quarter of prices, own
+/// p = 7.6·10⁻⁴ where some 1,000 rules were searched, and 6 of latitude 37.41's 9 other current rows
+/// against 2 of its 8 baseline rows: p = 0.05 on the current rows, 0.002 with the baseline's;
+/// weighing the baseline's rows for every ratio rule raised it as high). A trigger's own test
+/// is far stronger (the detection bench's `NEAR BAY` with latitude 33.61 stamped on 25 rows of
+/// the top quarter, none in the baseline: 2.5·10⁻⁸), and its rare item's 4 other current rows
+/// (2 of the label) kept it out at p = 0.015, where with the 16 baseline rows (8) p = 6·10⁻⁵. Nor where
 /// the item's other current rows carry the label more often than its baseline rows
 /// (`POOL_MIN_P`). `None` when the item's baseline counts are not kept (an exact value that is
 /// no candidate of its own).
@@ -715,6 +725,7 @@ fn trigger_rules(
         .enumerate()
         .map(|(r, rule)| (&rule.items[..], r))
         .collect();
+    let search_size = (lm.itemsets_searched as usize * targets.len()).max(lm.rules.len()) as f64;
     let mut tests: Vec<RuleTest> = Vec::new();
     for r in 0..lm.rules.len() {
         let cur = counts.rule(r);
@@ -779,7 +790,8 @@ fn trigger_rules(
         }
         // A trigger sets the label beyond what each of its items says alone: the rule's
         // confidence is tested against each item's other rows too (Fisher, one-sided), current
-        // and, for a rule judged by its purity, in the baseline (`baseline_elsewhere`).
+        // and, for a rule judged by its purity or whose own test stands over the whole search,
+        // in the baseline (`baseline_elsewhere`).
         // The rule stands only if every test does (the largest p-value: an intersection-union
         // test). A drift that moves rows onto a value (hours 40 → 41) makes pockets like
         // "occupation X and hours 41" that only repeat X's usual label.
@@ -796,6 +808,21 @@ fn trigger_rules(
             }
             _ => (k, support),
         };
+        // Judged by purity: how likely fresh rows are to carry the label (the larger of its
+        // baseline share's upper bound and the analogue's share of it).
+        let purity_null = (family != Family::Ratio).then(|| {
+            label_baseline_share(lm, tg)
+                .1
+                .max(analogue_confidence(lm, r, tg).unwrap_or(0.0))
+        });
+        let own = match purity_null {
+            Some(p0) => crate::stats::binom_sf_ge(k_judged, support_judged, p0),
+            None => crate::stats::fisher_greater(k, rows_t - k, b, n_t.saturating_sub(b)),
+        };
+        // The item's baseline rows are weighed for a rule judged by its purity, and for one
+        // judged by its ratio whose own test stands even over every rule the miner could have
+        // found (`baseline_elsewhere`).
+        let pool = family != Family::Ratio || own * search_size <= ctx.alpha();
         let elsewhere: Vec<Option<Elsewhere>> = if items.len() < 2 {
             Vec::new()
         } else {
@@ -809,7 +836,7 @@ fn trigger_rules(
                     // than in the baseline (Fisher, one-sided, p > `POOL_MIN_P`): an item whose
                     // label share rose (flips on it, or drift) would have its old rows make a
                     // pocket of it look beyond it.
-                    let baseline = (family != Family::Ratio)
+                    let baseline = pool
                         .then(|| baseline_elsewhere(lm, &index, it, r, tg))
                         .flatten()
                         .filter(|&(b_rows, b_hits)| {
@@ -832,17 +859,6 @@ fn trigger_rules(
                 })
                 .collect()
         };
-        // Judged by purity: how likely fresh rows are to carry the label (the larger of its
-        // baseline share's upper bound and the analogue's share of it).
-        let purity_null = (family != Family::Ratio).then(|| {
-            label_baseline_share(lm, tg)
-                .1
-                .max(analogue_confidence(lm, r, tg).unwrap_or(0.0))
-        });
-        let own = match purity_null {
-            Some(p0) => crate::stats::binom_sf_ge(k_judged, support_judged, p0),
-            None => crate::stats::fisher_greater(k, rows_t - k, b, n_t.saturating_sub(b)),
-        };
         let p = elsewhere.iter().flatten().fold(own, |p, e| p.max(e.p));
         tests.push(RuleTest {
             rule: r,
@@ -853,6 +869,7 @@ fn trigger_rules(
             share,
             baseline_bound,
             p,
+            own,
             elsewhere,
             purity_null,
             family,
@@ -1104,6 +1121,8 @@ fn trigger_rules(
             ("label_baseline_share", json_num(base_share)),
             ("label_baseline_share_upper", json_num(base_upper)),
             ("rules_tested", serde_json::json!(family(t))),
+            ("rule_p_value", json_num(t.own)),
+            ("rules_searched", serde_json::json!(search_size as u64)),
             ("purity_q", json_num(purity_q)),
             (
                 "past_range_null_label_share",
