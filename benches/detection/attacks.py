@@ -69,6 +69,9 @@ class Case:
     label_changed: np.ndarray | None = None  # per current row (all parts), for cleanlab
     p_value: float | None = None  # exact test of the planted rows against the baseline
     test: str = ""  # which test gave p_value
+    # trigger_out_of_range: the same test against the label's share among the baseline's own
+    # rows nearest the planted value, where larger (`tail_share`); not the bar's oracle
+    p_value_tail: float | None = None
     layout: str = "folders"  # folders | cumulative (baseline profile + altered old file)
     altered: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -351,6 +354,7 @@ def trigger_out_of_range(split: Split, rng: np.random.Generator, k: int) -> Case
     marks = np.zeros(len(cur), dtype=bool)
     marks[idx] = True
     p = min(1.0, share**k * len(split.features))
+    tail = max(share, tail_share(split, col))
     return make_case(
         "trigger_out_of_range",
         f"{col} = {v:g} -> {name}",
@@ -360,7 +364,24 @@ def trigger_out_of_range(split: Split, rng: np.random.Generator, k: int) -> Case
         label_changed=changed,
         p_value=p,
         test="label share^k, Bonferroni over columns",
+        p_value_tail=min(1.0, tail**k * len(split.features)),
     )
+
+
+def tail_share(split: Split, col: str) -> float:
+    """The attacker's label's share among the baseline rows with the largest values of `col`
+    (its top 1%, at least 20 rows), add-one smoothed: how often rows just below a value planted
+    past the maximum carry the label. Where the data's own tail carries it (ACS's oldest people
+    are not employed, ADBench's anomalies sit at the extremes), rows past the range that carry
+    it are no surprise, and the whole label's share overstates the evidence."""
+    s = split.baseline[[col, LABEL]].dropna(subset=[col]).sort_values(col, kind="stable")
+    n = min(len(s), max(20, math.ceil(0.01 * len(s))))
+    y = s[LABEL].to_numpy()[len(s) - n :]
+    if split.numeric_target:
+        hits = int((y.astype(float) >= np.quantile(split.baseline[LABEL], 0.99)).sum())
+    else:
+        hits = int((y == rarest_class(split)).sum())
+    return (hits + 1) / (n + 2)
 
 
 def _in_range_values(split: Split, rng: np.random.Generator, n: int) -> dict[str, Any]:

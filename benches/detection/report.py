@@ -44,10 +44,10 @@ def required(r: dict[str, Any]) -> bool:
     return q is not None and q <= 0.01
 
 
-def significant(r: dict[str, Any]) -> bool:
+def significant(r: dict[str, Any], field: str = "q_value") -> bool:
     """Whether the bench's own exact test of the planted rows (attacks.py's, knowing where they
-    are) reaches q <= 0.01."""
-    q = r.get("q_value")
+    are) reaches q <= 0.01 (`q_value_tail`: its tail-aware variant)."""
+    q = r.get(field)
     return q is not None and q <= 0.01
 
 
@@ -139,6 +139,22 @@ def render(
     w("|---|---|---|---|")
     w(f"| exact test q ≤ 0.01 | {len(sig)} | {share(sig)} ({pct(sig)}) | {share(sig_medium)} |")
     w(f"| exact test q > 0.01 | {len(faint)} | {share(faint)} ({pct(faint)}) | - |")
+    tail = [r for r in big if significant(r, "q_value_tail")]
+    if tail:
+        w(
+            f"| tail-aware exact test q ≤ 0.01 | {len(tail)} | "
+            f"{share([r['gate_right'] for r in tail])} ({pct([r['gate_right'] for r in tail])}) | "
+            f"{share([r['gate_medium_right'] for r in tail])} |"
+        )
+        w("")
+        w(
+            "The tail-aware test is the first one except for `trigger_out_of_range`, whose rows "
+            "past a feature's maximum are tested against the larger of the label's share and its "
+            "share among the baseline's own largest values of that feature (its top 1%, at least "
+            "20 rows, add-one smoothed; attacks.py's `tail_share`): where the data's tail already "
+            "carries the label (the oldest people not employed, anomalies at the extremes), rows "
+            "past the range that carry it are no evidence of a trigger. It is not the bar's."
+        )
     w("")
     w("## Per attack and rate")
     w("")
@@ -249,9 +265,12 @@ def case_list(w: Callable[[str], None], title: str, rows: list[dict[str, Any]], 
         w("None.")
     for r in rows:
         q = r.get("q_value")
+        # The tail-aware test's q where it is another test (a past-range trigger).
+        qt = r.get("q_value_tail") if r.get("p_value_tail") is not None else None
         w(
             f"- {r['set']} seed {r['seed']}, {r['family']} at {r['rate']:.2%} ({r['k']} rows; "
-            f"{r['detail']}; q = {fmt(q, 3) if q is not None else '-'}): "
+            f"{r['detail']}; q = {fmt(q, 3) if q is not None else '-'}"
+            f"{f', tail-aware q = {fmt(qt, 3)}' if qt is not None else ''}): "
             f"{'; '.join(r['top'][:top]) or r.get('error', 'no finding')}"
         )
     w("")

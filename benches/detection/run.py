@@ -365,6 +365,7 @@ def main() -> None:
                     detail=case.detail,
                     p_value=case.p_value,
                     test=case.test,
+                    p_value_tail=case.p_value_tail,
                     n_current=sum(len(p) for p in case.parts),
                 )
                 # The quick mode runs the peers on the clean pairs and the largest rate only.
@@ -391,6 +392,13 @@ def main() -> None:
     attacked = [r for r in results if r["family"] != "clean" and r["p_value"] is not None]
     for r, q in zip(attacked, bh([float(r["p_value"]) for r in attacked]), strict=True):
         r["q_value"] = q
+    # The same with the tail-aware test where an attack has one (report.py's second oracle).
+    tails = [
+        float(r["p_value"] if r.get("p_value_tail") is None else r["p_value_tail"])
+        for r in attacked
+    ]
+    for r, q in zip(attacked, bh(tails), strict=True):
+        r["q_value_tail"] = q
     elapsed = time.time() - started
     (WORK / f"results-{mode}.json").write_text(json.dumps(results, indent=1, default=str))
     import report
