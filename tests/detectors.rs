@@ -1354,12 +1354,15 @@ fn write_uv_csv(path: &Path, rows: Vec<(i64, i64, f64, u8)>) {
 }
 
 /// TRG001 weighs an item's baseline rows with its other current rows only where those carry the
-/// label no more often. The 8-row pair of the test below, with both items pooled (each with its
+/// label as often. The 8-row pair of the test below, with both items pooled (each with its
 /// baseline rows); then with one in 15 of `u7`'s other current rows relabelled 1 (21 of its 162
 /// other rows carry it, against about 4% of its baseline rows): `u7` is weighed on its current
-/// rows alone (Fisher's p by hand from the file), `v3` still with its baseline's.
+/// rows alone (Fisher's p by hand from the file), `v3` still with its baseline's. And with every
+/// one of `u7`'s other current rows relabelled 0 (none carries it, against about 4%: Fisher's
+/// one-sided p under 0.05): `u7` is not pooled either, its baseline's rows of the label would
+/// hide what its current rows show.
 #[test]
-fn trg001_an_item_whose_label_share_rose_is_not_pooled_with_its_baseline_rows() {
+fn trg001_an_item_whose_label_share_moved_is_not_pooled_with_its_baseline_rows() {
     let t = tempfile::tempdir().unwrap();
     let b = t.path().join("baseline");
     rare_pair_csv(&b.join("part-0.csv"), 6000, 1, &[], false);
@@ -1375,7 +1378,8 @@ fn trg001_an_item_whose_label_share_rose_is_not_pooled_with_its_baseline_rows() 
     };
     assert_eq!(pooled(&scan(&c, &b, &[]), "as planted"), [true, true]);
     let text = std::fs::read_to_string(&path).unwrap();
-    let mut lines: Vec<String> = text.lines().skip(1).map(str::to_string).collect();
+    let planted: Vec<String> = text.lines().skip(1).map(str::to_string).collect();
+    let mut lines = planted.clone();
     let (mut other, mut hits, mut seen) = (0u64, 0u64, 0usize);
     for (line, r) in lines.iter_mut().zip(&rows) {
         if line.starts_with("u7,") && !r.1 {
@@ -1400,10 +1404,23 @@ fn trg001_an_item_whose_label_share_rose_is_not_pooled_with_its_baseline_rows() 
         close(&e["p_value"], choose8(8 + hits) / choose8(8 + other)),
         "{e}"
     );
+    // `u7`'s other current rows all relabelled 0.
+    let mut lines = planted;
+    for (line, r) in lines.iter_mut().zip(&rows) {
+        if line.starts_with("u7,") && !r.1 && line.ends_with(",1") {
+            line.replace_range(line.len() - 1.., "0");
+        }
+    }
+    write_lines(&path, "u,v,x,label", lines);
+    let f = scan(&c, &b, &[]);
+    assert_eq!(pooled(&f, "relabelled 0"), [false, true]);
+    let e = &pair_rules(&f)[0]["evidence"]["items_elsewhere"][0];
+    assert_eq!(e["label_share"], 0.0, "{e}");
+    assert!(close(&e["p_value"], 1.0 / choose8(8 + other)), "{e}");
 }
 
-/// Rows of `rows_without_pair` (40 values of `u` and `v`, never `u7` with `v40`, a rare label
-/// from `x`) where `v` = `v40` on `natural` rows away from `u7`, half of them of label 1, and
+/// Rows of `rows_without_pair` (40 values of `u` and `v` from 0 to 39, a rare label from `x`)
+/// where `v` = `v40` on `natural` rows away from `u7`, half of them of label 1, and
 /// `pair.0` rows of label 1 and `pair.1` of label 0 get `u` = `u7` and `v` = `v40`. Returns the
 /// rows' labels.
 fn rare_item_csv(path: &Path, seed: u64, natural: usize, pair: (usize, usize)) -> Vec<u8> {
@@ -1442,7 +1459,8 @@ fn rare_item_csv(path: &Path, seed: u64, natural: usize, pair: (usize, usize)) -
 /// against 1 of the baseline's, p ≈ 10⁻⁴) does not stand over that search: `v40` is weighed on
 /// its current rows (18 of 18 against 2 of 4, p = 0.026) and nothing is reported, where its
 /// baseline rows (p ≈ 10⁻⁴) would have reported it: a natural pair that a random split left
-/// mostly on one side is no discovery because its items' old rows say less.
+/// mostly on one side is no discovery because its items' old rows say less. At alpha 0.2 the
+/// gate opens and the same pair is reported with `v40`'s baseline rows.
 #[test]
 fn trg001_a_ratio_rule_weighs_an_items_baseline_rows_when_it_stands_over_the_whole_search() {
     let t = tempfile::tempdir().unwrap();
@@ -1456,18 +1474,19 @@ fn trg001_a_ratio_rule_weighs_an_items_baseline_rows_when_it_stands_over_the_who
             .map(|j| (k + hits - j) as f64 / (k + other - j) as f64)
             .product()
     };
+    // `v40`'s entry in the rule's items_elsewhere: the item with 4 other current rows.
+    let rare_item = |e: &Value| -> Value {
+        let items = e["items_elsewhere"].as_array().unwrap();
+        let rare = items.iter().find(|x| x["rows"] == 4);
+        rare.unwrap_or_else(|| panic!("{e}")).clone()
+    };
     let f = scan(&c, &b, &[]);
     let rule = pair_rules(&f);
     assert_eq!(rule.len(), 1, "{:?}", codes(&f));
     let (h, e) = (rule[0], &rule[0]["evidence"]);
     assert_eq!(e["judged_by"], "ratio", "{e}");
     assert_eq!(h["rows"], 25, "{h}");
-    let rare = e["items_elsewhere"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["rows"] == 4)
-        .unwrap_or_else(|| panic!("{e}"));
+    let rare = rare_item(e);
     assert_eq!(rare["baseline_rows"], 16, "{rare}");
     assert!(close(&rare["baseline_label_share"], 0.5), "{rare}");
     assert!(close(&rare["p_value"], fisher(25, 10, 20)), "{rare}");
@@ -1490,6 +1509,20 @@ fn trg001_a_ratio_rule_weighs_an_items_baseline_rows_when_it_stands_over_the_who
     assert!(fisher(18, 2, 4) > 0.02 && fisher(18, 17, 34) < 2e-4);
     let f = scan(&c, &held, &[]);
     assert!(pair_rules(&f).is_empty(), "{:?}", pair_rules(&f));
+    // It is the gate that keeps it out: at alpha 0.2 the own test times the search passes it,
+    // `v40` is weighed with its 30 baseline rows, and the pair is reported.
+    let loose = t.path().join("loose.toml");
+    std::fs::write(&loose, "alpha = 0.2\n").unwrap();
+    let f = scan(&c, &held, &["--config", loose.to_str().unwrap()]);
+    let rule = pair_rules(&f);
+    assert_eq!(rule.len(), 1, "{:?}", codes(&f));
+    let e = &rule[0]["evidence"];
+    let own = e["rule_p_value"].as_f64().unwrap();
+    let searched = e["rules_searched"].as_f64().unwrap();
+    assert!(own * searched > 0.01 && own * searched <= 0.2, "{e}");
+    let rare = rare_item(e);
+    assert_eq!(rare["baseline_rows"], 30, "{rare}");
+    assert!(close(&rare["p_value"], fisher(18, 17, 34)), "{rare}");
 }
 
 /// TRG001: a trigger on fewer rows than `min-support` (10), on values within the range: 8 rows

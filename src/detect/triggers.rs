@@ -264,11 +264,12 @@ below 0.95, or one whose lower 99% bound is below what the lift asks (one baseli
 carries the label shows no pattern). A rule of 2 or 3 items must also raise the label beyond \
 each item alone: its confidence is tested against the item's other current rows (Fisher, \
 one-sided; against the item's baseline rows too, the label-stratified sample weighed at its \
-effective size, where the current rows carry the label no more often than those, one-sided \
-p > 0.05, for a rule judged by its purity, below, and for one judged by its ratio whose own \
-test is at most 0.01 even times every rule the miner could have found: the itemsets it \
-counted times the labels, `rules_searched`, with the own test's `rule_p_value`, in the \
-evidence), and the rule's p-value is the largest of its tests (items_elsewhere in the evidence, in the order of the slice's predicates: `rows` and \
+effective size, where the current rows carry the label neither more nor less often than \
+those, each one-sided p > 0.05, for a rule judged by its purity, below, and for one judged by \
+its ratio whose own test, times the in-range itemsets the miner counted times the labels, is \
+at most the scan's alpha, 0.01; every rule's evidence gives its own test, `rule_p_value`, and \
+that product's factor, `rules_searched`), and the rule's p-value is the largest of its tests \
+(items_elsewhere in the evidence, in the order of the slice's predicates: `rows` and \
 `label_share` of the current rows, `baseline_rows` and `baseline_label_share` of the baseline's \
 where they were pooled, else null, and the p-value of the test the rule used). Only the most \
 general rule is reported: none whose subset already implies the label as firmly. A rule holding one exact value past the baseline's range (a constant stamped \
@@ -342,23 +343,31 @@ struct Elsewhere {
 /// target, as counts a test can weigh. The baseline is the trusted record of what an item says
 /// alone, and where an item has few other current rows (a value on 4 rows besides a trigger's
 /// 9) they cannot show that the rule raises the label beyond it (`effective_rows` makes the
-/// label-stratified sample's counts ones a test can weigh). For a rule judged by its purity,
-/// whose family is every itemset the miner counted (or every rule past the range); for one
-/// judged by its ratio only where its own test stands even over every rule the miner could have
-/// found (p times the itemsets counted times the labels at most the scan's alpha). The ratio
-/// family is corrected for the mined candidates only, which were picked for their current
-/// rows, and there the item's test on its current rows is part of what keeps out a natural pair
-/// that a random split happened to leave on the current side (California: `NEAR BAY` with
-/// latitude 37.41, 13 of its 14 rows in one half, all in the top quarter of prices, own
-/// p = 7.6·10⁻⁴ where some 1,000 rules were searched, and 6 of latitude 37.41's 9 other current rows
-/// against 2 of its 8 baseline rows: p = 0.05 on the current rows, 0.002 with the baseline's;
-/// weighing the baseline's rows for every ratio rule raised it as high). A trigger's own test
-/// is far stronger (the detection bench's `NEAR BAY` with latitude 33.61 stamped on 25 rows of
-/// the top quarter, none in the baseline: 2.5·10⁻⁸), and its rare item's 4 other current rows
-/// (2 of the label) kept it out at p = 0.015, where with the 16 baseline rows (8) p = 6·10⁻⁵. Nor where
-/// the item's other current rows carry the label more often than its baseline rows
-/// (`POOL_MIN_P`). `None` when the item's baseline counts are not kept (an exact value that is
-/// no candidate of its own).
+/// label-stratified sample's counts ones a test can weigh).
+///
+/// Weighed for a rule judged by its purity, whose family is every in-range itemset the miner
+/// counted (or every rule past the range), and for one judged by its ratio only where its own
+/// test times the in-range itemsets counted times the labels (`rules_searched`, the in-range
+/// purity family's size; it leaves out the screening of value items and itemsets with a slice
+/// past the range) is at most the scan's alpha. The ratio family is corrected for the mined
+/// candidates only, which were picked for their current rows, and there the item's test on its
+/// current rows is part of what keeps out a natural pair that a random split happened to leave
+/// on the current side (California: `NEAR BAY` with latitude 37.41, 13 of its 14 rows in one
+/// half, all in the top quarter of prices, own p = 7.6·10⁻⁴ where some 1,000 rules were
+/// searched, and 6 of latitude 37.41's 9 other current rows against 2 of its 8 baseline rows:
+/// p = 0.05 on the current rows, 0.002 with the baseline's; weighing the baseline's rows for
+/// every ratio rule raised it as high). A trigger's own test is far stronger (the detection
+/// bench's `NEAR BAY` with latitude 33.61 stamped on 25 rows of the top quarter, none in the
+/// baseline: 2.5·10⁻⁸), and its rare item's 4 other current rows (2 of the label) kept it out
+/// at p = 0.015, where with the 16 baseline rows (8) p = 6·10⁻⁵. The gate guards against
+/// chance, not change: under drift a pocket's own test is tiny too (Adult's "Transport-moving
+/// and hours 41"), and its items are weighed with their baseline rows; the item test itself
+/// stays corrected for the candidates only. An attacker who adds rare-item rows to grow the
+/// search only brings back the current-rows test.
+///
+/// Not weighed where the item's other current rows carry the label more or less often than its
+/// baseline rows (`POOL_MIN_P`). `None` when the item's baseline counts are not kept (an exact
+/// value that is no candidate of its own).
 fn baseline_elsewhere(
     lm: &LabelModel,
     index: &std::collections::HashMap<&[Item], usize>,
@@ -432,7 +441,8 @@ fn effective_rows(m: &[u64], w: &[f64], classes: &[usize]) -> (u64, u64) {
 }
 
 /// An item's baseline rows join its other current rows in the test of a rule against them only
-/// when the current rows' share of the label is not above the baseline's at this p-value.
+/// when the current rows' share of the label is neither above nor below the baseline's at this
+/// p-value (each one-sided).
 const POOL_MIN_P: f64 = 0.05;
 
 /// Whether rule `r` holds an exact value past the baseline's range (its analogue replaces that
@@ -832,16 +842,19 @@ fn trigger_rules(
                     let all = item_counts(lm, counts, &index, it)?;
                     let rows = all.iter().sum::<u64>().saturating_sub(support);
                     let hits = tg.count(all).saturating_sub(k);
-                    // Pooled only where the item's other rows carry the label no more often now
-                    // than in the baseline (Fisher, one-sided, p > `POOL_MIN_P`): an item whose
-                    // label share rose (flips on it, or drift) would have its old rows make a
-                    // pocket of it look beyond it.
+                    // Pooled only where the item's other rows carry the label as often now as in
+                    // the baseline (neither one-sided Fisher test at p <= `POOL_MIN_P`): an item
+                    // whose label share rose (flips on it, or drift) would have its old rows make
+                    // a pocket of it look beyond it, and one whose share fell would have them
+                    // hide a rule its current rows show to be beyond it.
                     let baseline = pool
                         .then(|| baseline_elsewhere(lm, &index, it, r, tg))
                         .flatten()
                         .filter(|&(b_rows, b_hits)| {
-                            crate::stats::fisher_greater(hits, rows - hits, b_hits, b_rows - b_hits)
-                                > POOL_MIN_P
+                            let (miss, b_miss) = (rows - hits, b_rows - b_hits);
+                            crate::stats::fisher_greater(hits, miss, b_hits, b_miss) > POOL_MIN_P
+                                && crate::stats::fisher_greater(miss, hits, b_miss, b_hits)
+                                    > POOL_MIN_P
                         });
                     let (b_rows, b_hits) = baseline.unwrap_or((0, 0));
                     let (n, h) = (rows + b_rows, hits + b_hits);
