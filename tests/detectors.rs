@@ -1448,8 +1448,8 @@ fn rare_item_csv(path: &Path, seed: u64, natural: usize, pair: (usize, usize)) -
 }
 
 /// TRG001: a rule judged by its ratio weighs an item's baseline rows too when its own test
-/// stands over every rule the miner could have found (`rules_searched`: the itemsets it counted
-/// times the labels). 25 rows of the rare label 1 get `u7` and `v40`; `v40` is rare, on 4 other
+/// stands even times the in-range itemsets the miner counted times the labels
+/// (`rules_searched`). 25 rows of the rare label 1 get `u7` and `v40`; `v40` is rare, on 4 other
 /// current rows (2 of label 1) and 16 baseline rows (8). On its 4 current rows alone `v40` keeps
 /// the rule out (Fisher's p of 25 of 25 against 2 of 4 is 0.015); with its baseline rows, 25 of
 /// 25 against 10 of 20, p = C(35, 25) / C(45, 25) = 5.8·10⁻⁵, and the rule is found. The
@@ -1462,7 +1462,7 @@ fn rare_item_csv(path: &Path, seed: u64, natural: usize, pair: (usize, usize)) -
 /// mostly on one side is no discovery because its items' old rows say less. At alpha 0.2 the
 /// gate opens and the same pair is reported with `v40`'s baseline rows.
 #[test]
-fn trg001_a_ratio_rule_weighs_an_items_baseline_rows_when_it_stands_over_the_whole_search() {
+fn trg001_a_ratio_rule_weighs_an_items_baseline_rows_when_its_own_test_stands_over_the_search() {
     let t = tempfile::tempdir().unwrap();
     let b = t.path().join("baseline");
     let base = rare_item_csv(&b.join("part-0.csv"), 1, 16, (0, 0));

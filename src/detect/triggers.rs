@@ -800,8 +800,8 @@ fn trigger_rules(
         }
         // A trigger sets the label beyond what each of its items says alone: the rule's
         // confidence is tested against each item's other rows too (Fisher, one-sided), current
-        // and, for a rule judged by its purity or whose own test stands over the whole search,
-        // in the baseline (`baseline_elsewhere`).
+        // and, for a rule judged by its purity or whose own test stands over the in-range
+        // search, in the baseline (`baseline_elsewhere`).
         // The rule stands only if every test does (the largest p-value: an intersection-union
         // test). A drift that moves rows onto a value (hours 40 → 41) makes pockets like
         // "occupation X and hours 41" that only repeat X's usual label.
@@ -830,8 +830,8 @@ fn trigger_rules(
             None => crate::stats::fisher_greater(k, rows_t - k, b, n_t.saturating_sub(b)),
         };
         // The item's baseline rows are weighed for a rule judged by its purity, and for one
-        // judged by its ratio whose own test stands even over every rule the miner could have
-        // found (`baseline_elsewhere`).
+        // judged by its ratio whose own test stands even times the in-range itemsets counted
+        // times the labels (`baseline_elsewhere`).
         let pool = family != Family::Ratio || own * search_size <= ctx.alpha();
         let elsewhere: Vec<Option<Elsewhere>> = if items.len() < 2 {
             Vec::new()
