@@ -1562,6 +1562,8 @@ fn trg001_a_trigger_on_a_handful_of_rows_within_the_range_is_judged_by_its_purit
         let e = &h["evidence"];
         assert_eq!(severity(h), "high", "{h}");
         assert_eq!(e["judged_by"], "purity in range", "{e}");
+        // The in-range family is the search a ratio rule's own test is weighed against.
+        assert_eq!(e["rules_searched"], e["rules_tested"], "{e}");
         assert_eq!(h["rows"], 8);
         assert_eq!(e["rows_per_label"]["1"], 8);
         assert_eq!(e["judged_rows"]["rows"], 8, "{e}");
