@@ -38,10 +38,7 @@ def required(r: dict[str, Any]) -> bool:
     are significant against the baseline (q <= 0.01)."""
     if r["family"] == "clean":
         return False
-    if r["rate"] >= SMALL:
-        return True
-    q = r.get("q_value")
-    return q is not None and q <= 0.01
+    return r["rate"] >= SMALL or significant(r)
 
 
 def significant(r: dict[str, Any], field: str = "q_value") -> bool:
