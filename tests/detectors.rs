@@ -599,43 +599,42 @@ fn lbl001_flipped_category_is_named_with_its_shares() {
     );
     // The z statistic: the baseline's variance (each class's sample rows binomial; here the
     // sample is the whole baseline, every row standing for one) through the odds move, plus the
-    // current share's.
+    // current share's: the larger of the share's own (half a row smoothed) and the expected
+    // share's.
     let var_b = baseline_share_var(&base_rows, &base_c, label, p_b);
     let denom = 1.0 - p_b + p_b * ratio;
     let slope = ratio / (denom * denom);
     let n = in_c.len() as f64;
     let smoothed = (share(&in_c) * n + 0.5) / (n + 1.0);
-    // The median's own variance: π/2 · Σ (nᵢ/N)² · the median over the slices of each slice's
-    // log odds ratio variance (1/k + 1/(n − k) now, 1/m + 1/(m' − m) in the baseline, half a row
-    // of smoothing per cell; every baseline row stands for one).
+    // The median's own variance, a weighted median's: π/2 · Σ wᵢ² / (Σ wᵢ/√vᵢ)², wᵢ = nᵢ/N and
+    // vᵢ a slice's log odds ratio variance where it moved as the whole data did (1/k + 1/(n − k)
+    // now, k the rows of the label that move predicts: the baseline's share, half a row
+    // smoothed, its odds times the whole data's odds ratio; 1/m + 1/(m' − m) in the baseline;
+    // half a row of smoothing per cell; every baseline row stands for one). The flipped
+    // category's emptied cell does not enter it.
     let cats = ["a", "b", "c", "d"];
-    let mut slice_vars: Vec<f64> = cats
-        .iter()
-        .map(|&cat| {
-            let now: Vec<&Row> = r.iter().filter(|x| x.cat == cat).collect();
-            let then: Vec<&Row> = base_rows.iter().filter(|x| x.cat == cat).collect();
-            let k = now.iter().filter(|x| x.label == label).count() as f64;
-            let m = then.iter().filter(|x| x.label == label).count() as f64;
-            1.0 / (k + 0.5)
-                + 1.0 / (now.len() as f64 - k + 0.5)
-                + 1.0 / (m + 0.5)
-                + 1.0 / (then.len() as f64 - m + 0.5)
-        })
-        .collect();
-    slice_vars.sort_by(f64::total_cmp);
-    let median_var = slice_vars[(slice_vars.len() - 1) / 2];
-    let total: f64 = cats
-        .iter()
-        .map(|&cat| r.iter().filter(|x| x.cat == cat).count() as f64)
-        .sum();
-    let spread: f64 = cats
-        .iter()
-        .map(|&cat| (r.iter().filter(|x| x.cat == cat).count() as f64 / total).powi(2))
-        .sum();
+    let count = |v: &[Row]| v.iter().filter(|x| x.label == label).count() as f64;
+    let whole = odds(count(&r), r.len() as f64) / odds(count(&base_rows), base_rows.len() as f64);
+    let total = r.len() as f64;
+    let (mut spread, mut density) = (0.0, 0.0);
+    for cat in cats {
+        let now = r.iter().filter(|x| x.cat == cat).count() as f64;
+        let then: Vec<&Row> = base_rows.iter().filter(|x| x.cat == cat).collect();
+        let m = then.iter().filter(|x| x.label == label).count() as f64;
+        let p = (m + 0.5) / (then.len() as f64 + 1.0);
+        let k = now * p * whole / (1.0 - p + p * whole);
+        let v = 1.0 / (k + 0.5)
+            + 1.0 / (now - k + 0.5)
+            + 1.0 / (m + 0.5)
+            + 1.0 / (then.len() as f64 - m + 0.5);
+        spread += (now / total).powi(2);
+        density += now / total / v.sqrt();
+    }
     let by_log_r = p_b * (1.0 - p_b) * slope;
+    let cur_var = (smoothed * (1.0 - smoothed)).max(expected * (1.0 - expected));
     let var = slope * slope * var_b
-        + smoothed * (1.0 - smoothed) / n
-        + by_log_r * by_log_r * std::f64::consts::FRAC_PI_2 * median_var * spread;
+        + cur_var / n
+        + by_log_r * by_log_r * std::f64::consts::FRAC_PI_2 * spread / (density * density);
     let z = (share(&in_c) - expected) / var.sqrt();
     assert!(close(&h["statistic"]["value"], z), "{h} {z}");
     // The examples are rows of the slice that now carry label 0.
@@ -686,14 +685,15 @@ fn lbl001_rows_moved_raise_the_severity() {
     assert_eq!(h["rows"].as_f64().unwrap(), n);
     // The move from the baseline's share has its own standard error: the baseline share's
     // (each class's sample rows binomial; the sample is the whole baseline, every row standing
-    // for one) and the current share's (half a row of smoothing).
+    // for one) and the current share's: the larger of its own (half a row of smoothing) and the
+    // baseline share's.
     let label: u8 = ev["label"].as_str().unwrap().parse().unwrap();
     let base_rows = [rows(3000, 100), rows(3000, 101)].concat();
     let base_c: Vec<&Row> = base_rows.iter().filter(|r| r.cat == "c").collect();
     let var_b = baseline_share_var(&base_rows, &base_c, label, base);
     let k = in_c.iter().filter(|x| x.label == label).count() as f64;
     let smoothed = (k + 0.5) / (n + 1.0);
-    let sd_b = (var_b + smoothed * (1.0 - smoothed) / n).sqrt();
+    let sd_b = (var_b + (smoothed * (1.0 - smoothed)).max(base * (1.0 - base)) / n).sqrt();
     let z99 = 2.326_347_874_040_841;
     let moved = ((share - expected).abs() - z99 * sd).min((share - base).abs() - z99 * sd_b) * n;
     assert!(
@@ -707,6 +707,68 @@ fn lbl001_rows_moved_raise_the_severity() {
     // A lower bound: under the 150 labels flipped, and above 1% of the rows (high).
     assert!(moved <= 150.0 && moved / 6000.0 >= 0.01, "{h}");
     assert_eq!(severity(h), "high");
+}
+
+/// Rows of a column of 3 large groups (`g0`–`g2`, 28% of the rows each) and 20 small ones
+/// (`s0`–`s19`, 0.8% each: about 40 rows of 5,000, over LBL001's 30), label 1 on 30% of every
+/// group's rows, with a noise column: `n` rows from `seed`.
+fn long_tail_rows(n: usize, seed: u64) -> Vec<(String, f64, u8)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let u: f64 = rng.random();
+            let group = if u < 0.84 {
+                format!("g{}", (u / 0.28) as usize)
+            } else {
+                format!("s{}", ((u - 0.84) / 0.008) as usize)
+            };
+            let label = u8::from(rng.random::<f64>() < 0.3);
+            (group, normal(&mut rng), label)
+        })
+        .collect()
+}
+
+fn write_group_csv(path: &Path, rows: &[(String, f64, u8)]) {
+    let lines = rows.iter().map(|(g, x, l)| format!("{g},{x:.6},{l}"));
+    write_lines(path, "grp,x,label", lines);
+}
+
+/// LBL001 on a column of a few large groups among many small ones: 250 of `g0`'s label-0 rows
+/// (5% of the rows) relabelled 1, its share about 30% → 48% (Cohen's h about 0.35). The typical move of `grp` is the median
+/// over its 23 groups, near the large ones', and so is its uncertainty: π/2 · Σ wᵢ² /
+/// (Σ wᵢ/√vᵢ)². Taken, as before, as the median of the groups' variances (a small group's,
+/// about 0.23) times Σ wᵢ² (the large ones', 0.24), its variance was some 25–30 times too
+/// large, the flip's z fell short of its bar, and nothing was reported. Now the flipped group is named, high (the rows
+/// moved are over 1% of the data), and no other group is.
+#[test]
+fn lbl001_a_flip_in_a_large_group_among_many_small_ones_is_named() {
+    let t = tempfile::tempdir().unwrap();
+    let (b, c) = (t.path().join("baseline"), t.path().join("current"));
+    write_group_csv(&b.join("part-0.csv"), &long_tail_rows(5000, 31));
+    let mut cur = long_tail_rows(5000, 32);
+    let mut flipped = 0;
+    for row in cur.iter_mut().filter(|r| r.0 == "g0" && r.2 == 0) {
+        if flipped < 250 {
+            row.2 = 1;
+            flipped += 1;
+        }
+    }
+    assert_eq!(flipped, 250);
+    write_group_csv(&c.join("part-0.csv"), &cur);
+    let f = scan(&c, &b, &[]);
+    let hit: Vec<&Value> = with_code(&f, "LBL001")
+        .into_iter()
+        .filter(|h| h["slice"][0]["column"] == "grp")
+        .collect();
+    assert_eq!(hit.len(), 1, "{hit:?}");
+    let h = hit[0];
+    assert_eq!(h["slice"][0]["value"], "g0", "{h}");
+    assert_eq!(h["evidence"]["label"], "1", "{h}");
+    assert_eq!(severity(h), "high", "{h}");
+    let g0: Vec<&(String, f64, u8)> = cur.iter().filter(|r| r.0 == "g0").collect();
+    assert_eq!(h["rows"], g0.len());
+    let share = g0.iter().filter(|r| r.2 == 1).count() as f64 / g0.len() as f64;
+    assert!(close(&h["evidence"]["label_share"], share), "{h}");
 }
 
 /// LBL001 leaves a class the baseline never had to SCH006: label 2 on every 10th current row is

@@ -18,15 +18,16 @@
 //! of the data would otherwise explain itself away, and not the rest of the data's move,
 //! because that makes every large slice look like the mirror image of a flipped one. The test
 //! is a z-test of the current share against `e` with the variance of both sides (the
-//! baseline's through `de/dp_b`; the typical move, estimated on many more rows, taken as
-//! known). The effect is Cohen's h between the current share and `e`; a finding needs a BH
-//! q-value ≤ `ALPHA` across all the slices and files tested, at least `MIN_MOVED_ROWS` rows
-//! moved, and h ≥ 0.2 (low), 0.35 (medium), 0.5 (high). The rows whose label moved raise the
-//! severity: the one-sided 99% lower bound of the share's move (the smaller of its moves from
-//! `e` and from `p_b`, each less 2.33 of its own standard errors) times the slice's rows, as a
-//! share of all the current rows, at 0.25% (low), 0.5% (medium), 1% (high), LBL002/LBL003's
-//! tiers for their excess. A flipped slice is then
-//! graded by how much of the data it poisoned as well as by how far its mix moved.
+//! baseline's through `de/dp_b`; the current share's the larger of its own and `e`'s, the
+//! null's; the typical move's, a weighted median's, see `typical_move`). The effect is Cohen's
+//! h between the current share and `e`; a finding needs a BH q-value ≤ `ALPHA` across all the
+//! slices and files tested, at least `MIN_MOVED_ROWS` rows moved, and h ≥ 0.2 (low), 0.35
+//! (medium), 0.5 (high). The rows whose label moved raise the severity: the one-sided 99% lower
+//! bound of the share's move (the smaller of its moves from `e` and from `p_b`, each less 2.33
+//! of its own standard errors) times the slice's rows, as a share of all the current rows, at
+//! 0.25% (low), 0.5% (medium), 1% (high), LBL002/LBL003's tiers for their excess. A flipped
+//! slice is then graded by how much of the data it poisoned as well as by how far its mix
+//! moved.
 //!
 //! A source file is compared with the rest of the current data and with the whole baseline,
 //! and must differ from both (so a label shift everywhere is reported once, by DRF).
@@ -63,8 +64,9 @@ baseline's minimum or above its maximum, nulls, and each source file. The baseli
 a slice comes from its label-stratified sample; the share expected now is that share moved by \
 the typical change of the label's odds over the other slices of the same column (a shift \
 everywhere is DRF's label drift, not LBL001). z-test \
-of the current share against the expected one (both sides' sampling variance, and that of the \
-typical change, a median of noisy slices on a small set), \
+of the current share against the expected one (both sides' sampling variance, the current \
+side's the larger of the share's and the expected share's, and that of the typical change, a \
+median of noisy slices on a small set), \
 Benjamini-Hochberg across all slices; a finding needs q <= 0.01, at least 10 rows moved and \
 Cohen's h >= 0.2 (low), 0.35 (medium), 0.5 (high); the rows whose label moved (the 99% \
 lower bound of the share's move from the expected and from the baseline's share, the smaller, \
@@ -98,8 +100,10 @@ struct Tested {
     baseline_share: f64,
     expected: f64,
     z: f64,
-    /// The standard errors of `share − expected` (unpooled; for a slice, the z-test's) and of
-    /// `share − baseline_share`.
+    /// The standard errors of `share − expected` (for a slice, the z-test's, its current side the
+    /// larger of the share's and the expected share's variance; for a file, the share's own) and
+    /// of `share − baseline_share` (for a slice, the current side the larger of the share's and
+    /// the baseline share's).
     sd: f64,
     sd_baseline: f64,
     p: f64,
@@ -128,12 +132,15 @@ impl Tested {
 }
 
 /// The delta-method variance of a slice's log odds ratio of class `c` (now against the
-/// baseline): 1/k + 1/(n − k) for the current rows, and for the baseline's sample rows, whose
-/// classes stand for `w` rows each, 1/m_c + Σ_{h≠c} w_h² m_h / (Σ_{h≠c} w_h m_h)², with half a
-/// row of smoothing in every cell.
-fn log_odds_ratio_var(s: &Slice<'_>, c: usize, w: &[f64]) -> f64 {
-    let k = s.cur[c] as f64;
+/// baseline) where the slice moved as the whole data did (odds ratio `r`): 1/k + 1/(n − k) for
+/// the current rows, with `k` the rows of class `c` that move predicts (the baseline's share,
+/// its odds times `r`), not those counted, so that a flipped slice's emptied cell does not
+/// make its variance huge; and for the baseline's sample rows, whose classes stand for `w` rows
+/// each, 1/m_c + Σ_{h≠c} w_h² m_h / (Σ_{h≠c} w_h m_h)². Half a row of smoothing in every cell.
+fn log_odds_ratio_var(s: &Slice<'_>, c: usize, w: &[f64], r: f64) -> f64 {
     let n = s.n as f64;
+    let p = (w[c] * s.m[c] as f64 + 0.5) / (s.wm + 1.0);
+    let k = n * p * r / (1.0 - p + p * r);
     let (mut other, mut other_sq) = (0.0, 0.0);
     for (h, &m) in s.m.iter().enumerate() {
         if h != c {
@@ -145,6 +152,56 @@ fn log_odds_ratio_var(s: &Slice<'_>, c: usize, w: &[f64]) -> f64 {
         + 1.0 / (n - k + 0.5)
         + 1.0 / (s.m[c] as f64 + 0.5)
         + other_sq / (other * other).max(1e-300)
+}
+
+/// How the odds of class `c` moved in a typical slice of a column (`own`, its slices): the
+/// median over them (weighted by current rows) of the log odds ratio, now against the baseline.
+/// Without an attack every slice moves with the whole (a prior shift), and the median is that
+/// move; a flipped slice moves on its own and barely shifts the median.
+///
+/// That median is itself an estimate: on a small set each slice's log odds ratio is noisy,
+/// and a median of ten noisy slices can move every slice's expected share by points. Its
+/// variance is a weighted median's, of independent slices each near normal about the common
+/// move with its own variance vᵢ: the median m solves Σ wᵢ·sign(xᵢ − m) = 0 (wᵢ = nᵢ/N), whose
+/// left side has variance Σ wᵢ² and a slope of size 2·Σ wᵢ·φ(0)/√vᵢ in m, so
+/// Var(m) ≈ (π/2)·Σ wᵢ² / (Σ wᵢ/√vᵢ)² (a normal median's π/2·v/K for K like slices). vᵢ is
+/// slice i's delta-method variance (Σ 1/count over the four cells, the baseline's in sample
+/// rows with their class weights) where the slice moved as the whole data did: its current
+/// cells are the counts that move predicts, not those seen, so a flipped slice's emptied cell
+/// leaves it as it was. A slice too noisy to pin the median (a rare class's bin the baseline
+/// has no row of) adds its weight to the spread but next to nothing to the slope. Over clean
+/// draws this is about 0.9–1.5 times the medians' spread (the unit test's two columns, and
+/// categories of mixed sizes and rare classes in scratch simulations); the median of the
+/// slices' variances times Σ wᵢ², as it was, stood up to 50 times above it where a few large
+/// categories sit among many small ones (Adult's `education`: ninefold), and the weighted
+/// mean's variance Σ wᵢ²·vᵢ about four times above it on a rare class's bins. Its limit: it
+/// takes the median to sit among the clean slices' centres; where one flipped slice holds much
+/// of the column's rows (nearly half), the median is pushed into the others' tails and this,
+/// like the variance before it, understates its spread (the large clean slices can then look
+/// moved the other way; Cohen's h ≥ 0.2 and the rows moved keep most such mirror images out).
+///
+/// Returns the typical odds ratio and the variance of its log; `whole` is the whole data's odds
+/// ratio of `c`, the move the slices' variances are taken under.
+fn typical_move(own: &[&Slice<'_>], c: usize, w: &[f64], whole: f64) -> (f64, f64) {
+    let mut lor: Vec<(f64, f64)> = own
+        .iter()
+        .map(|s| {
+            let now = odds(s.cur[c] as f64, s.n as f64);
+            let then = odds(w[c] * s.m[c] as f64, s.wm);
+            ((now / then).ln(), s.n as f64)
+        })
+        .collect();
+    let total: f64 = own.iter().map(|s| s.n as f64).sum();
+    let (mut spread, mut density) = (0.0, 0.0);
+    for s in own {
+        let share = s.n as f64 / total;
+        spread += share * share;
+        density += share / log_odds_ratio_var(s, c, w, whole).sqrt();
+    }
+    (
+        crate::stats::weighted_median(&mut lor).exp(),
+        std::f64::consts::FRAC_PI_2 * spread / (density * density).max(f64::MIN_POSITIVE),
+    )
 }
 
 /// The odds of a share, with half a row of smoothing either side.
@@ -236,41 +293,12 @@ fn label_shift(
             });
         }
     }
-    // Per feature and class, how the label's odds moved in a typical slice of that feature:
-    // the median over its slices (weighted by current rows) of the log odds ratio, now against
-    // the baseline. Without an attack every slice moves with the whole (a prior shift), and the
-    // median is that move; a flipped slice moves on its own and barely shifts the median.
-    //
-    // That median is itself an estimate: on a small set each slice's log odds ratio is noisy,
-    // and a median of ten noisy slices can move every slice's expected share by points. Its
-    // variance is taken as a normal median's: π/2 times that of the weighted mean, Σ (nᵢ/N)²
-    // times a slice's variance. That variance is the median over the slices of each one's
-    // delta-method variance (Σ 1/count over the four cells, the baseline's in sample rows with
-    // their class weights), not their mean: a flipped slice's empty cell has a huge one, and the
-    // median of the log odds ratios does not move with it either.
     let mut typical: std::collections::BTreeMap<(usize, usize), (f64, f64)> = Default::default();
     for feature in 0..lm.dim {
         let own: Vec<&Slice<'_>> = slices.iter().filter(|s| s.feature == feature).collect();
         for &c in &classes {
             let r = if own.len() >= MIN_SLICES_FOR_MEDIAN {
-                let mut lor: Vec<(f64, f64)> = own
-                    .iter()
-                    .map(|s| {
-                        let now = odds(s.cur[c] as f64, s.n as f64);
-                        let then = odds(w[c] * s.m[c] as f64, s.wm);
-                        ((now / then).ln(), s.n as f64)
-                    })
-                    .collect();
-                let total: f64 = own.iter().map(|s| s.n as f64).sum();
-                let spread: f64 = own.iter().map(|s| (s.n as f64 / total).powi(2)).sum();
-                let mut vars: Vec<(f64, f64)> = own
-                    .iter()
-                    .map(|s| (log_odds_ratio_var(s, c, w), 1.0))
-                    .collect();
-                (
-                    crate::stats::weighted_median(&mut lor).exp(),
-                    std::f64::consts::FRAC_PI_2 * crate::stats::weighted_median(&mut vars) * spread,
-                )
+                typical_move(&own, c, w, shift[c])
             } else {
                 (shift[c], 0.0)
             };
@@ -299,8 +327,13 @@ fn label_shift(
             let smoothed = (cur[c] as f64 + 0.5) / (n as f64 + 1.0);
             // d expected / d ln r = p_b (1 - p_b) r / denom².
             let by_log_r = p_b * (1.0 - p_b) * slope;
+            // The current share's variance: the larger of the share's own and the expected
+            // share's (the test's null). The share's own alone shrinks as a share moves towards
+            // 0 or 1, and made such moves look surer than they are (a small category's label
+            // share from 83% to 96% on 91 rows: z 4.5 by it, 3 under the null).
+            let cur_var = smoothed * (1.0 - smoothed);
             let var = slope * slope * var_b
-                + smoothed * (1.0 - smoothed) / n as f64
+                + cur_var.max(expected * (1.0 - expected)) / n as f64
                 + by_log_r * by_log_r * var_log_r;
             let z = (share - expected) / var.sqrt();
             tested.push(Tested {
@@ -315,7 +348,7 @@ fn label_shift(
                 expected,
                 z,
                 sd: var.sqrt(),
-                sd_baseline: (var_b + smoothed * (1.0 - smoothed) / n as f64).sqrt(),
+                sd_baseline: (var_b + cur_var.max(p_b * (1.0 - p_b)) / n as f64).sqrt(),
                 p: (2.0 * crate::stats::normal_sf(z.abs())).min(1.0),
                 h: crate::stats::cohens_h(share, expected),
                 baseline_rows: wm,
@@ -591,6 +624,105 @@ fn target_shift(edges: &[f64], cur: &[f64], base: &[f64]) -> (serde_json::Value,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// A binomial draw by its Bernoulli trials.
+    fn binomial(rng: &mut rand_chacha::ChaCha8Rng, n: u64, p: f64) -> u64 {
+        (0..n).filter(|_| rng.random::<f64>() < p).count() as u64
+    }
+
+    /// The variance `typical_move` takes for the median's log, and the one it took before
+    /// (the median over the slices of each one's variance from its counts, times Σ (nᵢ/N)²),
+    /// each as a ratio to the medians' variance over 600 clean draws of a column whose slices
+    /// hold `shares`: (rows a side, the label's share), both sides drawn from it, the baseline's
+    /// sample all its rows. On each draw, a large slice flipped (every row of the label
+    /// relabelled), the whole data's move held as it was, must leave the variance as it was: the
+    /// slices' variances are read from the counts the whole data's move predicts, not their own.
+    fn variance_ratios(seed: u64, shares: &[(u64, f64)]) -> (f64, f64) {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let w = [1.0, 1.0];
+        let (mut logs, mut vars, mut old) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..600 {
+            let cells: Vec<([u64; 2], [u64; 2])> = shares
+                .iter()
+                .map(|&(n, p)| {
+                    let (k, m) = (binomial(&mut rng, n, p), binomial(&mut rng, n, p));
+                    ([n - k, k], [n - m, m])
+                })
+                .collect();
+            let slices: Vec<Slice<'_>> = cells
+                .iter()
+                .map(|(cur, m)| Slice {
+                    feature: 0,
+                    slot: 0,
+                    cur,
+                    n: cur[0] + cur[1],
+                    m,
+                    wm: (m[0] + m[1]) as f64,
+                })
+                .collect();
+            let own: Vec<&Slice<'_>> = slices.iter().collect();
+            let sum = |f: &dyn Fn(&Slice<'_>) -> u64| own.iter().map(|s| f(s) as f64).sum::<f64>();
+            let (k, n) = (sum(&|s| s.cur[1]), sum(&|s| s.n));
+            let (m, wm) = (sum(&|s| s.m[1]), sum(&|s| s.m[0] + s.m[1]));
+            let whole = odds(k, n) / odds(m, wm);
+            let (r, var) = typical_move(&own, 1, &w, whole);
+            logs.push(r.ln());
+            vars.push(var);
+            let mut seen: Vec<f64> = own
+                .iter()
+                .map(|s| {
+                    let (k, n) = (s.cur[1] as f64, s.n as f64);
+                    let (m, mn) = (s.m[1] as f64, s.wm);
+                    1.0 / (k + 0.5) + 1.0 / (n - k + 0.5) + 1.0 / (m + 0.5) + 1.0 / (mn - m + 0.5)
+                })
+                .collect();
+            seen.sort_by(f64::total_cmp);
+            let spread: f64 = own.iter().map(|s| (s.n as f64 / n).powi(2)).sum();
+            old.push(std::f64::consts::FRAC_PI_2 * seen[(seen.len() - 1) / 2] * spread);
+            let largest = (0..own.len()).max_by_key(|&i| own[i].n).unwrap();
+            let flipped = [own[largest].n, 0];
+            let changed = Slice {
+                cur: &flipped,
+                ..*own[largest]
+            };
+            let mut with_flip = own.clone();
+            with_flip[largest] = &changed;
+            assert_eq!(typical_move(&with_flip, 1, &w, whole).1, var);
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let centre = mean(&logs);
+        let spread =
+            logs.iter().map(|x| (x - centre).powi(2)).sum::<f64>() / (logs.len() - 1) as f64;
+        (mean(&vars) / spread, mean(&old) / spread)
+    }
+
+    /// The typical move's variance against the medians' spread over clean draws (a normal
+    /// median's π/2 is for many like slices: of three large ones it is nearer 1.35, so the
+    /// variance taken may stand above the spread, within a factor of 2):
+    /// - 3 large categories (1,500 rows a side each) among 20 small ones (25 rows; Adult's
+    ///   `education` is like it): 1.18, where the old variance stood 50 times above;
+    /// - ten bins of 500 rows of a rare label (0.1% to 10% of a bin's rows; mammography's bins
+    ///   are like them), where a bin the baseline has no row of the label has a huge variance
+    ///   of its own but barely moves the median: 1.34, where the old variance stood twice as
+    ///   high (2.1; the weighted mean's variance, Σ (nᵢ/N)²·vᵢ, about four times).
+    #[test]
+    fn typical_move_variance_matches_the_medians_spread() {
+        let mut long_tail = vec![(1500u64, 0.2), (1500, 0.3), (1500, 0.25)];
+        long_tail.extend((0..20).map(|i| (25u64, 0.05 + 0.025 * i as f64)));
+        let (taken, was) = variance_ratios(7, &long_tail);
+        assert!((0.8..2.0).contains(&taken), "{taken} {was}");
+        assert!(was > 10.0, "{taken} {was}");
+        let rare: Vec<(u64, f64)> = [
+            0.001, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1,
+        ]
+        .iter()
+        .map(|&p| (500, p))
+        .collect();
+        let (taken, was) = variance_ratios(8, &rare);
+        assert!((0.8..2.0).contains(&taken), "{taken} {was}");
+        assert!(was > 1.5, "{taken} {was}");
+    }
 
     /// By hand: all current targets in [1, 2), all baseline ones in [2, 3): spread evenly,
     /// uniform on [1, 2] against uniform on [2, 3], Wasserstein 1. Shares below the edges 1,
