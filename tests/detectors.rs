@@ -734,12 +734,13 @@ fn write_group_csv(path: &Path, rows: &[(String, f64, u8)]) {
 }
 
 /// LBL001 on a column of a few large groups among many small ones: 250 of `g0`'s label-0 rows
-/// (5% of the rows) relabelled 1, its share about 30% → 48% (Cohen's h about 0.35). The typical move of `grp` is the median
-/// over its 23 groups, near the large ones', and so is its uncertainty: π/2 · Σ wᵢ² /
-/// (Σ wᵢ/√vᵢ)². Taken, as before, as the median of the groups' variances (a small group's,
-/// about 0.23) times Σ wᵢ² (the large ones', 0.24), its variance was some 25–30 times too
-/// large, the flip's z fell short of its bar, and nothing was reported. Now the flipped group is named, high (the rows
-/// moved are over 1% of the data), and no other group is.
+/// (5% of the rows) relabelled 1, its share about 30% → 48% (Cohen's h about 0.35). The
+/// typical move of `grp` is the median over its 23 groups, near the large ones', and so is its
+/// uncertainty: π/2 · Σ wᵢ² / (Σ wᵢ/√vᵢ)². Taken, as before, as the median of the groups'
+/// variances (a small group's, about 0.23) times Σ wᵢ² (the large ones', 0.24), its variance
+/// was some 25–30 times too large, the flip's z fell short of its bar, and nothing was
+/// reported. Now the flipped group is named, high (the rows moved are over 1% of the data), and
+/// no other group is.
 #[test]
 fn lbl001_a_flip_in_a_large_group_among_many_small_ones_is_named() {
     let t = tempfile::tempdir().unwrap();
@@ -747,11 +748,9 @@ fn lbl001_a_flip_in_a_large_group_among_many_small_ones_is_named() {
     write_group_csv(&b.join("part-0.csv"), &long_tail_rows(5000, 31));
     let mut cur = long_tail_rows(5000, 32);
     let mut flipped = 0;
-    for row in cur.iter_mut().filter(|r| r.0 == "g0" && r.2 == 0) {
-        if flipped < 250 {
-            row.2 = 1;
-            flipped += 1;
-        }
+    for row in cur.iter_mut().filter(|r| r.0 == "g0" && r.2 == 0).take(250) {
+        row.2 = 1;
+        flipped += 1;
     }
     assert_eq!(flipped, 250);
     write_group_csv(&c.join("part-0.csv"), &cur);
