@@ -72,6 +72,10 @@ class Case:
     # trigger_out_of_range: the same test against the label's share among the baseline's own
     # rows nearest the planted value, where larger (`tail_share`); not the bar's oracle
     p_value_tail: float | None = None
+    # targeted_flip, segment_shift, slice_feature_shift: the same test times the choices the
+    # attack drew its slice (and shifted column) from (`slice_choices`), as the trigger tests
+    # count their choice of columns; not the bar's oracle
+    p_value_choice: float | None = None
     layout: str = "folders"  # folders | cumulative (baseline profile + altered old file)
     altered: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -148,14 +152,7 @@ def pick_slice(
 ) -> tuple[str, str, np.ndarray, np.ndarray]:
     """A slice an attacker targets: a category holding 5-30% of the rows, else the middle 20%
     of a numeric column. Returns its column, a description and its masks (baseline, current)."""
-    cands = []
-    for c in split.categorical_columns():
-        if c == avoid:
-            continue
-        shares = split.current[c].value_counts(normalize=True)
-        for v, s in shares.items():
-            if 0.05 <= s <= 0.30:
-                cands.append((c, v))
+    cands, nums = _slice_candidates(split, avoid)
     if cands:
         c, v = cands[rng.integers(len(cands))]
         return (
@@ -164,7 +161,6 @@ def pick_slice(
             (split.baseline[c] == v).to_numpy(),
             (split.current[c] == v).to_numpy(),
         )
-    nums = [c for c in split.numeric_columns() if c != avoid]
     c = nums[rng.integers(len(nums))]
     lo, hi = np.quantile(split.baseline[c].dropna(), [0.4, 0.6])
     if hi <= lo:
@@ -174,6 +170,28 @@ def pick_slice(
         return np.asarray((s >= lo) & (s < hi), dtype=bool)
 
     return c, f"{lo:g} <= {c} < {hi:g}", inside(split.baseline[c]), inside(split.current[c])
+
+
+def _slice_candidates(split: Split, avoid: str | None) -> tuple[list[tuple[str, Any]], list[str]]:
+    """`pick_slice`'s choices: the categories holding 5-30% of the current rows, and the numeric
+    columns it falls back on where there are none."""
+    cands = []
+    for c in split.categorical_columns():
+        if c == avoid:
+            continue
+        shares = split.current[c].value_counts(normalize=True)
+        for v, s in shares.items():
+            if 0.05 <= s <= 0.30:
+                cands.append((c, v))
+    return cands, [c for c in split.numeric_columns() if c != avoid]
+
+
+def slice_choices(split: Split, avoid: str | None = None) -> int:
+    """How many slices `pick_slice` draws from: the factor a test of the one it picked is
+    corrected by (Bonferroni) when it is to say what a search over the same choices, not told
+    which was picked, could find."""
+    cands, nums = _slice_candidates(split, avoid)
+    return max(1, len(cands) or len(nums))
 
 
 def fisher_greater(a: int, b: int, c: int, d: int) -> float:
@@ -305,7 +323,15 @@ def targeted_flip(split: Split, rng: np.random.Generator, k: int) -> Case | None
     changed[idx] = True
     cur[LABEL] = as_label(split, y)
     return make_case(
-        family, detail, cur, changed, columns={col}, label_changed=changed, p_value=p, test=test
+        family,
+        detail,
+        cur,
+        changed,
+        columns={col},
+        label_changed=changed,
+        p_value=p,
+        test=test,
+        p_value_choice=min(1.0, p * slice_choices(split)),
     )
 
 
@@ -571,6 +597,8 @@ def slice_feature_shift(split: Split, rng: np.random.Generator, k: int) -> Case 
         columns={col, scol},
         p_value=p,
         test="Mann-Whitney in the slice",
+        # The shifted column and the slice are both the attack's choice.
+        p_value_choice=min(1.0, p * sum(slice_choices(split, avoid=c) for c in nums)),
     )
 
 

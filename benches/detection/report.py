@@ -43,7 +43,8 @@ def required(r: dict[str, Any]) -> bool:
 
 def significant(r: dict[str, Any], field: str = "q_value") -> bool:
     """Whether the bench's own exact test of the planted rows (attacks.py's, knowing where they
-    are) reaches q <= 0.01 (`q_value_tail`: its tail-aware variant)."""
+    are) reaches q <= 0.01 (`q_value_tail`: its tail-aware variant; `q_value_choice`: that one
+    with a slice attack's choice of slice counted too)."""
     q = r.get(field)
     return q is not None and q <= 0.01
 
@@ -137,12 +138,20 @@ def render(
     w(f"| exact test q ≤ 0.01 | {len(sig)} | {share(sig)} ({pct(sig)}) | {share(sig_medium)} |")
     w(f"| exact test q > 0.01 | {len(faint)} | {share(faint)} ({pct(faint)}) | - |")
     tail = [r for r in big if significant(r, "q_value_tail")]
+    # The third oracle's cases at any rate (results written before it have no q for it).
+    chosen = [r for r in attack if significant(r, "q_value_choice")]
+    chosen_big = [r for r in chosen if r["rate"] >= SMALL]
+    for title, rows in (
+        ("tail-aware exact test q ≤ 0.01", tail),
+        ("tail- and choice-aware exact test q ≤ 0.01", chosen_big),
+    ):
+        if rows:
+            right = [r["gate_right"] for r in rows]
+            w(
+                f"| {title} | {len(rows)} | {share(right)} ({pct(right)}) | "
+                f"{share([r['gate_medium_right'] for r in rows])} |"
+            )
     if tail:
-        w(
-            f"| tail-aware exact test q ≤ 0.01 | {len(tail)} | "
-            f"{share([r['gate_right'] for r in tail])} ({pct([r['gate_right'] for r in tail])}) | "
-            f"{share([r['gate_medium_right'] for r in tail])} |"
-        )
         w("")
         w(
             "The tail-aware test is the first one except for `trigger_out_of_range`, whose rows "
@@ -151,6 +160,27 @@ def render(
             "20 rows, add-one smoothed; attacks.py's `tail_share`): where the data's tail already "
             "carries the label (the oldest people not employed, anomalies at the extremes), rows "
             "past the range that carry it are no evidence of a trigger. It is not the bar's."
+        )
+    if chosen_big:
+        chosen_small = [r for r in chosen if r["rate"] < SMALL]
+        right = [r["gate_right"] for r in chosen_big]
+        medium = [r["gate_medium_right"] for r in chosen_big]
+        named_chosen = [r["named"] for r in chosen]
+        w("")
+        w(
+            "The tail- and choice-aware test is the tail-aware one, except that the tests of "
+            "`targeted_flip`, `segment_shift` and `slice_feature_shift` are also multiplied by the "
+            "number of choices the attack drew from (the slices `pick_slice` picks among, for the "
+            "feature shift times the numeric column shifted; attacks.py's `slice_choices`), as "
+            "the trigger families' tests already are by their choice of columns: it asks what a "
+            "search over the attack's own choices could find, not told which one it made. It is "
+            "not the bar's either. Read by it, the bar would stand at: gate right on "
+            f"{share(right)} ({pct(right)}) of the cases at ≥ 0.5% and {share(medium)} "
+            f"({pct(medium)}) at `--fail-on medium`; "
+            f"{share([r['gate_right'] for r in chosen_small])} of the smaller cases it finds "
+            f"significant ({share([r['gate_medium_right'] for r in chosen_small])} at medium); "
+            f"a medium or high finding names the attack in {share(named_chosen)} "
+            f"({pct(named_chosen)}) of all the cases it finds significant."
         )
     w("")
     w("## Per attack and rate")
@@ -262,12 +292,15 @@ def case_list(w: Callable[[str], None], title: str, rows: list[dict[str, Any]], 
         w("None.")
     for r in rows:
         q = r.get("q_value")
-        # The tail-aware test's q where it is another test (a past-range trigger).
+        # The tail-aware test's q where it is another test (a past-range trigger), and the
+        # choice-aware one's (a slice the attack picked).
         qt = r.get("q_value_tail") if r.get("p_value_tail") is not None else None
+        qc = r.get("q_value_choice") if r.get("p_value_choice") is not None else None
         w(
             f"- {r['set']} seed {r['seed']}, {r['family']} at {r['rate']:.2%} ({r['k']} rows; "
             f"{r['detail']}; q = {fmt(q, 3) if q is not None else '-'}"
-            f"{f', tail-aware q = {fmt(qt, 3)}' if qt is not None else ''}): "
+            f"{f', tail-aware q = {fmt(qt, 3)}' if qt is not None else ''}"
+            f"{f', choice-aware q = {fmt(qc, 3)}' if qc is not None else ''}): "
             f"{'; '.join(r['top'][:top]) or r.get('error', 'no finding')}"
         )
     w("")

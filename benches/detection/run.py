@@ -28,7 +28,9 @@ with the default gate (`--fail-on high`). Each case is scored:
 - the exact test: a p-value of the planted rows against the baseline (attacks.py says which
   test), Benjamini-Hochberg across the run's attack cases (so `--sets` and `--families` change
   which small cases are required); a case under 0.5% with q <= 0.01 is one the gate must get
-  right.
+  right. The report also reads the bar by two variants that are not the bar's: the
+  tail-aware test (a past-range trigger against the label's share in the feature's own tail)
+  and the tail- and choice-aware one (a slice attack's test times the slices it chose among).
 
 Peers, in the same environment, on the same files: scikit-learn's IsolationForest fitted on the
 baseline (row AUROC), cleanlab's find_label_issues on 5-fold cross-validated probabilities of a
@@ -366,6 +368,7 @@ def main() -> None:
                     p_value=case.p_value,
                     test=case.test,
                     p_value_tail=case.p_value_tail,
+                    p_value_choice=case.p_value_choice,
                     n_current=sum(len(p) for p in case.parts),
                 )
                 # The quick mode runs the peers on the clean pairs and the largest rate only.
@@ -399,6 +402,13 @@ def main() -> None:
     ]
     for r, q in zip(attacked, bh(tails), strict=True):
         r["q_value_tail"] = q
+    # And with the attack's choice of slice counted too (report.py's third oracle).
+    chosen = [
+        float(r["p_value_choice"]) if r.get("p_value_choice") is not None else p
+        for r, p in zip(attacked, tails, strict=True)
+    ]
+    for r, q in zip(attacked, bh(chosen), strict=True):
+        r["q_value_choice"] = q
     elapsed = time.time() - started
     (WORK / f"results-{mode}.json").write_text(json.dumps(results, indent=1, default=str))
     import report
