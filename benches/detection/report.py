@@ -161,7 +161,7 @@ def render(
             "carries the label (the oldest people not employed, anomalies at the extremes), rows "
             "past the range that carry it are no evidence of a trigger. It is not the bar's."
         )
-    if chosen_big:
+    if chosen:
         chosen_small = [r for r in chosen if r["rate"] < SMALL]
         right = [r["gate_right"] for r in chosen_big]
         medium = [r["gate_medium_right"] for r in chosen_big]
@@ -170,17 +170,23 @@ def render(
         w(
             "The tail- and choice-aware test is the tail-aware one, except that the tests of "
             "`targeted_flip`, `segment_shift` and `slice_feature_shift` are also multiplied by the "
-            "number of choices the attack drew from (the slices `pick_slice` picks among, for the "
-            "feature shift times the numeric column shifted; attacks.py's `slice_choices`), as "
-            "the trigger families' tests already are by their choice of columns: it asks what a "
-            "search over the attack's own choices could find, not told which one it made. It is "
+            "number of choices the attack drew from (the slices `pick_slice` picks among, each a "
+            "column and a value; for the feature shift times the numeric columns it could shift; "
+            "attacks.py's `slice_choices`). The trigger families' tests are multiplied by their "
+            "choice of columns (not of the values stamped), so this is the stricter of the two. "
+            "It asks what a search over the attack's own choices could find, not told which one "
+            "it made (a Bonferroni bound: the slices overlap); a scan searches far more. It is "
             "not the bar's either. Read by it, the bar would stand at: gate right on "
-            f"{share(right)} ({pct(right)}) of the cases at ≥ 0.5% and {share(medium)} "
-            f"({pct(medium)}) at `--fail-on medium`; "
-            f"{share([r['gate_right'] for r in chosen_small])} of the smaller cases it finds "
-            f"significant ({share([r['gate_medium_right'] for r in chosen_small])} at medium); "
-            f"a medium or high finding names the attack in {share(named_chosen)} "
-            f"({pct(named_chosen)}) of all the cases it finds significant."
+            f"{share(right)} ({pct(right)}) of the cases at ≥ 0.5% it finds significant and "
+            f"{share(medium)} ({pct(medium)}) at `--fail-on medium`; "
+            + (
+                f"{share([r['gate_right'] for r in chosen_small])} of the smaller cases it finds "
+                f"significant ({share([r['gate_medium_right'] for r in chosen_small])} at medium)"
+                if chosen_small
+                else "no smaller case it finds significant"
+            )
+            + "; a medium or high finding among the first five names the attack in "
+            f"{share(named_chosen)} ({pct(named_chosen)}) of all the cases it finds significant."
         )
     w("")
     w("## Per attack and rate")

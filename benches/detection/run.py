@@ -402,7 +402,9 @@ def main() -> None:
     ]
     for r, q in zip(attacked, bh(tails), strict=True):
         r["q_value_tail"] = q
-    # And with the attack's choice of slice counted too (report.py's third oracle).
+    # And with the attack's choice of slice counted too (report.py's third oracle). A family with
+    # a choice-aware test has no tail-aware one; one with both would need its choice factor on
+    # the tail-aware p.
     chosen = [
         float(r["p_value_choice"]) if r.get("p_value_choice") is not None else p
         for r, p in zip(attacked, tails, strict=True)
