@@ -73,8 +73,8 @@ class Case:
     # rows nearest the planted value, where larger (`tail_share`); not the bar's oracle
     p_value_tail: float | None = None
     # targeted_flip, segment_shift, slice_feature_shift: the same test times the choices the
-    # attack drew its slice (and shifted column) from (`slice_choices`), as the trigger tests
-    # count their choice of columns; not the bar's oracle
+    # attack drew its slice (and shifted column) from (`slice_choices`, `shift_choices`); the
+    # trigger tests count their choice of columns only, not of values; not the bar's oracle
     p_value_choice: float | None = None
     layout: str = "folders"  # folders | cumulative (baseline profile + altered old file)
     altered: dict[str, Any] = dataclasses.field(default_factory=dict)
